@@ -1,0 +1,130 @@
+"""The method contract every model follows, and the registry from config names to classes.
+
+A method is built from its config dict, trains through ``train_step(batch)`` and animates through
+``animator()``. The trainer, CLI, UI and metrics only know this contract.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..poses import Poses
+
+
+class Animator(ABC):
+    """Takes a source image and its pose once (``reset``), then makes one frame per target pose.
+
+    Images are (H, W, 3) uint8 RGB; masks (H, W) float32 in [0, 1]; poses are one-frame ``Poses``
+    in the source image's pixel coordinates (already retargeted onto the source body).
+    """
+
+    @abstractmethod
+    def reset(self, source: np.ndarray, pose: Poses, mask: np.ndarray | None = None) -> None:
+        """Remember the source; clears any state carried between frames."""
+
+    @abstractmethod
+    def step(self, target: Poses) -> np.ndarray:
+        """The next frame (H, W, 3) uint8 for the one-frame target pose."""
+
+    def animate(self, source: np.ndarray, pose: Poses, targets: Iterable[Poses],
+                mask: np.ndarray | None = None) -> Iterator[np.ndarray]:
+        """``reset`` then one frame per target pose, lazily (memory stays flat in the length)."""
+        self.reset(source, pose, mask)
+        for target in targets:
+            yield self.step(target)
+
+
+class Method(nn.Module, ABC):
+    """Base of every method: networks are sub-modules, optimizers live in ``self.optimizers``.
+
+    Batches are dicts of tensors (see ``posevid.data.datasets``): images (B, 3, H, W) in [-1, 1],
+    keypoints (B, 18, 2) in pixels, confidences (B, 18), masks (B, 1, H, W) in [0, 1].
+    """
+
+    name: ClassVar[str] = ""
+    trainable: ClassVar[bool] = True
+
+    def __init__(self, cfg: dict[str, Any]):
+        super().__init__()
+        self.cfg = cfg
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self._visuals: dict[str, torch.Tensor] = {}
+
+    @abstractmethod
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One optimisation step on ``batch`` (forward, backward, optimizer steps); returns losses."""
+
+    @abstractmethod
+    def animator(self) -> Animator:
+        """An animator using the current weights (eval mode, no gradients)."""
+
+    def visuals(self) -> dict[str, torch.Tensor]:
+        """Images of the last step for logging: name -> (B, 3, H, W) in [-1, 1]."""
+        return self._visuals
+
+    @property
+    def device(self) -> torch.device:
+        for p in self.parameters():
+            return p.device
+        return torch.device("cpu")
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Mixed precision when ``train.amp`` is set: bf16 on CPU, fp16 on CUDA; else a no-op."""
+        if not self.cfg.get("train", {}).get("amp", False):
+            return contextlib.nullcontext()
+        dev = self.device.type
+        return torch.autocast(dev, dtype=torch.bfloat16 if dev == "cpu" else torch.float16)
+
+    def adam(self, name: str, params: Iterable[nn.Parameter], lr: float | None = None) -> torch.optim.Adam:
+        """Create and register an Adam optimizer from ``train.lr`` and ``train.betas``."""
+        train = self.cfg.get("train", {})
+        opt = torch.optim.Adam(list(params), lr=lr if lr is not None else float(train.get("lr", 2e-4)),
+                               betas=tuple(train.get("betas", (0.5, 0.999))))
+        self.optimizers[name] = opt
+        return opt
+
+
+METHODS: dict[str, type[Method]] = {}
+# Name -> module that registers it; imported on first use so that `import posevid` stays light.
+_MODULES = {
+    "warp": "posevid.methods.warp",
+    "dwnet": "posevid.methods.dwnet",
+    "pg2": "posevid.methods.pg2",
+    "psgan": "posevid.methods.psgan",
+    "scgan": "posevid.methods.scgan",
+    "posenet": "posevid.methods.scgan",
+    "decoupled": "posevid.methods.decoupled",
+}
+
+
+def register(name: str):
+    """Class decorator: make a ``Method`` buildable as ``method: <name>`` in a config."""
+
+    def wrap(cls: type[Method]) -> type[Method]:
+        cls.name = name
+        METHODS[name] = cls
+        return cls
+
+    return wrap
+
+
+def method_class(name: str) -> type[Method]:
+    """The class registered under ``name`` (importing its module if needed)."""
+    if name not in METHODS and name in _MODULES:
+        importlib.import_module(_MODULES[name])
+    if name not in METHODS:
+        raise KeyError(f"unknown method {name!r}; known: {', '.join(sorted(_MODULES))}")
+    return METHODS[name]
+
+
+def build_method(cfg: dict[str, Any]) -> Method:
+    """Instantiate the method named by ``cfg['method']`` from its config."""
+    return method_class(cfg["method"])(cfg)
