@@ -4,9 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
+CHROMIUM := /usr/bin/chromium
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: demo test lint bench clean
+.PHONY: demo ui test lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +24,15 @@ $(STAMP): pyproject.toml constraints.txt | $(PY)
 demo: $(STAMP)
 	$(VENV)/bin/posevid demo
 
-test: $(STAMP)
+# The web page's browser test drives Debian's chromium: installed here when root, else the test skips.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else echo "chromium is missing and not root: the browser test (tests/test_app.py) will be skipped"; fi
+
+ui: $(STAMP)
+	$(VENV)/bin/posevid ui
+
+test: $(STAMP) $(CHROMIUM)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest -q
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import PosevidError
 from .skeleton import FLIP_PERM, NUM_JOINTS
 
 
@@ -107,3 +108,180 @@ class Poses:
         xy[..., 0] = self.width - 1 - xy[..., 0]
         xy[conf <= 0] = 0
         return Poses(xy, conf, self.width, self.height, self.fps)
+
+
+# Segments whose lengths add up to a standing person's height, with their typical share of it:
+# head (nose-neck), torso (neck-mid hip), thigh (hip-knee), shin (knee-ankle); left/right averaged.
+_HEIGHT_SEGMENTS: tuple[tuple[tuple[tuple[int, int], ...], float], ...] = (
+    (((0, 1),), 0.12),
+    (((1, 8), (1, 11)), 0.34),
+    (((8, 9), (11, 12)), 0.28),
+    (((9, 10), (12, 13)), 0.26),
+)
+
+
+def _check_coco18(poses: Poses, what: str) -> None:
+    if poses.num_joints != NUM_JOINTS:
+        raise ValueError(f"{what} needs COCO-18 poses, got {poses.num_joints} joints")
+
+
+def body_height(poses: Poses) -> np.ndarray:
+    """(T,) float32 body size in pixels: the length of the head-torso-leg chain (nose to ankle).
+
+    It is made of limb lengths, so it does not shrink when the person bends; limbs pointing at the
+    camera (thighs in a squat) still look shorter in 2D. Segments that are missing are made up from
+    the visible ones by typical body proportions; a frame with no visible segment gets 0.
+    """
+    _check_coco18(poses, "body_height")
+    xy, vis = poses.xy, poses.conf > 0
+    total = np.zeros(len(poses), np.float64)
+    share = np.zeros(len(poses), np.float64)
+    for pairs, fraction in _HEIGHT_SEGMENTS:
+        lengths = np.stack([np.linalg.norm(xy[:, a] - xy[:, b], axis=-1) for a, b in pairs], axis=1)
+        ok = np.stack([vis[:, a] & vis[:, b] for a, b in pairs], axis=1)
+        n = ok.sum(axis=1)
+        seg = np.where(n > 0, (lengths * ok).sum(axis=1) / np.maximum(n, 1), 0.0)
+        total += seg
+        share += np.where(n > 0, fraction, 0.0)
+    return np.where(share > 0, total / np.maximum(share, 1e-9), 0.0).astype(np.float32)
+
+
+def bbox(poses: Poses) -> np.ndarray:
+    """(T, 4) float32 box (x0, y0, x1, y1) in pixels around the visible joints; zeros for empty frames."""
+    vis = poses.conf > 0
+    big = np.float32(np.inf)
+    x, y = poses.xy[..., 0], poses.xy[..., 1]
+    box = np.stack([np.where(vis, x, big).min(1), np.where(vis, y, big).min(1),
+                    np.where(vis, x, -big).max(1), np.where(vis, y, -big).max(1)], axis=1)
+    box[~vis.any(1)] = 0
+    return box.astype(np.float32)
+
+
+def _center(poses: Poses) -> np.ndarray:
+    """(T, 2) body centre: mid-hip, else the neck, else the box centre (0 for empty frames)."""
+    vis = poses.conf > 0
+    box = bbox(poses)
+    out = (box[:, :2] + box[:, 2:]) / 2
+    neck = vis[:, 1]
+    out[neck] = poses.xy[neck, 1]
+    hips = vis[:, 8] & vis[:, 11]
+    out[hips] = (poses.xy[hips, 8] + poses.xy[hips, 11]) / 2
+    return out
+
+
+def _reference(poses: Poses, what: str) -> tuple[float, int]:
+    """Body size of a sequence (median ``body_height`` of the frames with a body) and the first such frame.
+
+    ``animate`` relies on the median: it passes a reference frame twice beside the current one.
+    """
+    heights = body_height(poses)
+    seen = np.flatnonzero(heights > 0)
+    if seen.size == 0:
+        raise PosevidError(None, f"no person found in the {what} poses (no visible body segment)")
+    return float(np.median(heights[seen])), int(seen[0])
+
+
+def retarget(driving: Poses, source: Poses, mode: str = "relative") -> Poses:
+    """Move the source body (frame 0 of ``source``) with the motion of ``driving`` (T frames).
+
+    ``relative``: each joint of the source moves by the driving joint's displacement from the first
+    driving frame with a person in it, scaled by the ratio of body sizes (``body_height``); that frame
+    gives the source pose. Joints missing in the source or in that driving frame take the driving pose
+    scaled and shifted to match the others in their frame.
+    ``absolute``: the driving pose itself, scaled by the ratio of body sizes and moved so that its body
+    centre in the first frame lands on the source's; its motion across the frame is scaled likewise.
+    Returns (T, 18) poses in the source image's pixels at the driving fps. Raises ``PosevidError`` when
+    either sequence has no person in it.
+    """
+    if mode not in ("relative", "absolute"):
+        raise ValueError(f"retarget mode must be 'relative' or 'absolute', got {mode!r}")
+    _check_coco18(driving, "retarget")
+    _check_coco18(source, "retarget")
+    src = source[0]
+    d_height, first = _reference(driving, "driving")
+    scale = _reference(src, "source")[0] / d_height
+    d_xy, d_c = driving.xy, driving.conf
+    if mode == "absolute":
+        offset = _center(src)[0] - scale * _center(driving[first])[0]
+        xy = scale * d_xy + offset
+        conf = d_c.copy()
+    else:
+        s_xy, s_c = src.xy[0], src.conf[0]
+        rel = s_xy + scale * (d_xy - d_xy[first])
+        rel_ok = (d_c > 0) & (d_c[first] > 0) & (s_c > 0)
+        scaled = scale * d_xy
+        n = rel_ok.sum(1, keepdims=True)
+        shift = ((rel - scaled) * rel_ok[..., None]).sum(1) / np.maximum(n, 1)
+        xy = np.where(rel_ok[..., None], rel, scaled + shift[:, None])
+        conf = np.where(rel_ok, np.minimum(d_c, s_c), np.where(n > 0, d_c, 0.0))
+    xy = np.where(conf[..., None] > 0, xy, 0.0)
+    return Poses(xy, conf, src.width, src.height, driving.fps)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) of the runs of True in a 1-D bool array."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
+def _one_euro(x: np.ndarray, fps: float, min_cutoff: float, beta: float, d_cutoff: float) -> np.ndarray:
+    """One-euro filter (Casiez et al. 2012) over the first axis of x (T, D); speed is the norm over D."""
+    def alpha(cutoff: np.ndarray | float) -> np.ndarray | float:
+        tau = 1.0 / (2 * np.pi * cutoff)
+        return 1.0 / (1.0 + tau * fps)
+
+    out = np.empty_like(x)
+    out[0] = x[0]
+    dx = np.zeros(x.shape[1:], x.dtype)
+    a_d = alpha(d_cutoff)
+    for t in range(1, len(x)):
+        dx = a_d * (x[t] - out[t - 1]) * fps + (1 - a_d) * dx
+        a = alpha(min_cutoff + beta * np.linalg.norm(dx))
+        out[t] = a * x[t] + (1 - a) * out[t - 1]
+    return out
+
+
+def smooth(poses: Poses, method: str = "one_euro", *, min_cutoff: float = 1.0, beta: float = 5.0,
+           d_cutoff: float = 1.0, window: int = 7, order: int = 2) -> Poses:
+    """Temporal smoothing of each joint over its runs of visible frames (missing joints stay missing).
+
+    ``one_euro``: min_cutoff (Hz), beta (per body height per second: higher follows fast motion more
+    closely) and d_cutoff (Hz); coordinates are filtered in units of the median body height, so the
+    defaults do not depend on the image size. ``savgol``: Savitzky-Golay filter with an odd ``window``
+    (frames) and polynomial ``order``; runs shorter than the window use the largest odd window that fits.
+    """
+    if method not in ("one_euro", "savgol"):
+        raise ValueError(f"smooth method must be 'one_euro' or 'savgol', got {method!r}")
+    from scipy.signal import savgol_filter
+
+    heights = body_height(poses) if poses.num_joints == NUM_JOINTS else np.zeros(0)
+    unit = float(np.median(heights[heights > 0])) if (heights > 0).any() else float(max(poses.width, poses.height))
+    xy = poses.xy.astype(np.float64) / unit
+    out = xy.copy()
+    for j in range(poses.num_joints):
+        for a, b in _runs(poses.conf[:, j] > 0):
+            seg = xy[a:b, j]
+            if method == "one_euro":
+                out[a:b, j] = _one_euro(seg, poses.fps, min_cutoff, beta, d_cutoff)
+                continue
+            w = min(window, (b - a) if (b - a) % 2 else (b - a - 1))
+            if w > order:
+                out[a:b, j] = savgol_filter(seg, w, order, axis=0, mode="interp")
+    return Poses((out * unit).astype(np.float32), poses.conf, poses.width, poses.height, poses.fps)
+
+
+def fill_gaps(poses: Poses, max_gap: int = 5) -> Poses:
+    """Fill runs of at most ``max_gap`` frames where a joint is missing, between two frames where it is seen.
+
+    Coordinates and confidence are interpolated linearly between the two frames; longer gaps and gaps
+    at the start or end of the sequence stay missing.
+    """
+    xy, conf = poses.xy.copy(), poses.conf.copy()
+    for j in range(poses.num_joints):
+        for a, b in _runs(poses.conf[:, j] <= 0):
+            if a == 0 or b == len(poses) or b - a > max_gap:
+                continue
+            w = (np.arange(a, b) - (a - 1)) / (b - (a - 1))
+            xy[a:b, j] = (1 - w)[:, None] * xy[a - 1, j] + w[:, None] * xy[b, j]
+            conf[a:b, j] = (1 - w) * conf[a - 1, j] + w * conf[b, j]
+    return Poses(xy, conf, poses.width, poses.height, poses.fps)

@@ -91,6 +91,50 @@ class Method(nn.Module, ABC):
         self.optimizers[name] = opt
         return opt
 
+    def distribute(self) -> None:
+        """Data-parallel training over the default process group (DistributedDataParallel semantics).
+
+        Called by the trainer under ``torchrun`` after the method is built. Rank 0's parameters and
+        buffers are broadcast to every process; before each step of every optimizer in
+        ``self.optimizers`` the gradients of its parameters are averaged over the processes (one flat
+        all-reduce), so all ranks take the same step. Methods need no changes, state-dict keys stay
+        the same, and unlike wrapping sub-networks in ``DistributedDataParallel`` it works when a
+        method calls a network's other methods (``encode``), runs a discriminator twice per step or
+        freezes parts of a network.
+        """
+        from torch import distributed as dist
+
+        with torch.no_grad():
+            for t in [*self.parameters(), *self.buffers()]:
+                dist.broadcast(t.data, 0)
+        for opt in self.optimizers.values():
+            opt.register_step_pre_hook(_average_gradients)
+
+
+def _average_gradients(opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+    """Optimizer step pre-hook: average the gradients of ``opt``'s parameters over all processes.
+
+    A parameter without a gradient on some ranks counts as zero there; one without a gradient on
+    every rank keeps ``grad = None`` (Adam skips it, as in a single-process run).
+    """
+    from torch import distributed as dist
+
+    params = [p for group in opt.param_groups for p in group["params"]]
+    if not params:
+        return
+    dev = params[0].device
+    has = torch.tensor([p.grad is not None for p in params], dtype=torch.float32, device=dev)
+    grads = [(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1).float() for p in params]
+    flat = torch.cat([*grads, has])
+    dist.all_reduce(flat)
+    flat /= dist.get_world_size()
+    offset = 0
+    for i, p in enumerate(params):
+        n = p.numel()
+        if flat[flat.numel() - len(params) + i] > 0:
+            p.grad = flat[offset:offset + n].view_as(p).to(p.dtype).clone()
+        offset += n
+
 
 METHODS: dict[str, type[Method]] = {}
 # Name -> module that registers it; imported on first use so that `import posevid` stays light.
@@ -100,7 +144,7 @@ _MODULES = {
     "pg2": "posevid.methods.pg2",
     "psgan": "posevid.methods.psgan",
     "scgan": "posevid.methods.scgan",
-    "posenet": "posevid.methods.scgan",
+    "posenet": "posevid.methods.posenet",
     "decoupled": "posevid.methods.decoupled",
 }
 
@@ -123,6 +167,11 @@ def method_class(name: str) -> type[Method]:
     if name not in METHODS:
         raise KeyError(f"unknown method {name!r}; known: {', '.join(sorted(_MODULES))}")
     return METHODS[name]
+
+
+def method_names() -> list[str]:
+    """Sorted names of every known method: the built-in ones and any registered by a plugin."""
+    return sorted({*_MODULES, *METHODS})
 
 
 def build_method(cfg: dict[str, Any]) -> Method:

@@ -1,0 +1,109 @@
+"""Speed and memory of ``posevid animate`` with the warp method at 256x256 on the bundled demo clip.
+
+Prints JSON: machine, settings, and medians over ``--repeats`` runs of frames/s end to end and per stage
+(decode, estimate, retarget, warp, encode), plus peak RSS with the driving clip looped 1x and 10x.
+Each run is a fresh subprocess so that its peak RSS (``ru_maxrss``) is its own.
+Decoding and pose estimation run in a worker thread beside warping and encoding, so the per-stage
+times add up to more than the wall time. Run: ``python -m benchmarks.animate_speed [--repeats 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SOURCE = REPO / "assets" / "tfexamples_image2.jpeg"
+DRIVING = REPO / "assets" / "tfjs_pose_1.mp4"
+SIZE = 256
+STAGES = ("decode", "estimate", "retarget", "warp", "encode")
+
+
+def machine() -> dict:
+    """CPU model, cores, load, library versions."""
+    import torch
+
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    return {"cpu": model, "cores": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)),
+            "load_average_1m": os.getloadavg()[0], "python": platform.python_version(), "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(), "shared_machine": True}
+
+
+def child(driving: str, out: str) -> dict:
+    """One animation in this process: wall time, frames, stage seconds, peak RSS (MiB)."""
+    from posevid.animate import animate_to_file
+
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    frames = animate_to_file(SOURCE, driving, out, size=SIZE, show_progress=False, timings=timings)
+    wall = time.perf_counter() - start
+    return {"frames": frames, "seconds": wall, "timings": timings,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def run_child(driving: Path, out: Path) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.animate_speed", "--child", str(driving), str(out)]
+    env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}  # as the CLI sets it
+    done = subprocess.run(cmd, cwd=REPO, check=True, capture_output=True, text=True, env=env)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def looped(times: int, folder: Path) -> Path:
+    """The demo clip played ``times`` times in a row, re-encoded (streamed, one frame at a time)."""
+    from posevid.video import VideoWriter, open_video
+
+    path = folder / f"loop{times}.mp4"
+    with open_video(DRIVING) as reader, VideoWriter(path, reader.fps) as writer:
+        for _ in range(times):
+            for frame in reader:
+                writer.write(frame)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3, help="runs of the 1x clip for the speed medians")
+    parser.add_argument("--loops", type=int, default=10, help="length of the long clip, in loops of the demo clip")
+    parser.add_argument("--child", nargs=2, metavar=("DRIVING", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(*args.child)))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        short = looped(1, folder)
+        runs = [run_child(short, folder / "out.mp4") for _ in range(args.repeats)]
+        long = run_child(looped(args.loops, folder), folder / "out_long.mp4")
+    med = {key: statistics.median(r[key] for r in runs) for key in ("seconds", "peak_rss_mib")}
+    frames = runs[0]["frames"]
+    stage_ms = {s: statistics.median(1000 * r["timings"].get(s, 0.0) / r["frames"] for r in runs) for s in STAGES}
+    ratio = long["peak_rss_mib"] / med["peak_rss_mib"]
+    report = {
+        "machine": machine(),
+        "settings": {"method": "warp", "size": SIZE, "mode": "relative", "smooth": True, "source": SOURCE.name,
+                     "driving": f"{DRIVING.name} (576x576, 30 fps)", "frames": frames, "repeats": args.repeats,
+                     "output": "mp4 libx264 crf 18 veryfast"},
+        "median": {"fps_end_to_end": frames / med["seconds"], "seconds": med["seconds"],
+                   "ms_per_frame": stage_ms, "fps_per_stage": {s: 1000 / v for s, v in stage_ms.items() if v > 0},
+                   "peak_rss_mib": med["peak_rss_mib"]},
+        "runs_fps": [r["frames"] / r["seconds"] for r in runs],
+        "memory": {"loops": [1, args.loops], "frames": [frames, long["frames"]],
+                   "peak_rss_mib": [med["peak_rss_mib"], long["peak_rss_mib"]], "ratio": ratio,
+                   "within_10_percent": abs(ratio - 1) <= 0.10,
+                   "fps_long": long["frames"] / long["seconds"]},
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""PSGAN and SCGAN on CPU (issue 6): what short trainings reach, measured.
+
+``psgan``: a motion dataset of three DeepMimic actions (walk, crawl, cartwheel; yaws 0 and 90; 16-frame
+windows) and ``configs/psgan/tiny.yaml`` trained for ``--psgan-steps``. From every test window's first
+pose it generates with the window's own action and with each other action; an action classifier trained
+on the real training windows reports how often the sequence is recognised as the requested action, and
+how often as the initial pose's action (the label's effect is the gap between the two). Also: diversity
+over 4 noise samples, smoothness (mean joint acceleration) beside the real data's, nearest-training
+distance.
+
+``scgan``: the tiny clip (``tfjs_pose_1.mp4`` at 64x64), a posenet (``--posenet-steps``), then SCGAN
+trained for ``--scgan-steps`` with perturbed target poses (perturb_prob 0.5, jitter 0.03, drop 0.1),
+once with the semantic term (lambda_sem 0.1) and once without. On the test clip it reports how much
+the output changes when the target keypoints are jittered (0.05 x size) and 10% dropped, and the L1 to
+the real frame with clean and with perturbed poses.
+
+    python -m benchmarks.motion_quality [--only psgan|scgan] [--psgan-steps 300] [--posenet-steps 200]
+        [--scgan-steps 400] [--work out/bench_motion] [--threads 2]
+
+Prints one JSON object: machine, settings and the measurements.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+ACTIONS = ("walk", "crawl", "cartwheel")
+
+
+def run_psgan(steps: int, work: Path) -> dict:
+    from posevid.config import load_config
+    from posevid.data.motion import MotionDataset, write_motion_dataset
+    from posevid.motion_metrics import diversity, nearest_distance, smoothness, train_classifier
+    from posevid.train import load_method, train
+
+    data = work / "motion"
+    clips = [SHARED / "mocap" / "deepmimic" / f"humanoid3d_{a}.txt" for a in ACTIONS]
+    write_motion_dataset(clips, data, frames=16, yaws=(0, 90))
+    cfg = load_config(REPO / "configs" / "psgan" / "tiny.yaml",
+                      [f"train.steps={steps}", f"train.checkpoint_every={steps}", "train.tensorboard=false"])
+    t0 = time.perf_counter()
+    train(cfg, data, work / "psgan", show_progress=False)
+    seconds = time.perf_counter() - t0
+    model = load_method(work / "psgan")
+    tr = MotionDataset(data, "train", labels=model.labels)
+    te = MotionDataset(data, "test", labels=model.labels)
+    T = model.frames
+    clf = train_classifier(tr.xy, tr.label, len(ACTIONS), T, steps=300)
+    gen = torch.Generator().manual_seed(0)
+    init, conf, own = torch.from_numpy(te.xy[:, 0]), torch.from_numpy(te.conf[:, 0]), torch.from_numpy(te.label)
+    as_requested, as_start = [], []
+    samples = []
+    with torch.no_grad():
+        real_pred = clf(torch.from_numpy(te.xy[:, :T])).argmax(1)
+        for shift in range(len(ACTIONS)):
+            want = (own + shift) % len(ACTIONS)
+            seqs = model.generate(want, init, conf, generator=gen)
+            pred = clf(seqs).argmax(1)
+            if shift:
+                as_requested.append((pred == want).float().mean().item())
+                as_start.append((pred == own).float().mean().item())
+            else:
+                own_acc = (pred == own).float().mean().item()
+                same = [model.generate(want, init, conf, generator=gen).numpy() for _ in range(4)]
+                samples = np.stack(same, 1)
+    flat = samples.reshape(-1, *samples.shape[2:])
+    return {"train_steps": steps, "train_seconds": round(seconds, 1), "test_windows": int(len(te)),
+            "classifier_acc_real_test": round((real_pred == own).float().mean().item(), 3),
+            "acc_own_action": round(own_acc, 3),
+            "other_action_recognised_as_requested": round(float(np.mean(as_requested)), 3),
+            "other_action_recognised_as_start": round(float(np.mean(as_start)), 3),
+            "chance": round(1 / len(ACTIONS), 3),
+            "diversity": round(diversity(list(samples)), 4),
+            "smoothness": round(smoothness(flat), 4), "smoothness_real": round(smoothness(te.xy[:, :T]), 4),
+            "nearest_train": round(float(nearest_distance(flat, tr.xy).mean()), 4),
+            "nearest_train_real_test": round(float(nearest_distance(te.xy[:, :T], tr.xy).mean()), 4)}
+
+
+def run_scgan(posenet_steps: int, steps: int, work: Path) -> dict:
+    from posevid.config import load_config
+    from posevid.data.datasets import ClipDataset
+    from posevid.data.prepare import prepare
+    from posevid.methods.scgan import perturb
+    from posevid.train import load_method, train
+
+    data = work / "tiny"
+    prepare([SHARED / "videos" / "tfjs_pose_1.mp4"], data, size=64, test_frames="90:120", show_progress=False)
+    fast = ["train.tensorboard=false", "train.amp=true"]
+    cfg = load_config(REPO / "configs" / "posenet" / "tiny.yaml",
+                      [f"train.steps={posenet_steps}", f"train.checkpoint_every={posenet_steps}", *fast])
+    train(cfg, data, work / "posenet", show_progress=False)
+    test = ClipDataset(data, "test", frames=1)
+    out: dict = {"posenet_steps": posenet_steps, "scgan_steps": steps}
+    for name, extra in (("semantic", [f"model.posenet={work / 'posenet'}"]), ("plain", ["model.lambda_sem=0"])):
+        cfg = load_config(REPO / "configs" / "scgan" / "tiny.yaml",
+                          [f"train.steps={steps}", f"train.checkpoint_every={steps}", "train.lr=1e-3", *fast,
+                           "model.perturb_prob=0.5", "model.perturb_jitter=0.03", *extra])
+        t0 = time.perf_counter()
+        train(cfg, data, work / name, show_progress=False)
+        model = load_method(work / name)
+        gen = torch.Generator().manual_seed(0)
+        change, l1_clean, l1_noisy = [], [], []
+        src = test.frame(0, 0)
+        args = (src["image"][None], src["xy"][None], src["conf"][None])
+        with torch.no_grad():
+            for t in range(1, len(test.poses[0])):
+                frame = test.frame(0, t)
+                clean = model.generate(*args, frame["xy"][None], frame["conf"][None]).clamp(-1, 1)
+                xy, conf = perturb(frame["xy"][None], frame["conf"][None], 64, 1.0, 0.05, 0.1, gen)
+                noisy = model.generate(*args, xy, conf).clamp(-1, 1)
+                change.append((noisy - clean).abs().mean().item())
+                l1_clean.append((clean - frame["image"][None]).abs().mean().item())
+                l1_noisy.append((noisy - frame["image"][None]).abs().mean().item())
+        out[name] = {"seconds": round(time.perf_counter() - t0, 1), "output_change": round(float(np.mean(change)), 4),
+                     "l1_clean_pose": round(float(np.mean(l1_clean)), 4),
+                     "l1_perturbed_pose": round(float(np.mean(l1_noisy)), 4)}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=("psgan", "scgan"))
+    parser.add_argument("--psgan-steps", type=int, default=300)
+    parser.add_argument("--posenet-steps", type=int, default=200)
+    parser.add_argument("--scgan-steps", type=int, default=400)
+    parser.add_argument("--work", default="out/bench_motion")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    work = Path(args.work)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    result = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "threads": args.threads,
+                          "torch": torch.__version__}}
+    if args.only in (None, "psgan"):
+        result["psgan"] = run_psgan(args.psgan_steps, work)
+    if args.only in (None, "scgan"):
+        result["scgan"] = run_scgan(args.posenet_steps, args.scgan_steps, work)
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

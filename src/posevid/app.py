@@ -1,0 +1,485 @@
+"""``posevid ui``: a web page (Gradio) that animates a photo with a driving video, a pose file or an action.
+
+Requests run the streaming pipeline of ``posevid.animate`` one at a time (others wait in a queue) and
+feed its progress to the page. Each request writes into its own folder; only the newest ``KEEP`` folders
+are kept, and Gradio's copies of uploads and results are deleted after an hour. Inputs are checked
+against the caps in ``LIMITS`` before any work: a bad file gets a message in the page, never a crash.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import html
+import itertools
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+import yaml
+
+from .animate import POSE_SUFFIXES, Animation
+from .errors import PosevidError
+from .poses import Poses, body_height
+
+if TYPE_CHECKING:
+    import gradio as gr
+
+MAX_SIDE = 4096  # photos with a longer side are scaled down to it; driving videos are refused
+MAX_MEGAPIXELS = 50  # photos above this are refused before they are decoded
+MAX_FRAMES = 300  # driving videos, pose files and generated motions
+MAX_UPLOAD_MB = 200  # any uploaded file (checkpoints included)
+SIZES = ("auto", "128", "256", "384", "512")
+DEFAULT_SIZE = 256  # "auto" for the warp method; trained methods use their training size
+PREVIEW_SIDE = 512  # pose previews are drawn at most this large
+KEEP = 4  # request folders kept on disk
+QUEUE_SIZE = 16
+CACHE_SECONDS = 3600
+NOT_ANIMATING = {"posenet"}  # registered methods that only serve another method's training
+VIDEO_TYPES = [".mp4", ".mov", ".mkv", ".m4v", ".webm", ".avi", ".gif"]
+LIMITS = (f"**Limits:** photos up to {MAX_SIDE} px on the longer side (larger ones, up to {MAX_MEGAPIXELS} "
+          f"megapixels, are scaled down to {MAX_SIDE} px; bigger ones are refused); driving videos up to "
+          f"{MAX_FRAMES} frames and {MAX_SIDE} px, pose files and generated actions up to {MAX_FRAMES} frames; "
+          f"uploads up to {MAX_UPLOAD_MB} MB. One request runs at a time, up to {QUEUE_SIZE} wait in a queue. "
+          f"Results are deleted after an hour.")
+ASSETS = Path(__file__).resolve().parents[2] / "assets"  # the bundled photo and clip offered as an example
+CLIP, ACTION = "Driving video or pose file", "Generated action (PSGAN)"
+CSS = """
+#status .error {color: #b91c1c; font-weight: 600}
+#status .done {color: #166534; font-weight: 600}
+"""
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    """The state of a request, updated after each frame: ``done`` of ``total`` (None: unknown) frames
+    written, the pose previews (H, W, 3) uint8 once known, notes for the user, and the output files."""
+
+    done: int = 0
+    total: int | None = None
+    photo_pose: np.ndarray | None = None
+    driving_pose: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+    video: Path | None = None
+    side_by_side: Path | None = None
+    fps: float = 0.0
+    width: int = 0
+    height: int = 0
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A trained model offered in the page: ``path`` (run folder or .ckpt), its ``method`` and, for
+    PSGAN, the action ``labels``; ``label`` is what the dropdown shows."""
+
+    path: str
+    method: str
+    labels: tuple[str, ...]
+    label: str
+
+
+class Workspace:
+    """Per-request output folders under one temporary root; creating one deletes all but the newest ``keep``."""
+
+    def __init__(self, keep: int = KEEP):
+        self.root = Path(tempfile.mkdtemp(prefix="posevid-ui-"))
+        self.keep = keep
+        self._ids = itertools.count()
+        atexit.register(shutil.rmtree, self.root, True)
+
+    def new(self) -> Path:
+        """A fresh empty folder for one request."""
+        folders = sorted(p for p in self.root.iterdir() if p.is_dir())
+        for old in folders[:max(0, len(folders) - self.keep + 1)]:
+            shutil.rmtree(old, ignore_errors=True)
+        folder = self.root / f"{next(self._ids):06d}"
+        folder.mkdir()
+        return folder
+
+
+def check_photo(path: str | Path, folder: Path) -> tuple[Path, str | None]:
+    """The photo to animate and a note for the user: photos above ``MAX_MEGAPIXELS`` are refused before
+    decoding, photos with a side above ``MAX_SIDE`` px are scaled down into ``folder``."""
+    from PIL import Image
+
+    from .video import read_image, write_image
+
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+        raise PosevidError(path, f"cannot read the photo ({err})") from None
+    if width * height > MAX_MEGAPIXELS * 1e6:
+        raise PosevidError(path, f"the photo is {width}x{height} ({width * height / 1e6:.0f} megapixels); "
+                                 f"the limit is {MAX_MEGAPIXELS} megapixels")
+    if max(width, height) <= MAX_SIDE:
+        return Path(path), None
+    rgb = read_image(path)
+    h, w = rgb.shape[:2]
+    scale = MAX_SIDE / max(h, w)
+    small = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    out = folder / "photo.png"
+    write_image(out, small)
+    return out, f"The photo was scaled down from {w}x{h} to {small.shape[1]}x{small.shape[0]} (limit {MAX_SIDE} px)."
+
+
+def check_driving(path: str | Path) -> Path | Poses:
+    """A driving video's path after checking its size and length, or the poses of a pose file."""
+    path = Path(path)
+    if path.suffix.lower() in POSE_SUFFIXES:
+        from .posefiles import read_poses
+
+        poses = read_poses(path)
+        if len(poses) > MAX_FRAMES:
+            raise PosevidError(path, f"has {len(poses)} poses; the limit is {MAX_FRAMES}")
+        return poses
+    from .video import open_video
+
+    with open_video(path) as reader:
+        if max(reader.width, reader.height) > MAX_SIDE:
+            raise PosevidError(path, f"the video is {reader.width}x{reader.height}; the limit is {MAX_SIDE} px")
+        if reader.frame_count and reader.frame_count > MAX_FRAMES:
+            raise PosevidError(path, f"the video has {reader.frame_count} frames; the limit is {MAX_FRAMES}")
+    return path
+
+
+def _checkpoint(path: Path, cfg: dict, name: str) -> Checkpoint:
+    method = str(cfg.get("method", "?"))
+    labels = tuple(str(x) for x in (cfg.get("data") or {}).get("labels") or ()) if method == "psgan" else ()
+    return Checkpoint(str(path), method, labels, f"{name} ({method})")
+
+
+@functools.lru_cache(maxsize=64)
+def _file_config(path: str, mtime_ns: int) -> dict:
+    from .train import load_checkpoint
+
+    cfg = load_checkpoint(path).get("config")
+    if not isinstance(cfg, dict):
+        raise PosevidError(path, "the checkpoint holds no config")
+    return cfg
+
+
+def read_checkpoint(path: str | Path, name: str | None = None) -> Checkpoint:
+    """Describe a checkpoint file or run folder (its config: method, PSGAN labels); ``PosevidError`` if it
+    is not one."""
+    from .train import checkpoint_candidates
+
+    path = Path(path)
+    name = name or path.name
+    if path.is_dir():
+        if not checkpoint_candidates(path) or not (path / "config.yaml").is_file():
+            raise PosevidError(path, "not a training run (config.yaml and checkpoints/)")
+        try:
+            cfg = yaml.safe_load((path / "config.yaml").read_text())
+        except (OSError, yaml.YAMLError) as err:
+            raise PosevidError(path / "config.yaml", f"cannot read the config ({err})") from None
+        return _checkpoint(path, cfg if isinstance(cfg, dict) else {}, name)
+    return _checkpoint(path, _file_config(str(path), path.stat().st_mtime_ns), name)
+
+
+def find_checkpoints(root: str | Path | None) -> list[Checkpoint]:
+    """Training runs (folders with config.yaml and checkpoints/) and loose .ckpt files under ``root``."""
+    root = Path(root) if root else None
+    if root is None or not root.is_dir():
+        return []
+    found, runs = [], set()
+    for cfg in sorted(root.rglob("config.yaml")):
+        try:
+            found.append(read_checkpoint(cfg.parent, str(cfg.parent.relative_to(root)) or cfg.parent.name))
+            runs.add(cfg.parent)
+        except PosevidError:
+            continue
+    for ckpt in sorted(root.rglob("*.ckpt")):
+        if ckpt.parent.name == "checkpoints" and ckpt.parent.parent in runs:
+            continue
+        try:
+            found.append(read_checkpoint(ckpt, str(ckpt.relative_to(root))))
+        except PosevidError:
+            continue
+    return found
+
+
+def _shrink(image: np.ndarray, pose: Poses) -> tuple[np.ndarray, Poses]:
+    """``image`` and ``pose`` scaled so that the longer side is at most ``PREVIEW_SIDE``."""
+    h, w = image.shape[:2]
+    scale = min(1.0, PREVIEW_SIDE / max(h, w))
+    if scale == 1.0:
+        return image, pose
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), pose.rescale(*size)
+
+
+def pose_preview(frame: np.ndarray | None, pose: Poses) -> np.ndarray:
+    """The one-frame ``pose`` drawn over ``frame`` (or on black at the pose's image size when None)."""
+    from .render import draw_poses_on
+
+    canvas = np.zeros((pose.height, pose.width, 3), np.uint8) if frame is None else frame
+    canvas, pose = _shrink(canvas, pose)
+    return draw_poses_on(canvas, pose.xy[0], pose.conf[0], max(2, max(canvas.shape[:2]) // 150))
+
+
+class _Watched(Animation):
+    """An ``Animation`` that remembers the first driving frame with a person and its pose."""
+
+    first: tuple[np.ndarray | None, Poses] | None = None
+
+    def targets(self) -> Iterator[tuple[np.ndarray | None, Poses, Poses]]:
+        for frame, pose, target in super().targets():
+            if self.first is None and body_height(pose)[0] > 0:
+                self.first = (frame, pose)
+            yield frame, pose, target
+
+
+def animate_request(photo: str | Path | None, driving: str | Path | None, folder: Path, method: str = "warp",
+                    checkpoint: str | Path | None = None, mode: str = "relative", size: int | None = None,
+                    action: str | None = None, motion_checkpoint: str | Path | None = None, frames: int = 32,
+                    seed: int = 0) -> Iterator[Outcome]:
+    """Check the inputs, animate, and yield the ``Outcome`` after each frame; the last one has the files
+    ``folder/result.mp4`` and ``folder/side_by_side.mp4`` (driving | pose | result), H.264.
+
+    driving: a video or pose file; or, with ``action``, poses generated by the PSGAN ``motion_checkpoint``
+    (``frames`` long, noise ``seed``) from the photo's pose. size: the square crop's side in pixels (None:
+    the checkpoint's training size, ``DEFAULT_SIZE`` without one). Raises ``PosevidError`` for bad input.
+    """
+    from .render import draw_poses_on
+    from .video import VideoWriter
+
+    if not photo:
+        raise PosevidError("photo", "upload a photo of a person (or pick the bundled one)")
+    outcome = Outcome()
+    photo, note = check_photo(photo, folder)
+    outcome.notes += [note] if note else []
+    if action:
+        if not motion_checkpoint:
+            raise PosevidError("action", "pick or upload a PSGAN checkpoint to generate the motion")
+        if not 1 <= frames <= MAX_FRAMES:
+            raise PosevidError("action", f"frames must be between 1 and {MAX_FRAMES}, got {frames}")
+        from .methods.psgan import motion_for_photo
+
+        motion: Path | Poses = motion_for_photo(photo, motion_checkpoint, action, frames, seed)
+    elif driving:
+        motion = check_driving(driving)
+    else:
+        raise PosevidError("driving", "upload a driving video or pose file (or pick the bundled clip)")
+    if size is None and checkpoint is None:
+        size = DEFAULT_SIZE
+    with _Watched(photo, motion, method, checkpoint, mode, size, side_by_side=True) as anim:
+        outcome.total, outcome.fps = anim.frame_count, anim.fps
+        outcome.height, outcome.width = anim.height, anim.width
+        pose = anim.source_pose
+        outcome.photo_pose = draw_poses_on(anim.source, pose.xy[0], pose.conf[0], max(1, anim.width // 128))
+        video, panels = folder / "result.mp4", folder / "side_by_side.mp4"
+        with VideoWriter(video, anim.fps) as writer, VideoWriter(panels, anim.fps) as panel_writer:
+            for result, panel in anim:
+                if outcome.done == MAX_FRAMES:
+                    raise PosevidError(driving, f"the video is longer than {MAX_FRAMES} frames")
+                writer.write(result)
+                panel_writer.write(panel)
+                outcome.done += 1
+                if outcome.driving_pose is None and anim.first is not None:
+                    outcome.driving_pose = pose_preview(*anim.first)
+                yield outcome
+            if anim.first is None:
+                raise PosevidError(driving, "no person found in any frame of the driving motion")
+    outcome.video, outcome.side_by_side = video, panels
+    yield outcome
+
+
+def user_message(err: PosevidError, uploads: list[str | Path | None]) -> str:
+    """The error as the user should read it: uploaded files named by their own name, not the server's path."""
+    text = str(err)
+    for path in sorted((str(p) for p in uploads if p), key=len, reverse=True):
+        text = text.replace(path, Path(path).name)
+    return text
+
+
+def _status(text: str, kind: str = "info") -> str:
+    return f'<div class="{kind}">{html.escape(text)}</div>'
+
+
+def _model_update(found: list[Checkpoint], method: str, where: str, selected: str | None = None) -> dict:
+    """The checkpoint dropdown for ``method``: the checkpoints of that method, ``selected`` or the first chosen."""
+    import gradio as gr
+
+    if method == "warp":
+        return gr.update(choices=[], value=None, interactive=False, info="warp needs no trained model")
+    options = [(c.label, c.path) for c in found if c.method == method]
+    paths = [p for _, p in options]
+    info = f"{len(options)} found under {where}" if options else f"none found under {where}: upload one below"
+    return gr.update(choices=options, value=selected if selected in paths else (paths[0] if paths else None),
+                     interactive=True, info=info)
+
+
+def _motion_updates(found: list[Checkpoint], selected: str | None = None,
+                    action: str | None = None) -> tuple[dict, dict]:
+    """The PSGAN checkpoint dropdown (``selected`` or the first) and the action dropdown (its labels,
+    ``action`` kept if it is one)."""
+    import gradio as gr
+
+    psgan = [c for c in found if c.method == "psgan"]
+    paths = [c.path for c in psgan]
+    value = selected if selected in paths else (paths[0] if paths else None)
+    labels = next((list(c.labels) for c in psgan if c.path == value), [])
+    return (gr.update(choices=[(c.label, c.path) for c in psgan], value=value),
+            gr.update(choices=labels, value=action if action in labels else (labels[0] if labels else None)))
+
+
+def build(checkpoints: str | Path | None = "runs") -> gr.Blocks:
+    """The page (a ``gradio.Blocks``), offering the checkpoints found under ``checkpoints`` (scanned again
+    whenever a list is shown) and the session's uploaded ones. Queue and launch it, or use ``serve``."""
+    import gradio as gr
+
+    from .methods.base import method_class, method_names
+
+    work = Workspace()
+    where = f"'{checkpoints}'" if checkpoints else "no folder"
+    methods = [m for m in method_names() if m not in NOT_ANIMATING]
+    with gr.Blocks(title="posevid: animate a photo", analytics_enabled=False,
+                   delete_cache=(CACHE_SECONDS // 6, CACHE_SECONDS)) as demo:
+        gr.Markdown("# posevid: animate a photo\nThe person in the photo moves like the person in the driving "
+                    "video, like a pose file, or through an action generated by a trained PSGAN.")
+        gr.Markdown(LIMITS, elem_id="limits")
+        uploaded = gr.State([])  # this session's uploaded checkpoints; the folder is scanned at each use
+        with gr.Row():
+            with gr.Column(scale=1):
+                photo = gr.Image(label="Photo of one person, full body", type="filepath", image_mode=None,
+                                 sources=["upload"], height=260, elem_id="photo")
+                kind = gr.Radio([CLIP, ACTION], value=CLIP, label="Motion", elem_id="kind")
+                with gr.Group(visible=True) as clip_group:
+                    driving = gr.File(label=f"Driving video ({', '.join(VIDEO_TYPES)}) or pose file "
+                                            f"({', '.join(POSE_SUFFIXES)})", type="filepath", height=120,
+                                      file_types=VIDEO_TYPES + list(POSE_SUFFIXES), elem_id="driving")
+                with gr.Group(visible=False) as action_group:
+                    motion_ckpt = gr.Dropdown(label="PSGAN checkpoint", choices=[], elem_id="motion-checkpoint",
+                                              info=f"found under {where}, or upload one below")
+                    action = gr.Dropdown(label="Action", choices=[], elem_id="action")
+                    frames = gr.Slider(1, MAX_FRAMES, value=32, step=1, label="Frames")
+                    seed = gr.Number(0, precision=0, label="Seed (another seed, another motion)")
+                with gr.Row():
+                    method = gr.Dropdown(methods, value="warp", label="Method", elem_id="method")
+                    checkpoint = gr.Dropdown(label="Checkpoint", choices=[], interactive=False, elem_id="checkpoint")
+                with gr.Accordion("Upload a checkpoint (.ckpt): a trained model or a PSGAN", open=False):
+                    upload = gr.File(label="Checkpoint", file_types=[".ckpt"], type="filepath",
+                                     elem_id="upload-checkpoint")
+                with gr.Row():
+                    mode = gr.Radio(["relative", "absolute"], value="relative", label="Mode", elem_id="mode",
+                                    info="relative: the driver's motion applied to the photo's pose; absolute: "
+                                         "the driver's pose scaled to the photo's body")
+                    size = gr.Radio(list(SIZES), value="auto", label="Size (px)", elem_id="size",
+                                    info=f"side of the square around the person; auto: the checkpoint's training "
+                                         f"size, {DEFAULT_SIZE} for warp")
+                run = gr.Button("Animate", variant="primary", elem_id="animate")
+                if (ASSETS / "tfexamples_image2.jpeg").is_file():
+                    gr.Examples([[str(ASSETS / "tfexamples_image2.jpeg"), str(ASSETS / "tfjs_pose_1.mp4"),
+                                  "absolute"]], inputs=[photo, driving, mode],
+                                label="Bundled photo and dancing clip (click to use them)")
+            with gr.Column(scale=1):
+                status = gr.HTML(_status("Upload a photo and a driving video, then press Animate."),
+                                 elem_id="status")
+                result = gr.Video(label="Result", autoplay=True, loop=True, interactive=False, height=380,
+                                  elem_id="result")
+                download = gr.File(label="Download the result (mp4)", interactive=False, elem_id="download")
+                side = gr.Video(label="Side by side: driving | pose | result", loop=True, interactive=False,
+                                elem_id="side-by-side")
+                with gr.Row():
+                    photo_view = gr.Image(label="Photo: detected pose", interactive=False, height=256,
+                                          elem_id="photo-pose")
+                    driving_view = gr.Image(label="Driving: detected pose", interactive=False,
+                                            height=256, elem_id="driving-pose")
+
+        def on_upload(path: str | None, session: list[Checkpoint]) -> tuple:
+            if not path:
+                return session, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            try:
+                new = read_checkpoint(path)
+            except PosevidError as err:
+                raise gr.Error(html.escape(user_message(err, [path])), print_exception=False) from None
+            session = [*session, new]
+            if new.method == "psgan":
+                return session, gr.skip(), gr.skip(), *_motion_updates(available(session), new.path)
+            if new.method not in methods:
+                raise gr.Error(html.escape(f"{Path(path).name}: a {new.method!r} model does not animate"),
+                               print_exception=False)
+            return (session, gr.update(value=new.method), _model_update(available(session), new.method, where,
+                                                                          new.path), gr.skip(), gr.skip())
+
+        def available(session: list[Checkpoint]) -> list[Checkpoint]:
+            return [*find_checkpoints(checkpoints), *session]
+
+        def on_animate(photo_path: str | None, kind_name: str, driving_path: str | None, motion_path: str | None,
+                       action_name: str | None, n_frames: float, seed_value: float, method_name: str,
+                       ckpt: str | None, mode_name: str, size_name: str,
+                       progress: gr.Progress = gr.Progress()) -> Iterator[dict]:
+            start = time.perf_counter()
+            yield {status: _status("Checking the inputs…"), result: None, side: None, download: None,
+                   photo_view: None, driving_view: None}
+            use_action = kind_name == ACTION
+            try:
+                if method_name == "warp":
+                    ckpt = None
+                elif not ckpt and method_class(method_name).trainable:
+                    raise PosevidError(f"method {method_name}", f"needs a trained checkpoint: pick one found "
+                                                                f"under {where} or upload a .ckpt file")
+                if use_action and not action_name:
+                    raise PosevidError("action", "pick a PSGAN checkpoint and one of its actions")
+                progress(0, desc="Checking the inputs")
+                side_px = None if size_name == "auto" else int(size_name)
+                requests = animate_request(photo_path, None if use_action else driving_path, work.new(),
+                                           method_name, ckpt, mode_name, side_px, action_name if use_action else None,
+                                           motion_path, int(n_frames), int(seed_value or 0))
+                shown = False
+                for outcome in requests:
+                    progress((outcome.done, outcome.total), desc="Animating", unit="frames")
+                    if not shown and outcome.driving_pose is not None:
+                        shown = True
+                        yield {status: _status(f"Animating… ({outcome.width}x{outcome.height})"),
+                               photo_view: outcome.photo_pose, driving_view: outcome.driving_pose}
+            except PosevidError as err:
+                message = user_message(err, [photo_path, driving_path, ckpt, motion_path])
+                yield {status: _status(f"Error: {message}", "error")}
+                raise gr.Error(html.escape(message), title="Cannot animate", print_exception=False) from None
+            except Exception as err:  # a bug: keep the server up, log the traceback, tell the user
+                log.exception("posevid ui: the request failed")
+                message = f"internal error ({type(err).__name__}: {err}); the server log has the details"
+                yield {status: _status(f"Error: {message}", "error")}
+                raise gr.Error(html.escape(message), print_exception=False) from None
+            text = (f"Done: {outcome.done} frames, {outcome.width}x{outcome.height} at {outcome.fps:g} fps, "
+                    f"in {time.perf_counter() - start:.1f} s. {' '.join(outcome.notes)}")
+            yield {status: _status(text.strip(), "done"), result: str(outcome.video), side: str(outcome.side_by_side),
+                   download: str(outcome.video), photo_view: outcome.photo_pose, driving_view: outcome.driving_pose}
+
+        light = {"concurrency_limit": None, "show_progress": "hidden"}
+        demo.load(lambda: _motion_updates(available([])), None, [motion_ckpt, action], **light)
+        method.change(lambda s, m, c: _model_update(available(s), m, where, c), [uploaded, method, checkpoint],
+                      [checkpoint], **light)
+        motion_ckpt.change(lambda s, p, a: _motion_updates(available(s), p, a)[1], [uploaded, motion_ckpt, action],
+                           [action], **light)
+        upload.upload(on_upload, [upload, uploaded], [uploaded, method, checkpoint, motion_ckpt, action], **light)
+        kind.change(lambda k: (gr.update(visible=k == CLIP), gr.update(visible=k == ACTION)), [kind],
+                   [clip_group, action_group], **light)
+        run.click(on_animate, [photo, kind, driving, motion_ckpt, action, frames, seed, method, checkpoint, mode,
+                               size], [status, result, side, download, photo_view, driving_view],
+                  concurrency_limit=1, concurrency_id="animate", show_progress_on=[result])
+    return demo
+
+
+def serve(host: str = "127.0.0.1", port: int = 7860, checkpoints: str | Path | None = "runs",
+          block: bool = True) -> gr.Blocks:
+    """Build the page and serve it at http://host:port (one request at a time, ``QUEUE_SIZE`` waiting).
+    With ``block`` False, return the running app at once (``.close()`` stops it)."""
+    import gradio as gr
+
+    demo = build(checkpoints)
+    demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
+    demo.launch(server_name=host, server_port=port, max_file_size=f"{MAX_UPLOAD_MB}mb", show_error=True,
+                ssr_mode=False, share=False, prevent_thread_lock=not block, allowed_paths=[str(ASSETS)],
+                theme=gr.themes.Soft(), css=CSS, quiet=not block)
+    return demo

@@ -1,0 +1,136 @@
+"""Losses shared by the methods: adversarial (LSGAN / BCE / hinge), feature matching, perceptual VGG-19,
+L1 variants, KL divergence.
+
+Discriminator outputs may be a tensor of logits, a list of features with the logits last
+(``PatchDiscriminator``), or a list of such lists (``MultiScaleDiscriminator``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+log = logging.getLogger(__name__)
+
+DiscOutput = Tensor | Sequence[Tensor] | Sequence[Sequence[Tensor]]
+
+
+def _logits(pred: DiscOutput) -> list[Tensor]:
+    """The logits of each scale: a tensor -> [it]; features -> [last]; list of lists -> [last of each]."""
+    if isinstance(pred, Tensor):
+        return [pred]
+    if isinstance(pred[0], Tensor):
+        return [pred[-1]]
+    return [feats[-1] for feats in pred]
+
+
+class GANLoss:
+    """Adversarial loss averaged over scales.
+
+    ``mode``: "lsgan" (mean squared distance to 1 / 0), "bce" (logits, sigmoid cross-entropy) or
+    "hinge" (discriminator: mean relu(1 -+ d); generator: -mean d).
+    """
+
+    def __init__(self, mode: str = "lsgan"):
+        if mode not in ("lsgan", "bce", "hinge"):
+            raise ValueError(f"unknown GAN loss {mode!r}; use lsgan, bce or hinge")
+        self.mode = mode
+
+    def _one(self, d: Tensor, real: bool, for_discriminator: bool) -> Tensor:
+        d = d.float()
+        if self.mode == "lsgan":
+            return F.mse_loss(d, torch.full_like(d, 1.0 if real else 0.0))
+        if self.mode == "bce":
+            return F.binary_cross_entropy_with_logits(d, torch.full_like(d, 1.0 if real else 0.0))
+        if for_discriminator:
+            return F.relu(1 - d).mean() if real else F.relu(1 + d).mean()
+        if not real:
+            raise ValueError("hinge generator loss is defined for target_is_real=True only")
+        return -d.mean()
+
+    def __call__(self, pred: DiscOutput, target_is_real: bool, for_discriminator: bool = True) -> Tensor:
+        """Scalar loss of discriminator output(s) ``pred`` against the real/fake target."""
+        losses = [self._one(d, target_is_real, for_discriminator) for d in _logits(pred)]
+        return torch.stack(losses).mean()
+
+
+def feature_matching(fake_feats: Sequence, real_feats: Sequence) -> Tensor:
+    """pix2pixHD feature matching: L1 between discriminator features of fake and (detached) real.
+
+    Both are feature lists (logits last, excluded) or lists of them per scale. Averaged over layers
+    and scales.
+    """
+    if isinstance(fake_feats[0], Tensor):
+        fake_feats, real_feats = [fake_feats], [real_feats]
+    per_scale = []
+    for fake, real in zip(fake_feats, real_feats, strict=True):
+        layers = [F.l1_loss(f.float(), r.detach().float()) for f, r in zip(fake[:-1], real[:-1], strict=True)]
+        if layers:
+            per_scale.append(torch.stack(layers).mean())
+    if not per_scale:
+        raise ValueError("feature_matching needs discriminators with at least one feature before the logits")
+    return torch.stack(per_scale).mean()
+
+
+class PerceptualLoss:
+    """pix2pixHD VGG loss: sum_i w_i * L1(vgg_i(fake), vgg_i(real).detach()) over relu1_1..relu5_1.
+
+    Images (B, 3, H, W) in [-1, 1]. The frozen VGG-19 is kept outside the module tree (it is not in
+    a method's parameters or checkpoints) and follows the input's device. Without a weights file
+    (``train.vgg_weights`` unset) the loss is disabled: one warning is logged and it returns 0.
+    """
+
+    _warned = False
+
+    def __init__(self, weights_path: str | Path | None,
+                 layer_weights: Sequence[float] = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)):
+        self.layer_weights = tuple(float(w) for w in layer_weights)
+        self.vgg = None
+        if weights_path:
+            from .nets.vgg import VGG19Features
+
+            self.vgg = VGG19Features(weights_path)
+        elif not PerceptualLoss._warned:
+            PerceptualLoss._warned = True
+            log.warning("perceptual loss disabled: no VGG-19 weights file given (train.vgg_weights)")
+
+    @property
+    def enabled(self) -> bool:
+        return self.vgg is not None
+
+    def __call__(self, fake: Tensor, real: Tensor) -> Tensor:
+        """Scalar loss between generated and real images (B, 3, H, W) in [-1, 1]."""
+        if self.vgg is None:
+            return fake.new_zeros((), dtype=torch.float32)
+        self.vgg.to(fake.device)
+        with torch.no_grad():
+            real_feats = self.vgg(real)
+        fake_feats = self.vgg(fake)
+        return sum(w * F.l1_loss(f.float(), r.float())
+                   for w, f, r in zip(self.layer_weights, fake_feats, real_feats))
+
+
+def l1(fake: Tensor, real: Tensor) -> Tensor:
+    """Mean absolute difference."""
+    return F.l1_loss(fake.float(), real.float())
+
+
+def pose_mask_l1(fake: Tensor, real: Tensor, mask: Tensor) -> Tensor:
+    """PG2's pose-mask loss: mean(|fake - real| * (1 + mask)); mask (B, 1, H, W) in [0, 1] broadcasts."""
+    return ((fake.float() - real.float()).abs() * (1 + mask.float())).mean()
+
+
+def kl_divergence(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, 1)) summed over latent dims, averaged over the batch. mu, logvar (B, D)."""
+    mu, logvar = mu.float(), logvar.float()
+    return (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).flatten(1).sum(1)).mean()
+
+
+def latent_l1(a: Tensor, b: Tensor) -> Tensor:
+    """Mean absolute difference between two latent codes of the same shape."""
+    return F.l1_loss(a.float(), b.float())

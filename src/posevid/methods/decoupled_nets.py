@@ -1,0 +1,204 @@
+"""Inputs, data and networks of the decoupled method (Yang et al., "Disentangled human action video
+generation via decoupled learning").
+
+- ``feature_maps``: the pose-guided feature map F = [RGB stick figure, grey edge map x person mask].
+- ``DecoupledClips`` (``data.kind: decoupled``): ``ClipDataset`` windows plus feature maps, part masks,
+  body regions and the colour augmentation of both training stages.
+- ``CoarseToFineGenerator``: pix2pixHD's global generator + local enhancer with a tiled latent
+  concatenated to the input of both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+from ..data.color import body_regions, random_ab, recolor
+from ..data.datasets import ClipDataset, register_dataset
+from ..edges import edge_map
+from ..nets.blocks import ConvBlock, DownBlock, UpBlock, norm_layer
+from ..nets.resnet import ResnetBlocks
+from ..render import part_masks, stick_figure
+
+FEATURE_CH = 4  # RGB stick figure + grey edge map
+
+
+def feature_maps(rgb: np.ndarray, xy: np.ndarray, conf: np.ndarray, mask: np.ndarray | None,
+                 edges: str = "sobel") -> np.ndarray:
+    """F of one frame: (H, W, 3) uint8, pose (18, 2) pixels / (18,), person mask (H, W) in [0, 1] ->
+    (4, H, W) float32 in [0, 1]: the OpenPose stick figure (3) and the edge map inside the person (1)."""
+    h, w = rgb.shape[:2]
+    stick = stick_figure(xy, conf, h, w).astype(np.float32).transpose(2, 0, 1) / 255.0
+    edge = edge_map(rgb, edges)
+    if mask is not None:
+        edge = edge * (np.asarray(mask, np.float32) > 0.5)
+    return np.concatenate([stick, edge[None]], 0)
+
+
+def _to_uint8(x: Tensor) -> np.ndarray:
+    """(3, H, W) in [-1, 1] -> (H, W, 3) uint8 (exact for images loaded from uint8 files)."""
+    return ((x.permute(1, 2, 0).numpy() + 1.0) * 127.5).round().clip(0, 255).astype(np.uint8)
+
+
+def _to_tensor(rgb: np.ndarray) -> Tensor:
+    """(H, W, 3) uint8 -> (3, H, W) float32 in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float() / 127.5 - 1
+
+
+class DecoupledClips(Dataset):
+    """``ClipDataset`` items with the decoupled method's extras (all images in [-1, 1]).
+
+    Added keys, with T = ``data.frames``: ``feat (T, 4, H, W)`` and ``src_feat (4, H, W)`` (F in [0, 1]),
+    ``src_parts (10, H, W)`` (part masks clipped to the person), ``regions (T, 2, H, W)`` and
+    ``src_regions (2, H, W)`` (upper, lower body); stage I's per-frame augmentation ``frames_up`` /
+    ``frames_down`` (T, 3, H, W) (only that region recoloured, each frame its own colour ``ab_up`` /
+    ``ab_down`` (T, 2)); stage II's per-clip augmentation replaces ``src`` and ``frames`` (both regions
+    recoloured with ``clip_ab (2, 2)``: upper, lower; the same colours for the source and every frame).
+    ``frames_orig`` keeps the real frames.
+    """
+
+    def __init__(self, clips: ClipDataset, edges: str = "sobel", lift: float = 0.0,
+                 chroma: tuple[float, float] = (25.0, 75.0)):
+        if not clips.source:
+            raise ValueError("DecoupledClips needs a ClipDataset with source=True")
+        self.clips, self.edges, self.lift, self.chroma = clips, edges, float(lift), chroma
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Tensor]:
+        item = self.clips[key]
+        seed = int(key[1]) if isinstance(key, (tuple, list)) else int(key)
+        rng = np.random.default_rng([seed, 0xDEC])
+        size = item["frames"].shape[-1]
+        images = [_to_uint8(f) for f in item["frames"]]
+        poses = [(xy.numpy(), c.numpy()) for xy, c in zip(item["xy"], item["conf"])]
+        masks = [m[0].numpy() for m in item["masks"]]
+        src = _to_uint8(item["src"])
+        src_pose, src_mask = (item["src_xy"].numpy(), item["src_conf"].numpy()), item["src_mask"][0].numpy()
+        regions = [body_regions(*p, size, size, m) for p, m in zip(poses, masks)]
+        src_regions = body_regions(*src_pose, size, size, src_mask)
+        n = len(images)
+        ab_up, ab_down = random_ab(rng, n, self.chroma), random_ab(rng, n, self.chroma)
+        clip_ab = random_ab(rng, 2, self.chroma)
+        item["frames_orig"] = item["frames"]
+        item["frames_up"] = torch.stack([_to_tensor(recolor(im, r[0], ab, self.lift))
+                                         for im, r, ab in zip(images, regions, ab_up)])
+        item["frames_down"] = torch.stack([_to_tensor(recolor(im, r[1], ab, self.lift))
+                                           for im, r, ab in zip(images, regions, ab_down)])
+        item["frames"] = torch.stack([_to_tensor(self._both(im, r, clip_ab)) for im, r in zip(images, regions)])
+        item["src"] = _to_tensor(self._both(src, src_regions, clip_ab))
+        item["ab_up"], item["ab_down"] = torch.from_numpy(ab_up), torch.from_numpy(ab_down)
+        item["clip_ab"] = torch.from_numpy(clip_ab)
+        item["regions"] = torch.from_numpy(np.stack(regions))
+        item["src_regions"] = torch.from_numpy(src_regions)
+        item["feat"] = torch.from_numpy(np.stack([feature_maps(im, *p, m, self.edges)
+                                                  for im, p, m in zip(images, poses, masks)]))
+        item["src_feat"] = torch.from_numpy(feature_maps(src, *src_pose, src_mask, self.edges))
+        item["src_parts"] = torch.from_numpy(part_masks(*src_pose, size, size, person_mask=src_mask))
+        return item
+
+    def _both(self, image: np.ndarray, regions: np.ndarray, ab: np.ndarray) -> np.ndarray:
+        return recolor(recolor(image, regions[0], ab[0], self.lift), regions[1], ab[1], self.lift)
+
+
+@register_dataset("decoupled")
+def _decoupled(cfg: dict[str, Any], root: Path, split: str) -> DecoupledClips:
+    train = split == "train"
+    clips = ClipDataset(root, split, frames=int(cfg.get("frames", 2)), source=True,
+                        flip=train and bool(cfg.get("flip", False)), size=cfg.get("size"))
+    return DecoupledClips(clips, str(cfg.get("edges", "sobel")), float(cfg.get("lift", 0.0)),
+                          tuple(cfg.get("chroma", (25.0, 75.0))))
+
+
+def latent_map(latents: list[Tensor], regions: Tensor) -> Tensor:
+    """Each latent (B, D_r) tiled over its body region r of ``regions`` (B, R, H, W) in [0, 1]:
+    -> (B, sum D_r, H, W), zero outside the regions.
+
+    The paper tiles z over the whole image; a per-channel constant input is removed exactly by the
+    instance normalisation after the first convolution, so we tile each region's latent over that
+    region (as pix2pixHD's instance-wise feature maps are tiled over their instances).
+    """
+    return torch.cat([z[:, :, None, None].to(regions.dtype) * regions[:, r:r + 1] for r, z in enumerate(latents)], 1)
+
+
+class BicycleUNet(nn.Module):
+    """BicycleGAN's (pix2pix) U-Net generator: (B, in_ch, H, W) -> (B, out_ch, H, W) in [-1, 1].
+
+    ``depth`` 4x4 stride-2 convs (``base * 2**i`` channels, at most ``max_ch``; leaky ReLU 0.2 before
+    each but the first, norm after each but the first and the innermost) and mirrored 4x4 transposed
+    convs (ReLU before, norm after each but the outermost, which ends in tanh) with skip concatenation.
+    The outermost layers have no normalisation, so a latent concatenated to the input reaches the
+    output without being normalised away (``nets.UNet`` normalises its stem). H, W divisible by 2**depth.
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, base: int = 64, depth: int = 7, norm: str = "instance",
+                 max_ch: int = 512):
+        super().__init__()
+        chans = [min(base * 2 ** i, max_ch) for i in range(depth)]
+        self.depth = depth
+        self.downs = nn.ModuleList([nn.Conv2d(in_ch, chans[0], 4, 2, 1)])
+        for i in range(1, depth):
+            inner = i == depth - 1
+            self.downs.append(nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(chans[i - 1], chans[i], 4, 2, 1),
+                                            nn.Identity() if inner else norm_layer(norm, chans[i])))
+        self.ups = nn.ModuleList()
+        for i in reversed(range(depth)):
+            src = chans[i] if i == depth - 1 else 2 * chans[i]
+            if i == 0:
+                self.ups.append(nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(src, out_ch, 4, 2, 1), nn.Tanh()))
+            else:
+                self.ups.append(nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(src, chans[i - 1], 4, 2, 1),
+                                              norm_layer(norm, chans[i - 1])))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[-1] % 2 ** self.depth or x.shape[-2] % 2 ** self.depth:
+            raise ValueError(f"BicycleUNet input {tuple(x.shape[-2:])} must be divisible by {2 ** self.depth}")
+        skips = []
+        for down in self.downs:
+            x = down(x)
+            skips.append(x)
+        h = skips.pop()
+        for up in self.ups:
+            h = up(h)
+            if skips:
+                h = torch.cat([h, skips.pop()], 1)
+        return h
+
+
+class CoarseToFineGenerator(nn.Module):
+    """pix2pixHD generator: (B, in_ch, H, W) -> (B, out_ch, H, W) in [-1, 1].
+
+    The global generator G1 (``2 base`` channels after a 7x7 stem, ``n_down`` stride-2 downsamplings,
+    ``n_blocks`` residual blocks, upsamplings) runs on the input average-pooled by 2; the local enhancer
+    G2 (``base`` channels, one downsampling) adds G1's last features to its own, then ``local_blocks``
+    residual blocks, an upsampling and a 7x7 tanh head. Both stems take the whole input, so a latent map
+    concatenated to it reaches the coarse and the fine stage. H, W must be divisible by ``2**(n_down + 1)``.
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, base: int = 32, n_down: int = 4, n_blocks: int = 9,
+                 local_blocks: int = 3, norm: str = "instance", max_ch: int = 1024):
+        super().__init__()
+        g = [min(2 * base * 2 ** i, max_ch) for i in range(n_down + 1)]
+        self.n_down = n_down
+        self.global_net = nn.Sequential(
+            ConvBlock(in_ch, g[0], 7, 1, norm),
+            *[DownBlock(g[i], g[i + 1], norm) for i in range(n_down)],
+            ResnetBlocks(g[-1], n_blocks, norm),
+            *[UpBlock(g[i + 1], g[i], norm) for i in reversed(range(n_down))])
+        self.local_down = nn.Sequential(ConvBlock(in_ch, base, 7, 1, norm), DownBlock(base, g[0], norm))
+        self.local_up = nn.Sequential(ResnetBlocks(g[0], local_blocks, norm), UpBlock(g[0], base, norm),
+                                      ConvBlock(base, out_ch, 7, 1, "none", "tanh"))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[-1] % 2 ** (self.n_down + 1) or x.shape[-2] % 2 ** (self.n_down + 1):
+            raise ValueError(f"CoarseToFineGenerator input {tuple(x.shape[-2:])} must be divisible by "
+                             f"{2 ** (self.n_down + 1)}")
+        coarse = self.global_net(F.avg_pool2d(x, 3, 2, 1, count_include_pad=False))
+        return self.local_up(self.local_down(x) + coarse)

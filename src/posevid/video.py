@@ -1,0 +1,294 @@
+"""Streamed video and image I/O with PyAV: one frame in memory at a time, atomic writes.
+
+Frames are (H, W, 3) uint8 RGB. Readers take mp4/mov/mkv/webm/avi/gif files, a folder of PNG/JPG frames
+(sorted by name) or a single image (one frame). Writers make mp4 (libx264, yuv420p), gif, or a folder of
+PNG frames (a path without suffix or ending in '/'), through a temporary name renamed on success.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import av
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import PosevidError
+from .io_utils import atomic_path
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+MP4_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v")
+DEFAULT_FPS = 30.0
+
+Image.MAX_IMAGE_PIXELS = 20000 * 20000
+
+
+def _to_rgb(img: Image.Image) -> np.ndarray:
+    """A PIL image of any mode (grey, palette, RGBA, 16-bit, float) as (H, W, 3) uint8 RGB.
+
+    Transparent pixels are composited over white; 16-bit and float samples are scaled to 0..255.
+    """
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        arr = np.asarray(img, dtype=np.float32)
+        peak = float(arr.max(initial=0))
+        if img.mode.startswith("I;16"):
+            top = 65535.0
+        elif img.mode == "F":
+            top = 1.0 if peak <= 1.0 else 255.0
+        else:
+            top = 255.0 if peak <= 255 else 65535.0
+        grey = np.clip(np.rint(arr * (255.0 / top)), 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = np.asarray(img.convert("RGBA"), dtype=np.float32)
+        alpha = rgba[..., 3:] / 255.0
+        return np.rint(rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image file as (H, W, 3) uint8 RGB (EXIF rotation applied; grey, RGBA, 16-bit converted)."""
+    path = Path(path)
+    if not path.is_file():
+        raise PosevidError(path, "no such image file")
+    try:
+        with Image.open(path) as img:
+            img = ImageOps.exif_transpose(img)
+            rgb = _to_rgb(img)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+        raise PosevidError(path, f"cannot read the image ({err})") from None
+    if rgb.shape[0] == 0 or rgb.shape[1] == 0:
+        raise PosevidError(path, "the image is empty")
+    return rgb
+
+
+def _check_frame(where: str | Path, rgb: np.ndarray) -> np.ndarray:
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or 0 in rgb.shape:
+        raise PosevidError(where, f"a frame must be (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}")
+    return np.ascontiguousarray(rgb)
+
+
+def write_image(path: str | Path, rgb: np.ndarray) -> None:
+    """Write an (H, W, 3) uint8 RGB image atomically; the format comes from the suffix (png, jpg, ...)."""
+    path = Path(path)
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise PosevidError(path, f"unknown image suffix; use one of {', '.join(IMAGE_SUFFIXES)}")
+    rgb = _check_frame(path, rgb)
+    with atomic_path(path) as tmp:
+        opts = {"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg", ".webp") else {}
+        Image.fromarray(rgb).save(tmp, format=Image.registered_extensions()[path.suffix.lower()], **opts)
+
+
+def _frame_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+class VideoReader:
+    """Iterate the frames of a video, image folder or image as (H, W, 3) uint8 RGB, one at a time.
+
+    ``fps`` (frames per second; 30 for folders and images), ``width``, ``height`` (pixels) and
+    ``frame_count`` (None when the container does not say) are known after opening. The first frame is
+    decoded on open, so a file with no readable frame fails at once. Iterating twice restarts.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._container: av.container.InputContainer | None = None
+        self._files: list[Path] | None = None
+        self.fps = DEFAULT_FPS
+        self.frame_count: int | None = None
+        if not self.path.exists():
+            raise PosevidError(self.path, "no such video, image or folder")
+        if self.path.is_dir():
+            self._files = _frame_files(self.path)
+            if not self._files:
+                raise PosevidError(self.path, "the folder holds no PNG/JPG frames")
+            self.frame_count = len(self._files)
+        elif self.path.suffix.lower() in IMAGE_SUFFIXES:
+            self._files = [self.path]
+            self.frame_count = 1
+        first = next(iter(self), None)
+        if first is None:
+            self.close()
+            raise PosevidError(self.path, "the video has no frames")
+        self.height, self.width = first.shape[:2]
+
+    def _open(self) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
+        try:
+            container = av.open(str(self.path), mode="r")
+        except (av.error.FFmpegError, OSError, UnicodeDecodeError) as err:
+            raise PosevidError(self.path, f"cannot open the video ({err})") from None
+        if not container.streams.video:
+            container.close()
+            raise PosevidError(self.path, "the file holds no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        rate = stream.average_rate or stream.guessed_rate
+        self.fps = float(rate) if rate else DEFAULT_FPS
+        self.frame_count = int(stream.frames) if stream.frames else None
+        self._container = container
+        return container, stream
+
+    def _decode(self) -> Iterator[np.ndarray]:
+        container, stream = self._open()
+        index = 0
+        try:
+            for frame in container.decode(stream):
+                rgb = frame.to_ndarray(format="rgb24")
+                rotation = int(getattr(frame, "rotation", 0) or 0) % 360
+                if rotation:
+                    rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
+                index += 1
+                yield rgb
+        except av.error.FFmpegError as err:
+            raise PosevidError(self.path, f"cannot decode frame {index} ({err})") from None
+        finally:
+            container.close()
+            if self._container is container:
+                self._container = None
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        if self._files is not None:
+            return (read_image(p) for p in self._files)
+        return self._decode()
+
+    def close(self) -> None:
+        """Release the decoder (safe to call twice)."""
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_video(path: str | Path) -> VideoReader:
+    """Open a video file, a folder of PNG/JPG frames or a single image for streamed reading."""
+    return VideoReader(path)
+
+
+def _is_folder_target(path: str | Path) -> bool:
+    return str(path).endswith(("/", os.sep)) or Path(path).suffix == ""
+
+
+def _gif_frame(rgb: np.ndarray) -> av.VideoFrame:
+    """Quantize one frame to its own 256-colour palette (keeps streaming: no global two-pass palette)."""
+    q = Image.fromarray(rgb).quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+    colours = np.asarray(q.getpalette()[:768], np.uint8).reshape(-1, 3)
+    palette = np.zeros((256, 4), np.uint8)
+    palette[:, 0] = 255
+    palette[: len(colours), 1:] = colours
+    return av.VideoFrame.from_ndarray((np.asarray(q, np.uint8), palette), format="pal8")
+
+
+class VideoWriter:
+    """Write frames to mp4 (libx264, yuv420p), gif or a folder of PNG frames, atomically.
+
+    Use as a context manager; ``write(frame)`` takes (H, W, 3) uint8 RGB, all frames the size of the
+    first. mp4 frames with an odd side are padded by one edge-replicated pixel (yuv420p needs even
+    sizes). Nothing appears under ``path`` unless the ``with`` block ends without an exception.
+    """
+
+    def __init__(self, path: str | Path, fps: float = DEFAULT_FPS, crf: int = 18):
+        self.folder = _is_folder_target(path)
+        self.path = Path(path)
+        suffix = self.path.suffix.lower()
+        if not self.folder and suffix not in MP4_SUFFIXES + (".gif",):
+            raise PosevidError(self.path, "unknown video suffix; use .mp4, .mov, .mkv, .gif or a folder name")
+        if not fps > 0:
+            raise PosevidError(self.path, f"fps must be positive, got {fps}")
+        self.fps, self.crf, self.count = float(fps), int(crf), 0
+        self.size: tuple[int, int] | None = None  # (height, width) of the frames given
+        self._stack = contextlib.ExitStack()
+        self._tmp: Path | None = None
+        self._container: av.container.OutputContainer | None = None
+        self._stream: av.video.stream.VideoStream | None = None
+
+    def __enter__(self) -> VideoWriter:
+        if self.folder and self.path.is_dir() and any(
+                p.suffix.lower() != ".png" or p.is_dir() for p in self.path.iterdir()):
+            raise PosevidError(self.path, "the folder exists and holds more than PNG frames; not replacing it")
+        self._tmp = self._stack.enter_context(atomic_path(self.path))
+        if self.folder:
+            self._tmp.mkdir()
+        return self
+
+    def _start(self, height: int, width: int) -> None:
+        assert self._tmp is not None
+        rate = Fraction(self.fps).limit_denominator(1001)
+        if self.path.suffix.lower() == ".gif":
+            self._container = av.open(str(self._tmp), mode="w", format="gif")
+            self._stream = self._container.add_stream("gif", rate=rate)
+            self._stream.pix_fmt = "pal8"
+        else:
+            opts = {"movflags": "+faststart"} if self.path.suffix.lower() in (".mp4", ".mov", ".m4v") else {}
+            self._container = av.open(str(self._tmp), mode="w", options=opts)
+            self._stream = self._container.add_stream("libx264", rate=rate)
+            self._stream.pix_fmt = "yuv420p"
+            self._stream.options = {"crf": str(self.crf), "preset": "veryfast"}
+            height, width = height + height % 2, width + width % 2
+        self._stream.width, self._stream.height = width, height
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one (H, W, 3) uint8 RGB frame."""
+        if self._tmp is None:
+            raise RuntimeError("VideoWriter.write outside its `with` block")
+        rgb = _check_frame(self.path, frame)
+        if self.size is None:
+            self.size = rgb.shape[:2]
+            if not self.folder:
+                self._start(*self.size)
+        elif rgb.shape[:2] != self.size:
+            raise PosevidError(self.path, f"frame {self.count} is {rgb.shape[:2]}, the first frame was {self.size}")
+        if self.folder:
+            Image.fromarray(rgb).save(self._tmp / f"{self.count:06d}.png", compress_level=1)
+        else:
+            assert self._container is not None and self._stream is not None
+            if self._stream.pix_fmt == "pal8":
+                vf = _gif_frame(rgb)
+            else:
+                pad = ((0, rgb.shape[0] % 2), (0, rgb.shape[1] % 2), (0, 0))
+                vf = av.VideoFrame.from_ndarray(np.pad(rgb, pad, mode="edge") if any(p[1] for p in pad) else rgb,
+                                                format="rgb24")
+            vf.pts = self.count
+            vf.time_base = 1 / Fraction(self.fps).limit_denominator(1001)
+            self._container.mux(self._stream.encode(vf))
+        self.count += 1
+
+    def _finish(self) -> None:
+        if self._container is not None and self._stream is not None:
+            self._container.mux(self._stream.encode(None))
+        self._close_container()
+        if self.count == 0:
+            raise PosevidError(self.path, "no frames were written")
+        if self.folder and self.path.is_dir():
+            shutil.rmtree(self.path)
+
+    def _close_container(self) -> None:
+        if self._container is not None:
+            container, self._container = self._container, None
+            container.close()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc_type is not None:
+            with contextlib.suppress(Exception):
+                self._close_container()
+            self._stack.__exit__(exc_type, exc, tb)
+            return
+        try:
+            self._finish()
+        except BaseException as err:
+            self._stack.__exit__(type(err), err, err.__traceback__)
+            raise
+        self._stack.__exit__(None, None, None)

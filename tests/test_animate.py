@@ -1,0 +1,200 @@
+"""The main job end to end (photo + driving clip -> video) and its parts: the warp method, smoothing, cropping."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from posevid.animate import Animation, OnlineSmoother, _crop, _retarget_frame, _square_box, animate
+from posevid.cli import app
+from posevid.errors import PosevidError
+from posevid.methods.base import build_method
+from posevid.posefiles import read_poses
+from posevid.poses import Poses, body_height, smooth
+from posevid.render import pose_mask
+from posevid.skeleton import to_coco18
+from posevid.video import VideoWriter, open_video, read_image
+
+CLIP_FRAMES = 40
+SIZE = 128
+
+
+@pytest.fixture(scope="module")
+def photo(shared_data: Path) -> Path:
+    return shared_data / "images" / "tfexamples_image2.jpeg"
+
+
+@pytest.fixture(scope="module")
+def photo_pose(shared_data: Path) -> Poses:
+    """The ground-truth COCO keypoints of the photo (row 2 of the landmark truth file) as COCO-18."""
+    with open(shared_data / "images" / "tfexamples_pose_landmark_truth.csv") as f:
+        row = list(csv.reader(f))[2]
+    xy17 = np.array(row, np.float32).reshape(17, 2)
+    xy, conf = to_coco18(xy17, np.ones(17, np.float32), "coco17")
+    return Poses(xy, conf, 399, 640)
+
+
+@pytest.fixture(scope="module")
+def clip(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 40 frames of the real dancing clip, re-encoded."""
+    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
+    with open_video(shared_data / "videos" / "tfjs_pose_1.mp4") as reader, VideoWriter(path, reader.fps) as writer:
+        for frame in itertools.islice(reader, CLIP_FRAMES):
+            writer.write(frame)
+    return path
+
+
+def _akd(a: Poses, b: Poses, threshold: float = 0.5) -> np.ndarray:
+    """(T,) mean pixel distance over the joints visible in both (NaN where none is)."""
+    both = (a.conf > threshold) & (b.conf > threshold)
+    dist = np.linalg.norm(a.xy - b.xy, axis=-1)
+    with np.errstate(invalid="ignore"):
+        return np.where(both.any(1), (dist * both).sum(1) / both.sum(1), np.nan)
+
+
+def test_animate_cli_follows_the_driving_motion(tmp_path: Path, photo: Path, clip: Path) -> None:
+    """Absolute mode: the driver's first pose (arms out) is far from the photo's (arms folded), which
+    relative mode (per-joint displacements) turns into implausible limbs that no warp can follow."""
+    from posevid.estimate import estimate_poses
+
+    out, panels, saved = tmp_path / "out.mp4", tmp_path / "panels.mp4", tmp_path / "targets.npz"
+    result = CliRunner().invoke(app, ["animate", str(photo), str(clip), "-o", str(out), "--size", str(SIZE),
+                                      "--mode", "absolute", "--side-by-side", str(panels), "--save-poses", str(saved)])
+    assert result.exit_code == 0, result.output
+    with open_video(out) as reader:
+        assert (reader.width, reader.height, reader.fps) == (SIZE, SIZE, 30.0)
+        assert sum(1 for _ in reader) == CLIP_FRAMES
+    with open_video(panels) as reader:
+        assert (reader.width, reader.height) == (3 * SIZE, SIZE)
+        assert sum(1 for _ in reader) == CLIP_FRAMES
+
+    targets = read_poses(saved)
+    assert (targets.width, targets.height, len(targets)) == (SIZE, SIZE, CLIP_FRAMES)
+    with Animation(photo, str(clip), size=SIZE, mode="absolute") as anim:
+        source = anim.source_pose
+    got = estimate_poses(out)
+    assert len(got) == len(targets) == CLIP_FRAMES
+    to_target = _akd(got, targets)
+    to_source = _akd(got, Poses.concat([source] * CLIP_FRAMES))
+    moved = _akd(targets, Poses.concat([source] * CLIP_FRAMES), threshold=0.0) > 0.05 * SIZE
+    print(f"AKD to targets {np.nanmean(to_target):.2f} px ({100 * np.nanmean(to_target) / SIZE:.1f}% of {SIZE}); "
+          f"moved frames {moved.sum()}: AKD to targets {np.nanmean(to_target[moved]):.2f} px, "
+          f"to the still source pose {np.nanmean(to_source[moved]):.2f} px")
+    assert np.isfinite(to_target).mean() > 0.85  # the person is found again in nearly every frame
+    assert np.nanmean(to_target) < 0.08 * SIZE
+    assert moved.sum() >= 10
+    assert np.nanmean(to_target[moved]) < 0.5 * np.nanmean(to_source[moved])
+
+
+def test_warp_animator_identity_and_shift(shared_data: Path, photo: Path, photo_pose: Poses) -> None:
+    rgb = read_image(photo)
+    method = build_method({"method": "warp"})
+    assert not method.trainable
+    with pytest.raises(PosevidError, match="nothing to train"):
+        method.train_step({})
+    animator = method.animator()
+    animator.reset(rgb, photo_pose)  # no mask: the PG2 pose mask stands in for it
+    same = animator.step(photo_pose)
+    assert same.shape == rgb.shape and same.dtype == np.uint8
+    diff = np.abs(same.astype(np.int16) - rgb).mean(-1)
+    mask = pose_mask(photo_pose.xy[0], photo_pose.conf[0], 640, 399) > 0
+    far = cv2.dilate(mask.astype(np.uint8), np.ones((41, 41), np.uint8)) == 0
+    assert diff[mask].mean() < 1.0 and diff[far].mean() < 1.0  # the person and the far background stay put
+
+    shifted = Poses(photo_pose.xy + np.array([40, 0], np.float32), photo_pose.conf, 399, 640)
+    moved = animator.step(shifted).astype(np.int16)
+    torso = (slice(180, 280), slice(170, 230))  # chest and belly, between the shoulders and the hips
+    right = (torso[0], slice(210, 270))
+    assert np.abs(moved[right] - rgb[torso]).mean() < 0.3 * np.abs(moved[torso] - rgb[torso]).mean()
+
+
+def test_online_smoother_matches_offline_one_euro(photo_pose: Poses) -> None:
+    rng = np.random.default_rng(0)
+    t = np.arange(30, dtype=np.float32)[:, None, None]
+    sway = np.concatenate([np.sin(t / 5) * 30, np.cos(t / 7) * 10], -1)
+    xy = photo_pose.xy + sway + rng.normal(0, 2, (30, 18, 2))
+    seq = Poses(xy.astype(np.float32), np.ones((30, 18), np.float32), 399, 640, 30.0)
+    offline = smooth(seq, "one_euro")
+    online = OnlineSmoother(30.0, float(np.median(body_height(seq))))
+    streamed = Poses.concat([online(p) for p in seq])
+    np.testing.assert_allclose(streamed.xy, offline.xy, atol=1e-3)
+    assert np.abs(np.diff(streamed.xy, 2, axis=0)).mean() < np.abs(np.diff(seq.xy, 2, axis=0)).mean()
+
+
+def test_online_smoother_bridges_short_gaps_only(photo_pose: Poses) -> None:
+    online = OnlineSmoother(30.0, 400.0, max_gap=3)
+    online(photo_pose)
+    gone = Poses(photo_pose.xy, np.where(np.arange(18) == 4, 0.0, 1.0)[None], 399, 640)
+    held = [online(gone).conf[0, 4] for _ in range(5)]
+    assert held[:3] == [1.0, 1.0, 1.0] and held[3:] == [0.0, 0.0]
+
+
+def test_retarget_reference_frame_gives_the_source_pose(photo_pose: Poses) -> None:
+    driving = Poses(photo_pose.xy * 0.5 + 20, photo_pose.conf, 300, 400)
+    same = _retarget_frame(driving, driving, photo_pose, "relative")
+    np.testing.assert_allclose(same.xy, photo_pose.xy, atol=1e-3)
+    up = Poses(driving.xy - np.array([0, 10], np.float32), driving.conf, 300, 400)
+    lifted = _retarget_frame(driving, up, photo_pose, "relative")
+    np.testing.assert_allclose(lifted.xy - photo_pose.xy, np.tile([0, -20], (1, 18, 1)), atol=1e-3)
+
+
+def test_square_crop_holds_the_person(photo: Path, photo_pose: Poses) -> None:
+    rgb = read_image(photo)
+    mask = (rgb.min(-1) < 200).astype(np.float32)  # the man on a white background
+    x0, y0, side = _square_box(photo_pose, mask)
+    crop = _crop(rgb, x0, y0, side, 96)
+    pose = photo_pose.crop(x0, y0, side, side, 96, 96)
+    assert crop.shape == (96, 96, 3)
+    assert (pose.xy >= 0).all() and (pose.xy < 96).all()
+    small = _crop(mask, x0, y0, side, 96)
+    assert small.dtype == np.float32
+    rows = np.flatnonzero(small.max(1) > 0.5)
+    assert rows.max() >= 0.9 * 96 and rows.min() >= 0.15 * 96  # feet near the bottom, room above the head
+    assert abs(small.sum() / 96**2 - mask.sum() / side**2) < 0.02  # the whole person is inside
+
+
+def test_animate_from_poses_with_fps_and_panels(photo: Path, photo_pose: Poses) -> None:
+    t = np.arange(30, dtype=np.float32)[:, None, None]
+    wave = photo_pose.xy + np.concatenate([np.zeros_like(t), np.sin(t / 4) * 20], -1) * (np.arange(18) == 4)[
+        None, :, None]
+    driving = Poses(wave.astype(np.float32), np.ones((30, 18), np.float32), 399, 640, 30.0)
+    frames = list(animate(photo, driving, size=64, fps=15, side_by_side=True))
+    assert len(frames) == 15
+    left = round(399 * 64 / 640)  # the driving stick figure, at the driving poses' aspect
+    assert all(f.shape == (64, left + 64 + 64, 3) for f in frames)
+    assert frames[0][:, :left].max() > 100 and frames[0][:, left:left + 64].max() > 100
+
+
+def test_animate_rejects_bad_input(tmp_path: Path, photo: Path, clip: Path) -> None:
+    with pytest.raises(PosevidError, match="needs --checkpoint"):
+        next(animate(photo, clip, method="pg2"))
+    blank = tmp_path / "blank.png"
+    from posevid.video import write_image
+
+    write_image(blank, np.full((128, 96, 3), 255, np.uint8))
+    with pytest.raises(PosevidError, match="no person"):
+        next(animate(blank, clip))
+    nobody = Poses.empty(5, 399, 640)
+    with pytest.raises(PosevidError, match="no person found in any driving frame"):
+        list(animate(photo, nobody, size=64))
+    result = CliRunner().invoke(app, ["animate", str(photo), str(tmp_path / "missing.mp4"), "-o",
+                                      str(tmp_path / "o.mp4")])
+    assert result.exit_code != 0 and isinstance(result.exception, PosevidError)
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_poses_render_cli(tmp_path: Path, photo_pose: Poses) -> None:
+    from posevid.posefiles import write_poses
+
+    write_poses(tmp_path / "p.npz", Poses.concat([photo_pose] * 5))
+    result = CliRunner().invoke(app, ["poses", "render", str(tmp_path / "p.npz"), "-o", str(tmp_path / "s.gif")])
+    assert result.exit_code == 0, result.output
+    with open_video(tmp_path / "s.gif") as reader:
+        frames = list(reader)
+    assert len(frames) == 5 and frames[0].shape == (640, 399, 3) and frames[0].max() > 100

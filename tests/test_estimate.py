@@ -1,0 +1,125 @@
+"""Pose estimation against real references: BlazePose keypoints of a video and hand-labelled photos."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from posevid.cli import app
+from posevid.errors import PosevidError
+from posevid.estimate import PoseEstimator, estimate_poses, estimate_with_masks
+from posevid.posefiles import read_poses
+from posevid.poses import Poses
+from posevid.skeleton import coco18_to_coco17, to_coco18
+from posevid.video import open_video, read_image
+
+
+def pck(xy: np.ndarray, conf: np.ndarray, truth: np.ndarray, torso: np.ndarray) -> float:
+    """Fraction of joints found within 0.2 torso lengths of the truth. xy, truth (..., J, 2); torso (...)."""
+    close = np.linalg.norm(xy - truth, axis=-1) < 0.2 * np.asarray(torso)[..., None]
+    return float((close & (conf > 0)).mean())
+
+
+def torso_length(xy18: np.ndarray) -> np.ndarray:
+    """Neck to mid-hip distance of COCO-18 keypoints (..., 18, 2)."""
+    return np.linalg.norm(xy18[..., 1, :] - (xy18[..., 8, :] + xy18[..., 11, :]) / 2, axis=-1)
+
+
+@pytest.fixture(scope="module")
+def estimator() -> Iterator[PoseEstimator]:
+    with PoseEstimator() as est:
+        yield est
+
+
+def test_video_matches_the_blazepose_reference(shared_data: Path, estimator: PoseEstimator) -> None:
+    ref = np.array(json.loads((shared_data / "videos/tfjs_pose_squats.full.json").read_text()))[..., :2]
+    truth, _ = to_coco18(ref[::2], np.ones(ref[::2].shape[:2]), "blazepose33")
+    with open_video(shared_data / "videos/tfjs_pose_squats.mp4") as reader:
+        poses = Poses.concat([p for p, _ in estimator.stream(itertools.islice(reader, 0, None, 2), reader.fps / 2)])
+    assert (len(poses), poses.width, poses.height, poses.fps) == (33, 720, 1280, 2.5)
+    score = pck(poses.xy, poses.conf, truth, torso_length(truth))
+    print(f"PCK@0.2 squats video (every 2nd frame, 33 frames, 18 joints): {score:.3f}")
+    assert score >= 0.9
+
+
+@pytest.mark.parametrize("row,name", [(0, "tfexamples_image1.png"), (1, "tfexamples_image2.jpeg")])
+def test_photos_match_the_ground_truth(shared_data: Path, estimator: PoseEstimator, row: int, name: str) -> None:
+    with open(shared_data / "images/tfexamples_pose_landmark_truth.csv") as f:
+        truth17 = np.array(list(csv.reader(f))[1 + row], np.float32).reshape(17, 2)
+    truth18, _ = to_coco18(truth17, np.ones(17), "coco17")
+    rgb = read_image(shared_data / "images" / name)
+    poses, mask = estimator.image(rgb)
+    assert (len(poses), poses.width, poses.height) == (1, rgb.shape[1], rgb.shape[0])
+    xy17, conf17 = coco18_to_coco17(poses.xy[0], poses.conf[0])
+    score = pck(xy17, conf17, truth17, torso_length(truth18))
+    print(f"PCK@0.2 {name} (17 joints): {score:.3f}")
+    assert score >= 0.9
+    assert mask.shape == rgb.shape[:2] and mask.dtype == np.float32
+    inside = mask[truth17[:, 1].astype(int).clip(0, rgb.shape[0] - 1), truth17[:, 0].astype(int)]
+    assert (inside[[0, 5, 6, 11, 12]] > 0.5).all()  # nose, shoulders and hips lie on the person
+    assert mask[:, :20].mean() < 0.05  # the image border is background
+
+
+def test_mask_matches_the_reference_segmentation(shared_data: Path, estimator: PoseEstimator) -> None:
+    _, mask = estimator.image(read_image(shared_data / "images/tfjs_pose.jpg"))
+    ref = read_image(shared_data / "images/tfjs_pose_segmentation.png")
+    person = ref[..., 2] > ref[..., 0]  # blue person on red
+    found = mask > 0.5
+    iou = (found & person).sum() / (found | person).sum()
+    assert iou > 0.85
+
+
+@pytest.mark.parametrize("kind", ["blank", "noise"])
+def test_nobody_gives_zero_confidence(estimator: PoseEstimator, kind: str) -> None:
+    rng = np.random.default_rng(0)
+    rgb = np.zeros((240, 320, 3), np.uint8) if kind == "blank" else rng.integers(0, 256, (240, 320, 3), np.uint8)
+    poses, mask = estimator.image(rgb)
+    assert poses.conf.shape == (1, 18) and (poses.conf == 0).all() and (poses.xy == 0).all()
+    assert mask.shape == (240, 320) and (mask == 0).all()
+
+
+def test_tracking_survives_frames_without_anyone(shared_data: Path, estimator: PoseEstimator) -> None:
+    person = read_image(shared_data / "images/tfexamples_image2.jpeg")
+    blank = np.full_like(person, 255)
+    results = list(estimator.stream([blank, person, person, blank, person], fps=12))
+    found = [bool((p.conf > 0.5).sum() > 10) for p, _ in results]
+    assert found == [False, True, True, False, True]
+    assert all(p.fps == 12 and p.width == person.shape[1] for p, _ in results)
+    assert results[3][1].max() == 0 and results[2][1].mean() > 0.05
+
+
+def test_bad_input_is_a_user_error(estimator: PoseEstimator, tmp_path: Path) -> None:
+    with pytest.raises(PosevidError, match="uint8"):
+        estimator.image(np.zeros((64, 64, 3), np.float32))
+    with pytest.raises(PosevidError, match="uint8"):
+        estimator.image(np.zeros((64, 64), np.uint8))
+    with pytest.raises(PosevidError, match="no such"):
+        estimate_poses(tmp_path / "missing.mp4")
+
+
+def test_arrays_and_image_files(shared_data: Path, estimator: PoseEstimator) -> None:
+    rgb = read_image(shared_data / "images/tfexamples_image1.png")
+    single, _ = estimator.image(rgb)
+    from_file = estimate_poses(shared_data / "images/tfexamples_image1.png")
+    assert len(single) == len(from_file) == 1
+    np.testing.assert_allclose(single.xy, from_file.xy, atol=2.0)
+    pairs = list(estimate_with_masks(np.stack([rgb, rgb[:, ::-1]]), fps=10))
+    assert len(pairs) == 2 and pairs[1][0].fps == 10
+    # The mirrored frame puts the nose at the mirrored place.
+    assert abs(pairs[1][0].xy[0, 0, 0] - (rgb.shape[1] - 1 - pairs[0][0].xy[0, 0, 0])) < 8
+
+
+def test_cli_extract(shared_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "poses.csv"
+    result = CliRunner().invoke(app, ["poses", "extract", str(shared_data / "images/tfexamples_image2.jpeg"),
+                                      "-o", str(out), "--smooth"])
+    assert result.exit_code == 0, result.output
+    poses = read_poses(out, size=(399, 640))
+    assert len(poses) == 1 and (poses.conf > 0).sum() >= 17

@@ -1,0 +1,167 @@
+"""Pose operations on real keypoint sequences: body size, boxes, retargeting, smoothing, gap filling."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from posevid.errors import PosevidError
+from posevid.posefiles import COCO17_NAMES
+from posevid.poses import Poses, bbox, body_height, fill_gaps, retarget, smooth
+from posevid.skeleton import to_coco18
+
+
+def squats(shared_data: Path) -> Poses:
+    """The BlazePose reference keypoints of the squats clip (65 frames, 720x1280, 5 fps) as COCO-18."""
+    ref = np.array(json.loads((shared_data / "videos/tfjs_pose_squats.full.json").read_text()))[..., :2]
+    xy, conf = to_coco18(ref, np.ones(ref.shape[:2]), "blazepose33")
+    return Poses(xy, conf, 720, 1280, 5.0)
+
+
+def dancer(shared_data: Path) -> Poses:
+    """The MoveNet reference keypoints of the dancing clip (120 frames, 576x576, 30 fps) as COCO-18."""
+    frames = json.loads((shared_data / "videos/tfjs_pose_1.json").read_text())
+    kp = np.array([[[f[n]["x"], f[n]["y"]] for n in COCO17_NAMES] for f in frames], np.float32)
+    xy, conf = to_coco18(kp, np.ones(kp.shape[:2]), "coco17")
+    return Poses(xy, conf, 576, 576, 30.0)
+
+
+def photo_truth(shared_data: Path, row: int) -> Poses:
+    """Ground-truth pose of tfexamples_image1.png (row 0, 384x640) or image2.jpeg (row 1, 399x640)."""
+    with open(shared_data / "images/tfexamples_pose_landmark_truth.csv") as f:
+        values = list(csv.reader(f))[1 + row]
+    xy, conf = to_coco18(np.array(values, np.float32).reshape(17, 2), np.ones(17), "coco17")
+    return Poses(xy, conf, (384, 399)[row], 640)
+
+
+def test_body_height_ignores_bending_but_box_does_not(shared_data: Path) -> None:
+    poses = dancer(shared_data)  # arm raises, claps, knee lifts
+    heights = body_height(poses)
+    box = bbox(poses)
+    box_h = box[:, 3] - box[:, 1]
+    assert heights.shape == (120,) and (heights > 0).all()
+    assert heights.std() / heights.mean() < 0.04
+    assert box_h.std() / box_h.mean() > 0.06
+
+
+def test_retarget_sizes_by_the_median_body(shared_data: Path) -> None:
+    # animate.py streams one frame at a time as [reference, reference, current]: the size must be the reference's.
+    driving, source = squats(shared_data), photo_truth(shared_data, 0)
+    standing, squatting = driving[0], driving[int(np.argmin(body_height(driving)))]
+    alone = retarget(squatting, source, "absolute")
+    streamed = retarget(Poses.concat([standing, standing, squatting]), source, "absolute")[2]
+    ratio = body_height(source)[0] / body_height(standing)[0]
+    np.testing.assert_allclose(body_height(streamed), ratio * body_height(squatting), rtol=1e-4)
+    assert body_height(streamed)[0] < 0.85 * body_height(alone)[0]
+
+
+def test_body_height_makes_up_missing_legs(shared_data: Path) -> None:
+    full = photo_truth(shared_data, 0)
+    nose_to_ankles = (full.xy[0, 10, 1] + full.xy[0, 13, 1]) / 2 - full.xy[0, 0, 1]  # she stands straight
+    assert abs(body_height(full)[0] / nose_to_ankles - 1) < 0.1
+    upper = full.copy()
+    upper.conf[0, [9, 10, 12, 13]] = 0
+    assert abs(body_height(upper)[0] / body_height(full)[0] - 1) < 0.2
+    assert body_height(Poses.empty(2, 64, 64)).tolist() == [0, 0]
+
+
+def test_bbox_of_visible_joints() -> None:
+    xy = np.zeros((2, 18, 2), np.float32)
+    conf = np.zeros((2, 18), np.float32)
+    xy[0, :3] = [[10, 20], [30, 5], [300, 40]]
+    conf[0, :3] = 1
+    xy[0, 5] = [-500, -500]  # invisible: ignored
+    assert bbox(Poses(xy, conf, 400, 400)).tolist() == [[10, 5, 300, 40], [0, 0, 0, 0]]
+
+
+def test_retarget_relative_starts_at_the_source_and_scales_motion(shared_data: Path) -> None:
+    driving, source = squats(shared_data), photo_truth(shared_data, 0)
+    out = retarget(driving, source, "relative")
+    assert (len(out), out.width, out.height, out.fps) == (65, 384, 640, 5.0)
+    np.testing.assert_allclose(out.xy[0], source.xy[0], atol=1e-3)
+    assert (out.conf > 0).all()
+    scale = body_height(source)[0] / np.median(body_height(driving))
+    np.testing.assert_allclose(out.xy - out.xy[:1], scale * (driving.xy - driving.xy[:1]), atol=1e-2)
+    # The same motion filmed twice as large gives the same result: motion is scaled by body size.
+    big = driving.rescale(1440, 2560)
+    np.testing.assert_allclose(retarget(big, source, "relative").xy, out.xy, atol=1e-2)
+
+
+def test_retarget_relative_places_joints_the_source_lacks(shared_data: Path) -> None:
+    driving, source = squats(shared_data), photo_truth(shared_data, 0)
+    source.conf[0, 10] = 0  # right ankle not seen in the photo
+    source.xy[0, 10] = 0
+    out = retarget(driving, source, "relative")
+    assert (out.conf[:, 10] > 0).all()
+    knee_to_ankle = np.linalg.norm(out.xy[:, 10] - out.xy[:, 9], axis=-1)
+    expected = np.linalg.norm(source.xy[0, 12] - source.xy[0, 13])  # the other shin
+    assert np.allclose(knee_to_ankle, expected, rtol=0.35)
+
+
+def test_retarget_absolute_matches_body_height_and_position(shared_data: Path) -> None:
+    driving, source = dancer(shared_data), photo_truth(shared_data, 1)
+    out = retarget(driving, source, "absolute")
+    assert (out.width, out.height, out.fps) == (399, 640, 30.0)
+    ratio = np.median(body_height(out)) / body_height(source)[0]
+    assert abs(ratio - 1) < 0.02
+    hips = (out.xy[0, 8] + out.xy[0, 11]) / 2
+    np.testing.assert_allclose(hips, (source.xy[0, 8] + source.xy[0, 11]) / 2, atol=0.5)
+    # The pose shape is the driving one: limb angles are kept.
+    d = driving.xy[:, 4] - driving.xy[:, 3]
+    o = out.xy[:, 4] - out.xy[:, 3]
+    np.testing.assert_allclose(np.arctan2(o[:, 1], o[:, 0]), np.arctan2(d[:, 1], d[:, 0]), atol=1e-3)
+
+
+def test_retarget_without_a_person_is_a_user_error(shared_data: Path) -> None:
+    with pytest.raises(PosevidError, match="no person"):
+        retarget(Poses.empty(5, 64, 64), photo_truth(shared_data, 0))
+    with pytest.raises(ValueError):
+        retarget(squats(shared_data), photo_truth(shared_data, 0), "sideways")
+
+
+@pytest.mark.parametrize("method", ["one_euro", "savgol"])
+def test_smoothing_reduces_jitter_on_a_real_sequence(shared_data: Path, method: str) -> None:
+    clean = dancer(shared_data)
+    noisy = clean.copy()
+    noisy.xy += np.random.default_rng(0).normal(0, 3.0, noisy.xy.shape).astype(np.float32)
+    out = smooth(noisy, method)
+
+    def err(p: Poses) -> float:
+        return float(np.linalg.norm(p.xy - clean.xy, axis=-1).mean())
+
+    def jitter(p: Poses) -> float:
+        return float(np.abs(np.diff(p.xy, 2, axis=0)).mean())
+
+    assert err(out) < 0.75 * err(noisy)
+    assert jitter(out) < 0.5 * jitter(noisy)
+    # Real motion is kept: smoothing the clean sequence moves joints by far less than the noise.
+    assert err(smooth(clean, method)) < 0.5 * err(noisy)
+
+
+def test_smoothing_keeps_missing_joints_missing(shared_data: Path) -> None:
+    poses = dancer(shared_data)
+    poses.conf[30:40, 4] = 0
+    poses.xy[30:40, 4] = 0
+    for method in ("one_euro", "savgol"):
+        out = smooth(poses, method)
+        assert (out.conf[30:40, 4] == 0).all() and (out.xy[30:40, 4] == 0).all()
+        assert np.isfinite(out.xy).all()
+
+
+def test_fill_gaps_fills_short_gaps_only(shared_data: Path) -> None:
+    truth = dancer(shared_data)
+    poses = truth.copy()
+    poses.conf[50:53, 4] = 0  # 3 frames: filled
+    poses.conf[60:70, 7] = 0  # 10 frames: too long
+    poses.conf[:2, 10] = 0  # at the start: nothing to interpolate from
+    poses.xy[poses.conf == 0] = 0
+    out = fill_gaps(poses, max_gap=5)
+    assert (out.conf[50:53, 4] == 1).all()
+    assert np.linalg.norm(out.xy[50:53, 4] - truth.xy[50:53, 4], axis=-1).max() < 15
+    assert (out.conf[60:70, 7] == 0).all() and (out.xy[60:70, 7] == 0).all()
+    assert (out.conf[:2, 10] == 0).all()
+    np.testing.assert_array_equal(out.xy[poses.conf > 0], poses.xy[poses.conf > 0])

@@ -1,0 +1,86 @@
+"""SCGAN and its pose network: both train on the real tiny clip; SCGAN overfits it, saves and animates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from posevid.config import load_config
+from posevid.data.datasets import ClipDataset
+from posevid.errors import PosevidError
+from posevid.methods.scgan import perturb
+from posevid.train import load_method, train
+
+REPO = Path(__file__).resolve().parents[1]
+FAST = ["train.tensorboard=false", "train.amp=true"]
+
+
+def _losses(run: Path) -> list[dict]:
+    return [json.loads(ln) for ln in (run / "losses.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def posenet_run(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("posenet")
+    cfg = load_config(REPO / "configs" / "posenet" / "tiny.yaml",
+                      ["train.steps=40", "train.checkpoint_every=40", *FAST])
+    train(cfg, tiny_data, run, show_progress=False)
+    return run
+
+
+def test_posenet_learns_keypoints(posenet_run: Path):
+    lines = _losses(posenet_run)
+    assert np.mean([ln["mse"] for ln in lines[-5:]]) < 0.2 * np.mean([ln["mse"] for ln in lines[:3]])
+    assert np.mean([ln["joint_error_px"] for ln in lines[-5:]]) < 6  # on 64x64 frames
+    with pytest.raises(PosevidError, match="does not animate"):
+        load_method(posenet_run).animator()
+
+
+def _scgan_cfg(steps: int, posenet: Path | None, *extra: str) -> dict:
+    sem = [f"model.posenet={posenet}"] if posenet else ["model.lambda_sem=0"]
+    return load_config(REPO / "configs" / "scgan" / "tiny.yaml",
+                       [f"train.steps={steps}", f"train.checkpoint_every={steps}", "train.lr=1e-3", *FAST, *sem,
+                        *extra])
+
+
+def test_scgan_overfits_the_clip_and_animates(tiny_data: Path, posenet_run: Path, tmp_path: Path):
+    run = tmp_path / "scgan"
+    train(_scgan_cfg(30, posenet_run), tiny_data, run, show_progress=False)
+    lines = _losses(run)
+    first = np.mean([ln["l1"] for ln in lines[:3]])
+    last = np.mean([ln["l1"] for ln in lines[-5:]])
+    assert last < 0.6 * first, (first, last)
+    assert all(ln["semantic"] > 0 for ln in lines) and all(np.isfinite(ln["g_adv"]) for ln in lines)
+    model = load_method(run)
+    data = ClipDataset(tiny_data, "test", frames=3)
+    src = data.frame(0, 0)
+    source = ((src["image"].permute(1, 2, 0).numpy() + 1) * 127.5).round().astype(np.uint8)
+    source = np.ascontiguousarray(np.repeat(np.repeat(source, 2, 0), 2, 1))  # a 128x128 photo
+    poses = data.poses[0].rescale(128, 128)
+    frames = list(model.animator().animate(source, poses[0], [poses[t] for t in (5, 10, 15)]))
+    assert len(frames) == 3 and all(f.shape == (128, 128, 3) and f.dtype == np.uint8 for f in frames)
+    assert not np.array_equal(frames[0], frames[2])
+
+
+def test_scgan_needs_its_pose_network(tiny_data: Path, tmp_path: Path):
+    cfg = _scgan_cfg(1, None, "model.lambda_sem=0.1")
+    with pytest.raises(PosevidError, match="model.posenet"):
+        train(cfg, tiny_data, tmp_path / "run", show_progress=False)
+
+
+def test_perturb_jitters_and_drops_keypoints():
+    xy = torch.rand(64, 18, 2) * 64
+    conf = torch.ones(64, 18)
+    same_xy, same_conf = perturb(xy, conf, 64, prob=0.0, jitter=0.05, drop=0.5)
+    assert torch.equal(same_xy, xy) and torch.equal(same_conf, conf)
+    gen = torch.Generator().manual_seed(0)
+    new_xy, new_conf = perturb(xy, conf, 64, prob=1.0, jitter=0.05, drop=0.25, generator=gen)
+    assert 0.15 < float((new_conf == 0).float().mean()) < 0.35
+    kept = new_conf > 0
+    assert 1.5 < float((new_xy - xy)[kept].std()) < 4.5  # 0.05 * 64 = 3.2 px
+    assert float(new_xy[~kept].abs().max()) == 0
+
