@@ -1,12 +1,12 @@
 """PSGAN and SCGAN on CPU (issue 6): what short trainings reach, measured.
 
-``psgan``: a motion dataset of three DeepMimic actions (walk, crawl, cartwheel; yaws 0 and 90; 16-frame
-windows) and ``configs/psgan/tiny.yaml`` trained for ``--psgan-steps``. From every test window's first
-pose it generates with the window's own action and with each other action; an action classifier trained
-on the real training windows reports how often the sequence is recognised as the requested action, and
-how often as the initial pose's action (the label's effect is the gap between the two). Also: diversity
-over 4 noise samples, smoothness (mean joint acceleration) beside the real data's, nearest-training
-distance.
+``psgan``: a motion dataset of three DeepMimic actions (walk, crawl, cartwheel; yaws 0, 90, 180, 270;
+16-frame windows) and ``configs/psgan/tiny.yaml`` trained for ``--psgan-steps``. From the first pose of
+every test window and of every 4th training window it generates with the window's own action and with
+each other action; an action classifier trained on the real training windows reports how often the
+sequence is recognised as the requested action, and how often as the initial pose's action (the
+label's effect is the gap between the two). Also: diversity over 4 noise samples, smoothness (mean
+joint acceleration) beside the real data's, nearest-training distance.
 
 ``scgan``: the tiny clip (``tfjs_pose_1.mp4`` at 64x64), a posenet (``--posenet-steps``), then SCGAN
 trained for ``--scgan-steps`` with perturbed target poses (perturb_prob 0.5, jitter 0.03, drop 0.1),
@@ -15,7 +15,7 @@ the output changes when the target keypoints are jittered (0.05 x size) and 10% 
 the real frame with clean and with perturbed poses.
 
     python -m benchmarks.motion_quality [--only psgan|scgan] [--psgan-steps 300] [--posenet-steps 200]
-        [--scgan-steps 400] [--work out/bench_motion] [--threads 2]
+        [--scgan-steps 400] [--work out/bench_motion] [--threads 2] [psgan.key=value ...]
 
 Prints one JSON object: machine, settings and the measurements.
 """
@@ -38,7 +38,7 @@ SHARED = REPO.parent / "shared" / "data"
 ACTIONS = ("walk", "crawl", "cartwheel")
 
 
-def run_psgan(steps: int, work: Path) -> dict:
+def run_psgan(steps: int, work: Path, overrides: list[str]) -> dict:
     from posevid.config import load_config
     from posevid.data.motion import MotionDataset, write_motion_dataset
     from posevid.motion_metrics import diversity, nearest_distance, smoothness, train_classifier
@@ -46,9 +46,10 @@ def run_psgan(steps: int, work: Path) -> dict:
 
     data = work / "motion"
     clips = [SHARED / "mocap" / "deepmimic" / f"humanoid3d_{a}.txt" for a in ACTIONS]
-    write_motion_dataset(clips, data, frames=16, yaws=(0, 90))
+    write_motion_dataset(clips, data, frames=16, yaws=(0, 90, 180, 270))
     cfg = load_config(REPO / "configs" / "psgan" / "tiny.yaml",
-                      [f"train.steps={steps}", f"train.checkpoint_every={steps}", "train.tensorboard=false"])
+                      [f"train.steps={steps}", f"train.checkpoint_every={steps}", "train.tensorboard=false",
+                       *overrides])
     t0 = time.perf_counter()
     train(cfg, data, work / "psgan", show_progress=False)
     seconds = time.perf_counter() - t0
@@ -58,11 +59,14 @@ def run_psgan(steps: int, work: Path) -> dict:
     T = model.frames
     clf = train_classifier(tr.xy, tr.label, len(ACTIONS), T, steps=300)
     gen = torch.Generator().manual_seed(0)
-    init, conf, own = torch.from_numpy(te.xy[:, 0]), torch.from_numpy(te.conf[:, 0]), torch.from_numpy(te.label)
+    starts = np.concatenate([te.xy[:, :T], tr.xy[::4, :T]])  # real windows whose first poses start the samples
+    init = torch.from_numpy(starts[:, 0])
+    conf = torch.from_numpy(np.concatenate([te.conf[:, 0], tr.conf[::4, 0]]))
+    own = torch.from_numpy(np.concatenate([te.label, tr.label[::4]]))
     as_requested, as_start = [], []
     samples = []
     with torch.no_grad():
-        real_pred = clf(torch.from_numpy(te.xy[:, :T])).argmax(1)
+        real_pred = clf(torch.from_numpy(te.xy[:, :T])).argmax(1) == torch.from_numpy(te.label)
         for shift in range(len(ACTIONS)):
             want = (own + shift) % len(ACTIONS)
             seqs = model.generate(want, init, conf, generator=gen)
@@ -75,8 +79,9 @@ def run_psgan(steps: int, work: Path) -> dict:
                 same = [model.generate(want, init, conf, generator=gen).numpy() for _ in range(4)]
                 samples = np.stack(same, 1)
     flat = samples.reshape(-1, *samples.shape[2:])
-    return {"train_steps": steps, "train_seconds": round(seconds, 1), "test_windows": int(len(te)),
-            "classifier_acc_real_test": round((real_pred == own).float().mean().item(), 3),
+    return {"train_steps": steps, "overrides": overrides, "train_seconds": round(seconds, 1),
+            "test_windows": int(len(te)),
+            "starts": int(len(init)), "classifier_acc_real_test": round(real_pred.float().mean().item(), 3),
             "acc_own_action": round(own_acc, 3),
             "other_action_recognised_as_requested": round(float(np.mean(as_requested)), 3),
             "other_action_recognised_as_start": round(float(np.mean(as_start)), 3),
@@ -136,6 +141,7 @@ def main() -> None:
     parser.add_argument("--scgan-steps", type=int, default=400)
     parser.add_argument("--work", default="out/bench_motion")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("overrides", nargs="*", help="PSGAN config overrides key=value, e.g. model.decoder=coords.")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     work = Path(args.work)
@@ -144,7 +150,7 @@ def main() -> None:
     result = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "threads": args.threads,
                           "torch": torch.__version__}}
     if args.only in (None, "psgan"):
-        result["psgan"] = run_psgan(args.psgan_steps, work)
+        result["psgan"] = run_psgan(args.psgan_steps, work, args.overrides)
     if args.only in (None, "scgan"):
         result["scgan"] = run_scgan(args.posenet_steps, args.scgan_steps, work)
     print(json.dumps(result, indent=1))

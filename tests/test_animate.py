@@ -171,6 +171,14 @@ def test_animate_from_poses_with_fps_and_panels(photo: Path, photo_pose: Poses) 
     assert frames[0][:, :left].max() > 100 and frames[0][:, left:left + 64].max() > 100
 
 
+def test_package_level_animate_stays_callable(photo: Path, photo_pose: Poses) -> None:
+    import posevid
+    import posevid.animate  # the submodule import rebinds posevid.animate to the module
+
+    frames = list(posevid.animate(photo, Poses.concat([photo_pose] * 2), size=64))
+    assert len(frames) == 2 and frames[0].shape == (64, 64, 3)
+
+
 def test_animate_rejects_bad_input(tmp_path: Path, photo: Path, clip: Path) -> None:
     with pytest.raises(PosevidError, match="needs --checkpoint"):
         next(animate(photo, clip, method="pg2"))

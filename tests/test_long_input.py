@@ -1,9 +1,9 @@
 """Long input: a 10,000-frame driving pose sequence animates with the warp method (64x64, written to mp4)
 with flat memory and a constant number of open file descriptors.
 
-The animation runs in a fresh subprocess that samples its own resident set size (``/proc/self/statm``) and
-open descriptors (``/proc/self/fd``) as frames are written; the test checks the growth between an early
-frame (after warm-up) and the last. The default run does 1,000 frames; ``-m slow`` 10,000.
+``sample_run`` samples the resident set size (``/proc/self/statm``) and the open descriptors
+(``/proc/self/fd``) as frames are written; the test checks the growth between an early frame (after warm-up)
+and the last. The default run does 1,000 frames in the test process; ``-m slow`` 10,000 in a fresh subprocess.
 """
 
 from __future__ import annotations
@@ -22,32 +22,33 @@ from posevid.posefiles import COCO17_NAMES, write_poses
 from posevid.poses import Poses
 from posevid.skeleton import to_coco18
 
-SCRIPT = textwrap.dedent('''
-    """Animate SOURCE with DRIVING (a pose file) to OUT; print JSON samples of RSS (bytes) and open fds."""
-    import json
-    import os
-    import sys
 
+def sample_run(source: str, driving: str, out: str, size: int, marks: set[int]) -> dict:
+    """Animate ``source`` with the pose file ``driving`` (warp) into ``out``; RSS (bytes) and open descriptors
+    after each frame number in ``marks``."""
     from posevid.animate import animate
     from posevid.video import VideoWriter
 
-    source, driving, out, size = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-    marks = {int(m) for m in sys.argv[5].split(",")}
     page = os.sysconf("SC_PAGE_SIZE")
-
-
-    def rss() -> int:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * page
-
-
     samples = []
     with VideoWriter(out, fps=30) as writer:
         for done, frame in enumerate(animate(source, driving, method="warp", size=size), 1):
             writer.write(frame)
             if done in marks:
-                samples.append({"frame": done, "rss": rss(), "fds": len(os.listdir("/proc/self/fd"))})
-    print(json.dumps({"frames": writer.count, "samples": samples}))
+                with open("/proc/self/statm") as f:
+                    rss = int(f.read().split()[1]) * page
+                samples.append({"frame": done, "rss": rss, "fds": len(os.listdir("/proc/self/fd"))})
+    return {"frames": writer.count, "samples": samples}
+
+
+SCRIPT = textwrap.dedent('''
+    import json
+    import sys
+
+    from test_long_input import sample_run
+
+    print(json.dumps(sample_run(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]),
+                                {int(m) for m in sys.argv[5].split(",")})))
 ''')
 
 
@@ -62,19 +63,26 @@ def _driving(shared: Path, frames: int, path: Path) -> Path:
     return path
 
 
-def _run(shared: Path, tmp: Path, frames: int, first_mark: int) -> dict:
-    script = tmp / "long_animate.py"
-    script.write_text(SCRIPT)
+def _run(shared: Path, tmp: Path, frames: int, first_mark: int, subprocess_run: bool) -> dict:
+    """Animate a ``frames``-long pose file, sampling at ``first_mark``, half-way and the end; in a fresh
+    subprocess (nothing else in its memory) or in this one."""
     driving = _driving(shared, frames, tmp / "long.npz")
     out = tmp / "long.mp4"
-    marks = sorted({first_mark, frames // 2, frames})
-    src = Path(__file__).resolve().parents[1] / "src"
-    env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, str(script), str(shared / "images" / "tfexamples_image2.jpeg"),
-                           str(driving), str(out), "64", ",".join(map(str, marks))], env=env, capture_output=True,
-                          text=True, timeout=3600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    marks = {first_mark, frames // 2, frames}
+    photo = str(shared / "images" / "tfexamples_image2.jpeg")
+    if subprocess_run:
+        script = tmp / "long_animate.py"
+        script.write_text(SCRIPT)
+        here = Path(__file__).resolve().parent
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here.parent / "src"), str(here)]),
+               "OMP_NUM_THREADS": "1"}
+        proc = subprocess.run([sys.executable, str(script), photo, str(driving), str(out), "64",
+                               ",".join(map(str, sorted(marks)))], env=env, capture_output=True, text=True,
+                              timeout=3600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+    else:
+        result = sample_run(photo, str(driving), str(out), 64, marks)
     assert result["frames"] == frames and out.stat().st_size > 0
     return result
 
@@ -89,9 +97,11 @@ def _check_flat(result: dict) -> None:
 
 
 def test_thousand_frame_pose_sequence_streams_flat(shared_data: Path, tmp_path: Path) -> None:
-    _check_flat(_run(shared_data, tmp_path, 1000, first_mark=100))
+    """In this process (no interpreter start-up): 1,000 frames, RSS from frame 100 to 1,000."""
+    _check_flat(_run(shared_data, tmp_path, 1000, first_mark=100, subprocess_run=False))
 
 
 @pytest.mark.slow
 def test_ten_thousand_frame_pose_sequence_streams_flat(shared_data: Path, tmp_path: Path) -> None:
-    _check_flat(_run(shared_data, tmp_path, 10_000, first_mark=1000))
+    """In a fresh subprocess: 10,000 frames, RSS from frame 1,000 to 10,000."""
+    _check_flat(_run(shared_data, tmp_path, 10_000, first_mark=1000, subprocess_run=True))

@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import sys
 import threading
 import time
+import types
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,7 +33,7 @@ ANALYSIS_SIDE = 320  # driving frames are shrunk to this longer side for pose es
 QUEUE = 4  # decoded and estimated driving frames waiting for the animator
 CROP_MARGIN = 1.4  # the square crop is this many times the person's larger side
 FOOT_ROOM = 0.04  # of the crop below the person's lowest point (the rest of the margin goes above)
-MAX_SOURCE_SIDE = 2048  # larger source photos are downscaled to this longer side (with a logged note)
+MAX_SOURCE_SIDE = 4096  # larger source photos are downscaled to this longer side (with a logged note)
 Progress = Callable[[int, "int | None"], None]
 
 
@@ -463,3 +465,14 @@ def animate_to_file(source: str | Path | np.ndarray, driving: str | Path | Poses
             write_poses(poses_out, Poses(np.concatenate([p.xy for p in targets]), np.concatenate(
                 [p.conf for p in targets]), anim.width, anim.height, anim.fps))
         return writer.count
+
+
+class _CallableModule(types.ModuleType):
+    """Importing ``posevid.animate`` (this module) makes it the package attribute ``posevid.animate``,
+    hiding the function of the same name that the package exports; so the module forwards calls to it."""
+
+    def __call__(self, *args: object, **kwargs: object) -> Iterator[np.ndarray]:
+        return animate(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -482,4 +482,13 @@ def serve(host: str = "127.0.0.1", port: int = 7860, checkpoints: str | Path | N
     demo.launch(server_name=host, server_port=port, max_file_size=f"{MAX_UPLOAD_MB}mb", show_error=True,
                 ssr_mode=False, share=False, prevent_thread_lock=not block, allowed_paths=[str(ASSETS)],
                 theme=gr.themes.Soft(), css=CSS, quiet=not block)
+    if block:  # stopped (Ctrl-C): Gradio's own shutdown leaves this app's cached files behind
+        clear_cache(demo)
     return demo
+
+
+def clear_cache(demo: gr.Blocks) -> None:
+    """Delete the files this app put in Gradio's cache (uploads, results, previews), except the examples'."""
+    from gradio.route_utils import delete_files_created_by_app
+
+    delete_files_created_by_app(demo, age=None)

@@ -28,3 +28,27 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         else:
             tmp.unlink(missing_ok=True)
         raise
+
+
+def load_state_file(path: str | Path, what: str) -> dict:
+    """A torch state dict read from ``path`` (tensors only, on the CPU).
+
+    ``what`` names the weights in the one-line ``PosevidError`` raised when the file is missing,
+    unreadable or not a dict (e.g. "VGG-19 weights"). A ``{"state_dict": ...}`` wrapper is unwrapped.
+    """
+    import torch
+
+    from .errors import PosevidError
+
+    path = Path(path)
+    if not path.is_file():
+        raise PosevidError(path, f"{what} file not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # any unreadable file is a user error
+        raise PosevidError(path, f"cannot read {what} ({type(err).__name__})") from err
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise PosevidError(path, f"{what} must be a state dict")
+    return state

@@ -6,14 +6,19 @@ previous stage's checkpoint through ``train.init_from`` (the checkpoint keeps ev
 - ``encoders`` (stage I): E_up (z 16-d) and E_down (8-d), each trained BicycleGAN-style with its own
   U-Net generator G(A, z) and PatchGAN: z = E(B), B_hat = G(A, z), latent regression E(B_hat) -> z on
   the *reconstructed* image (the paper's change), losses LSGAN + 10 L1 + 0.01 KL + 0.5 |z - E(B_hat)|.
-  A is the frame's feature map F, B the frame with only that encoder's region recoloured (each frame
-  its own colour).
+  A is the frame's feature map F (with ``model.bicycle.grey`` also its grey image), B the frame with
+  only that encoder's region recoloured (each frame its own colour).
 - ``restore``: the restoration network fills the cracks of part-wise warped feature maps (eq. 1);
   trained against the feature maps of the real target frames (PatchGAN, plus an L1 term we add).
 - ``generator`` (stage II): encoders (and restorer) frozen; a pix2pixHD coarse-to-fine generator maps
-  the estimated feature map, the previous frame (black before the first) and z = [z_up, z_down] (tiled,
-  at both scales) to a frame. Two consecutive frames per step; a 3-scale discriminator sees
-  [F1, F2, v1, v2] (temporal + conditional GAN); + 10 feature matching + 10 VGG (+ optional L1).
+  the estimated feature map, the previous frame (black before the first) and z = [z_up, z_down] to a
+  frame. Two consecutive frames per step; a 3-scale discriminator sees [F1, F2, v1, v2] (temporal +
+  conditional GAN); + 10 feature matching + 10 VGG (+ optional L1).
+
+z reaches the generators as each region's latent tiled over that body region and concatenated to the
+input (at both scales of pix2pixHD): tiled over the whole image, as the paper says, it would be a
+per-channel constant that the first instance normalisation removes. Stage II also standardises z with
+the moments of the training latents (``LatentStandardizer``); see docs/methods.md.
 
 Feature maps are [stick figure, edge map] (``decoupled_nets.feature_maps``). The animator re-encodes
 the colour of the source, or takes a colour / latent / photo per body region, optionally moving
@@ -34,13 +39,20 @@ from .. import warp
 from ..data.color import REGIONS, body_regions, parse_color, recolor, rgb_to_ab
 from ..errors import PosevidError
 from ..losses import GANLoss, PerceptualLoss, feature_matching, kl_divergence, l1, latent_l1
+from ..nets.blocks import ConvBlock
 from ..nets.discriminators import MultiScaleDiscriminator, PatchDiscriminator
 from ..nets.encoders import ResnetEncoder
 from ..nets.unet import UNet
 from ..poses import Poses
 from ..render import part_masks, pose_mask
 from .base import Animator, Method, register
-from .decoupled_nets import FEATURE_CH, BicycleUNet, CoarseToFineGenerator, feature_maps, latent_map
+from .decoupled_nets import (
+    FEATURE_CH,
+    CoarseToFineGenerator,
+    LatentStandardizer,
+    feature_maps,
+    latent_map,
+)
 
 STAGES = ("encoders", "restore", "generator")
 _LUMA = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
@@ -52,11 +64,12 @@ class Decoupled(Method):
     """The decoupled method; ``model:`` options (defaults = the paper):
 
     stage (encoders | restore | generator), encoder {z_up 16, z_down 8, base 64, n_blocks 4},
-    bicycle {base 64, depth 7 (U-128 at 256 px), d_base 64, d_layers 3, l1 10, kl 0.01, z 0.5},
+    bicycle {base 64, depth 7 (U-128 at 256 px), d_base 64, d_layers 3, l1 10, kl 0.01, z 0.5, grey false},
     restore {enabled true, base 32, depth 4, d_base 64, d_layers 3, l1 10},
     generator {base 32, n_down 4, n_blocks 9, local_blocks 3}, disc {num_d 3, base 64, n_layers 3},
     loss {gan 1, feature_matching 10, perceptual 10 (needs train.vgg_weights), l1 0}, norm instance.
-    ``data.frames`` consecutive frames are generated per step (2 in the paper).
+    ``data``: frames (consecutive frames per item; stage II generates all, 2 in the paper), size, edges
+    (sobel | canny), lift and chroma of the recolouring (``data.color``).
     """
 
     def __init__(self, cfg: dict[str, Any]):
@@ -84,6 +97,7 @@ class Decoupled(Method):
         self.generator = CoarseToFineGenerator(FEATURE_CH + 3 + sum(self.z_dims), 3, int(g.get("base", 32)),
                                                int(g.get("n_down", 4)), int(g.get("n_blocks", 9)),
                                                int(g.get("local_blocks", 3)), norm)
+        self.z_stats = LatentStandardizer(self.z_dims)
         # Training steps done per stage (encoders, restore, generator); later stages check them.
         self.register_buffer("stage_steps", torch.zeros(3, dtype=torch.long))
         self.gan = GANLoss("lsgan")
@@ -99,7 +113,7 @@ class Decoupled(Method):
         self.w_bicycle = {k: float(b.get(k, d)) for k, d in (("l1", 10.0), ("kl", 0.01), ("z", 0.5))}
         self.bicycle_grey = bool(b.get("grey", False))
         base, depth, in_ch = int(b.get("base", 64)), int(b.get("depth", 7)), FEATURE_CH + self.bicycle_grey
-        self.bicycle_g = nn.ModuleList(BicycleUNet(in_ch + z, 3, base, depth, norm) for z in self.z_dims)
+        self.bicycle_g = nn.ModuleList(_bicycle_unet(in_ch + z, base, depth, norm) for z in self.z_dims)
         self.bicycle_d = nn.ModuleList(
             PatchDiscriminator(3, int(b.get("d_base", 64)), int(b.get("d_layers", 3)), norm) for _ in REGIONS)
         trained = [self.enc_up, self.enc_down, self.bicycle_g]
@@ -165,8 +179,9 @@ class Decoupled(Method):
 
     def generate(self, feat: Tensor, regions: Tensor, z: Tensor, prev: Tensor) -> Tensor:
         """One frame (B, 3, S, S) in [-1, 1] from F (B, 4, S, S), the target's body regions (B, 2, S, S),
-        z = [z_up, z_down] (B, 24) and the previous frame (B, 3, S, S)."""
-        zmap = latent_map(list(z.split(self.z_dims, 1)), regions)
+        z = [z_up, z_down] (B, 24) as the encoders give it (standardised here, then tiled over the regions)
+        and the previous frame (B, 3, S, S)."""
+        zmap = latent_map(list(self.z_stats(z).split(self.z_dims, 1)), regions)
         with self.autocast():
             return self.generator(torch.cat([feat, prev, zmap], 1)).float()
 
@@ -263,6 +278,7 @@ class Decoupled(Method):
         n = frames.shape[1]
         with torch.no_grad():
             z = self.encode(batch["src"])
+            self.z_stats.update(z)
             estimated = [self._warp_batch(batch, t, True) for t in range(n)]
         feats = [f for f, _ in estimated]
         prev = torch.zeros_like(frames[:, 0])
@@ -309,15 +325,25 @@ class Decoupled(Method):
         return DecoupledAnimator(self, upper, lower, upper_to, lower_to, frames, sample_colors, seed)
 
 
+def _bicycle_unet(in_ch: int, base: int, depth: int, norm: str) -> UNet:
+    """Stage I's generator: ``nets.UNet`` (-> 3 channels) with an unnormalised stem, as BicycleGAN's U-Net
+    has an unnormalised outermost layer: the stem's features reach the (unnormalised) head through the
+    top skip connection, so the latent tiled into the input is not normalised away."""
+    net = UNet(in_ch, 3, base, depth, norm)
+    net.stem = ConvBlock(in_ch, min(base, 512), 7, 1, "none", "relu")
+    return net
+
+
 def _rgb_tensor(rgb: np.ndarray, device: torch.device) -> Tensor:
     """(H, W, 3) uint8 -> (1, 3, H, W) float in [-1, 1]."""
     return torch.from_numpy(np.ascontiguousarray(rgb)).to(device).permute(2, 0, 1)[None].float() / 127.5 - 1
 
 
-def _resize(image: np.ndarray, size: int, nearest: bool = False) -> np.ndarray:
+def _resize(image: np.ndarray, size: int) -> np.ndarray:
+    """An (H, W, ...) image resized to (size, size) (area when shrinking, bilinear when growing)."""
     if image.shape[:2] == (size, size):
         return image
-    interp = cv2.INTER_NEAREST if nearest else (cv2.INTER_AREA if image.shape[0] > size else cv2.INTER_LINEAR)
+    interp = cv2.INTER_AREA if image.shape[0] > size else cv2.INTER_LINEAR
     return cv2.resize(image, (size, size), interpolation=interp)
 
 
@@ -347,9 +373,9 @@ class DecoupledAnimator(Animator):
     ``'#rrggbb'`` (the source recoloured in LAB, then encoded); a latent (1-D array, or a ``.npy`` path)
     of that region's size, or of both regions' size (its part is taken); a photo (path, or (H, W, 3)
     uint8 already cropped around the person) whose region is encoded. ``sample_colors`` draws the
-    regions left at None from N(0, I) (seeded). With ``upper_to`` / ``lower_to`` the latent moves
-    linearly to that one over ``frames`` frames (first frame = start, frame ``frames`` = end, then it
-    stays): section 4.4's interpolation.
+    regions left at None from the Gaussian of the latents seen in stage II training (seeded). With
+    ``upper_to`` / ``lower_to`` the latent moves linearly to that one over ``frames`` frames (first
+    frame = start, frame ``frames`` = end, then it stays): section 4.4's interpolation.
     """
 
     def __init__(self, method: Decoupled, upper: LatentSpec = None, lower: LatentSpec = None,
@@ -363,6 +389,12 @@ class DecoupledAnimator(Animator):
         self._src: dict[str, Tensor] | None = None
         if any(s is not None for s in self.specs_to) and frames is not None and frames < 1:
             raise PosevidError(f"frames {frames}", "an interpolation needs at least one frame")
+        for spec in (*self.specs, *self.specs_to):
+            if isinstance(spec, (str, Path)) and not Path(spec).exists():
+                try:
+                    parse_color(str(spec))
+                except ValueError:
+                    raise PosevidError(spec, "neither a colour #rrggbb nor an existing file") from None
 
     @torch.no_grad()
     def latent(self, spec: LatentSpec, region: str, source: np.ndarray, regions: np.ndarray,
@@ -372,15 +404,12 @@ class DecoupledAnimator(Animator):
         r = REGIONS.index(region)
         dim = m.z_dims[r]
         if spec is None:
-            if self.sample_colors:
-                return torch.from_numpy(rng.standard_normal((1, dim)).astype(np.float32)).to(m.device)
+            if self.sample_colors:  # from the Gaussian fitted to the training latents
+                z = m.z_stats.sample(1, rng)
+                return (z[:, :dim] if r == 0 else z[:, m.z_dims[0]:]).to(m.device)
             return m.encode(_rgb_tensor(source, m.device), region)
-        if isinstance(spec, (str, Path)) and not Path(spec).exists():
-            try:
-                rgb = parse_color(str(spec))
-            except ValueError:
-                raise PosevidError(spec, "neither a colour #rrggbb nor an existing file") from None
-            image = recolor(source, regions[r], rgb_to_ab(rgb), m.lift)
+        if isinstance(spec, (str, Path)) and not Path(spec).exists():  # a colour (checked in __init__)
+            image = recolor(source, regions[r], rgb_to_ab(parse_color(str(spec))), m.lift)
             return m.encode(_rgb_tensor(image, m.device), region)
         if isinstance(spec, (str, Path)) and Path(spec).suffix.lower() == ".npy":
             spec = np.load(spec, allow_pickle=False)
@@ -422,7 +451,7 @@ class DecoupledAnimator(Animator):
         self.t = 0
 
     def z_at(self, t: int) -> Tensor:
-        """The (1, 24) latent of frame ``t`` (0-based)."""
+        """The (1, z_up + z_down) latent of frame ``t`` (0-based)."""
         if self.frames is None or self.frames <= 1:
             return self.z_end if self.frames == 1 else self.z_start
         w = min(t / (self.frames - 1), 1.0)

@@ -10,6 +10,7 @@ generation via decoupled learning").
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,59 @@ def latent_map(latents: list[Tensor], regions: Tensor) -> Tensor:
     region (as pix2pixHD's instance-wise feature maps are tiled over their instances).
     """
     return torch.cat([z[:, :, None, None].to(regions.dtype) * regions[:, r:r + 1] for r, z in enumerate(latents)], 1)
+
+
+class LatentStandardizer(nn.Module):
+    """Centres latents (B, D) and scales each group of dimensions (one per body region) by one number,
+    from the moments of every latent it was updated with.
+
+    The frozen VAE encoders give posterior means spread over a small range (the KL term pulls them to
+    0); the generator's first convolutions start with small weights that Adam grows by about one
+    learning rate per step, so unscaled latents would be ignored for a long time. One scale per group
+    (the root mean variance of its dimensions) keeps the dimensions' relative sizes: the few that carry
+    the colour stay large and the nearly constant ones small. ``update`` accumulates exact running
+    moments (the encoders are frozen, so the distribution is fixed); they are buffers, saved with the model.
+    """
+
+    def __init__(self, groups: Sequence[int], eps: float = 1e-6):
+        super().__init__()
+        self.groups, self.eps = tuple(int(g) for g in groups), eps
+        dim = sum(self.groups)
+        self.register_buffer("count", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("mean", torch.zeros(dim, dtype=torch.float64))
+        self.register_buffer("m2", torch.zeros(dim, dtype=torch.float64))
+
+    @torch.no_grad()
+    def update(self, z: Tensor) -> None:
+        """Add a batch (B, D) to the moments (Chan et al.'s parallel variance update)."""
+        z = z.detach().double()
+        n, mean = float(z.shape[0]), z.mean(0)
+        delta = mean - self.mean
+        total = self.count + n
+        self.mean += delta * n / total
+        self.m2 += ((z - mean) ** 2).sum(0) + delta ** 2 * self.count * n / total
+        self.count.fill_(total)
+
+    @property
+    def var(self) -> Tensor:
+        """Per-dimension variance (D,) float64 (1 before two latents were seen)."""
+        if self.count < 2:
+            return torch.ones_like(self.mean)
+        return self.m2 / (self.count - 1)
+
+    @property
+    def scale(self) -> Tensor:
+        """(D,) float32: each group's root mean variance, repeated over the group's dimensions."""
+        per_group = [v.mean().add(self.eps).sqrt().expand(len(v)) for v in self.var.split(self.groups)]
+        return torch.cat(per_group).float()
+
+    def forward(self, z: Tensor) -> Tensor:
+        return (z - self.mean.float()) / self.scale
+
+    def sample(self, n: int, rng: np.random.Generator) -> Tensor:
+        """``n`` latents (n, D) float32 from the Gaussian with the per-dimension moments."""
+        eps = torch.from_numpy(rng.standard_normal((n, len(self.mean))).astype(np.float32))
+        return eps * self.var.sqrt().float() + self.mean.float()
 
 
 class BicycleUNet(nn.Module):

@@ -69,7 +69,8 @@ class PoseSequenceGenerator(nn.Module):
 
     The logits are (B, J, T, S, S) for ``decoder="heatmaps"`` and None for ``"coords"``. ``skip`` (our
     addition) starts every frame at the initial pose: its maps (times a learnt gain) are added to the
-    decoded logits, or its coordinates to the decoded ones, so the decoder learns the motion.
+    decoded logits, or its coordinates to the decoded ones, and the decoder's last conv starts at zero,
+    so training starts from a still sequence and the decoder learns the motion.
     """
 
     def __init__(self, classes: int, frames: int, size: int, base: int = 32, z_dim: int = 32,
@@ -115,6 +116,10 @@ class PoseSequenceGenerator(nn.Module):
                 ch, t0 = out, t0 * 2
             dec += [nn.Conv1d(ch, joints * 2, 3, 1, 1), nn.Tanh()]
         self.decode = nn.Sequential(*dec)
+        if skip:  # start exactly at the initial pose: the last conv's output begins at zero
+            last = dec[-1] if decoder == "heatmaps" else dec[-2]
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
 
     def forward(self, z: Tensor, onehot: Tensor, init_maps: Tensor, init_xy: Tensor) -> tuple[Tensor, Tensor | None]:
         """``init_xy`` (B, J, 2) is only used by the initial-pose skip (``skip=True``)."""

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import PosevidError
+from ..io_utils import load_state_file
 
 INCEPTION_SIZE = 299
 FEATURE_DIM = 2048
@@ -77,13 +78,8 @@ def load_classifier(path: str | Path) -> np.ndarray:
     """The Inception logits matrix (classes, 2048) from a state-dict file: key ``fc.weight`` (a full
     pytorch-fid / torchvision InceptionV3 state dict) or ``weight`` (just the layer)."""
     path = Path(path)
-    if not path.is_file():
-        raise PosevidError(path, "Inception classifier weights file not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # any unreadable file is a user error
-        raise PosevidError(path, f"cannot read the Inception classifier ({type(err).__name__})") from err
-    weight = state.get("fc.weight", state.get("weight")) if isinstance(state, dict) else None
+    state = load_state_file(path, "Inception classifier weights")
+    weight = state.get("fc.weight", state.get("weight"))
     if weight is None or weight.ndim != 2 or weight.shape[1] != FEATURE_DIM:
         raise PosevidError(path, f"needs an fc.weight of shape (classes, {FEATURE_DIM})")
     return weight.double().numpy()

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import PosevidError
+from ..io_utils import load_state_file
 
 # torchvision ``features`` layouts: (in, out, kernel, stride, padding) convs and "M" max pools (kernel 3
 # stride 2 for AlexNet, 2 / 2 for VGG); LPIPS taps the ReLU after these ``features`` indices.
@@ -102,14 +103,7 @@ class LPIPS(nn.Module):
 def load_lpips(path: str | Path) -> LPIPS:
     """An LPIPS model with the backbone and heads of the state-dict file ``path`` (see the module doc)."""
     path = Path(path)
-    if not path.is_file():
-        raise PosevidError(path, "LPIPS weights file not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # any unreadable file is a user error
-        raise PosevidError(path, f"cannot read LPIPS weights ({type(err).__name__})") from err
-    if not isinstance(state, dict):
-        raise PosevidError(path, "LPIPS weights must be a state dict")
+    state = load_state_file(path, "LPIPS weights")
     feats = _features_state(state)
     first = feats.get("0.weight")
     if first is None:

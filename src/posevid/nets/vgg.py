@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import PosevidError
+from ..io_utils import load_state_file
 
 # torchvision's vgg19 "E" configuration: numbers are conv widths, "M" max pooling.
 _CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512]
@@ -42,14 +43,7 @@ class VGG19Features(nn.Module):
     def load_weights(self, path: str | Path) -> None:
         """Load ``features.*`` tensors from a torchvision VGG-19 state dict file."""
         path = Path(path)
-        if not path.is_file():
-            raise PosevidError(path, "VGG-19 weights file not found")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # any unreadable file is a user error
-            raise PosevidError(path, f"cannot read VGG-19 weights ({type(err).__name__})") from err
-        if isinstance(state, dict) and "state_dict" in state:
-            state = state["state_dict"]
+        state = load_state_file(path, "VGG-19 weights")
         feats = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
         try:
             self.features.load_state_dict(feats, strict=True)
