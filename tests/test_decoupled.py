@@ -178,7 +178,7 @@ def test_restore_and_generator_train(runs: dict) -> None:
     assert model.z_stats.count == 2 * STEPS["generator"]
 
 
-@pytest.mark.xfail(reason="issue 7 open: after the short tiny-config training the upper-body hue moves < 0.4", strict=False)
+@pytest.mark.xfail(reason="issue 7 open: after the short tiny training the upper-body hue moves < 0.4", strict=False)
 def test_interpolated_clip_moves_the_hue(runs: dict) -> None:
     """Section 4.4: the upper-body latent moves linearly from red to green over the clip; the clip has the
     requested length and the mean hue of its upper body moves monotonically from red towards green.
