@@ -52,6 +52,7 @@ from .decoupled_nets import (
     LatentStandardizer,
     feature_maps,
     latent_map,
+    to_uint8,
 )
 
 STAGES = ("encoders", "restore", "generator")
@@ -63,7 +64,8 @@ LatentSpec = str | Path | np.ndarray | None
 class Decoupled(Method):
     """The decoupled method; ``model:`` options (defaults = the paper):
 
-    stage (encoders | restore | generator), encoder {z_up 16, z_down 8, base 64, n_blocks 4},
+    stage (encoders | restore | generator), encoder {z_up 16, z_down 8, base 64, n_blocks 4, norm (model.norm),
+    logvar_init 0},
     bicycle {base 64, depth 7 (U-128 at 256 px), d_base 64, d_layers 3, l1 10, kl 0.01, z 0.5, grey false},
     restore {enabled true, base 32, depth 4, d_base 64, d_layers 3, l1 10},
     generator {base 32, n_down 4, n_blocks 9, local_blocks 3}, disc {num_d 3, base 64, n_layers 3},
@@ -85,7 +87,8 @@ class Decoupled(Method):
         norm = str(m.get("norm", "instance"))
         e, r, g = m.get("encoder", {}), m.get("restore", {}), m.get("generator", {})
         self.z_dims = (int(e.get("z_up", 16)), int(e.get("z_down", 8)))
-        enc = {"base": int(e.get("base", 64)), "n_blocks": int(e.get("n_blocks", 4)), "norm": norm}
+        enc = {"base": int(e.get("base", 64)), "n_blocks": int(e.get("n_blocks", 4)), "norm": str(e.get("norm", norm)),
+               "logvar_init": float(e.get("logvar_init", 0.0))}
         self.enc_up = ResnetEncoder(3, self.z_dims[0], **enc)
         self.enc_down = ResnetEncoder(3, self.z_dims[1], **enc)
         self.use_restore = bool(r.get("enabled", True))
@@ -96,7 +99,7 @@ class Decoupled(Method):
             nn.init.zeros_(self.restorer.head[0].bias)
         self.generator = CoarseToFineGenerator(FEATURE_CH + 3 + sum(self.z_dims), 3, int(g.get("base", 32)),
                                                int(g.get("n_down", 4)), int(g.get("n_blocks", 9)),
-                                               int(g.get("local_blocks", 3)), norm)
+                                               int(g.get("local_blocks", 3)), norm, extra_ch=sum(self.z_dims))
         self.z_stats = LatentStandardizer(self.z_dims)
         # Training steps done per stage (encoders, restore, generator); later stages check them.
         self.register_buffer("stage_steps", torch.zeros(3, dtype=torch.long))
@@ -183,7 +186,7 @@ class Decoupled(Method):
         and the previous frame (B, 3, S, S)."""
         zmap = latent_map(list(self.z_stats(z).split(self.z_dims, 1)), regions)
         with self.autocast():
-            return self.generator(torch.cat([feat, prev, zmap], 1)).float()
+            return self.generator(torch.cat([feat, prev, zmap], 1), zmap).float()
 
     # ---- training ---------------------------------------------------------------------------
     def train_step(self, batch: dict[str, Tensor]) -> dict[str, float]:
@@ -336,7 +339,7 @@ def _bicycle_unet(in_ch: int, base: int, depth: int, norm: str) -> UNet:
 
 def _rgb_tensor(rgb: np.ndarray, device: torch.device) -> Tensor:
     """(H, W, 3) uint8 -> (1, 3, H, W) float in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(rgb)).to(device).permute(2, 0, 1)[None].float() / 127.5 - 1
+    return torch.from_numpy(np.array(rgb, np.uint8, order="C")).to(device).permute(2, 0, 1)[None].float() / 127.5 - 1
 
 
 def _resize(image: np.ndarray, size: int) -> np.ndarray:
@@ -515,7 +518,7 @@ def recolor_to_file(source: str | Path | np.ndarray, driving: str | Path | Poses
 
 
 def encode_photo(checkpoint: str | Path, photo: str | Path, color: dict[str, str] | None = None) -> np.ndarray:
-    """[z_up, z_down] (24,) float32 of a photo cropped around its person at the model's size; ``color``
+    """[z_up, z_down] (z_up + z_down,) float32 of a photo cropped around its person at the model's size; ``color``
     ({"upper": "#rrggbb", ...}) recolours those regions first."""
     from ..train import load_method
 
@@ -538,10 +541,11 @@ def sample_latents(model: Decoupled, data: str | Path, samples: int, region: str
     pixels in the uncoloured frames."""
     from ..data.color import random_ab
     from ..data.datasets import ClipDataset
-    from .decoupled_nets import _to_uint8
 
     if region not in REGIONS:
         raise PosevidError(f"region {region}", "must be upper or lower")
+    if samples < 2:
+        raise PosevidError(f"samples {samples}", "the PCA plot needs at least 2 samples")
     clips = ClipDataset(data, "train", frames=1, source=False, size=model.size)
     rng = np.random.default_rng(seed)
     picks = rng.integers(len(clips), size=samples)
@@ -550,7 +554,7 @@ def sample_latents(model: Decoupled, data: str | Path, samples: int, region: str
     zs, lights, pending = [], [], []
     for i, (idx, ab) in enumerate(zip(picks, abs_)):
         item = clips[int(idx)]
-        rgb = _to_uint8(item["frames"][0])
+        rgb = to_uint8(item["frames"][0])
         reg = body_regions(item["xy"][0].numpy(), item["conf"][0].numpy(), model.size, model.size,
                            item["masks"][0, 0].numpy())[r]
         if reg.any():

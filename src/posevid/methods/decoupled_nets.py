@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 from ..data.color import body_regions, random_ab, recolor
 from ..data.datasets import ClipDataset, register_dataset
 from ..edges import edge_map
-from ..nets.blocks import ConvBlock, DownBlock, UpBlock, norm_layer
+from ..nets.blocks import ConvBlock, DownBlock, UpBlock
 from ..nets.resnet import ResnetBlocks
 from ..render import part_masks, stick_figure
 
@@ -42,7 +42,7 @@ def feature_maps(rgb: np.ndarray, xy: np.ndarray, conf: np.ndarray, mask: np.nda
     return np.concatenate([stick, edge[None]], 0)
 
 
-def _to_uint8(x: Tensor) -> np.ndarray:
+def to_uint8(x: Tensor) -> np.ndarray:
     """(3, H, W) in [-1, 1] -> (H, W, 3) uint8 (exact for images loaded from uint8 files)."""
     return ((x.permute(1, 2, 0).numpy() + 1.0) * 127.5).round().clip(0, 255).astype(np.uint8)
 
@@ -78,10 +78,10 @@ class DecoupledClips(Dataset):
         seed = int(key[1]) if isinstance(key, (tuple, list)) else int(key)
         rng = np.random.default_rng([seed, 0xDEC])
         size = item["frames"].shape[-1]
-        images = [_to_uint8(f) for f in item["frames"]]
+        images = [to_uint8(f) for f in item["frames"]]
         poses = [(xy.numpy(), c.numpy()) for xy, c in zip(item["xy"], item["conf"])]
         masks = [m[0].numpy() for m in item["masks"]]
-        src = _to_uint8(item["src"])
+        src = to_uint8(item["src"])
         src_pose, src_mask = (item["src_xy"].numpy(), item["src_conf"].numpy()), item["src_mask"][0].numpy()
         regions = [body_regions(*p, size, size, m) for p, m in zip(poses, masks)]
         src_regions = body_regions(*src_pose, size, size, src_mask)
@@ -182,77 +182,38 @@ class LatentStandardizer(nn.Module):
         return eps * self.var.sqrt().float() + self.mean.float()
 
 
-class BicycleUNet(nn.Module):
-    """BicycleGAN's (pix2pix) U-Net generator: (B, in_ch, H, W) -> (B, out_ch, H, W) in [-1, 1].
-
-    ``depth`` 4x4 stride-2 convs (``base * 2**i`` channels, at most ``max_ch``; leaky ReLU 0.2 before
-    each but the first, norm after each but the first and the innermost) and mirrored 4x4 transposed
-    convs (ReLU before, norm after each but the outermost, which ends in tanh) with skip concatenation.
-    The outermost layers have no normalisation, so a latent concatenated to the input reaches the
-    output without being normalised away (``nets.UNet`` normalises its stem). H, W divisible by 2**depth.
-    """
-
-    def __init__(self, in_ch: int, out_ch: int, base: int = 64, depth: int = 7, norm: str = "instance",
-                 max_ch: int = 512):
-        super().__init__()
-        chans = [min(base * 2 ** i, max_ch) for i in range(depth)]
-        self.depth = depth
-        self.downs = nn.ModuleList([nn.Conv2d(in_ch, chans[0], 4, 2, 1)])
-        for i in range(1, depth):
-            inner = i == depth - 1
-            self.downs.append(nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(chans[i - 1], chans[i], 4, 2, 1),
-                                            nn.Identity() if inner else norm_layer(norm, chans[i])))
-        self.ups = nn.ModuleList()
-        for i in reversed(range(depth)):
-            src = chans[i] if i == depth - 1 else 2 * chans[i]
-            if i == 0:
-                self.ups.append(nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(src, out_ch, 4, 2, 1), nn.Tanh()))
-            else:
-                self.ups.append(nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(src, chans[i - 1], 4, 2, 1),
-                                              norm_layer(norm, chans[i - 1])))
-
-    def forward(self, x: Tensor) -> Tensor:
-        if x.shape[-1] % 2 ** self.depth or x.shape[-2] % 2 ** self.depth:
-            raise ValueError(f"BicycleUNet input {tuple(x.shape[-2:])} must be divisible by {2 ** self.depth}")
-        skips = []
-        for down in self.downs:
-            x = down(x)
-            skips.append(x)
-        h = skips.pop()
-        for up in self.ups:
-            h = up(h)
-            if skips:
-                h = torch.cat([h, skips.pop()], 1)
-        return h
-
-
 class CoarseToFineGenerator(nn.Module):
-    """pix2pixHD generator: (B, in_ch, H, W) -> (B, out_ch, H, W) in [-1, 1].
+    """pix2pixHD generator: (x (B, in_ch, H, W), extra (B, extra_ch, H, W)) -> (B, out_ch, H, W) in [-1, 1].
 
     The global generator G1 (``2 base`` channels after a 7x7 stem, ``n_down`` stride-2 downsamplings,
     ``n_blocks`` residual blocks, upsamplings) runs on the input average-pooled by 2; the local enhancer
     G2 (``base`` channels, one downsampling) adds G1's last features to its own, then ``local_blocks``
     residual blocks, an upsampling and a 7x7 tanh head. Both stems take the whole input, so a latent map
-    concatenated to it reaches the coarse and the fine stage. H, W must be divisible by ``2**(n_down + 1)``.
+    concatenated to it reaches the coarse and the fine stage; ``extra`` (e.g. the same latent map) is
+    also concatenated to the input of the head, the one convolution without normalisation after it.
+    H, W must be divisible by ``2**(n_down + 1)``.
     """
 
     def __init__(self, in_ch: int, out_ch: int, base: int = 32, n_down: int = 4, n_blocks: int = 9,
-                 local_blocks: int = 3, norm: str = "instance", max_ch: int = 1024):
+                 local_blocks: int = 3, norm: str = "instance", extra_ch: int = 0, max_ch: int = 1024):
         super().__init__()
         g = [min(2 * base * 2 ** i, max_ch) for i in range(n_down + 1)]
-        self.n_down = n_down
+        self.n_down, self.extra_ch = n_down, extra_ch
         self.global_net = nn.Sequential(
             ConvBlock(in_ch, g[0], 7, 1, norm),
             *[DownBlock(g[i], g[i + 1], norm) for i in range(n_down)],
             ResnetBlocks(g[-1], n_blocks, norm),
             *[UpBlock(g[i + 1], g[i], norm) for i in reversed(range(n_down))])
         self.local_down = nn.Sequential(ConvBlock(in_ch, base, 7, 1, norm), DownBlock(base, g[0], norm))
-        self.local_up = nn.Sequential(ResnetBlocks(g[0], local_blocks, norm), UpBlock(g[0], base, norm),
-                                      ConvBlock(base, out_ch, 7, 1, "none", "tanh"))
+        self.local_up = nn.Sequential(ResnetBlocks(g[0], local_blocks, norm), UpBlock(g[0], base, norm))
+        self.head = ConvBlock(base + extra_ch, out_ch, 7, 1, "none", "tanh")
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, extra: Tensor | None = None) -> Tensor:
         if x.shape[-1] % 2 ** (self.n_down + 1) or x.shape[-2] % 2 ** (self.n_down + 1):
             raise ValueError(f"CoarseToFineGenerator input {tuple(x.shape[-2:])} must be divisible by "
                              f"{2 ** (self.n_down + 1)}")
+        if (extra is None) != (self.extra_ch == 0):
+            raise ValueError(f"this CoarseToFineGenerator takes {self.extra_ch} extra channels")
         coarse = self.global_net(F.avg_pool2d(x, 3, 2, 1, count_include_pad=False))
-        return self.local_up(self.local_down(x) + coarse)
+        h = self.local_up(self.local_down(x) + coarse)
+        return self.head(h if extra is None else torch.cat([h, extra.to(h.dtype)], 1))

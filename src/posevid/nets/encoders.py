@@ -30,11 +30,13 @@ class ResnetEncoder(nn.Module):
     A 4x4 stride-2 conv (``base`` channels), ``n_blocks`` ``BasicEncoderBlock`` (channels
     ``base * min(i + 1, max_mult)``), leaky ReLU, global average pooling (BicycleGAN pools a fixed 8x8;
     global pooling works at any size) and two linear heads. H and W must be divisible by
-    ``2**(n_blocks + 1)``. ``sample(mu, logvar)`` draws ``mu + eps * exp(logvar / 2)``.
+    ``2**(n_blocks + 1)``. ``sample(mu, logvar)`` draws ``mu + eps * exp(logvar / 2)``. ``logvar_init`` is
+    the initial bias of the log-variance head (negative: the posterior starts narrow, so that the sampling
+    noise does not drown the still tiny means at the start of training).
     """
 
     def __init__(self, in_ch: int, z_dim: int, base: int = 64, n_blocks: int = 4, max_mult: int = 4,
-                 norm: str = "instance"):
+                 norm: str = "instance", logvar_init: float = 0.0):
         super().__init__()
         layers: list[nn.Module] = [nn.Conv2d(in_ch, base, 4, 2, 1)]
         ch = base
@@ -46,6 +48,7 @@ class ResnetEncoder(nn.Module):
         self.body = nn.Sequential(*layers)
         self.mu = nn.Linear(ch, z_dim)
         self.logvar = nn.Linear(ch, z_dim)
+        nn.init.constant_(self.logvar.bias, logvar_init)
         self.z_dim = z_dim
         self.n_down = n_blocks + 1
 
