@@ -3,7 +3,8 @@
 Each ``benchmarks/<name>.py`` runs as ``python -m benchmarks.<name>`` in its own subprocess (so peak
 memory and thread settings are its own) and must print one JSON object on stdout. The collected
 results go to ``benchmarks/results/<YYYY-MM-DD>.json``: per script its exit code, wall seconds, the
-parsed JSON (or the error output when it failed). Exit code 1 if any script failed.
+parsed JSON (or the error output when it failed); entries of that day's file from scripts not run
+this time are kept. Exit code 1 if any script run failed.
 """
 
 from __future__ import annotations
@@ -81,11 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     today = datetime.date.today().isoformat()
     out = args.out or HERE / "results" / f"{today}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
+    if out.is_file():  # keep the day's other benchmarks: a run with --only replaces just its own entries
+        results = {**json.loads(out.read_text()).get("benchmarks", {}), **results}
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(json.dumps({"date": today, "benchmarks": results}, indent=2) + "\n")
     tmp.replace(out)
     print(out)
-    return 0 if all("result" in r for r in results.values()) else 1
+    return 0 if all("result" in results[name] for name in args.only or names) else 1
 
 
 if __name__ == "__main__":

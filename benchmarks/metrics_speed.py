@@ -74,15 +74,15 @@ def median_ms(fn: Callable[[int], object], repeats: int) -> float:
 
 def per_metric(size: int, repeats: int) -> dict[str, float]:
     """Median milliseconds per frame (pair) of each metric at size x size."""
-    import torch
 
     from posevid.estimate import PoseEstimator
     from posevid.metrics import LPIPS, InceptionFeatures, l1, ms_ssim, psnr, ssim, warp_error
+    from posevid.tensors import image_to_tensor
 
     real = clip(size, 9)
     gen = [noisy(f, i) for i, f in enumerate(real)]
     lpips = LPIPS("alex")
-    unit = [torch.from_numpy(f.astype(np.float32)).permute(2, 0, 1)[None] / 127.5 - 1 for f in real + gen]
+    unit = [image_to_tensor(f)[None] for f in real + gen]
     inception = InceptionFeatures()
     batch = np.stack(real[:8])
     out = {name: median_ms(lambda i, f=f: f(gen[i % 8], real[i % 8]), repeats)

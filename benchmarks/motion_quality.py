@@ -9,10 +9,10 @@ label's effect is the gap between the two). Also: diversity over 4 noise samples
 joint acceleration) beside the real data's, nearest-training distance.
 
 ``scgan``: the tiny clip (``tfjs_pose_1.mp4`` at 64x64), a posenet (``--posenet-steps``), then SCGAN
-trained for ``--scgan-steps`` with perturbed target poses (perturb_prob 0.5, jitter 0.03, drop 0.1),
-once with the semantic term (lambda_sem 0.1) and once without. On the test clip it reports how much
-the output changes when the target keypoints are jittered (0.05 x size) and 10% dropped, and the L1 to
-the real frame with clean and with perturbed poses.
+trained for ``--scgan-steps`` three times: with perturbed target poses (perturb_prob 0.5, jitter 0.03,
+drop 0.1) with the semantic term (lambda_sem 0.1) and without it, and with neither. On the test clip it
+reports how much the output changes when the target keypoints are jittered (0.05 x size) and 10%
+dropped, and the L1 to the real frame with clean and with perturbed poses.
 
     python -m benchmarks.motion_quality [--only psgan|scgan] [--psgan-steps 300] [--posenet-steps 200]
         [--scgan-steps 400] [--work out/bench_motion] [--threads 2] [psgan.key=value ...]
@@ -96,7 +96,7 @@ def run_scgan(posenet_steps: int, steps: int, work: Path) -> dict:
     from posevid.config import load_config
     from posevid.data.datasets import ClipDataset
     from posevid.data.prepare import prepare
-    from posevid.methods.scgan import perturb
+    from posevid.methods.scgan import perturbation_response
     from posevid.train import load_method, train
 
     data = work / "tiny"
@@ -107,29 +107,18 @@ def run_scgan(posenet_steps: int, steps: int, work: Path) -> dict:
     train(cfg, data, work / "posenet", show_progress=False)
     test = ClipDataset(data, "test", frames=1)
     out: dict = {"posenet_steps": posenet_steps, "scgan_steps": steps}
-    for name, extra in (("semantic", [f"model.posenet={work / 'posenet'}"]), ("plain", ["model.lambda_sem=0"])):
+    perturbed = ["model.perturb_prob=0.5", "model.perturb_jitter=0.03"]
+    variants = {"semantic": [f"model.posenet={work / 'posenet'}", *perturbed],
+                "plain": ["model.lambda_sem=0", *perturbed],
+                "plain_unperturbed_training": ["model.lambda_sem=0", "model.perturb_prob=0"]}
+    for name, extra in variants.items():
         cfg = load_config(REPO / "configs" / "scgan" / "tiny.yaml",
-                          [f"train.steps={steps}", f"train.checkpoint_every={steps}", "train.lr=1e-3", *fast,
-                           "model.perturb_prob=0.5", "model.perturb_jitter=0.03", *extra])
+                          [f"train.steps={steps}", f"train.checkpoint_every={steps}", "train.lr=1e-3", *fast, *extra])
         t0 = time.perf_counter()
         train(cfg, data, work / name, show_progress=False)
         model = load_method(work / name)
-        gen = torch.Generator().manual_seed(0)
-        change, l1_clean, l1_noisy = [], [], []
-        src = test.frame(0, 0)
-        args = (src["image"][None], src["xy"][None], src["conf"][None])
-        with torch.no_grad():
-            for t in range(1, len(test.poses[0])):
-                frame = test.frame(0, t)
-                clean = model.generate(*args, frame["xy"][None], frame["conf"][None]).clamp(-1, 1)
-                xy, conf = perturb(frame["xy"][None], frame["conf"][None], 64, 1.0, 0.05, 0.1, gen)
-                noisy = model.generate(*args, xy, conf).clamp(-1, 1)
-                change.append((noisy - clean).abs().mean().item())
-                l1_clean.append((clean - frame["image"][None]).abs().mean().item())
-                l1_noisy.append((noisy - frame["image"][None]).abs().mean().item())
-        out[name] = {"seconds": round(time.perf_counter() - t0, 1), "output_change": round(float(np.mean(change)), 4),
-                     "l1_clean_pose": round(float(np.mean(l1_clean)), 4),
-                     "l1_perturbed_pose": round(float(np.mean(l1_noisy)), 4)}
+        response = perturbation_response(model, test, jitter=0.05, drop=0.1)
+        out[name] = {"seconds": round(time.perf_counter() - t0, 1), **{k: round(v, 4) for k, v in response.items()}}
     return out
 
 

@@ -32,11 +32,6 @@ VIDEO = REPO / "assets" / "tfjs_pose_1.mp4"  # a copy of ../shared/data/videos/t
 REPORTED = ("l1", "ssim", "mask_ssim", "akd", "mkr", "psnr", "masked_l1", "warp_error")
 
 
-def to_uint8(image) -> np.ndarray:
-    """(3, H, W) tensor in [-1, 1] -> (H, W, 3) uint8."""
-    return ((image.permute(1, 2, 0).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
-
-
 def calibrate(cfg: dict, data: Path, work: Path) -> float:
     """Seconds per training step (the second of two steps) with this config, on a throwaway run."""
     from posevid.train import Trainer
@@ -56,11 +51,12 @@ def calibrate(cfg: dict, data: Path, work: Path) -> float:
 def score(animator, test, n: int) -> dict:
     """Reconstruct test frames 1..n-1 from test frame 0 with ``animator``; the Evaluator's metrics."""
     from posevid.metrics.evaluator import Evaluator
+    from posevid.tensors import tensor_to_image
 
     first = test.frame(0, 0)
-    animator.reset(to_uint8(first["image"]), test.poses[0][0], first["mask"][0].numpy())
+    animator.reset(tensor_to_image(first["image"]), test.poses[0][0], first["mask"][0].numpy())
     generated = (animator.step(test.poses[0][t]) for t in range(1, n))
-    real = (to_uint8(test.frame(0, t)["image"]) for t in range(1, n))
+    real = (tensor_to_image(test.frame(0, t)["image"]) for t in range(1, n))
     with Evaluator() as ev:
         ev.add_clip(generated, real)
         metrics = ev.report().metrics

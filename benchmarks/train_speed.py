@@ -98,10 +98,10 @@ def child_train(args: argparse.Namespace) -> dict:
 
 def child_animate(args: argparse.Namespace) -> dict:
     """Animator-only and whole-pipeline frames/s with the checkpoint ``args.animate``."""
-    import numpy as np
 
     from posevid.animate import animate
     from posevid.data.datasets import ClipDataset
+    from posevid.tensors import tensor_to_image
     from posevid.train import load_method
 
     method = load_method(args.animate)
@@ -110,7 +110,7 @@ def child_animate(args: argparse.Namespace) -> dict:
     poses = ds.poses[0]
     n = min(args.animate_frames, len(poses))
     src = ds.frame(0, 0)
-    source = ((src["image"].permute(1, 2, 0).numpy() + 1) * 127.5).round().astype(np.uint8)
+    source = tensor_to_image(src["image"])
     animator = method.animator()
     animator.reset(source, poses[0], src["mask"][0].numpy())
     times = []

@@ -18,13 +18,14 @@ from posevid.data.color import (
     rgb_to_ab,
 )
 from posevid.data.datasets import ClipDataset
+from posevid.tensors import tensor_to_image
 
 
 @pytest.fixture(scope="module")
 def frame(tiny_data: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A real 64x64 frame (uint8), its pose (18, 2) / (18,) and person mask."""
     item = ClipDataset(tiny_data, "train", frames=1, source=False)[30]
-    rgb = ((item["frames"][0].permute(1, 2, 0).numpy() + 1) * 127.5).round().astype(np.uint8)
+    rgb = tensor_to_image(item["frames"][0])
     return rgb, item["xy"][0].numpy(), item["conf"][0].numpy(), item["masks"][0, 0].numpy()
 
 

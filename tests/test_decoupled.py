@@ -22,6 +22,7 @@ from posevid.methods.decoupled import Decoupled
 from posevid.methods.decoupled_nets import CoarseToFineGenerator, LatentStandardizer, latent_map
 from posevid.nets.encoders import ResnetEncoder
 from posevid.posefiles import read_poses, write_poses
+from posevid.tensors import image_to_tensor, tensor_to_image
 from posevid.train import load_method, seed_everything, train
 from posevid.video import open_video
 
@@ -31,10 +32,6 @@ SMALL = ["model.generator.base=8", "model.generator.n_down=2", "model.generator.
          "model.generator.local_blocks=1", "model.disc.base=8", "train.checkpoint_every=1000"]
 STEPS = {"encoders": 80, "restore": 5, "generator": 50}
 RED, BLUE, GREEN = (200, 30, 40), (30, 60, 200), (40, 180, 60)
-
-
-def _uint8(x: torch.Tensor) -> np.ndarray:
-    return ((x.permute(1, 2, 0).numpy() + 1) * 127.5).round().astype(np.uint8)
 
 
 def _config(stage: str, *extra: str) -> dict:
@@ -79,8 +76,8 @@ def _encoder_distances(model: Decoupled, data: Path) -> tuple[float, float]:
         item = clips[f]
         region = body_regions(item["xy"][0].numpy(), item["conf"][0].numpy(), 64, 64, item["masks"][0, 0].numpy())[0]
         for c in colours:
-            image = recolor(_uint8(item["frames"][0]), region, rgb_to_ab(c), model.lift)
-            images.append(torch.from_numpy(image).permute(2, 0, 1).float() / 127.5 - 1)
+            image = recolor(tensor_to_image(item["frames"][0]), region, rgb_to_ab(c), model.lift)
+            images.append(image_to_tensor(image))
     with torch.no_grad():
         z = model.encode(torch.stack(images), "upper").view(len(frames), len(colours), -1)
     pairs = [(a, b) for a in range(3) for b in range(a + 1, 3)]
@@ -154,15 +151,15 @@ def test_dataset_items(tiny_data: Path) -> None:
     assert item["feat"].shape == (2, 4, 64, 64) and item["src_parts"].shape == (10, 64, 64)
     assert 0 <= item["feat"].min() and item["feat"].max() <= 1
     for t in range(2):
-        orig, up, down = (_uint8(item[k][t]) for k in ("frames_orig", "frames_up", "frames_down"))
+        orig, up, down = (tensor_to_image(item[k][t]) for k in ("frames_orig", "frames_up", "frames_down"))
         upper, lower = item["regions"][t].numpy()
         assert np.array_equal(up[upper == 0], orig[upper == 0]) and not np.array_equal(up, orig)
         assert np.array_equal(down[lower == 0], orig[lower == 0]) and not np.array_equal(down, orig)
     assert not torch.equal(item["ab_up"][0], item["ab_up"][1])  # stage I: each frame its own colour
     # Stage II: one colour per clip, the source included.
-    src_ab = mean_ab(_uint8(item["src"]), item["src_regions"][0].numpy())
+    src_ab = mean_ab(tensor_to_image(item["src"]), item["src_regions"][0].numpy())
     for t in range(2):
-        ab = mean_ab(_uint8(item["frames"][t]), item["regions"][t, 0].numpy())
+        ab = mean_ab(tensor_to_image(item["frames"][t]), item["regions"][t, 0].numpy())
         assert np.linalg.norm(ab - src_ab) < 8
     assert torch.equal(item["frames"], ds[(5, 123)]["frames"])  # the augmentation follows the item's seed
 
@@ -197,7 +194,8 @@ def test_interpolated_clip_moves_the_hue(runs: dict) -> None:
     pose = read_poses(runs["data"] / clips.clips[0] / "poses.npz", "npz")
     n, start, end = 8, "#2040d0", "#e0d020"
     animator = model.animator(upper=start, upper_to=end, frames=n)
-    frames = list(animator.animate(_uint8(src["frames"][0]), pose[0], [pose[5]] * n, src["masks"][0, 0].numpy()))
+    source = tensor_to_image(src["frames"][0])
+    frames = list(animator.animate(source, pose[0], [pose[5]] * n, src["masks"][0, 0].numpy()))
     assert len(frames) == n and frames[0].shape == (64, 64, 3)
     region = body_regions(pose.xy[5], pose.conf[5], 64, 64, target["masks"][0, 0].numpy())[0]
     ab = np.stack([mean_ab(f, region) for f in frames])

@@ -16,6 +16,7 @@ from posevid.data.datasets import ClipDataset
 from posevid.densepose import OCCLUDED, check_iuv, iuv_grid, iuv_grids, pixel_grid
 from posevid.errors import PosevidError
 from posevid.methods import build_method
+from posevid.tensors import tensor_to_image
 from posevid.train import load_method, train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -112,7 +113,7 @@ def test_dwnet_reconstruction_l1_falls(trained: Path):
 def _test_clip(root: Path) -> tuple[np.ndarray, np.ndarray, ClipDataset]:
     test = ClipDataset(root, "test", frames=1, source=False)
     first = test.frame(0, 0)
-    rgb = ((first["image"].permute(1, 2, 0).numpy() + 1) * 127.5).round().astype(np.uint8)
+    rgb = tensor_to_image(first["image"])
     return rgb, first["mask"][0].numpy(), test
 
 

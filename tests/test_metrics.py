@@ -33,6 +33,7 @@ from posevid.metrics import (
     ssim,
     warp_error,
 )
+from posevid.tensors import image_to_tensor
 from posevid.video import open_video
 
 
@@ -154,7 +155,7 @@ def test_lpips_loads_weights_and_orders_degradations(tmp_path: Path, dance: list
     assert model.backbone == backbone
 
     def dist(a: np.ndarray, b: np.ndarray) -> float:
-        t = [torch.from_numpy(x.astype(np.float32)).permute(2, 0, 1)[None] / 127.5 - 1 for x in (a, b)]
+        t = [image_to_tensor(x)[None] for x in (a, b)]
         return float(model(*t)[0])
 
     a = dance[0] if backbone == "alex" else cv2.resize(dance[0], (64, 64), interpolation=cv2.INTER_AREA)

@@ -12,7 +12,7 @@ import pytest
 from posevid.errors import PosevidError
 from posevid.posefiles import COCO17_NAMES
 from posevid.poses import Poses, bbox, body_height, fill_gaps, retarget, smooth
-from posevid.skeleton import to_coco18
+from posevid.skeleton import DRAWN_LIMBS, to_coco18
 
 
 def squats(shared_data: Path) -> Poses:
@@ -100,6 +100,29 @@ def test_retarget_relative_places_joints_the_source_lacks(shared_data: Path) -> 
     knee_to_ankle = np.linalg.norm(out.xy[:, 10] - out.xy[:, 9], axis=-1)
     expected = np.linalg.norm(source.xy[0, 12] - source.xy[0, 13])  # the other shin
     assert np.allclose(knee_to_ankle, expected, rtol=0.35)
+
+
+def _bones(poses: Poses) -> np.ndarray:
+    """(T, 17, 2) bone vectors (child - parent) of DRAWN_LIMBS."""
+    return np.stack([poses.xy[:, c] - poses.xy[:, p] for p, c in DRAWN_LIMBS], 1)
+
+
+def test_retarget_bones_keeps_the_source_proportions(shared_data: Path) -> None:
+    """The dancer (arms raised, knees lifted) drives the man of image2 (arms folded in front of him)."""
+    driving, source = dancer(shared_data), photo_truth(shared_data, 1)
+    out = retarget(driving, source, "bones")
+    np.testing.assert_allclose(out.xy[0], source.xy[0], atol=1e-3)
+    assert (out.conf > 0).all()
+    d, o, s = _bones(driving), _bones(out), _bones(source)[0]
+    length = lambda v: np.linalg.norm(v, axis=-1)  # noqa: E731
+    angle = lambda v: np.arctan2(v[..., 1], v[..., 0])  # noqa: E731
+    stretch = np.minimum(length(d) / length(d[:1]), 1.5)
+    np.testing.assert_allclose(length(o), length(s) * stretch, rtol=1e-3, atol=1e-3)
+    turn = np.angle(np.exp(1j * ((angle(o) - angle(s)) - (angle(d) - angle(d[:1])))))
+    assert np.abs(turn).max() < 1e-3  # every bone turns as its driving bone does
+    # Per-joint displacements (relative mode) do not keep the limbs: forearms, shins change length.
+    rel = _bones(retarget(driving, source, "relative"))
+    assert np.abs(length(rel) / length(s) - stretch).max() > 0.5
 
 
 def test_retarget_absolute_matches_body_height_and_position(shared_data: Path) -> None:

@@ -12,7 +12,8 @@ import torch
 from posevid.config import load_config
 from posevid.data.datasets import ClipDataset
 from posevid.errors import PosevidError
-from posevid.methods.scgan import perturb
+from posevid.methods.scgan import perturb, perturbation_response
+from posevid.tensors import tensor_to_image
 from posevid.train import load_method, train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,12 +59,28 @@ def test_scgan_overfits_the_clip_and_animates(tiny_data: Path, posenet_run: Path
     model = load_method(run)
     data = ClipDataset(tiny_data, "test", frames=3)
     src = data.frame(0, 0)
-    source = ((src["image"].permute(1, 2, 0).numpy() + 1) * 127.5).round().astype(np.uint8)
+    source = tensor_to_image(src["image"])
     source = np.ascontiguousarray(np.repeat(np.repeat(source, 2, 0), 2, 1))  # a 128x128 photo
     poses = data.poses[0].rescale(128, 128)
     frames = list(model.animator().animate(source, poses[0], [poses[t] for t in (5, 10, 15)]))
     assert len(frames) == 3 and all(f.shape == (128, 128, 3) and f.dtype == np.uint8 for f in frames)
     assert not np.array_equal(frames[0], frames[2])
+
+
+def test_training_on_perturbed_poses_makes_scgan_robust_to_them(tiny_data: Path, tmp_path: Path):
+    """The abnormal-pose option: trained against jittered and dropped target keypoints, SCGAN's output
+    changes less when the keypoints of the test frames are perturbed, and its error grows less.
+    Measured at 100 steps: output change 0.011-0.012 against 0.017-0.023 without the option (2 seeds)."""
+    test = ClipDataset(tiny_data, "test", frames=1)
+    response = {}
+    for name, prob in (("perturbed", 0.5), ("clean", 0.0)):
+        cfg = _scgan_cfg(100, None, f"model.perturb_prob={prob}", "model.perturb_drop=0.2")
+        train(cfg, tiny_data, tmp_path / name, show_progress=False)
+        response[name] = perturbation_response(load_method(tmp_path / name), test, jitter=0.05, drop=0.1)
+    perturbed, clean = response["perturbed"], response["clean"]
+    assert perturbed["output_change"] < 0.8 * clean["output_change"], response
+    growth = {k: r["l1_perturbed_pose"] - r["l1_clean_pose"] for k, r in response.items()}
+    assert 0 < growth["perturbed"] < growth["clean"], response
 
 
 def test_scgan_needs_its_pose_network(tiny_data: Path, tmp_path: Path):

@@ -25,7 +25,7 @@ import torch
 
 from .errors import PosevidError
 from .methods.base import Animator, build_method
-from .poses import Poses, bbox, body_height, retarget
+from .poses import RETARGET_MODES, Poses, bbox, body_height, retarget
 from .poses import smooth as smooth_poses
 
 POSE_SUFFIXES = (".npz", ".json", ".csv", ".bvh")
@@ -177,13 +177,13 @@ class Animation:
     """
 
     def __init__(self, source: str | Path | np.ndarray, driving: str | Path | Poses, method: str = "warp",
-                 checkpoint: str | Path | None = None, mode: str = "relative", size: int | None = None,
+                 checkpoint: str | Path | None = None, mode: str = "bones", size: int | None = None,
                  smooth: bool = True, side_by_side: bool = False, fps: float | None = None,
                  method_options: dict | None = None):
         from .estimate import PoseEstimator
 
-        if mode not in ("relative", "absolute"):
-            raise PosevidError(f"mode {mode}", "must be 'relative' or 'absolute'")
+        if mode not in RETARGET_MODES:
+            raise PosevidError(f"mode {mode}", f"must be one of {', '.join(RETARGET_MODES)}")
         if size is not None and not 16 <= size <= 4096:
             raise PosevidError(f"size {size}", "must be between 16 and 4096 pixels")
         self.mode, self.smooth, self.side_by_side = mode, smooth, side_by_side
@@ -393,7 +393,7 @@ class Animation:
 
 
 def animate(source: str | Path | np.ndarray, driving: str | Path | Poses, method: str = "warp",
-            checkpoint: str | Path | None = None, mode: str = "relative", size: int | None = None,
+            checkpoint: str | Path | None = None, mode: str = "bones", size: int | None = None,
             smooth: bool = True, side_by_side: bool = False, fps: float | None = None,
             progress: Progress | None = None, method_options: dict | None = None) -> Iterator[np.ndarray]:
     """Frames (H, W, 3) uint8 RGB of the person in ``source`` moving like the person in ``driving``.
@@ -401,8 +401,9 @@ def animate(source: str | Path | np.ndarray, driving: str | Path | Poses, method
     source: an image path or an (H, W, 3) uint8 RGB array. driving: a video (file, GIF or frame folder),
     a pose file (``.npz``, OpenPose folder/JSON, COCO JSON, PG2 CSV, BVH) or ``Poses``.
     method/checkpoint: ``warp`` needs no checkpoint; trained methods load from ``checkpoint``.
-    mode: ``relative`` (the driving motion applied to the source pose) or ``absolute`` (the driving pose
-    scaled to the source body). size: crop the source to a square of this side around the person.
+    mode: ``bones`` (the source's bones turn and stretch as the driver's), ``relative`` (each source joint
+    moves as the driver's) or ``absolute`` (the driving pose scaled to the source body); see ``poses.retarget``.
+    size: crop the source to a square of this side around the person.
     smooth: causal one-euro filtering of the target poses. side_by_side: yield ``driving | target pose |
     result`` panels instead of the result. fps: the output rate (driving frames are dropped or repeated;
     default the driving rate). progress(done, total or None) is called after each frame.
@@ -421,7 +422,7 @@ def animate(source: str | Path | np.ndarray, driving: str | Path | Poses, method
 
 def animate_to_file(source: str | Path | np.ndarray, driving: str | Path | Poses, out: str | Path,
                     side_by_side_out: str | Path | None = None, method: str = "warp",
-                    checkpoint: str | Path | None = None, mode: str = "relative", size: int | None = None,
+                    checkpoint: str | Path | None = None, mode: str = "bones", size: int | None = None,
                     smooth: bool = True, fps: float | None = None, show_progress: bool = True,
                     timings: dict[str, float] | None = None, method_options: dict | None = None,
                     poses_out: str | Path | None = None) -> int:

@@ -27,7 +27,7 @@ import yaml
 
 from .animate import POSE_SUFFIXES, Animation
 from .errors import PosevidError
-from .poses import Poses, body_height
+from .poses import RETARGET_MODES, Poses, body_height
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -239,7 +239,7 @@ class _Watched(Animation):
 
 
 def animate_request(photo: str | Path | None, driving: str | Path | None, folder: Path, method: str = "warp",
-                    checkpoint: str | Path | None = None, mode: str = "relative", size: int | None = None,
+                    checkpoint: str | Path | None = None, mode: str = "bones", size: int | None = None,
                     action: str | None = None, motion_checkpoint: str | Path | None = None, frames: int = 32,
                     seed: int = 0) -> Iterator[Outcome]:
     """Check the inputs, animate, and yield the ``Outcome`` after each frame; the last one has the files
@@ -301,8 +301,14 @@ def user_message(err: PosevidError, uploads: list[str | Path | None]) -> str:
     return text
 
 
+def _text(text: str) -> str:
+    """Plain text for Gradio's HTML messages: ``<``, ``>`` and ``&`` escaped; quotes left as they are,
+    since text outside attributes does not need them escaped (escaped, they showed as ``&#x27;``)."""
+    return html.escape(text, quote=False)
+
+
 def _status(text: str, kind: str = "info") -> str:
-    return f'<div class="{kind}">{html.escape(text)}</div>'
+    return f'<div class="{kind}">{_text(text)}</div>'
 
 
 def _model_update(found: list[Checkpoint], method: str, where: str, selected: str | None = None) -> dict:
@@ -370,9 +376,9 @@ def build(checkpoints: str | Path | None = "runs") -> gr.Blocks:
                     upload = gr.File(label="Checkpoint", file_types=[".ckpt"], type="filepath",
                                      elem_id="upload-checkpoint")
                 with gr.Row():
-                    mode = gr.Radio(["relative", "absolute"], value="relative", label="Mode", elem_id="mode",
-                                    info="relative: the driver's motion applied to the photo's pose; absolute: "
-                                         "the driver's pose scaled to the photo's body")
+                    mode = gr.Radio(list(RETARGET_MODES), value="bones", label="Mode", elem_id="mode",
+                                    info="bones: the photo's limbs turn as the driver's do; relative: each joint "
+                                         "moves as the driver's; absolute: the driver's pose scaled to the photo")
                     size = gr.Radio(list(SIZES), value="auto", label="Size (px)", elem_id="size",
                                     info=f"side of the square around the person; auto: the checkpoint's training "
                                          f"size, {DEFAULT_SIZE} for warp")
@@ -401,12 +407,12 @@ def build(checkpoints: str | Path | None = "runs") -> gr.Blocks:
             try:
                 new = read_checkpoint(path)
             except PosevidError as err:
-                raise gr.Error(html.escape(user_message(err, [path])), print_exception=False) from None
+                raise gr.Error(_text(user_message(err, [path])), print_exception=False) from None
             session = [*session, new]
             if new.method == "psgan":
                 return session, gr.skip(), gr.skip(), *_motion_updates(available(session), new.path)
             if new.method not in methods:
-                raise gr.Error(html.escape(f"{Path(path).name}: a {new.method!r} model does not animate"),
+                raise gr.Error(_text(f"{Path(path).name}: a {new.method!r} model does not animate"),
                                print_exception=False)
             return (session, gr.update(value=new.method), _model_update(available(session), new.method, where,
                                                                           new.path), gr.skip(), gr.skip())
@@ -445,12 +451,12 @@ def build(checkpoints: str | Path | None = "runs") -> gr.Blocks:
             except PosevidError as err:
                 message = user_message(err, [photo_path, driving_path, ckpt, motion_path])
                 yield {status: _status(f"Error: {message}", "error")}
-                raise gr.Error(html.escape(message), title="Cannot animate", print_exception=False) from None
+                raise gr.Error(_text(message), title="Cannot animate", print_exception=False) from None
             except Exception as err:  # a bug: keep the server up, log the traceback, tell the user
                 log.exception("posevid ui: the request failed")
                 message = f"internal error ({type(err).__name__}: {err}); the server log has the details"
                 yield {status: _status(f"Error: {message}", "error")}
-                raise gr.Error(html.escape(message), print_exception=False) from None
+                raise gr.Error(_text(message), print_exception=False) from None
             text = (f"Done: {outcome.done} frames, {outcome.width}x{outcome.height} at {outcome.fps:g} fps, "
                     f"in {time.perf_counter() - start:.1f} s. {' '.join(outcome.notes)}")
             yield {status: _status(text.strip(), "done"), result: str(outcome.video), side: str(outcome.side_by_side),

@@ -124,8 +124,9 @@ def animate(
     out: str = typer.Option(..., "-o", "--out", help="Output video: .mp4, .gif or a folder of PNG frames."),
     method: str = typer.Option("warp", help="Method: warp (no training) or a trained one with --checkpoint."),
     checkpoint: str = typer.Option(None, help="Checkpoint of a trained method."),
-    mode: str = typer.Option("relative", help="relative: driving motion applied to the source pose; absolute: "
-                                              "the driving pose scaled to the source body."),
+    mode: str = typer.Option("bones", help="bones: the source's limbs turn as the driver's do (its proportions "
+                                           "kept); relative: each source joint moves as the driver's; absolute: "
+                                           "the driving pose scaled to the source body."),
     size: int = typer.Option(None, help="Crop the photo to a square of this side (pixels) around the person."),
     side_by_side: str = typer.Option(None, "--side-by-side", help="Also write driving | pose | result here."),
     fps: float = typer.Option(None, help="Output frame rate (default: the driving rate)."),
@@ -387,7 +388,7 @@ def recolor(
     end: str = typer.Option(..., "--to", help="End colour '#rrggbb', a .npy latent or a photo."),
     out: str = typer.Option(..., "-o", "--out", help="Output video: .mp4, .gif or a folder of PNG frames."),
     region: str = typer.Option("upper", help="Body region whose colour moves: upper, lower or both."),
-    mode: str = typer.Option("relative", help="Pose retargeting: relative or absolute."),
+    mode: str = typer.Option("bones", help="Pose retargeting: bones, relative or absolute (see animate)."),
     size: int = typer.Option(None, help="Crop the photo to a square of this side (default: the training size)."),
     no_smooth: bool = typer.Option(False, "--no-smooth", help="Do not smooth the target poses."),
 ) -> None:

@@ -10,7 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import PosevidError
-from .skeleton import FLIP_PERM, NUM_JOINTS
+from .skeleton import DRAWN_LIMBS, FLIP_PERM, NUM_JOINTS
+
+# How ``retarget`` puts the driving motion on the source body.
+RETARGET_MODES: tuple[str, ...] = ("bones", "relative", "absolute")
 
 
 @dataclass
@@ -188,13 +191,18 @@ def retarget(driving: Poses, source: Poses, mode: str = "relative") -> Poses:
     driving frame with a person in it, scaled by the ratio of body sizes (``body_height``); that frame
     gives the source pose. Joints missing in the source or in that driving frame take the driving pose
     scaled and shifted to match the others in their frame.
+    ``bones``: the source skeleton posed like the driver: the neck moves as in ``relative``, and each bone
+    of the source (``skeleton.DRAWN_LIMBS``, from the neck outwards) turns by the angle its driving bone
+    has turned since that frame and changes length by the same factor (foreshortening, capped at 1.5),
+    so the source's proportions are kept. Bones without a measure in the source or the driver keep their
+    ``relative`` offset from their parent joint.
     ``absolute``: the driving pose itself, scaled by the ratio of body sizes and moved so that its body
     centre in the first frame lands on the source's; its motion across the frame is scaled likewise.
     Returns (T, 18) poses in the source image's pixels at the driving fps. Raises ``PosevidError`` when
     either sequence has no person in it.
     """
-    if mode not in ("relative", "absolute"):
-        raise ValueError(f"retarget mode must be 'relative' or 'absolute', got {mode!r}")
+    if mode not in RETARGET_MODES:
+        raise ValueError(f"retarget mode must be one of {', '.join(RETARGET_MODES)}, got {mode!r}")
     _check_coco18(driving, "retarget")
     _check_coco18(source, "retarget")
     src = source[0]
@@ -214,8 +222,30 @@ def retarget(driving: Poses, source: Poses, mode: str = "relative") -> Poses:
         shift = ((rel - scaled) * rel_ok[..., None]).sum(1) / np.maximum(n, 1)
         xy = np.where(rel_ok[..., None], rel, scaled + shift[:, None])
         conf = np.where(rel_ok, np.minimum(d_c, s_c), np.where(n > 0, d_c, 0.0))
+        if mode == "bones":
+            xy = _turn_bones(xy, conf, d_xy, d_c, first, s_xy, s_c)
     xy = np.where(conf[..., None] > 0, xy, 0.0)
     return Poses(xy, conf, src.width, src.height, driving.fps)
+
+
+def _turn_bones(rel: np.ndarray, conf: np.ndarray, d_xy: np.ndarray, d_c: np.ndarray, first: int,
+                s_xy: np.ndarray, s_c: np.ndarray, max_stretch: float = 1.5) -> np.ndarray:
+    """``retarget``'s bones mode: (T, 18, 2) relative-mode joints -> joints whose source bones turn and
+    stretch as the driving bones (d_xy (T, 18, 2), d_c (T, 18)) do from frame ``first``."""
+    out = rel.copy()
+    for p, c in DRAWN_LIMBS:
+        v0 = d_xy[first, c] - d_xy[first, p]
+        vt = d_xy[:, c] - d_xy[:, p]
+        n0, nt = float(np.linalg.norm(v0)), np.linalg.norm(vt, axis=-1)
+        ok = (d_c[:, p] > 0) & (d_c[:, c] > 0) & (conf[:, p] > 0) & (conf[:, c] > 0) & (nt > 1e-6)
+        ok &= bool(d_c[first, p] > 0 and d_c[first, c] > 0 and s_c[p] > 0 and s_c[c] > 0 and n0 > 1e-6)
+        angle = np.arctan2(vt[:, 1], vt[:, 0]) - np.arctan2(v0[1], v0[0])
+        cos, sin = np.cos(angle), np.sin(angle)
+        bone = (s_xy[c] - s_xy[p])[None] * np.minimum(nt / max(n0, 1e-6), max_stretch)[:, None]
+        turned = np.stack([cos * bone[:, 0] - sin * bone[:, 1], sin * bone[:, 0] + cos * bone[:, 1]], -1)
+        follow = rel[:, c] + (out[:, p] - rel[:, p])  # no measure: keep the offset from the parent
+        out[:, c] = np.where(ok[:, None], out[:, p] + turned, follow)
+    return out.astype(rel.dtype)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

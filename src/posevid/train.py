@@ -35,6 +35,7 @@ from torch.utils.data import DataLoader, Sampler
 from .config import check_config, dump_config
 from .errors import PosevidError
 from .io_utils import atomic_path
+from .tensors import tensor_to_image
 
 MAGIC = b"POSEVID-CKPT-1 "
 Log = Callable[[str], None]
@@ -267,7 +268,7 @@ def image_grid(visuals: dict[str, torch.Tensor], rows: int = 4) -> np.ndarray:
         cols.append(img)
     n = min(c.shape[0] for c in cols)
     grid = torch.cat([torch.cat([c[i] for c in cols], dim=2) for i in range(n)], dim=1)
-    return ((grid.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+    return tensor_to_image(grid)
 
 
 class _Dist:

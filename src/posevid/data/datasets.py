@@ -26,6 +26,7 @@ from torch.utils.data import Dataset
 
 from ..errors import PosevidError
 from ..posefiles import read_poses
+from ..tensors import image_to_tensor
 from .augment import color_jitter, flip_item
 
 DATASETS: dict[str, Callable[[dict[str, Any], Path, str], Dataset]] = {}
@@ -124,7 +125,7 @@ class ClipDataset(Dataset):
         ``mask (1,H,W)`` in [0, 1] and ``iuv (3,H,W)`` raw values when present."""
         rgb = cv2.cvtColor(self._image(c, "frames", t, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
         mask = self._image(c, "masks", t, cv2.IMREAD_GRAYSCALE)
-        out = {"image": torch.from_numpy(rgb).permute(2, 0, 1).float() / 127.5 - 1,
+        out = {"image": image_to_tensor(rgb),
                "xy": torch.from_numpy(self.poses[c].xy[t].copy()),
                "conf": torch.from_numpy(self.poses[c].conf[t].copy()),
                "mask": torch.from_numpy(mask).float()[None] / 255}

@@ -28,6 +28,7 @@ from torch.utils.data import Dataset
 from ..errors import PosevidError
 from ..posefiles import read_poses
 from ..render import pose_mask
+from ..tensors import image_to_tensor
 from .augment import flip_item
 from .datasets import register_dataset
 
@@ -113,7 +114,7 @@ class PG2PairDataset(Dataset):
         xy, conf = self.poses[name]
         xy = xy * np.array([self.width / w, self.height / h], np.float32)
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        return {"image": torch.from_numpy(rgb).permute(2, 0, 1).float() / 127.5 - 1,
+        return {"image": image_to_tensor(rgb),
                 "xy": torch.from_numpy(xy), "conf": torch.from_numpy(conf.copy()),
                 "mask": torch.from_numpy(pose_mask(xy, conf, self.height, self.width))[None]}
 

@@ -12,11 +12,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
+import cv2
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from ..poses import Poses
+from ..tensors import image_to_tensor, tensor_to_image
 
 
 class Animator(ABC):
@@ -40,6 +42,46 @@ class Animator(ABC):
         self.reset(source, pose, mask)
         for target in targets:
             yield self.step(target)
+
+
+class FixedSizeAnimator(Animator):
+    """An animator for a method that generates at one fixed size: the source is resized to
+    (``width``, ``height``) once, each target pose is scaled the same way, and each generated frame is
+    resized back to the source's size. Subclasses implement ``start`` and ``generate``."""
+
+    def __init__(self, device: torch.device, width: int, height: int):
+        self.device, self.width, self.height = device, width, height
+        self.scale = np.ones(2, np.float32)
+        self.out_size: tuple[int, int] | None = None
+
+    @abstractmethod
+    def start(self, source: Tensor, xy: Tensor, conf: Tensor) -> None:
+        """Remember the resized source (1, 3, height, width) in [-1, 1] and its pose (1, 18, 2) px, (1, 18)."""
+
+    @abstractmethod
+    def generate(self, xy: Tensor, conf: Tensor) -> Tensor:
+        """The frame (1, 3, height, width) in [-1, 1] for a scaled target pose (1, 18, 2) px, (1, 18)."""
+
+    def reset(self, source: np.ndarray, pose: Poses, mask: np.ndarray | None = None) -> None:
+        h, w = source.shape[:2]
+        self.out_size = (w, h)
+        self.scale = np.array([self.width / w, self.height / h], np.float32)
+        small = cv2.resize(source, (self.width, self.height), interpolation=cv2.INTER_AREA)
+        self.start(image_to_tensor(small, self.device)[None], *self._scaled(pose))
+
+    @torch.no_grad()
+    def step(self, target: Poses) -> np.ndarray:
+        if self.out_size is None:
+            raise RuntimeError(f"{type(self).__name__}.step called before reset")
+        frame = tensor_to_image(self.generate(*self._scaled(target))[0])
+        if frame.shape[1::-1] != self.out_size:
+            frame = cv2.resize(frame, self.out_size, interpolation=cv2.INTER_LINEAR)
+        return frame
+
+    def _scaled(self, pose: Poses) -> tuple[Tensor, Tensor]:
+        """The first frame of ``pose`` in model pixels: xy (1, 18, 2), conf (1, 18), on the device."""
+        xy = torch.from_numpy(np.asarray(pose.xy[:1] * self.scale, np.float32)).to(self.device)
+        return xy, torch.from_numpy(np.array(pose.conf[:1], np.float32)).to(self.device)
 
 
 class Method(nn.Module, ABC):

@@ -45,6 +45,7 @@ from ..nets.encoders import ResnetEncoder
 from ..nets.unet import UNet
 from ..poses import Poses
 from ..render import part_masks, pose_mask
+from ..tensors import image_to_tensor, tensor_to_image
 from .base import Animator, Method, register
 from .decoupled_nets import (
     FEATURE_CH,
@@ -52,7 +53,6 @@ from .decoupled_nets import (
     LatentStandardizer,
     feature_maps,
     latent_map,
-    to_uint8,
 )
 
 STAGES = ("encoders", "restore", "generator")
@@ -337,11 +337,6 @@ def _bicycle_unet(in_ch: int, base: int, depth: int, norm: str) -> UNet:
     return net
 
 
-def _rgb_tensor(rgb: np.ndarray, device: torch.device) -> Tensor:
-    """(H, W, 3) uint8 -> (1, 3, H, W) float in [-1, 1]."""
-    return torch.from_numpy(np.array(rgb, np.uint8, order="C")).to(device).permute(2, 0, 1)[None].float() / 127.5 - 1
-
-
 def _resize(image: np.ndarray, size: int) -> np.ndarray:
     """An (H, W, ...) image resized to (size, size) (area when shrinking, bilinear when growing)."""
     if image.shape[:2] == (size, size):
@@ -410,17 +405,17 @@ class DecoupledAnimator(Animator):
             if self.sample_colors:  # from the Gaussian fitted to the training latents
                 z = m.z_stats.sample(1, rng)
                 return (z[:, :dim] if r == 0 else z[:, m.z_dims[0]:]).to(m.device)
-            return m.encode(_rgb_tensor(source, m.device), region)
+            return m.encode(image_to_tensor(source, m.device)[None], region)
         if isinstance(spec, (str, Path)) and not Path(spec).exists():  # a colour (checked in __init__)
             image = recolor(source, regions[r], rgb_to_ab(parse_color(str(spec))), m.lift)
-            return m.encode(_rgb_tensor(image, m.device), region)
+            return m.encode(image_to_tensor(image, m.device)[None], region)
         if isinstance(spec, (str, Path)) and Path(spec).suffix.lower() == ".npy":
             spec = np.load(spec, allow_pickle=False)
         elif isinstance(spec, (str, Path)):
             spec = load_photo(spec, m.size)[0]
         arr = np.asarray(spec)
         if arr.ndim == 3:
-            return m.encode(_rgb_tensor(_resize(arr.astype(np.uint8), m.size), m.device), region)
+            return m.encode(image_to_tensor(_resize(arr.astype(np.uint8), m.size), m.device)[None], region)
         flat = arr.astype(np.float32).reshape(-1)
         if flat.size == sum(m.z_dims):
             flat = flat[:m.z_dims[0]] if r == 0 else flat[m.z_dims[0]:]
@@ -473,7 +468,7 @@ class DecoupledAnimator(Animator):
                                             dst_xy, dst_conf)
         self.prev = m.generate(feat, regions, self.z_at(self.t), self.prev).clamp(-1, 1)
         self.t += 1
-        frame = ((self.prev[0] + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+        frame = tensor_to_image(self.prev[0])
         if frame.shape[:2] != tuple(self.out_hw):
             frame = cv2.resize(frame, tuple(self.out_hw)[::-1], interpolation=cv2.INTER_LINEAR)
         return frame
@@ -494,7 +489,7 @@ def region_options(region: str, start: LatentSpec, end: LatentSpec) -> dict[str,
 
 def recolor_to_file(source: str | Path | np.ndarray, driving: str | Path | Poses, checkpoint: str | Path,
                     start: LatentSpec, end: LatentSpec, out: str | Path, region: str = "upper",
-                    mode: str = "relative", size: int | None = None, smooth: bool = True,
+                    mode: str = "bones", size: int | None = None, smooth: bool = True,
                     fps: float | None = None) -> int:
     """Animate ``source`` with ``driving`` while ``region``'s latent moves linearly from ``start`` to ``end``
     (colours, latents or photos, see ``DecoupledAnimator``) over the whole clip; writes ``out`` atomically
@@ -531,7 +526,7 @@ def encode_photo(checkpoint: str | Path, photo: str | Path, color: dict[str, str
         if spec:
             rgb = recolor(rgb, regions[REGIONS.index(name)], rgb_to_ab(parse_color(spec)), model.lift)
     with torch.no_grad():
-        return model.encode(_rgb_tensor(rgb, model.device))[0].cpu().numpy()
+        return model.encode(image_to_tensor(rgb, model.device)[None])[0].cpu().numpy()
 
 
 def sample_latents(model: Decoupled, data: str | Path, samples: int, region: str = "upper", seed: int = 0,
@@ -554,12 +549,12 @@ def sample_latents(model: Decoupled, data: str | Path, samples: int, region: str
     zs, lights, pending = [], [], []
     for i, (idx, ab) in enumerate(zip(picks, abs_)):
         item = clips[int(idx)]
-        rgb = to_uint8(item["frames"][0])
+        rgb = tensor_to_image(item["frames"][0])
         reg = body_regions(item["xy"][0].numpy(), item["conf"][0].numpy(), model.size, model.size,
                            item["masks"][0, 0].numpy())[r]
         if reg.any():
             lights.append(cv2.cvtColor(rgb.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)[reg > 0, 0].mean())
-        pending.append(_rgb_tensor(recolor(rgb, reg, ab, model.lift), torch.device("cpu"))[0])
+        pending.append(image_to_tensor(recolor(rgb, reg, ab, model.lift)))
         if len(pending) == batch or i == samples - 1:
             with torch.no_grad():
                 zs.append(model.encode(torch.stack(pending).to(model.device), region).cpu().numpy())

@@ -26,6 +26,7 @@ from ..edges import edge_map
 from ..nets.blocks import ConvBlock, DownBlock, UpBlock
 from ..nets.resnet import ResnetBlocks
 from ..render import part_masks, stick_figure
+from ..tensors import image_to_tensor, tensor_to_image
 
 FEATURE_CH = 4  # RGB stick figure + grey edge map
 
@@ -40,16 +41,6 @@ def feature_maps(rgb: np.ndarray, xy: np.ndarray, conf: np.ndarray, mask: np.nda
     if mask is not None:
         edge = edge * (np.asarray(mask, np.float32) > 0.5)
     return np.concatenate([stick, edge[None]], 0)
-
-
-def to_uint8(x: Tensor) -> np.ndarray:
-    """(3, H, W) in [-1, 1] -> (H, W, 3) uint8 (exact for images loaded from uint8 files)."""
-    return ((x.permute(1, 2, 0).numpy() + 1.0) * 127.5).round().clip(0, 255).astype(np.uint8)
-
-
-def _to_tensor(rgb: np.ndarray) -> Tensor:
-    """(H, W, 3) uint8 -> (3, H, W) float32 in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float() / 127.5 - 1
 
 
 class DecoupledClips(Dataset):
@@ -78,10 +69,10 @@ class DecoupledClips(Dataset):
         seed = int(key[1]) if isinstance(key, (tuple, list)) else int(key)
         rng = np.random.default_rng([seed, 0xDEC])
         size = item["frames"].shape[-1]
-        images = [to_uint8(f) for f in item["frames"]]
+        images = [tensor_to_image(f) for f in item["frames"]]
         poses = [(xy.numpy(), c.numpy()) for xy, c in zip(item["xy"], item["conf"])]
         masks = [m[0].numpy() for m in item["masks"]]
-        src = to_uint8(item["src"])
+        src = tensor_to_image(item["src"])
         src_pose, src_mask = (item["src_xy"].numpy(), item["src_conf"].numpy()), item["src_mask"][0].numpy()
         regions = [body_regions(*p, size, size, m) for p, m in zip(poses, masks)]
         src_regions = body_regions(*src_pose, size, size, src_mask)
@@ -89,12 +80,12 @@ class DecoupledClips(Dataset):
         ab_up, ab_down = random_ab(rng, n, self.chroma), random_ab(rng, n, self.chroma)
         clip_ab = random_ab(rng, 2, self.chroma)
         item["frames_orig"] = item["frames"]
-        item["frames_up"] = torch.stack([_to_tensor(recolor(im, r[0], ab, self.lift))
+        item["frames_up"] = torch.stack([image_to_tensor(recolor(im, r[0], ab, self.lift))
                                          for im, r, ab in zip(images, regions, ab_up)])
-        item["frames_down"] = torch.stack([_to_tensor(recolor(im, r[1], ab, self.lift))
+        item["frames_down"] = torch.stack([image_to_tensor(recolor(im, r[1], ab, self.lift))
                                            for im, r, ab in zip(images, regions, ab_down)])
-        item["frames"] = torch.stack([_to_tensor(self._both(im, r, clip_ab)) for im, r in zip(images, regions)])
-        item["src"] = _to_tensor(self._both(src, src_regions, clip_ab))
+        item["frames"] = torch.stack([image_to_tensor(self._both(im, r, clip_ab)) for im, r in zip(images, regions)])
+        item["src"] = image_to_tensor(self._both(src, src_regions, clip_ab))
         item["ab_up"], item["ab_down"] = torch.from_numpy(ab_up), torch.from_numpy(ab_down)
         item["clip_ab"] = torch.from_numpy(clip_ab)
         item["regions"] = torch.from_numpy(np.stack(regions))

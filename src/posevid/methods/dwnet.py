@@ -30,6 +30,7 @@ from ..losses import GANLoss, PerceptualLoss, feature_matching, l1
 from ..nets.blocks import ConvBlock, DownBlock, ResBlock, UpBlock
 from ..nets.discriminators import MultiScaleDiscriminator
 from ..poses import Poses
+from ..tensors import image_to_tensor, tensor_to_image
 from .base import Animator, Method, register
 
 NUM_JOINTS = 18
@@ -234,7 +235,7 @@ class DwNet(Method):
 
 def _to_tensor(rgb: np.ndarray, size: int, device: torch.device) -> Tensor:
     """(H, W, 3) uint8 -> (1, 3, size, size) in [-1, 1] (area resize when needed)."""
-    x = torch.from_numpy(np.ascontiguousarray(rgb)).to(device).permute(2, 0, 1)[None].float() / 127.5 - 1
+    x = image_to_tensor(rgb, device)[None]
     if x.shape[-2:] != (size, size):
         x = F.interpolate(x, size=(size, size), mode="area" if x.shape[-1] > size else "bilinear",
                           align_corners=None if x.shape[-1] > size else False)
@@ -293,4 +294,4 @@ class DwNetAnimator(Animator):
         out = fake
         if tuple(out.shape[-2:]) != tuple(self.out_hw):
             out = F.interpolate(out, size=tuple(self.out_hw), mode="bilinear", align_corners=False)
-        return ((out[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+        return tensor_to_image(out[0])

@@ -16,7 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from torch import Tensor
@@ -26,7 +25,7 @@ from ..data import pg2_datasets  # noqa: F401  (registers data.kind "pg2_pairs")
 from ..errors import PosevidError
 from ..losses import GANLoss, l1, pose_mask_l1
 from ..poses import Poses
-from .base import Animator, Method, register
+from .base import Animator, FixedSizeAnimator, Method, register
 from .pg2_nets import G1, G2, PairDiscriminator, default_blocks, pose_vector
 
 STAGES = ("g1", "g1_d", "g2")
@@ -45,16 +44,6 @@ def pose_masks(xy: Tensor, conf: Tensor, height: int, width: int) -> Tensor:
     xy_np, conf_np = xy.detach().float().cpu().numpy(), conf.detach().float().cpu().numpy()
     masks = np.stack([render.pose_mask(p, c, height, width) for p, c in zip(xy_np, conf_np)])
     return torch.from_numpy(masks[:, None]).to(xy.device)
-
-
-def to_tensor(rgb: np.ndarray, device: torch.device) -> Tensor:
-    """(H, W, 3) uint8 -> (1, 3, H, W) float in [-1, 1]."""
-    return torch.from_numpy(rgb).to(device).permute(2, 0, 1)[None].float() / 127.5 - 1
-
-
-def to_image(x: Tensor) -> np.ndarray:
-    """(1, 3, H, W) in [-1, 1] -> (H, W, 3) uint8."""
-    return ((x[0].float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
 @register("pg2")
@@ -174,34 +163,19 @@ class PG2(Method):
         return PG2Animator(self)
 
 
-class PG2Animator(Animator):
-    """Frame by frame: the source is resized to the model's size once; each target pose is scaled the
-    same way, and the generated frame is resized back to the source image's size."""
+class PG2Animator(FixedSizeAnimator):
+    """Frame by frame at the model's size (``FixedSizeAnimator``)."""
 
     def __init__(self, method: PG2):
+        super().__init__(method.device, method.width, method.height)
         self.method = method
         self.source: Tensor | None = None
-        self.scale = np.ones(2, np.float32)
-        self.out_size = (0, 0)
 
-    def reset(self, source: np.ndarray, pose: Poses, mask: np.ndarray | None = None) -> None:
-        m = self.method
-        h, w = source.shape[:2]
-        self.out_size = (w, h)
-        self.scale = np.array([m.width / w, m.height / h], np.float32)
-        small = cv2.resize(source, (m.width, m.height), interpolation=cv2.INTER_AREA)
-        self.source = to_tensor(small, m.device)
+    def start(self, source: Tensor, xy: Tensor, conf: Tensor) -> None:
+        self.source = source
 
-    def step(self, target: Poses) -> np.ndarray:
-        if self.source is None:
-            raise RuntimeError("PG2Animator.step called before reset")
-        m = self.method
-        xy = torch.from_numpy(target.xy[:1] * self.scale).to(m.device)
-        conf = torch.from_numpy(target.conf[:1]).to(m.device)
-        frame = to_image(m.generate(self.source, xy, conf))
-        if frame.shape[1::-1] != self.out_size:
-            frame = cv2.resize(frame, self.out_size, interpolation=cv2.INTER_LINEAR)
-        return frame
+    def generate(self, xy: Tensor, conf: Tensor) -> Tensor:
+        return self.method.generate(self.source, xy, conf)
 
 
 def read_target_pose(path: str | Path, frame: int = 0) -> Poses:

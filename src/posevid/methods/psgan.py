@@ -31,6 +31,7 @@ from ..errors import PosevidError
 from ..losses import GANLoss
 from ..poses import Poses, body_height
 from ..skeleton import NUM_JOINTS
+from ..tensors import image_to_tensor
 from .base import Animator, Method, register
 
 FILL = 0.5  # the body chain spans this fraction of the normalised square (``mocap.fit``)
@@ -274,7 +275,7 @@ def _sheet(xy: Tensor, conf: Tensor, size: int = 64, frames: int = 8) -> Tensor:
     picks = np.linspace(0, T - 1, min(frames, T)).round().astype(int)
     pix = ((xy[0].float().cpu().numpy() + 1) * size / 2 - 0.5)
     imgs = [render.stick_figure(pix[t], conf[0, t].float().cpu().numpy(), size, size) for t in picks]
-    return torch.from_numpy(np.concatenate(imgs, 1)).permute(2, 0, 1)[None].float() / 127.5 - 1
+    return image_to_tensor(np.concatenate(imgs, 1))[None]
 
 
 class PosePreviewAnimator(Animator):

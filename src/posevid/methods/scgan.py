@@ -20,7 +20,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -30,9 +29,8 @@ from ..errors import PosevidError
 from ..losses import GANLoss, l1
 from ..nets.blocks import ConvBlock, ResBlock, UpBlock
 from ..nets.discriminators import PatchDiscriminator
-from ..poses import Poses
 from ..skeleton import NUM_JOINTS
-from .base import Animator, Method, register
+from .base import Animator, FixedSizeAnimator, Method, register
 
 
 def _encoder(in_ch: int, base: int) -> nn.ModuleList:
@@ -91,6 +89,28 @@ def perturb(xy: Tensor, conf: Tensor, size: int, prob: float, jitter: float, dro
     out_xy = torch.where(pick[..., None], xy + noise, xy)
     out_conf = torch.where(dropped, torch.zeros_like(conf), conf)
     return torch.where(out_conf[..., None] > 0, out_xy, torch.zeros_like(out_xy)), out_conf
+
+
+@torch.no_grad()
+def perturbation_response(model: SCGAN, clips: Any, jitter: float, drop: float, seed: int = 0) -> dict[str, float]:
+    """How SCGAN reacts to abnormal poses, over every frame t >= 1 of the first clip of a ``ClipDataset``
+    with frame 0 as the source: the mean absolute change of the output (in [-1, 1] units) when the target
+    keypoints are jittered by ``jitter`` x size and each is dropped with probability ``drop``, and the L1
+    to the real frame with the clean and with the perturbed keypoints."""
+    gen = torch.Generator().manual_seed(seed)
+    src = clips.frame(0, 0)
+    args = (src["image"][None], src["xy"][None], src["conf"][None])
+    change, l1_clean, l1_noisy = [], [], []
+    for t in range(1, len(clips.poses[0])):
+        frame = clips.frame(0, t)
+        real, xy, conf = frame["image"][None], frame["xy"][None], frame["conf"][None]
+        clean = model.generate(*args, xy, conf).clamp(-1, 1)
+        noisy = model.generate(*args, *perturb(xy, conf, model.size, 1.0, jitter, drop, gen)).clamp(-1, 1)
+        change.append((noisy - clean).abs().mean().item())
+        l1_clean.append((clean - real).abs().mean().item())
+        l1_noisy.append((noisy - real).abs().mean().item())
+    return {"output_change": float(np.mean(change)), "l1_clean_pose": float(np.mean(l1_clean)),
+            "l1_perturbed_pose": float(np.mean(l1_noisy))}
 
 
 @register("scgan")
@@ -193,35 +213,16 @@ class SCGAN(Method):
         return SCGANAnimator(self)
 
 
-class SCGANAnimator(Animator):
-    """The source is resized to the model's square size once; each target pose is scaled the same way
-    and the generated frame is resized back to the source's size."""
+class SCGANAnimator(FixedSizeAnimator):
+    """Frame by frame at the model's square size (``FixedSizeAnimator``)."""
 
     def __init__(self, method: SCGAN):
+        super().__init__(method.device, method.size, method.size)
         self.method = method
         self.state: tuple[Tensor, Tensor, Tensor] | None = None
-        self.scale = np.ones(2, np.float32)
-        self.out_size = (0, 0)
 
-    def reset(self, source: np.ndarray, pose: Poses, mask: np.ndarray | None = None) -> None:
-        m = self.method
-        h, w = source.shape[:2]
-        self.out_size = (w, h)
-        self.scale = np.array([m.size / w, m.size / h], np.float32)
-        small = cv2.resize(source, (m.size, m.size), interpolation=cv2.INTER_AREA)
-        img = torch.from_numpy(small).to(m.device).permute(2, 0, 1)[None].float() / 127.5 - 1
-        self.state = (img, torch.from_numpy(pose.xy[:1] * self.scale).to(m.device),
-                      torch.from_numpy(pose.conf[:1].copy()).to(m.device))
+    def start(self, source: Tensor, xy: Tensor, conf: Tensor) -> None:
+        self.state = (source, xy, conf)
 
-    @torch.no_grad()
-    def step(self, target: Poses) -> np.ndarray:
-        if self.state is None:
-            raise RuntimeError("SCGANAnimator.step called before reset")
-        m = self.method
-        xy = torch.from_numpy(target.xy[:1] * self.scale).to(m.device)
-        conf = torch.from_numpy(target.conf[:1].copy()).to(m.device)
-        out = m.generate(*self.state, xy, conf).clamp(-1, 1)
-        frame = ((out[0] + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
-        if frame.shape[1::-1] != self.out_size:
-            frame = cv2.resize(frame, self.out_size, interpolation=cv2.INTER_LINEAR)
-        return frame
+    def generate(self, xy: Tensor, conf: Tensor) -> Tensor:
+        return self.method.generate(*self.state, xy, conf)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..errors import PosevidError
+from ..tensors import image_to_tensor
 from . import inception, keypoints, pixel, temporal
 from .lpips import load_lpips
 
@@ -88,7 +89,7 @@ def _check(frame: Any, where: str, index: int) -> np.ndarray:
 
 def _unit(frame: np.ndarray) -> torch.Tensor:
     """(H, W, 3) uint8 -> (1, 3, H, W) float32 in [-1, 1]."""
-    return torch.from_numpy(frame.astype(np.float32)).permute(2, 0, 1)[None] / 127.5 - 1.0
+    return image_to_tensor(frame)[None]
 
 
 def _mean(values: list[float]) -> float | None:

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from ..errors import PosevidError
 from ..io_utils import load_state_file
+from ..nets.vgg import vgg_layers
 
 # torchvision ``features`` layouts: (in, out, kernel, stride, padding) convs and "M" max pools (kernel 3
 # stride 2 for AlexNet, 2 / 2 for VGG); LPIPS taps the ReLU after these ``features`` indices.
@@ -44,18 +45,6 @@ def _alexnet() -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def _vgg16() -> nn.Sequential:
-    layers: list[nn.Module] = []
-    ch = 3
-    for v in _VGG16:
-        if v == "M":
-            layers.append(nn.MaxPool2d(2, 2))
-        else:
-            layers += [nn.Conv2d(ch, int(v), 3, padding=1), nn.ReLU()]
-            ch = int(v)
-    return nn.Sequential(*layers)
-
-
 def _features_state(state: dict[str, Tensor]) -> dict[str, Tensor]:
     """Backbone tensors keyed ``N.weight`` (torchvision index N) from either supported layout."""
     out = {}
@@ -74,7 +63,7 @@ class LPIPS(nn.Module):
         if backbone not in ("alex", "vgg"):
             raise ValueError(f"backbone must be 'alex' or 'vgg', not {backbone!r}")
         self.backbone = backbone
-        self.features = _alexnet() if backbone == "alex" else _vgg16()
+        self.features = _alexnet() if backbone == "alex" else vgg_layers(_VGG16)
         self.taps = _ALEX_TAPS if backbone == "alex" else _VGG16_TAPS
         widths = [self.features[t - 1].out_channels for t in self.taps]  # the conv before each tapped ReLU
         self.heads = nn.ModuleList(nn.Conv2d(c, 1, 1, bias=False) for c in widths)

@@ -16,6 +16,20 @@ _CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512,
 _TAPS = (1, 6, 11, 20, 29)
 
 
+def vgg_layers(cfg: list[int | str]) -> nn.Sequential:
+    """torchvision's VGG ``features``: for each entry of ``cfg`` a 3x3 conv (padding 1) with that many
+    output channels and a ReLU, or a 2x2 max-pool for "M" (module indices match torchvision's keys)."""
+    layers: list[nn.Module] = []
+    ch = 3
+    for v in cfg:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(ch, int(v), 3, padding=1), nn.ReLU()]
+            ch = int(v)
+    return nn.Sequential(*layers)
+
+
 class VGG19Features(nn.Module):
     """Frozen VGG-19 conv layers. (B, 3, H, W) in [-1, 1] -> [relu1_1, relu2_1, relu3_1, relu4_1, relu5_1].
 
@@ -25,15 +39,7 @@ class VGG19Features(nn.Module):
 
     def __init__(self, weights_path: str | Path):
         super().__init__()
-        layers: list[nn.Module] = []
-        ch = 3
-        for v in _CFG:
-            if v == "M":
-                layers.append(nn.MaxPool2d(2, 2))
-            else:
-                layers += [nn.Conv2d(ch, int(v), 3, padding=1), nn.ReLU(inplace=False)]
-                ch = int(v)
-        self.features = nn.Sequential(*layers)
+        self.features = vgg_layers(_CFG)
         self.load_weights(weights_path)
         self.requires_grad_(False)
         self.eval()
