@@ -12,10 +12,11 @@ joint acceleration) beside the real data's, nearest-training distance.
 trained for ``--scgan-steps`` three times: with perturbed target poses (perturb_prob 0.5, jitter 0.03,
 drop 0.1) with the semantic term (lambda_sem 0.1) and without it, and with neither. On the test clip it
 reports how much the output changes when the target keypoints are jittered (0.05 x size) and 10%
-dropped, and the L1 to the real frame with clean and with perturbed poses.
+dropped, and the L1 to the real frame with clean and with perturbed poses; the same on the training
+clip's frames.
 
-    python -m benchmarks.motion_quality [--only psgan|scgan] [--psgan-steps 300] [--posenet-steps 200]
-        [--scgan-steps 400] [--work out/bench_motion] [--threads 2] [psgan.key=value ...]
+    python -m benchmarks.motion_quality [--only psgan|scgan] [--psgan-steps 300] [--actions walk crawl cartwheel]
+        [--posenet-steps 200] [--scgan-steps 1500] [--work out/bench_motion] [--threads 2] [psgan.key=value ...]
 
 Prints one JSON object: machine, settings and the measurements.
 """
@@ -38,18 +39,18 @@ SHARED = REPO.parent / "shared" / "data"
 ACTIONS = ("walk", "crawl", "cartwheel")
 
 
-def run_psgan(steps: int, work: Path, overrides: list[str]) -> dict:
+def run_psgan(steps: int, work: Path, overrides: list[str], actions: tuple[str, ...] = ACTIONS) -> dict:
     from posevid.config import load_config
     from posevid.data.motion import MotionDataset, write_motion_dataset
     from posevid.motion_metrics import diversity, nearest_distance, smoothness, train_classifier
     from posevid.train import load_method, train
 
     data = work / "motion"
-    clips = [SHARED / "mocap" / "deepmimic" / f"humanoid3d_{a}.txt" for a in ACTIONS]
+    clips = [SHARED / "mocap" / "deepmimic" / f"humanoid3d_{a}.txt" for a in actions]
     write_motion_dataset(clips, data, frames=16, yaws=(0, 90, 180, 270))
     cfg = load_config(REPO / "configs" / "psgan" / "tiny.yaml",
                       [f"train.steps={steps}", f"train.checkpoint_every={steps}", "train.tensorboard=false",
-                       *overrides])
+                       f"data.labels=[{','.join(actions)}]", *overrides])
     t0 = time.perf_counter()
     train(cfg, data, work / "psgan", show_progress=False)
     seconds = time.perf_counter() - t0
@@ -57,7 +58,7 @@ def run_psgan(steps: int, work: Path, overrides: list[str]) -> dict:
     tr = MotionDataset(data, "train", labels=model.labels)
     te = MotionDataset(data, "test", labels=model.labels)
     T = model.frames
-    clf = train_classifier(tr.xy, tr.label, len(ACTIONS), T, steps=300)
+    clf = train_classifier(tr.xy, tr.label, len(actions), T, steps=300)
     gen = torch.Generator().manual_seed(0)
     starts = np.concatenate([te.xy[:, :T], tr.xy[::4, :T]])  # real windows whose first poses start the samples
     init = torch.from_numpy(starts[:, 0])
@@ -67,8 +68,8 @@ def run_psgan(steps: int, work: Path, overrides: list[str]) -> dict:
     samples = []
     with torch.no_grad():
         real_pred = clf(torch.from_numpy(te.xy[:, :T])).argmax(1) == torch.from_numpy(te.label)
-        for shift in range(len(ACTIONS)):
-            want = (own + shift) % len(ACTIONS)
+        for shift in range(len(actions)):
+            want = (own + shift) % len(actions)
             seqs = model.generate(want, init, conf, generator=gen)
             pred = clf(seqs).argmax(1)
             if shift:
@@ -85,7 +86,7 @@ def run_psgan(steps: int, work: Path, overrides: list[str]) -> dict:
             "acc_own_action": round(own_acc, 3),
             "other_action_recognised_as_requested": round(float(np.mean(as_requested)), 3),
             "other_action_recognised_as_start": round(float(np.mean(as_start)), 3),
-            "chance": round(1 / len(ACTIONS), 3),
+            "chance": round(1 / len(actions), 3), "actions": list(actions),
             "diversity": round(diversity(list(samples)), 4),
             "smoothness": round(smoothness(flat), 4), "smoothness_real": round(smoothness(te.xy[:, :T]), 4),
             "nearest_train": round(float(nearest_distance(flat, tr.xy).mean()), 4),
@@ -105,7 +106,7 @@ def run_scgan(posenet_steps: int, steps: int, work: Path) -> dict:
     cfg = load_config(REPO / "configs" / "posenet" / "tiny.yaml",
                       [f"train.steps={posenet_steps}", f"train.checkpoint_every={posenet_steps}", *fast])
     train(cfg, data, work / "posenet", show_progress=False)
-    test = ClipDataset(data, "test", frames=1)
+    test, train_clips = ClipDataset(data, "test", frames=1), ClipDataset(data, "train", frames=1)
     out: dict = {"posenet_steps": posenet_steps, "scgan_steps": steps}
     perturbed = ["model.perturb_prob=0.5", "model.perturb_jitter=0.03"]
     variants = {"semantic": [f"model.posenet={work / 'posenet'}", *perturbed],
@@ -117,8 +118,10 @@ def run_scgan(posenet_steps: int, steps: int, work: Path) -> dict:
         t0 = time.perf_counter()
         train(cfg, data, work / name, show_progress=False)
         model = load_method(work / name)
-        response = perturbation_response(model, test, jitter=0.05, drop=0.1)
-        out[name] = {"seconds": round(time.perf_counter() - t0, 1), **{k: round(v, 4) for k, v in response.items()}}
+        out[name] = {"seconds": round(time.perf_counter() - t0, 1)}
+        for split, clips in (("test", test), ("train", train_clips)):
+            response = perturbation_response(model, clips, jitter=0.05, drop=0.1)
+            out[name][split] = {k: round(v, 4) for k, v in response.items()}
     return out
 
 
@@ -126,8 +129,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=("psgan", "scgan"))
     parser.add_argument("--psgan-steps", type=int, default=300)
+    parser.add_argument("--actions", nargs="+", default=list(ACTIONS),
+                        help="DeepMimic actions for PSGAN (humanoid3d_<action>.txt).")
     parser.add_argument("--posenet-steps", type=int, default=200)
-    parser.add_argument("--scgan-steps", type=int, default=400)
+    parser.add_argument("--scgan-steps", type=int, default=1500)
     parser.add_argument("--work", default="out/bench_motion")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("overrides", nargs="*", help="PSGAN config overrides key=value, e.g. model.decoder=coords.")
@@ -139,7 +144,7 @@ def main() -> None:
     result = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "threads": args.threads,
                           "torch": torch.__version__}}
     if args.only in (None, "psgan"):
-        result["psgan"] = run_psgan(args.psgan_steps, work, args.overrides)
+        result["psgan"] = run_psgan(args.psgan_steps, work, args.overrides, tuple(args.actions))
     if args.only in (None, "scgan"):
         result["scgan"] = run_scgan(args.posenet_steps, args.scgan_steps, work)
     print(json.dumps(result, indent=1))
