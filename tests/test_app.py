@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 
 import av
@@ -44,10 +45,20 @@ def clip(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_workspace_keeps_only_the_newest_folders() -> None:
-    work = Workspace(keep=3)
+    work = Workspace(keep=3, grace=0.0)
     made = [work.new() for _ in range(5)]
     assert [p.exists() for p in made] == [False, False, True, True, True]
     assert all(not any(p.iterdir()) for p in made[2:])
+
+
+def test_workspace_keeps_young_folders() -> None:
+    """A folder whose request may still run or be downloaded is not deleted, however many come after it."""
+    work = Workspace(keep=2, grace=0.5)
+    young = [work.new() for _ in range(4)]
+    assert all(p.exists() for p in young)
+    time.sleep(0.6)
+    later = work.new()
+    assert [p.exists() for p in young] == [False, False, False, True] and later.exists()
 
 
 def test_photo_caps(tmp_path: Path) -> None:

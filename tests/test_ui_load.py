@@ -33,6 +33,7 @@ pytestmark = pytest.mark.slow  # a Gradio server and 8 animations: over the defa
 EXAMPLES = ("tfexamples_image2.jpeg", "tfjs_pose_1.mp4")  # the page's bundled example, cached on purpose
 REQUESTS = 8
 FRAMES = 4
+GRACE = 20  # seconds a request folder is kept at least, in the test server
 
 
 def _free_port() -> int:
@@ -73,7 +74,8 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     port = _free_port()
     src = Path(__file__).resolve().parents[1] / "src"
     env = {**os.environ, "PYTHONPATH": str(src), "TMPDIR": str(tmp), "GRADIO_TEMP_DIR": str(cache),
-           "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": "1", "NO_PROXY": "127.0.0.1,localhost"}
+           "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": "1", "NO_PROXY": "127.0.0.1,localhost",
+           "POSEVID_UI_GRACE_SECONDS": str(GRACE)}
     log = open(root / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "posevid", "ui", "--port", str(port), "--checkpoints",
                              str(root / "runs")], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -157,8 +159,11 @@ def _load(server, inputs: dict[str, Path], good: int, bad: list[str], tmp: Path)
     return elapsed
 
 
-def _bounded(server) -> None:
-    """The per-request folders stay bounded while the server runs."""
+def _bounded(server, inputs: dict[str, Path], tmp: Path) -> None:
+    """The per-request folders stay bounded while the server runs: once the grace period is over, the
+    next request deletes all but the newest KEEP."""
+    time.sleep(GRACE + 1)
+    assert _request(server[0], inputs["photo"], inputs["broken"], tmp)[0] == "error"
     roots = list(server[1].glob("posevid-ui-*"))
     assert len(roots) == 1
     assert len([p for p in roots[0].iterdir() if p.is_dir()]) <= KEEP
@@ -168,7 +173,7 @@ def test_eight_concurrent_requests_are_queued_and_served(server, inputs, tmp_pat
     """2 good and 6 bad requests at once (a corrupt video, a photo of nobody, a broken and an over-long pose
     file, a fake image, twice the corrupt video)."""
     elapsed = _load(server, inputs, 2, ["broken", "nobody", "bad_poses", "fake", "long", "broken"], tmp_path)
-    _bounded(server)
+    _bounded(server, inputs, tmp_path / "last")
     print(f"{REQUESTS} concurrent requests served in {elapsed:.1f} s")
 
 
@@ -176,7 +181,7 @@ def test_eight_concurrent_mostly_good_requests(server, inputs, tmp_path: Path) -
     """5 good and 3 bad requests at once, then 8 good ones: more results than the workspace keeps."""
     _load(server, inputs, 5, ["broken", "nobody", "bad_poses"], tmp_path / "a")
     _load(server, inputs, 8, [], tmp_path / "b")
-    _bounded(server)
+    _bounded(server, inputs, tmp_path / "last")
 
 
 def test_server_stops_cleanly_and_removes_its_files(server, inputs) -> None:

@@ -13,8 +13,10 @@ import functools
 import html
 import itertools
 import logging
+import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -40,6 +42,8 @@ SIZES = ("auto", "128", "256", "384", "512")
 DEFAULT_SIZE = 256  # "auto" for the warp method; trained methods use their training size
 PREVIEW_SIDE = 512  # pose previews are drawn at most this large
 KEEP = 4  # request folders kept on disk
+# ... unless younger than this many seconds (still running, or its result still being downloaded).
+GRACE_SECONDS = float(os.environ.get("POSEVID_UI_GRACE_SECONDS", "600"))
 QUEUE_SIZE = 16
 CACHE_SECONDS = 3600
 NOT_ANIMATING = {"posenet"}  # registered methods that only serve another method's training
@@ -87,22 +91,31 @@ class Checkpoint:
 
 
 class Workspace:
-    """Per-request output folders under one temporary root; creating one deletes all but the newest ``keep``."""
+    """Per-request output folders under one temporary root. Creating one deletes the older folders beyond
+    the newest ``keep``, but only those made more than ``grace`` seconds ago: a folder of a request that
+    is still running, or whose result a browser is still downloading, stays."""
 
-    def __init__(self, keep: int = KEEP):
+    def __init__(self, keep: int = KEEP, grace: float = GRACE_SECONDS):
         self.root = Path(tempfile.mkdtemp(prefix="posevid-ui-"))
-        self.keep = keep
+        self.keep, self.grace = keep, grace
         self._ids = itertools.count()
+        self._made: dict[Path, float] = {}
+        self._lock = threading.Lock()  # requests run in several threads
         atexit.register(shutil.rmtree, self.root, True)
 
     def new(self) -> Path:
         """A fresh empty folder for one request."""
-        folders = sorted(p for p in self.root.iterdir() if p.is_dir())
-        for old in folders[:max(0, len(folders) - self.keep + 1)]:
-            shutil.rmtree(old, ignore_errors=True)
-        folder = self.root / f"{next(self._ids):06d}"
-        folder.mkdir()
-        return folder
+        with self._lock:
+            now = time.monotonic()
+            folders = sorted(self._made)
+            for old in folders[:max(0, len(folders) - self.keep + 1)]:
+                if now - self._made[old] > self.grace:
+                    shutil.rmtree(old, ignore_errors=True)
+                    del self._made[old]
+            folder = self.root / f"{next(self._ids):06d}"
+            folder.mkdir()
+            self._made[folder] = now
+            return folder
 
 
 def check_photo(path: str | Path, folder: Path) -> tuple[Path, str | None]:

@@ -44,7 +44,7 @@ def apply_override(cfg: dict[str, Any], item: str) -> None:
         raise PosevidError(item, "an override must look like key.sub=value")
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError as err:
+    except (yaml.YAMLError, ValueError, RecursionError) as err:
         raise PosevidError(item, f"cannot parse the value ({err.__class__.__name__})") from None
     node = cfg
     parts = key.strip().split(".")
@@ -71,7 +71,7 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
             raw = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as err:
             raise PosevidError(path, f"not valid YAML ({str(err).splitlines()[0]})") from None
-        except (OSError, UnicodeError, RecursionError) as err:
+        except (OSError, UnicodeError, RecursionError, ValueError) as err:  # ValueError: e.g. "\U00110000"
             raise PosevidError(path, f"cannot read the config ({type(err).__name__})") from None
         if not isinstance(raw, dict):
             raise PosevidError(path, "a config must be a YAML mapping")

@@ -136,7 +136,7 @@ def _reading(path: Path, fmt: str) -> Iterator[None]:
     except PosevidError:
         raise
     except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, EOFError, OverflowError,
-            RecursionError, MemoryError, zipfile.BadZipFile, csv.Error) as err:
+            RecursionError, MemoryError, NotImplementedError, zipfile.BadZipFile, csv.Error) as err:
         raise PosevidError(path, f"not a valid {fmt} pose file ({_detail(err)})") from None
 
 

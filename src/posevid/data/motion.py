@@ -17,6 +17,7 @@ window's worth); training windows end before them. Sources shorter than two wind
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -202,7 +203,7 @@ def load_motion_arrays(root: str | Path, split: str | None = None) -> dict[str, 
     try:
         with np.load(path) as z:
             data = {k: z[k] for k in ("xy", "conf", "label", "source", "yaw", "test")}
-    except (OSError, KeyError, ValueError) as err:
+    except (OSError, KeyError, ValueError, EOFError, NotImplementedError, zipfile.BadZipFile) as err:
         raise PosevidError(path, f"broken motion dataset ({err})") from None
     if split is not None:
         if split not in ("train", "test"):

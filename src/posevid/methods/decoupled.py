@@ -410,7 +410,10 @@ class DecoupledAnimator(Animator):
             image = recolor(source, regions[r], rgb_to_ab(parse_color(str(spec))), m.lift)
             return m.encode(image_to_tensor(image, m.device)[None], region)
         if isinstance(spec, (str, Path)) and Path(spec).suffix.lower() == ".npy":
-            spec = np.load(spec, allow_pickle=False)
+            try:
+                spec = np.load(spec, allow_pickle=False)
+            except (OSError, ValueError, EOFError) as err:
+                raise PosevidError(spec, f"cannot read the latent ({err})") from None
         elif isinstance(spec, (str, Path)):
             spec = load_photo(spec, m.size)[0]
         arr = np.asarray(spec)
