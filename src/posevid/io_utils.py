@@ -1,12 +1,19 @@
-"""Atomic file writes: write to a temporary name beside the target, rename on success."""
+"""File helpers: atomic writes (a temporary name beside the target, renamed on success), state-dict
+loading, and what reading a damaged numpy file raises."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import shutil
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+
+# What ``np.load`` raises on a damaged ``.npy`` / ``.npz`` file (or a missing key of an npz); a zip
+# of a version or compression numpy's zipfile cannot read raises NotImplementedError.
+NUMPY_LOAD_ERRORS: tuple[type[BaseException], ...] = (
+    OSError, ValueError, KeyError, EOFError, NotImplementedError, zipfile.BadZipFile)
 
 
 @contextlib.contextmanager

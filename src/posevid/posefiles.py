@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import PosevidError
-from .io_utils import atomic_path
+from .io_utils import NUMPY_LOAD_ERRORS, atomic_path
 from .poses import Poses
 from .skeleton import NUM_JOINTS, coco18_to_coco17, to_coco18
 
@@ -135,8 +135,8 @@ def _reading(path: Path, fmt: str) -> Iterator[None]:
         yield
     except PosevidError:
         raise
-    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, EOFError, OverflowError,
-            RecursionError, MemoryError, NotImplementedError, zipfile.BadZipFile, csv.Error) as err:
+    except (*NUMPY_LOAD_ERRORS, TypeError, IndexError, AttributeError, OverflowError, RecursionError, MemoryError,
+            csv.Error) as err:
         raise PosevidError(path, f"not a valid {fmt} pose file ({_detail(err)})") from None
 
 

@@ -17,7 +17,6 @@ window's worth); training windows end before them. Sources shorter than two wind
 from __future__ import annotations
 
 import json
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import PosevidError
-from ..io_utils import atomic_path
+from ..io_utils import NUMPY_LOAD_ERRORS, atomic_path
 from ..mocap import chain_length, fit, label_from_name, load_motion3d, project
 from ..poses import body_height, fill_gaps
 from ..skeleton import FLIP_PERM, NUM_JOINTS
@@ -203,7 +202,7 @@ def load_motion_arrays(root: str | Path, split: str | None = None) -> dict[str, 
     try:
         with np.load(path) as z:
             data = {k: z[k] for k in ("xy", "conf", "label", "source", "yaw", "test")}
-    except (OSError, KeyError, ValueError, EOFError, NotImplementedError, zipfile.BadZipFile) as err:
+    except NUMPY_LOAD_ERRORS as err:
         raise PosevidError(path, f"broken motion dataset ({err})") from None
     if split is not None:
         if split not in ("train", "test"):

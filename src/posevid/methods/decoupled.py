@@ -38,6 +38,7 @@ from torch import Tensor, nn
 from .. import warp
 from ..data.color import REGIONS, body_regions, parse_color, recolor, rgb_to_ab
 from ..errors import PosevidError
+from ..io_utils import NUMPY_LOAD_ERRORS, atomic_path
 from ..losses import GANLoss, PerceptualLoss, feature_matching, kl_divergence, l1, latent_l1
 from ..nets.blocks import ConvBlock
 from ..nets.discriminators import MultiScaleDiscriminator, PatchDiscriminator
@@ -412,7 +413,7 @@ class DecoupledAnimator(Animator):
         if isinstance(spec, (str, Path)) and Path(spec).suffix.lower() == ".npy":
             try:
                 spec = np.load(spec, allow_pickle=False)
-            except (OSError, ValueError, EOFError) as err:
+            except NUMPY_LOAD_ERRORS as err:
                 raise PosevidError(spec, f"cannot read the latent ({err})") from None
         elif isinstance(spec, (str, Path)):
             spec = load_photo(spec, m.size)[0]
@@ -575,7 +576,6 @@ def plot_latents(latents: np.ndarray, ab: np.ndarray, lightness: float, out: str
     import matplotlib.pyplot as plt
 
     from ..data.color import ab_to_rgb
-    from ..io_utils import atomic_path
 
     centred = latents - latents.mean(0)
     _, sv, vt = np.linalg.svd(centred, full_matrices=False)
