@@ -2,29 +2,21 @@
 
 For each target pose a dense backward grid is assembled from per-part affine transforms
 (``posevid.warp.dense_grid``); the person (image times mask) and the mask are warped with it and
-composited over a background made once from the source, with the person's region inpainted.
+composited over the clean plate made once from the source (``posevid.plate``: the person's region filled
+with the background's own texture).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 
 from ..errors import PosevidError
+from ..plate import clean_plate, refine_alpha
 from ..poses import Poses
 from .base import Animator, Method, register
-
-
-def inpaint_background(source: np.ndarray, mask: np.ndarray, grow: float = 0.02) -> np.ndarray:
-    """The source (H, W, 3) uint8 with the person region (mask (H, W) in [0, 1], grown by ``grow`` of the
-    image's larger side) filled by OpenCV's Telea inpainting; (H, W, 3) uint8."""
-    radius = max(2, round(grow * max(mask.shape)))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    hole = cv2.dilate((mask > 0.1).astype(np.uint8), kernel)
-    return cv2.inpaint(np.ascontiguousarray(source), hole, 5, cv2.INPAINT_TELEA)
 
 
 def _pose_tensors(pose: Poses) -> tuple[torch.Tensor, torch.Tensor]:
@@ -33,7 +25,7 @@ def _pose_tensors(pose: Poses) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class WarpAnimator(Animator):
-    """Part-wise affine warping of the source person onto each target pose, over an inpainted background."""
+    """Part-wise affine warping of the source person onto each target pose, over the clean plate."""
 
     def __init__(self) -> None:
         self._layers: torch.Tensor | None = None  # (1, 4, H, W): person RGB premultiplied by mask, mask
@@ -42,7 +34,8 @@ class WarpAnimator(Animator):
 
     def reset(self, source: np.ndarray, pose: Poses, mask: np.ndarray | None = None) -> None:
         """Take the source (H, W, 3) uint8, its one-frame pose in its pixels and the person mask (H, W) in
-        [0, 1]; without a mask, the PG2 pose mask (limbs joined and dilated) stands in for it."""
+        [0, 1]; without a mask, the PG2 pose mask (limbs joined and dilated) stands in for it. The mask is
+        refined at its edges and the background made once (``plate.refine_alpha``, ``plate.clean_plate``)."""
         from ..render import pose_mask
 
         height, width = source.shape[:2]
@@ -51,10 +44,11 @@ class WarpAnimator(Animator):
         if mask is None:
             mask = pose_mask(pose.xy[0], pose.conf[0], height, width)
         mask = np.clip(np.asarray(mask, np.float32), 0.0, 1.0)
+        refined = refine_alpha(source, mask)
         rgb = torch.tensor(source).permute(2, 0, 1).float()
-        alpha = torch.from_numpy(mask)[None]
+        alpha = torch.from_numpy(refined)[None]
         self._layers = torch.cat([rgb * alpha, alpha])[None]
-        background = inpaint_background(source, mask)
+        background = clean_plate(source, np.maximum(mask, refined))  # the segmentation's soft fringes go too
         self._background = torch.from_numpy(background).permute(2, 0, 1).float()
         self._src = _pose_tensors(pose)
 
