@@ -105,7 +105,8 @@ def test_warp_animator_identity_and_shift(shared_data: Path, photo: Path, photo_
     diff = np.abs(same.astype(np.int16) - rgb).mean(-1)
     mask = pose_mask(photo_pose.xy[0], photo_pose.conf[0], 640, 399) > 0
     far = cv2.dilate(mask.astype(np.uint8), np.ones((41, 41), np.uint8)) == 0
-    assert diff[mask].mean() < 1.0 and diff[far].mean() < 1.0  # the person and the far background stay put
+    # The person and the far background stay put (at the pose mask's edges the refined alpha mixes in the plate).
+    assert diff[mask].mean() < 3.0 and diff[far].mean() < 1.0
     assert animator.alpha.shape == mask.shape and (animator.alpha[mask] > 0.5).mean() > 0.95  # drawn silhouette
 
     shifted = Poses(photo_pose.xy + np.array([40, 0], np.float32), photo_pose.conf, 399, 640)
