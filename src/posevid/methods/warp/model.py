@@ -2,8 +2,8 @@
 
 For each target pose a dense backward grid is assembled from per-part affine transforms
 (``posevid.warp.dense_grid``); the person (image times mask) and the mask are warped with it and
-composited over the clean plate made once from the source (``posevid.plate``: the person's region filled
-with the background's own texture).
+composited over the clean plate made once from the source (``posevid.plate``: the person's region
+inpainted from the background around it).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import PosevidError
-from ..plate import clean_plate, refine_alpha
-from ..poses import Poses
-from .base import Animator, Method, register
+from ...errors import PosevidError
+from ...plate import clean_plate, refine_alpha
+from ...poses import Poses
+from ..base import Animator, Method, register
 
 
 def _pose_tensors(pose: Poses) -> tuple[torch.Tensor, torch.Tensor]:
@@ -36,7 +36,7 @@ class WarpAnimator(Animator):
         """Take the source (H, W, 3) uint8, its one-frame pose in its pixels and the person mask (H, W) in
         [0, 1]; without a mask, the PG2 pose mask (limbs joined and dilated) stands in for it. The mask is
         refined at its edges and the background made once (``plate.refine_alpha``, ``plate.clean_plate``)."""
-        from ..render import pose_mask
+        from ...render import pose_mask
 
         height, width = source.shape[:2]
         if (pose.width, pose.height) != (width, height):
@@ -55,7 +55,7 @@ class WarpAnimator(Animator):
     @torch.inference_mode()
     def step(self, target: Poses) -> np.ndarray:
         """The frame (H, W, 3) uint8 of the source person in the one-frame ``target`` pose (source pixels)."""
-        from .. import warp
+        from ... import warp
 
         if self._layers is None or self._src is None or self._background is None:
             raise RuntimeError("WarpAnimator.step before reset")
