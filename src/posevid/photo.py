@@ -2,12 +2,12 @@
 crop a method trained on square crops works in.
 
 ``frame_size`` says how large the result is: the photo's whole frame and aspect ratio, its longer side
-``size`` (or ``width`` x ``height``, cropped around the person to fill when the aspect differs), never
-padded. ``find_person`` runs BlazePose on the photo and, when it finds nobody or only a small person, on crops
-of it (its detector can miss a person in a busy scene, or take a reflection for one), and keeps the
-tallest person found. ``check_person`` turns a
-photo that cannot be animated (no person, too small, too little of the body) into one ``PosevidError``
-line, and says once when the photo shows only part of the body (those joints stay still).
+``size`` (or ``width`` x ``height``; the pipeline crops the photo around the person to fill them when the
+aspect differs), never padded. ``find_person`` runs BlazePose on the photo and, when it finds nobody or
+only a small person, on crops of it (its detector can miss a person in a busy scene, or take a
+reflection for one), and keeps the tallest person found. ``check_person`` turns a photo that cannot be
+animated (no person, too small, shoulders cut off) into one ``PosevidError`` line, and says once when the
+photo shows only part of the body (those joints stay still).
 ``paste`` puts a square crop generated at a method's training size back into the full frame with a
 feathered seam.
 """
@@ -26,7 +26,8 @@ from .skeleton import COCO18_NAMES, JOINT
 # Regions of the photo (x0, y0, x1, y1 as fractions) the person is looked for in: the whole, then crops.
 CROPS = ((0.0, 0.0, 1.0, 1.0), (0.0, 0.0, 0.7, 1.0), (0.3, 0.0, 1.0, 1.0), (0.0, 0.0, 1.0, 0.7))
 RETRY_BELOW = 0.5  # the crops are tried while the tallest person found is shorter than this share of the photo
-MIN_HEIGHT = 48  # pixels: a smaller person (``poses.body_height`` at the output size) is refused
+MIN_SEEN = 0.5  # BlazePose visibility under which a joint of the photo counts as not shown (it guesses them)
+MIN_HEIGHT = 32  # pixels: a smaller person (``poses.body_height`` at the output size) is refused
 FEATHER = 0.06  # of the crop's side: the width of the seam where a pasted crop fades into the frame
 _TORSO = (JOINT["right_shoulder"], JOINT["left_shoulder"])
 _BODY = tuple(range(14))  # the body joints whose absence makes a half-body photo (not eyes and ears)
@@ -49,19 +50,6 @@ def frame_size(width: int, height: int, size: int | None = None, out_width: int 
         return _even(width * out_height / height), _even(out_height)
     scale = size / max(width, height) if size else 1.0
     return _even(width * scale), _even(height * scale)
-
-
-def fit_frame(rgb: np.ndarray, width: int, height: int, centre: tuple[float, float] | None = None) -> np.ndarray:
-    """``rgb`` (H, W, 3) scaled to cover ``width`` x ``height`` and cropped to it, the crop centred on
-    ``centre`` (x, y in ``rgb``'s pixels; default the middle) as far as the photo allows: no padding."""
-    h, w = rgb.shape[:2]
-    scale = max(width / w, height / h)
-    cx, cy = centre if centre is not None else (w / 2, h / 2)
-    x0 = min(max(cx * scale - width / 2, 0.0), w * scale - width)
-    y0 = min(max(cy * scale - height / 2, 0.0), h * scale - height)
-    m = np.array([[scale, 0, -x0], [0, scale, -y0]], np.float32)
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    return cv2.warpAffine(rgb, m, (width, height), flags=interp, borderMode=cv2.BORDER_REFLECT_101)
 
 
 def find_person(estimator, rgb: np.ndarray) -> tuple[Poses, np.ndarray]:
@@ -88,20 +76,27 @@ def find_person(estimator, rgb: np.ndarray) -> tuple[Poses, np.ndarray]:
     return best[1], best[2]
 
 
+def unseen_joints(pose: Poses) -> np.ndarray:
+    """(18,) bool: the joints a photo (one-frame ``pose``) does not show: outside it, or with a confidence
+    under ``MIN_SEEN`` (BlazePose places joints cut off by the frame at a guess, with a low visibility).
+    The pipeline keeps them still (``poses.retarget``'s ``still``)."""
+    return outside_photo(pose)[0] | (pose.conf[0] < MIN_SEEN)
+
+
 def check_person(where: str | Path, pose: Poses) -> str | None:
     """Raise ``PosevidError`` for a photo whose person cannot be animated: none found, smaller than
     ``MIN_HEIGHT`` pixels, or without both shoulders in the frame. Returns a one-line note when the photo
-    shows only part of the body (the joints it leaves out stay still), else None."""
+    shows only part of the body (``unseen_joints``: they stay still), else None."""
     tall = float(body_height(pose)[0])
     if tall <= 0:
         raise PosevidError(where, "no person found in the photo")
     if tall < MIN_HEIGHT:
         raise PosevidError(where, f"the person is too small ({tall:.0f} pixels tall, at least {MIN_HEIGHT} needed): "
                                   "use a larger --size or a closer photo")
-    out = outside_photo(pose)[0]
-    if out[list(_TORSO)].any():
+    unseen = unseen_joints(pose)
+    if unseen[list(_TORSO)].any():
         raise PosevidError(where, "the person is cut by the frame: both shoulders must be in the photo")
-    missing = [COCO18_NAMES[j].replace("_", " ") for j in _BODY if out[j]]
+    missing = [COCO18_NAMES[j].replace("_", " ") for j in _BODY if unseen[j]]
     if missing:
         return (f"{where}: the photo shows only part of the body ({', '.join(missing)} not in it); "
                 "those joints stay still and nothing is drawn below the photo's edge")
@@ -118,12 +113,19 @@ def paste(frame: np.ndarray, crop: np.ndarray, box: tuple[int, int, int]) -> np.
     if fx1 <= fx0 or fy1 <= fy0:
         return frame
     ramp = max(1.0, FEATHER * side)
-    xs = np.arange(fx0, fx1, dtype=np.float32)
-    ys = np.arange(fy0, fy1, dtype=np.float32)
-    # Distance to the box's edges, except the edges that coincide with the frame's (nothing to fade into).
-    wx = np.minimum(xs - x0 + 0.5 if x0 > 0 else np.inf, x0 + side - xs - 0.5 if x0 + side < w else np.inf)
-    wy = np.minimum(ys - y0 + 0.5 if y0 > 0 else np.inf, y0 + side - ys - 0.5 if y0 + side < h else np.inf)
-    weight = np.clip(np.minimum(wy[:, None], wx[None, :]) / ramp, 0.0, 1.0)[..., None]
+    def inside(start: int, stop: int, low: int, limit: int) -> np.ndarray:
+        """Distance of each pixel in [start, stop) to the box's edges at ``low`` and ``low + side``, leaving
+        out an edge at or beyond the frame's (0, ``limit``): there is nothing to fade into."""
+        at = np.arange(start, stop, dtype=np.float32)
+        d = np.full(at.shape, np.inf, np.float32)
+        if low > 0:
+            d = np.minimum(d, at - low + 0.5)
+        if low + side < limit:
+            d = np.minimum(d, low + side - at - 0.5)
+        return d
+
+    near = np.minimum(inside(fy0, fy1, y0, h)[:, None], inside(fx0, fx1, x0, w)[None, :])
+    weight = np.clip(near / ramp, 0.0, 1.0)[..., None]
     out = frame.copy()
     region = big[fy0 - y0:fy1 - y0, fx0 - x0:fx1 - x0].astype(np.float32)
     out[fy0:fy1, fx0:fx1] = np.round(weight * region + (1 - weight) * frame[fy0:fy1, fx0:fx1]).astype(np.uint8)

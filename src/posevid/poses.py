@@ -278,7 +278,7 @@ def _reference(poses: Poses, what: str) -> tuple[float, int]:
     return float(np.median(heights[seen])), int(seen[0])
 
 
-def retarget(driving: Poses, source: Poses, mode: str = DEFAULT_RETARGET) -> Poses:
+def retarget(driving: Poses, source: Poses, mode: str = DEFAULT_RETARGET, still: np.ndarray | None = None) -> Poses:
     """Move the source body (frame 0 of ``source``) with the motion of ``driving`` (T frames).
 
     The reference is the first driving frame with a person in it; ``scale`` is the ratio of body sizes
@@ -297,8 +297,9 @@ def retarget(driving: Poses, source: Poses, mode: str = DEFAULT_RETARGET) -> Pos
     frame lands on the source's; its motion across the frame is scaled likewise.
     In ``pose``, ``bones`` and ``relative``, bones and joints without a measure in the source or the
     driver take the driving pose scaled and shifted to match the other joints of their frame. In every
-    mode a joint that the source does not show (confidence 0, or outside the source image: a half-body
-    photo) stays where the source has it: nothing is invented below the photo's edge.
+    mode the joints that the source does not show (``still``, (18,) bool; default ``outside_photo``:
+    confidence 0 or outside the source image, as in a half-body photo) stay where the source has them,
+    with its confidence: nothing is invented below the photo's edge.
     Returns (T, 18) poses in the source image's pixels at the driving fps. Raises ``PosevidError`` when
     either sequence has no person in it.
     The driver's depth, hands and face (when present) come along scaled by the ratio of body sizes:
@@ -330,7 +331,7 @@ def retarget(driving: Poses, source: Poses, mode: str = DEFAULT_RETARGET) -> Pos
             xy = _turn_bones(xy, conf, d_xy, d_c, first, s_xy, s_c)
         elif mode == "pose":
             xy = _take_pose(xy, conf, d_xy, d_c, s_xy, s_c)
-    still = outside_photo(src)[0]
+    still = outside_photo(src)[0] if still is None else np.asarray(still, bool)
     xy = np.where(still[None, :, None], s_xy, xy)
     conf = np.where(still[None], s_c, conf)
     xy = np.where(conf[..., None] > 0, xy, 0.0)
