@@ -2,8 +2,8 @@
 
 For each photo (``DATA/images``, ``DATA/faces`` stills) and each driving clip (``DATA/videos``) the photo
 is animated with the defaults (warp method, default retargeting) at ``--size`` pixels on its longer
-side, and one PNG is written: the photo on the left, then ``--frames`` evenly spaced moments, the
-driving frame above and the result below. Sheets are palette PNGs (a few hundred KB at most).
+side, and one PNG is written: the photo on the left, then ``--frames`` evenly spaced moments, each a
+column with the driving frame above the result. Sheets are palette PNGs (a few hundred KB at most).
 
 Only photos and clips whose licence lets derived images into the repository (``COMMITTABLE``: the
 Apache-2.0 and MIT example media, see ``DATA/MANIFEST.md`` and ``assets/NOTICE``) go to ``--out``
@@ -52,13 +52,20 @@ def _fit(img: np.ndarray, height: int) -> np.ndarray:
     return cv2.resize(img, (max(1, round(img.shape[1] * height / img.shape[0])), height), interpolation=cv2.INTER_AREA)
 
 
+def _centre(img: np.ndarray, width: int) -> np.ndarray:
+    """``img`` centred in ``width`` columns of white."""
+    spare = width - img.shape[1]
+    return np.pad(img, ((0, 0), (spare // 2, spare - spare // 2), (0, 0)), constant_values=255)
+
+
 def sheet(photo: np.ndarray, driving: list[np.ndarray], results: list[np.ndarray]) -> np.ndarray:
-    """The photo (two rows tall) beside the driving frames (top row) over the results (bottom row)."""
-    top = np.concatenate([_fit(f, ROW) for f in driving], 1)
-    bottom = np.concatenate([_fit(f, ROW) for f in results], 1)
-    width = max(top.shape[1], bottom.shape[1])
-    pad = lambda a: np.pad(a, ((0, 0), (0, width - a.shape[1]), (0, 0)), constant_values=255)  # noqa: E731
-    return np.concatenate([_fit(photo, 2 * ROW), np.concatenate([pad(top), pad(bottom)], 0)], 1)
+    """The photo (two rows tall), then one column per moment: the driving frame over the result."""
+    columns = []
+    for top, bottom in zip(driving, results):
+        top, bottom = _fit(top, ROW), _fit(bottom, ROW)
+        width = max(top.shape[1], bottom.shape[1])
+        columns.append(np.concatenate([_centre(top, width), _centre(bottom, width)], 0))
+    return np.concatenate([_fit(photo, 2 * ROW)] + columns, 1)
 
 
 def write_png(path: Path, rgb: np.ndarray) -> int:
