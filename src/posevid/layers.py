@@ -22,11 +22,13 @@ LIMBS = tuple(p for p in range(NUM_PARTS) if p not in (TORSO, HEAD))
 THIGHS = (PART_NAMES.index("right_upper_leg"), PART_NAMES.index("left_upper_leg"))
 SHINS = (PART_NAMES.index("right_lower_leg"), PART_NAMES.index("left_lower_leg"))
 LEGS = THIGHS + SHINS
-# Layer groups: the body (head, torso, loose), and each arm and leg as a chain.
+# Chains: the body (head, torso, loose), and each arm and leg.
 _CHAINS = ("body", "right_upper_arm", "left_upper_arm", "right_upper_leg", "left_upper_leg")
 GROUP: tuple[int, ...] = tuple(0 if n in ("head", "torso") else _CHAINS.index(n.replace("lower", "upper"))
                                for n in PART_NAMES) + (0,)
 GROUP_ARRAY = np.array(GROUP)
+# Layers that show through each other's soft edges: each limb part, and the body (head, torso, loose) as one.
+LAYER = np.array([p if p in LIMBS else TORSO for p in range(NUM_PARTS)] + [TORSO])
 # Default capsule radius and extension past the end joint (hand, foot), in body scales.
 _LIMB_RADIUS = {"upper_arm": 0.11, "lower_arm": 0.09, "upper_leg": 0.16, "lower_leg": 0.12}
 _LIMB_EXTEND = {"upper_arm": 0.0, "lower_arm": 0.3, "upper_leg": 0.0, "lower_leg": 0.25}

@@ -114,7 +114,7 @@ class Rig:
         h, w = size or (self.height, self.width)
         tris = self.mesh.triangles
         return mesh.rasterize(moved[tris], self.mesh.vertices[tris], priority, h, w,
-                              group=layers.GROUP_ARRAY[self.part], levels=levels)
+                              group=layers.LAYER[self.part], levels=levels)
 
     def render(self, target: Poses) -> tuple[np.ndarray, np.ndarray]:
         """The person in the ``target`` pose: premultiplied RGB (H, W, 3) float32 in [0, 255] and alpha
