@@ -31,7 +31,7 @@ GROUP_ARRAY = np.array(GROUP)
 LAYER = np.array([p if p in LIMBS else TORSO for p in range(NUM_PARTS)] + [TORSO])
 # Default capsule radius and extension past the end joint (hand, foot), in body scales.
 _LIMB_RADIUS = {"upper_arm": 0.11, "lower_arm": 0.09, "upper_leg": 0.16, "lower_leg": 0.12}
-_LIMB_EXTEND = {"upper_arm": 0.0, "lower_arm": 0.3, "upper_leg": 0.0, "lower_leg": 0.25}
+_LIMB_EXTEND = {"upper_arm": 0.0, "lower_arm": 0.4, "upper_leg": 0.0, "lower_leg": 0.25}
 # Measured radii stay within this range of the defaults (arms in sleeves, legs in trousers or skirts).
 _RADIUS_RANGE = {"upper_arm": (0.6, 1.4), "lower_arm": (0.6, 1.3), "upper_leg": (0.6, 1.6), "lower_leg": (0.6, 1.5)}
 # Default depth (in front is higher), body scales: a part's z from the pose (nearer is higher) is added.
@@ -74,7 +74,8 @@ def _limb_segment(xy: np.ndarray, p: int, scale: float) -> tuple[np.ndarray, np.
 
 def limb_radii(xy: np.ndarray, conf: np.ndarray, silhouette: np.ndarray, scale: float) -> np.ndarray:
     """(10,) capsule radius of each limb in pixels (0 for head and torso), measured as the silhouette's
-    half width (its distance transform) along the bone where the limb is clear of the torso, within
+    half width (its distance transform) along the bone where the limb is clear of the torso and of the
+    other limbs (legs pressed together measure as one), within
     ``_RADIUS_RANGE`` of the default proportion of the body scale."""
     vis = conf > MIN_CONF
     inside = cv2.distanceTransform(silhouette.astype(np.uint8), cv2.DIST_L2, 5)
@@ -91,7 +92,12 @@ def limb_radii(xy: np.ndarray, conf: np.ndarray, silhouette: np.ndarray, scale: 
         pts = np.round(xy[a] + t * (xy[b] - xy[a])).astype(int)
         ok = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
         pts = pts[ok]
-        free = pts[~torso[pts[:, 1], pts[:, 0]]] if len(pts) else pts
+        near = np.zeros(len(pts), bool)
+        for q in LIMBS:
+            qa, qb = BODY_PARTS[PART_NAMES[q]]
+            if q != p and vis[qa] and vis[qb] and not {qa, qb} & {a, b}:
+                near |= _segment_distance(pts.astype(np.float64), xy[qa], xy[qb]) < 2.2 * _LIMB_RADIUS[_kind(q)] * scale
+        free = pts[~torso[pts[:, 1], pts[:, 0]] & ~near] if len(pts) else pts
         widths = inside[free[:, 1], free[:, 0]] if len(free) else np.zeros(0)
         widths = widths[widths > 0]
         if len(widths) >= 3:
@@ -102,7 +108,8 @@ def limb_radii(xy: np.ndarray, conf: np.ndarray, silhouette: np.ndarray, scale: 
 def part_distances(xy: np.ndarray, conf: np.ndarray, radii: np.ndarray, scale: float, height: int,
                    width: int) -> np.ndarray:
     """(10, H, W) float32 signed distance in pixels to each part's shape (negative inside; +inf for a part
-    the pose does not define): limb capsules of ``radii`` (lower limbs extended for the hand and foot),
+    the pose does not define): limb capsules of ``radii``, the lower limbs' extended past the wrist and the
+    ankle by a capsule at least as wide as the default forearm or shin (a hand is wider than a thin wrist),
     and the torso and head of ``render.part_masks``."""
     vis = conf > MIN_CONF
     out = np.full((NUM_PARTS, height, width), np.inf, np.float32)
@@ -117,7 +124,10 @@ def part_distances(xy: np.ndarray, conf: np.ndarray, radii: np.ndarray, scale: f
         a, b = BODY_PARTS[PART_NAMES[p]]
         if vis[a] and vis[b]:
             start, end = _limb_segment(xy, p, scale)
-            out[p] = _segment_distance(px, start, end) - radii[p]
+            out[p] = _segment_distance(px, start, xy[b]) - radii[p]
+            if _LIMB_EXTEND[_kind(p)]:
+                wide = max(radii[p], _LIMB_RADIUS[_kind(p)] * scale)
+                out[p] = np.minimum(out[p], _segment_distance(px, xy[b].astype(np.float64), end) - wide)
     return out
 
 
@@ -150,22 +160,36 @@ def depth_keys(xy: np.ndarray, conf: np.ndarray, z: np.ndarray | None, scale: fl
 
 
 def label_parts(distances: np.ndarray, region: np.ndarray, keys: np.ndarray, radii: np.ndarray,
-                scale: float) -> np.ndarray:
+                scale: float, rgb: np.ndarray | None = None, xy: np.ndarray | None = None) -> np.ndarray:
     """(H, W) int64 part label of every pixel.
 
-    A pixel inside one or more part shapes takes the front-most (``keys``). The pixels of ``region``
+    A pixel inside one or more part shapes takes the front-most (``keys``), except between two limbs side
+    by side (``_side_by_side``: legs pressed together, an elbow's two bones), which split their overlap
+    by the distance to their bones in radii. The pixels of ``region``
     (H, W) bool outside every shape form pieces; each piece's pixels go to the nearest, in units of its
     reach (``_reach``: a limb's radius, a third of the body scale for torso and head), of the parts that
     the piece touches (so spread fingers that touch only the forearm move with it, and a coat's flap
     beside a folded arm stays with the torso), becoming ``LOOSE`` beyond the torso's or a thigh's reach
-    (a skirt, a wide coat). Pixels outside
+    (a skirt, a wide coat). With the photo ``rgb`` (H, W, 3) uint8 and the pose's joints ``xy`` (18, 2),
+    ``refine_by_colour`` then settles the pixels near each limb by colour. Pixels outside
     ``region`` get the label of the nearest region pixel (so any lookup near the person is defined).
     """
     inside = distances <= 0
     in_any = inside.any(0)
-    label = np.where(in_any, np.where(inside, keys[:NUM_PARTS, None, None], -np.inf).argmax(0),
-                     distances.argmin(0))
+    ranked = np.where(inside, keys[:NUM_PARTS, None, None], -np.inf)
+    label = np.where(in_any, ranked.argmax(0), distances.argmin(0))
     reach = _reach(radii, scale)
+    if xy is not None:  # two limbs side by side (not crossing) split their overlap down the middle
+        np.put_along_axis(ranked, label[None], -np.inf, 0)
+        second, other = ranked.max(0), ranked.argmax(0)
+        both = in_any & np.isfinite(second)
+        for p in LIMBS:
+            for q in LIMBS:
+                if p == q or not _side_by_side(xy, p, q):
+                    continue
+                pair = both & (label == p) & (other == q)
+                closer = (distances[q] + radii[q]) / radii[q] < (distances[p] + radii[p]) / radii[p]
+                label[pair & closer] = q
     rest = (region & ~in_any).astype(np.uint8)
     count, comp, stats, _ = cv2.connectedComponentsWithStats(rest, connectivity=8)
     h, w = region.shape
@@ -183,6 +207,8 @@ def label_parts(distances: np.ndarray, region: np.ndarray, keys: np.ndarray, rad
         best = np.where(far & np.isin(best, (TORSO,) + THIGHS), LOOSE, best)
         sub = label[y0:y1, x0:x1]
         sub[piece] = best[piece]
+    if rgb is not None and xy is not None:
+        label = refine_by_colour(label, rgb, distances, xy, radii, scale, region)
     label = _majority(label, region)
     if region.any() and not region.all():
         from scipy.ndimage import distance_transform_edt
@@ -190,6 +216,99 @@ def label_parts(distances: np.ndarray, region: np.ndarray, keys: np.ndarray, rad
         _, (iy, ix) = distance_transform_edt(~region, return_indices=True)
         label = label[iy, ix]
     return label.astype(np.int64)
+
+
+def _side_by_side(xy: np.ndarray, p: int, q: int, folded: float = 45.0) -> bool:
+    """Whether limbs p and q lie side by side rather than one across the other: their bones do not cross,
+    or, for a limb and the next one down its chain, the joint between them is bent by less than 180 minus
+    ``folded`` degrees (a forearm folded onto its upper arm lies across it)."""
+    (a1, b1), (a2, b2) = BODY_PARTS[PART_NAMES[p]], BODY_PARTS[PART_NAMES[q]]
+    shared = {a1, b1} & {a2, b2}
+    if shared:
+        j = shared.pop()
+        u = xy[a1 if b1 == j else b1] - xy[j]
+        v = xy[a2 if b2 == j else b2] - xy[j]
+        cos = float(u @ v) / max(float(np.linalg.norm(u) * np.linalg.norm(v)), 1e-9)
+        return cos < np.cos(np.radians(folded))
+
+    def side(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> float:
+        return float((b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]))
+
+    crosses = (side(xy[a1], xy[b1], xy[a2]) * side(xy[a1], xy[b1], xy[b2]) < 0
+               and side(xy[a2], xy[b2], xy[a1]) * side(xy[a2], xy[b2], xy[b1]) < 0)
+    return not crosses
+
+
+def _palette(lab: np.ndarray, k: int = 3, most: int = 3000) -> np.ndarray | None:
+    """(k, 3) k-means colour centres of Lab pixels (N, 3) (None for fewer than 30 pixels)."""
+    if len(lab) < 30:
+        return None
+    if len(lab) > most:
+        lab = lab[np.random.default_rng(0).choice(len(lab), most, replace=False)]
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
+    cv2.setRNGSeed(0)
+    _, _, centres = cv2.kmeans(np.ascontiguousarray(lab, np.float32), k, None, criteria, 2, cv2.KMEANS_PP_CENTERS)
+    return centres
+
+
+def _colour_distance(lab: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """(N,) distance of Lab pixels (N, 3) to the nearest of the centres (k, 3)."""
+    return np.sqrt(((lab[:, None] - centres[None]) ** 2).sum(-1)).min(1)
+
+
+def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray, xy: np.ndarray,
+                     radii: np.ndarray, scale: float, region: np.ndarray, ratio: float = 0.5,
+                     least: float = 12.0) -> np.ndarray:
+    """Labels near each limb settled by colour.
+
+    A pixel of a limb within 2 radii of its bone but off the bone's core (0.6 radii around it) goes to the
+    nearest of torso, head and loose cloth (in units of reach) when its colour (CIE Lab) is much closer to
+    that part's colours near the limb than to the core's (distances to the nearest of 3 k-means colours:
+    under ``ratio`` times, the core's over ``least``). So a bare arm over a white dress or against dark hair
+    takes only the arm, while same-coloured parts (an arm in a sleeve over its jacket) keep the geometric
+    labels. Colour only takes pixels from limbs, and never beyond the bone's end: a hand's colours are not
+    its sleeve's.
+    """
+    lab = cv2.cvtColor(np.ascontiguousarray(rgb, np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
+    h, w = labels.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    px = np.stack([xs, ys], -1).astype(np.float64)
+    alone = (distances <= 0).sum(0) <= 1
+    cores = {}
+    for p in range(NUM_PARTS + 1):
+        if p in LIMBS:
+            if not np.isfinite(distances[p]).any():
+                continue
+            a, b = (xy[j].astype(np.float64) for j in BODY_PARTS[PART_NAMES[p]])
+            core = _segment_distance(px, a, b) <= 0.6 * radii[p]
+        elif p == LOOSE:
+            core = cv2.erode((labels == LOOSE).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        else:
+            core = distances[p] <= -(0.15 if p == TORSO else 0.1) * scale
+        cores[p] = core & (labels == p) & region & (alone | (p in LIMBS) | (p == LOOSE))
+    reach = np.append(_reach(radii, scale), 0.33 * scale)
+    dist = np.concatenate([distances[:NUM_PARTS], np.where(labels == LOOSE, 0.0, np.inf)[None]])
+    out = labels.copy()
+    for p in LIMBS:
+        own = _palette(lab[cores[p]]) if p in cores else None
+        if own is None:
+            continue
+        near = distances[p] <= 3 * radii[p]  # other parts' colours are taken near the limb only
+        palettes = {q: _palette(lab[c & near]) for q, c in cores.items() if q in (TORSO, HEAD, LOOSE)}
+        others = np.array([q for q, c in palettes.items() if c is not None])
+        a, b = (xy[j].astype(np.float64) for j in BODY_PARTS[PART_NAMES[p]])
+        band = region & (_segment_distance(px, a, b) <= 2 * radii[p]) & ~cores[p]
+        if not others.size or not band.any():
+            continue
+        alt = others[(dist[others][:, band] / reach[others, None]).argmin(0)]
+        pix = lab[band]
+        dp = _colour_distance(pix, own)
+        dq = np.zeros_like(dp)
+        for q in np.unique(alt):
+            dq[alt == q] = _colour_distance(pix[alt == q], palettes[q])
+        cur = out[band]
+        out[band] = np.where((cur == p) & (dq < ratio * dp) & (dp > least), alt, cur)
+    return out
 
 
 def _reach(radii: np.ndarray, scale: float) -> np.ndarray:
@@ -207,23 +326,15 @@ def _majority(label: np.ndarray, region: np.ndarray, sigma: float = 1.0) -> np.n
     return np.where(region, votes.argmax(0), label)
 
 
-def body_under_limbs(labels: np.ndarray, region: np.ndarray, scale: float) -> np.ndarray:
-    """(H, W) int64: for each limb pixel lying over the body in the photo, the body part under it (torso,
-    thigh or ``LOOSE``, the nearest body pixel's), else -1. Over the body means inside the body's outline:
-    its pixels closed (dilated then eroded) by a disc of half a body scale, so a band of arm across the
-    body is bridged while an arm beside the body adds nothing."""
-    from scipy.ndimage import distance_transform_edt
-
-    body = np.isin(labels, (TORSO, LOOSE) + THIGHS) & region
+def body_under_limbs(labels: np.ndarray, distances: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """(H, W) int64: for each limb pixel lying over the body in the photo, the body part under it, else -1.
+    Over the body means inside the torso's shape (then the torso is under it) or a thigh's (that thigh):
+    the body's extent that the pose implies, so a forearm across the chest has chest under it while an arm
+    hanging beside the body has nothing."""
     out = np.full(labels.shape, -1, np.int64)
-    if not body.any():
-        return out
-    r = max(1, int(round(0.5 * scale)))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    closed = cv2.morphologyEx(np.pad(body.astype(np.uint8), r), cv2.MORPH_CLOSE, kernel)[r:-r, r:-r] > 0
-    covered = closed & np.isin(labels, LIMBS) & region
-    _, (iy, ix) = distance_transform_edt(~body, return_indices=True)
-    out[covered] = labels[iy, ix][covered]
+    limb = np.isin(labels, LIMBS) & region
+    for p in THIGHS + (TORSO,):  # the torso last: it wins where a thigh's shape overlaps it
+        out[limb & (distances[p] <= 0) & (labels != p)] = p
     return out
 
 

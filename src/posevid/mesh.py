@@ -155,25 +155,47 @@ def _simplify(points: np.ndarray, closed: bool, tolerance: float) -> np.ndarray:
     return np.flatnonzero(keep)
 
 
-def _seeds(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A point deep inside each connected piece of each label: (K, 2) pixel coordinates, (K,) labels."""
+def _holes(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Enclosed background (negative labels not connected to the image's edge): a point deep inside each
+    pocket at least 2 pixels from its rim (K, 2), and the labels with narrower pockets filled in from the
+    nearest labelled pixels (a hole's point must lie inside it, also after the rim is simplified)."""
+    from scipy.ndimage import distance_transform_edt, maximum_position
     from scipy.ndimage import label as components
-    from scipy.ndimage import maximum_position
 
-    same = np.ones(labels.shape, bool)
-    same[1:] &= labels[1:] == labels[:-1]
-    same[:-1] &= labels[:-1] == labels[1:]
-    same[:, 1:] &= labels[:, 1:] == labels[:, :-1]
-    same[:, :-1] &= labels[:, :-1] == labels[:, 1:]
-    depth = cv2.distanceTransform(same.astype(np.uint8), cv2.DIST_L2, 3) + same
-    points, values = [], []
-    for value in np.unique(labels):
-        comp, count = components(labels == value)
-        if count:
-            pos = maximum_position(depth, comp, np.arange(1, count + 1))
-            points += [(x, y) for y, x in pos]
-            values += [value] * count
-    return np.asarray(points, np.float64).reshape(-1, 2), np.asarray(values, np.int64)
+    outside = np.pad(labels < 0, 1, constant_values=True)
+    comp, count = components(outside)
+    comp = comp[1:-1, 1:-1]
+    exterior = comp[0, 0] if count else 0
+    depth = distance_transform_edt(labels < 0)
+    points, narrow = [], np.zeros(labels.shape, bool)
+    for c in range(1, count + 1):
+        if c == exterior:
+            continue
+        pocket = comp == c
+        if depth[pocket].max() >= 2.0:
+            y, x = maximum_position(depth, comp, c)
+            points.append((x, y))
+        else:
+            narrow |= pocket
+    if narrow.any():
+        _, (iy, ix) = distance_transform_edt(labels < 0, return_indices=True)
+        labels = np.where(narrow, labels[iy, ix], labels)
+    return np.asarray(points, np.float64).reshape(-1, 2), labels
+
+
+def _triangle_labels(labels: np.ndarray, corners: np.ndarray) -> np.ndarray:
+    """(M,) the label of each triangle (M, 3, 2): the most common label at 4 points inside it (its centroid
+    and the points halfway from it to each corner), robust to the simplified edges' slivers."""
+    h, w = labels.shape
+    centroid = corners.mean(1, keepdims=True)
+    points = np.concatenate([centroid, (centroid + corners) / 2], 1)  # (M, 4, 2)
+    x = np.clip(np.round(points[..., 0]).astype(int), 0, w - 1)
+    y = np.clip(np.round(points[..., 1]).astype(int), 0, h - 1)
+    votes = labels[y, x]
+    first = votes[:, 0]
+    counts = (votes[:, :, None] == votes[:, None, :]).sum(2)
+    best = votes[np.arange(len(votes)), counts.argmax(1)]
+    return np.where(counts.max(1) > 1, best, first)
 
 
 def triangulate(labels: np.ndarray, max_area: float, simplify: float = 0.8, min_piece: int = 6
@@ -190,6 +212,7 @@ def triangulate(labels: np.ndarray, max_area: float, simplify: float = 0.8, min_
     import triangle
 
     labels = _clean_labels(np.asarray(labels, np.int64), min_piece)
+    holes, labels = _holes(labels)
     if not (labels >= 0).any():
         return Mesh(np.zeros((0, 2)), np.zeros((0, 3), np.int64)), np.zeros(0, np.int64)
     index: dict[tuple[float, float], int] = {}
@@ -208,16 +231,14 @@ def triangulate(labels: np.ndarray, max_area: float, simplify: float = 0.8, min_
         if closed:
             ids.append(ids[0])
         segments += [(u, v) for u, v in zip(ids[:-1], ids[1:]) if u != v]
-    seeds, seed_labels = _seeds(labels)
-    inside = seed_labels >= 0
-    pslg = {"vertices": np.asarray(vertices), "segments": np.asarray(segments),
-            "regions": np.concatenate([seeds[inside], seed_labels[inside, None], np.zeros((inside.sum(), 1))], 1)}
-    if (~inside).any():
-        pslg["holes"] = seeds[~inside]
-    out = triangle.triangulate(pslg, f"pq{MIN_ANGLE:g}a{max_area:.6f}AQ")
-    tris = np.asarray(out["triangles"], np.int64)
-    tri_labels = np.round(np.asarray(out["triangle_attributes"])[:, 0]).astype(np.int64)
-    return Mesh(np.asarray(out["vertices"], np.float64), tris), tri_labels
+    pslg = {"vertices": np.asarray(vertices), "segments": np.asarray(segments)}
+    if len(holes):
+        pslg["holes"] = holes
+    out = triangle.triangulate(pslg, f"pq{MIN_ANGLE:g}a{max_area:.6f}Q")
+    result = Mesh(np.asarray(out["vertices"], np.float64), np.asarray(out["triangles"], np.int64))
+    tri_labels = _triangle_labels(labels, result.corners)
+    keep = tri_labels >= 0
+    return Mesh(result.vertices, result.triangles[keep]), tri_labels[keep]
 
 
 def interior_edges(triangles: np.ndarray) -> np.ndarray:

@@ -77,14 +77,14 @@ class Rig:
         distances = layers.part_distances(xy, conf, radii, scale, height, width)
         keys = layers.depth_keys(xy, conf, z, scale)
         k = max(1, int(round(MARGIN)))
-        region = cv2.dilate(silhouette.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
-                                                                                  (2 * k + 1, 2 * k + 1))) > 0
-        labels = layers.label_parts(distances, region, keys, radii, scale)
+        region = cv2.dilate(silhouette.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2))
+        region = cv2.morphologyEx(region, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0  # no one-pixel slits
+        labels = layers.label_parts(distances, region, keys, radii, scale, rgb, xy)
         gap = layers.leg_gap_top(xy, conf, silhouette)
 
         # Hidden layers: the body under limbs that cover it, limbs under the parts in front of them. Their
         # triangles get copies in the hidden part's layer (textured by filling in from that part's pixels).
-        body_under = layers.body_under_limbs(labels, region, scale)
+        body_under = layers.body_under_limbs(labels, distances, region)
         limb_under = layers.limbs_under_limbs(labels, distances, keys, region)
         area = max(2.0, 0.5 * (scale / TRIANGLES_PER_SCALE) ** 2)
         n = layers.LOOSE + 1
