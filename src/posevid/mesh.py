@@ -24,7 +24,7 @@ from scipy.sparse.linalg import splu
 
 from .skeleton import BODY_PARTS, NUM_PARTS, PART_NAMES
 
-MIN_ANGLE = 28.0  # degrees: ``triangle``'s quality bound
+MIN_ANGLE = 25.0  # degrees: ``triangle``'s quality bound (28 adds many more triangles along the boundaries)
 _PARENT = {"head": "torso", "torso": None, "right_upper_arm": "torso", "right_lower_arm": "right_upper_arm",
            "left_upper_arm": "torso", "left_lower_arm": "left_upper_arm", "right_upper_leg": "torso",
            "right_lower_leg": "right_upper_leg", "left_upper_leg": "torso", "left_lower_leg": "left_upper_leg"}
@@ -198,7 +198,7 @@ def _triangle_labels(labels: np.ndarray, corners: np.ndarray) -> np.ndarray:
     return np.where(counts.max(1) > 1, best, first)
 
 
-def triangulate(labels: np.ndarray, max_area: float, simplify: float = 0.8, min_piece: int = 6
+def triangulate(labels: np.ndarray, max_area: float, simplify: float = 1.0, min_piece: int = 6
                 ) -> tuple[Mesh, np.ndarray]:
     """Quality triangulation of a labelled region: (H, W) int labels (negative outside) -> ``Mesh`` (source
     pixels) and the label of each triangle (M,).
@@ -481,58 +481,61 @@ def rasterize(target: np.ndarray, source: np.ndarray, priority: np.ndarray, heig
     shows through where the front layer's edge is soft). Degenerate triangles are skipped.
     """
     m = len(target)
+    empty = Raster(np.full((levels, height, width), -1, np.int64),
+                   np.full((levels, height, width, 2), NO_SOURCE, np.float32))
     if m == 0:
-        return Raster(np.full((levels, height, width), -1, np.int64),
-                      np.full((levels, height, width, 2), NO_SOURCE, np.float32))
-    target = np.asarray(target, np.float64)
-    # Edge functions e_k(x, y) = a_k x + b_k y + c_k, >= 0 inside, normalised by twice the signed area.
-    p0, p1, p2 = target[:, 0], target[:, 1], target[:, 2]
-    area2 = (p1[:, 0] - p0[:, 0]) * (p2[:, 1] - p0[:, 1]) - (p1[:, 1] - p0[:, 1]) * (p2[:, 0] - p0[:, 0])
-    good = np.abs(area2) > 1e-9
-    lo = np.ceil(target.min(1) - eps).astype(np.int64)
-    hi = np.floor(target.max(1) + eps).astype(np.int64)
-    lo = np.maximum(lo, 0)
-    hi = np.minimum(hi, [width - 1, height - 1])
-    span = np.where(good[:, None], hi - lo + 1, 0).clip(min=0)
-    counts = span[:, 0] * span[:, 1]
-    total = int(counts.sum())
-    tri = np.repeat(np.arange(m), counts)
-    start = np.cumsum(counts) - counts
-    local = np.arange(total) - np.repeat(start, counts)
-    bw = span[tri, 0]
-    px = lo[tri, 0] + local % np.maximum(bw, 1)
-    py = lo[tri, 1] + local // np.maximum(bw, 1)
-    inv = 1.0 / np.where(good, area2, 1.0)
-    inside = np.ones(total, bool)
-    bary = []
-    for a, b in ((p1, p2), (p2, p0), (p0, p1)):
-        ca = (a[:, 1] - b[:, 1]) * inv
-        cb = (b[:, 0] - a[:, 0]) * inv
-        cc = (a[:, 0] * b[:, 1] - b[:, 0] * a[:, 1]) * inv
-        e = ca[tri] * px + cb[tri] * py + cc[tri]
-        inside &= e >= -eps
-        bary.append(e)
-    tri, px, py = tri[inside], px[inside], py[inside]
-    bary = [e[inside] for e in bary]
-    pix = py * width + px
+        return empty
+    target, src = np.asarray(target, np.float64), np.asarray(source, np.float64)
+    # Each triangle's affine map from target pixels to source pixels: source = lin @ (x, y) + shift.
+    e1, e2 = target[:, 1] - target[:, 0], target[:, 2] - target[:, 0]
+    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    good = np.abs(det) > 1e-9
+    inv = np.stack([np.stack([e2[:, 1], -e2[:, 0]], -1), np.stack([-e1[:, 1], e1[:, 0]], -1)], 1)
+    inv /= np.where(good, det, 1.0)[:, None, None]
+    lin = np.stack([src[:, 1] - src[:, 0], src[:, 2] - src[:, 0]], -1) @ inv  # (M, 2, 2)
+    shift = src[:, 0] - (lin @ target[:, 0, :, None])[..., 0]
+    # Scanlines: the rows each triangle covers, and on each row the span between its edges.
+    y_lo = np.maximum(np.ceil(target[:, :, 1].min(1) - eps), 0).astype(np.int64)
+    y_hi = np.minimum(np.floor(target[:, :, 1].max(1) + eps), height - 1).astype(np.int64)
+    rows = np.where(good, y_hi - y_lo + 1, 0).clip(min=0)
+    row_tri = np.repeat(np.arange(m), rows)
+    y = (y_lo[row_tri] + np.arange(int(rows.sum())) - np.repeat(np.cumsum(rows) - rows, rows)).astype(np.float64)
+    x_min = np.full(len(y), np.inf)
+    x_max = np.full(len(y), -np.inf)
+    for i, j in ((0, 1), (1, 2), (2, 0)):
+        a, b = target[row_tri, i], target[row_tri, j]
+        dy = b[:, 1] - a[:, 1]
+        flat = np.abs(dy) < 1e-12
+        on = (y >= np.minimum(a[:, 1], b[:, 1]) - eps) & (y <= np.maximum(a[:, 1], b[:, 1]) + eps)
+        t = np.clip((y - a[:, 1]) / np.where(flat, 1.0, dy), 0.0, 1.0)
+        x = a[:, 0] + t * (b[:, 0] - a[:, 0])
+        lo = np.where(flat, np.minimum(a[:, 0], b[:, 0]), x)
+        hi = np.where(flat, np.maximum(a[:, 0], b[:, 0]), x)
+        x_min = np.where(on, np.minimum(x_min, lo), x_min)
+        x_max = np.where(on, np.maximum(x_max, hi), x_max)
+    x0 = np.maximum(np.ceil(x_min - eps), 0)
+    x1 = np.minimum(np.floor(x_max + eps), width - 1)
+    count = np.where(np.isfinite(x0) & np.isfinite(x1), x1 - x0 + 1, 0).clip(min=0).astype(np.int64)
+    tri = np.repeat(row_tri, count)
+    px = (np.repeat(x0, count) + np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count))
+    py = np.repeat(y, count)
+    pix = py.astype(np.int64) * width + px.astype(np.int64)
     key = np.asarray(priority, np.int64)[tri] * m + tri
-    out_tri = np.full((levels, height * width), -1, np.int64)
-    out_src = np.full((levels, height * width, 2), NO_SOURCE, np.float32)
-    src = np.asarray(source, np.float64)
+    out_tri = empty.triangle.reshape(levels, -1)
+    out_src = empty.source.reshape(levels, -1, 2)
     for level in range(levels):
         if level:
-            top_group = np.asarray(group)[np.maximum(out_tri[level - 1][pix], 0)]
-            keep = np.asarray(group)[tri] != top_group
-            tri, pix, key = tri[keep], pix[keep], key[keep]
-            bary = [e[keep] for e in bary]
+            keep = np.asarray(group)[tri] != np.asarray(group)[np.maximum(out_tri[level - 1][pix], 0)]
+            tri, pix, key, px, py = tri[keep], pix[keep], key[keep], px[keep], py[keep]
         best = np.full(height * width, -1, np.int64)
         np.maximum.at(best, pix, key)
         win = best[pix] == key
-        t, p = tri[win], pix[win]
-        b0, b1, b2 = (e[win] for e in bary)
+        t, p, x, yy = tri[win], pix[win], px[win], py[win]
         out_tri[level, p] = t
-        out_src[level, p] = (b0[:, None] * src[t, 0] + b1[:, None] * src[t, 1] + b2[:, None] * src[t, 2])
-    return Raster(out_tri.reshape(levels, height, width), out_src.reshape(levels, height, width, 2))
+        c, d = lin[t], shift[t]
+        out_src[level, p, 0] = x * c[:, 0, 0] + yy * c[:, 0, 1] + d[:, 0]
+        out_src[level, p, 1] = x * c[:, 1, 0] + yy * c[:, 1, 1] + d[:, 1]
+    return empty
 
 
 def grid_from_coords(coords: np.ndarray, src_height: int, src_width: int, background: str = "outside"):

@@ -118,22 +118,28 @@ class Rig:
 
     def render(self, target: Poses) -> tuple[np.ndarray, np.ndarray]:
         """The person in the ``target`` pose: premultiplied RGB (H, W, 3) float32 in [0, 255] and alpha
-        (H, W) float32, two depth levels composited (a soft limb edge over the body shows the body)."""
+        (H, W) float32. Two depth levels are composited where the front one is not opaque (a soft limb
+        edge over the body shows the body)."""
         r = self.raster(target, levels=2)
-        out_rgb, out_a = None, None
-        for level in (1, 0):
-            src = r.source[level].copy()
-            drawn = r.triangle[level] >= 0
-            src[..., 1] += np.where(drawn, self.texture[np.maximum(r.triangle[level], 0)], 0) * self.height
-            rgba = cv2.remap(self.atlas, src[..., 0], src[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                             borderValue=0)
-            if out_rgb is None:
-                out_rgb, out_a = rgba[..., :3], rgba[..., 3]
-            else:
-                a = rgba[..., 3:]
-                out_rgb = rgba[..., :3] + (1 - a) * out_rgb
-                out_a = rgba[..., 3] + (1 - rgba[..., 3]) * out_a
-        return out_rgb, out_a
+        front = self._sample(r, 0, (slice(None), slice(None)))
+        rgb, alpha = front[..., :3], front[..., 3]
+        see_through = (alpha < 0.999) & (r.triangle[1] >= 0)
+        if see_through.any():
+            ys, xs = np.nonzero(see_through)
+            box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+            back = self._sample(r, 1, box)
+            a = alpha[box][..., None]
+            rgb[box] += (1 - a) * back[..., :3]
+            alpha[box] += (1 - a[..., 0]) * back[..., 3]
+        return rgb, alpha
+
+    def _sample(self, r: mesh.Raster, level: int, box: tuple[slice, slice]) -> np.ndarray:
+        """The atlas read through level ``level`` of a raster within ``box``: (h, w, 4) float32."""
+        tri = r.triangle[level][box]
+        src = r.source[level][box]
+        map_x = np.ascontiguousarray(src[..., 0])
+        map_y = src[..., 1] + np.where(tri >= 0, self.texture[tri], 0).astype(np.float32) * self.height
+        return cv2.remap(self.atlas, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
     def grid(self, target: Poses, background: str = "outside"):
         """Backward grid (1, H, W, 2) float32 torch tensor into the photo (``grid_sample``,
