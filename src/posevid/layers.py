@@ -140,9 +140,11 @@ def depth_keys(xy: np.ndarray, conf: np.ndarray, z: np.ndarray | None, scale: fl
     vis = conf > MIN_CONF
     keys = np.array([_DEPTH_BIAS["torso" if p == TORSO else "head" if p == HEAD else _kind(p)]
                      for p in range(NUM_PARTS)] + [0.0])
-    for thigh, shin, ankle in ((THIGHS[0], SHINS[0], JOINT["right_ankle"]), (THIGHS[1], SHINS[1], JOINT["left_ankle"])):
-        if vis[ankle]:
-            keys[[thigh, shin]] += 0.01 * xy[ankle, 1] / max(scale, 1e-6)
+    ra, la = JOINT["right_ankle"], JOINT["left_ankle"]
+    if vis[ra] and vis[la]:  # the foot lower in the picture is nearer (on a floor seen from above)
+        lower = 0.05 * (xy[ra, 1] - xy[la, 1]) / max(scale, 1e-6)
+        keys[[THIGHS[0], SHINS[0]]] += lower
+        keys[[THIGHS[1], SHINS[1]]] -= lower
     keys -= 1e-4 * np.arange(NUM_PARTS + 1)  # strict order: of two equal parts, the first (right) in front
     if z is None:
         return keys

@@ -389,12 +389,12 @@ def _fit_similarity(src: np.ndarray, dst: np.ndarray, scale: float | None) -> np
 
 
 def part_transforms(src_xy: np.ndarray, src_conf: np.ndarray, dst_xy: np.ndarray, dst_conf: np.ndarray,
-                    min_conf: float = 0.1, stretch: tuple[float, float] = (0.5, 1.6)) -> np.ndarray:
+                    min_conf: float = 0.1, stretch: tuple[float, float] = (0.35, 1.6)) -> np.ndarray:
     """One pixel affine per body part taking the source pose to the target pose: ``(10, 2, 3)`` float64.
 
     Poses are one frame each, ``(18, 2)`` pixels and ``(18,)`` confidences; a joint counts when both poses
     see it. ``k`` is the ratio of body sizes (target / source).
-    - torso: least-squares affine of neck, shoulders and hips (singular values within [0.7 k, 1.4 k]),
+    - torso: least-squares affine of neck, shoulders and hips (singular values within [0.8 k, 1.25 k]),
       else a similarity;
     - head: rotation and translation of its joints, scaled by ``k`` (the head keeps its size on the body);
     - limbs: the bone's rotation, the bone's length ratio along it (within ``stretch`` times ``k``) and
@@ -411,7 +411,7 @@ def part_transforms(src_xy: np.ndarray, src_conf: np.ndarray, dst_xy: np.ndarray
         joints = [j for j in BODY_PARTS[name] if ok[j]]
         fit = None
         if name == "torso":
-            fit = _fit_affine(src_xy[joints], dst_xy[joints], k, (0.7, 1.4)) if len(joints) >= 3 else None
+            fit = _fit_affine(src_xy[joints], dst_xy[joints], k, (0.8, 1.25)) if len(joints) >= 3 else None
             if fit is None:
                 fit = _fit_similarity(src_xy[joints], dst_xy[joints], None)
             if fit is None:

@@ -28,6 +28,7 @@ TRIANGLES_PER_SCALE = 9.0  # triangle edge ~ body scale / this
 BLEND = 0.7  # skinning weights blend over this many limb radii on each side of a joint
 MIN_PIXELS = 150  # a person covering fewer pixels than this is not rigged
 MIN_HEIGHT = 24.0  # nor one shorter than this (``poses.body_height``, pixels)
+STICK = 0.2  # how strongly the previous frame's depth order holds (body scales of depth, over all ranks)
 _UNDERLAY_KEY = -100.0
 
 
@@ -103,24 +104,34 @@ class Rig:
         """(10, 2, 3) per-part affines source -> target pose (``mesh.part_transforms``)."""
         return mesh.part_transforms(self.src_xy, self.src_conf, target.xy[0], target.conf[0])
 
-    def raster(self, target: Poses, levels: int = 2, size: tuple[int, int] | None = None) -> mesh.Raster:
-        """The mesh moved to the one-frame ``target`` pose (source pixels) and rasterised over the
-        (H, W) image (``size``, default the source's): ``levels`` depth levels (see ``mesh.rasterize``)."""
-        moved = mesh.skin(self.mesh.vertices, self.weights, self.transforms(target))
+    def depth(self, target: Poses, previous: np.ndarray | None = None) -> np.ndarray:
+        """(11,) depth keys of the parts in the one-frame ``target`` pose (``layers.depth_keys``, higher in
+        front). Given the keys used for the previous frame, the previous order is favoured by up to
+        ``STICK`` (body scales of depth), so two parts at nearly the same depth do not swap every frame."""
         z = None if getattr(target, "z", None) is None else target.z[0]
         keys = layers.depth_keys(target.xy[0], target.conf[0], z, self.scale)
+        if previous is not None:
+            keys = keys + STICK * np.argsort(np.argsort(previous)) / (len(previous) - 1)
+        return keys
+
+    def raster(self, target: Poses, levels: int = 2, keys: np.ndarray | None = None) -> mesh.Raster:
+        """The mesh moved to the one-frame ``target`` pose (source pixels) and rasterised over the source's
+        (H, W) in the depth order of ``keys`` (default ``depth(target)``): ``levels`` depth levels (see
+        ``mesh.rasterize``)."""
+        moved = mesh.skin(self.mesh.vertices, self.weights, self.transforms(target))
+        keys = self.depth(target) if keys is None else keys
         key = np.where(self.texture == 1, _UNDERLAY_KEY, keys[self.part])
         priority = np.unique(key, return_inverse=True)[1]
-        h, w = size or (self.height, self.width)
         tris = self.mesh.triangles
-        return mesh.rasterize(moved[tris], self.mesh.vertices[tris], priority, h, w,
+        return mesh.rasterize(moved[tris], self.mesh.vertices[tris], priority, self.height, self.width,
                               group=layers.LAYER[self.part], levels=levels)
 
-    def render(self, target: Poses) -> tuple[np.ndarray, np.ndarray]:
+    def render(self, target: Poses, keys: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The person in the ``target`` pose: premultiplied RGB (H, W, 3) float32 in [0, 255] and alpha
-        (H, W) float32. Two depth levels are composited where the front one is not opaque (a soft limb
+        (H, W) float32, in the depth order of ``keys`` (default ``depth(target)``). Two depth levels are
+        composited where the front one is not opaque (a soft limb
         edge over the body shows the body)."""
-        r = self.raster(target, levels=2)
+        r = self.raster(target, 2, keys)
         front = self._sample(r, 0, (slice(None), slice(None)))
         rgb, alpha = front[..., :3], front[..., 3]
         see_through = (alpha < 0.999) & (r.triangle[1] >= 0)

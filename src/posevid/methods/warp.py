@@ -51,13 +51,15 @@ class WarpAnimator(Animator):
         mask = np.clip(np.asarray(mask, np.float32), 0.0, 1.0)
         self._rig = Rig.build(source, pose, mask)
         self._background = inpaint_background(source, mask).astype(np.float32)
+        self._keys: np.ndarray | None = None  # the depth order of the last frame (it holds against flicker)
         self.alpha = None
 
     def step(self, target: Poses) -> np.ndarray:
         """The frame (H, W, 3) uint8 of the source person in the one-frame ``target`` pose (source pixels)."""
         if self._rig is None or self._background is None:
             raise RuntimeError("WarpAnimator.step before reset")
-        person, alpha = self._rig.render(target)
+        self._keys = self._rig.depth(target, self._keys)
+        person, alpha = self._rig.render(target, self._keys)
         self.alpha = alpha
         out = person + (1.0 - alpha[..., None]) * self._background
         return np.clip(out + 0.5, 0, 255).astype(np.uint8)
