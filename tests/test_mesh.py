@@ -228,3 +228,27 @@ def test_the_person_it_cannot_rig_is_named(catalog) -> None:
     legs.conf[0, [JOINT[n] for n in ("neck", "right_shoulder", "left_shoulder", "right_hip", "left_hip")]] = 0
     with pytest.raises(PosevidError, match="torso is not in the picture"):
         Rig.build(rgb, legs, mask)
+
+
+def test_mesh_grids_for_networks(catalog) -> None:
+    """The batched grid (the learned methods' coarse warp): identity at the source pose, and a shifted target
+    reads the photo where the person was."""
+    rgb, pose, mask, _ = catalog
+    flipped = pose.flip()
+    images = np.stack([rgb, rgb[:, ::-1].copy()])
+    masks = np.stack([mask, mask[:, ::-1].copy()])
+    xy, conf = np.concatenate([pose.xy, flipped.xy]), np.concatenate([pose.conf, flipped.conf])
+    from posevid.rig import mesh_grids
+    from posevid.warp import identity_grid
+
+    h, w = mask.shape
+    same = mesh_grids(images, xy, conf, masks, xy, conf)
+    assert same.shape == (2, h, w, 2)
+    assert (same - identity_grid(2, h, w)).abs().max() < 1e-3
+    shift = np.array([10.0, 0.0], np.float32)
+    moved = mesh_grids(images, xy, conf, masks, xy + shift, conf, background="outside")
+    inner = cv2.erode((mask > 0.5).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    ys, xs = np.nonzero(inner[:, : w - 10])
+    want = identity_grid(1, h, w)[0, ys, xs]
+    assert (moved[0, ys, xs + 10] - want).abs().max() < 1e-3
+    assert (moved[0][torch.from_numpy(~np.roll(cv2.dilate(mask, np.ones((9, 9))) > 0.1, 10, 1))] == -2.0).all()

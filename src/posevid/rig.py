@@ -261,3 +261,24 @@ def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: n
             fill[..., 3] = 1.0
         slices.append(fill)
     return np.concatenate(slices, 0)
+
+
+def mesh_grids(images: np.ndarray, src_xy: np.ndarray, src_conf: np.ndarray, masks: np.ndarray,
+               dst_xy: np.ndarray, dst_conf: np.ndarray, background: str = "identity"):
+    """Backward ``grid_sample`` grids (B, H, W, 2) float32 (torch) moving each source person onto its target
+    pose with the rig's skinned mesh: the mesh counterpart of ``warp.dense_grid`` for the learned methods.
+
+    images (B, H, W, 3) uint8, src_xy (B, 18, 2) pixels, src_conf (B, 18), masks (B, H, W) in [0, 1];
+    dst_xy, dst_conf: the target poses in the same pixels. One rig is built per item (0.1-1 s each on a CPU),
+    so callers that see a source many times should keep its ``Rig`` and call ``Rig.grid``. ``background``:
+    ``"identity"`` (pixels the person does not cover read themselves) or ``"outside"`` (they read zeros).
+    """
+    import torch
+
+    grids = []
+    for b in range(len(images)):
+        h, w = images[b].shape[:2]
+        source = Poses(src_xy[b][None], src_conf[b][None], w, h)
+        target = Poses(dst_xy[b][None], dst_conf[b][None], w, h)
+        grids.append(Rig.build(images[b], source, masks[b], where=f"batch item {b}").grid(target, background))
+    return torch.cat(grids)
