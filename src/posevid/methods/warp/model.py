@@ -14,10 +14,10 @@ import cv2
 import numpy as np
 import torch
 
-from ..errors import PosevidError
-from ..poses import Poses
-from ..rig import Rig
-from .base import Animator, Method, register
+from ...errors import PosevidError
+from ...poses import Poses
+from ...rig import Rig
+from ..base import Animator, Method, register
 
 
 def inpaint_background(source: np.ndarray, mask: np.ndarray, grow: float = 0.02) -> np.ndarray:
@@ -41,7 +41,7 @@ class WarpAnimator(Animator):
         """Take the source (H, W, 3) uint8, its one-frame pose in its pixels and the person mask (H, W) in
         [0, 1]; without a mask, the PG2 pose mask (limbs joined and dilated) stands in for it. Raises
         ``PosevidError("source image", ...)`` when the person cannot be rigged (too small, no torso)."""
-        from ..render import pose_mask
+        from ...render import pose_mask
 
         height, width = source.shape[:2]
         if (pose.width, pose.height) != (width, height):
