@@ -249,6 +249,7 @@ class Animation:
         from .video import read_image
 
         where = "source image" if isinstance(source, np.ndarray) else source
+        self.source_name = str(where)
         rgb = read_image(source) if not isinstance(source, np.ndarray) else np.asarray(source)
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise PosevidError(where, f"must be (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}")
@@ -385,12 +386,17 @@ class Animation:
             torch.set_num_threads(threads)
 
     def _frames(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
-        if self.crop is None:
-            self.animator.reset(self.source, self.source_pose, self.source_mask)
+        crop = self.crop
+        if crop is None:
+            photo = (self.source, self.source_pose, self.source_mask)
         else:
-            (x0, y0, side), size = self.crop
-            self.animator.reset(_crop(self.source, x0, y0, side, size), self.source_pose.crop(x0, y0, side, side, size,
-                                size), _crop(self.source_mask, x0, y0, side, size))
+            (x0, y0, side), size = crop
+            photo = (_crop(self.source, x0, y0, side, size), self.source_pose.crop(x0, y0, side, side, size, size),
+                     _crop(self.source_mask, x0, y0, side, size))
+        try:
+            self.animator.reset(*photo)
+        except PosevidError as err:  # the animator cannot take this photo: say which photo
+            raise PosevidError(self.source_name, err.problem) from None
         ratio = self.fps / self.driving_fps
         made = 0
         for i, (frame, pose, target) in enumerate(self.targets()):
