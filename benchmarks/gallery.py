@@ -108,7 +108,7 @@ def write_index(out: Path, report: dict) -> None:
         if "sheet" in entry and Path(entry["sheet"]).parent == out:
             lines.append(f"- {pair}: [{Path(entry['sheet']).name}]({Path(entry['sheet']).name})")
         elif "error" in entry:
-            lines.append(f"- {pair}: refused, `{entry['error']}`")
+            lines.append(f"- {pair}: refused, `{entry['error'].replace(str(DATA) + '/', '')}`")
     (out / "index.md").write_text("\n".join(lines) + "\n")
 
 
