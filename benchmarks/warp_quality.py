@@ -9,7 +9,8 @@ counts as black in both images). Metrics: L1 on [0, 1], SSIM, ST-LPIPS (VGG) whe
 ``posevid.metrics.stlpips`` is there, and AKD / MKR: BlazePose (static) on the generated and on the real
 frame, AKD in pixels of the 256 box.
 
-**Cross-identity**: each photo in ``DATA/images`` (long side ``--size``) x each clip. The clip's poses
+**Cross-identity**: each photo in ``DATA/images`` (long side ``--size``; its person found as the pipeline
+finds it, ``photo.find_person``) x each clip. The clip's poses
 (tracking mode, the pipeline's 320-pixel analysis copy) are retargeted onto the photo's person
 (``poses.retarget``, ``--mode``) and smoothed (``poses.smooth``), and drive the animator; every
 ``--cross-stride``-th frame is segmented by BlazePose (static): ghost area = share of the frame that the
@@ -249,10 +250,11 @@ def cross_identity(photo: np.ndarray, clip: Path, names: list[str], stride: int,
                    driving: list, sheet: Path | None) -> dict:
     """Per animator: mean ghost area, solidity and AKD to the targets over the scored frames of one pair."""
     from posevid.metrics import keypoint_errors
+    from posevid.photo import find_person
     from posevid.poses import body_height
     from posevid.render import pose_mask
 
-    photo_pose, photo_mask = estimator.image(photo)
+    photo_pose, photo_mask = find_person(estimator, photo)  # as the pipeline finds the photo's person
     if body_height(photo_pose)[0] <= 0:
         return {"error": "no person found in the photo"}
     height_px = float(body_height(photo_pose)[0])
@@ -335,9 +337,10 @@ def plate_fills() -> dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
 def plate_quality(photo: np.ndarray, names: list[str], estimator) -> dict:
     """Per fill: known-background L1 / SSIM (mean of both sideways moves), ms, and the person left."""
     from posevid.metrics import ssim
+    from posevid.photo import find_person
     from posevid.plate import person_hole, refine_alpha
 
-    _, mask = estimator.image(photo)
+    _, mask = find_person(estimator, photo)
     if mask.max() <= 0.5:
         return {"error": "no person found in the photo"}
     person = person_hole(refine_alpha(photo, mask))
