@@ -21,7 +21,8 @@ silhouette is the animator's ``alpha`` attribute after each step ((H, W) in [0, 
 person it drew; > 0.5), or the pose mask of the target (``render.pose_mask``) when it has none.
 
 **Plates** (the background behind the person, made once per photo): for each photo (long side
-``--size``) the person's hole (``plate.person_hole`` of the refined alpha) is moved sideways by half its
+``--size``) the person's hole (``plate.person_hole`` of the refined alpha and the raw mask, as the warp
+animator makes it) is moved sideways by half its
 width, onto background, both ways; each fill (``--plates``: OpenCV's Telea, xphoto's FSR_FAST, and
 ``plate.clean_plate``'s) completes that hole together with the person's own, and is scored
 on the moved hole's known background pixels: L1 on [0, 1], SSIM in its box, milliseconds. Then each
@@ -343,7 +344,7 @@ def plate_quality(photo: np.ndarray, names: list[str], estimator) -> dict:
     _, mask = find_person(estimator, photo)
     if mask.max() <= 0.5:
         return {"error": "no person found in the photo"}
-    person = person_hole(refine_alpha(photo, mask))
+    person = person_hole(np.maximum(mask, refine_alpha(photo, mask)))  # the hole the warp animator's plate fills
     h, w = person.shape
     xs = np.flatnonzero(person.any(0))
     fills = plate_fills()
