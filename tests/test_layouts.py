@@ -12,9 +12,9 @@ import pytest
 from layout_fixtures import build_fomm, build_inshop, build_market, build_ubc_fashion, dance_frames
 from posevid.cli import main
 from posevid.data.layouts import inshop_name, read_layout
-from posevid.data.pg2_datasets import PG2PairDataset
 from posevid.data.prepare import prepare
 from posevid.errors import PosevidError
+from posevid.methods.pg2.data import PG2PairDataset
 from posevid.video import open_video, read_image
 
 

@@ -168,7 +168,7 @@ def _pair_layout(data: Path) -> tuple[Path, Path, Path]:
 
 def _pair_run(model: Method, data: Path, ev: Evaluator, max_items: int | None, show: bool) -> list[str]:
     """Generate every test pair's target from its source image and the target's annotation keypoints."""
-    from .data.pg2_datasets import read_pg2_annotations, read_pg2_pairs
+    from .methods.pg2.data import read_pg2_annotations, read_pg2_pairs
     from .poses import Poses
     from .render import pose_mask
     from .video import read_image

@@ -162,7 +162,7 @@ def _image_folder(root: Path, split: str, layout: str) -> tuple[dict[str, Path],
 
 
 def _read_pairs(root: Path, layout: str, prefixes: list[str]) -> PairLayout:
-    from .pg2_datasets import read_pg2_pairs
+    from ..methods.pg2.data import read_pg2_pairs
 
     out = PairLayout(layout, root)
     for split in SPLITS:

@@ -380,7 +380,7 @@ def prepare_pairs(layout: PairLayout, out: str | Path) -> dict:
     the CSVs under their own names, and ``layout.json``. Finished images are skipped on a rerun."""
     from PIL import Image
 
-    from .pg2_datasets import read_pg2_pairs
+    from ..methods.pg2.data import read_pg2_pairs
 
     out = Path(out)
     counts = {}
