@@ -412,6 +412,8 @@ def main() -> None:
     parser.add_argument("--mode", default=DEFAULT_RETARGET, help="cross-identity retargeting mode")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared)")
     parser.add_argument("--parts", nargs="+", default=["self", "cross", "plate"], choices=["self", "cross", "plate"])
+    parser.add_argument("--only-self", action="store_const", const=["self"], dest="parts", help="= --parts self")
+    parser.add_argument("--only-cross", action="store_const", const=["cross"], dest="parts", help="= --parts cross")
     parser.add_argument("--plates", nargs="+", default=list(PLATE_FILLS), choices=list(PLATE_FILLS))
     parser.add_argument("--clips", nargs="*", help="clip file names in DATA/videos (default: all mp4)")
     parser.add_argument("--photos", nargs="*", help="photo file names in DATA/images (default: all photos)")
