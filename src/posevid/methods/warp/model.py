@@ -15,7 +15,7 @@ import torch
 
 from ...errors import PosevidError
 from ...poses import Poses
-from ..base import Animator, Method, register
+from ..base import Animator, Capabilities, Method, NoOptions, register
 
 
 def inpaint_background(source: np.ndarray, mask: np.ndarray, grow: float = 0.02) -> np.ndarray:
@@ -77,7 +77,8 @@ class WarpAnimator(Animator):
 class WarpMethod(Method):
     """Untrained baseline: part-wise affine warping (the coarse stage of DwNet / the decoupled method)."""
 
-    trainable = False
+    capabilities = Capabilities(trains=False, animates=True)
+    Options = NoOptions
 
     def __init__(self, cfg: dict[str, Any] | None = None):
         super().__init__(cfg or {"method": "warp"})
