@@ -145,3 +145,17 @@ def test_plugin_modules_named_on_the_command_line_are_imported(tmp_path: Path) -
                           capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "b.gif").is_file()
+
+
+def test_configs_commands_list_and_copy_the_packaged_configs(tmp_path: Path) -> None:
+    runner = CliRunner()
+    listed = runner.invoke(app, ["configs", "list"])
+    assert listed.exit_code == 0 and listed.output.split() == [f"{p.parent.name}/{p.stem}" for p in CONFIGS]
+    copied = runner.invoke(app, ["configs", "copy", "pg2/tiny", str(tmp_path)])
+    assert copied.exit_code == 0 and (tmp_path / "pg2" / "tiny.yaml").read_text() == \
+        (REPO / "configs/pg2/tiny.yaml").read_text()
+    again = runner.invoke(app, ["configs", "copy", "pg2/tiny", str(tmp_path)])
+    assert isinstance(again.exception, PosevidError) and "already exists" in str(again.exception)
+    missing = runner.invoke(app, ["configs", "copy", "pg2/huge", str(tmp_path)])
+    assert isinstance(missing.exception, PosevidError) and "configs list" in str(missing.exception)
+    assert load_config("pg2/tiny") == load_config(REPO / "configs/pg2/tiny.yaml")  # a packaged config by name

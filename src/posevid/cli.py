@@ -358,6 +358,23 @@ def ui(
     serve(host, port, checkpoints)
 
 
+def _import_plugins_first(argv: list[str]) -> None:
+    """Import the ``--plugin`` modules before the command line is parsed, so that the methods they register
+    add their options and commands too (the option itself is also parsed, for ``--help``)."""
+    modules = []
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--plugin" and i + 1 < len(argv):
+            modules.append(argv[i + 1])
+        elif arg.startswith("--plugin="):
+            modules.append(arg.partition("=")[2])
+    if modules:
+        from .methods.registry import import_plugins
+
+        import_plugins(modules)
+
+
 def main() -> None:
     """Console-script entry point."""
     from .errors import PosevidError
@@ -365,6 +382,7 @@ def main() -> None:
     # Idle OpenMP threads sleep instead of spinning: torch shares the cores with MediaPipe and x264.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
+        _import_plugins_first(sys.argv[1:])
         app()
     except PosevidError as err:
         print(f"posevid: error: {err}", file=sys.stderr)

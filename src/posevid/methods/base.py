@@ -25,7 +25,6 @@ from ..tensors import image_to_tensor, resize_image, tensor_to_image
 
 if TYPE_CHECKING:
     from ..cli_hooks import CommandLine
-    from ..poses import Poses as PoseSequence
 
 
 @dataclass(frozen=True)
@@ -201,7 +200,7 @@ class Method(nn.Module, ABC):
     def animator(self) -> Animator:
         """An animator using the current weights (eval mode, no gradients)."""
 
-    def motion(self, action: str, start: PoseSequence, frames: int, seed: int = 0) -> PoseSequence:
+    def motion(self, action: str, start: Poses, frames: int, seed: int = 0) -> Poses:
         """A ``frames``-long pose sequence of ``action`` from the one-frame pose ``start`` (its pixels);
         methods with ``capabilities.generates_motion``."""
         raise PosevidError(None, f"method {self.name!r} does not generate motion")
