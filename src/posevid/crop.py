@@ -1,9 +1,10 @@
 """The square crop around a person, one implementation for training data and animation.
 
 ``posevid prepare`` crops every frame of a clip with one square around the person's whole track
-(``data.prepare.track_box``); ``posevid animate`` crops the source photo with a square around its person
-(``photo_box``). Both make the square with ``square_box`` and cut it with ``crop_square``; a method then
-sees the person framed the same way it was trained on. Boxes are ``(x0, y0, side)`` in pixels.
+(``data.prepare.track_box``); ``posevid animate`` gives a method trained on such crops the square around
+the photo's person (``photo_box``). Both make the square with ``square_box`` (moved inside the image where
+it fits) and cut it with ``crop_square`` (black outside the image, the same resizing); a method then sees
+the person framed the way it was trained on. Boxes are ``(x0, y0, side)`` in pixels.
 """
 
 from __future__ import annotations
@@ -37,12 +38,14 @@ def square_box(extent: np.ndarray | tuple[float, float, float, float], scale: fl
 
 def photo_box(pose: Poses, mask: np.ndarray) -> tuple[int, int, int]:
     """The square of a photo: around the person's joints (first frame of ``pose``) and mask (H, W) in [0, 1],
-    ``PHOTO_SCALE`` times its larger side, feet near the bottom (room above for raised arms)."""
+    ``PHOTO_SCALE`` times its larger side, feet near the bottom (room above for raised arms), moved inside
+    the photo where it fits."""
     box = bbox(pose)[0]
     ys, xs = np.nonzero(mask > 0.5)
     if xs.size:
         box = np.array([min(box[0], xs.min()), min(box[1], ys.min()), max(box[2], xs.max()), max(box[3], ys.max())])
-    return square_box(box, PHOTO_SCALE, foot_room=FOOT_ROOM)
+    height, width = mask.shape[:2]
+    return square_box(box, PHOTO_SCALE, foot_room=FOOT_ROOM, width=width, height=height)
 
 
 def crop_square(image: np.ndarray, box: tuple[int, int, int], size: int, border: str = "zero",
@@ -64,9 +67,10 @@ def crop_square(image: np.ndarray, box: tuple[int, int, int], size: int, border:
 
 
 def crop_photo(rgb: np.ndarray, pose: Poses, mask: np.ndarray, size: int) -> tuple[np.ndarray, Poses, np.ndarray]:
-    """A photo, its one-frame pose and person mask cropped to ``photo_box`` at ``size`` x ``size`` (edges
-    repeated outside the photo): ((size, size, 3) uint8, pose in the crop's pixels, (size, size) float32)."""
+    """A photo, its one-frame pose and person mask cropped to ``photo_box`` at ``size`` x ``size`` (black
+    outside the photo, as the training crops): ((size, size, 3) uint8, pose in the crop's pixels, (size,
+    size) float32)."""
     x0, y0, side = photo_box(pose, mask)
     box = (x0, y0, side)
-    return (crop_square(rgb, box, size, "edge"), pose.crop(x0, y0, side, side, size, size),
-            crop_square(np.asarray(mask, np.float32), box, size, "edge"))
+    return (crop_square(rgb, box, size), pose.crop(x0, y0, side, side, size, size),
+            crop_square(np.asarray(mask, np.float32), box, size))

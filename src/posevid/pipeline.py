@@ -27,13 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 
-from .crop import crop_photo
+from .crop import crop_square, photo_box
 from .errors import PosevidError
 from .methods.base import Animator, Method
-from .poses import RETARGET_MODES, OneEuroFilter, Poses, body_height, retarget
+from .poses import DEFAULT_RETARGET, RETARGET_MODES, OneEuroFilter, Poses, bbox, body_height, retarget
 from .tensors import resize_image
 
 POSE_SUFFIXES = (".npz", ".json", ".csv", ".bvh")
@@ -50,18 +51,24 @@ class AnimateOptions:
 
     method: the method's name; None = the checkpoint's, or ``DEFAULT_METHOD`` without a checkpoint.
     checkpoint: a trained model (checkpoint file or run folder); untrained methods need none.
-    mode: ``bones`` (the source's bones turn and stretch as the driver's), ``relative`` (each source joint
-    moves as the driver's) or ``absolute`` (the driving pose scaled to the source body); ``poses.retarget``.
-    size: crop the source to a square of this side (pixels) around the person; None: the model's training
-    size, or no crop for an untrained method. smooth: causal one-euro filtering of the target poses.
-    fps: the output rate (driving frames dropped or repeated; None: the driving rate).
-    method_options: keyword arguments of the method's ``animator()`` (e.g. the decoupled method's colours).
+    mode: ``pose`` (the source's person takes the driving pose: the driver's bone directions, the source's
+    lengths), ``bones`` (the source's bones turn and stretch as the driver's), ``relative`` (each source
+    joint moves as the driver's) or ``absolute`` (the driving pose scaled to the source body); see
+    ``poses.retarget``. size: the result's longer side (the photo's whole frame and aspect ratio are
+    kept); width / height: one side (the other keeps the aspect) or both (the photo cropped around the
+    person to fill them); none of them: the photo's own size. A method trained on square crops gets the
+    square around the person at its training size, pasted back into the frame. smooth: causal one-euro
+    filtering of the target poses. fps: the output rate (driving frames dropped or repeated; None: the
+    driving rate). method_options: keyword arguments of the method's ``animator()`` (e.g. the decoupled
+    method's colours).
     """
 
     method: str | None = None
     checkpoint: str | Path | None = None
-    mode: str = "bones"
+    mode: str = DEFAULT_RETARGET
     size: int | None = None
+    width: int | None = None
+    height: int | None = None
     smooth: bool = True
     fps: float | None = None
     method_options: dict[str, Any] = field(default_factory=dict)
@@ -69,8 +76,10 @@ class AnimateOptions:
     def __post_init__(self) -> None:
         if self.mode not in RETARGET_MODES:
             raise PosevidError(f"mode {self.mode}", f"must be one of {', '.join(RETARGET_MODES)}")
-        if self.size is not None and not 16 <= self.size <= 4096:
-            raise PosevidError(f"size {self.size}", "must be between 16 and 4096 pixels")
+        for name in ("size", "width", "height"):
+            value = getattr(self, name)
+            if value is not None and not 16 <= value <= MAX_SOURCE_SIDE:
+                raise PosevidError(f"{name} {value}", f"must be between 16 and {MAX_SOURCE_SIDE} pixels")
         if self.fps is not None and not (math.isfinite(self.fps) and self.fps > 0):
             raise PosevidError(f"fps {self.fps}", "must be a positive number")
         self.method_options = dict(self.method_options or {})
@@ -151,19 +160,20 @@ class Pipeline:
 
     def to_file(self, source: str | Path | np.ndarray, driving: str | Path | Poses, out: str | Path,
                 side_by_side_out: str | Path | None = None, poses_out: str | Path | None = None,
-                show_progress: bool = True, timings: dict[str, float] | None = None) -> int:
+                show_progress: bool = True, timings: dict[str, float] | None = None, audio: bool = True) -> int:
         """Animate straight to ``out`` (see ``animate_to_file``); returns the number of frames written."""
-        return _write(self.open(source, driving, side_by_side_out is not None), out, side_by_side_out, poses_out,
-                      show_progress, timings)
+        anim = self.open(source, driving, side_by_side_out is not None)
+        return _write(anim, driving, out, side_by_side_out, poses_out, show_progress, timings, audio)
 
 
-def _retarget_frame(reference: Poses, current: Poses, source: Poses, mode: str) -> Poses:
+def _retarget_frame(reference: Poses, current: Poses, source: Poses, mode: str,
+                    still: np.ndarray | None = None) -> Poses:
     """``poses.retarget`` of one driving frame against a fixed reference frame (streaming).
 
     The reference is passed twice so that the median body height ``retarget`` takes is the reference's
     and its first frame with a person is the reference: the result does not depend on later frames.
     """
-    return retarget(Poses.concat([reference, reference, current]), source, mode)[2]
+    return retarget(Poses.concat([reference, reference, current]), source, mode, still)[2]
 
 
 def _is_pose_file(path: Path) -> bool:
@@ -176,12 +186,16 @@ class Animation:
     """A prepared animation: inputs read and checked, source pose estimated; iterate it for frames.
 
     Built by ``Pipeline.open`` (or directly: ``Animation(source, driving, options, **fields)`` loads its
-    own pipeline). Iterating yields ``(result, panel)`` per output frame: result (H, W, 3) uint8 at the
-    (possibly cropped) source size; panel the side-by-side ``driving | target pose | result`` (H, W', 3)
-    uint8 when ``side_by_side`` is set, else None. ``fps`` is the output rate, ``width`` / ``height`` the
-    frame size, ``frame_count`` the number of output frames when known. ``target`` is the one-frame target
-    pose (source pixels) of the frame last yielded. ``timings`` (seconds per stage: decode, estimate,
-    retarget, warp) accumulates as frames are made. ``animator`` is this animation's animator.
+    own pipeline). Iterating yields ``(result, panel)`` per output frame: result (H, W, 3) uint8, the
+    photo's whole frame at the output size (``photo.frame_size``); panel the side-by-side ``driving |
+    target pose | result`` (H, W', 3) uint8 when ``side_by_side`` is set, else None.
+    ``fps`` is the output rate, ``width`` / ``height`` the frame size, ``frame_count`` the number of
+    output frames when known; ``target`` the one-frame target pose (source pixels) of the frame last
+    yielded; ``timings`` (seconds per stage: decode, estimate, retarget, warp) accumulates as frames are
+    made; ``notes``: one-line remarks on the inputs (also logged once each); ``animator``: this
+    animation's animator. A method trained on square crops (its checkpoint says the size) gets the square
+    around the person at that size (``crop.photo_box``, cut as the training crops are); what it makes is
+    pasted back into the frame with a feathered seam (``photo.paste``).
     """
 
     def __init__(self, source: str | Path | np.ndarray, driving: str | Path | Poses,
@@ -196,14 +210,17 @@ class Animation:
         self.notes: list[str] = []  # one-line remarks on the inputs (e.g. a downscaled source), also logged
         self.target: Poses | None = None
         self.animator = pipeline.animator()
+        trained_size = pipeline.trained_size
         self._estimator = PoseEstimator()
         with contextlib.ExitStack() as failure:
             failure.callback(self.close)
             self._reader = None
             self._poses: Poses | None = None
             self._open_driving(driving)
-            self.source, self.source_pose, self.source_mask = self._prepare_source(
-                source, opts.size or pipeline.trained_size)
+            self.source, self.source_pose, self.source_mask = self._prepare_source(source, opts.size, opts.width,
+                                                                                    opts.height)
+            self.crop = None if trained_size is None else (photo_box(self.source_pose, self.source_mask),
+                                                           trained_size)
             self.fps = float(opts.fps) if opts.fps else self.driving_fps
             if not (math.isfinite(self.fps) and self.fps > 0):
                 raise PosevidError(self.driving_name, f"its frame rate {self.fps} is not a positive number")
@@ -233,8 +250,16 @@ class Animation:
             self.driving_fps, self.driving_count = self._reader.fps, self._reader.frame_count
             self.driving_size = (self._reader.width, self._reader.height)
 
-    def _prepare_source(self, source: str | Path | np.ndarray, size: int | None
-                        ) -> tuple[np.ndarray, Poses, np.ndarray]:
+    def note(self, note: str) -> None:
+        """Keep a one-line remark on the inputs in ``notes`` and log it (once)."""
+        self.notes.append(note)
+        logging.getLogger("posevid").warning(note)
+
+    def _prepare_source(self, source: str | Path | np.ndarray, size: int | None, width: int | None,
+                        height: int | None) -> tuple[np.ndarray, Poses, np.ndarray]:
+        """The photo at the output size (its whole frame; cropped around the person only when ``width`` and
+        ``height`` both change its aspect), its person's one-frame pose and mask, checked."""
+        from .photo import check_person, find_person, frame_size, unseen_joints
         from .video import read_image
 
         where = "source image" if isinstance(source, np.ndarray) else source
@@ -242,20 +267,27 @@ class Animation:
         rgb = read_image(source) if not isinstance(source, np.ndarray) else np.asarray(source)
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise PosevidError(where, f"must be (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}")
-        height, width = rgb.shape[:2]
-        if max(height, width) > MAX_SOURCE_SIDE:
-            scale = MAX_SOURCE_SIDE / max(height, width)
-            small = (max(1, round(width * scale)), max(1, round(height * scale)))
-            rgb = resize_image(rgb, *small)
-            self.notes.append(f"{where}: {width}x{height} is larger than {MAX_SOURCE_SIDE} pixels; "
-                              f"downscaled to {small[0]}x{small[1]}")
-            logging.getLogger("posevid").warning(self.notes[-1])
-        pose, mask = self._estimator.image(rgb)
-        if body_height(pose)[0] <= 0:
-            raise PosevidError(where, "no person found in the source image")
-        if size:
-            rgb, pose, mask = crop_photo(rgb, pose, mask, size)
-        return rgb, pose, mask
+        h, w = rgb.shape[:2]
+        if size is None and width is None and height is None and max(h, w) > MAX_SOURCE_SIDE:
+            size = MAX_SOURCE_SIDE
+            self.note(f"{where}: {w}x{h} is larger than {MAX_SOURCE_SIDE} pixels; downscaled")
+        out_w, out_h = frame_size(w, h, size, width, height)
+        scale = max(out_w / w, out_h / h)  # cover the output frame, then crop the spare pixels
+        cover = (max(out_w, round(w * scale)), max(out_h, round(h * scale)))
+        if cover != (w, h):
+            rgb = cv2.resize(rgb, cover, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+        pose, mask = find_person(self._estimator, rgb)
+        if cover != (out_w, out_h):
+            box = bbox(pose)[0] if body_height(pose)[0] > 0 else np.array([0, 0, cover[0], cover[1]], np.float32)
+            x0 = int(np.clip(round((box[0] + box[2]) / 2 - out_w / 2), 0, cover[0] - out_w))
+            y0 = int(np.clip(round((box[1] + box[3]) / 2 - out_h / 2), 0, cover[1] - out_h))
+            rgb, mask = rgb[y0:y0 + out_h, x0:x0 + out_w], mask[y0:y0 + out_h, x0:x0 + out_w]
+            pose = pose.crop(x0, y0, out_w, out_h, out_w, out_h)
+        note = check_person(where, pose)
+        if note:
+            self.note(note)
+        self.still = unseen_joints(pose)
+        return np.ascontiguousarray(rgb), pose, np.ascontiguousarray(mask)
 
     def _driving_poses(self) -> Iterator[tuple[np.ndarray | None, Poses]]:
         """(driving frame or None, its one-frame pose in driving pixels) for each driving frame.
@@ -338,7 +370,7 @@ class Animation:
             if reference is None and body_height(pose)[0] > 0:
                 reference = pose
             if reference is not None and (pose.conf > 0).any():
-                target = _retarget_frame(reference, pose, self.source_pose, self.mode)
+                target = _retarget_frame(reference, pose, self.source_pose, self.mode, self.still)
                 last = smoother(target) if smoother else target
             self.timings["retarget"] += time.perf_counter() - t0
             yield frame, pose, last
@@ -368,8 +400,16 @@ class Animation:
             torch.set_num_threads(threads)
 
     def _frames(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        crop = self.crop
+        if crop is None:
+            photo = (self.source, self.source_pose, self.source_mask)
+        else:
+            box, size = crop
+            x0, y0, side = box
+            photo = (crop_square(self.source, box, size), self.source_pose.crop(x0, y0, side, side, size, size),
+                     crop_square(self.source_mask, box, size))
         try:
-            self.animator.reset(self.source, self.source_pose, self.source_mask)
+            self.animator.reset(*photo)
         except PosevidError as err:  # the animator cannot take this photo: say which photo
             raise PosevidError(self.source_name, err.problem) from None
         ratio = self.fps / self.driving_fps
@@ -379,13 +419,22 @@ class Animation:
             if repeat <= 0:
                 continue
             t0 = time.perf_counter()
-            result = self.animator.step(target)
+            result = self._step(target)
             self.timings["warp"] += time.perf_counter() - t0
             panel = self._panel(frame, pose, target, result) if self.side_by_side else None
             self.target = target
             for _ in range(repeat):
                 made += 1
                 yield result, panel
+
+    def _step(self, target: Poses) -> np.ndarray:
+        """The animator's frame for ``target`` (source pixels), in the photo's whole frame."""
+        if self.crop is None:
+            return self.animator.step(target)
+        from .photo import paste
+
+        (x0, y0, side), size = self.crop
+        return paste(self.source, self.animator.step(target.crop(x0, y0, side, side, size, size)), (x0, y0, side))
 
     def close(self) -> None:
         """Release the decoder and the pose estimator."""
@@ -439,10 +488,11 @@ def animate(source: str | Path | np.ndarray, driving: str | Path | Poses, option
     source: an image path or an (H, W, 3) uint8 RGB array. driving: a video (file, GIF or frame folder),
     a pose file (``.npz``, OpenPose folder/JSON, COCO JSON, PG2 CSV, BVH) or ``Poses``. options: an
     ``AnimateOptions``; ``fields`` replace any of its fields (``method=``, ``checkpoint=``, ``mode=``,
-    ``size=``, ``smooth=``, ``fps=``, ``method_options=``). side_by_side: yield ``driving | target pose |
-    result`` panels instead of the result. progress(done, total or None) is called after each frame.
-    Inputs are checked now (``PosevidError``); the returned ``Frames`` knows ``fps``, ``width``,
-    ``height`` and ``frame_count``. To animate several pairs with one loaded model, use ``Pipeline``.
+    ``size=``, ``width=``, ``height=``, ``smooth=``, ``fps=``, ``method_options=``). side_by_side:
+    yield ``driving | target pose | result`` panels instead of the result. progress(done, total or
+    None) is called after each frame. Inputs are checked now (``PosevidError``); the returned
+    ``Frames`` knows ``fps``, ``width``, ``height`` and ``frame_count``. To animate several pairs with
+    one loaded model, use ``Pipeline``.
     """
     return Pipeline(options, **fields)(source, driving, side_by_side, progress)
 
@@ -450,28 +500,36 @@ def animate(source: str | Path | np.ndarray, driving: str | Path | Poses, option
 def animate_to_file(source: str | Path | np.ndarray, driving: str | Path | Poses, out: str | Path,
                     side_by_side_out: str | Path | None = None, options: AnimateOptions | None = None, *,
                     poses_out: str | Path | None = None, show_progress: bool = True,
-                    timings: dict[str, float] | None = None, **fields: Any) -> int:
-    """Animate (see ``animate``) straight to the video ``out`` (mp4, gif or frame folder), and the
+                    timings: dict[str, float] | None = None, audio: bool = True, **fields: Any) -> int:
+    """Animate (see ``animate``) straight to the video ``out`` (mp4, mov, mkv, gif or frame folder), and the
     ``driving | pose | result`` panels to ``side_by_side_out`` when given; both written atomically.
     ``poses_out``: also write the target pose of every output frame (source pixels) as a pose file.
+    ``audio``: an mp4 / mov / mkv result gets the driving video's sound, cut to its length; a gif or PNG
+    result cannot hold sound, which is said once (a note).
 
     Shows a rich progress bar when ``show_progress``; adds seconds per stage (decode, estimate, retarget,
     warp, encode) to ``timings`` when given. Returns the number of frames written.
     """
     return Pipeline(options, **fields).to_file(source, driving, out, side_by_side_out, poses_out, show_progress,
-                                               timings)
+                                               timings, audio)
 
 
-def _write(anim: Animation, out: str | Path, side_by_side_out: str | Path | None, poses_out: str | Path | None,
-           show_progress: bool, timings: dict[str, float] | None) -> int:
+def _write(anim: Animation, driving: str | Path | Poses, out: str | Path, side_by_side_out: str | Path | None,
+           poses_out: str | Path | None, show_progress: bool, timings: dict[str, float] | None,
+           audio: bool) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from .video import VideoWriter
+    from .video import MP4_SUFFIXES, VideoWriter, has_audio
 
     with contextlib.ExitStack() as stack:
         stack.callback(anim.close)
-        writer = stack.enter_context(VideoWriter(out, anim.fps))
-        panels = stack.enter_context(VideoWriter(side_by_side_out, anim.fps)) if side_by_side_out else None
+        sound = driving if audio and not isinstance(driving, Poses) and has_audio(driving) else None
+        if sound is not None and Path(out).suffix.lower() not in MP4_SUFFIXES:
+            anim.note(f"{out}: a gif or PNG frames cannot hold sound; the driving video's audio is not kept "
+                       "(write .mp4, .mov or .mkv to keep it)")
+        writer = stack.enter_context(VideoWriter(out, anim.fps, audio_from=sound))
+        panels = (stack.enter_context(VideoWriter(side_by_side_out, anim.fps, audio_from=sound))
+                  if side_by_side_out else None)
         bar = stack.enter_context(Progress("[progress.description]{task.description}", BarColumn(),
                                            MofNCompleteColumn(), TimeRemainingColumn(), disable=not show_progress,
                                            transient=True))

@@ -29,7 +29,7 @@ from ..errors import PosevidError
 from ..options import option, parse
 from ..tensors import image_to_tensor
 from .augment import color_jitter, flip_item
-from .layout import FRAMES, IUV, MASKS, image_path, read_clip_poses, read_index, read_meta, read_png
+from .prepared import FRAMES, IUV, MASKS, image_path, read_clip_poses, read_index, read_meta, read_png
 
 
 @dataclass

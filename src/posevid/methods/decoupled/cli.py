@@ -9,6 +9,7 @@ import typer
 
 from ...cli_hooks import CommandLine
 from ...errors import PosevidError
+from ...poses import DEFAULT_RETARGET
 
 ANIMATE_OPTIONS = (
     ("--upper-color", "upper_color", "Upper-body colour '#rrggbb'.", False),
@@ -44,8 +45,9 @@ def recolor(cli: CommandLine):
         end: str = typer.Option(..., "--to", help="End colour '#rrggbb', a .npy latent or a photo."),
         out: str = typer.Option(..., "-o", "--out", help="Output video: .mp4, .gif or a folder of PNG frames."),
         region: str = typer.Option("upper", help="Body region whose colour moves: upper, lower or both."),
-        mode: str = typer.Option("bones", help="Pose retargeting: bones, relative or absolute (see animate)."),
-        size: int = typer.Option(None, help="Crop the photo to a square of this side (default: the training size)."),
+        mode: str = typer.Option(DEFAULT_RETARGET, help="Pose retargeting: pose, bones, relative or absolute (see "
+                                                        "animate)."),
+        size: int = typer.Option(None, help="Longer side of the result in pixels (default: the photo's size)."),
         no_smooth: bool = typer.Option(False, "--no-smooth", help="Do not smooth the target poses."),
     ) -> None:
         """Animate SOURCE with DRIVING while one region's colour latent moves linearly from --from to --to."""

@@ -10,7 +10,8 @@
 - ``GeneratorStage`` (stage II): encoders (and restorer) frozen; a pix2pixHD coarse-to-fine generator maps
   the estimated feature map, the previous frame (black before the first) and z = [z_up, z_down] to a
   frame. Two consecutive frames per step; a 3-scale discriminator sees [F1, F2, v1, v2] (temporal +
-  conditional GAN); + 10 feature matching + 10 VGG (+ optional L1).
+  conditional GAN); + 10 feature matching + 10 perceptual (ST-LPIPS's VGG-16, or the VGG-19 of
+  ``train.vgg_weights``) (+ optional L1).
 
 Each later stage starts from the previous one's weights (the trainer sets ``train.init_from``).
 """
@@ -22,7 +23,7 @@ from torch import Tensor, nn
 
 from ...data.color import REGIONS
 from ...errors import PosevidError
-from ...losses import PerceptualLoss, feature_matching, kl_divergence, l1, latent_l1
+from ...losses import PerceptualLoss, feature_matching, kl_divergence, l1, latent_l1, perceptual_loss
 from ...nets.blocks import ConvBlock
 from ...nets.discriminators import MultiScaleDiscriminator, PatchDiscriminator
 from ...nets.encoders import ResnetEncoder
@@ -154,7 +155,7 @@ class GeneratorStage(Stage):
     def setup(self) -> None:
         m, d = self.method, self.method.opts.disc
         m.disc = MultiScaleDiscriminator(m.frames * (FEATURE_CH + 3), d.num_d, d.base, d.n_layers, m.opts.norm)
-        m.perceptual = PerceptualLoss(m.train_opts.vgg_weights) if m.opts.loss.perceptual else None
+        self.perceptual: PerceptualLoss | None = None  # built on the first training step
         m.generator.requires_grad_(True)
         m.disc.requires_grad_(True)
         m.adam("G", m.generator.parameters())
@@ -185,8 +186,11 @@ class GeneratorStage(Stage):
         out = {"g_gan": m.gan(pred_fake, True, for_discriminator=False),
                "g_fm": feature_matching(pred_fake, pred_real), "l1": l1(fake_seq, real_seq)}
         loss = w.gan * out["g_gan"] + w.feature_matching * out["g_fm"] + w.l1 * out["l1"]
-        if m.perceptual is not None and m.perceptual.enabled:
-            out["g_vgg"] = sum(m.perceptual(f, frames[:, t]) for t, f in enumerate(fakes)) / n
+        if w.perceptual and self.perceptual is None:
+            self.perceptual = perceptual_loss(m.cfg["train"])
+        if self.perceptual is not None and self.perceptual.enabled:
+            # One batch of all frames: the mean over frames of equal size (same value, one network pass).
+            out["g_vgg"] = self.perceptual(torch.cat(fakes), frames.transpose(0, 1).flatten(0, 1))
             loss = loss + w.perceptual * out["g_vgg"]
         _step(m, "G", loss)
         with m.autocast():

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from ... import densepose, render, warp
 from ...errors import PosevidError
-from ...losses import GANLoss, LossWeights, PerceptualLoss, feature_matching, l1
+from ...losses import GANLoss, LossWeights, PerceptualLoss, feature_matching, l1, perceptual_loss
 from ...nets.blocks import ConvBlock, DownBlock, Norm, ResBlock, UpBlock
 from ...nets.discriminators import DiscOptions, MultiScaleDiscriminator
 from ...options import option
@@ -86,8 +86,8 @@ class DwNetOptions:
 
 @register("dwnet")
 class DwNet(Method):
-    """DwNet: options in ``DwNetOptions``; ``train.vgg_weights`` (a VGG-19 weights file) turns on the
-    perceptual loss."""
+    """DwNet: options in ``DwNetOptions``. Perceptual loss: ST-LPIPS's VGG-16 at ``train.perceptual_layers``,
+    or the VGG-19 of ``train.vgg_weights``."""
 
     capabilities = Capabilities(trains=True, animates=True)
     Options = DwNetOptions
@@ -198,7 +198,7 @@ class DwNet(Method):
         keys = [(xy[:, t], conf[:, t], iuv[:, t] if iuv is not None else None) for t in range(frames.shape[1])]
         opt_g, opt_d = self.optimizers["G"], self.optimizers["D"]
         if self.w_perc and self._perceptual is None:
-            self._perceptual = PerceptualLoss(self.train_opts.vgg_weights)
+            self._perceptual = perceptual_loss(self.cfg["train"])
         perceptual = self._perceptual
         # All coarse grids at once: source -> frame t, and frame t-1 -> frame t (t >= 1).
         n = len(keys)

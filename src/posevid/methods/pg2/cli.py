@@ -19,8 +19,8 @@ def add_commands(cli: CommandLine) -> None:
                                                "another person (its pose is estimated)."),
         out: str = typer.Option(..., "-o", "--out", help="Output image (.png, .jpg)."),
         checkpoint: str = typer.Option(..., help="Trained run or checkpoint (e.g. PG2)."),
-        size: int = typer.Option(None, help="Side of the square crop around the person (default: the training "
-                                            "size)."),
+        size: int = typer.Option(None, help="Longer side of the result in pixels (default: the photo's size); the "
+                                            "model works on the square around the person at its training size."),
         frame: int = typer.Option(0, help="Frame of a multi-frame pose file."),
     ) -> None:
         """Generate the person in SOURCE in the pose of TARGET_POSE (single-image pose transfer)."""

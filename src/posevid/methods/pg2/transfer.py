@@ -38,11 +38,12 @@ def transfer(pipeline: Any, source: str | Path | np.ndarray, target: str | Path 
              frame: int = 0) -> np.ndarray:
     """Single-image pose transfer: the person in ``source`` in the pose of ``target``.
 
-    ``pipeline``: a ``posevid.pipeline.Pipeline`` of the trained model, made with ``mode="absolute"``
-    (the target pose scaled and moved onto the source body) and ``smooth=False``; the source is cropped
-    around the person at its ``size`` (default: the training size) as ``posevid animate`` does. Works with
-    any trained method's animator. ``target``: a pose file (frame ``frame``), an image of another person,
-    or one-frame ``Poses``. Returns (size, size, 3) uint8.
+    ``pipeline``: a ``posevid.pipeline.Pipeline`` of the trained model, made with ``mode="absolute"`` (the
+    target pose scaled and moved onto the source body) and ``smooth=False``. As ``posevid animate`` does,
+    the model works on the square around the person at its training size and the result is pasted back
+    into the photo's frame (longer side: the pipeline's ``size``, default the photo's). Works with any
+    trained method's animator. ``target``: a pose file (frame ``frame``), an image of another person, or
+    one-frame ``Poses``. Returns (H, W, 3) uint8 with the photo's aspect ratio.
     """
     pose = target if isinstance(target, Poses) else read_target_pose(target, frame)
     with pipeline.open(source, pose[:1]) as anim:

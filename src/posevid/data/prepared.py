@@ -1,5 +1,5 @@
 """The prepared-dataset layout (``posevid prepare`` writes it; training, evaluation and the tools read it),
-written once::
+written once (``data.layouts`` is about the layouts of the datasets ``prepare`` reads)::
 
     DATA/index.json                 {"size": 256, "train": ["clipA", ...], "test": ["clipB", ...]}
     DATA/<clip>/frames/000000.png   RGB, size x size
