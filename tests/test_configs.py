@@ -82,7 +82,8 @@ def test_config_trains_two_steps_with_one_command(name: str, request: pytest.Fix
 
 
 def test_template_trains_and_animates(tiny_data: Path, tmp_path: Path) -> None:
-    """The documented template method: two training steps, then a frame per target pose at the photo's size."""
+    """The documented template method: two training steps, then a frame per target pose (its 64 px square
+    around the person pasted into the photo's frame)."""
     from posevid.config import load_config
     from posevid.pipeline import Pipeline
     from posevid.posefiles import read_poses
@@ -91,10 +92,10 @@ def test_template_trains_and_animates(tiny_data: Path, tmp_path: Path) -> None:
     train(load_config("template/tiny", ["train.tensorboard=false"]), tiny_data, tmp_path, steps=2,
           show_progress=False)
     poses = read_poses(tiny_data / "tfjs_pose_1_f90-120" / "poses.npz", "npz")[:3]
-    pipe = Pipeline(checkpoint=tmp_path, mode="absolute")
-    frames = pipe(REPO / "assets" / "tfexamples_image2.jpeg", poses)
-    assert (frames.width, frames.height, frames.frame_count) == (64, 64, 3)
-    assert [f.shape for f in frames] == [(64, 64, 3)] * 3
+    pipe = Pipeline(checkpoint=tmp_path, mode="absolute", size=128)
+    frames = pipe(REPO / "assets" / "tfexamples_image2.jpeg", poses)  # 399x640: the whole frame, longer side 128
+    assert (frames.width, frames.height, frames.frame_count) == (80, 128, 3)
+    assert [f.shape for f in frames] == [(128, 80, 3)] * 3
 
 
 KILLER = textwrap.dedent('''
