@@ -60,7 +60,8 @@ class AnimateOptions:
     square around the person at its training size, pasted back into the frame. smooth: causal one-euro
     filtering of the target poses. fps: the output rate (driving frames dropped or repeated; None: the
     driving rate). method_options: keyword arguments of the method's ``animator()`` (e.g. the decoupled
-    method's colours).
+    method's colours). device: where the model runs, ``auto`` (None: CUDA when present), ``cpu``, ``cuda``
+    or ``cuda:N``; the model is moved there once, when the ``Pipeline`` loads it.
     """
 
     method: str | None = None
@@ -72,6 +73,7 @@ class AnimateOptions:
     smooth: bool = True
     fps: float | None = None
     method_options: dict[str, Any] = field(default_factory=dict)
+    device: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in RETARGET_MODES:
@@ -90,13 +92,18 @@ class AnimateOptions:
         return dataclasses.replace(options or cls(), **fields)
 
 
-def load_model(method: str | None, checkpoint: str | Path | None) -> tuple[Method, int | None]:
-    """The model to animate with and the image size it was trained at (None for an untrained one).
+def load_model(method: str | None, checkpoint: str | Path | None,
+               device: str | torch.device | None = None) -> tuple[Method, int | None]:
+    """The model to animate with, on ``device`` (``devices.resolve_device``: None is auto), and the image
+    size it was trained at (None for an untrained one).
 
     With a checkpoint the method is the one saved in it (``method``, if given, must match); without one,
     ``method`` (default ``DEFAULT_METHOD``) must be a method that needs no training.
     """
+    from .devices import resolve_device
     from .methods.registry import method_class
+
+    dev = resolve_device(device)
 
     if checkpoint is None:
         name = method or DEFAULT_METHOD
@@ -109,10 +116,10 @@ def load_model(method: str | None, checkpoint: str | Path | None) -> tuple[Metho
                                                  f"'{DEFAULT_METHOD}' works without")
         if not cls.capabilities.animates:
             raise PosevidError(f"method {name}", "does not animate a photo")
-        return cls({"method": name}), None
+        return cls({"method": name}).to(dev), None
     from .checkpoints import load_method
 
-    model = load_method(checkpoint)
+    model = load_method(checkpoint, device=dev)
     if method not in (None, DEFAULT_METHOD, model.name):
         raise PosevidError(checkpoint, f"holds a {model.name!r} model, not {method!r}")
     if not model.capabilities.animates:
@@ -131,7 +138,7 @@ class Pipeline:
 
     def __init__(self, options: AnimateOptions | None = None, **fields: Any):
         self.options = AnimateOptions.make(options, **fields)
-        self.model, self.trained_size = load_model(self.options.method, self.options.checkpoint)
+        self.model, self.trained_size = load_model(self.options.method, self.options.checkpoint, self.options.device)
 
     @property
     def method(self) -> str:
@@ -556,14 +563,15 @@ def _write(anim: Animation, driving: str | Path | Poses, out: str | Path, side_b
 
 
 def motion_from_action(source: str | Path, checkpoint: str | Path, action: str, frames: int,
-                       seed: int = 0) -> Poses:
+                       seed: int = 0, device: str | torch.device | None = None) -> Poses:
     """A ``frames``-long pose sequence of ``action`` from a motion model (a method that
-    ``generates_motion``, e.g. PSGAN), starting from the pose of the person in ``source`` (a photo or a
-    pose file), in its pixels."""
+    ``generates_motion``, e.g. PSGAN) on ``device`` (None: auto), starting from the pose of the person in
+    ``source`` (a photo or a pose file), in its pixels."""
     from .checkpoints import load_method
+    from .devices import resolve_device
     from .estimate import first_pose
 
-    model = load_method(checkpoint)
+    model = load_method(checkpoint, device=resolve_device(device))
     if not model.capabilities.generates_motion:
         raise PosevidError(checkpoint, f"holds a {model.name!r} model, which does not generate motion")
     return model.motion(action, first_pose(source), frames, seed)

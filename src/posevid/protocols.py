@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from .devices import resolve_device
 from .errors import PosevidError
 from .io_utils import atomic_path
 from .metrics.evaluator import METRICS, Evaluator, Report, missing
@@ -223,7 +224,7 @@ def run_protocol(name: str, data: str | Path, checkpoint: str | Path | None = No
     protocol, data = PROTOCOLS[name], Path(data)
     if not data.is_dir():
         raise PosevidError(data, "no such dataset folder")
-    dev = torch.device(device or "cpu")
+    dev = resolve_device(device)
     model = load_for_evaluation(checkpoint, method, dev)
     run = _clip_run if protocol.data == "clips" else _pair_run
     with Evaluator(lpips_weights, vgg_weights, inception_classifier, device=dev, batch=batch) as ev:

@@ -244,24 +244,19 @@ class PSGAN(Method):
         fake = fake.float()
         real_in = self._d_input(xy, conf, init_maps)
         fake_in = self._d_input(fake, conf, init_maps)
-        opt_d, opt_g = self.optimizers["D"], self.optimizers["G"]
-        opt_d.zero_grad(set_to_none=True)
         with self.autocast():
             d_real, cls_real = self.D(real_in)
             d_fake, cls_fake = self.D(fake_in.detach())
             loss_d_adv = self.gan(d_real, True) + self.gan(d_fake, False)
             loss_d_cls = F.cross_entropy(cls_real.float(), label) + F.cross_entropy(cls_fake.float(), label)
             loss_d = loss_d_adv + self.lambda_cls * loss_d_cls
-        loss_d.backward()
-        opt_d.step()
-        opt_g.zero_grad(set_to_none=True)
+        self.optimize("D", loss_d)
         with self.autocast():
             g_fake, g_cls = self.D(fake_in)
             loss_g_adv = self.gan(g_fake, True, for_discriminator=False)
             loss_g_cls = F.cross_entropy(g_cls.float(), label)
             loss_g = loss_g_adv + self.lambda_cls * loss_g_cls
-        loss_g.backward()
-        opt_g.step()
+        self.optimize("G", loss_g)
         with torch.no_grad():
             acc = (cls_real.argmax(1) == label).float().mean()
         self._visuals = {"real": _sheet(xy[:1], conf[:1]), "fake": _sheet(fake[:1].detach(), conf[:1])}
@@ -283,8 +278,9 @@ class PSGAN(Method):
         chunk's last pose, re-centred on it (the model was trained on sequences centred in the square).
         """
         frames = int(frames or self.frames)
-        onehot = F.one_hot(label.long(), len(self.labels)).float()
-        pose, conf = init_xy.float(), init_conf.float()
+        dev = self.device
+        onehot = F.one_hot(label.long().to(dev), len(self.labels)).float()
+        pose, conf = init_xy.float().to(dev), init_conf.float().to(dev)
         chunks, have = [], 0
         while have < frames:
             shift = _center(pose, conf)[:, None]
