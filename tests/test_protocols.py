@@ -78,8 +78,22 @@ def test_dwnet_and_decoupled_protocols_name_what_is_missing(taichi: Path, tmp_pa
     assert decoupled.meta["frames"]["paired"] == 4 and not decoupled.meta["warnings"]  # FID is not in Table 1
 
 
-def test_pg2_pairs_protocol(market: Path, tmp_path: Path) -> None:
-    doc = _run_cli(["--protocol", "pg2-pairs", "--data", str(market), "--method", "warp"], tmp_path / "pg2.json")
+@pytest.fixture(scope="module")
+def pg2_run(market: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """PG2 stage I (small widths) trained for 2 steps on the Market fixture's train pairs (data.kind pg2_pairs)."""
+    run = tmp_path_factory.mktemp("pg2") / "run"
+    cfg = load_config(REPO / "configs" / "pg2" / "tiny.yaml",
+                      ["data.kind=pg2_pairs", "data.size=64", "data.width=32", "model.blocks=3", "model.hidden=8",
+                       "model.z_dim=16", "train.batch_size=2", "train.steps=2", "train.checkpoint_every=2",
+                       "train.tensorboard=false"])
+    train(cfg, market, run, show_progress=False, log=lambda msg: None)
+    return run
+
+
+def test_pg2_pairs_protocol(market: Path, pg2_run: Path, tmp_path: Path) -> None:
+    doc = _run_cli(["--protocol", "pg2-pairs", "--data", str(market), "--checkpoint", str(pg2_run)],
+                   tmp_path / "pg2.json")
+    assert doc["meta"]["method"] == "pg2"
     ours = doc["ours"]
     assert 0 < ours["ssim"] < 1 and 0 < ours["mask_ssim"] < 1 and ours["mask_ssim"] != ours["ssim"]
     assert "--inception-classifier" in ours["is"]["missing"] and "--inception-classifier" in ours["mask_is"]["missing"]
