@@ -110,6 +110,17 @@ def test_fp16_run_keeps_its_scaler_and_resumes_exactly(tiny_data: Path, tmp_path
     assert all(torch.equal(a["method"][k], b["method"][k]) for k in a["method"])
 
 
+def test_channels_last_networks_and_batches_train(tiny_data: Path, tmp_path: Path) -> None:
+    from posevid.train import Trainer
+
+    cfg = load_config("template/tiny", ["train.channels_last=true", "train.batch_size=2", "train.steps=2",
+                                        "train.tensorboard=false"])
+    trainer = Trainer(cfg, tiny_data, tmp_path / "run", show_progress=False)
+    assert trainer.method.net[0][0].weight.is_contiguous(memory_format=torch.channels_last)
+    result = trainer.run()
+    assert result["step"] == 2 and all(v == v for v in result["losses"].values())
+
+
 def test_scaler_skips_an_overflowing_step_and_backs_off() -> None:
     """The fp16 update path: a loss whose scaled gradients overflow leaves the weights alone and halves the
     scale (``Method.optimize``)."""
@@ -169,6 +180,37 @@ def test_networks_are_grouped_by_optimizer_and_routes_call_through_the_wrapper()
     assert [h for h in route.heads][0]._path == ("a", "heads", 0) and len(route.heads) == 2
     assert route.requires_grad_(False) is host.a and route.conv.out_features == 2
     assert calls == [(("a",), None), (("a",), "encode"), (("a", "conv"), None), (("a", "heads", 1), None)]
+
+
+def test_a_method_trains_through_its_ddp_wrappers(tiny_data: Path, tmp_path: Path) -> None:
+    """``Method.distribute`` in a one-process gloo group: while training, the network is a ``Route`` through
+    a real ``DistributedDataParallel``; state-dict keys stay; ``no_sync`` holds back the all-reduce."""
+    from torch import distributed as dist
+
+    from posevid.data.datasets import build_dataset
+    from posevid.methods.registry import build_method
+
+    cfg = load_config("template/tiny", ["train.batch_size=2"])
+    method = build_method(cfg)
+    keys = list(method.state_dict())
+    dist.init_process_group("gloo", store=dist.FileStore(str(tmp_path / "store"), 1), rank=0, world_size=1)
+    try:
+        method.distribute()
+        ddp = method.__dict__["_ddp"]["net"]
+        assert isinstance(ddp, nn.parallel.DistributedDataParallel) and isinstance(method.net, Route)
+        with torch.no_grad():
+            assert isinstance(method.net, nn.Sequential)  # no gradients: the module itself
+        assert isinstance(method.eval().net, nn.Sequential) and isinstance(method.train().net, Route)
+        data = build_dataset(cfg["data"], tiny_data, "train")
+        batch = torch.utils.data.default_collate([data[(i, i)] for i in range(2)])
+        before = method.net[0][0].weight.detach().clone()
+        assert set(method.train_step(batch)) == {"l1"} and not torch.equal(before, method.net[0][0].weight)
+        assert list(method.state_dict()) == keys
+        with method.no_sync():
+            assert not ddp.require_backward_grad_sync
+        assert ddp.require_backward_grad_sync
+    finally:
+        dist.destroy_process_group()
 
 
 # ---- multi-process -----------------------------------------------------------------------------------
