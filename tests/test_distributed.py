@@ -70,7 +70,7 @@ def test_cuda_without_cuda_is_one_line_exit_2(command: list[str], monkeypatch, c
         main()
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and len(err.strip().splitlines()) == 1, err
-    assert err.startswith("posevid: error: --device: cuda asked for, but this machine has no CUDA GPU")
+    assert err.startswith("posevid: error: --device: cuda: no CUDA device on this machine")
 
 
 @NO_CUDA
@@ -78,7 +78,7 @@ def test_pipeline_device(tmp_path: Path) -> None:
     from posevid.pipeline import Pipeline
 
     assert Pipeline(method="warp", device="cpu").model.device == torch.device("cpu")
-    with pytest.raises(PosevidError, match="no CUDA GPU"):
+    with pytest.raises(PosevidError, match="no CUDA device"):
         Pipeline(method="warp", device="cuda:1")
 
 

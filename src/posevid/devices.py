@@ -40,11 +40,11 @@ def resolve_device(spec: str | torch.device | None = "auto", where: str = "--dev
     if not match:
         raise PosevidError(where, f"unknown device {spec!r}; use {DEVICE_HELP}")
     if not torch.cuda.is_available():
-        raise PosevidError(where, f"{spec} asked for, but this machine has no CUDA GPU (torch {torch.__version__}, "
-                                  f"CUDA build: {torch.version.cuda or 'none'}); use --device cpu or auto")
+        raise PosevidError(where, f"{spec}: no CUDA device on this machine (torch {torch.__version__}, CUDA build: "
+                                  f"{torch.version.cuda or 'none'}); use cpu or auto")
     index = int(match.group(1)) if match.group(1) is not None else local % torch.cuda.device_count()
     if index >= torch.cuda.device_count():
-        raise PosevidError(where, f"{spec}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+        raise PosevidError(where, f"{spec}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return torch.device(f"cuda:{index}")
 
 

@@ -316,6 +316,7 @@ def train(cfg: dict[str, Any], data: str | Path, out: str | Path, resume: bool =
     if device is not None:
         resolve_device(device)
         cfg = {**cfg, "train": {**cfg["train"], "device": device}}
+    resolve_device(cfg["train"].get("device"), "train.device")  # before anything is written
     plan = stage_plan(cfg)
     if not plan:
         if stage is not None:
