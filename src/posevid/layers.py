@@ -5,7 +5,7 @@ Parts are ``skeleton.PART_NAMES`` (0-9) plus ``LOOSE`` (10): person pixels well 
 (a skirt, a wide coat), which hang on the body. Shapes come from the pose: capsules along the limbs with
 radii measured on the silhouette, the torso polygon and the head ellipse of ``render.part_masks``.
 Pixels inside several shapes go to the front-most (``depth_keys``); a limb lying over the torso is
-therefore labelled limb, and ``cut_rule`` keeps it joined to the body only at its own joint.
+therefore labelled limb, and ``glue`` keeps it joined to the body only at its own joint.
 """
 
 from __future__ import annotations
@@ -22,11 +22,10 @@ LIMBS = tuple(p for p in range(NUM_PARTS) if p not in (TORSO, HEAD))
 THIGHS = (PART_NAMES.index("right_upper_leg"), PART_NAMES.index("left_upper_leg"))
 SHINS = (PART_NAMES.index("right_lower_leg"), PART_NAMES.index("left_lower_leg"))
 LEGS = THIGHS + SHINS
-# Chains: the body (head, torso, loose), and each arm and leg.
+# Chains: the body (head, torso, loose) 0, and each arm and leg 1-4.
 _CHAINS = ("body", "right_upper_arm", "left_upper_arm", "right_upper_leg", "left_upper_leg")
-GROUP: tuple[int, ...] = tuple(0 if n in ("head", "torso") else _CHAINS.index(n.replace("lower", "upper"))
-                               for n in PART_NAMES) + (0,)
-GROUP_ARRAY = np.array(GROUP)
+CHAIN = np.array([0 if n in ("head", "torso") else _CHAINS.index(n.replace("lower", "upper")) for n in PART_NAMES]
+                 + [0])
 # Layers that show through each other's soft edges: each limb part, and the body (head, torso, loose) as one.
 LAYER = np.array([p if p in LIMBS else TORSO for p in range(NUM_PARTS)] + [TORSO])
 # Default capsule radius and extension past the end joint (hand, foot), in body scales.
@@ -106,11 +105,13 @@ def limb_radii(xy: np.ndarray, conf: np.ndarray, silhouette: np.ndarray, scale: 
 
 
 def part_distances(xy: np.ndarray, conf: np.ndarray, radii: np.ndarray, scale: float, height: int,
-                   width: int) -> np.ndarray:
+                   width: int, hands: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """(10, H, W) float32 signed distance in pixels to each part's shape (negative inside; +inf for a part
     the pose does not define): limb capsules of ``radii``, the lower limbs' extended past the wrist and the
     ankle by a capsule at least as wide as the default forearm or shin (a hand is wider than a thin wrist),
-    and the torso and head of ``render.part_masks``."""
+    and the torso and head of ``render.part_masks``. With the pose's hand keypoints ``hands`` (``Poses``'
+    ``hand_xy`` (2, 21, 2) and ``hand_conf`` (2, 21) of one frame), a hand seen by three points or more is
+    the capsule from the wrist to its farthest point, as wide as its points spread (at least the default)."""
     vis = conf > MIN_CONF
     out = np.full((NUM_PARTS, height, width), np.inf, np.float32)
     masks = part_masks(xy, conf, height, width)
@@ -127,8 +128,26 @@ def part_distances(xy: np.ndarray, conf: np.ndarray, radii: np.ndarray, scale: f
             out[p] = _segment_distance(px, start, xy[b]) - radii[p]
             if _LIMB_EXTEND[_kind(p)]:
                 wide = max(radii[p], _LIMB_RADIUS[_kind(p)] * scale)
+                hand = _hand_points(hands, p)
+                if hand is not None:
+                    far = hand[np.argmax(np.linalg.norm(hand - xy[b], axis=1))]
+                    end = far.astype(np.float64)
+                    wide = max(wide, float(_segment_distance(hand.astype(np.float64), xy[b].astype(np.float64),
+                                                             end).max()) + 0.25 * wide)
                 out[p] = np.minimum(out[p], _segment_distance(px, xy[b].astype(np.float64), end) - wide)
     return out
+
+
+_HAND_OF = {PART_NAMES.index("left_lower_arm"): 0, PART_NAMES.index("right_lower_arm"): 1}  # Poses.hand_xy order
+
+
+def _hand_points(hands: tuple[np.ndarray, np.ndarray] | None, p: int) -> np.ndarray | None:
+    """(K, 2) the seen keypoints of the hand at the end of forearm ``p`` (None: no hand data or < 3 points)."""
+    if hands is None or p not in _HAND_OF:
+        return None
+    hxy, hconf = hands
+    seen = hconf[_HAND_OF[p]] > MIN_CONF
+    return hxy[_HAND_OF[p]][seen] if seen.sum() >= 3 else None
 
 
 def depth_keys(xy: np.ndarray, conf: np.ndarray, z: np.ndarray | None, scale: float) -> np.ndarray:
@@ -185,13 +204,21 @@ def label_parts(distances: np.ndarray, region: np.ndarray, keys: np.ndarray, rad
         np.put_along_axis(ranked, label[None], -np.inf, 0)
         second, other = ranked.max(0), ranked.argmax(0)
         both = in_any & np.isfinite(second)
+        h, w = region.shape
+        ys, xs = np.mgrid[0:h, 0:w]
+        px = np.stack([xs, ys], -1).astype(np.float64)
+        bone, hand = {}, {}  # distance to each limb's bone in its radii; where its hand or foot is
         for p in LIMBS:
-            for q in LIMBS:
+            if np.isfinite(distances[p]).any():
+                a, b = (xy[j].astype(np.float64) for j in BODY_PARTS[PART_NAMES[p]])
+                bone[p] = _segment_distance(px, a, b) / radii[p]
+                hand[p] = distances[p] < (bone[p] - 1) * radii[p] - 1e-3
+        for p in bone:  # the front limb's hand or foot keeps its pixels; the other's does not claim any
+            for q in bone:
                 if p == q or not _side_by_side(xy, p, q):
                     continue
-                pair = both & (label == p) & (other == q)
-                closer = (distances[q] + radii[q]) / radii[q] < (distances[p] + radii[p]) / radii[p]
-                label[pair & closer] = q
+                pair = both & (label == p) & (other == q) & ~hand[p] & ~hand[q]
+                label[pair & (bone[q] < bone[p])] = q
     rest = (region & ~in_any).astype(np.uint8)
     count, comp, stats, _ = cv2.connectedComponentsWithStats(rest, connectivity=8)
     h, w = region.shape
@@ -413,7 +440,7 @@ def glue(label_a: np.ndarray, label_b: np.ndarray, points: np.ndarray, xy: np.nd
         down = (xy[rk] + xy[lk]) / 2 - hip
         down = down / max(float(np.linalg.norm(down)), 1e-6)
         above = (points - hip) @ down <= gap_top
-        both_legs = np.isin(a, LEGS) & np.isin(b, LEGS) & (GROUP_ARRAY[a] != GROUP_ARRAY[b])
+        both_legs = np.isin(a, LEGS) & np.isin(b, LEGS) & (CHAIN[a] != CHAIN[b])
         out |= both_legs & above
     return out
 

@@ -1,13 +1,13 @@
 """The person in a photo as a layered, skinned puppet: built once per photo, posed once per frame.
 
 ``Rig.build(rgb, pose, alpha)`` labels the person's pixels by body part (``layers``), triangulates the
-person (``mesh.triangulate``, finer along the part boundaries), cuts the limbs free of the body except at
-their joints (``layers.glue``, ``mesh.cut_mesh``), lays a patch of body under each limb that covers the
-torso in the photo (textured from the surrounding clothing, ``layers.fill_from``) and gives every vertex
-harmonic skinning weights. ``Rig.raster(target)`` deforms the mesh by the target pose (linear blend
-skinning of per-part affines) and rasterises it in the target's depth order; ``Rig.render(target)`` draws
-the person (premultiplied RGB and alpha), ``Rig.grid(target)`` gives the backward ``grid_sample`` grid into
-the photo (for networks).
+person along the part boundaries (``mesh.triangulate``), cuts the limbs free of the body except at their
+joints (``layers.glue``, ``mesh.cut_mesh``), lays hidden layers (the body under a limb that covered it in
+the photo, a limb under the part in front of it, textured by filling in from that part's own pixels,
+``layers.fill_from``) and gives every vertex harmonic skinning weights. ``Rig.raster(target)`` deforms the
+mesh by the target pose (linear blend skinning of per-part affines) and rasterises it in the target's
+depth order; ``Rig.render(target)`` draws the person (premultiplied RGB and alpha), ``Rig.grid(target)``
+gives the backward ``grid_sample`` grid into the photo (for networks).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class Rig:
     triangle (0-9 parts, ``layers.LOOSE``); texture: (M,) int, which (H, W) slice of ``atlas`` a triangle
     shows: 0 the photo, 1 the body filled in under the limbs (those triangles are drawn behind everything),
     2.. hidden limbs filled in; atlas: (T H, W, 4) float32 premultiplied RGB in [0, 255] and alpha in [0, 1];
-    src_xy, src_conf: the source pose (18, 2), (18,).
+    src_xy, src_conf: the source pose (18, 2), (18,); scale: its body scale in pixels (``render.body_scale``).
     """
 
     mesh: mesh.Mesh
@@ -50,7 +50,6 @@ class Rig:
     atlas: np.ndarray
     src_xy: np.ndarray
     src_conf: np.ndarray
-    src_z: np.ndarray | None
     scale: float
     height: int
     width: int
@@ -61,7 +60,7 @@ class Rig:
         (H, W) float in [0, 1]. Raises ``PosevidError(where, ...)`` when the person cannot be rigged."""
         height, width = rgb.shape[:2]
         xy, conf = pose.xy[0].astype(np.float64), pose.conf[0]
-        z = None if getattr(pose, "z", None) is None else pose.z[0]
+        z = None if pose.z is None else pose.z[0]
         alpha = np.clip(np.asarray(alpha, np.float32), 0.0, 1.0)
         silhouette = alpha > 0.5
         pixels, tall = int(silhouette.sum()), float(body_height(pose[:1])[0])
@@ -75,7 +74,8 @@ class Rig:
                                       "hips are seen); cannot animate it")
         scale = layers.scale_of(xy, conf, silhouette)
         radii = layers.limb_radii(xy, conf, silhouette, scale)
-        distances = layers.part_distances(xy, conf, radii, scale, height, width)
+        hands = None if pose.hand_xy is None else (pose.hand_xy[0], pose.hand_conf[0])
+        distances = layers.part_distances(xy, conf, radii, scale, height, width, hands)
         keys = layers.depth_keys(xy, conf, z, scale)
         k = max(1, int(round(MARGIN)))
         region = cv2.dilate(silhouette.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2))
@@ -98,7 +98,7 @@ class Rig:
         cut, part, texture, hidden_parts = layered
         weights = _skinning_weights(cut, part, radii, scale)
         atlas = _atlas(rgb, alpha, silhouette, labels, hidden_parts)
-        return cls(cut, weights, part, texture, atlas, xy, conf.astype(np.float32), z, scale, height, width)
+        return cls(cut, weights, part, texture, atlas, xy, conf.astype(np.float32), scale, height, width)
 
     def transforms(self, target: Poses) -> np.ndarray:
         """(10, 2, 3) per-part affines source -> target pose (``mesh.part_transforms``)."""
@@ -108,7 +108,7 @@ class Rig:
         """(11,) depth keys of the parts in the one-frame ``target`` pose (``layers.depth_keys``, higher in
         front). Given the keys used for the previous frame, the previous order is favoured by up to
         ``STICK`` (body scales of depth), so two parts at nearly the same depth do not swap every frame."""
-        z = None if getattr(target, "z", None) is None else target.z[0]
+        z = None if target.z is None else target.z[0]
         keys = layers.depth_keys(target.xy[0], target.conf[0], z, self.scale)
         if previous is not None:
             keys = keys + STICK * np.argsort(np.argsort(previous)) / (len(previous) - 1)
@@ -157,14 +157,6 @@ class Rig:
         ``align_corners=False``): the front-most part at each pixel reads the photo where it came from."""
         r = self.raster(target, levels=1)
         return mesh.grid_from_coords(r.source[0][None], self.height, self.width, background)
-
-
-def _lookup(image: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Values of ``image`` (H, W) at the nearest pixels of ``points`` (K, 2) (clamped to the image)."""
-    h, w = image.shape[:2]
-    x = np.clip(np.round(points[:, 0]).astype(int), 0, w - 1)
-    y = np.clip(np.round(points[:, 1]).astype(int), 0, h - 1)
-    return image[y, x]
 
 
 def _layered_mesh(tri_mesh: mesh.Mesh, part: np.ndarray, body_under: np.ndarray, limb_under: np.ndarray,
