@@ -58,10 +58,18 @@ def scale_of(xy: np.ndarray, conf: np.ndarray, silhouette: np.ndarray) -> float:
 
 
 def _segment_distance(px: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Distance of points (..., 2) to the segment a-b."""
-    ab = b - a
-    t = np.clip(((px - a) @ ab) / max(float(ab @ ab), 1e-9), 0.0, 1.0)
-    return np.linalg.norm(px - (a + t[..., None] * ab), axis=-1)
+    """Distance of points (..., 2) to the segment a-b (in the points' float type)."""
+    (ax, ay), (bx, by) = (float(v) for v in a), (float(v) for v in b)
+    ux, uy = bx - ax, by - ay
+    dx, dy = px[..., 0] - ax, px[..., 1] - ay
+    t = np.clip((dx * ux + dy * uy) / max(ux * ux + uy * uy, 1e-9), 0.0, 1.0)
+    return np.hypot(dx - t * ux, dy - t * uy)
+
+
+def _pixels(height: int, width: int) -> np.ndarray:
+    """(H, W, 2) float32 pixel centres (x, y)."""
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    return np.stack([xs, ys], -1)
 
 
 def _limb_segment(xy: np.ndarray, p: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
@@ -119,8 +127,7 @@ def part_distances(xy: np.ndarray, conf: np.ndarray, radii: np.ndarray, scale: f
         m = (masks[p] > 0).astype(np.uint8)
         if m.any():
             out[p] = cv2.distanceTransform(1 - m, cv2.DIST_L2, 5) - cv2.distanceTransform(m, cv2.DIST_L2, 5)
-    ys, xs = np.mgrid[0:height, 0:width]
-    px = np.stack([xs, ys], -1).astype(np.float64)
+    px = _pixels(height, width)
     for p in LIMBS:
         a, b = BODY_PARTS[PART_NAMES[p]]
         if vis[a] and vis[b]:
@@ -205,8 +212,7 @@ def label_parts(distances: np.ndarray, region: np.ndarray, keys: np.ndarray, rad
         second, other = ranked.max(0), ranked.argmax(0)
         both = in_any & np.isfinite(second)
         h, w = region.shape
-        ys, xs = np.mgrid[0:h, 0:w]
-        px = np.stack([xs, ys], -1).astype(np.float64)
+        px = _pixels(h, w)
         bone, hand = {}, {}  # distance to each limb's bone in its radii; where its hand or foot is
         for p in LIMBS:
             if np.isfinite(distances[p]).any():
@@ -300,8 +306,7 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
     """
     lab = cv2.cvtColor(np.ascontiguousarray(rgb, np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
     h, w = labels.shape
-    ys, xs = np.mgrid[0:h, 0:w]
-    px = np.stack([xs, ys], -1).astype(np.float64)
+    px = _pixels(h, w)
     alone = (distances <= 0).sum(0) <= 1
     cores = {}
     for p in range(NUM_PARTS + 1):

@@ -73,31 +73,42 @@ class Rig:
             raise PosevidError(where, "the person's torso is not in the picture (no two of the shoulders and "
                                       "hips are seen); cannot animate it")
         scale = layers.scale_of(xy, conf, silhouette)
-        radii = layers.limb_radii(xy, conf, silhouette, scale)
-        hands = None if pose.hand_xy is None else (pose.hand_xy[0], pose.hand_conf[0])
-        distances = layers.part_distances(xy, conf, radii, scale, height, width, hands)
-        keys = layers.depth_keys(xy, conf, z, scale)
         k = max(1, int(round(MARGIN)))
         region = cv2.dilate(silhouette.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2))
         region = cv2.morphologyEx(region, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0  # no one-pixel slits
-        labels = layers.label_parts(distances, region, keys, radii, scale, rgb, xy)
-        gap = layers.leg_gap_top(xy, conf, silhouette)
+        # Everything below works in the box around the person (plus half a body scale), pose moved into it.
+        ys, xs = np.nonzero(region)
+        pad = int(np.ceil(0.5 * scale)) + 4
+        y0, x0 = max(0, ys.min() - pad), max(0, xs.min() - pad)
+        box = (slice(y0, min(height, ys.max() + pad + 1)), slice(x0, min(width, xs.max() + pad + 1)))
+        shift = np.array([x0, y0], np.float64)
+        cxy = np.where(vis[:, None], xy - shift, 0.0)
+        hands = None
+        if pose.hand_xy is not None:
+            hands = (pose.hand_xy[0] - shift.astype(np.float32), pose.hand_conf[0])
+        crgb, csil, cregion = rgb[box], silhouette[box], region[box]
+        radii = layers.limb_radii(cxy, conf, csil, scale)
+        distances = layers.part_distances(cxy, conf, radii, scale, *csil.shape, hands)
+        keys = layers.depth_keys(cxy, conf, z, scale)
+        labels = layers.label_parts(distances, cregion, keys, radii, scale, crgb, cxy)
+        gap = layers.leg_gap_top(cxy, conf, csil)
 
         # Hidden layers: the body under limbs that cover it, limbs under the parts in front of them. Their
         # triangles get copies in the hidden part's layer (textured by filling in from that part's pixels).
-        body_under = layers.body_under_limbs(labels, distances, region)
-        limb_under = layers.limbs_under_limbs(labels, distances, keys, region)
+        body_under = layers.body_under_limbs(labels, distances, cregion)
+        limb_under = layers.limbs_under_limbs(labels, distances, keys, cregion)
         area = max(2.0, 0.5 * (scale / TRIANGLES_PER_SCALE) ** 2)
         n = layers.LOOSE + 1
         codes = labels + n * (1 + body_under) + n * n * (1 + limb_under)
-        tri_mesh, tri_codes = mesh.triangulate(np.where(region, codes, -1), area)
+        tri_mesh, tri_codes = mesh.triangulate(np.where(cregion, codes, -1), area)
         if len(tri_mesh.triangles) == 0:
             raise PosevidError(where, "the person's outline could not be meshed")
         layered = _layered_mesh(tri_mesh, tri_codes % n, (tri_codes // n) % n - 1, tri_codes // (n * n) - 1,
-                                xy, radii, gap)
+                                cxy, radii, gap)
         cut, part, texture, hidden_parts = layered
         weights = _skinning_weights(cut, part, radii, scale)
-        atlas = _atlas(rgb, alpha, silhouette, labels, hidden_parts)
+        cut = mesh.Mesh(cut.vertices + shift, cut.triangles)
+        atlas = _atlas(rgb, alpha, silhouette, labels, box, hidden_parts)
         return cls(cut, weights, part, texture, atlas, xy, conf.astype(np.float32), scale, height, width)
 
     def transforms(self, target: Poses) -> np.ndarray:
@@ -236,21 +247,23 @@ def _skinning_weights(cut: mesh.Mesh, part: np.ndarray, radii: np.ndarray, scale
 
 
 def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: np.ndarray,
-           hidden_parts: list[int]) -> np.ndarray:
+           box: tuple[slice, slice], hidden_parts: list[int]) -> np.ndarray:
     """((2 + K) H, W, 4) float32 textures: the photo premultiplied by its solid alpha (1 from 2 pixels inside
     the silhouette); the body (torso, thighs, loose cloth) filled in from its pixels; each of the K hidden
-    limbs filled in from its own pixels (the fills are opaque)."""
+    limbs filled in from its own pixels (the fills are opaque). ``labels`` are the part labels of the
+    person's ``box`` of the photo, where the fills are made."""
     inner = cv2.distanceTransform(silhouette.astype(np.uint8), cv2.DIST_L2, 3)
     solid = np.maximum(alpha, np.clip(inner - 1.0, 0.0, 1.0))
     slices = [np.concatenate([rgb.astype(np.float32) * solid[..., None], solid[..., None]], -1)]
+    crop_rgb, crop_inner, crop_sil = rgb[box].astype(np.float32), inner[box], silhouette[box]
     for parts in [(layers.TORSO, layers.LOOSE) + layers.THIGHS] + [(p,) for p in hidden_parts]:
         fill = np.zeros_like(slices[0])
-        known = np.isin(labels, parts) & (inner >= 2)
+        known = np.isin(labels, parts) & (crop_inner >= 2)
         if not known.any():
-            known = np.isin(labels, parts) & silhouette
+            known = np.isin(labels, parts) & crop_sil
         if known.any():
-            fill[..., :3] = layers.fill_from(rgb.astype(np.float32), known)
-            fill[..., 3] = 1.0
+            fill[box + (slice(0, 3),)] = layers.fill_from(crop_rgb, known)
+            fill[box + (3,)] = 1.0
         slices.append(fill)
     return np.concatenate(slices, 0)
 
