@@ -1,11 +1,11 @@
-"""Speed and memory of ``posevid animate`` with the warp method at 256x256 on the bundled demo clip.
+"""Speed and memory of ``posevid animate`` with the warp method (``--size``, 256 by default) on the demo clip.
 
 Prints JSON: machine, settings, and medians over ``--repeats`` runs of frames/s end to end and per stage
 (decode, estimate, retarget, warp, encode), plus peak RSS with the driving clip looped 1x and 10x.
 Each run is a fresh subprocess so that its peak RSS (``ru_maxrss``) is its own. ``cpu_ms_per_frame``
 (process CPU time, all threads) is less sensitive than wall time to other jobs on a shared machine.
 Decoding and pose estimation run in a worker thread beside warping and encoding, so the per-stage
-times add up to more than the wall time. Run: ``python -m benchmarks.animate_speed [--repeats 3]``.
+times add up to more than the wall time. Run: ``python -m benchmarks.animate_speed [--repeats 3] [--size 512]``.
 """
 
 from __future__ import annotations
@@ -41,20 +41,20 @@ def machine() -> dict:
             "torch_threads": torch.get_num_threads(), "shared_machine": True}
 
 
-def child(driving: str, out: str) -> dict:
+def child(driving: str, out: str, size: int = SIZE) -> dict:
     """One animation in this process: wall time, frames, stage seconds, peak RSS (MiB)."""
     from posevid.pipeline import animate_to_file
 
     timings: dict[str, float] = {}
     start, cpu = time.perf_counter(), time.process_time()
-    frames = animate_to_file(SOURCE, driving, out, mode=MODE, size=SIZE, show_progress=False, timings=timings)
+    frames = animate_to_file(SOURCE, driving, out, mode=MODE, size=size, show_progress=False, timings=timings)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     return {"frames": frames, "seconds": wall, "cpu_seconds": cpu, "timings": timings,
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def run_child(driving: Path, out: Path) -> dict:
-    cmd = [sys.executable, "-m", "benchmarks.animate_speed", "--child", str(driving), str(out)]
+def run_child(driving: Path, out: Path, size: int = SIZE) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.animate_speed", "--size", str(size), "--child", str(driving), str(out)]
     env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}  # as the CLI sets it
     done = subprocess.run(cmd, cwd=REPO, check=True, capture_output=True, text=True, env=env)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -76,23 +76,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="runs of the 1x clip for the speed medians")
     parser.add_argument("--loops", type=int, default=10, help="length of the long clip, in loops of the demo clip")
+    parser.add_argument("--size", type=int, default=SIZE, help="output size (pixels)")
     parser.add_argument("--child", nargs=2, metavar=("DRIVING", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(*args.child)))
+        print(json.dumps(child(*args.child, size=args.size)))
         return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         short = looped(1, folder)
-        runs = [run_child(short, folder / "out.mp4") for _ in range(args.repeats)]
-        long = run_child(looped(args.loops, folder), folder / "out_long.mp4")
+        runs = [run_child(short, folder / "out.mp4", args.size) for _ in range(args.repeats)]
+        long = run_child(looped(args.loops, folder), folder / "out_long.mp4", args.size)
     med = {key: statistics.median(r[key] for r in runs) for key in ("seconds", "cpu_seconds", "peak_rss_mib")}
     frames = runs[0]["frames"]
     stage_ms = {s: statistics.median(1000 * r["timings"].get(s, 0.0) / r["frames"] for r in runs) for s in STAGES}
     ratio = long["peak_rss_mib"] / med["peak_rss_mib"]
     report = {
         "machine": machine(),
-        "settings": {"method": "warp", "size": SIZE, "mode": MODE, "smooth": True, "source": SOURCE.name,
+        "settings": {"method": "warp", "size": args.size, "mode": MODE, "smooth": True, "source": SOURCE.name,
                      "driving": f"{DRIVING.name} (576x576, 30 fps)", "frames": frames, "repeats": args.repeats,
                      "output": "mp4 libx264 crf 18 veryfast"},
         "median": {"fps_end_to_end": frames / med["seconds"], "seconds": med["seconds"],
