@@ -12,6 +12,8 @@ from pathlib import Path
 
 import typer
 
+from .poses import DEFAULT_RETARGET
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Pose-guided human video generation.")
 poses_app = typer.Typer(no_args_is_help=True, help="Extract, render and convert pose files.")
@@ -36,13 +38,24 @@ def prepare(
     test_frames: str = typer.Option(None, help="Also make a test clip of frames A:B of each video (one pass); "
                                                "the train clip is then --frames or the frames before A."),
     margin: float = typer.Option(0.1, help="Crop margin around the person's track, per side, as a fraction."),
+    layout: str = typer.Option(None, help="INPUTS is one downloaded dataset in this layout: fomm (TaiChi-HD and "
+                                          "the other first-order-model datasets: train/ and test/ of videos or "
+                                          "frame folders, kept whole), ubc-fashion (DwNet's Fashion: "
+                                          "fashion_{train,test}.txt and the videos), deepfashion or market (PG2/PATN "
+                                          "pair and annotation CSVs with the images; copied for data.kind "
+                                          "pg2_pairs)."),
 ) -> None:
     """Crop the person in each video, estimate poses and masks, and write a training dataset."""
     from .data.prepare import prepare as run
 
     index, errors = run(inputs, out, size=size, workers=workers, iuv_dir=iuv, test_fraction=test_fraction,
                         frames=frames, max_frames=max_frames, split=split, test_frames=test_frames,
-                        margin=margin)
+                        margin=margin, layout=layout)
+    if "layout" in index:
+        counts = index["images"]
+        print(f"{out}: {index['layout']} pairs, {counts['train']} train / {counts['test']} test images "
+              "(train with data.kind: pg2_pairs)")
+        return
     print(f"{out}: {len(index['train'])} train / {len(index['test'])} test clips")
     for err in errors:
         print(f"posevid: error: {err}", file=sys.stderr)
@@ -121,13 +134,21 @@ def animate(
     source: str = typer.Argument(..., help="Photo of the person to animate."),
     driving: str = typer.Argument(None, help="Driving video (mp4, gif, frame folder) or pose file (.npz, .json, .csv); "
                                              "not with --action."),
-    out: str = typer.Option(..., "-o", "--out", help="Output video: .mp4, .gif or a folder of PNG frames."),
+    out: str = typer.Option(..., "-o", "--out", help="Output video: .mp4, .mov, .mkv (with the driving sound), .gif "
+                                                     "or a folder of PNG frames."),
     method: str = typer.Option("warp", help="Method: warp (no training) or a trained one with --checkpoint."),
     checkpoint: str = typer.Option(None, help="Checkpoint of a trained method."),
-    mode: str = typer.Option("bones", help="bones: the source's limbs turn as the driver's do (its proportions "
-                                           "kept); relative: each source joint moves as the driver's; absolute: "
-                                           "the driving pose scaled to the source body."),
-    size: int = typer.Option(None, help="Crop the photo to a square of this side (pixels) around the person."),
+    mode: str = typer.Option(DEFAULT_RETARGET, help="pose: the photo's person takes the driving pose (the "
+                                                    "driver's bone directions, the photo's lengths and place); "
+                                                    "bones: the photo's limbs turn as the driver's do from its "
+                                                    "first frame; relative: each joint moves as the driver's; "
+                                                    "absolute: the driving pose scaled to the photo's body."),
+    size: int = typer.Option(None, help="Longer side of the result in pixels (the photo's whole frame and aspect "
+                                        "are kept; default: the photo's size)."),
+    width: int = typer.Option(None, help="Width of the result; with --height, the photo is cropped around the "
+                                         "person to fill both."),
+    height: int = typer.Option(None, help="Height of the result (see --width)."),
+    no_audio: bool = typer.Option(False, "--no-audio", help="Do not copy the driving video's sound into the result."),
     side_by_side: str = typer.Option(None, "--side-by-side", help="Also write driving | pose | result here."),
     fps: float = typer.Option(None, help="Output frame rate (default: the driving rate)."),
     no_smooth: bool = typer.Option(False, "--no-smooth", help="Do not smooth the target poses."),
@@ -167,7 +188,7 @@ def animate(
             options[region] = color or photo
     count = animate_to_file(source, driving, out, side_by_side, method=method, checkpoint=checkpoint, mode=mode,
                             size=size, smooth=not no_smooth, fps=fps, method_options=options or None,
-                            poses_out=save_poses)
+                            poses_out=save_poses, width=width, height=height, audio=not no_audio)
     with open_video(out) as reader:
         print(f"{out}: {count} frames, {reader.width}x{reader.height} at {reader.fps:g} fps")
     if side_by_side:
@@ -177,20 +198,16 @@ def animate(
 @app.command()
 def demo(
     out: str = typer.Option("out/demo.mp4", "-o", "--out", help="Output video; the side-by-side goes beside it."),
-    size: int = typer.Option(256, help="Output side in pixels."),
+    size: int = typer.Option(256, help="Longer side of the result in pixels."),
 ) -> None:
-    """Animate the bundled photo with the bundled dancing clip (warp method, no training).
-
-    Absolute mode: the dancer starts with her arms out and the photo's man has his folded, so applying
-    her joint displacements to his pose (relative mode) would bend his limbs out of shape.
-    """
+    """Animate the bundled photo with the bundled dancing clip (warp method, no training, default retargeting:
+    the man, arms folded in the photo, takes the dancer's pose)."""
     from .pipeline import animate_to_file
 
     assets = _assets()
     path = Path(out)
     panels = path.with_name(f"{path.stem}_side_by_side{path.suffix or '.mp4'}")
-    count = animate_to_file(assets / "tfexamples_image2.jpeg", assets / "tfjs_pose_1.mp4", path, panels,
-                            mode="absolute", size=size)
+    count = animate_to_file(assets / "tfexamples_image2.jpeg", assets / "tfjs_pose_1.mp4", path, panels, size=size)
     print(f"{path}: {count} frames\n{panels}: side by side (driving | pose | result)")
 
 
@@ -236,7 +253,7 @@ def train(
 def evaluate(
     generated: str = typer.Argument(None, help="Generated video, GIF or frame folder."),
     real: str = typer.Argument(None, help="Real (ground-truth) video, GIF or frame folder."),
-    output: str = typer.Option(..., "-o", "--output", help="Report JSON; report.md is written beside it."),
+    output: str = typer.Option(..., "-o", "--output", help="Report JSON; a Markdown table is written beside it."),
     plot: str = typer.Option(None, help="Folder for per-frame metric curves (one PNG per metric)."),
     lpips_weights: str = typer.Option(None, help="LPIPS state dict: AlexNet/VGG-16 features + lin0..lin4 heads."),
     vgg_weights: str = typer.Option(None, help="torchvision VGG-19 state dict, for DwNet's perceptual distance."),
@@ -244,17 +261,25 @@ def evaluate(
     checkpoint: str = typer.Option(None, help="Trained run or checkpoint: reconstruct the test clips of --data."),
     data: str = typer.Option(None, help="Prepared dataset (posevid prepare) whose test split is reconstructed."),
     method: str = typer.Option(None, help="Untrained method (warp) to reconstruct --data with, no checkpoint."),
-    max_frames: int = typer.Option(None, help="With --data: at most this many frames per test clip."),
+    max_frames: int = typer.Option(None, help="With --data: at most this many frames per test clip (pairs with "
+                                              "--protocol pg2-pairs)."),
+    protocol: str = typer.Option(None, help="Run a paper's evaluation on --data and put the published numbers "
+                                            "beside ours: reconstruction (first-order-model / TPSMM), pg2-pairs "
+                                            "(PG2 / PATN test pairs), dwnet, decoupled."),
+    device: str = typer.Option(None, help="Device for the model and the network metrics (cpu, cuda, cuda:1)."),
+    batch: int = typer.Option(8, help="Frame pairs per batch for the network metrics."),
     motion: str = typer.Option(None, help="Folder of generated pose sequences (<label>/*.npz): motion metrics "
                                           "against the motion dataset --data (posevid motion dataset)."),
 ) -> None:
-    """Compute the field's metrics (L1, PSNR, SSIM, MS-SSIM, mask-SSIM, LPIPS, FID, KID, IS, AKD, MKR, warping
-    error, VGG perceptual distance) of GENERATED against REAL, or of a checkpoint's reconstructions of the
-    test clips of --data (source = first frame, driven by the clip's poses); missing weights are named."""
+    """Compute the field's metrics (L1, PSNR, SSIM, MS-SSIM, mask-SSIM, LPIPS, ST-LPIPS, FID, KID, IS, AKD, MKR,
+    warping error, VGG perceptual distance) of GENERATED against REAL, or of a checkpoint's reconstructions of
+    the test clips of --data (source = first frame, driven by the clip's poses), or a paper's protocol
+    (--protocol); missing weights are named. ST-LPIPS (Ghildyal & Liu, ECCV 2022) is not comparable with LPIPS."""
     from .errors import PosevidError
     from .evaluate import evaluate_checkpoint, evaluate_videos, markdown_table, write_report
 
     weights = {"lpips_weights": lpips_weights, "vgg_weights": vgg_weights, "inception_classifier": inception_classifier}
+    run = {"device": device, "batch": batch}
     if motion is not None:
         from .motion_metrics import evaluate_motion, write_motion_report
 
@@ -262,17 +287,32 @@ def evaluate(
             raise PosevidError("evaluate --motion", "needs --data: the motion dataset of real sequences")
         write_motion_report(evaluate_motion(motion, data), output)
         return
+    if protocol is not None:
+        from .protocols import markdown, run_protocol, write_protocol_report
+
+        if data is None or generated is not None or real is not None:
+            raise PosevidError("evaluate --protocol", "needs --data DIR and --checkpoint CKPT (or --method warp), "
+                                                      "not GENERATED REAL")
+        result = run_protocol(protocol, data, checkpoint, method=method, max_items=max_frames, show_progress=True,
+                              **run, **weights)
+        write_protocol_report(result, output)
+        print(markdown(result), end="")
+        for warning in result.meta["warnings"]:
+            print(f"posevid: warning: {warning}", file=sys.stderr)
+        return
     if data is not None:
         if generated is not None or real is not None:
             raise PosevidError("evaluate", "give either GENERATED REAL or --data with --checkpoint/--method, not both")
-        report = evaluate_checkpoint(data, checkpoint, method=method, max_frames=max_frames, **weights)
+        report = evaluate_checkpoint(data, checkpoint, method=method, max_frames=max_frames, **run, **weights)
     elif generated is None or real is None:
         raise PosevidError("evaluate", "give GENERATED and REAL videos, or --data with --checkpoint (or --method warp)")
     else:
-        report = evaluate_videos(generated, real, **weights)
+        report = evaluate_videos(generated, real, **run, **weights)
     write_report(report, output, plot)
     print(markdown_table(report.metrics), end="")
     print(f"{output}: {len(report.metrics) - 1} metrics")
+    for warning in report.metrics["meta"]["warnings"]:
+        print(f"posevid: warning: {warning}", file=sys.stderr)
 
 
 @app.command()
@@ -283,7 +323,8 @@ def transfer(
                                            "person (its pose is estimated)."),
     out: str = typer.Option(..., "-o", "--out", help="Output image (.png, .jpg)."),
     checkpoint: str = typer.Option(..., help="Trained run or checkpoint (e.g. PG2)."),
-    size: int = typer.Option(None, help="Side of the square crop around the person (default: the training size)."),
+    size: int = typer.Option(None, help="Longer side of the result in pixels (default: the photo's size); the "
+                                        "model works on the square around the person at its training size."),
     frame: int = typer.Option(0, help="Frame of a multi-frame pose file."),
 ) -> None:
     """Generate the person in SOURCE in the pose of TARGET_POSE (single-image pose transfer)."""
@@ -388,8 +429,9 @@ def recolor(
     end: str = typer.Option(..., "--to", help="End colour '#rrggbb', a .npy latent or a photo."),
     out: str = typer.Option(..., "-o", "--out", help="Output video: .mp4, .gif or a folder of PNG frames."),
     region: str = typer.Option("upper", help="Body region whose colour moves: upper, lower or both."),
-    mode: str = typer.Option("bones", help="Pose retargeting: bones, relative or absolute (see animate)."),
-    size: int = typer.Option(None, help="Crop the photo to a square of this side (default: the training size)."),
+    mode: str = typer.Option(DEFAULT_RETARGET, help="Pose retargeting: pose, bones, relative or absolute (see "
+                                                    "animate)."),
+    size: int = typer.Option(None, help="Longer side of the result in pixels (default: the photo's size)."),
     no_smooth: bool = typer.Option(False, "--no-smooth", help="Do not smooth the target poses."),
 ) -> None:
     """Animate SOURCE with DRIVING while one region's colour latent moves linearly from --from to --to."""
