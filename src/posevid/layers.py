@@ -135,7 +135,7 @@ def part_distances(xy: np.ndarray, conf: np.ndarray, radii: np.ndarray, scale: f
             out[p] = _segment_distance(px, start, xy[b]) - radii[p]
             if _LIMB_EXTEND[_kind(p)]:
                 wide = max(radii[p], _LIMB_RADIUS[_kind(p)] * scale)
-                hand = _hand_points(hands, p)
+                hand = hand_points(hands, p)
                 if hand is not None:
                     far = hand[np.argmax(np.linalg.norm(hand - xy[b], axis=1))]
                     end = far.astype(np.float64)
@@ -148,7 +148,7 @@ def part_distances(xy: np.ndarray, conf: np.ndarray, radii: np.ndarray, scale: f
 _HAND_OF = {PART_NAMES.index("left_lower_arm"): 0, PART_NAMES.index("right_lower_arm"): 1}  # Poses.hand_xy order
 
 
-def _hand_points(hands: tuple[np.ndarray, np.ndarray] | None, p: int) -> np.ndarray | None:
+def hand_points(hands: tuple[np.ndarray, np.ndarray] | None, p: int) -> np.ndarray | None:
     """(K, 2) the seen keypoints of the hand at the end of forearm ``p`` (None: no hand data or < 3 points)."""
     if hands is None or p not in _HAND_OF:
         return None
@@ -188,7 +188,8 @@ def depth_keys(xy: np.ndarray, conf: np.ndarray, z: np.ndarray | None, scale: fl
 
 
 def label_parts(distances: np.ndarray, region: np.ndarray, keys: np.ndarray, radii: np.ndarray,
-                scale: float, rgb: np.ndarray | None = None, xy: np.ndarray | None = None) -> np.ndarray:
+                scale: float, rgb: np.ndarray | None = None, xy: np.ndarray | None = None,
+                hands_seen: tuple[int, ...] = ()) -> np.ndarray:
     """(H, W) int64 part label of every pixel.
 
     A pixel inside one or more part shapes takes the front-most (``keys``), except between two limbs side
@@ -199,7 +200,8 @@ def label_parts(distances: np.ndarray, region: np.ndarray, keys: np.ndarray, rad
     the piece touches (so spread fingers that touch only the forearm move with it, and a coat's flap
     beside a folded arm stays with the torso), becoming ``LOOSE`` beyond the torso's or a thigh's reach
     (a skirt, a wide coat). With the photo ``rgb`` (H, W, 3) uint8 and the pose's joints ``xy`` (18, 2),
-    ``refine_by_colour`` then settles the pixels near each limb by colour. Pixels outside
+    ``refine_by_colour`` then settles the pixels near each limb by colour (``hands_seen``: forearms whose
+    hands come from keypoints). Pixels outside
     ``region`` get the label of the nearest region pixel (so any lookup near the person is defined).
     """
     inside = distances <= 0
@@ -243,7 +245,7 @@ def label_parts(distances: np.ndarray, region: np.ndarray, keys: np.ndarray, rad
         sub = label[y0:y1, x0:x1]
         sub[piece] = best[piece]
     if rgb is not None and xy is not None:
-        label = refine_by_colour(label, rgb, distances, xy, radii, scale, region)
+        label = refine_by_colour(label, rgb, distances, xy, radii, scale, region, hands_seen=hands_seen)
     label = _majority(label, region)
     if region.any() and not region.all():
         from scipy.ndimage import distance_transform_edt
@@ -293,7 +295,7 @@ def _colour_distance(lab: np.ndarray, centres: np.ndarray) -> np.ndarray:
 
 def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray, xy: np.ndarray,
                      radii: np.ndarray, scale: float, region: np.ndarray, ratio: float = 0.5,
-                     least: float = 12.0) -> np.ndarray:
+                     least: float = 12.0, hands_seen: tuple[int, ...] = ()) -> np.ndarray:
     """Labels near each limb settled by colour.
 
     A pixel of a limb within 2 radii of its bone but off the bone's core (0.6 radii around it) goes to the
@@ -301,8 +303,10 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
     that part's colours near the limb than to the core's (distances to the nearest of 3 k-means colours:
     under ``ratio`` times, the core's over ``least``). So a bare arm over a white dress or against dark hair
     takes only the arm, while same-coloured parts (an arm in a sleeve over its jacket) keep the geometric
-    labels. Colour only takes pixels from limbs, and never beyond the bone's end: a hand's colours are not
-    its sleeve's.
+    labels. Past the wrist or ankle (within 3 of its radii of the hand's or foot's axis) the limb's colours
+    are its core's plus, for a hand, the skin at the nose: a strip of the shorts a hanging hand lies on goes
+    to the thigh, the hand stays (not for the forearms in ``hands_seen``, whose hands come from keypoints).
+    Colour only takes pixels from limbs.
     """
     lab = cv2.cvtColor(np.ascontiguousarray(rgb, np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
     h, w = labels.shape
@@ -342,7 +346,52 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
             dq[alt == q] = _colour_distance(pix[alt == q], palettes[q])
         cur = out[band]
         out[band] = np.where((cur == p) & (dq < ratio * dp) & (dp > least), alt, cur)
+    skin = _skin(lab, xy, scale)
+    for p in LIMBS:  # past the wrist or ankle: what is neither the limb's colours (or skin) nor the body's
+        if not _LIMB_EXTEND[_kind(p)] or p not in cores or p in hands_seen:
+            continue
+        a, b = (xy[j].astype(np.float64) for j in BODY_PARTS[PART_NAMES[p]])
+        own = _palette(lab[cores[p] & (out == p) & region])
+        if own is None:
+            continue
+        if skin is not None and "arm" in _kind(p):
+            own = np.concatenate([own, skin])
+        end = _limb_segment(xy, p, scale)[1]
+        wide = max(radii[p], _LIMB_RADIUS[_kind(p)] * scale)
+        axis = _segment_distance(px, b, end)
+        past = ((px - b.astype(np.float32)) @ (b - a).astype(np.float32)) > 0
+        zone = region & (out == p) & past & (axis <= 3 * wide)
+        around = (axis <= 3 * wide) & (axis > 1.2 * wide)
+        palettes = {q: _palette(lab[(out == q) & region & around]) for q in (TORSO, HEAD, LOOSE) + LEGS}
+        others = np.array([q for q, c in palettes.items() if c is not None])
+        if not others.size or not zone.any():
+            continue
+        alt = others[(dist[others][:, zone] / reach[others, None]).argmin(0)]
+        pix = lab[zone]
+        dp = _colour_distance(pix, own)
+        dq = np.zeros_like(dp)
+        for q in np.unique(alt):
+            dq[alt == q] = _colour_distance(pix[alt == q], palettes[q])
+        out[zone] = np.where((dq < ratio * dp) & (dp > least), alt, p)
+        # Slivers left past the hand (a blurred edge of the shorts beside it) go too: a 5x5 opening.
+        kept = (out == p) & zone
+        opened = cv2.morphologyEx(kept.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)) > 0
+        sliver = kept & ~opened
+        full_alt = np.full(out.shape, -1)
+        full_alt[zone] = alt
+        out[sliver] = full_alt[sliver]
     return out
+
+
+def _skin(lab: np.ndarray, xy: np.ndarray, scale: float) -> np.ndarray | None:
+    """(2, 3) Lab colours of the person's skin from a disc around the nose (None when it is not seen)."""
+    h, w = lab.shape[:2]
+    x, y = np.round(xy[JOINT["nose"]]).astype(int)
+    r = max(1, int(round(0.04 * scale)))
+    if not xy[JOINT["nose"]].any() or not (r <= x < w - r and r <= y < h - r):
+        return None
+    disc = lab[y - r:y + r + 1, x - r:x + r + 1].reshape(-1, 3)
+    return _palette(disc, k=2) if len(disc) >= 30 else disc.mean(0, keepdims=True)
 
 
 def _reach(radii: np.ndarray, scale: float) -> np.ndarray:
@@ -451,27 +500,13 @@ def glue(label_a: np.ndarray, label_b: np.ndarray, points: np.ndarray, xy: np.nd
 
 
 
-def fill_from(rgb: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """(H, W, C) float32 image whose unknown pixels are filled from the ``known`` (H, W) bool ones by
-    push-pull (averages over a pyramid, coarse levels filling the holes of finer ones): a smooth
-    continuation of the surrounding colours."""
-    img = np.asarray(rgb, np.float32) * known[..., None]
-    weight = known.astype(np.float32)
-    pyramid = [(img, weight)]
-    while min(img.shape[:2]) > 2 and weight.min() <= 0:
-        img = cv2.resize(img, (max(1, img.shape[1] // 2), max(1, img.shape[0] // 2)), interpolation=cv2.INTER_AREA)
-        weight = cv2.resize(weight, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_AREA)
-        if img.ndim == 2:
-            img = img[..., None]
-        pyramid.append((img, weight))
-    filled = None
-    for img, weight in reversed(pyramid):
-        mean = img / np.maximum(weight[..., None], 1e-6)
-        if filled is not None:
-            up = cv2.resize(filled, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR)
-            if up.ndim == 2:
-                up = up[..., None]
-            a = np.clip(weight, 0, 1)[..., None]
-            mean = a * mean + (1 - a) * up
-        filled = mean
-    return np.where(known[..., None], np.asarray(rgb, np.float32), filled)
+def fill_from(rgb: np.ndarray, known: np.ndarray, sigma: float = 2.5) -> np.ndarray:
+    """(H, W, C) float32 image whose unknown pixels take the colour of the nearest ``known`` (H, W) bool
+    pixel, blurred by ``sigma`` pixels (so the seams between neighbouring sources soften): a hand that lay
+    on a bare thigh below the shorts leaves skin, not a mix of skin and denim."""
+    from scipy.ndimage import distance_transform_edt
+
+    rgb = np.asarray(rgb, np.float32)
+    _, (iy, ix) = distance_transform_edt(~known, return_indices=True)
+    soft = cv2.GaussianBlur(np.ascontiguousarray(rgb[iy, ix]), (0, 0), sigma)
+    return np.where(known[..., None], rgb, soft.reshape(rgb.shape))

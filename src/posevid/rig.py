@@ -90,7 +90,8 @@ class Rig:
         radii = layers.limb_radii(cxy, conf, csil, scale)
         distances = layers.part_distances(cxy, conf, radii, scale, *csil.shape, hands)
         keys = layers.depth_keys(cxy, conf, z, scale)
-        labels = layers.label_parts(distances, cregion, keys, radii, scale, crgb, cxy)
+        seen = tuple(p for p in layers.LIMBS if layers.hand_points(hands, p) is not None)
+        labels = layers.label_parts(distances, cregion, keys, radii, scale, crgb, cxy, seen)
         gap = layers.leg_gap_top(cxy, conf, csil)
 
         # Hidden layers: the body under limbs that cover it, limbs under the parts in front of them. Their
