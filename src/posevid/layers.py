@@ -325,6 +325,21 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
             core = distances[p] <= -(0.15 if p == TORSO else 0.1) * scale
         cores[p] = core & (labels == p) & region & (alone | (p in LIMBS) | (p == LOOSE))
     reach = np.append(_reach(radii, scale), 0.33 * scale)
+
+    def _colour_vote(pix: np.ndarray, own: np.ndarray, palettes: dict, near: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray] | None:
+        """For pixels (N, 3) Lab: the nearest part with colours (``near`` (11, N) distances in reaches) and
+        whether its colours are much closer than ``own``; None when no part has colours or no pixel."""
+        others = np.array([q for q, c in palettes.items() if c is not None])
+        if not others.size or not len(pix):
+            return None
+        alt = others[near[others].argmin(0)]
+        dp = _colour_distance(pix, own)
+        dq = np.zeros_like(dp)
+        for q in np.unique(alt):
+            dq[alt == q] = _colour_distance(pix[alt == q], palettes[q])
+        return alt, (dq < ratio * dp) & (dp > least)
+
     dist = np.concatenate([distances[:NUM_PARTS], np.where(labels == LOOSE, 0.0, np.inf)[None]])
     out = labels.copy()
     for p in LIMBS:
@@ -333,19 +348,13 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
             continue
         near = distances[p] <= 3 * radii[p]  # other parts' colours are taken near the limb only
         palettes = {q: _palette(lab[c & near]) for q, c in cores.items() if q in (TORSO, HEAD, LOOSE)}
-        others = np.array([q for q, c in palettes.items() if c is not None])
         a, b = (xy[j].astype(np.float64) for j in BODY_PARTS[PART_NAMES[p]])
         band = region & (_segment_distance(px, a, b) <= 2 * radii[p]) & ~cores[p]
-        if not others.size or not band.any():
-            continue
-        alt = others[(dist[others][:, band] / reach[others, None]).argmin(0)]
-        pix = lab[band]
-        dp = _colour_distance(pix, own)
-        dq = np.zeros_like(dp)
-        for q in np.unique(alt):
-            dq[alt == q] = _colour_distance(pix[alt == q], palettes[q])
-        cur = out[band]
-        out[band] = np.where((cur == p) & (dq < ratio * dp) & (dp > least), alt, cur)
+        vote = _colour_vote(lab[band], own, palettes, dist[:, band] / reach[:, None])
+        if vote is not None:
+            alt, closer = vote
+            cur = out[band]
+            out[band] = np.where((cur == p) & closer, alt, cur)
     skin = _skin(lab, xy, scale)
     for p in LIMBS:  # past the wrist or ankle: what is neither the limb's colours (or skin) nor the body's
         if not _LIMB_EXTEND[_kind(p)] or p not in cores or p in hands_seen:
@@ -363,16 +372,11 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
         zone = region & (out == p) & past & (axis <= 3 * wide)
         around = (axis <= 3 * wide) & (axis > 1.2 * wide)
         palettes = {q: _palette(lab[(out == q) & region & around]) for q in (TORSO, HEAD, LOOSE) + LEGS}
-        others = np.array([q for q, c in palettes.items() if c is not None])
-        if not others.size or not zone.any():
+        vote = _colour_vote(lab[zone], own, palettes, dist[:, zone] / reach[:, None])
+        if vote is None:
             continue
-        alt = others[(dist[others][:, zone] / reach[others, None]).argmin(0)]
-        pix = lab[zone]
-        dp = _colour_distance(pix, own)
-        dq = np.zeros_like(dp)
-        for q in np.unique(alt):
-            dq[alt == q] = _colour_distance(pix[alt == q], palettes[q])
-        out[zone] = np.where((dq < ratio * dp) & (dp > least), alt, p)
+        alt, closer = vote
+        out[zone] = np.where(closer, alt, p)
         # Slivers left past the hand (a blurred edge of the shorts beside it) go too: a 5x5 opening.
         kept = (out == p) & zone
         opened = cv2.morphologyEx(kept.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)) > 0
