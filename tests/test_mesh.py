@@ -193,9 +193,10 @@ def test_a_folded_forearm_leaves_the_body_filled_in(folded) -> None:
         crossed += [np.round(e + t * (w - e)).astype(int) for t in (0.5, 0.8)]
     for x, y in crossed:
         assert body[y, x] and alpha[y, x] > 0.99  # the chest the forearm covered is body now
-    suit = rgb[mask > 0.5].astype(np.float32).mean(0)
+    suit = np.median(rgb[mask > 0.5].astype(np.float32), 0)
     shown = np.array([person[y, x] for x, y in crossed])
-    assert np.abs(shown - suit).mean() < 60  # filled in with the suit's colour, not the white background
+    # filled in with the suit's colour: not the white background, nor the tucked hands' skin spread over it
+    assert np.abs(shown - suit).mean(1).max() < 25
     for side in ("right", "left"):
         e, w = target.xy[0, JOINT[f"{side}_elbow"]], target.xy[0, JOINT[f"{side}_wrist"]]
         for t in (0.3, 0.6, 0.9):  # the whole forearm, also where it was hidden under the other one

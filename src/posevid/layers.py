@@ -514,3 +514,30 @@ def fill_from(rgb: np.ndarray, known: np.ndarray, sigma: float = 2.5) -> np.ndar
     _, (iy, ix) = distance_transform_edt(~known, return_indices=True)
     soft = cv2.GaussianBlur(np.ascontiguousarray(rgb[iy, ix]), (0, 0), sigma)
     return np.where(known[..., None], rgb, soft.reshape(rgb.shape))
+
+
+def stray_skin(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.ndarray, radii: np.ndarray,
+               scale: float, tolerance: float = 30.0) -> np.ndarray:
+    """(H, W) bool: torso pixels of skin colour (the skin at the nose, within ``tolerance`` in Lab) past a
+    wrist, where its hand would be (within 2 hand radii of the hand's axis): hands tucked under folded
+    arms, which the torso would otherwise keep, and spread into its fills, when the arms move. A bare
+    midriff or neckline beside the hands is not past a wrist."""
+    lab = cv2.cvtColor(np.ascontiguousarray(rgb, np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
+    skin = _skin(lab, xy, scale)
+    out = np.zeros(labels.shape, bool)
+    torso = labels == TORSO
+    if skin is None or not torso.any():
+        return out
+    px = _pixels(*labels.shape)
+    vis = conf > MIN_CONF
+    for p in (PART_NAMES.index("right_lower_arm"), PART_NAMES.index("left_lower_arm")):
+        e, w = BODY_PARTS[PART_NAMES[p]]
+        if not (vis[e] and vis[w]):
+            continue
+        a, b = xy[e].astype(np.float64), xy[w].astype(np.float64)
+        end = _limb_segment(xy, p, scale)[1]
+        wide = max(radii[p], _LIMB_RADIUS[_kind(p)] * scale)
+        past = ((px - b.astype(np.float32)) @ (b - a).astype(np.float32)) > 0
+        zone = torso & past & (_segment_distance(px, b, end) <= 2 * wide)
+        out[zone] |= _colour_distance(lab[zone], skin) < tolerance
+    return out

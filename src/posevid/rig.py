@@ -109,7 +109,8 @@ class Rig:
         cut, part, texture, hidden_parts = layered
         weights = _skinning_weights(cut, part, radii, scale)
         cut = mesh.Mesh(cut.vertices + shift, cut.triangles)
-        atlas = _atlas(rgb, alpha, silhouette, labels, box, hidden_parts)
+        stray = layers.stray_skin(crgb, labels, cxy, conf, radii, scale)
+        atlas = _atlas(rgb, alpha, silhouette, labels, box, hidden_parts, stray)
         return cls(cut, weights, part, texture, atlas, xy, conf.astype(np.float32), scale, height, width)
 
     def transforms(self, target: Poses) -> np.ndarray:
@@ -248,24 +249,29 @@ def _skinning_weights(cut: mesh.Mesh, part: np.ndarray, radii: np.ndarray, scale
 
 
 def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: np.ndarray,
-           box: tuple[slice, slice], hidden_parts: list[int]) -> np.ndarray:
+           box: tuple[slice, slice], hidden_parts: list[int], stray: np.ndarray) -> np.ndarray:
     """((2 + K) H, W, 4) float32 textures: the photo premultiplied by its solid alpha (1 from 2 pixels inside
     the silhouette); the body (torso, thighs, loose cloth) filled in from its pixels; each of the K hidden
     limbs filled in from its own pixels (the fills are opaque). ``labels`` are the part labels of the
-    person's ``box`` of the photo, where the fills are made."""
+    person's ``box`` of the photo, where the fills are made; ``stray`` (box-sized bool, ``layers.stray_skin``)
+    marks tucked hands on the torso: they are painted over with the body's fill in the photo's texture."""
     inner = cv2.distanceTransform(silhouette.astype(np.uint8), cv2.DIST_L2, 3)
     solid = np.maximum(alpha, np.clip(inner - 1.0, 0.0, 1.0))
     slices = [np.concatenate([rgb.astype(np.float32) * solid[..., None], solid[..., None]], -1)]
     crop_rgb, crop_inner, crop_sil = rgb[box].astype(np.float32), inner[box], silhouette[box]
     for parts in [(layers.TORSO, layers.LOOSE) + layers.THIGHS] + [(p,) for p in hidden_parts]:
         fill = np.zeros_like(slices[0])
-        known = np.isin(labels, parts) & (crop_inner >= 2)
+        known = np.isin(labels, parts) & (crop_inner >= 2) & ~stray
+        known &= cv2.erode(known.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0  # not the mixed edge pixels
         if not known.any():
             known = np.isin(labels, parts) & crop_sil
         if known.any():
             fill[box + (slice(0, 3),)] = layers.fill_from(crop_rgb, known)
             fill[box + (3,)] = 1.0
         slices.append(fill)
+    if stray.any():  # the tucked hands go: the torso shows its fill there
+        photo, body = slices[0][box], slices[1][box]
+        photo[stray, :3] = body[stray, :3] * photo[stray, 3:]
     return np.concatenate(slices, 0)
 
 
