@@ -8,6 +8,7 @@ used: the model for it ships inside the mediapipe 0.10.14 wheel, the others are 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import sys
@@ -15,7 +16,7 @@ import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,45 @@ warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype", categ
 MARGIN = 0.1  # landmarks further than this fraction of the image size outside it get confidence 0
 _NOISE = re.compile(r"XNNPACK delegate|absl::InitializeLog|inference_feedback_manager|landmark_projection_calculator"
                     r"|gl_context|Feedback manager")
+
+
+class _Deferred(ModuleType):
+    """A module that runs its code on first use of one of its names (dunder look-ups, which the import
+    system makes, do not count)."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        self.__class__ = ModuleType
+        self.__spec__.loader.exec_module(self)
+        return getattr(self, name)
+
+
+_DRAWING = ("drawing_utils", "drawing_styles")
+
+
+def _mediapipe() -> ModuleType:
+    """``import mediapipe``, with its drawing helpers (``solutions.drawing_utils``, ``drawing_styles``)
+    deferred until used: its package init imports them, and they import ``matplotlib.pyplot``, about
+    three quarters of mediapipe's import time (seconds of CPU at every ``posevid animate``), for plots
+    posevid never draws."""
+    if "mediapipe" not in sys.modules:
+        spec = importlib.util.find_spec("mediapipe")
+        folder = Path(next(iter(spec.submodule_search_locations))) / "python" / "solutions"
+        for name in _DRAWING:
+            full = f"mediapipe.python.solutions.{name}"
+            if full not in sys.modules and (folder / f"{name}.py").is_file():
+                module = importlib.util.module_from_spec(importlib.util.spec_from_file_location(
+                    full, folder / f"{name}.py"))
+                module.__class__ = _Deferred
+                sys.modules[full] = module
+    import mediapipe
+
+    for name in _DRAWING:  # the package attributes the import system sets only for modules it loads
+        full = f"mediapipe.python.solutions.{name}"
+        if full in sys.modules and not hasattr(mediapipe.solutions, name):
+            setattr(mediapipe.solutions, name, sys.modules[full])
+    return mediapipe
 
 
 @contextlib.contextmanager
@@ -89,8 +129,7 @@ class PoseEstimator:
         The graph loads its models in background threads that log as they go; the blank frame makes
         that finish while the logs are being filtered, and leaves no tracking state behind.
         """
-        import mediapipe as mp
-
+        mp = _mediapipe()
         with _quiet_native_logs():
             graph = mp.solutions.pose.Pose(static_image_mode=static, model_complexity=1, smooth_landmarks=True,
                                            enable_segmentation=True, smooth_segmentation=True,
