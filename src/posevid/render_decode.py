@@ -11,11 +11,13 @@ decoded the same way from their bones. White face dots carry no identity and are
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from .densepose import NUM_IUV_PARTS
 from .poses import Poses
 from .skeleton import DRAWN_LIMBS, HAND_LIMBS, HAND_POINTS, JOINT, NUM_JOINTS
 
@@ -320,3 +322,180 @@ def _decode_hands(hue: np.ndarray, pixels: np.ndarray, xy: np.ndarray, conf: np.
         if len(oriented) >= MIN_HAND_BONES:
             hand_xy[side], hand_conf[side], _ = _assemble(oriented, segments, HAND_LIMBS, {}, HAND_POINTS)
     return hand_xy, hand_conf
+
+
+# ---- DensePose part renders -------------------------------------------------------------------------
+
+# DensePose's 24 part indices (1-based; "left" and "right" are the person's), grouped into the regions
+# keypoints are read from.
+DENSEPOSE_REGIONS: dict[str, tuple[int, ...]] = {
+    "torso": (1, 2), "right_hand": (3,), "left_hand": (4,), "left_foot": (5,), "right_foot": (6,),
+    "right_upper_leg": (7, 9), "left_upper_leg": (8, 10), "right_lower_leg": (11, 13), "left_lower_leg": (12, 14),
+    "left_upper_arm": (15, 17), "right_upper_arm": (16, 18), "left_lower_arm": (19, 21),
+    "right_lower_arm": (20, 22), "head": (23, 24),
+}
+PART_COLOR_TOLERANCE = 14.0  # RGB distance to the nearest palette colour (video compression)
+
+
+def densepose_palette() -> np.ndarray:
+    """(25, 3) uint8 RGB colour of part index 0 (background) .. 24 in DensePose's part visualisation
+    (detectron2's fine-segmentation visualiser, as MagicAnimate's driving videos): the viridis colour
+    map at ``index * 255 / 24``."""
+    lut = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], cv2.COLORMAP_VIRIDIS)[:, 0, ::-1]
+    return lut[np.round(np.arange(25) * 255 / 24).astype(int)]
+
+
+@functools.lru_cache(maxsize=1)
+def _part_table() -> np.ndarray:
+    """Nearest palette entry (0 when off the palette) for each colour quantised to 32 levels a channel."""
+    grid = np.arange(4, 256, 8)
+    cube = np.stack(np.meshgrid(grid, grid, grid, indexing="ij"), -1).reshape(-1, 1, 3)
+    dist = np.linalg.norm(cube - densepose_palette().astype(np.int32)[None], axis=-1)
+    return np.where(dist.min(1) <= PART_COLOR_TOLERANCE, dist.argmin(1), 0).astype(np.uint8)
+
+
+def densepose_parts(rgb: np.ndarray) -> np.ndarray:
+    """A DensePose part visualisation (H, W, 3) uint8 RGB -> (H, W) uint8 part index (0 background or
+    a colour off the palette), each pixel the nearest palette colour."""
+    q = np.ascontiguousarray(rgb, np.uint8) >> 3
+    return _part_table()[(q[..., 0].astype(np.int32) << 10) | (q[..., 1].astype(np.int32) << 5) | q[..., 2]]
+
+
+def _region(parts: np.ndarray, name: str) -> np.ndarray:
+    """The cleaned mask of one region: an opening drops the colour fringes compression leaves between
+    parts, and small pieces are dropped."""
+    mask = np.isin(parts, DENSEPOSE_REGIONS[name]).astype(np.uint8)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if count <= 1:
+        return mask > 0
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = np.zeros(count, bool)
+    keep[1:] = (areas >= 30) & (areas >= 0.2 * areas.max())
+    return keep[labels]
+
+
+def _contact(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """Centre (x, y) of where two region masks touch, or None."""
+    grown = cv2.dilate(a.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))) > 0
+    ys, xs = np.nonzero(grown & b)
+    return np.array([xs.mean(), ys.mean()], np.float32) if xs.size >= 5 else None
+
+
+def _nearest_end(seg: _Segment, point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(end of ``seg`` nearer ``point``, the other end)."""
+    near = int(np.argmin(np.linalg.norm(seg.ends - point, axis=1)))
+    return seg.ends[near], seg.ends[1 - near]
+
+
+def _inset(end: np.ndarray, other: np.ndarray, seg: _Segment) -> np.ndarray:
+    """A limb end moved inwards by half the limb's half-width: joint centres sit inside the rounded ends."""
+    axis = (other - end) / max(float(np.linalg.norm(other - end)), 1e-6)
+    return end + 0.5 * seg.half_width * axis
+
+
+def decode_densepose_parts(rgb: np.ndarray, fps: float = 30.0) -> Poses:
+    """One DensePose part visualisation (H, W, 3) uint8 RGB -> a one-frame ``Poses`` (COCO-18 body),
+    by ``keypoints_from_parts(densepose_parts(rgb))``."""
+    return keypoints_from_parts(densepose_parts(rgb), fps)
+
+
+def keypoints_from_parts(parts: np.ndarray, fps: float = 30.0) -> Poses:
+    """A DensePose part index map (H, W) (0 background, 1..24; a visualisation's ``densepose_parts`` or
+    an IUV image's first channel) -> a one-frame ``Poses`` (COCO-18 body).
+
+    Joints come from the part regions: the neck where head and torso meet, the nose at the head's
+    centre, each elbow and knee where the upper and lower limb parts meet (or between their nearest
+    ends), shoulders and hips at the upper parts' other ends (the end nearer the torso), wrists and
+    ankles at the lower parts' far ends. Eyes and ears are not decoded (confidence 0).
+    """
+    height, width = parts.shape[:2]
+    xy = np.zeros((NUM_JOINTS, 2), np.float32)
+    conf = np.zeros(NUM_JOINTS, np.float32)
+    regions = {name: _region(parts, name) for name in DENSEPOSE_REGIONS}
+    if not regions["torso"].any():
+        return Poses(xy[None], conf[None], width, height, fps)
+
+    def put(joint: str, p: np.ndarray | None) -> None:
+        if p is not None:
+            xy[JOINT[joint]], conf[JOINT[joint]] = p, 1
+
+    ty, tx = np.nonzero(regions["torso"])
+    torso_centre = np.array([tx.mean(), ty.mean()], np.float32)
+    top = np.array([tx.mean(), ty.min()], np.float32)  # the shoulders lie near the head, not the torso's middle
+    head = regions["head"]
+    if head.any():
+        hy, hx = np.nonzero(head)
+        top = np.array([hx.mean(), hy.mean()], np.float32)
+        put("nose", top)
+        put("neck", _contact(head, regions["torso"]))
+    for side in ("left", "right"):
+        for upper, lower, extremity, (root, middle, tip), anchor in (
+                ("upper_arm", "lower_arm", "hand", ("shoulder", "elbow", "wrist"), top),
+                ("upper_leg", "lower_leg", "foot", ("hip", "knee", "ankle"), torso_centre)):
+            up_mask, low_mask, end_mask = (regions[f"{side}_{n}"] for n in (upper, lower, extremity))
+            up, low = _segment(*np.nonzero(up_mask)), _segment(*np.nonzero(low_mask))
+            if up is not None:
+                root_end, far = _nearest_end(up, anchor)
+                hip = _contact(up_mask, regions["torso"]) if upper == "upper_leg" else None
+                put(f"{side}_{root}", hip if hip is not None else _inset(root_end, far, up))
+            meet = _contact(up_mask, low_mask) if up is not None and low is not None else None
+            if up is not None and low is not None and meet is None:
+                _, a, b = min(((np.linalg.norm(a - b), a, b) for a in up.ends for b in low.ends), key=lambda g: g[0])
+                meet = (a + b) / 2
+            if meet is not None:
+                put(f"{side}_{middle}", meet)
+            if low is not None:
+                touch = _contact(low_mask, end_mask) if end_mask.any() else None
+                if meet is not None:
+                    put(f"{side}_{tip}", touch if touch is not None else _nearest_end(low, meet)[1])
+                elif touch is not None:
+                    put(f"{side}_{tip}", touch)
+                    put(f"{side}_{middle}", _nearest_end(low, touch)[1])
+    shoulders = [JOINT["left_shoulder"], JOINT["right_shoulder"]]
+    if (conf[shoulders] > 0).all():  # the neck as the estimator makes it: between the shoulders
+        put("neck", xy[shoulders].mean(0))
+    xy[conf <= 0] = 0
+    return Poses(xy[None], conf[None], width, height, fps)
+
+
+# ---- what a driving video holds ----------------------------------------------------------------------
+
+DRIVING_KINDS: tuple[str, ...] = ("rgb", "skeleton", "densepose")
+
+
+def frame_kind(rgb: np.ndarray) -> str:
+    """What one (H, W, 3) uint8 RGB frame shows: ``skeleton`` (an OpenPose/DWPose-style render: mostly
+    dark, the rest saturated colours on the skeleton hues or white face dots), ``iuv`` (a raw DensePose
+    IUV image: part index <= 24 in the first channel, U and V spread in the others), ``densepose`` (a
+    DensePose part visualisation: nearly every pixel on the viridis part palette, with a background)
+    or ``rgb`` (anything else: a camera frame)."""
+    rgb = np.ascontiguousarray(rgb, np.uint8)
+    small = rgb[:: max(1, rgb.shape[0] // 256), :: max(1, rgb.shape[1] // 256)]  # a sample is enough
+    i_channel = small[..., 0]
+    body = i_channel > 0
+    if (i_channel <= NUM_IUV_PARTS + 2).mean() >= 0.995 and body.mean() >= 0.01 \
+            and small[..., 1:][body].std() >= 30:
+        return "iuv"
+    parts = densepose_parts(small)
+    if (parts > 0).mean() >= 0.01 and (parts == 0).mean() >= 0.2:
+        on_palette = np.linalg.norm(small.astype(np.float32) - densepose_palette()[parts].astype(np.float32),
+                                    axis=-1) <= PART_COLOR_TOLERANCE
+        if on_palette.mean() >= 0.9 and len(np.unique(parts[parts > 0])) >= 3:
+            return "densepose"
+    hue, sat, val = hue_saturation_value(small)
+    dark = val < 40
+    drawn = val >= MIN_VALUE
+    if dark.mean() >= 0.7 and drawn.mean() >= 0.002:
+        body_hue = _hue_index(hue, BODY_HUE_STEP, NUM_JOINTS) >= 0
+        hand_hue = _hue_index(hue, HAND_HUE_STEP, len(HAND_LIMBS)) >= 0
+        skeletal = ((sat >= MIN_SATURATION) & (body_hue | hand_hue)) | (sat < 0.25)
+        if skeletal[drawn].mean() >= 0.8 and (sat[drawn] >= MIN_SATURATION).mean() >= 0.3:
+            return "skeleton"
+    return "rgb"
+
+
+def guess_driving_kind(frames: list[np.ndarray]) -> str:
+    """The driving kind (``DRIVING_KINDS``) most of ``frames`` show; an IUV video counts as ``densepose``."""
+    votes = [("densepose" if kind == "iuv" else kind) for kind in map(frame_kind, frames)]
+    return max(DRIVING_KINDS, key=votes.count) if votes else "rgb"
