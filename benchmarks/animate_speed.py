@@ -43,7 +43,7 @@ def machine() -> dict:
 
 def child(driving: str, out: str) -> dict:
     """One animation in this process: wall time, frames, stage seconds, peak RSS (MiB)."""
-    from posevid.animate import animate_to_file
+    from posevid.pipeline import animate_to_file
 
     timings: dict[str, float] = {}
     start, cpu = time.perf_counter(), time.process_time()

@@ -40,10 +40,11 @@ ACTIONS = ("walk", "crawl", "cartwheel")
 
 
 def run_psgan(steps: int, work: Path, overrides: list[str], actions: tuple[str, ...] = ACTIONS) -> dict:
+    from posevid.checkpoints import load_method
     from posevid.config import load_config
     from posevid.data.motion import MotionDataset, write_motion_dataset
     from posevid.motion_metrics import diversity, nearest_distance, smoothness, train_classifier
-    from posevid.train import load_method, train
+    from posevid.train import train
 
     data = work / "motion"
     clips = [SHARED / "mocap" / "deepmimic" / f"humanoid3d_{a}.txt" for a in actions]
@@ -94,11 +95,12 @@ def run_psgan(steps: int, work: Path, overrides: list[str], actions: tuple[str, 
 
 
 def run_scgan(posenet_steps: int, steps: int, work: Path) -> dict:
+    from posevid.checkpoints import load_method
     from posevid.config import load_config
     from posevid.data.datasets import ClipDataset
     from posevid.data.prepare import prepare
     from posevid.methods.scgan import perturbation_response
-    from posevid.train import load_method, train
+    from posevid.train import train
 
     data = work / "tiny"
     prepare([SHARED / "videos" / "tfjs_pose_1.mp4"], data, size=64, test_frames="90:120", show_progress=False)

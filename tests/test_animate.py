@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from posevid.animate import Animation, OnlineSmoother, _crop, _retarget_frame, _square_box, animate
 from posevid.cli import app
 from posevid.errors import PosevidError
 from posevid.methods.base import build_method
+from posevid.pipeline import Animation, OnlineSmoother, _crop, _retarget_frame, _square_box, animate
 from posevid.posefiles import read_poses
 from posevid.poses import Poses, body_height, smooth
 from posevid.render import pose_mask
@@ -172,10 +172,15 @@ def test_animate_from_poses_with_fps_and_panels(photo: Path, photo_pose: Poses) 
     assert frames[0][:, :left].max() > 100 and frames[0][:, left:left + 64].max() > 100
 
 
-def test_package_level_animate_stays_callable(photo: Path, photo_pose: Poses) -> None:
-    import posevid
-    import posevid.animate  # the submodule import rebinds posevid.animate to the module
+def test_package_level_animate_is_a_plain_function(photo: Path, photo_pose: Poses) -> None:
+    import inspect
+    import types
 
+    import posevid
+    import posevid.pipeline  # importing the pipeline module does not rebind posevid.animate
+
+    assert isinstance(posevid.animate, types.FunctionType) and posevid.animate is posevid.pipeline.animate
+    assert list(inspect.signature(posevid.animate).parameters)[:2] == ["source", "driving"]
     frames = list(posevid.animate(photo, Poses.concat([photo_pose] * 2), size=64))
     assert len(frames) == 2 and frames[0].shape == (64, 64, 3)
 

@@ -126,7 +126,7 @@ def test_length_cap_holds_when_the_container_has_no_frame_count(shared_data: Pat
 
 
 def test_checkpoints_are_found(tmp_path: Path) -> None:
-    from posevid.train import save_checkpoint
+    from posevid.checkpoints import save_checkpoint
 
     run = tmp_path / "runs" / "motion"
     (run / "checkpoints").mkdir(parents=True)
@@ -145,9 +145,9 @@ def test_checkpoints_are_found(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def psgan_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An untrained tiny PSGAN saved as a training run (runs/psgan-tiny): enough to drive the action path."""
+    from posevid.checkpoints import save_checkpoint
     from posevid.config import dump_config, load_config
     from posevid.methods.psgan import PSGAN
-    from posevid.train import save_checkpoint
 
     cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "psgan" / "tiny.yaml")
     run = tmp_path_factory.mktemp("runs") / "psgan-tiny"

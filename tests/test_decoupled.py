@@ -11,6 +11,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from posevid.checkpoints import load_method
 from posevid.cli import app
 from posevid.config import load_config
 from posevid.data.color import body_regions, hue_angle, mean_ab, parse_color, recolor, rgb_to_ab
@@ -19,11 +20,11 @@ from posevid.edges import edge_map
 from posevid.errors import PosevidError
 from posevid.methods import build_method
 from posevid.methods.decoupled import Decoupled
-from posevid.methods.decoupled_nets import CoarseToFineGenerator, LatentStandardizer, latent_map
+from posevid.methods.decoupled.nets import CoarseToFineGenerator, LatentStandardizer, latent_map
 from posevid.nets.encoders import ResnetEncoder
 from posevid.posefiles import read_poses, write_poses
 from posevid.tensors import image_to_tensor, tensor_to_image
-from posevid.train import load_method, seed_everything, train
+from posevid.train import seed_everything, train
 from posevid.video import open_video
 
 CFG = Path(__file__).resolve().parents[1] / "configs" / "decoupled" / "tiny.yaml"

@@ -11,13 +11,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from posevid.checkpoints import load_method
 from posevid.config import load_config
 from posevid.data.datasets import ClipDataset
 from posevid.densepose import OCCLUDED, check_iuv, iuv_grid, iuv_grids, pixel_grid
 from posevid.errors import PosevidError
 from posevid.methods import build_method
 from posevid.tensors import tensor_to_image
-from posevid.train import load_method, train
+from posevid.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "configs" / "dwnet" / "tiny.yaml"

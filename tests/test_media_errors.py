@@ -24,10 +24,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from posevid.animate import MAX_SOURCE_SIDE, Animation, animate_to_file
 from posevid.app import MAX_SIDE as UI_MAX_SIDE
 from posevid.cli import main
 from posevid.errors import PosevidError
+from posevid.pipeline import MAX_SOURCE_SIDE, Animation, animate_to_file
 from posevid.posefiles import COCO17_NAMES, write_poses
 from posevid.poses import Poses, body_height
 from posevid.skeleton import to_coco18
@@ -227,7 +227,7 @@ def test_large_photo_is_downscaled_with_a_note(photo: Path, pose_file: Path, tmp
                                                monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture):
     """The real photo (399x640) against a limit lowered to 512: downscaled to 319x512, with a logged note."""
     assert MAX_SOURCE_SIDE == UI_MAX_SIDE  # the page and the API accept the same photos
-    monkeypatch.setattr("posevid.animate.MAX_SOURCE_SIDE", 512)
+    monkeypatch.setattr("posevid.pipeline.MAX_SOURCE_SIDE", 512)
     _check_downscaled(photo, pose_file, 399, 640, 512, caplog)
 
 

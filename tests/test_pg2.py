@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import Dataset, default_collate
 from typer.testing import CliRunner
 
+from posevid.checkpoints import load_method
 from posevid.config import load_config
 from posevid.data import ClipDataset, build_dataset, register_dataset
 from posevid.errors import PosevidError
@@ -22,7 +23,7 @@ from posevid.methods import build_method
 from posevid.methods.pg2 import pose_masks
 from posevid.posefiles import write_poses
 from posevid.poses import Poses
-from posevid.train import load_method, train
+from posevid.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 N_PAIRS = 4

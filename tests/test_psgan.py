@@ -10,6 +10,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from posevid.checkpoints import load_method
 from posevid.cli import app
 from posevid.config import load_config
 from posevid.data.motion import MotionDataset, write_motion_dataset
@@ -18,7 +19,7 @@ from posevid.methods.psgan import PSGAN, generate_motion, soft_argmax
 from posevid.motion_metrics import accuracy, train_classifier
 from posevid.posefiles import read_poses
 from posevid.poses import Poses
-from posevid.train import load_method, train
+from posevid.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 ACTIONS = ("walk", "crawl", "cartwheel")

@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 import torch
 
+from posevid.checkpoints import load_method
 from posevid.config import load_config
 from posevid.data.datasets import ClipDataset
 from posevid.errors import PosevidError
 from posevid.methods.scgan import perturb, perturbation_response
 from posevid.tensors import tensor_to_image
-from posevid.train import load_method, train
+from posevid.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = ["train.tensorboard=false", "train.amp=true"]

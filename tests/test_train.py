@@ -20,9 +20,10 @@ import pytest
 import torch
 import yaml
 
+from posevid.checkpoints import find_checkpoint, load_method
 from posevid.config import load_config
 from posevid.errors import PosevidError
-from posevid.train import EpochBatchSampler, find_checkpoint, linear_decay, load_method, train
+from posevid.train import EpochBatchSampler, linear_decay, train
 
 PLUGIN = textwrap.dedent('''
     """A small conv net regressing the target frame from the source frame and the target pose."""

@@ -22,7 +22,7 @@ _LAZY = {
     "read_poses": "posevid.posefiles",
     "write_poses": "posevid.posefiles",
     "estimate_poses": "posevid.estimate",
-    "animate": "posevid.animate",
+    "animate": "posevid.pipeline",
     "build_method": "posevid.methods.base",
 }
 __all__ = sorted(_LAZY)

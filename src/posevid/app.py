@@ -1,6 +1,6 @@
 """``posevid ui``: a web page (Gradio) that animates a photo with a driving video, a pose file or an action.
 
-Requests run the streaming pipeline of ``posevid.animate`` one at a time (others wait in a queue) and
+Requests run the streaming pipeline of ``posevid.pipeline`` one at a time (others wait in a queue) and
 feed its progress to the page. Each request writes into its own folder; only the newest ``KEEP`` folders
 are kept, and Gradio's copies of uploads and results are deleted after an hour. Inputs are checked
 against the caps in ``LIMITS`` before any work: a bad file gets a message in the page, never a crash.
@@ -27,8 +27,8 @@ import cv2
 import numpy as np
 import yaml
 
-from .animate import POSE_SUFFIXES, Animation
 from .errors import PosevidError
+from .pipeline import POSE_SUFFIXES, Animation
 from .poses import RETARGET_MODES, Poses, body_height
 
 if TYPE_CHECKING:
@@ -172,7 +172,7 @@ def _checkpoint(path: Path, cfg: dict, name: str) -> Checkpoint:
 
 @functools.lru_cache(maxsize=64)
 def _file_config(path: str, mtime_ns: int) -> dict:
-    from .train import load_checkpoint
+    from .checkpoints import load_checkpoint
 
     cfg = load_checkpoint(path).get("config")
     if not isinstance(cfg, dict):
@@ -183,7 +183,7 @@ def _file_config(path: str, mtime_ns: int) -> dict:
 def read_checkpoint(path: str | Path, name: str | None = None) -> Checkpoint:
     """Describe a checkpoint file or run folder (its config: method, PSGAN labels); ``PosevidError`` if it
     is not one."""
-    from .train import checkpoint_candidates
+    from .checkpoints import checkpoint_candidates
 
     path = Path(path)
     name = name or path.name

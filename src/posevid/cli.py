@@ -148,8 +148,8 @@ def animate(
                                                                       "for the regions not set otherwise."),
 ) -> None:
     """Animate the person in SOURCE with the motion of DRIVING (or of a generated --action) and write OUT."""
-    from .animate import animate_to_file
     from .errors import PosevidError
+    from .pipeline import animate_to_file
     from .video import open_video
 
     if (driving is None) == (action is None) or (action is not None) != (motion_checkpoint is not None):
@@ -184,7 +184,7 @@ def demo(
     Absolute mode: the dancer starts with her arms out and the photo's man has his folded, so applying
     her joint displacements to his pose (relative mode) would bend his limbs out of shape.
     """
-    from .animate import animate_to_file
+    from .pipeline import animate_to_file
 
     assets = _assets()
     path = Path(out)

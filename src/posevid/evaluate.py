@@ -41,8 +41,8 @@ def evaluate_videos(generated: str | Path, real: str | Path, *, lpips_weights: s
 
 def _method(checkpoint: str | Path | None, method: str | None) -> Method:
     """The method to reconstruct with: loaded from ``checkpoint``, or an untrained one named ``method``."""
+    from .checkpoints import load_method
     from .methods import build_method, method_class
-    from .train import load_method
 
     if checkpoint is not None:
         loaded = load_method(checkpoint)

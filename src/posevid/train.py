@@ -4,10 +4,9 @@ Drives any registered method through the method contract (``train_step``, ``opti
 ``visuals``). ``RUN/`` gets ``config.yaml``, ``losses.jsonl`` (one line per step), ``tb/``
 (TensorBoard scalars and image grids), ``samples/step_XXXXXXX.png`` and ``checkpoints/``.
 
-Checkpoints (``checkpoints/step_XXXXXXX.ckpt`` and ``latest.ckpt``) are written atomically and hold
-the method's state dict, optimizers, schedulers, step, the RNG states of every process and the config;
-the file starts with a ``sha256`` of the payload so a damaged file is detected and the previous one
-used. Data order and per-item augmentation derive from (seed, epoch, position), so ``--resume``
+Checkpoints (``checkpoints/step_XXXXXXX.ckpt`` and ``latest.ckpt``, format in ``posevid.checkpoints``)
+hold the method's state dict, optimizers, schedulers, step, the RNG states of every process and the
+config. Data order and per-item augmentation derive from (seed, epoch, position), so ``--resume``
 continues exactly: the losses are those of an uninterrupted run.
 
 Under ``torchrun --nproc_per_node N -m posevid train ...`` each process trains on its shard of every
@@ -16,9 +15,6 @@ epoch (``train.batch_size`` is per process) and gradients are averaged (``Method
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import io
 import json
 import os
 import random
@@ -32,12 +28,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-from .config import check_config, dump_config
+from .checkpoints import build_from_config, checkpoint_candidates, find_checkpoint, save_checkpoint, serialise
+from .config import dump_config
 from .errors import PosevidError
-from .io_utils import atomic_path
 from .tensors import tensor_to_image
 
-MAGIC = b"POSEVID-CKPT-1 "
 Log = Callable[[str], None]
 
 
@@ -78,105 +73,6 @@ def linear_decay(total: int, decay_from: float) -> Callable[[int], float]:
     start = int(decay_from if decay_from > 1 else decay_from * total)
     span = max(total - start, 1)
     return lambda step: 1.0 if step < start else max(0.0, (total - step) / span)
-
-
-# ---- checkpoints -----------------------------------------------------------------------------------
-
-def save_checkpoint(path: str | Path, payload: dict[str, Any] | bytes) -> None:
-    """Write ``payload`` (or its serialised bytes) atomically as ``MAGIC + sha256 + \\n + torch.save bytes``."""
-    blob = payload if isinstance(payload, bytes) else _serialise(payload)
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        f.write(MAGIC + hashlib.sha256(blob).hexdigest().encode() + b"\n")
-        f.write(blob)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _serialise(payload: dict[str, Any]) -> bytes:
-    buf = io.BytesIO()
-    torch.save(payload, buf)
-    return buf.getvalue()
-
-
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read and verify a checkpoint; ``PosevidError`` if it is missing, truncated or corrupted."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise PosevidError(path, f"cannot read the checkpoint ({err.strerror or err})") from None
-    head, _, blob = data.partition(b"\n")
-    if not head.startswith(MAGIC):
-        raise PosevidError(path, "not a posevid checkpoint")
-    if hashlib.sha256(blob).hexdigest().encode() != head[len(MAGIC):]:
-        raise PosevidError(path, "the checkpoint is corrupted (checksum mismatch)")
-    try:
-        payload = torch.load(io.BytesIO(blob), map_location=map_location, weights_only=True)
-    except Exception as err:  # torch raises many types for a damaged payload (zip, pickle, unicode, ...)
-        raise PosevidError(path, f"the checkpoint payload cannot be read ({type(err).__name__})") from None
-    if not isinstance(payload, dict):
-        raise PosevidError(path, f"the checkpoint payload is a {type(payload).__name__}, not a mapping")
-    return payload
-
-
-def checkpoint_candidates(run: Path) -> list[Path]:
-    """The step checkpoints, newest first, then ``latest.ckpt``.
-
-    ``latest.ckpt`` is written after the step file of the same step, so a run killed between the two
-    writes has a newer step file than ``latest.ckpt``: the step files come first.
-    """
-    folder = run / "checkpoints"
-    steps = sorted(folder.glob("step_*.ckpt"), reverse=True) if folder.is_dir() else []
-    return [p for p in [*steps, folder / "latest.ckpt"] if p.is_file()]
-
-
-def find_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
-                    log: Log | None = None) -> tuple[dict[str, Any], Path]:
-    """Load a checkpoint file, or the newest valid checkpoint of a run folder (skipping damaged ones)."""
-    path = Path(path)
-    if path.is_file():
-        return load_checkpoint(path, map_location), path
-    candidates = checkpoint_candidates(path) if path.is_dir() else []
-    if not candidates:
-        raise PosevidError(path, "no checkpoint found (a .ckpt file or a run folder with checkpoints/)")
-    for cand in candidates:
-        try:
-            return load_checkpoint(cand, map_location), cand
-        except PosevidError as err:
-            if log:
-                log(f"[yellow]skipping[/yellow] {err}")
-    raise PosevidError(path, "every checkpoint in the run is damaged")
-
-
-def _build(cfg: dict[str, Any]):
-    """``build_method`` after importing ``cfg['plugins']``; an unknown method is a user error."""
-    from .methods import build_method
-
-    _import_plugins(cfg)
-    try:
-        return build_method(cfg)
-    except KeyError as err:
-        raise PosevidError(None, str(err).strip("'\"")) from None
-
-
-def load_method(path: str | Path, map_location: str | torch.device = "cpu"):
-    """Rebuild the method from a checkpoint (file or run folder) and load its weights; eval mode."""
-    payload, found = find_checkpoint(path, map_location)
-    cfg, state = payload.get("config"), payload.get("method")
-    if not isinstance(cfg, dict):
-        raise PosevidError(found, "the checkpoint holds no config")
-    check_config(cfg, found)
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise PosevidError(found, "the checkpoint holds no weights (a name -> tensor mapping)")
-    try:
-        method = _build(cfg)
-    except (TypeError, ValueError, KeyError) as err:
-        raise PosevidError(found, f"cannot build method {cfg['method']!r} from its config ({err})") from None
-    try:
-        method.load_state_dict(state)
-    except RuntimeError as err:
-        raise PosevidError(found, f"weights do not fit method {cfg['method']!r} ({str(err).splitlines()[0]})") from None
-    return method.to(map_location).eval()
 
 
 def init_weights(method: torch.nn.Module, path: str | Path, log: Log) -> dict[str, list[str]]:
@@ -225,14 +121,6 @@ def seed_everything(seed: int) -> None:
 
 
 # ---- helpers ---------------------------------------------------------------------------------------
-
-def _import_plugins(cfg: dict[str, Any]) -> None:
-    for name in cfg.get("plugins") or []:
-        try:
-            importlib.import_module(name)
-        except ImportError as err:
-            raise PosevidError(name, f"cannot import the plugin module ({err})") from None
-
 
 def _to(batch: Any, device: torch.device) -> Any:
     if isinstance(batch, torch.Tensor):
@@ -344,7 +232,7 @@ class Trainer:
             raise PosevidError(self.out, "the run folder already has checkpoints; use --resume or another --out")
         seed = int(cfg.get("seed", 0))
         seed_everything(seed)
-        self.method = _build(cfg).to(self.dist.device)
+        self.method = build_from_config(cfg).to(self.dist.device)
         if self.tcfg.get("init_from") and payload is None:
             init_weights(self.method, self.tcfg["init_from"], self.log)
         if not self.method.optimizers:
@@ -404,7 +292,7 @@ class Trainer:
                        "optimizers": {k: o.state_dict() for k, o in self.method.optimizers.items()},
                        "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
                        "rng": rngs, "world_size": self.dist.world}
-            blob = _serialise(payload)
+            blob = serialise(payload)
             save_checkpoint(path, blob)
             save_checkpoint(path.with_name("latest.ckpt"), blob)
             keep = int(self.tcfg.get("keep_checkpoints") or 0)

@@ -24,13 +24,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .. import render
-from ..errors import PosevidError
-from ..losses import GANLoss, l1
-from ..nets.blocks import ConvBlock, ResBlock, UpBlock
-from ..nets.discriminators import PatchDiscriminator
-from ..skeleton import NUM_JOINTS
-from .base import Animator, FixedSizeAnimator, Method, register
+from ... import render
+from ...errors import PosevidError
+from ...losses import GANLoss, l1
+from ...nets.blocks import ConvBlock, ResBlock, UpBlock
+from ...nets.discriminators import PatchDiscriminator
+from ...skeleton import NUM_JOINTS
+from ..base import Animator, FixedSizeAnimator, Method, register
 
 
 def _encoder(in_ch: int, base: int) -> nn.ModuleList:
@@ -148,7 +148,7 @@ class SCGAN(Method):
             if not self.posenet_path or not Path(self.posenet_path).exists():
                 raise PosevidError(self.posenet_path, "scgan with lambda_sem > 0 needs model.posenet: a posenet "
                                    "checkpoint or run (train one with configs/posenet/tiny.yaml), or lambda_sem=0")
-            from ..train import load_method
+            from ...checkpoints import load_method
 
             method = load_method(self.posenet_path)
             if method.name != "posenet":

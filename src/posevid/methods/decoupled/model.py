@@ -20,7 +20,7 @@ input (at both scales of pix2pixHD): tiled over the whole image, as the paper sa
 per-channel constant that the first instance normalisation removes. Stage II also standardises z with
 the moments of the training latents (``LatentStandardizer``); see docs/methods.md.
 
-Feature maps are [stick figure, edge map] (``decoupled_nets.feature_maps``). The animator re-encodes
+Feature maps are [stick figure, edge map] (``nets.feature_maps``). The animator re-encodes
 the colour of the source, or takes a colour / latent / photo per body region, optionally moving
 linearly to another over the clip (``recolor_to_file``, section 4.4).
 """
@@ -35,20 +35,20 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .. import warp
-from ..data.color import REGIONS, body_regions, parse_color, recolor, rgb_to_ab
-from ..errors import PosevidError
-from ..io_utils import NUMPY_LOAD_ERRORS, atomic_path
-from ..losses import GANLoss, PerceptualLoss, feature_matching, kl_divergence, l1, latent_l1
-from ..nets.blocks import ConvBlock
-from ..nets.discriminators import MultiScaleDiscriminator, PatchDiscriminator
-from ..nets.encoders import ResnetEncoder
-from ..nets.unet import UNet
-from ..poses import Poses
-from ..render import part_masks, pose_mask
-from ..tensors import image_to_tensor, tensor_to_image
-from .base import Animator, Method, register
-from .decoupled_nets import (
+from ... import warp
+from ...data.color import REGIONS, body_regions, parse_color, recolor, rgb_to_ab
+from ...errors import PosevidError
+from ...io_utils import NUMPY_LOAD_ERRORS, atomic_path
+from ...losses import GANLoss, PerceptualLoss, feature_matching, kl_divergence, l1, latent_l1
+from ...nets.blocks import ConvBlock
+from ...nets.discriminators import MultiScaleDiscriminator, PatchDiscriminator
+from ...nets.encoders import ResnetEncoder
+from ...nets.unet import UNet
+from ...poses import Poses
+from ...render import part_masks, pose_mask
+from ...tensors import image_to_tensor, tensor_to_image
+from ..base import Animator, Method, register
+from .nets import (
     FEATURE_CH,
     CoarseToFineGenerator,
     LatentStandardizer,
@@ -349,10 +349,10 @@ def _resize(image: np.ndarray, size: int) -> np.ndarray:
 def load_photo(path: str | Path, size: int) -> tuple[np.ndarray, Poses, np.ndarray]:
     """A photo cropped to a square around its person as ``posevid animate`` crops the source, at
     ``size``: ((size, size, 3) uint8, one-frame pose in its pixels, person mask (size, size) in [0, 1])."""
-    from ..animate import _crop, _square_box
-    from ..estimate import PoseEstimator
-    from ..poses import body_height
-    from ..video import read_image
+    from ...estimate import PoseEstimator
+    from ...pipeline import _crop, _square_box
+    from ...poses import body_height
+    from ...video import read_image
 
     rgb = read_image(path)
     with PoseEstimator() as est:
@@ -498,8 +498,8 @@ def recolor_to_file(source: str | Path | np.ndarray, driving: str | Path | Poses
     """Animate ``source`` with ``driving`` while ``region``'s latent moves linearly from ``start`` to ``end``
     (colours, latents or photos, see ``DecoupledAnimator``) over the whole clip; writes ``out`` atomically
     and returns the number of frames."""
-    from ..animate import Animation
-    from ..video import VideoWriter
+    from ...pipeline import Animation
+    from ...video import VideoWriter
 
     anim = Animation(source, driving, "decoupled", checkpoint, mode, size, smooth, False, fps,
                      method_options=region_options(region, start, end))
@@ -519,7 +519,7 @@ def recolor_to_file(source: str | Path | np.ndarray, driving: str | Path | Poses
 def encode_photo(checkpoint: str | Path, photo: str | Path, color: dict[str, str] | None = None) -> np.ndarray:
     """[z_up, z_down] (z_up + z_down,) float32 of a photo cropped around its person at the model's size; ``color``
     ({"upper": "#rrggbb", ...}) recolours those regions first."""
-    from ..train import load_method
+    from ...checkpoints import load_method
 
     model = load_method(checkpoint)
     if not isinstance(model, Decoupled):
@@ -538,8 +538,8 @@ def sample_latents(model: Decoupled, data: str | Path, samples: int, region: str
     """Section 4.5's samples: ``samples`` random training frames of ``data``, ``region`` recoloured with
     a random AB each, encoded. Returns latents (N, z_dim), the ABs (N, 2) and the mean L of the region
     pixels in the uncoloured frames."""
-    from ..data.color import random_ab
-    from ..data.datasets import ClipDataset
+    from ...data.color import random_ab
+    from ...data.datasets import ClipDataset
 
     if region not in REGIONS:
         raise PosevidError(f"region {region}", "must be upper or lower")
@@ -575,7 +575,7 @@ def plot_latents(latents: np.ndarray, ab: np.ndarray, lightness: float, out: str
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..data.color import ab_to_rgb
+    from ...data.color import ab_to_rgb
 
     centred = latents - latents.mean(0)
     _, sv, vt = np.linalg.svd(centred, full_matrices=False)
@@ -598,7 +598,7 @@ def plot_latents(latents: np.ndarray, ab: np.ndarray, lightness: float, out: str
 def latents_plot(checkpoint: str | Path, data: str | Path, out: str | Path, samples: int = 500,
                  region: str = "upper", seed: int = 0) -> Path:
     """``posevid latents plot``: section 4.5's PCA plot of the encoded colour latents as a PNG."""
-    from ..train import load_method
+    from ...checkpoints import load_method
 
     model = load_method(checkpoint)
     if not isinstance(model, Decoupled):

@@ -20,13 +20,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .. import render
-from ..data import pg2_datasets  # noqa: F401  (registers data.kind "pg2_pairs")
-from ..errors import PosevidError
-from ..losses import GANLoss, l1, pose_mask_l1
-from ..poses import Poses
-from .base import Animator, FixedSizeAnimator, Method, register
-from .pg2_nets import G1, G2, PairDiscriminator, default_blocks, pose_vector
+from ... import render
+from ...errors import PosevidError
+from ...losses import GANLoss, l1, pose_mask_l1
+from ...poses import Poses
+from ..base import Animator, FixedSizeAnimator, Method, register
+from . import data as _pairs  # noqa: F401  (registers data.kind "pg2_pairs")
+from .nets import G1, G2, PairDiscriminator, default_blocks, pose_vector
 
 STAGES = ("g1", "g1_d", "g2")
 LOSSES = ("pose_mask", "l1")
@@ -181,17 +181,17 @@ class PG2Animator(FixedSizeAnimator):
 def read_target_pose(path: str | Path, frame: int = 0) -> Poses:
     """The one-frame target pose of ``transfer``: frame ``frame`` of a pose file, or the pose estimated
     in an image of another person (its own pixel coordinates)."""
-    from ..video import IMAGE_SUFFIXES, read_image
+    from ...video import IMAGE_SUFFIXES, read_image
 
     path = Path(path)
     if path.suffix.lower() in IMAGE_SUFFIXES:
-        from ..estimate import estimate_poses
+        from ...estimate import estimate_poses
 
         poses = estimate_poses(read_image(path))
         if not (poses.conf > 0).any():
             raise PosevidError(path, "no person found in the target image")
         return poses
-    from ..posefiles import read_poses
+    from ...posefiles import read_poses
 
     poses = read_poses(path)
     if not -len(poses) <= frame < len(poses):
@@ -210,7 +210,7 @@ def transfer(source: str | Path | np.ndarray, target: str | Path | Poses, checkp
     size) as ``posevid animate`` does, and the target pose is scaled and moved onto the source body
     (absolute retargeting). Works with any trained method's animator. Returns (size, size, 3) uint8.
     """
-    from ..animate import Animation
+    from ...pipeline import Animation
 
     pose = target if isinstance(target, Poses) else read_target_pose(target, frame)
     anim = Animation(source, pose[:1], checkpoint=checkpoint, mode="absolute", size=size, smooth=False)

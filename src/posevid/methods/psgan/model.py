@@ -25,14 +25,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .. import render
-from ..data import motion as _motion_data  # noqa: F401  (registers the "motion" dataset kind)
-from ..errors import PosevidError
-from ..losses import GANLoss
-from ..poses import Poses, body_height
-from ..skeleton import NUM_JOINTS
-from ..tensors import image_to_tensor
-from .base import Animator, Method, register
+from ... import render
+from ...data import motion as _motion_data  # noqa: F401  (registers the "motion" dataset kind)
+from ...errors import PosevidError
+from ...losses import GANLoss
+from ...poses import Poses, body_height
+from ...skeleton import NUM_JOINTS
+from ...tensors import image_to_tensor
+from ..base import Animator, Method, register
 
 FILL = 0.5  # the body chain spans this fraction of the normalised square (``mocap.fit``)
 
@@ -315,7 +315,7 @@ def generate_motion(checkpoint: str | Path | PSGAN, action: str, source_pose: Po
     if isinstance(checkpoint, PSGAN):
         model = checkpoint
     else:
-        from ..train import load_method
+        from ...checkpoints import load_method
 
         model = load_method(checkpoint)
         if not isinstance(model, PSGAN):
@@ -337,11 +337,11 @@ def initial_pose(source: str | Path) -> Poses:
     """The first pose of a pose file (.npz, .json, .csv) or the pose estimated in a photo: one-frame ``Poses``."""
     path = Path(source)
     if path.suffix.lower() in (".npz", ".json", ".csv"):
-        from ..posefiles import read_poses
+        from ...posefiles import read_poses
 
         return read_poses(path)[0]
-    from ..estimate import PoseEstimator
-    from ..video import read_image
+    from ...estimate import PoseEstimator
+    from ...video import read_image
 
     with PoseEstimator() as estimator:
         pose, _ = estimator.image(read_image(path))
@@ -361,9 +361,9 @@ def sample_to_folder(checkpoint: str | Path, data: str | Path, out: str | Path, 
     """Write ``samples`` sequences per initial pose, ``starts`` initial poses per action (first frames of
     the ``split`` sequences of ``data``), as ``out/<label>/<start>_<sample>.npz`` in a ``size`` image.
     Returns the number of files written."""
-    from ..data.motion import MotionDataset
-    from ..posefiles import write_poses
-    from ..train import load_method
+    from ...checkpoints import load_method
+    from ...data.motion import MotionDataset
+    from ...posefiles import write_poses
 
     model = load_method(checkpoint)
     if not isinstance(model, PSGAN):

@@ -15,11 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .. import render
-from ..errors import PosevidError
-from ..nets.blocks import ConvBlock, DownBlock, ResBlock
-from ..skeleton import NUM_JOINTS
-from .base import Animator, Method, register
+from ... import render
+from ...errors import PosevidError
+from ...nets.blocks import ConvBlock, DownBlock, ResBlock
+from ...skeleton import NUM_JOINTS
+from ..base import Animator, Method, register
 
 STRIDE = 4
 

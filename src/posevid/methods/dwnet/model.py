@@ -24,14 +24,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .. import densepose, render, warp
-from ..errors import PosevidError
-from ..losses import GANLoss, PerceptualLoss, feature_matching, l1
-from ..nets.blocks import ConvBlock, DownBlock, ResBlock, UpBlock
-from ..nets.discriminators import MultiScaleDiscriminator
-from ..poses import Poses
-from ..tensors import image_to_tensor, tensor_to_image
-from .base import Animator, Method, register
+from ... import densepose, render, warp
+from ...errors import PosevidError
+from ...losses import GANLoss, PerceptualLoss, feature_matching, l1
+from ...nets.blocks import ConvBlock, DownBlock, ResBlock, UpBlock
+from ...nets.discriminators import MultiScaleDiscriminator
+from ...poses import Poses
+from ...tensors import image_to_tensor, tensor_to_image
+from ..base import Animator, Method, register
 
 NUM_JOINTS = 18
 Key = tuple[Tensor, Tensor, Tensor | None]  # a pose: xy (B, 18, 2) pixels, conf (B, 18), IUV (B, 3, S, S) or None

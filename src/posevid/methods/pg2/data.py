@@ -25,12 +25,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..errors import PosevidError
-from ..posefiles import read_poses
-from ..render import pose_mask
-from ..tensors import image_to_tensor
-from .augment import flip_item
-from .datasets import register_dataset
+from ...data.augment import flip_item
+from ...data.datasets import register_dataset
+from ...errors import PosevidError
+from ...posefiles import read_poses
+from ...render import pose_mask
+from ...tensors import image_to_tensor
 
 
 def read_pg2_annotations(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:

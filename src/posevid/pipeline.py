@@ -11,10 +11,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
-import sys
 import threading
 import time
-import types
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -151,7 +149,7 @@ def load_animator(method: str = "warp", checkpoint: str | Path | None = None,
         if options:
             raise PosevidError(f"method {method}", f"takes no options ({', '.join(options)})")
         return build_method({"method": method}).animator(), None
-    from .train import load_method
+    from .checkpoints import load_method
 
     model = load_method(checkpoint)
     if method not in ("warp", model.name):
@@ -466,14 +464,3 @@ def animate_to_file(source: str | Path | np.ndarray, driving: str | Path | Poses
             write_poses(poses_out, Poses(np.concatenate([p.xy for p in targets]), np.concatenate(
                 [p.conf for p in targets]), anim.width, anim.height, anim.fps))
         return writer.count
-
-
-class _CallableModule(types.ModuleType):
-    """Importing ``posevid.animate`` (this module) makes it the package attribute ``posevid.animate``,
-    hiding the function of the same name that the package exports; so the module forwards calls to it."""
-
-    def __call__(self, *args: object, **kwargs: object) -> Iterator[np.ndarray]:
-        return animate(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

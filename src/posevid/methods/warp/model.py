@@ -13,9 +13,9 @@ import cv2
 import numpy as np
 import torch
 
-from ..errors import PosevidError
-from ..poses import Poses
-from .base import Animator, Method, register
+from ...errors import PosevidError
+from ...poses import Poses
+from ..base import Animator, Method, register
 
 
 def inpaint_background(source: np.ndarray, mask: np.ndarray, grow: float = 0.02) -> np.ndarray:
@@ -43,7 +43,7 @@ class WarpAnimator(Animator):
     def reset(self, source: np.ndarray, pose: Poses, mask: np.ndarray | None = None) -> None:
         """Take the source (H, W, 3) uint8, its one-frame pose in its pixels and the person mask (H, W) in
         [0, 1]; without a mask, the PG2 pose mask (limbs joined and dilated) stands in for it."""
-        from ..render import pose_mask
+        from ...render import pose_mask
 
         height, width = source.shape[:2]
         if (pose.width, pose.height) != (width, height):
@@ -61,7 +61,7 @@ class WarpAnimator(Animator):
     @torch.inference_mode()
     def step(self, target: Poses) -> np.ndarray:
         """The frame (H, W, 3) uint8 of the source person in the one-frame ``target`` pose (source pixels)."""
-        from .. import warp
+        from ... import warp
 
         if self._layers is None or self._src is None or self._background is None:
             raise RuntimeError("WarpAnimator.step before reset")

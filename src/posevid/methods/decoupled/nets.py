@@ -20,13 +20,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from ..data.color import body_regions, random_ab, recolor
-from ..data.datasets import ClipDataset, register_dataset
-from ..edges import edge_map
-from ..nets.blocks import ConvBlock, DownBlock, UpBlock
-from ..nets.resnet import ResnetBlocks
-from ..render import part_masks, stick_figure
-from ..tensors import image_to_tensor, tensor_to_image
+from ...data.color import body_regions, random_ab, recolor
+from ...data.datasets import ClipDataset, register_dataset
+from ...edges import edge_map
+from ...nets.blocks import ConvBlock, DownBlock, UpBlock
+from ...nets.resnet import ResnetBlocks
+from ...render import part_masks, stick_figure
+from ...tensors import image_to_tensor, tensor_to_image
 
 FEATURE_CH = 4  # RGB stick figure + grey edge map
 
