@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from posevid.cli import app
 from posevid.errors import PosevidError
-from posevid.estimate import PoseEstimator, estimate_poses, estimate_with_masks
+from posevid.estimate import PoseEstimator, choose_person, estimate_poses, estimate_with_masks, find_people
 from posevid.posefiles import read_poses
-from posevid.poses import Poses
+from posevid.poses import Poses, bbox
 from posevid.skeleton import coco18_to_coco17, to_coco18
 from posevid.video import open_video, read_image
 
@@ -179,3 +179,46 @@ def test_streaming_keeps_hands_and_face_per_frame(shared_data: Path) -> None:
     wrists = poses.xy[:, [7, 4]]
     near = np.linalg.norm(poses.hand_xy[:, :, 0] - wrists, axis=-1)[both]
     assert np.median(near) < 0.05 * np.median(np.ptp(poses.xy[:, :, 1], axis=1))
+
+
+def _beside(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Two pictures side by side at the left one's height (white above a shorter right one)."""
+    import cv2
+
+    h = left.shape[0]
+    scale = h / right.shape[0]
+    right = cv2.resize(right, (int(right.shape[1] * scale), h))
+    return np.concatenate([left, right], 1)
+
+
+def test_several_people_are_found_and_one_chosen(shared_data: Path, estimator: PoseEstimator) -> None:
+    man = read_image(shared_data / "images/animateanyone_anyone-11.png")
+    woman = read_image(shared_data / "images/animateanyone_anyone-3.png")
+    import cv2
+
+    small = cv2.resize(woman, (woman.shape[1] * 3 // 4, woman.shape[0] * 3 // 4))
+    small = np.concatenate([np.full((man.shape[0] - small.shape[0], small.shape[1], 3), 255, np.uint8), small])
+    photo = _beside(small, man)  # a smaller woman on the left, the man on the right
+    people = find_people(estimator, photo)
+    assert len(people) == 2
+    centres = [bbox(p)[0, [0, 2]].mean() for p, _ in people]
+    largest, left, right = (choose_person(people, how) for how in ("largest", "left", "right"))
+    assert centres[left] < small.shape[1] < centres[right] and largest == right
+    alone = find_people(estimator, man)
+    assert len(alone) == 1
+    with pytest.raises(PosevidError, match="person middle"):
+        choose_person(people, "middle")
+
+
+def test_tracking_stays_on_the_chosen_person(shared_data: Path, estimator: PoseEstimator) -> None:
+    other = read_image(shared_data / "images/animateanyone_anyone-11.png")
+    with open_video(shared_data / "videos/tfjs_pose_1.mp4") as reader:
+        frames = [f for _, f in zip(range(24), itertools.islice(reader, 0, None, 4))]
+    pairs = [_beside(f, other) for f in frames]  # the dancer on the left, a man standing on the right
+    alone = Poses.concat([p for p, _ in estimator.stream(frames, 7.5)])
+    people = find_people(estimator, pairs[0])
+    dancer = people[choose_person(people, "left")][0]
+    focused = Poses.concat([p for p, _ in estimator.stream(pairs, 7.5, focus=bbox(dancer)[0])])
+    err = np.linalg.norm(focused.xy - alone.xy, axis=-1)[(alone.conf > 0.5) & (focused.conf > 0.5)]
+    assert np.median(err) < 0.2 * np.median(torso_length(alone.xy))
+    assert (bbox(focused)[:, 2] < 576).all()  # never the man's joints

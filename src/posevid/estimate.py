@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .errors import PosevidError
-from .poses import Poses
+from .poses import Poses, bbox, body_height
 from .skeleton import FACE_POINTS, HAND_POINTS, joint_values_to_coco18, to_coco18
 
 os.environ.setdefault("GLOG_minloglevel", "2")
@@ -180,18 +180,29 @@ class PoseEstimator:
             self._static = self._graph(True, rgb.shape)
         return self._run(self._static, rgb, 30.0)
 
-    def stream(self, frames: Iterable[np.ndarray], fps: float = 30.0) -> Iterator[tuple[Poses, np.ndarray]]:
+    def stream(self, frames: Iterable[np.ndarray], fps: float = 30.0, focus: np.ndarray | None = None
+               ) -> Iterator[tuple[Poses, np.ndarray]]:
         """Track the person through consecutive (H, W, 3) uint8 RGB frames, one frame in memory at a time.
 
-        Yields (Poses with 1 frame at ``fps``, (H, W) float32 mask) per frame.
+        Yields (Poses with 1 frame at ``fps``, (H, W) float32 mask) per frame. ``focus`` (x0, y0, x1, y1),
+        the box of one person among several in the first frame: the estimator then sees only the region
+        around that person (the box grown by ``FOCUS_MARGIN`` of its size each side), which follows the
+        person from frame to frame, so it cannot jump to someone else.
         """
         graph = None
+        box = None if focus is None else np.asarray(focus, np.float32)
         try:
             for rgb in frames:
                 rgb = _check_rgb(rgb)
                 if graph is None:
                     graph = self._graph(False, rgb.shape)
-                yield self._run(graph, rgb, fps)
+                if box is None:
+                    yield self._run(graph, rgb, fps)
+                    continue
+                pose, mask = self._run(graph, _only_inside(rgb, box), fps)
+                if body_height(pose)[0] > 0:
+                    box = bbox(pose)[0]
+                yield pose, mask
         finally:
             if graph is not None:
                 graph.close()
@@ -208,6 +219,58 @@ class PoseEstimator:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+FOCUS_MARGIN = 0.5
+PERSON_CHOICES: tuple[str, ...] = ("largest", "left", "right")
+
+
+def _only_inside(rgb: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """``rgb`` with everything outside ``box`` (x0, y0, x1, y1) grown by ``FOCUS_MARGIN`` painted grey."""
+    height, width = rgb.shape[:2]
+    grow = FOCUS_MARGIN * max(box[2] - box[0], box[3] - box[1])
+    x0, y0 = (int(max(v - grow, 0)) for v in box[:2])
+    x1, y1 = int(min(box[2] + grow + 1, width)), int(min(box[3] + grow + 1, height))
+    out = np.full_like(rgb, 128)
+    out[y0:y1, x0:x1] = rgb[y0:y1, x0:x1]
+    return out
+
+
+def find_people(estimator: PoseEstimator, rgb: np.ndarray, max_people: int = 4, min_size: float = 0.25
+                ) -> list[tuple[Poses, np.ndarray]]:
+    """Every person in a photo: (one-frame pose, (H, W) mask) each, the most prominent first.
+
+    BlazePose finds one person at a time: each one found is painted over (their mask and the box around
+    their joints, in the photo's median colour) before looking again. People whose body is smaller than
+    ``min_size`` of the first one's are not counted (a poster, a reflection).
+    """
+    rgb = _check_rgb(rgb)
+    found: list[tuple[Poses, np.ndarray]] = []
+    work = rgb.copy()
+    fill = np.median(rgb.reshape(-1, 3), axis=0).astype(np.uint8)
+    for _ in range(max_people):
+        pose, mask = estimator.image(work)
+        height = body_height(pose)[0]
+        if height <= 0 or (found and height < min_size * body_height(found[0][0])[0]):
+            break
+        found.append((pose, mask))
+        x0, y0, x1, y1 = bbox(pose)[0]
+        pad = 0.15 * height
+        ys, xs = slice(int(max(y0 - pad, 0)), int(y1 + pad) + 1), slice(int(max(x0 - pad, 0)), int(x1 + pad) + 1)
+        work[ys, xs] = fill
+        work[mask > 0.3] = fill
+    return found
+
+
+def choose_person(people: list[tuple[Poses, np.ndarray]], how: str = "largest") -> int:
+    """Index in ``people`` (``find_people``'s) of the ``largest`` person (body height), or the one furthest
+    ``left`` or ``right`` (body centre across the image)."""
+    if how not in PERSON_CHOICES:
+        raise PosevidError(f"person {how}", f"must be one of {', '.join(PERSON_CHOICES)}")
+    if how == "largest":
+        return int(np.argmax([body_height(p)[0] for p, _ in people]))
+    centres = [float(bbox(p)[0, [0, 2]].mean()) for p, _ in people]
+    return int(np.argmin(centres) if how == "left" else np.argmax(centres))
 
 
 def estimate_with_masks(source: str | Path | np.ndarray, fps: float | None = None, keypoints: str = "body"
