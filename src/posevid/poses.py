@@ -485,17 +485,17 @@ class SequenceCheck:
                 self.pairs += 1
                 self.jumps += change > JUMP
             self.last = pose
-        if self.frames and self.seen - self.with_person > (1 - MIN_PERSON_SHARE) * self.frames:
-            self._few(self.frames)
-
-    def _few(self, total: int) -> None:
-        raise PosevidError(self.where, f"a person was found in only {self.with_person} of {total} frames "
-                                       f"(fewer than {MIN_PERSON_SHARE:.0%}){self.hint}")
+        missing = self.seen - self.with_person
+        if self.frames and self.seen < self.frames and missing > (1 - MIN_PERSON_SHARE) * self.frames:
+            raise PosevidError(self.where, f"a person was found in only {self.with_person} of the first {self.seen} "
+                                           f"of its {self.frames} frames, so in fewer than {MIN_PERSON_SHARE:.0%} "
+                                           f"of them{self.hint}")
 
     def finish(self) -> None:
         """Raise if the whole sequence has too few frames with a person or too many jumps."""
         if self.seen and self.with_person < MIN_PERSON_SHARE * self.seen:
-            self._few(self.seen)
+            raise PosevidError(self.where, f"a person was found in only {self.with_person} of {self.seen} frames "
+                                           f"(fewer than {MIN_PERSON_SHARE:.0%}){self.hint}")
         if self.pairs >= 5 and self.jumps > MAX_JUMP_SHARE * self.pairs:
             raise PosevidError(self.where, f"the poses jump: bone lengths change by more than {JUMP:.0%} between "
                                            f"{self.jumps} of {self.pairs} pairs of frames{self.hint}")
@@ -503,7 +503,7 @@ class SequenceCheck:
 
 def check_sequence(poses: Poses, where: str, hint: str = "") -> None:
     """``SequenceCheck`` over a whole sequence at once."""
-    check = SequenceCheck(where, len(poses), hint)
+    check = SequenceCheck(where, None, hint)
     for pose in poses:
         check(pose)
     check.finish()

@@ -1,0 +1,73 @@
+"""Driving inputs: camera video, skeleton and DensePose renders, IUV frames and pose files, recognised and
+checked (real renders from ``shared/data/pose_renders``, short clips cut from them)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from posevid.driving import Driving
+from posevid.errors import PosevidError
+from posevid.posefiles import write_poses
+from posevid.poses import Poses
+from posevid.render_decode import densepose_parts
+from posevid.video import VideoWriter, open_video, write_image
+
+
+def cut(source: Path, out: Path, frames: int) -> Path:
+    """The first ``frames`` frames of ``source`` as a new mp4."""
+    with open_video(source) as reader, VideoWriter(out, reader.fps) as writer:
+        for frame in itertools.islice(reader, frames):
+            writer.write(frame)
+    return out
+
+
+def test_a_skeleton_render_is_decoded_not_estimated(shared_data: Path, tmp_path: Path) -> None:
+    clip = cut(shared_data / "pose_renders/animateanyone_anyone-video-2_kps.mp4", tmp_path / "kps.mp4", 12)
+    with Driving(clip) as driving:
+        assert driving.kind == "skeleton" and (driving.fps, driving.size) == (30.0, (512, 768))
+        assert "skeleton render" in driving.notes[0]
+        poses = driving.poses()
+    assert len(poses) == 12 and (poses.conf.sum(1) >= 15).all()
+    # Told it is a camera video, the estimator finds a person in few frames, in poses that jump: stopped.
+    with pytest.raises(PosevidError, match=r"kps.mp4: (a person was found in only|the poses jump).*"
+                                           r"--driving-kind.*--force"):
+        Driving(clip, kind="rgb").poses()
+    forced = Driving(clip, kind="rgb", check=False).poses()
+    assert len(forced) == 12
+
+
+def test_densepose_renders_and_iuv_frames(shared_data: Path, tmp_path: Path) -> None:
+    clip = cut(shared_data / "pose_renders/magicanimate_densepose_demo4.mp4", tmp_path / "dp.mp4", 6)
+    with Driving(clip) as driving:
+        assert driving.kind == "densepose"
+        poses = driving.poses()
+    assert (poses.conf[:, [1, 2, 5]] > 0).all()
+    folder = tmp_path / "iuv"
+    with open_video(clip) as reader:
+        for t, rgb in enumerate(reader):
+            parts = densepose_parts(rgb)
+            ramp = np.broadcast_to(np.arange(rgb.shape[1], dtype=np.uint8)[None], parts.shape)
+            write_image(folder / f"{t:06d}.png", np.stack([parts, ramp * (parts > 0), ramp * (parts > 0)], -1))
+    with Driving(folder) as driving:
+        assert driving.kind == "iuv"
+        items = list(driving)
+    assert len(items) == 6 and items[0][2].shape == (512, 512, 3) and items[0][2][..., 0].max() <= 24
+    np.testing.assert_allclose(items[0][1].xy, poses[0].xy, atol=3)
+
+
+def test_pose_files_are_checked_too(shared_data: Path, tmp_path: Path) -> None:
+    walk = Driving(shared_data / "mocap/deepmimic/humanoid3d_walk.txt")
+    assert walk.kind == "poses" and len(walk.poses()) == walk.count
+    poses = walk.poses()
+    sparse = Poses(poses.xy, np.where(np.arange(len(poses))[:, None] < 5, poses.conf, 0), poses.width,
+                   poses.height, poses.fps)
+    write_poses(tmp_path / "sparse.npz", sparse)
+    with pytest.raises(PosevidError, match=r"sparse.npz: a person was found in only 5 of \d+ frames"):
+        Driving(tmp_path / "sparse.npz")
+    assert len(Driving(tmp_path / "sparse.npz", check=False).poses()) == len(poses)
+    with pytest.raises(PosevidError, match="driving kind sketch"):
+        Driving(tmp_path / "sparse.npz", kind="sketch")
