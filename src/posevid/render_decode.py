@@ -38,10 +38,6 @@ class _Segment:
     ends: np.ndarray
     half_width: float
 
-    @property
-    def length(self) -> float:
-        return float(np.linalg.norm(self.ends[1] - self.ends[0]))
-
 
 def hue_saturation_value(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(H, W, 3) uint8 RGB -> hue in degrees [0, 360) (in steps of 360/256), saturation [0, 1] and
@@ -361,18 +357,22 @@ def densepose_parts(rgb: np.ndarray) -> np.ndarray:
     return _part_table()[(q[..., 0].astype(np.int32) << 10) | (q[..., 1].astype(np.int32) << 5) | q[..., 2]]
 
 
-def _region(parts: np.ndarray, name: str) -> np.ndarray:
-    """The cleaned mask of one region: an opening drops the colour fringes compression leaves between
-    parts, and small pieces are dropped."""
-    mask = np.isin(parts, DENSEPOSE_REGIONS[name]).astype(np.uint8)
-    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+def _clean(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """An opening drops the colour fringes compression leaves between parts; then its connected
+    components: (count, labels, areas), pieces under 30 pixels or a fifth of the largest dropped
+    (their labels set to 0)."""
+    mask = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    if count <= 1:
-        return mask > 0
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    keep = np.zeros(count, bool)
-    keep[1:] = (areas >= 30) & (areas >= 0.2 * areas.max())
-    return keep[labels]
+    areas = stats[:, cv2.CC_STAT_AREA].copy()
+    areas[0] = 0
+    small = (areas < 30) | (areas < 0.2 * areas.max())
+    small[0] = True
+    return count, np.where(small[labels], 0, labels), np.where(small, 0, areas)
+
+
+def _region(parts: np.ndarray, name: str) -> np.ndarray:
+    """The cleaned mask of one region (see ``_clean``)."""
+    return _clean(np.isin(parts, DENSEPOSE_REGIONS[name]))[1] > 0
 
 
 def _contact(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
@@ -404,10 +404,11 @@ def keypoints_from_parts(parts: np.ndarray, fps: float = 30.0) -> Poses:
     """A DensePose part index map (H, W) (0 background, 1..24; a visualisation's ``densepose_parts`` or
     an IUV image's first channel) -> a one-frame ``Poses`` (COCO-18 body).
 
-    Joints come from the part regions: the neck where head and torso meet, the nose at the head's
-    centre, each elbow and knee where the upper and lower limb parts meet (or between their nearest
-    ends), shoulders and hips at the upper parts' other ends (the end nearer the torso), wrists and
-    ankles at the lower parts' far ends. Eyes and ears are not decoded (confidence 0).
+    Joints come from the part regions: the neck between the shoulders (or where head and torso meet),
+    the nose at the head's centre, each elbow and knee where the upper and lower limb parts meet (or
+    between their nearest ends), shoulders and hips at the upper parts' ends nearer the head (arms) or
+    the torso's centre (legs), wrists and ankles where the lower parts meet the hands and feet, or at
+    their far ends. Eyes and ears are not decoded (confidence 0).
     """
     height, width = parts.shape[:2]
     xy = np.zeros((NUM_JOINTS, 2), np.float32)
@@ -437,8 +438,7 @@ def keypoints_from_parts(parts: np.ndarray, fps: float = 30.0) -> Poses:
             up, low = _segment(*np.nonzero(up_mask)), _segment(*np.nonzero(low_mask))
             if up is not None:
                 root_end, far = _nearest_end(up, anchor)
-                hip = _contact(up_mask, regions["torso"]) if upper == "upper_leg" else None
-                put(f"{side}_{root}", hip if hip is not None else _inset(root_end, far, up))
+                put(f"{side}_{root}", _inset(root_end, far, up))
             meet = _contact(up_mask, low_mask) if up is not None and low is not None else None
             if up is not None and low is not None and meet is None:
                 _, a, b = min(((np.linalg.norm(a - b), a, b) for a in up.ends for b in low.ends), key=lambda g: g[0])
