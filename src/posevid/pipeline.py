@@ -230,6 +230,7 @@ class Animation:
         from .video import read_image
 
         where = "source image" if isinstance(source, np.ndarray) else source
+        self.source_name = str(where)
         rgb = read_image(source) if not isinstance(source, np.ndarray) else np.asarray(source)
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise PosevidError(where, f"must be (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}")
@@ -361,7 +362,10 @@ class Animation:
             torch.set_num_threads(threads)
 
     def _frames(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
-        self.animator.reset(self.source, self.source_pose, self.source_mask)
+        try:
+            self.animator.reset(self.source, self.source_pose, self.source_mask)
+        except PosevidError as err:  # the animator cannot take this photo: say which photo
+            raise PosevidError(self.source_name, err.problem) from None
         ratio = self.fps / self.driving_fps
         made = 0
         for i, (frame, pose, target) in enumerate(self.targets()):
