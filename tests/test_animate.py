@@ -198,8 +198,10 @@ def test_animate_rejects_bad_input(tmp_path: Path, photo: Path, clip: Path) -> N
     with pytest.raises(PosevidError, match="no person"):
         next(animate(blank, clip))
     nobody = Poses.empty(5, 399, 640)
-    with pytest.raises(PosevidError, match="no person found in any driving frame"):
+    with pytest.raises(PosevidError, match="a person was found in only 0 of 5 frames"):
         list(animate(photo, nobody, size=64))
+    with pytest.raises(PosevidError, match="no person found in any driving frame"):
+        list(animate(photo, nobody, size=64, force=True))
     result = CliRunner().invoke(app, ["animate", str(photo), str(tmp_path / "missing.mp4"), "-o",
                                       str(tmp_path / "o.mp4")])
     assert result.exit_code != 0 and isinstance(result.exception, PosevidError)

@@ -71,3 +71,56 @@ def test_pose_files_are_checked_too(shared_data: Path, tmp_path: Path) -> None:
     assert len(Driving(tmp_path / "sparse.npz", check=False).poses()) == len(poses)
     with pytest.raises(PosevidError, match="driving kind sketch"):
         Driving(tmp_path / "sparse.npz", kind="sketch")
+
+
+def test_an_iuv_dwnet_animates_and_evaluates_from_the_cli(shared_data: Path, tmp_path: Path) -> None:
+    """A tiny DwNet trained with IUV frames (built here from the clip's reference poses: their part masks
+    labelled with DensePose's part indices, U and V ramps) is evaluated and drives a photo from the CLI, with IUV frames as the driver."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from posevid.cli import app
+    from posevid.config import load_config
+    from posevid.data.prepare import prepare
+    from posevid.posefiles import COCO17_NAMES
+    from posevid.render import pose_part_labels
+    from posevid.skeleton import to_coco18
+    from posevid.train import train
+
+    # posevid's part labels (1 + skeleton.PART_NAMES index) as DensePose part indices.
+    DENSEPOSE_OF_PART = np.array([0, 23, 2, 16, 20, 15, 19, 9, 13, 10, 14], np.uint8)  # noqa: N806
+    frames = 16
+    clip = cut(shared_data / "videos/tfjs_pose_1.mp4", tmp_path / "dance.mp4", frames)
+    ref = json.loads((shared_data / "videos/tfjs_pose_1.json").read_text())[:frames]
+    kp = np.array([[[f[n]["x"], f[n]["y"]] for n in COCO17_NAMES] for f in ref], np.float32)
+    xy, conf = to_coco18(kp, np.ones(kp.shape[:2]), "coco17")
+    ys, xs = np.mgrid[:576, :576]
+    for t in range(frames):
+        parts = DENSEPOSE_OF_PART[pose_part_labels(xy[t], conf[t], 576, 576)]
+        u, v = (xs * 255 // 576).astype(np.uint8), (ys * 255 // 576).astype(np.uint8)
+        iuv = np.stack([parts, u * (parts > 0), v * (parts > 0)], -1)
+        write_image(tmp_path / "iuv" / "dance" / f"{t:06d}.png", iuv)
+    data = tmp_path / "data"
+    _, errors = prepare([clip], data, size=32, iuv_dir=tmp_path / "iuv", test_frames="10:16", show_progress=False)
+    assert not errors, errors
+    cfg = load_config(Path(__file__).resolve().parents[1] / "configs/dwnet/tiny.yaml",
+                      ["data.size=32", "model.iuv=true", "model.res_blocks=1", "train.steps=2",
+                       "train.checkpoint_every=2", "train.tensorboard=false", "train.batch_size=1"])
+    train(cfg, data, tmp_path / "run", show_progress=False, log=lambda msg: None)
+    runner = CliRunner()
+    result = runner.invoke(app, ["evaluate", "--checkpoint", str(tmp_path / "run"), "--data", str(data),
+                                 "-o", str(tmp_path / "report.json")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "report.json").is_file()
+    photo, iuv = data / "dance_f0-10" / "frames" / "000000.png", data / "dance_f0-10" / "iuv" / "000000.png"
+    driver = data / "dance_f10-16" / "iuv"
+    result = runner.invoke(app, ["animate", str(photo), str(driver), "-o", str(tmp_path / "out.mp4"), "--checkpoint",
+                                 str(tmp_path / "run"), "--source-iuv", str(iuv)])
+    assert result.exit_code == 0, result.output
+    with open_video(tmp_path / "out.mp4") as reader:
+        assert sum(1 for _ in reader) == 6
+    result = runner.invoke(app, ["animate", str(photo), str(driver), "-o", str(tmp_path / "no.mp4"), "--checkpoint",
+                                 str(tmp_path / "run")])
+    assert result.exit_code != 0 and "--source-iuv" in str(result.exception)
+    assert not (tmp_path / "no.mp4").exists()

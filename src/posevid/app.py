@@ -27,8 +27,9 @@ import cv2
 import numpy as np
 import yaml
 
+from .driving import POSE_SUFFIXES
 from .errors import PosevidError
-from .pipeline import POSE_SUFFIXES, Animation
+from .pipeline import Animation
 from .poses import RETARGET_MODES, Poses, body_height
 
 if TYPE_CHECKING:

@@ -52,26 +52,32 @@ def prepare(
 
 @poses_app.command("extract")
 def poses_extract(
-    source: str = typer.Argument(..., help="Video, GIF, frame folder or image with one person."),
+    source: str = typer.Argument(..., help="Video, GIF, frame folder or image with one person: a camera video, or a "
+                                           "skeleton (OpenPose/DWPose) or DensePose render."),
     out: str = typer.Option(..., "-o", "--out", help="Pose file: .npz, .json (COCO), .csv (PG2) or a folder."),
     fmt: str = typer.Option(None, "--format", help="npz, openpose, coco or pg2 (default: from OUT)."),
     smooth: bool = typer.Option(False, "--smooth", help="Fill short gaps, then apply a one-euro filter."),
+    keypoints: str = typer.Option("body", help="body, body+hands or body+hands+face (MediaPipe Holistic)."),
+    driving_kind: str = typer.Option(None, "--driving-kind", help="rgb, skeleton or densepose (default: guessed "
+                                                                  "from the first frames)."),
+    person: str = typer.Option("largest", help="Whom to follow when there are several people: largest, left, right."),
+    force: bool = typer.Option(False, "--force", help="Write the poses even when a person shows in under half the "
+                                                      "frames or the poses jump."),
 ) -> None:
-    """Estimate COCO-18 poses (MediaPipe BlazePose) in every frame of SOURCE and write them to OUT."""
+    """Estimate COCO-18 poses (MediaPipe BlazePose; with hands and face, Holistic) in every frame of SOURCE, or
+    decode them from a skeleton or DensePose render, and write them to OUT."""
     from rich.progress import Progress
 
-    from .estimate import estimate_with_masks
+    from .driving import Driving
     from .posefiles import write_poses
     from .poses import Poses, fill_gaps
     from .poses import smooth as smooth_poses
-    from .video import open_video
 
-    with open_video(source) as reader:
-        total = reader.frame_count
     frames = []
-    with Progress(transient=True) as progress:
-        task = progress.add_task("estimating poses", total=total)
-        for pose, _ in estimate_with_masks(source):
+    with Driving(source, driving_kind, keypoints, person, check=not force) as driving, \
+            Progress(transient=True) as progress:
+        task = progress.add_task("reading poses", total=driving.count)
+        for _, pose, _ in driving:
             frames.append(pose)
             progress.advance(task)
     poses = Poses.concat(frames)
@@ -118,10 +124,28 @@ def _assets() -> Path:
 
 @app.command()
 def animate(
-    source: str = typer.Argument(..., help="Photo of the person to animate."),
-    driving: str = typer.Argument(None, help="Driving video (mp4, gif, frame folder) or pose file (.npz, .json, .csv); "
-                                             "not with --action."),
-    out: str = typer.Option(..., "-o", "--out", help="Output video: .mp4, .gif or a folder of PNG frames."),
+    inputs: list[str] = typer.Argument(None, help="The photo(s) of the person to animate, then the driving "
+                                                  "video(s) (camera, skeleton or DensePose render; mp4, gif, "
+                                                  "frame folder) or pose file(s) (.npz, .json, .csv, .bvh, "
+                                                  "DeepMimic .txt); photos are told by their suffix. Several "
+                                                  "photos or drivers: every photo with every driver, into the "
+                                                  "folder OUT. Only the photo with --action."),
+    out: str = typer.Option(..., "-o", "--out", help="Output video: .mp4, .gif or a folder of PNG frames; the "
+                                                     "output folder with several inputs or --pairs."),
+    pairs: str = typer.Option(None, "--pairs", help="YAML list of pairs to animate into the folder OUT: "
+                                                    "{source: PHOTO, driving: VIDEO, out: FILE} or [PHOTO, VIDEO]."),
+    driving_kind: str = typer.Option(None, "--driving-kind", help="What the driving video shows: rgb (a camera), "
+                                                                  "skeleton (an OpenPose/DWPose render) or "
+                                                                  "densepose (a part render or raw IUV); guessed "
+                                                                  "by default."),
+    keypoints: str = typer.Option("body", help="What to estimate on camera video: body, body+hands or "
+                                               "body+hands+face."),
+    person: str = typer.Option("largest", help="Whom to animate and follow when the photo or the clip shows "
+                                               "several people: largest, left or right."),
+    force: bool = typer.Option(False, "--force", help="Go on with a driver that shows a person in under half "
+                                                      "its frames, or poses that jump."),
+    source_iuv: str = typer.Option(None, "--source-iuv", help="The photo's DensePose IUV image, for a DwNet "
+                                                              "model trained with IUV (drive it with IUV frames)."),
     method: str = typer.Option("warp", help="Method: warp (no training) or a trained one with --checkpoint."),
     checkpoint: str = typer.Option(None, help="Checkpoint of a trained method."),
     mode: str = typer.Option("bones", help="bones: the source's limbs turn as the driver's do (its proportions "
@@ -147,13 +171,28 @@ def animate(
     sample_colors: bool = typer.Option(False, "--sample-colors", help="Decoupled method: random colour latents "
                                                                       "for the regions not set otherwise."),
 ) -> None:
-    """Animate the person in SOURCE with the motion of DRIVING (or of a generated --action) and write OUT."""
+    """Animate the person in a photo with the motion of a driver (or of a generated --action) and write OUT;
+    or many photos and drivers at once into the folder OUT."""
+    from .batch import is_photo
     from .errors import PosevidError
     from .pipeline import animate_to_file
     from .video import open_video
 
-    if (driving is None) == (action is None) or (action is not None) != (motion_checkpoint is not None):
-        raise PosevidError("animate", "give DRIVING, or --action with --motion-checkpoint")
+    inputs = list(inputs or [])
+    photos = [p for p in inputs if is_photo(p)] if len(inputs) != 2 else inputs[:1]
+    drivers = [p for p in inputs if p not in photos] if len(inputs) != 2 else inputs[1:]
+    inputs_kw = dict(driving_kind=driving_kind, keypoints=keypoints, person=person, force=force)
+    if pairs is not None or len(photos) > 1 or len(drivers) > 1:
+        if action is not None or side_by_side or save_poses or source_iuv:
+            raise PosevidError("animate", "--action, --side-by-side, --save-poses and --source-iuv take one photo "
+                                          "and one driver")
+        _animate_many(photos, drivers, pairs, Path(out), method=method, checkpoint=checkpoint, mode=mode, size=size,
+                      smooth=not no_smooth, fps=fps, **inputs_kw)
+        return
+    if len(photos) != 1 or (not drivers) == (action is None) or (action is not None) != (motion_checkpoint is not None):
+        raise PosevidError("animate", "give a PHOTO and a DRIVER, or a PHOTO with --action and --motion-checkpoint")
+    source = photos[0]
+    driving = drivers[0] if drivers else None
     if action is not None:
         from .methods.psgan import motion_for_photo
 
@@ -167,11 +206,52 @@ def animate(
             options[region] = color or photo
     count = animate_to_file(source, driving, out, side_by_side, method=method, checkpoint=checkpoint, mode=mode,
                             size=size, smooth=not no_smooth, fps=fps, method_options=options or None,
-                            poses_out=save_poses)
+                            poses_out=save_poses, source_iuv=source_iuv, **inputs_kw)
     with open_video(out) as reader:
         print(f"{out}: {count} frames, {reader.width}x{reader.height} at {reader.fps:g} fps")
     if side_by_side:
         print(f"{side_by_side}: side by side (driving | pose | result)")
+
+
+def _animate_many(photos: list[str], drivers: list[str], pairs: str | None, folder: Path, *, method: str,
+                  checkpoint: str | None, driving_kind: str | None, keypoints: str, person: str, force: bool,
+                  **options: object) -> None:
+    """``animate`` with several inputs: the model loaded once, each driver's poses read once, a failing pair
+    reported and the others still run (exit code 2 at the end if any failed)."""
+    from .batch import all_pairs, read_pairs, run_batch
+    from .driving import Driving
+    from .errors import PosevidError
+    from .pipeline import animate_to_file, load_animator
+
+    if folder.suffix:
+        raise PosevidError(folder, "with several inputs or --pairs, OUT is a folder (no suffix)")
+    if pairs is not None and (photos or drivers):
+        raise PosevidError("animate", "give --pairs or photos and drivers, not both")
+    todo = read_pairs(pairs, folder) if pairs else all_pairs([Path(p) for p in photos], [Path(d) for d in drivers],
+                                                             folder)
+    if not todo:
+        raise PosevidError("animate", "give at least one photo and one driver")
+    loaded = load_animator(method, checkpoint)
+
+    def driving_poses(path: Path):
+        with Driving(path, driving_kind, keypoints, person, check=not force) as driving:
+            return driving.poses()
+
+    def animate_pair(source: Path, poses, out: Path) -> int:
+        return animate_to_file(source, poses, out, method=method, checkpoint=checkpoint, show_progress=False,
+                               loaded=loaded, keypoints=keypoints, person=person, force=force, **options)
+
+    def report(outcome) -> None:
+        if outcome.error is None:
+            print(f"{outcome.pair.out}: {outcome.frames} frames")
+        else:
+            print(f"posevid: error: {outcome.error}", file=sys.stderr)
+
+    outcomes = run_batch(todo, animate_pair, driving_poses, report)
+    failed = sum(o.error is not None for o in outcomes)
+    print(f"{folder}: {len(outcomes) - failed} of {len(outcomes)} animations written")
+    if failed:
+        sys.exit(2)
 
 
 @app.command()

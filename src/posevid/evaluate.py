@@ -60,11 +60,12 @@ def _method(checkpoint: str | Path | None, method: str | None) -> Method:
     return build_method({"method": method})
 
 
-_Clip = tuple[str, np.ndarray, Poses, np.ndarray, Iterator[np.ndarray]]
+_Clip = tuple[str, np.ndarray, Poses, np.ndarray, Iterator[np.ndarray], "Iterator[np.ndarray] | None"]
 
 
 def _test_clips(data: Path, max_frames: int | None) -> Iterator[_Clip]:
-    """Per test clip of a prepared dataset: (name, first frame, poses, first mask in [0, 1], frame iterator)."""
+    """Per test clip of a prepared dataset: (name, first frame, poses, first mask in [0, 1], frame iterator,
+    IUV frame iterator or None when the clip has no ``iuv/`` frames)."""
     from .data.datasets import read_index
     from .posefiles import read_poses
     from .video import open_video, read_image
@@ -78,10 +79,25 @@ def _test_clips(data: Path, max_frames: int | None) -> Iterator[_Clip]:
         if max_frames:
             poses = poses[:max_frames]
         mask = read_image(clip / "masks" / "000000.png")[..., 0].astype(np.float32) / 255.0
+        iuv = None
+        if (clip / "iuv").is_dir():
+            iuv = itertools.islice(iter(open_video(clip / "iuv")), len(poses))
         with open_video(clip / "frames") as reader:
             frames = itertools.islice(iter(reader), len(poses))
             source = next(frames)
-            yield name, source, poses, mask, itertools.chain([source], frames)
+            yield name, source, poses, mask, itertools.chain([source], frames), iuv
+
+
+def _with_iuv(animator: Any, source: np.ndarray, poses: Poses, mask: np.ndarray,
+              iuv: Iterator[np.ndarray] | None, clip: Path) -> Iterator[np.ndarray]:
+    """An IUV-trained model's frames: each step gets the clip's IUV frame (the first one for the source)."""
+    if iuv is None:
+        raise PosevidError(clip, "this model was trained with DensePose IUV and the clip has no iuv/ frames "
+                                 "(prepare the dataset with --iuv DIR)")
+    first = next(iuv)
+    animator.reset(source, poses[0], mask, iuv=first)
+    for pose, frame in zip(poses, itertools.chain([first], iuv)):
+        yield animator.step(pose, iuv=frame)
 
 
 def evaluate_checkpoint(data: str | Path, checkpoint: str | Path | None = None, *, method: str | None = None,
@@ -98,10 +114,13 @@ def evaluate_checkpoint(data: str | Path, checkpoint: str | Path | None = None, 
     model = _method(checkpoint, method)
     names = []
     with Evaluator(lpips_weights, vgg_weights, inception_classifier) as ev:
-        for name, source, poses, mask, real in _test_clips(data, max_frames):
+        for name, source, poses, mask, real, iuv in _test_clips(data, max_frames):
             animator = model.animator()
             with torch.inference_mode():
-                generated = animator.animate(source, poses[0], iter(poses), mask)
+                if getattr(model, "use_iuv", False):
+                    generated = _with_iuv(animator, source, poses, mask, iuv, data / name)
+                else:
+                    generated = animator.animate(source, poses[0], iter(poses), mask)
                 ev.add_clip(generated, real)
             names.append(name)
         report = ev.report()

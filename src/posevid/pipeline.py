@@ -1,7 +1,8 @@
 """The main job: animate the person in one photo with the motion of a driving video or pose sequence.
 
 Pipeline (streamed, one driving frame in memory at a time):
-source photo -> its pose and person mask (once) -> driving frames -> poses (BlazePose, tracking mode)
+source photo -> its pose and person mask (once) -> driving frames -> poses (``driving.Driving``:
+estimated with BlazePose in tracking mode, or decoded from a skeleton or DensePose render, or read)
 -> retargeted onto the source body (``poses.retarget``) -> causal one-euro smoothing -> the method's
 animator -> frames. ``animate`` yields the frames; ``animate_to_file`` streams them to a video file.
 """
@@ -9,6 +10,7 @@ animator -> frames. ``animate`` yields the frames; ``animate_to_file`` streams t
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import queue
 import threading
@@ -16,18 +18,19 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import torch
 
+from .driving import Driving
 from .errors import PosevidError
+from .estimate import choose_person, find_people
 from .methods.base import Animator, build_method
 from .poses import RETARGET_MODES, Poses, bbox, body_height, retarget
 from .poses import smooth as smooth_poses
 
-POSE_SUFFIXES = (".npz", ".json", ".csv", ".bvh")
-ANALYSIS_SIDE = 320  # driving frames are shrunk to this longer side for pose estimation (speed)
 QUEUE = 4  # decoded and estimated driving frames waiting for the animator
 CROP_MARGIN = 1.4  # the square crop is this many times the person's larger side
 FOOT_ROOM = 0.04  # of the crop below the person's lowest point (the rest of the margin goes above)
@@ -123,12 +126,6 @@ def _fit_height(image: np.ndarray, height: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if height < h else cv2.INTER_LINEAR)
 
 
-def _is_pose_file(path: Path) -> bool:
-    if path.is_dir():
-        return any(path.glob("*.json"))
-    return path.suffix.lower() in POSE_SUFFIXES
-
-
 def load_animator(method: str = "warp", checkpoint: str | Path | None = None,
                   options: dict | None = None) -> tuple[Animator, int | None]:
     """The animator of ``method`` (a trained one from ``checkpoint``) and the image size it was trained at.
@@ -164,6 +161,14 @@ def load_animator(method: str = "warp", checkpoint: str | Path | None = None,
     return animator, int(size) if size else None
 
 
+def _iuv_hint(problem: str) -> str:
+    """A DensePose-IUV model's complaint, with what to give it."""
+    if "IUV" not in problem:
+        return problem
+    return ("this model was trained with DensePose IUV: drive it with a video of raw I, U, V frames and give the "
+            "photo's IUV image with --source-iuv")
+
+
 class Animation:
     """A prepared animation: inputs read and checked, source pose estimated; iterate it for frames.
 
@@ -172,13 +177,17 @@ class Animation:
     ``side_by_side`` is set, else None. ``fps`` is the output rate, ``frame_count`` the number of output
     frames when known. ``target`` is the one-frame target pose (source pixels) of the frame last yielded.
     ``timings`` (seconds per stage: decode, estimate, retarget, warp) accumulates as frames are made.
+    ``driving`` is the opened ``driving.Driving``; ``notes`` its and the photo's one-line remarks. The
+    keyword-only inputs are ``animate``'s.
     """
 
     def __init__(self, source: str | Path | np.ndarray, driving: str | Path | Poses, method: str = "warp",
                  checkpoint: str | Path | None = None, mode: str = "bones", size: int | None = None,
                  smooth: bool = True, side_by_side: bool = False, fps: float | None = None,
-                 method_options: dict | None = None):
-        from .estimate import PoseEstimator
+                 method_options: dict | None = None, *, driving_kind: str | None = None, keypoints: str = "body",
+                 person: str = "largest", force: bool = False, source_iuv: str | Path | np.ndarray | None = None,
+                 loaded: tuple[Animator, int | None] | None = None):
+        from .estimate import PoseEstimator, check_keypoints
 
         if mode not in RETARGET_MODES:
             raise PosevidError(f"mode {mode}", f"must be one of {', '.join(RETARGET_MODES)}")
@@ -188,14 +197,17 @@ class Animation:
         self.timings: dict[str, float] = defaultdict(float)
         self.notes: list[str] = []  # one-line remarks on the inputs (e.g. a downscaled source), also logged
         self.target: Poses | None = None
-        self.animator, trained_size = load_animator(method, checkpoint, method_options)
-        self._estimator = PoseEstimator()
+        self.animator, trained_size = loaded or load_animator(method, checkpoint, method_options)
+        self.person, self.iuv = person, None
+        self._estimator = PoseEstimator(keypoints=check_keypoints(keypoints))
         with contextlib.ExitStack() as failure:
             failure.callback(self.close)
-            self._reader = None
-            self._poses: Poses | None = None
-            self._open_driving(driving)
+            self.driving = Driving(driving, driving_kind, keypoints, person, check=not force)
+            self.driving_name, self.driving_fps = self.driving.name, self.driving.fps
+            self.driving_count, self.driving_size = self.driving.count, self.driving.size
+            self.timings, self.notes = self.driving.timings, self.driving.notes
             self.source, self.source_pose, self.source_mask = self._prepare_source(source, size or trained_size)
+            self.source_iuv = self._source_iuv(source_iuv, size or trained_size)
             self.fps = float(fps) if fps else self.driving_fps
             if not self.fps > 0:
                 raise PosevidError(f"fps {fps}", "must be positive")
@@ -203,27 +215,6 @@ class Animation:
         self.height, self.width = self.source.shape[:2]
         count = self.driving_count
         self.frame_count = None if count is None else int(np.floor(count * self.fps / self.driving_fps + 1e-6))
-
-    def _open_driving(self, driving: str | Path | Poses) -> None:
-        self.driving_name = "driving poses" if isinstance(driving, Poses) else str(driving)
-        if isinstance(driving, Poses):
-            self._poses = driving
-        elif _is_pose_file(Path(driving)):
-            from .posefiles import read_poses
-
-            self._poses = read_poses(driving)
-        else:
-            from .video import open_video
-
-            self._reader = open_video(driving)
-        if self._poses is not None:
-            if len(self._poses) == 0:
-                raise PosevidError(self.driving_name, "the pose sequence is empty")
-            self.driving_fps, self.driving_count = self._poses.fps, len(self._poses)
-            self.driving_size = (self._poses.width, self._poses.height)
-        else:
-            self.driving_fps, self.driving_count = self._reader.fps, self._reader.frame_count
-            self.driving_size = (self._reader.width, self._reader.height)
 
     def _prepare_source(self, source: str | Path | np.ndarray, size: int | None
                         ) -> tuple[np.ndarray, Poses, np.ndarray]:
@@ -242,23 +233,43 @@ class Animation:
             self.notes.append(f"{where}: {width}x{height} is larger than {MAX_SOURCE_SIDE} pixels; "
                               f"downscaled to {small[0]}x{small[1]}")
             logging.getLogger("posevid").warning(self.notes[-1])
-        pose, mask = self._estimator.image(rgb)
-        if body_height(pose)[0] <= 0:
+        people = find_people(self._estimator, rgb)
+        if not people:
             raise PosevidError(where, "no person found in the source image")
+        pose, mask = people[choose_person(people, self.person)]
+        if len(people) > 1:
+            self.notes.append(f"{where}: {len(people)} people in the photo; animating the {self.person} "
+                              "(--person left|right|largest)")
+            logging.getLogger("posevid").warning(self.notes[-1])
+        self._box = None
         if size:
-            x0, y0, side = _square_box(pose, mask)
+            x0, y0, side = self._box = _square_box(pose, mask)
             rgb, mask = _crop(rgb, x0, y0, side, size), _crop(mask, x0, y0, side, size)
             pose = pose.crop(x0, y0, side, side, size, size)
         return rgb, pose, mask
 
-    def _driving_poses(self) -> Iterator[tuple[np.ndarray | None, Poses]]:
-        """(driving frame or None, its one-frame pose in driving pixels) for each driving frame.
+    def _source_iuv(self, iuv: str | Path | np.ndarray | None, size: int | None) -> np.ndarray | None:
+        """The photo's DensePose IUV image (for IUV-trained models), cropped as the photo was."""
+        if iuv is None:
+            return None
+        from .densepose import check_iuv
+        from .video import read_image
 
-        Video frames are decoded and their poses estimated in a worker thread (MediaPipe releases the
-        GIL), at most ``QUEUE`` frames ahead of the animator, so memory stays flat.
+        where = "source IUV" if isinstance(iuv, np.ndarray) else iuv
+        image = check_iuv(np.asarray(iuv) if isinstance(iuv, np.ndarray) else read_image(iuv), where)
+        if self._box is not None:
+            x0, y0, side = self._box
+            image = _crop(image, x0, y0, side, side)  # same pixels as the photo's crop, not yet resized
+        return cv2.resize(image, (self.source.shape[1], self.source.shape[0]), interpolation=cv2.INTER_NEAREST)
+
+    def _driving_poses(self) -> Iterator[tuple[np.ndarray | None, Poses, np.ndarray | None]]:
+        """(driving frame or None, its one-frame pose in driving pixels, IUV frame or None) per driving frame.
+
+        Video frames are decoded and their poses estimated or decoded in a worker thread (MediaPipe
+        releases the GIL), at most ``QUEUE`` frames ahead of the animator, so memory stays flat.
         """
-        if self._poses is not None:
-            yield from ((None, p) for p in self._poses)
+        if self.driving.kind == "poses":
+            yield from self.driving
             return
         items: queue.Queue = queue.Queue(maxsize=QUEUE)
         stop = threading.Event()
@@ -271,7 +282,7 @@ class Animation:
 
         def work() -> None:
             try:
-                for item in self._estimated():
+                for item in self.driving:
                     put(item)
                     if stop.is_set():
                         return
@@ -290,35 +301,6 @@ class Animation:
             stop.set()
             worker.join()
 
-    def _estimated(self) -> Iterator[tuple[np.ndarray, Poses]]:
-        """Decode the driving video and estimate each frame's pose (tracking mode) on a shrunk copy."""
-        width, height = self.driving_size
-        scale = min(1.0, ANALYSIS_SIDE / max(width, height))
-        small = (max(1, round(width * scale)), max(1, round(height * scale)))
-        mailbox: list[np.ndarray] = []
-
-        def posted() -> Iterator[np.ndarray]:  # hands the estimator the one frame just decoded
-            while mailbox:
-                yield mailbox.pop()
-
-        stream = self._estimator.stream(posted(), self.driving_fps)
-        frames = iter(self._reader)
-        try:
-            while True:
-                t0 = time.perf_counter()
-                frame = next(frames, None)
-                t1 = time.perf_counter()
-                if frame is None:
-                    return
-                mailbox.append(cv2.resize(frame, small, interpolation=cv2.INTER_AREA) if scale < 1 else frame)
-                pose, _ = next(stream)
-                self.timings["decode"] += t1 - t0
-                self.timings["estimate"] += time.perf_counter() - t1
-                yield frame, pose.rescale(width, height)
-        finally:
-            stream.close()
-            self._reader.close()
-
     def targets(self) -> Iterator[tuple[np.ndarray | None, Poses, Poses]]:
         """Per driving frame: (the frame (H', W', 3) uint8, or None for pose input; its one-frame pose in
         driving pixels; the one-frame target pose in source pixels). A frame with nobody in it keeps the
@@ -327,7 +309,8 @@ class Animation:
         reference: Poses | None = None
         smoother = OnlineSmoother(self.driving_fps, float(body_height(self.source_pose)[0])) if self.smooth else None
         last = self.source_pose
-        for frame, pose in self._driving_poses():
+        for frame, pose, iuv in self._driving_poses():
+            self.iuv = iuv
             t0 = time.perf_counter()
             if reference is None and body_height(pose)[0] > 0:
                 reference = pose
@@ -354,7 +337,7 @@ class Animation:
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         threads = torch.get_num_threads()
-        if self._reader is not None:  # one core goes to pose estimation in the worker thread
+        if self.driving.kind != "poses":  # one core goes to pose estimation in the worker thread
             torch.set_num_threads(max(1, threads - 1))
         try:
             yield from self._frames()
@@ -362,10 +345,14 @@ class Animation:
             torch.set_num_threads(threads)
 
     def _frames(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        takes_iuv = "iuv" in inspect.signature(self.animator.step).parameters
         try:
-            self.animator.reset(self.source, self.source_pose, self.source_mask)
+            if takes_iuv:
+                self.animator.reset(self.source, self.source_pose, self.source_mask, iuv=self.source_iuv)
+            else:
+                self.animator.reset(self.source, self.source_pose, self.source_mask)
         except PosevidError as err:  # the animator cannot take this photo: say which photo
-            raise PosevidError(self.source_name, err.problem) from None
+            raise PosevidError(self.source_name, _iuv_hint(err.problem)) from None
         ratio = self.fps / self.driving_fps
         made = 0
         for i, (frame, pose, target) in enumerate(self.targets()):
@@ -373,7 +360,15 @@ class Animation:
             if repeat <= 0:
                 continue
             t0 = time.perf_counter()
-            result = self.animator.step(target)
+            if takes_iuv:
+                iuv = None if self.iuv is None else cv2.resize(self.iuv, (self.width, self.height),
+                                                                interpolation=cv2.INTER_NEAREST)
+                try:
+                    result = self.animator.step(target, iuv=iuv)
+                except PosevidError as err:
+                    raise PosevidError(self.driving_name, _iuv_hint(err.problem)) from None
+            else:
+                result = self.animator.step(target)
             self.timings["warp"] += time.perf_counter() - t0
             panel = self._panel(frame, pose, target, result) if self.side_by_side else None
             self.target = target
@@ -383,8 +378,8 @@ class Animation:
 
     def close(self) -> None:
         """Release the decoder and the pose estimator."""
-        if getattr(self, "_reader", None) is not None:
-            self._reader.close()
+        if getattr(self, "driving", None) is not None:
+            self.driving.close()
         self._estimator.close()
 
     def __enter__(self) -> Animation:
@@ -397,7 +392,8 @@ class Animation:
 def animate(source: str | Path | np.ndarray, driving: str | Path | Poses, method: str = "warp",
             checkpoint: str | Path | None = None, mode: str = "bones", size: int | None = None,
             smooth: bool = True, side_by_side: bool = False, fps: float | None = None,
-            progress: Progress | None = None, method_options: dict | None = None) -> Iterator[np.ndarray]:
+            progress: Progress | None = None, method_options: dict | None = None, **inputs: Any
+            ) -> Iterator[np.ndarray]:
     """Frames (H, W, 3) uint8 RGB of the person in ``source`` moving like the person in ``driving``.
 
     source: an image path or an (H, W, 3) uint8 RGB array. driving: a video (file, GIF or frame folder),
@@ -411,8 +407,15 @@ def animate(source: str | Path | np.ndarray, driving: str | Path | Poses, method
     default the driving rate). progress(done, total or None) is called after each frame.
     method_options: keyword arguments of the method's ``animator()``. Frames are made lazily: memory does not
     grow with the driving video's length.
+    inputs (keyword only, see ``Animation``): ``driving_kind`` (``rgb``, ``skeleton`` or ``densepose``:
+    what the driving video shows, guessed by default), ``keypoints`` (``body``, ``body+hands``,
+    ``body+hands+face``: what to estimate), ``person`` (``largest``, ``left``, ``right``: whom to animate
+    and follow when there are several), ``force`` (go on with a driver that has a person in under half its
+    frames or jumping poses), ``source_iuv`` (the photo's DensePose IUV, for IUV-trained models),
+    ``loaded`` (an ``(animator, trained size)`` from ``load_animator``, to animate many pairs with one model).
     """
-    anim = Animation(source, driving, method, checkpoint, mode, size, smooth, side_by_side, fps, method_options)
+    anim = Animation(source, driving, method, checkpoint, mode, size, smooth, side_by_side, fps, method_options,
+                     **inputs)
     try:
         for done, (result, panel) in enumerate(anim, 1):
             yield panel if side_by_side else result
@@ -427,10 +430,11 @@ def animate_to_file(source: str | Path | np.ndarray, driving: str | Path | Poses
                     checkpoint: str | Path | None = None, mode: str = "bones", size: int | None = None,
                     smooth: bool = True, fps: float | None = None, show_progress: bool = True,
                     timings: dict[str, float] | None = None, method_options: dict | None = None,
-                    poses_out: str | Path | None = None) -> int:
+                    poses_out: str | Path | None = None, **inputs: Any) -> int:
     """Animate (see ``animate``) straight to the video ``out`` (mp4, gif or frame folder), and the
     ``driving | pose | result`` panels to ``side_by_side_out`` when given; both written atomically.
     ``poses_out``: also write the target pose of every output frame (source pixels) as a pose file.
+    ``inputs``: as for ``animate``.
 
     Shows a rich progress bar when ``show_progress``; adds seconds per stage (decode, estimate, retarget,
     warp, encode) to ``timings`` when given. Returns the number of frames written.
@@ -440,7 +444,7 @@ def animate_to_file(source: str | Path | np.ndarray, driving: str | Path | Poses
     from .video import VideoWriter
 
     anim = Animation(source, driving, method, checkpoint, mode, size, smooth, side_by_side_out is not None, fps,
-                     method_options)
+                     method_options, **inputs)
     with contextlib.ExitStack() as stack:
         stack.callback(anim.close)
         writer = stack.enter_context(VideoWriter(out, anim.fps))

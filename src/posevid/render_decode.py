@@ -357,22 +357,22 @@ def densepose_parts(rgb: np.ndarray) -> np.ndarray:
     return _part_table()[(q[..., 0].astype(np.int32) << 10) | (q[..., 1].astype(np.int32) << 5) | q[..., 2]]
 
 
-def _clean(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
-    """An opening drops the colour fringes compression leaves between parts; then its connected
-    components: (count, labels, areas), pieces under 30 pixels or a fifth of the largest dropped
-    (their labels set to 0)."""
-    mask = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    areas = stats[:, cv2.CC_STAT_AREA].copy()
-    areas[0] = 0
-    small = (areas < 30) | (areas < 0.2 * areas.max())
-    small[0] = True
-    return count, np.where(small[labels], 0, labels), np.where(small, 0, areas)
-
-
 def _region(parts: np.ndarray, name: str) -> np.ndarray:
-    """The cleaned mask of one region (see ``_clean``)."""
-    return _clean(np.isin(parts, DENSEPOSE_REGIONS[name]))[1] > 0
+    """The cleaned mask of one region: an opening (5 pixels at 512, less in smaller images) drops the
+    colour fringes compression leaves between parts, and pieces under a fifth of the largest (or 30
+    pixels at 512) are dropped."""
+    side = min(parts.shape[:2])
+    k = max(1, int(round(side / 100)))
+    mask = np.isin(parts, DENSEPOSE_REGIONS[name]).astype(np.uint8)
+    if k > 1:
+        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if count <= 1:
+        return mask > 0
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = np.zeros(count, bool)
+    keep[1:] = (areas >= max(2.0, 30 * (side / 512) ** 2)) & (areas >= 0.2 * areas.max())
+    return keep[labels]
 
 
 def _contact(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
@@ -474,9 +474,10 @@ def frame_kind(rgb: np.ndarray) -> str:
     small = rgb[:: max(1, rgb.shape[0] // 256), :: max(1, rgb.shape[1] // 256)]  # a sample is enough
     i_channel = small[..., 0]
     body = i_channel > 0
-    if (i_channel <= NUM_IUV_PARTS + 2).mean() >= 0.995 and body.mean() >= 0.01 \
-            and small[..., 1:][body].std() >= 30:
-        return "iuv"
+    if (i_channel <= NUM_IUV_PARTS + 2).mean() >= 0.995 and body.mean() >= 0.01:
+        low, high = np.percentile(small[..., 1:][body], [5, 95])
+        if high - low >= 50:  # U and V spread over the body (a dark photo is dark in every channel)
+            return "iuv"
     parts = densepose_parts(small)
     if (parts > 0).mean() >= 0.01 and (parts == 0).mean() >= 0.2:
         on_palette = np.linalg.norm(small.astype(np.float32) - densepose_palette()[parts].astype(np.float32),
