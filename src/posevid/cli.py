@@ -36,13 +36,24 @@ def prepare(
     test_frames: str = typer.Option(None, help="Also make a test clip of frames A:B of each video (one pass); "
                                                "the train clip is then --frames or the frames before A."),
     margin: float = typer.Option(0.1, help="Crop margin around the person's track, per side, as a fraction."),
+    layout: str = typer.Option(None, help="INPUTS is one downloaded dataset in this layout: fomm (TaiChi-HD and "
+                                          "the other first-order-model datasets: train/ and test/ of videos or "
+                                          "frame folders, kept whole), ubc-fashion (DwNet's Fashion: "
+                                          "fashion_{train,test}.txt and the videos), deepfashion or market (PG2/PATN "
+                                          "pair and annotation CSVs with the images; copied for data.kind "
+                                          "pg2_pairs)."),
 ) -> None:
     """Crop the person in each video, estimate poses and masks, and write a training dataset."""
     from .data.prepare import prepare as run
 
     index, errors = run(inputs, out, size=size, workers=workers, iuv_dir=iuv, test_fraction=test_fraction,
                         frames=frames, max_frames=max_frames, split=split, test_frames=test_frames,
-                        margin=margin)
+                        margin=margin, layout=layout)
+    if "layout" in index:
+        counts = index["images"]
+        print(f"{out}: {index['layout']} pairs, {counts['train']} train / {counts['test']} test images "
+              "(train with data.kind: pg2_pairs)")
+        return
     print(f"{out}: {len(index['train'])} train / {len(index['test'])} test clips")
     for err in errors:
         print(f"posevid: error: {err}", file=sys.stderr)
@@ -316,7 +327,7 @@ def train(
 def evaluate(
     generated: str = typer.Argument(None, help="Generated video, GIF or frame folder."),
     real: str = typer.Argument(None, help="Real (ground-truth) video, GIF or frame folder."),
-    output: str = typer.Option(..., "-o", "--output", help="Report JSON; report.md is written beside it."),
+    output: str = typer.Option(..., "-o", "--output", help="Report JSON; a Markdown table is written beside it."),
     plot: str = typer.Option(None, help="Folder for per-frame metric curves (one PNG per metric)."),
     lpips_weights: str = typer.Option(None, help="LPIPS state dict: AlexNet/VGG-16 features + lin0..lin4 heads."),
     vgg_weights: str = typer.Option(None, help="torchvision VGG-19 state dict, for DwNet's perceptual distance."),
@@ -324,17 +335,25 @@ def evaluate(
     checkpoint: str = typer.Option(None, help="Trained run or checkpoint: reconstruct the test clips of --data."),
     data: str = typer.Option(None, help="Prepared dataset (posevid prepare) whose test split is reconstructed."),
     method: str = typer.Option(None, help="Untrained method (warp) to reconstruct --data with, no checkpoint."),
-    max_frames: int = typer.Option(None, help="With --data: at most this many frames per test clip."),
+    max_frames: int = typer.Option(None, help="With --data: at most this many frames per test clip (pairs with "
+                                              "--protocol pg2-pairs)."),
+    protocol: str = typer.Option(None, help="Run a paper's evaluation on --data and put the published numbers "
+                                            "beside ours: reconstruction (first-order-model / TPSMM), pg2-pairs "
+                                            "(PG2 / PATN test pairs), dwnet, decoupled."),
+    device: str = typer.Option(None, help="Device for the model and the network metrics (cpu, cuda, cuda:1)."),
+    batch: int = typer.Option(8, help="Frame pairs per batch for the network metrics."),
     motion: str = typer.Option(None, help="Folder of generated pose sequences (<label>/*.npz): motion metrics "
                                           "against the motion dataset --data (posevid motion dataset)."),
 ) -> None:
-    """Compute the field's metrics (L1, PSNR, SSIM, MS-SSIM, mask-SSIM, LPIPS, FID, KID, IS, AKD, MKR, warping
-    error, VGG perceptual distance) of GENERATED against REAL, or of a checkpoint's reconstructions of the
-    test clips of --data (source = first frame, driven by the clip's poses); missing weights are named."""
+    """Compute the field's metrics (L1, PSNR, SSIM, MS-SSIM, mask-SSIM, LPIPS, ST-LPIPS, FID, KID, IS, AKD, MKR,
+    warping error, VGG perceptual distance) of GENERATED against REAL, or of a checkpoint's reconstructions of
+    the test clips of --data (source = first frame, driven by the clip's poses), or a paper's protocol
+    (--protocol); missing weights are named. ST-LPIPS (Ghildyal & Liu, ECCV 2022) is not comparable with LPIPS."""
     from .errors import PosevidError
     from .evaluate import evaluate_checkpoint, evaluate_videos, markdown_table, write_report
 
     weights = {"lpips_weights": lpips_weights, "vgg_weights": vgg_weights, "inception_classifier": inception_classifier}
+    run = {"device": device, "batch": batch}
     if motion is not None:
         from .motion_metrics import evaluate_motion, write_motion_report
 
@@ -342,17 +361,32 @@ def evaluate(
             raise PosevidError("evaluate --motion", "needs --data: the motion dataset of real sequences")
         write_motion_report(evaluate_motion(motion, data), output)
         return
+    if protocol is not None:
+        from .protocols import markdown, run_protocol, write_protocol_report
+
+        if data is None or generated is not None or real is not None:
+            raise PosevidError("evaluate --protocol", "needs --data DIR and --checkpoint CKPT (or --method warp), "
+                                                      "not GENERATED REAL")
+        result = run_protocol(protocol, data, checkpoint, method=method, max_items=max_frames, show_progress=True,
+                              **run, **weights)
+        write_protocol_report(result, output)
+        print(markdown(result), end="")
+        for warning in result.meta["warnings"]:
+            print(f"posevid: warning: {warning}", file=sys.stderr)
+        return
     if data is not None:
         if generated is not None or real is not None:
             raise PosevidError("evaluate", "give either GENERATED REAL or --data with --checkpoint/--method, not both")
-        report = evaluate_checkpoint(data, checkpoint, method=method, max_frames=max_frames, **weights)
+        report = evaluate_checkpoint(data, checkpoint, method=method, max_frames=max_frames, **run, **weights)
     elif generated is None or real is None:
         raise PosevidError("evaluate", "give GENERATED and REAL videos, or --data with --checkpoint (or --method warp)")
     else:
-        report = evaluate_videos(generated, real, **weights)
+        report = evaluate_videos(generated, real, **run, **weights)
     write_report(report, output, plot)
     print(markdown_table(report.metrics), end="")
     print(f"{output}: {len(report.metrics) - 1} metrics")
+    for warning in report.metrics["meta"]["warnings"]:
+        print(f"posevid: warning: {warning}", file=sys.stderr)
 
 
 @app.command()

@@ -21,7 +21,8 @@ DEFAULTS: dict[str, Any] = {
     "model": {},
     "train": {"batch_size": 4, "steps": 1000, "lr": 2.0e-4, "betas": [0.5, 0.999], "decay_from": 0.5,
               "checkpoint_every": 100, "keep_checkpoints": 3, "log_every": 10, "image_every": None,
-              "amp": False, "workers": 0, "device": None, "vgg_weights": None, "init_from": None,
+              "amp": False, "workers": 0, "device": None, "vgg_weights": None,
+              "perceptual_layers": ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"], "init_from": None,
               "max_minutes": None, "tensorboard": True},
 }
 

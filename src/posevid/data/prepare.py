@@ -30,6 +30,7 @@ from ..io_utils import atomic_path
 from ..posefiles import write_poses
 from ..poses import Poses
 from ..video import IMAGE_SUFFIXES, open_video
+from .layouts import PairLayout, VideoLayout, read_layout
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v", ".avi", ".webm", ".gif")
 MIN_MASK_FRACTION = 1e-3  # a frame's mask counts when it covers at least this fraction of the image
@@ -47,11 +48,13 @@ class Part:
 
 @dataclass(frozen=True)
 class VideoJob:
-    """One video and the clips (``parts``) made from it in a single pass; ``iuv`` its IUV source."""
+    """One video and the clips (``parts``) made from it in a single pass; ``iuv`` its IUV source; ``crop``
+    "person" (a square around the person's track) or "full" (the whole frame, padded square)."""
 
     source: Path
     parts: tuple[Part, ...]
     iuv: Path | None = None
+    crop: str = "person"
 
 
 def parse_range(text: str | None) -> tuple[int, int | None]:
@@ -180,6 +183,12 @@ def track_box(boxes: np.ndarray, width: int, height: int, margin: float = 0.1) -
     return bx, by, side
 
 
+def full_box(width: int, height: int) -> tuple[int, int, int]:
+    """The square (x0, y0, side) holding the whole frame, centred (the short side is padded at crop time)."""
+    side = max(width, height)
+    return (width - side) // 2, (height - side) // 2, side
+
+
 def crop_resize(img: np.ndarray, box: tuple[int, int, int], size: int, nearest: bool = False) -> np.ndarray:
     """Crop the square ``box`` (x0, y0, side) out of ``img`` (H, W[, C]), zero-padding outside, and
     resize it to ``size`` x ``size`` (area filter when shrinking, bilinear when growing, or nearest)."""
@@ -249,9 +258,12 @@ def prepare_video(job: VideoJob, out: Path, size: int, margin: float = 0.1,
             if p.start >= lo + len(poses):
                 raise PosevidError(job.source, f"no frames in the range {p.start}:{p.stop or ''} "
                                                f"(the video has {lo + len(poses)})")
-        if not boxes:
+        if job.crop == "full":
+            box = full_box(width, height)
+        elif not boxes:
             raise PosevidError(job.source, "no person found in any frame")
-        box = track_box(np.stack(boxes), width, height, margin)
+        else:
+            box = track_box(np.stack(boxes), width, height, margin)
         iuv_frames = _frames(job.iuv, lo, hi) if job.iuv else None
         for k, frame in enumerate(_frames(job.source, lo, len(poses) + lo)):
             t = lo + k
@@ -347,6 +359,57 @@ def update_index(out: Path, size: int, done: list[Part], test_fraction: float) -
     return index
 
 
+def layout_jobs(layout: VideoLayout, max_frames: int | None = None,
+                iuv_dir: Path | None = None) -> list[VideoJob]:
+    """One job per clip of a downloaded video layout, in the split the layout gives it (a name met twice
+    gets ``_2``, ``_3``, ...)."""
+    jobs, seen = [], set()
+    for c in layout.clips:
+        name, k = c.name, 1
+        while name in seen:
+            k += 1
+            name = f"{c.name}_{k}"
+        seen.add(name)
+        jobs.append(VideoJob(c.path, (Part(name, 0, max_frames, c.split),), find_iuv(iuv_dir, c.name), layout.crop))
+    return jobs
+
+
+def prepare_pairs(layout: PairLayout, out: str | Path) -> dict:
+    """Copy a PG2 pair layout into ``out`` as PATN's folder (``data.kind: pg2_pairs`` reads it): the images
+    named in the pair lists in ``out/{train,test}/`` (raw In-shop images renamed and cropped as PATN does),
+    the CSVs under their own names, and ``layout.json``. Finished images are skipped on a rerun."""
+    from PIL import Image
+
+    from ..methods.pg2.data import read_pg2_pairs
+
+    out = Path(out)
+    counts = {}
+    for split, part in layout.splits.items():
+        folder = out / split
+        folder.mkdir(parents=True, exist_ok=True)
+        names = sorted({n for pair in read_pg2_pairs(part.pairs) for n in pair})
+        for name in names:
+            target = folder / name
+            if target.is_file():
+                continue
+            with atomic_path(target) as tmp:
+                if part.crop_inshop:
+                    with Image.open(part.images[name]) as img:
+                        w, h = img.size
+                        img.convert("RGB").crop((round(40 * w / 256), 0, round(216 * w / 256), h)).save(
+                            tmp, format="JPEG", quality=95)
+                else:
+                    shutil.copyfile(part.images[name], tmp)
+        for csv_path in (part.pairs, part.annotations):
+            with atomic_path(out / csv_path.name) as tmp:
+                shutil.copyfile(csv_path, tmp)
+        counts[split] = len(names)
+    info = {"layout": layout.name, "kind": "pg2_pairs", "source": str(layout.root), "images": counts}
+    with atomic_path(out / "layout.json") as tmp:
+        tmp.write_text(json.dumps(info, indent=1))
+    return info
+
+
 def _run_job(job: VideoJob, out: Path, size: int, margin: float,
              progress: Callable[[int], None] | None) -> tuple[list[Part], str | None]:
     """Prepare one video (also a worker entry); a ``PosevidError`` becomes an error line, not a stop."""
@@ -375,11 +438,13 @@ def _frame_total(jobs: list[VideoJob]) -> int | None:
 def prepare(inputs: list[str | Path], out: str | Path, size: int = 256, workers: int = 1,
             iuv_dir: str | Path | None = None, test_fraction: float = 0.2, frames: str | None = None,
             max_frames: int | None = None, split: str | None = None, test_frames: str | None = None,
-            margin: float = 0.1, show_progress: bool = True) -> tuple[dict, list[str]]:
+            margin: float = 0.1, show_progress: bool = True, layout: str | None = None) -> tuple[dict, list[str]]:
     """Prepare every clip of ``inputs`` into ``out`` (skipping finished ones) and update the index.
 
     Returns (index dict, error lines). A video that fails (unreadable, no person) gives one error line
     and the others go on. ``split`` ("train" | "test") forces the split of the clips of ``frames``.
+    ``layout`` (``posevid.data.layouts``): ``inputs`` is one downloaded dataset folder in that layout; a
+    video layout's clips keep its splits; a pair layout is copied by ``prepare_pairs`` (its dict returned).
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -390,9 +455,18 @@ def prepare(inputs: list[str | Path], out: str | Path, size: int = 256, workers:
     if iuv_dir is not None and not Path(iuv_dir).is_dir():
         raise PosevidError(iuv_dir, "no such IUV folder")
     out = Path(out)
+    if layout is not None:
+        if len(inputs) != 1 or frames or test_frames or split:
+            raise PosevidError("--layout", "takes one dataset folder, without --frames, --test-frames or --split")
+        found = read_layout(layout, inputs[0])
+        if isinstance(found, PairLayout):
+            return prepare_pairs(found, out), []
     out.mkdir(parents=True, exist_ok=True)
-    jobs = list_jobs([Path(p) for p in inputs], frames, max_frames, Path(iuv_dir) if iuv_dir else None,
-                     split, test_frames)
+    if layout is not None:
+        jobs = layout_jobs(found, max_frames, Path(iuv_dir) if iuv_dir else None)
+    else:
+        jobs = list_jobs([Path(p) for p in inputs], frames, max_frames, Path(iuv_dir) if iuv_dir else None,
+                         split, test_frames)
     done = [p for j in jobs for p in j.parts if is_done(out, p.name)]
     todo = [j for j in jobs if any(not is_done(out, p.name) for p in j.parts)]
     errors: list[str] = []

@@ -39,7 +39,7 @@ from ... import warp
 from ...data.color import REGIONS, body_regions, parse_color, recolor, rgb_to_ab
 from ...errors import PosevidError
 from ...io_utils import NUMPY_LOAD_ERRORS, atomic_path
-from ...losses import GANLoss, PerceptualLoss, feature_matching, kl_divergence, l1, latent_l1
+from ...losses import GANLoss, PerceptualLoss, feature_matching, kl_divergence, l1, latent_l1, perceptual_loss
 from ...nets.blocks import ConvBlock
 from ...nets.discriminators import MultiScaleDiscriminator, PatchDiscriminator
 from ...nets.encoders import ResnetEncoder
@@ -70,7 +70,8 @@ class Decoupled(Method):
     bicycle {base 64, depth 7 (U-128 at 256 px), d_base 64, d_layers 3, l1 10, kl 0.01, z 0.5, grey false},
     restore {enabled true, base 32, depth 4, d_base 64, d_layers 3, l1 10},
     generator {base 32, n_down 4, n_blocks 9, local_blocks 3}, disc {num_d 3, base 64, n_layers 3},
-    loss {gan 1, feature_matching 10, perceptual 10 (needs train.vgg_weights), l1 0}, norm instance.
+    loss {gan 1, feature_matching 10, perceptual 10 (ST-LPIPS's VGG-16, or the VGG-19 of train.vgg_weights),
+    l1 0}, norm instance.
     ``data``: frames (consecutive frames per item; stage II generates all, 2 in the paper), size, edges
     (sobel | canny), lift and chroma of the recolouring (``data.color``).
     """
@@ -141,8 +142,7 @@ class Decoupled(Method):
         d = m.get("disc", {})
         self.disc = MultiScaleDiscriminator(self.frames * (FEATURE_CH + 3), int(d.get("num_d", 3)),
                                             int(d.get("base", 64)), int(d.get("n_layers", 3)), norm)
-        self.perceptual = (PerceptualLoss(self.cfg.get("train", {}).get("vgg_weights"))
-                           if self.w["perceptual"] else None)
+        self._perceptual: PerceptualLoss | None = None  # built on the first training step (not for animation)
         self.generator.requires_grad_(True)
         self.disc.requires_grad_(True)
         self.adam("G", self.generator.parameters())
@@ -300,8 +300,11 @@ class Decoupled(Method):
         out = {"g_gan": self.gan(pred_fake, True, for_discriminator=False),
                "g_fm": feature_matching(pred_fake, pred_real), "l1": l1(fake_seq, real_seq)}
         loss = self.w["gan"] * out["g_gan"] + self.w["feature_matching"] * out["g_fm"] + self.w["l1"] * out["l1"]
-        if self.perceptual is not None and self.perceptual.enabled:
-            out["g_vgg"] = sum(self.perceptual(f, frames[:, t]) for t, f in enumerate(fakes)) / n
+        if self.w["perceptual"] and self._perceptual is None:
+            self._perceptual = perceptual_loss(self.cfg.get("train", {}))
+        if self._perceptual is not None and self._perceptual.enabled:
+            # One batch of all frames: the mean over frames of equal size (same value, one network pass).
+            out["g_vgg"] = self._perceptual(torch.cat(fakes), frames.transpose(0, 1).flatten(0, 1))
             loss = loss + self.w["perceptual"] * out["g_vgg"]
         self._step("G", loss)
         with self.autocast():

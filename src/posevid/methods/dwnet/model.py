@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from ... import densepose, render, warp
 from ...errors import PosevidError
-from ...losses import GANLoss, PerceptualLoss, feature_matching, l1
+from ...losses import GANLoss, PerceptualLoss, feature_matching, l1, perceptual_loss
 from ...nets.blocks import ConvBlock, DownBlock, ResBlock, UpBlock
 from ...nets.discriminators import MultiScaleDiscriminator
 from ...poses import Poses
@@ -71,7 +71,7 @@ class DwNet(Method):
     """DwNet. Config ``model``: ngf, res_blocks (decoder, 9), norm, sigma (heatmap std in pixels),
     iuv (bool), grid_background (``warp.dense_grid``'s, "identity"), disc {num_d, base, n_layers},
     loss {gan, feature_matching, perceptual, l1}.
-    ``train.vgg_weights``: VGG-19 weights file for the perceptual loss (off without it)."""
+    Perceptual loss: ST-LPIPS's VGG-16 at ``train.perceptual_layers``, or the VGG-19 of ``train.vgg_weights``."""
 
     def __init__(self, cfg: dict[str, Any]):
         super().__init__(cfg)
@@ -183,7 +183,7 @@ class DwNet(Method):
         keys = [(xy[:, t], conf[:, t], iuv[:, t] if iuv is not None else None) for t in range(frames.shape[1])]
         opt_g, opt_d = self.optimizers["G"], self.optimizers["D"]
         if self.w_perc and self._perceptual is None:
-            self._perceptual = PerceptualLoss(self.cfg.get("train", {}).get("vgg_weights"))
+            self._perceptual = perceptual_loss(self.cfg.get("train", {}))
         perceptual = self._perceptual
         # All coarse grids at once: source -> frame t, and frame t-1 -> frame t (t >= 1).
         n = len(keys)
