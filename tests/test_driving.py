@@ -75,7 +75,8 @@ def test_pose_files_are_checked_too(shared_data: Path, tmp_path: Path) -> None:
 
 def test_an_iuv_dwnet_animates_and_evaluates_from_the_cli(shared_data: Path, tmp_path: Path) -> None:
     """A tiny DwNet trained with IUV frames (built here from the clip's reference poses: their part masks
-    labelled with DensePose's part indices, U and V ramps) is evaluated and drives a photo from the CLI, with IUV frames as the driver."""
+    labelled with DensePose's part indices, U and V ramps) is evaluated and drives a photo from the CLI, with
+    IUV frames as the driver."""
     import json
 
     from typer.testing import CliRunner
