@@ -10,6 +10,7 @@ animator -> frames. ``animate`` yields the frames; ``animate_to_file`` streams t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 import logging
 import queue
@@ -79,7 +80,7 @@ class OnlineSmoother:
         self.live = seen | (self.live & (self.gap <= self.max_gap))
         out_conf = np.where(self.live, self.conf, 0.0)
         out_xy = np.where(self.live[:, None], self.x * self.unit, 0.0)
-        return Poses(out_xy[None], out_conf[None], pose.width, pose.height, pose.fps)
+        return dataclasses.replace(pose, xy=out_xy[None], conf=out_conf[None])  # depth, hands, face kept
 
 
 def _retarget_frame(reference: Poses, current: Poses, source: Poses, mode: str) -> Poses:
