@@ -215,10 +215,10 @@ def test_cli_commands(runs: dict, shared_data: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     out = tmp_path / "recolor.gif"
     result = runner.invoke(app, ["recolor", photo, str(tmp_path / "drive.npz"), "--checkpoint", ckpt,
-                                 "--from", "#c02030", "--to", "#203060", "-o", str(out)])
+                                 "--from", "#c02030", "--to", "#203060", "-o", str(out), "--size", "64"])
     assert result.exit_code == 0, result.output
-    with open_video(out) as reader:
-        assert len(list(reader)) == len(poses) and (reader.width, reader.height) == (64, 64)
+    with open_video(out) as reader:  # the photo's frame (399x640) with the longer side 64
+        assert len(list(reader)) == len(poses) and (reader.width, reader.height) == (40, 64)
     latent = tmp_path / "z.npy"
     result = runner.invoke(app, ["latents", "encode", photo, "--checkpoint", ckpt, "-o", str(latent),
                                  "--upper-color", "#20c040"])

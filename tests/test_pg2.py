@@ -228,14 +228,14 @@ def test_transfer_command(runs: dict, shared_data: Path, tmp_path: Path) -> None
                                       "--checkpoint", str(runs["g2"])])
     assert result.exit_code == 0, result.output
     img = cv2.imread(str(out))
-    assert img.shape == (64, 64, 3) and img.std() > 1
+    assert img.shape == (640, 400, 3) and img.std() > 1  # the photo's frame (399x640, even sides)
     # A pose file as the target, and an explicit output size.
     pose = Poses(runs["batch"]["xy"][0].numpy(), runs["batch"]["conf"][0].numpy(), 64, 64)
     write_poses(tmp_path / "pose.npz", pose)
     result = CliRunner().invoke(app, ["transfer", str(source), str(tmp_path / "pose.npz"), "-o", str(out),
                                       "--checkpoint", str(runs["g2"]), "--size", "96"])
     assert result.exit_code == 0, result.output
-    assert cv2.imread(str(out)).shape == (96, 96, 3)
+    assert cv2.imread(str(out)).shape == (96, 60, 3)  # --size: the longer side
     bad = CliRunner().invoke(app, ["transfer", str(source), str(tmp_path / "nothing.npz"), "-o",
                                    str(tmp_path / "bad.png"), "--checkpoint", str(runs["g2"])])
     assert bad.exit_code != 0 and not (tmp_path / "bad.png").exists()

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import typer
 
+from .poses import DEFAULT_RETARGET
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Pose-guided human video generation.")
 poses_app = typer.Typer(no_args_is_help=True, help="Extract, render and convert pose files.")
@@ -141,8 +143,9 @@ def animate(
                                                   "DeepMimic .txt); photos are told by their suffix. Several "
                                                   "photos or drivers: every photo with every driver, into the "
                                                   "folder OUT. Only the photo with --action."),
-    out: str = typer.Option(..., "-o", "--out", help="Output video: .mp4, .gif or a folder of PNG frames; the "
-                                                     "output folder with several inputs or --pairs."),
+    out: str = typer.Option(..., "-o", "--out", help="Output video: .mp4, .mov, .mkv (with the driving sound), "
+                                                     ".gif or a folder of PNG frames; the output folder with several "
+                                                     "inputs or --pairs."),
     pairs: str = typer.Option(None, "--pairs", help="YAML list of pairs to animate into the folder OUT: "
                                                     "{source: PHOTO, driving: VIDEO, out: FILE} or [PHOTO, VIDEO]."),
     driving_kind: str = typer.Option(None, "--driving-kind", help="What the driving video shows: rgb (a camera), "
@@ -159,10 +162,17 @@ def animate(
                                                               "model trained with IUV (drive it with IUV frames)."),
     method: str = typer.Option("warp", help="Method: warp (no training) or a trained one with --checkpoint."),
     checkpoint: str = typer.Option(None, help="Checkpoint of a trained method."),
-    mode: str = typer.Option("bones", help="bones: the source's limbs turn as the driver's do (its proportions "
-                                           "kept); relative: each source joint moves as the driver's; absolute: "
-                                           "the driving pose scaled to the source body."),
-    size: int = typer.Option(None, help="Crop the photo to a square of this side (pixels) around the person."),
+    mode: str = typer.Option(DEFAULT_RETARGET, help="pose: the photo's person takes the driving pose (the "
+                                                    "driver's bone directions, the photo's lengths and place); "
+                                                    "bones: the photo's limbs turn as the driver's do from its "
+                                                    "first frame; relative: each joint moves as the driver's; "
+                                                    "absolute: the driving pose scaled to the photo's body."),
+    size: int = typer.Option(None, help="Longer side of the result in pixels (the photo's whole frame and aspect "
+                                        "are kept; default: the photo's size)."),
+    width: int = typer.Option(None, help="Width of the result; with --height, the photo is cropped around the "
+                                         "person to fill both."),
+    height: int = typer.Option(None, help="Height of the result (see --width)."),
+    no_audio: bool = typer.Option(False, "--no-audio", help="Do not copy the driving video's sound into the result."),
     side_by_side: str = typer.Option(None, "--side-by-side", help="Also write driving | pose | result here."),
     fps: float = typer.Option(None, help="Output frame rate (default: the driving rate)."),
     no_smooth: bool = typer.Option(False, "--no-smooth", help="Do not smooth the target poses."),
@@ -198,7 +208,7 @@ def animate(
             raise PosevidError("animate", "--action, --side-by-side, --save-poses and --source-iuv take one photo "
                                           "and one driver")
         _animate_many(photos, drivers, pairs, Path(out), method=method, checkpoint=checkpoint, mode=mode, size=size,
-                      smooth=not no_smooth, fps=fps, **inputs_kw)
+                      smooth=not no_smooth, fps=fps, width=width, height=height, audio=not no_audio, **inputs_kw)
         return
     if len(photos) != 1 or (not drivers) == (action is None) or (action is not None) != (motion_checkpoint is not None):
         raise PosevidError("animate", "give a PHOTO and a DRIVER, or a PHOTO with --action and --motion-checkpoint")
@@ -217,7 +227,8 @@ def animate(
             options[region] = color or photo
     count = animate_to_file(source, driving, out, side_by_side, method=method, checkpoint=checkpoint, mode=mode,
                             size=size, smooth=not no_smooth, fps=fps, method_options=options or None,
-                            poses_out=save_poses, source_iuv=source_iuv, **inputs_kw)
+                            poses_out=save_poses, width=width, height=height, audio=not no_audio,
+                            source_iuv=source_iuv, **inputs_kw)
     with open_video(out) as reader:
         print(f"{out}: {count} frames, {reader.width}x{reader.height} at {reader.fps:g} fps")
     if side_by_side:
@@ -268,20 +279,16 @@ def _animate_many(photos: list[str], drivers: list[str], pairs: str | None, fold
 @app.command()
 def demo(
     out: str = typer.Option("out/demo.mp4", "-o", "--out", help="Output video; the side-by-side goes beside it."),
-    size: int = typer.Option(256, help="Output side in pixels."),
+    size: int = typer.Option(256, help="Longer side of the result in pixels."),
 ) -> None:
-    """Animate the bundled photo with the bundled dancing clip (warp method, no training).
-
-    Absolute mode: the dancer starts with her arms out and the photo's man has his folded, so applying
-    her joint displacements to his pose (relative mode) would bend his limbs out of shape.
-    """
+    """Animate the bundled photo with the bundled dancing clip (warp method, no training, default retargeting:
+    the man, arms folded in the photo, takes the dancer's pose)."""
     from .pipeline import animate_to_file
 
     assets = _assets()
     path = Path(out)
     panels = path.with_name(f"{path.stem}_side_by_side{path.suffix or '.mp4'}")
-    count = animate_to_file(assets / "tfexamples_image2.jpeg", assets / "tfjs_pose_1.mp4", path, panels,
-                            mode="absolute", size=size)
+    count = animate_to_file(assets / "tfexamples_image2.jpeg", assets / "tfjs_pose_1.mp4", path, panels, size=size)
     print(f"{path}: {count} frames\n{panels}: side by side (driving | pose | result)")
 
 
@@ -397,7 +404,8 @@ def transfer(
                                            "person (its pose is estimated)."),
     out: str = typer.Option(..., "-o", "--out", help="Output image (.png, .jpg)."),
     checkpoint: str = typer.Option(..., help="Trained run or checkpoint (e.g. PG2)."),
-    size: int = typer.Option(None, help="Side of the square crop around the person (default: the training size)."),
+    size: int = typer.Option(None, help="Longer side of the result in pixels (default: the photo's size); the "
+                                        "model works on the square around the person at its training size."),
     frame: int = typer.Option(0, help="Frame of a multi-frame pose file."),
 ) -> None:
     """Generate the person in SOURCE in the pose of TARGET_POSE (single-image pose transfer)."""
@@ -502,8 +510,9 @@ def recolor(
     end: str = typer.Option(..., "--to", help="End colour '#rrggbb', a .npy latent or a photo."),
     out: str = typer.Option(..., "-o", "--out", help="Output video: .mp4, .gif or a folder of PNG frames."),
     region: str = typer.Option("upper", help="Body region whose colour moves: upper, lower or both."),
-    mode: str = typer.Option("bones", help="Pose retargeting: bones, relative or absolute (see animate)."),
-    size: int = typer.Option(None, help="Crop the photo to a square of this side (default: the training size)."),
+    mode: str = typer.Option(DEFAULT_RETARGET, help="Pose retargeting: pose, bones, relative or absolute (see "
+                                                    "animate)."),
+    size: int = typer.Option(None, help="Longer side of the result in pixels (default: the photo's size)."),
     no_smooth: bool = typer.Option(False, "--no-smooth", help="Do not smooth the target poses."),
 ) -> None:
     """Animate SOURCE with DRIVING while one region's colour latent moves linearly from --from to --to."""

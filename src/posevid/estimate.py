@@ -236,20 +236,21 @@ def _only_inside(rgb: np.ndarray, box: np.ndarray) -> np.ndarray:
     return out
 
 
-def find_people(estimator: PoseEstimator, rgb: np.ndarray, max_people: int = 4, min_size: float = 0.25
-                ) -> list[tuple[Poses, np.ndarray]]:
+def find_people(estimator: PoseEstimator, rgb: np.ndarray, max_people: int = 4, min_size: float = 0.25,
+                first: tuple[Poses, np.ndarray] | None = None) -> list[tuple[Poses, np.ndarray]]:
     """Every person in a photo: (one-frame pose, (H, W) mask) each, the most prominent first.
 
     BlazePose finds one person at a time: each one found is painted over (their mask and the box around
     their joints, in the photo's median colour) before looking again. People whose body is smaller than
-    ``min_size`` of the first one's are not counted (a poster, a reflection).
+    ``min_size`` of the first one's are not counted (a poster, a reflection). ``first``: the first person,
+    when already found (e.g. by ``photo.find_person``).
     """
     rgb = _check_rgb(rgb)
     found: list[tuple[Poses, np.ndarray]] = []
     work = rgb.copy()
     fill = np.median(rgb.reshape(-1, 3), axis=0).astype(np.uint8)
-    for _ in range(max_people):
-        pose, mask = estimator.image(work)
+    for n in range(max_people):
+        pose, mask = first if (n == 0 and first is not None) else estimator.image(work)
         height = body_height(pose)[0]
         if height <= 0 or (found and height < min_size * body_height(found[0][0])[0]):
             break

@@ -29,7 +29,7 @@ from .driving import Driving
 from .errors import PosevidError
 from .estimate import choose_person, find_people
 from .methods.base import Animator, build_method
-from .poses import RETARGET_MODES, Poses, bbox, body_height, retarget
+from .poses import DEFAULT_RETARGET, RETARGET_MODES, Poses, bbox, body_height, retarget
 from .poses import smooth as smooth_poses
 
 QUEUE = 4  # decoded and estimated driving frames waiting for the animator
@@ -83,39 +83,53 @@ class OnlineSmoother:
         return dataclasses.replace(pose, xy=out_xy[None], conf=out_conf[None])  # depth, hands, face kept
 
 
-def _retarget_frame(reference: Poses, current: Poses, source: Poses, mode: str) -> Poses:
+def _retarget_frame(reference: Poses, current: Poses, source: Poses, mode: str,
+                    still: np.ndarray | None = None) -> Poses:
     """``poses.retarget`` of one driving frame against a fixed reference frame (streaming).
 
     The reference is passed twice so that the median body height ``retarget`` takes is the reference's
     and its first frame with a person is the reference: the result does not depend on later frames.
     """
-    return retarget(Poses.concat([reference, reference, current]), source, mode)[2]
+    return retarget(Poses.concat([reference, reference, current]), source, mode, still)[2]
 
 
 def _square_box(pose: Poses, mask: np.ndarray) -> tuple[int, int, int]:
     """(x0, y0, side) of a square around the person (joints and mask), ``CROP_MARGIN`` times its size,
-    centred across, with most of the spare room above the person."""
+    centred across, with most of the spare room above the person, moved inside the image where it fits."""
     box = bbox(pose)[0]
     ys, xs = np.nonzero(mask > 0.5)
     if xs.size:
         box = np.array([min(box[0], xs.min()), min(box[1], ys.min()), max(box[2], xs.max()), max(box[3], ys.max())])
     side = max(8, int(round(CROP_MARGIN * max(box[2] - box[0], box[3] - box[1]))))
-    cx = (box[0] + box[2]) / 2
-    y0 = box[3] + FOOT_ROOM * side - side  # feet near the bottom: room above for raised arms
-    return int(round(cx - side / 2)), int(round(y0)), side
+    height, width = mask.shape
+    x0 = int(round((box[0] + box[2]) / 2 - side / 2))
+    y0 = int(round(box[3] + FOOT_ROOM * side - side))  # feet near the bottom: room above for raised arms
+    x0 = min(max(x0, 0), width - side) if side <= width else x0
+    y0 = min(max(y0, 0), height - side) if side <= height else y0
+    return x0, y0, side
 
 
 def _crop(image: np.ndarray, x0: int, y0: int, side: int, size: int) -> np.ndarray:
-    """The ``side`` square at (x0, y0) of ``image`` (edges replicated outside it), resized to ``size``."""
+    """The ``side`` square at (x0, y0) of ``image`` resized to ``size``; black where it leaves the image, as
+    in the training crops (only a method's square input is padded so, never the result)."""
     h, w = image.shape[:2]
     pad = (max(0, -y0), max(0, y0 + side - h), max(0, -x0), max(0, x0 + side - w))
     if any(pad):
-        image = cv2.copyMakeBorder(image, *pad, cv2.BORDER_REPLICATE)
+        image = cv2.copyMakeBorder(image, *pad, cv2.BORDER_CONSTANT, value=0)
     x0, y0 = x0 + pad[2], y0 + pad[0]
     square = image[y0:y0 + side, x0:x0 + side]
     interp = cv2.INTER_AREA if size < side else cv2.INTER_CUBIC
     out = cv2.resize(square, (size, size), interpolation=interp)
     return np.clip(out, 0, 1) if out.dtype == np.float32 else out
+
+
+def _crop_exact(image: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
+    """The ``side`` square at (x0, y0) of a label image (zeros outside it), not resized."""
+    h, w = image.shape[:2]
+    out = np.zeros((side, side, *image.shape[2:]), image.dtype)
+    ys, xs = slice(max(y0, 0), min(y0 + side, h)), slice(max(x0, 0), min(x0 + side, w))
+    out[ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0] = image[ys, xs]
+    return out
 
 
 def _fit_height(image: np.ndarray, height: int) -> np.ndarray:
@@ -173,27 +187,32 @@ def _iuv_hint(problem: str) -> str:
 class Animation:
     """A prepared animation: inputs read and checked, source pose estimated; iterate it for frames.
 
-    Iterating yields ``(result, panel)`` per output frame: result (H, W, 3) uint8 at the (possibly
-    cropped) source size; panel the side-by-side ``driving | target pose | result`` (H, W', 3) uint8 when
-    ``side_by_side`` is set, else None. ``fps`` is the output rate, ``frame_count`` the number of output
-    frames when known. ``target`` is the one-frame target pose (source pixels) of the frame last yielded.
-    ``timings`` (seconds per stage: decode, estimate, retarget, warp) accumulates as frames are made.
-    ``driving`` is the opened ``driving.Driving``; ``notes`` its and the photo's one-line remarks. The
-    keyword-only inputs are ``animate``'s.
+    Iterating yields ``(result, panel)`` per output frame: result (H, W, 3) uint8, the photo's whole frame
+    at the output size (``photo.frame_size``); panel the side-by-side ``driving | target pose | result``
+    (H, W', 3) uint8 when ``side_by_side`` is set, else None. ``fps`` is the output rate, ``frame_count``
+    the number of output frames when known. ``target`` is the one-frame target pose (source pixels) of
+    the frame last yielded. ``timings`` (seconds per stage: decode, estimate, retarget, warp) accumulates
+    as frames are made. ``notes``: one-line remarks on the inputs (also logged once each).
+    A method trained on square crops (its checkpoint says the size) gets the square around the person at
+    that size; what it makes is pasted back into the frame with a feathered seam (``photo.paste``).
+    ``driving`` is the opened ``driving.Driving`` (its notes join ``notes``). The keyword-only inputs are
+    ``animate``'s.
     """
 
     def __init__(self, source: str | Path | np.ndarray, driving: str | Path | Poses, method: str = "warp",
-                 checkpoint: str | Path | None = None, mode: str = "bones", size: int | None = None,
+                 checkpoint: str | Path | None = None, mode: str = DEFAULT_RETARGET, size: int | None = None,
                  smooth: bool = True, side_by_side: bool = False, fps: float | None = None,
-                 method_options: dict | None = None, *, driving_kind: str | None = None, keypoints: str = "body",
-                 person: str = "largest", force: bool = False, source_iuv: str | Path | np.ndarray | None = None,
+                 method_options: dict | None = None, width: int | None = None, height: int | None = None, *,
+                 driving_kind: str | None = None, keypoints: str = "body", person: str = "largest",
+                 force: bool = False, source_iuv: str | Path | np.ndarray | None = None,
                  loaded: tuple[Animator, int | None] | None = None):
         from .estimate import PoseEstimator, check_keypoints
 
         if mode not in RETARGET_MODES:
             raise PosevidError(f"mode {mode}", f"must be one of {', '.join(RETARGET_MODES)}")
-        if size is not None and not 16 <= size <= 4096:
-            raise PosevidError(f"size {size}", "must be between 16 and 4096 pixels")
+        for name, value in (("size", size), ("width", width), ("height", height)):
+            if value is not None and not 16 <= value <= MAX_SOURCE_SIDE:
+                raise PosevidError(f"{name} {value}", f"must be between 16 and {MAX_SOURCE_SIDE} pixels")
         self.mode, self.smooth, self.side_by_side = mode, smooth, side_by_side
         self.timings: dict[str, float] = defaultdict(float)
         self.notes: list[str] = []  # one-line remarks on the inputs (e.g. a downscaled source), also logged
@@ -207,8 +226,10 @@ class Animation:
             self.driving_name, self.driving_fps = self.driving.name, self.driving.fps
             self.driving_count, self.driving_size = self.driving.count, self.driving.size
             self.timings, self.notes = self.driving.timings, self.driving.notes
-            self.source, self.source_pose, self.source_mask = self._prepare_source(source, size or trained_size)
-            self.source_iuv = self._source_iuv(source_iuv, size or trained_size)
+            self.source, self.source_pose, self.source_mask = self._prepare_source(source, size, width, height)
+            self.crop = None if trained_size is None else (_square_box(self.source_pose, self.source_mask),
+                                                           trained_size)
+            self.source_iuv = self._source_iuv(source_iuv)
             self.fps = float(fps) if fps else self.driving_fps
             if not self.fps > 0:
                 raise PosevidError(f"fps {fps}", "must be positive")
@@ -217,8 +238,16 @@ class Animation:
         count = self.driving_count
         self.frame_count = None if count is None else int(np.floor(count * self.fps / self.driving_fps + 1e-6))
 
-    def _prepare_source(self, source: str | Path | np.ndarray, size: int | None
-                        ) -> tuple[np.ndarray, Poses, np.ndarray]:
+    def note(self, note: str) -> None:
+        """Keep a one-line remark on the inputs in ``notes`` and log it (once)."""
+        self.notes.append(note)
+        logging.getLogger("posevid").warning(note)
+
+    def _prepare_source(self, source: str | Path | np.ndarray, size: int | None, width: int | None,
+                        height: int | None) -> tuple[np.ndarray, Poses, np.ndarray]:
+        """The photo at the output size (its whole frame; cropped around the person only when ``width`` and
+        ``height`` both change its aspect), its person's one-frame pose and mask, checked."""
+        from .photo import check_person, find_person, frame_size, unseen_joints
         from .video import read_image
 
         where = "source image" if isinstance(source, np.ndarray) else source
@@ -226,31 +255,36 @@ class Animation:
         rgb = read_image(source) if not isinstance(source, np.ndarray) else np.asarray(source)
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise PosevidError(where, f"must be (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}")
-        height, width = rgb.shape[:2]
-        if max(height, width) > MAX_SOURCE_SIDE:
-            scale = MAX_SOURCE_SIDE / max(height, width)
-            small = (max(1, round(width * scale)), max(1, round(height * scale)))
-            rgb = cv2.resize(rgb, small, interpolation=cv2.INTER_AREA)
-            self.notes.append(f"{where}: {width}x{height} is larger than {MAX_SOURCE_SIDE} pixels; "
-                              f"downscaled to {small[0]}x{small[1]}")
-            logging.getLogger("posevid").warning(self.notes[-1])
-        people = find_people(self._estimator, rgb)
-        if not people:
-            raise PosevidError(where, "no person found in the source image")
-        pose, mask = people[choose_person(people, self.person)]
-        if len(people) > 1:
-            self.notes.append(f"{where}: {len(people)} people in the photo; animating the {self.person} "
-                              "(--person left|right|largest)")
-            logging.getLogger("posevid").warning(self.notes[-1])
-        self._box = None
-        if size:
-            x0, y0, side = self._box = _square_box(pose, mask)
-            rgb, mask = _crop(rgb, x0, y0, side, size), _crop(mask, x0, y0, side, size)
-            pose = pose.crop(x0, y0, side, side, size, size)
-        return rgb, pose, mask
+        h, w = rgb.shape[:2]
+        if size is None and width is None and height is None and max(h, w) > MAX_SOURCE_SIDE:
+            size = MAX_SOURCE_SIDE
+            self.note(f"{where}: {w}x{h} is larger than {MAX_SOURCE_SIDE} pixels; downscaled")
+        out_w, out_h = frame_size(w, h, size, width, height)
+        scale = max(out_w / w, out_h / h)  # cover the output frame, then crop the spare pixels
+        cover = (max(out_w, round(w * scale)), max(out_h, round(h * scale)))
+        if cover != (w, h):
+            rgb = cv2.resize(rgb, cover, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+        pose, mask = find_person(self._estimator, rgb)
+        if body_height(pose)[0] > 0:
+            people = find_people(self._estimator, rgb, first=(pose, mask))
+            if len(people) > 1:
+                pose, mask = people[choose_person(people, self.person)]
+                self.note(f"{where}: {len(people)} people in the photo; animating the {self.person} "
+                          "(--person left|right|largest)")
+        if cover != (out_w, out_h):
+            box = bbox(pose)[0] if body_height(pose)[0] > 0 else np.array([0, 0, cover[0], cover[1]], np.float32)
+            x0 = int(np.clip(round((box[0] + box[2]) / 2 - out_w / 2), 0, cover[0] - out_w))
+            y0 = int(np.clip(round((box[1] + box[3]) / 2 - out_h / 2), 0, cover[1] - out_h))
+            rgb, mask = rgb[y0:y0 + out_h, x0:x0 + out_w], mask[y0:y0 + out_h, x0:x0 + out_w]
+            pose = pose.crop(x0, y0, out_w, out_h, out_w, out_h)
+        note = check_person(where, pose)
+        if note:
+            self.note(note)
+        self.still = unseen_joints(pose)
+        return np.ascontiguousarray(rgb), pose, np.ascontiguousarray(mask)
 
-    def _source_iuv(self, iuv: str | Path | np.ndarray | None, size: int | None) -> np.ndarray | None:
-        """The photo's DensePose IUV image (for IUV-trained models), cropped as the photo was."""
+    def _source_iuv(self, iuv: str | Path | np.ndarray | None) -> np.ndarray | None:
+        """The photo's DensePose IUV image (for IUV-trained models) at the photo's (output) size."""
         if iuv is None:
             return None
         from .densepose import check_iuv
@@ -258,9 +292,6 @@ class Animation:
 
         where = "source IUV" if isinstance(iuv, np.ndarray) else iuv
         image = check_iuv(np.asarray(iuv) if isinstance(iuv, np.ndarray) else read_image(iuv), where)
-        if self._box is not None:
-            x0, y0, side = self._box
-            image = _crop(image, x0, y0, side, side)  # same pixels as the photo's crop, not yet resized
         return cv2.resize(image, (self.source.shape[1], self.source.shape[0]), interpolation=cv2.INTER_NEAREST)
 
     def _driving_poses(self) -> Iterator[tuple[np.ndarray | None, Poses, np.ndarray | None]]:
@@ -316,7 +347,7 @@ class Animation:
             if reference is None and body_height(pose)[0] > 0:
                 reference = pose
             if reference is not None and (pose.conf > 0).any():
-                target = _retarget_frame(reference, pose, self.source_pose, self.mode)
+                target = _retarget_frame(reference, pose, self.source_pose, self.mode, self.still)
                 last = smoother(target) if smoother else target
             self.timings["retarget"] += time.perf_counter() - t0
             yield frame, pose, last
@@ -346,12 +377,20 @@ class Animation:
             torch.set_num_threads(threads)
 
     def _frames(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
-        takes_iuv = "iuv" in inspect.signature(self.animator.step).parameters
+        crop = self.crop
+        if crop is None:
+            photo = (self.source, self.source_pose, self.source_mask)
+        else:
+            (x0, y0, side), size = crop
+            photo = (_crop(self.source, x0, y0, side, size), self.source_pose.crop(x0, y0, side, side, size, size),
+                     _crop(self.source_mask, x0, y0, side, size))
+        self._takes_iuv = "iuv" in inspect.signature(self.animator.step).parameters
+        iuv = self.source_iuv
+        if iuv is not None and crop is not None:
+            (x0, y0, side), size = crop
+            iuv = cv2.resize(_crop_exact(iuv, x0, y0, side), (size, size), interpolation=cv2.INTER_NEAREST)
         try:
-            if takes_iuv:
-                self.animator.reset(self.source, self.source_pose, self.source_mask, iuv=self.source_iuv)
-            else:
-                self.animator.reset(self.source, self.source_pose, self.source_mask)
+            self.animator.reset(*photo, **({"iuv": iuv} if self._takes_iuv else {}))
         except PosevidError as err:  # the animator cannot take this photo: say which photo
             raise PosevidError(self.source_name, _iuv_hint(err.problem)) from None
         ratio = self.fps / self.driving_fps
@@ -361,21 +400,33 @@ class Animation:
             if repeat <= 0:
                 continue
             t0 = time.perf_counter()
-            if takes_iuv:
-                iuv = None if self.iuv is None else cv2.resize(self.iuv, (self.width, self.height),
-                                                                interpolation=cv2.INTER_NEAREST)
-                try:
-                    result = self.animator.step(target, iuv=iuv)
-                except PosevidError as err:
-                    raise PosevidError(self.driving_name, _iuv_hint(err.problem)) from None
-            else:
-                result = self.animator.step(target)
+            result = self._step(target)
             self.timings["warp"] += time.perf_counter() - t0
             panel = self._panel(frame, pose, target, result) if self.side_by_side else None
             self.target = target
             for _ in range(repeat):
                 made += 1
                 yield result, panel
+
+    def _step(self, target: Poses) -> np.ndarray:
+        """The animator's frame for ``target`` (source pixels), in the photo's whole frame; an IUV-taking
+        animator also gets the driving IUV frame, resized to what it draws."""
+        extra = {}
+        if self._takes_iuv:
+            extra["iuv"] = None
+            if self.iuv is not None:
+                side = (self.width, self.height) if self.crop is None else (self.crop[1], self.crop[1])
+                extra["iuv"] = cv2.resize(self.iuv, side, interpolation=cv2.INTER_NEAREST)
+        try:
+            if self.crop is None:
+                return self.animator.step(target, **extra)
+            from .photo import paste
+
+            (x0, y0, side), size = self.crop
+            made = self.animator.step(target.crop(x0, y0, side, side, size, size), **extra)
+        except PosevidError as err:
+            raise PosevidError(self.driving_name, _iuv_hint(err.problem)) from None
+        return paste(self.source, made, (x0, y0, side))
 
     def close(self) -> None:
         """Release the decoder and the pose estimator."""
@@ -391,18 +442,21 @@ class Animation:
 
 
 def animate(source: str | Path | np.ndarray, driving: str | Path | Poses, method: str = "warp",
-            checkpoint: str | Path | None = None, mode: str = "bones", size: int | None = None,
+            checkpoint: str | Path | None = None, mode: str = DEFAULT_RETARGET, size: int | None = None,
             smooth: bool = True, side_by_side: bool = False, fps: float | None = None,
-            progress: Progress | None = None, method_options: dict | None = None, **inputs: Any
-            ) -> Iterator[np.ndarray]:
+            progress: Progress | None = None, method_options: dict | None = None, width: int | None = None,
+            height: int | None = None, **inputs: Any) -> Iterator[np.ndarray]:
     """Frames (H, W, 3) uint8 RGB of the person in ``source`` moving like the person in ``driving``.
 
     source: an image path or an (H, W, 3) uint8 RGB array. driving: a video (file, GIF or frame folder),
     a pose file (``.npz``, OpenPose folder/JSON, COCO JSON, PG2 CSV, BVH) or ``Poses``.
     method/checkpoint: ``warp`` needs no checkpoint; trained methods load from ``checkpoint``.
-    mode: ``bones`` (the source's bones turn and stretch as the driver's), ``relative`` (each source joint
-    moves as the driver's) or ``absolute`` (the driving pose scaled to the source body); see ``poses.retarget``.
-    size: crop the source to a square of this side around the person.
+    mode: ``pose`` (the source's person takes the driving pose: the driver's bone directions, the source's
+    lengths), ``bones`` (the source's bones turn and stretch as the driver's), ``relative`` (each source
+    joint moves as the driver's) or ``absolute`` (the driving pose scaled to the source body); see
+    ``poses.retarget``. size: the result's longer side (the photo's whole frame and aspect ratio are
+    kept); width / height: one side (the other keeps the aspect) or both (the photo cropped around the
+    person to fill them); none of them: the photo's own size.
     smooth: causal one-euro filtering of the target poses. side_by_side: yield ``driving | target pose |
     result`` panels instead of the result. fps: the output rate (driving frames are dropped or repeated;
     default the driving rate). progress(done, total or None) is called after each frame.
@@ -410,13 +464,14 @@ def animate(source: str | Path | np.ndarray, driving: str | Path | Poses, method
     grow with the driving video's length.
     inputs (keyword only, see ``Animation``): ``driving_kind`` (``rgb``, ``skeleton`` or ``densepose``:
     what the driving video shows, guessed by default), ``keypoints`` (``body``, ``body+hands``,
-    ``body+hands+face``: what to estimate), ``person`` (``largest``, ``left``, ``right``: whom to animate
-    and follow when there are several), ``force`` (go on with a driver that has a person in under half its
-    frames or jumping poses), ``source_iuv`` (the photo's DensePose IUV, for IUV-trained models),
-    ``loaded`` (an ``(animator, trained size)`` from ``load_animator``, to animate many pairs with one model).
+    ``body+hands+face``: what to estimate; the warp method turns the hands to their keypoints),
+    ``person`` (``largest``, ``left``, ``right``: whom to animate and follow when there are several),
+    ``force`` (go on with a driver that has a person in under half its frames or jumping poses),
+    ``source_iuv`` (the photo's DensePose IUV, for IUV-trained models), ``loaded`` (an ``(animator,
+    trained size)`` from ``load_animator``, to animate many pairs with one loaded model).
     """
     anim = Animation(source, driving, method, checkpoint, mode, size, smooth, side_by_side, fps, method_options,
-                     **inputs)
+                     width, height, **inputs)
     try:
         for done, (result, panel) in enumerate(anim, 1):
             yield panel if side_by_side else result
@@ -428,28 +483,35 @@ def animate(source: str | Path | np.ndarray, driving: str | Path | Poses, method
 
 def animate_to_file(source: str | Path | np.ndarray, driving: str | Path | Poses, out: str | Path,
                     side_by_side_out: str | Path | None = None, method: str = "warp",
-                    checkpoint: str | Path | None = None, mode: str = "bones", size: int | None = None,
+                    checkpoint: str | Path | None = None, mode: str = DEFAULT_RETARGET, size: int | None = None,
                     smooth: bool = True, fps: float | None = None, show_progress: bool = True,
                     timings: dict[str, float] | None = None, method_options: dict | None = None,
-                    poses_out: str | Path | None = None, **inputs: Any) -> int:
-    """Animate (see ``animate``) straight to the video ``out`` (mp4, gif or frame folder), and the
+                    poses_out: str | Path | None = None, width: int | None = None, height: int | None = None,
+                    audio: bool = True, **inputs: Any) -> int:
+    """Animate (see ``animate``) straight to the video ``out`` (mp4, mov, mkv, gif or frame folder), and the
     ``driving | pose | result`` panels to ``side_by_side_out`` when given; both written atomically.
     ``poses_out``: also write the target pose of every output frame (source pixels) as a pose file.
-    ``inputs``: as for ``animate``.
+    ``audio``: an mp4 / mov / mkv result gets the driving video's sound, cut to its length; a gif or PNG
+    result cannot hold sound, which is said once (a note). ``inputs``: as for ``animate``.
 
     Shows a rich progress bar when ``show_progress``; adds seconds per stage (decode, estimate, retarget,
     warp, encode) to ``timings`` when given. Returns the number of frames written.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from .video import VideoWriter
+    from .video import MP4_SUFFIXES, VideoWriter, has_audio
 
     anim = Animation(source, driving, method, checkpoint, mode, size, smooth, side_by_side_out is not None, fps,
-                     method_options, **inputs)
+                     method_options, width, height, **inputs)
     with contextlib.ExitStack() as stack:
         stack.callback(anim.close)
-        writer = stack.enter_context(VideoWriter(out, anim.fps))
-        panels = stack.enter_context(VideoWriter(side_by_side_out, anim.fps)) if side_by_side_out else None
+        sound = driving if audio and not isinstance(driving, Poses) and has_audio(driving) else None
+        if sound is not None and Path(out).suffix.lower() not in MP4_SUFFIXES:
+            anim.note(f"{out}: a gif or PNG frames cannot hold sound; the driving video's audio is not kept "
+                       "(write .mp4, .mov or .mkv to keep it)")
+        writer = stack.enter_context(VideoWriter(out, anim.fps, audio_from=sound))
+        panels = (stack.enter_context(VideoWriter(side_by_side_out, anim.fps, audio_from=sound))
+                  if side_by_side_out else None)
         bar = stack.enter_context(Progress("[progress.description]{task.description}", BarColumn(),
                                            MofNCompleteColumn(), TimeRemainingColumn(), disable=not show_progress,
                                            transient=True))

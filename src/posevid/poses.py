@@ -15,8 +15,9 @@ import numpy as np
 from .errors import PosevidError
 from .skeleton import DRAWN_LIMBS, FACE_FLIP_PERM, FACE_POINTS, FLIP_PERM, HAND_POINTS, JOINT, NUM_JOINTS
 
-# How ``retarget`` puts the driving motion on the source body.
-RETARGET_MODES: tuple[str, ...] = ("bones", "relative", "absolute")
+# How ``retarget`` puts the driving motion on the source body; the first is the default.
+RETARGET_MODES: tuple[str, ...] = ("pose", "bones", "relative", "absolute")
+DEFAULT_RETARGET = RETARGET_MODES[0]
 # Optional point groups beside the body: (xy field, conf field, shape of one frame's xy).
 GROUPS: dict[str, tuple[str, str, tuple[int, ...]]] = {
     "hands": ("hand_xy", "hand_conf", (2, HAND_POINTS, 2)),
@@ -277,20 +278,28 @@ def _reference(poses: Poses, what: str) -> tuple[float, int]:
     return float(np.median(heights[seen])), int(seen[0])
 
 
-def retarget(driving: Poses, source: Poses, mode: str = "relative") -> Poses:
+def retarget(driving: Poses, source: Poses, mode: str = DEFAULT_RETARGET, still: np.ndarray | None = None) -> Poses:
     """Move the source body (frame 0 of ``source``) with the motion of ``driving`` (T frames).
 
-    ``relative``: each joint of the source moves by the driving joint's displacement from the first
-    driving frame with a person in it, scaled by the ratio of body sizes (``body_height``); that frame
-    gives the source pose. Joints missing in the source or in that driving frame take the driving pose
-    scaled and shifted to match the others in their frame.
-    ``bones``: the source skeleton posed like the driver: the neck moves as in ``relative``, and each bone
-    of the source (``skeleton.DRAWN_LIMBS``, from the neck outwards) turns by the angle its driving bone
-    has turned since that frame and changes length by the same factor (foreshortening, capped at 1.5),
-    so the source's proportions are kept. Bones without a measure in the source or the driver keep their
-    ``relative`` offset from their parent joint.
-    ``absolute``: the driving pose itself, scaled by the ratio of body sizes and moved so that its body
-    centre in the first frame lands on the source's; its motion across the frame is scaled likewise.
+    The reference is the first driving frame with a person in it; ``scale`` is the ratio of body sizes
+    (``body_height``, the source's over the driver's median).
+    ``pose`` (default): the source's person takes the driving pose: each bone (``skeleton.DRAWN_LIMBS``,
+    from the neck outwards) points where the driving bone points and keeps the source's length; the neck
+    starts at the source's and moves by the driver's neck displacement since the reference, times
+    ``scale``; the face (nose, eyes, ears) keeps the source's shape, turned with the neck-nose bone. The
+    source's proportions and place are kept and its own pose is forgotten.
+    ``bones``: the neck moves as in ``relative``, and each bone of the source turns by the angle its
+    driving bone has turned since the reference and changes length by the same factor (foreshortening,
+    capped at 1.5): the source's own pose is kept at the reference frame.
+    ``relative``: each joint of the source moves by the driving joint's displacement from the reference,
+    times ``scale`` (first-order-model's relative motion).
+    ``absolute``: the driving pose itself, times ``scale``, moved so that its body centre in the reference
+    frame lands on the source's; its motion across the frame is scaled likewise.
+    In ``pose``, ``bones`` and ``relative``, bones and joints without a measure in the source or the
+    driver take the driving pose scaled and shifted to match the other joints of their frame. In every
+    mode the joints that the source does not show (``still``, (18,) bool; default ``outside_photo``:
+    confidence 0 or outside the source image, as in a half-body photo) stay where the source has them,
+    with its confidence: nothing is invented below the photo's edge.
     Returns (T, 18) poses in the source image's pixels at the driving fps. Raises ``PosevidError`` when
     either sequence has no person in it.
     The driver's depth, hands and face (when present) come along scaled by the ratio of body sizes:
@@ -305,12 +314,12 @@ def retarget(driving: Poses, source: Poses, mode: str = "relative") -> Poses:
     d_height, first = _reference(driving, "driving")
     scale = _reference(src, "source")[0] / d_height
     d_xy, d_c = driving.xy, driving.conf
+    s_xy, s_c = src.xy[0], src.conf[0]
     if mode == "absolute":
         offset = _center(src)[0] - scale * _center(driving[first])[0]
         xy = scale * d_xy + offset
         conf = d_c.copy()
     else:
-        s_xy, s_c = src.xy[0], src.conf[0]
         rel = s_xy + scale * (d_xy - d_xy[first])
         rel_ok = (d_c > 0) & (d_c[first] > 0) & (s_c > 0)
         scaled = scale * d_xy
@@ -320,6 +329,11 @@ def retarget(driving: Poses, source: Poses, mode: str = "relative") -> Poses:
         conf = np.where(rel_ok, np.minimum(d_c, s_c), np.where(n > 0, d_c, 0.0))
         if mode == "bones":
             xy = _turn_bones(xy, conf, d_xy, d_c, first, s_xy, s_c)
+        elif mode == "pose":
+            xy = _take_pose(xy, conf, d_xy, d_c, s_xy, s_c)
+    still = outside_photo(src)[0] if still is None else np.asarray(still, bool)
+    xy = np.where(still[None, :, None], s_xy, xy)
+    conf = np.where(still[None], s_c, conf)
     xy = np.where(conf[..., None] > 0, xy, 0.0)
     out = Poses(xy, conf, src.width, src.height, driving.fps)
     return _carry_extras(driving, out, scale, None if mode != "absolute" else (scale, offset))
@@ -349,6 +363,44 @@ def _carry_extras(driving: Poses, out: Poses, scale: float, affine: tuple[float,
         extras[xy_name] = np.where(c[..., None] > 0, moved, 0.0)
         extras[conf_name] = c
     return dataclasses.replace(out, **extras)
+
+
+def outside_photo(poses: Poses) -> np.ndarray:
+    """(T, J) bool: joints a photo does not show: confidence 0, or outside the image."""
+    x, y = poses.xy[..., 0], poses.xy[..., 1]
+    inside = (x >= 0) & (x <= poses.width - 1) & (y >= 0) & (y <= poses.height - 1)
+    return (poses.conf <= 0) | ~inside
+
+
+# Bones of the face (nose-eyes-ears): the head is rigid, so they turn with the neck-nose bone.
+_FACE_BONES = frozenset({(0, 14), (14, 16), (0, 15), (15, 17)})
+
+
+def _take_pose(rel: np.ndarray, conf: np.ndarray, d_xy: np.ndarray, d_c: np.ndarray, s_xy: np.ndarray,
+               s_c: np.ndarray) -> np.ndarray:
+    """``retarget``'s pose mode: (T, 18, 2) relative-mode joints -> joints whose bones point as the
+    driving bones (d_xy (T, 18, 2), d_c (T, 18)) do, with the source's lengths (s_xy (18, 2), s_c (18,)).
+    The face keeps the source's shape, turned with the neck-nose bone (a face seen in profile in the photo
+    stays a profile; the driver's frontal face would crumple it)."""
+    out = rel.copy()
+    head_turn = np.zeros(len(rel))
+    for p, c in DRAWN_LIMBS:
+        src_bone = s_xy[c] - s_xy[p]
+        if (p, c) in _FACE_BONES:
+            cos, sin = np.cos(head_turn), np.sin(head_turn)
+            bone = np.stack([cos * src_bone[0] - sin * src_bone[1], sin * src_bone[0] + cos * src_bone[1]], -1)
+            ok = (conf[:, p] > 0) & (conf[:, c] > 0)
+        else:
+            v = d_xy[:, c] - d_xy[:, p]
+            norm = np.linalg.norm(v, axis=-1)
+            ok = (d_c[:, p] > 0) & (d_c[:, c] > 0) & (conf[:, p] > 0) & (conf[:, c] > 0) & (norm > 1e-6)
+            bone = v / np.maximum(norm, 1e-6)[:, None] * float(np.linalg.norm(src_bone))
+        ok &= bool(s_c[p] > 0 and s_c[c] > 0)
+        follow = rel[:, c] + (out[:, p] - rel[:, p])  # no measure: keep the offset from the parent
+        out[:, c] = np.where(ok[:, None], out[:, p] + bone, follow)
+        if (p, c) == (1, 0):
+            head_turn = np.where(ok, np.arctan2(bone[:, 1], bone[:, 0]) - np.arctan2(src_bone[1], src_bone[0]), 0.0)
+    return out.astype(rel.dtype)
 
 
 def _turn_bones(rel: np.ndarray, conf: np.ndarray, d_xy: np.ndarray, d_c: np.ndarray, first: int,

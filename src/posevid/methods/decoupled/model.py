@@ -44,7 +44,7 @@ from ...nets.blocks import ConvBlock
 from ...nets.discriminators import MultiScaleDiscriminator, PatchDiscriminator
 from ...nets.encoders import ResnetEncoder
 from ...nets.unet import UNet
-from ...poses import Poses
+from ...poses import DEFAULT_RETARGET, Poses
 from ...render import part_masks, pose_mask
 from ...tensors import image_to_tensor, tensor_to_image
 from ..base import Animator, Method, register
@@ -496,7 +496,7 @@ def region_options(region: str, start: LatentSpec, end: LatentSpec) -> dict[str,
 
 def recolor_to_file(source: str | Path | np.ndarray, driving: str | Path | Poses, checkpoint: str | Path,
                     start: LatentSpec, end: LatentSpec, out: str | Path, region: str = "upper",
-                    mode: str = "bones", size: int | None = None, smooth: bool = True,
+                    mode: str = DEFAULT_RETARGET, size: int | None = None, smooth: bool = True,
                     fps: float | None = None) -> int:
     """Animate ``source`` with ``driving`` while ``region``'s latent moves linearly from ``start`` to ``end``
     (colours, latents or photos, see ``DecoupledAnimator``) over the whole clip; writes ``out`` atomically

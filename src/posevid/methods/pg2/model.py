@@ -205,10 +205,11 @@ def transfer(source: str | Path | np.ndarray, target: str | Path | Poses, checkp
              size: int | None = None, frame: int = 0) -> np.ndarray:
     """Single-image pose transfer: the person in ``source`` in the pose of ``target``.
 
-    ``target``: a pose file (frame ``frame``), an image of another person, or one-frame ``Poses``. The
-    source is cropped to a square around the person (side ``size``, default the checkpoint's training
-    size) as ``posevid animate`` does, and the target pose is scaled and moved onto the source body
-    (absolute retargeting). Works with any trained method's animator. Returns (size, size, 3) uint8.
+    ``target``: a pose file (frame ``frame``), an image of another person, or one-frame ``Poses``. As
+    ``posevid animate`` does, the model works on the square around the person at its training size, the
+    target pose scaled and moved onto the source body (absolute retargeting), and the result is pasted
+    back into the photo's frame (longer side ``size``, default the photo's). Works with any trained
+    method's animator. Returns (H, W, 3) uint8 with the photo's aspect ratio.
     """
     from ...pipeline import Animation
 

@@ -3,35 +3,27 @@
 The person is rigged once per source (``posevid.rig.Rig``: a triangle mesh of the person cut into
 layers, with harmonic skinning weights and the body filled in under limbs that covered it); each target
 pose deforms the mesh by linear blend skinning and rasterises it in depth order, and the drawn person is
-composited over a background made once from the source with the person's region inpainted.
+composited over the clean plate made once from the source (``posevid.plate``: the person's region, its
+alpha refined at the edges, inpainted from the background around it).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 
 from ...errors import PosevidError
+from ...plate import clean_plate, refine_alpha
 from ...poses import Poses
 from ...rig import Rig
 from ..base import Animator, Method, register
 
 
-def inpaint_background(source: np.ndarray, mask: np.ndarray, grow: float = 0.02) -> np.ndarray:
-    """The source (H, W, 3) uint8 with the person region (mask (H, W) in [0, 1], grown by ``grow`` of the
-    image's larger side) filled by OpenCV's Telea inpainting; (H, W, 3) uint8."""
-    radius = max(2, round(grow * max(mask.shape)))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    hole = cv2.dilate((mask > 0.1).astype(np.uint8), kernel)
-    return cv2.inpaint(np.ascontiguousarray(source), hole, 5, cv2.INPAINT_TELEA)
-
-
 class WarpAnimator(Animator):
-    """The source person rigged as a skinned mesh (``rig.Rig``), posed by each target over an inpainted
-    background. ``alpha`` holds the drawn person's coverage after each step."""
+    """The source person rigged as a skinned mesh (``rig.Rig``), posed by each target over the clean
+    plate. ``alpha`` holds the drawn person's coverage after each step."""
 
     def __init__(self) -> None:
         self._rig: Rig | None = None
@@ -50,7 +42,8 @@ class WarpAnimator(Animator):
             mask = pose_mask(pose.xy[0], pose.conf[0], height, width)
         mask = np.clip(np.asarray(mask, np.float32), 0.0, 1.0)
         self._rig = Rig.build(source, pose, mask)
-        self._background = inpaint_background(source, mask).astype(np.float32)
+        plate = clean_plate(source, np.maximum(mask, refine_alpha(source, mask)))  # with the soft fringes
+        self._background = plate.astype(np.float32)
         self._keys: np.ndarray | None = None  # the depth order of the last frame (it holds against flicker)
         self.alpha = None
 
