@@ -229,7 +229,7 @@ def test_landscape_photo_keeps_its_whole_frame(shared_data: Path, tmp_path: Path
     --height both (64x64) crop the photo around the man, still without padding."""
     photo = shared_data / "images" / "tfjs_pose.jpg"
     rgb = read_image(photo)
-    with Animation(photo, Poses.empty(1, 1000, 667)) as anim:
+    with Animation(photo, Poses.empty(1, 1000, 667), force=True) as anim:
         still = anim.source_pose  # the man's own pose drives him: the frame should be the photo
     frames = list(animate(photo, Poses.concat([still] * 2), size=96))
     assert frames[0].shape == (64, 96, 3)

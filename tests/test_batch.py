@@ -52,7 +52,7 @@ def test_a_yaml_list_of_pairs(shared_data: Path, tmp_path: Path) -> None:
     pairs = tmp_path / "pairs.yaml"
     pairs.write_text("- [photo.jpeg, dance.mp4]\n- {source: photo.jpeg, driving: dance.mp4, out: again.gif}\n")
     assert [p.out.name for p in read_pairs(pairs, tmp_path / "out")] == ["photo__dance.mp4", "again.gif"]
-    result = CliRunner().invoke(app, ["animate", "--pairs", str(pairs), "-o", str(tmp_path / "out"), "--size", "48"])
+    result = CliRunner().invoke(app, ["animate", "--pairs", str(pairs), "-o", str(tmp_path / "out"), "--size", "64"])
     assert result.exit_code == 0, result.output
     assert frames_in(tmp_path / "out" / "again.gif") == 6
     pairs.write_text("- {source: photo.jpeg}\n")

@@ -114,7 +114,9 @@ def test_an_iuv_dwnet_animates_and_evaluates_from_the_cli(shared_data: Path, tmp
                                  "-o", str(tmp_path / "report.json")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "report.json").is_file()
-    photo, iuv = data / "dance_f0-10" / "frames" / "000000.png", data / "dance_f0-10" / "iuv" / "000000.png"
+    photo, iuv = tmp_path / "photo.png", tmp_path / "iuv" / "dance" / "000000.png"  # the clip's first frame
+    with open_video(clip) as reader:
+        write_image(photo, next(iter(reader)))
     driver = data / "dance_f10-16" / "iuv"
     result = runner.invoke(app, ["animate", str(photo), str(driver), "-o", str(tmp_path / "out.mp4"), "--checkpoint",
                                  str(tmp_path / "run"), "--source-iuv", str(iuv)])
