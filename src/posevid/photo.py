@@ -26,7 +26,8 @@ from .skeleton import COCO18_NAMES, JOINT
 # Regions of the photo (x0, y0, x1, y1 as fractions) the person is looked for in: the whole, then crops.
 CROPS = ((0.0, 0.0, 1.0, 1.0), (0.0, 0.0, 0.7, 1.0), (0.3, 0.0, 1.0, 1.0), (0.0, 0.0, 1.0, 0.7))
 RETRY_BELOW = 0.5  # the crops are tried while the tallest person found is shorter than this share of the photo
-MIN_SEEN = 0.5  # BlazePose visibility under which a joint of the photo counts as not shown (it guesses them)
+MIN_SEEN = 0.5  # BlazePose visibility under which a joint near the border counts as not shown (it guesses them)
+EDGE = 0.08  # of the photo's longer side: "near the border"
 MIN_HEIGHT = 32  # pixels: a smaller person (``poses.body_height`` at the output size) is refused
 FEATHER = 0.06  # of the crop's side: the width of the seam where a pasted crop fades into the frame
 _TORSO = (JOINT["right_shoulder"], JOINT["left_shoulder"])
@@ -78,9 +79,13 @@ def find_person(estimator, rgb: np.ndarray) -> tuple[Poses, np.ndarray]:
 
 def unseen_joints(pose: Poses) -> np.ndarray:
     """(18,) bool: the joints a photo (one-frame ``pose``) does not show: outside it, or with a confidence
-    under ``MIN_SEEN`` (BlazePose places joints cut off by the frame at a guess, with a low visibility).
-    The pipeline keeps them still (``poses.retarget``'s ``still``)."""
-    return outside_photo(pose)[0] | (pose.conf[0] < MIN_SEEN)
+    under ``MIN_SEEN`` within ``EDGE`` of its border (BlazePose places joints cut off by the frame at a
+    guess just inside it, with a low visibility; a dark or hidden leg in the middle of a photo is still
+    seen). The pipeline keeps them still (``poses.retarget``'s ``still``)."""
+    x, y = pose.xy[0, :, 0], pose.xy[0, :, 1]
+    border = np.minimum(np.minimum(x, pose.width - 1 - x), np.minimum(y, pose.height - 1 - y))
+    guessed = (pose.conf[0] < MIN_SEEN) & (border < EDGE * max(pose.width, pose.height))
+    return outside_photo(pose)[0] | guessed
 
 
 def check_person(where: str | Path, pose: Poses) -> str | None:
