@@ -17,6 +17,7 @@ gan_mode, lambda_cls.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,10 @@ from ..data import motion as _motion_data  # noqa: F401  (registers the "motion"
 from ..errors import PosevidError
 from ..losses import GANLoss
 from ..poses import Poses, body_height
-from ..skeleton import NUM_JOINTS
+from ..skeleton import COCO18_NAMES, NUM_JOINTS
 from ..tensors import image_to_tensor
 from .base import Animator, Method, register
+from .psgan_nets import CoordSequenceDiscriminator, PoseBank, body_size, box_center
 
 FILL = 0.5  # the body chain spans this fraction of the normalised square (``mocap.fit``)
 
@@ -70,14 +72,21 @@ class PoseSequenceGenerator(nn.Module):
 
     The logits are (B, J, T, S, S) for ``decoder="heatmaps"`` and None for ``"coords"``. ``skip`` (our
     addition) starts every frame at the initial pose: its maps (times a learnt gain) are added to the
-    decoded logits, or its coordinates to the decoded ones, and the decoder's last conv starts at zero,
-    so training starts from a still sequence and the decoder learns the motion.
+    decoded logits, or its coordinates to the decoded offsets (minus the first frame's offset, so the
+    sequence starts exactly at P_0), and the decoder's last conv starts at zero,
+    so training starts from a still sequence and the decoder learns the motion. ``encoder="coords"`` (with
+    the coords decoder; our CPU substitution) reads P_0's coordinates with a 3-layer MLP instead of
+    convolving its maps.
     """
 
     def __init__(self, classes: int, frames: int, size: int, base: int = 32, z_dim: int = 32,
-                 decoder: str = "heatmaps", joints: int = NUM_JOINTS, skip: bool = True):
+                 decoder: str = "heatmaps", joints: int = NUM_JOINTS, skip: bool = True, coord_range: float = 1.0,
+                 encoder: str = "heatmaps"):
         super().__init__()
-        self.skip = skip
+        if encoder not in ("heatmaps", "coords") or (encoder == "coords" and decoder != "coords"):
+            raise ValueError(f"unknown PSGAN encoder {encoder!r}; use heatmaps, or coords with decoder coords")
+        self.encoder_kind = encoder
+        self.skip, self.coord_range = skip, float(coord_range)
         self.skip_gain = nn.Parameter(torch.tensor(12.0))
         if size % 16 or size < 16:
             raise ValueError(f"heatmap_size must be a multiple of 16, got {size}")
@@ -89,9 +98,15 @@ class PoseSequenceGenerator(nn.Module):
         for i in range(4):
             norm = nn.InstanceNorm2d(chs[i + 1], affine=True) if 0 < i < 3 else nn.Identity()
             enc += [nn.Conv2d(chs[i], chs[i + 1], 4, 2, 1), norm, nn.ReLU(True)]
-        self.encoder = nn.Sequential(*enc)
         top = base * 8
-        self.fuse = nn.Sequential(nn.Conv2d(top + z_dim + classes, top, 3, 1, 1), nn.ReLU(True))
+        if encoder == "coords":
+            enc = [nn.Linear(joints * 2, top), nn.ReLU(True), nn.Linear(top, top), nn.ReLU(True),
+                   nn.Linear(top, top), nn.ReLU(True)]
+        self.encoder = nn.Sequential(*enc)
+        if encoder == "coords":
+            self.fuse = nn.Sequential(nn.Linear(top + z_dim + classes, top), nn.ReLU(True))
+        else:
+            self.fuse = nn.Sequential(nn.Conv2d(top + z_dim + classes, top, 3, 1, 1), nn.ReLU(True))
         length = _decoded_length(frames)
         if decoder == "heatmaps":
             t_up = min(4, int(math.log2(length))) if length <= 16 else 4
@@ -123,7 +138,10 @@ class PoseSequenceGenerator(nn.Module):
             nn.init.zeros_(last.bias)
 
     def forward(self, z: Tensor, onehot: Tensor, init_maps: Tensor, init_xy: Tensor) -> tuple[Tensor, Tensor | None]:
-        """``init_xy`` (B, J, 2) is only used by the initial-pose skip (``skip=True``)."""
+        """``init_xy`` (B, J, 2) is used by the initial-pose skip (``skip=True``) and the coords encoder."""
+        if self.encoder_kind == "coords":
+            h = self.fuse(torch.cat([self.encoder(init_xy.flatten(1).float()), z, onehot], 1))
+            return self._coords(h[:, :, None], init_xy)
         h = self.encoder(init_maps)
         code = torch.cat([z, onehot], 1)[:, :, None, None].expand(-1, -1, *h.shape[-2:]).to(h.dtype)
         h = self.fuse(torch.cat([h, code], 1))
@@ -132,9 +150,15 @@ class PoseSequenceGenerator(nn.Module):
             if self.skip:
                 logits = logits + self.skip_gain * init_maps[:, :, None].float()
             return soft_argmax(logits), logits
-        out = self.decode(h.mean((2, 3))[:, :, None])[:, :, :self.frames].float()  # (B, J * 2, T)
-        xy = out.view(out.shape[0], self.joints, 2, -1).permute(0, 3, 1, 2)
-        return (xy + init_xy[:, None].float() if self.skip else xy), None
+        return self._coords(h.mean((2, 3))[:, :, None], init_xy)
+
+    def _coords(self, code: Tensor, init_xy: Tensor) -> tuple[Tensor, None]:
+        """The coords decoder on a code (B, C, 1) -> (B, T, J, 2)."""
+        out = self.decode(code)[:, :, :self.frames].float()  # (B, J * 2, T)
+        xy = out.view(out.shape[0], self.joints, 2, -1).permute(0, 3, 1, 2) * self.coord_range
+        if not self.skip:
+            return xy, None
+        return init_xy[:, None].float() + xy - xy[:, :1], None  # frame 0 is the initial pose exactly
 
 
 class SequenceDiscriminator(nn.Module):
@@ -180,53 +204,88 @@ class PSGAN(Method):
         self.sigma = float(m.get("sigma", 1.5))
         self.z_dim = int(m.get("z_dim", 32))
         self.lambda_cls = float(m.get("lambda_cls", 0.01))
+        self.chain_overlap = int(m.get("chain_overlap", 0))
+        self.cls_fake = bool(m.get("cls_fake", True))
+        self.lambda_rec = float(m.get("lambda_rec", 0.0))
+        self.variety = max(1, int(m.get("variety", 1)))
+        self.far_pose = float(m.get("far_pose", 0.15))
+        self.bank = PoseBank(int(m.get("pose_bank", 2048)))
+        self.canonical = bool(cfg.get("data", {}).get("canonical", False))
         K = len(self.labels)
         self.G = PoseSequenceGenerator(K, self.frames, self.size, int(m.get("base", 32)), self.z_dim,
-                                       m.get("decoder", "heatmaps"), skip=bool(m.get("skip", True)))
-        self.D = SequenceDiscriminator(2 * NUM_JOINTS, K, int(m.get("d_base", 32)))
+                                       m.get("decoder", "heatmaps"), skip=bool(m.get("skip", True)),
+                                       coord_range=float(m.get("coord_range", 1.0)),
+                                       encoder=m.get("encoder", "heatmaps"))
+        self.d_kind = m.get("discriminator", "heatmaps")
+        if self.d_kind == "heatmaps":
+            self.D: nn.Module = SequenceDiscriminator(2 * NUM_JOINTS, K, int(m.get("d_base", 32)))
+        elif self.d_kind == "coords":
+            self.D = CoordSequenceDiscriminator(NUM_JOINTS, K, int(m.get("d_base", 32)), m.get("label_cond", "aux"))
+        else:
+            raise ValueError(f"unknown model.discriminator {self.d_kind!r}; use heatmaps or coords")
         self.gan = GANLoss(m.get("gan_mode", "lsgan"))
         self.adam("G", self.G.parameters())
         self.adam("D", self.D.parameters())
 
-    def _d_input(self, xy: Tensor, conf: Tensor, init_maps: Tensor) -> Tensor:
-        """(B, T, J, 2), (B, T, J), (B, J, S, S) -> (B, 2J, T, S, S): the sequence's maps and P_0's."""
+    def _discriminate(self, xy: Tensor, conf: Tensor, init_maps: Tensor, init_xy: Tensor,
+                      label: Tensor) -> tuple[list[Tensor], Tensor]:
+        """D on a sequence (B, T, J, 2), (B, T, J) given P_0 (its maps (B, J, S, S) for the heatmap D,
+        its coordinates (B, J, 2) for the coordinate D) -> (features, class logits)."""
+        if self.d_kind == "coords":
+            return self.D(xy, init_xy, label)
         maps = to_heatmaps(xy, conf, self.size, self.sigma).permute(0, 2, 1, 3, 4)
-        return torch.cat([maps, init_maps[:, :, None].expand_as(maps)], 1)
+        return self.D(torch.cat([maps, init_maps[:, :, None].expand_as(maps)], 1))
 
     def train_step(self, batch: dict[str, Tensor]) -> dict[str, float]:
         xy, conf, label = batch["xy"].float(), batch["conf"].float(), batch["label"].long()
         B = xy.shape[0]
+        self.bank.add(xy[:, 0], conf[:, 0])
         init_maps = to_heatmaps(xy[:, 0], conf[:, 0], self.size, self.sigma)
-        z = torch.randn(B, self.z_dim, device=xy.device)
+        k = self.variety if self.lambda_rec > 0 else 1
+        z = torch.randn(k * B, self.z_dim, device=xy.device)
         onehot = F.one_hot(label, len(self.labels)).float()
         with self.autocast():
-            fake, _ = self.G(z, onehot, init_maps, xy[:, 0])
-        fake = fake.float()
-        real_in = self._d_input(xy, conf, init_maps)
-        fake_in = self._d_input(fake, conf, init_maps)
+            fakes, _ = self.G(z, onehot.repeat(k, 1), init_maps.repeat(k, 1, 1, 1), xy[:, 0].repeat(k, 1, 1))
+        fakes = fakes.float().view(k, B, *xy.shape[1:])
+        fake = fakes[0]
         opt_d, opt_g = self.optimizers["D"], self.optimizers["G"]
         opt_d.zero_grad(set_to_none=True)
         with self.autocast():
-            d_real, cls_real = self.D(real_in)
-            d_fake, cls_fake = self.D(fake_in.detach())
+            d_real, cls_real = self._discriminate(xy, conf, init_maps, xy[:, 0], label)
+            d_fake, cls_fake = self._discriminate(fake.detach(), conf, init_maps, xy[:, 0], label)
             loss_d_adv = self.gan(d_real, True) + self.gan(d_fake, False)
-            loss_d_cls = F.cross_entropy(cls_real.float(), label) + F.cross_entropy(cls_fake.float(), label)
+            loss_d_cls = F.cross_entropy(cls_real.float(), label)
+            if self.cls_fake:
+                loss_d_cls = loss_d_cls + F.cross_entropy(cls_fake.float(), label)
             loss_d = loss_d_adv + self.lambda_cls * loss_d_cls
         loss_d.backward()
         opt_d.step()
         opt_g.zero_grad(set_to_none=True)
         with self.autocast():
-            g_fake, g_cls = self.D(fake_in)
+            g_fake, g_cls = self._discriminate(fake, conf, init_maps, xy[:, 0], label)
             loss_g_adv = self.gan(g_fake, True, for_discriminator=False)
             loss_g_cls = F.cross_entropy(g_cls.float(), label)
             loss_g = loss_g_adv + self.lambda_cls * loss_g_cls
+            # variety loss: L1 to the real sequence of the closest of k samples (keeps z meaningful)
+            seen = conf[None, :, :, :, None] > 0
+            l1 = ((fakes - xy[None]).abs() * seen).flatten(2).mean(-1)  # (k, B)
+            loss_rec = l1.min(0).values.mean()
+            if self.lambda_rec > 0:
+                loss_g = loss_g + self.lambda_rec * loss_rec
         loss_g.backward()
         opt_g.step()
         with torch.no_grad():
             acc = (cls_real.argmax(1) == label).float().mean()
-        self._visuals = {"real": _sheet(xy[:1], conf[:1]), "fake": _sheet(fake[:1].detach(), conf[:1])}
+        self._last = (xy[:1].detach(), fake[:1].detach(), conf[:1].detach())
         return {"d_adv": loss_d_adv.item(), "d_cls": loss_d_cls.item(), "g_adv": loss_g_adv.item(),
-                "g_cls": loss_g_cls.item(), "d_real_acc": acc.item()}
+                "g_cls": loss_g_cls.item(), "rec": loss_rec.item(), "d_real_acc": acc.item()}
+
+    def visuals(self) -> dict[str, Tensor]:
+        """The last step's first real and generated sequence as stick figures (drawn on request)."""
+        if getattr(self, "_last", None) is None:
+            return {}
+        real, fake, conf = self._last
+        return {"real": _sheet(real, conf), "fake": _sheet(fake, conf)}
 
     def label_index(self, action: str) -> int:
         """Index of an action name (``PosevidError`` listing the known ones when unknown)."""
@@ -240,33 +299,41 @@ class PSGAN(Method):
         """Sample sequences: label (B,), initial pose (B, J, 2) normalised, (B, J) -> (B, frames, J, 2).
 
         Longer sequences than the trained length are chained: each chunk starts from the previous
-        chunk's last pose, re-centred on it (the model was trained on sequences centred in the square).
+        chunk's pose ``model.chain_overlap`` frames before its end (re-centred on it, as in training) and
+        the overlapping frames cross-fade from the old chunk to the new one (smoothstep weights).
         """
         frames = int(frames or self.frames)
         onehot = F.one_hot(label.long(), len(self.labels)).float()
-        pose, conf = init_xy.float(), init_conf.float()
-        chunks, have = [], 0
-        while have < frames:
-            shift = _center(pose, conf)[:, None]
-            init_maps = to_heatmaps(pose - shift, conf, self.size, self.sigma)
-            z = torch.randn(len(label), self.z_dim, generator=generator).to(pose.device)
-            with self.autocast():
-                seq = self.G(z, onehot, init_maps, pose - shift)[0].float() + shift[:, None]
-            chunks.append(seq if not chunks else seq[:, 1:])
-            have += chunks[-1].shape[1]
-            pose, conf = seq[:, -1], torch.ones_like(conf)
-        return torch.cat(chunks, 1)[:, :frames]
+        overlap = min(self.chain_overlap, self.frames - 2)
+        out = self._sample(onehot, init_xy.float(), init_conf.float(), generator)
+        ones = torch.ones_like(init_conf, dtype=torch.float32)
+        while out.shape[1] < frames:
+            m = min(overlap, out.shape[1] - 1)
+            seq = self._sample(onehot, out[:, -1 - m], ones, generator)
+            u = torch.arange(m + 1, dtype=torch.float32, device=seq.device) / max(m, 1)
+            w = (u * u * (3 - 2 * u))[None, :, None, None]
+            blended = (1 - w) * out[:, out.shape[1] - 1 - m:] + w * seq[:, :m + 1]
+            out = torch.cat([out[:, :out.shape[1] - 1 - m], blended, seq[:, m + 1:]], 1)
+        return out[:, :frames]
+
+    def _sample(self, onehot: Tensor, pose: Tensor, conf: Tensor, generator: torch.Generator | None) -> Tensor:
+        """One sequence per initial pose (B, J, 2), (B, J) of the trained length, in the pose's units."""
+        shift = box_center(pose, conf)[:, None]
+        scale = self._scale(pose, conf)
+        init = (pose - shift) / scale
+        init_maps = to_heatmaps(init, conf, self.size, self.sigma)
+        z = torch.randn(len(pose), self.z_dim, generator=generator).to(pose.device)
+        with self.autocast():
+            return self.G(z, onehot, init_maps, init)[0].float() * scale[:, None] + shift[:, None]
+
+    def _scale(self, pose: Tensor, conf: Tensor) -> Tensor:
+        """(B, 1, 1) body chain length of poses (B, J, 2) when trained on ``data.canonical`` windows, else 1."""
+        if not self.canonical:
+            return torch.ones(len(pose), 1, 1, device=pose.device)
+        return body_size(pose, conf)[:, None, None]
 
     def animator(self) -> Animator:
         return PosePreviewAnimator()
-
-
-def _center(xy: Tensor, conf: Tensor) -> Tensor:
-    """(B, J, 2), (B, J) -> (B, 2) centre of the box around the visible joints."""
-    vis = (conf > 0)[..., None]
-    lo = torch.where(vis, xy, torch.full_like(xy, 1e9)).amin(1)
-    hi = torch.where(vis, xy, torch.full_like(xy, -1e9)).amax(1)
-    return torch.where(vis.any(1), (lo + hi) / 2, torch.zeros_like(lo))
 
 
 def _sheet(xy: Tensor, conf: Tensor, size: int = 64, frames: int = 8) -> Tensor:
@@ -305,12 +372,14 @@ def normalise_pose(pose: Poses) -> tuple[np.ndarray, np.ndarray, float, np.ndarr
 
 
 def generate_motion(checkpoint: str | Path | PSGAN, action: str, source_pose: Poses, frames: int,
-                    seed: int = 0, fps: float | None = None) -> Poses:
+                    seed: int = 0, fps: float | None = None, log: Callable[[str], None] | None = None) -> Poses:
     """A ``frames``-long pose sequence of ``action`` starting from ``source_pose`` (its first frame).
 
     ``checkpoint``: a PSGAN checkpoint path (or a loaded ``PSGAN``). The output is in the source pose's
     pixel coordinates and image size, every joint present, at ``fps`` (default: the motion data's fps
-    recorded in the model config, else 30).
+    recorded in the model config, else 30). Joints missing from the source pose are taken from the
+    nearest training pose; when that pose is farther than ``model.far_pose`` body heights (or joints were
+    missing), ``log`` gets one line saying so.
     """
     if isinstance(checkpoint, PSGAN):
         model = checkpoint
@@ -325,9 +394,16 @@ def generate_motion(checkpoint: str | Path | PSGAN, action: str, source_pose: Po
     model.eval()
     label = model.label_index(action)
     xy, conf, scale, center = normalise_pose(source_pose)
+    distance, completed = model.bank.nearest(torch.from_numpy(xy)[None], torch.from_numpy(conf)[None])
+    missing = [COCO18_NAMES[j] for j in np.flatnonzero(conf <= 0)]
+    if log is not None and (missing or float(distance[0]) > model.far_pose):
+        what = f"without {', '.join(missing)} (taken from the nearest training pose)" if missing else ""
+        far = f"{float(distance[0]):.2f} body heights from the nearest training pose" if model.bank.count else ""
+        log(f"note: the starting pose is {what}{' and ' if what and far else ''}{far}; the {action} motion may "
+            "look odd until it settles")
     gen = torch.Generator().manual_seed(int(seed))
-    seq = model.generate(torch.tensor([label]), torch.from_numpy(xy)[None], torch.from_numpy(conf)[None],
-                         frames, generator=gen)[0].cpu().numpy()
+    seq = model.generate(torch.tensor([label]), completed, torch.ones(1, len(conf)), frames,
+                         generator=gen)[0].cpu().numpy()
     pix = seq / scale + center
     rate = fps or float(model.cfg.get("data", {}).get("fps", 30.0))
     return Poses(pix, np.ones(pix.shape[:2], np.float32), source_pose.width, source_pose.height, rate)
@@ -387,3 +463,31 @@ def sample_to_folder(checkpoint: str | Path, data: str | Path, out: str | Path, 
     if not count:
         raise PosevidError(data, f"no {split} sequence of the model's actions to start from")
     return count
+
+
+BUNDLED = "psgan-mocap.ckpt"
+
+
+def bundled_checkpoint() -> Path:
+    """The PSGAN shipped with posevid (``configs/psgan/mocap.yaml``, trained on every clip of the mocap
+    data; ``docs/methods.md`` has how it was made and measured)."""
+    from importlib import resources
+
+    path = Path(str(resources.files("posevid").joinpath("assets", BUNDLED)))
+    if not path.is_file():
+        raise PosevidError(path, "the bundled PSGAN is missing from this installation of posevid; "
+                                 "give a checkpoint with --checkpoint")
+    return path
+
+
+def export_checkpoint(run: str | Path, out: str | Path) -> dict[str, Any]:
+    """Write the newest checkpoint of ``run`` as a release file ``out``: config, step and weights in float16
+    (no optimizer, scheduler or RNG state). Returns {"step", "bytes", "tensors"}."""
+    from ..train import find_checkpoint, save_checkpoint
+
+    payload, found = find_checkpoint(run)
+    if payload.get("config", {}).get("method") != "psgan":
+        raise PosevidError(found, "not a PSGAN checkpoint")
+    state = {k: v.half() if v.is_floating_point() else v for k, v in payload["method"].items()}
+    save_checkpoint(out, {"version": 1, "step": int(payload["step"]), "config": payload["config"], "method": state})
+    return {"step": int(payload["step"]), "bytes": Path(out).stat().st_size, "tensors": len(state)}
