@@ -32,3 +32,44 @@ def tiny_data(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
                         show_progress=False)
     assert not errors, errors
     return out
+
+
+def add_hands_and_face(poses, seed: int = 0):
+    """``poses`` (COCO-18) with hands and a face built around its joints, for tests of the point groups.
+
+    Each hand fans out from its wrist along the forearm; the face is a left-right symmetric layout of
+    the 68 iBUG points (so mirroring it with ``skeleton.FACE_FLIP_PERM`` gives the same shape) centred
+    on the nose. A hand whose wrist is missing is missing too; the right hand is dropped in frame 1.
+    """
+    import dataclasses
+
+    import numpy as np
+
+    from posevid.skeleton import FACE_FLIP_PERM, HAND_POINTS, JOINT
+
+    rng = np.random.default_rng(seed)
+    frames = len(poses)
+    hand_xy = np.zeros((frames, 2, HAND_POINTS, 2), np.float32)
+    hand_conf = np.zeros((frames, 2, HAND_POINTS), np.float32)
+    fan = np.array([[0, 0]] + [[0.25 * (1 + k % 4), 0.12 * (k // 4 - 2)] for k in range(20)], np.float32)
+    for side, (elbow, wrist) in enumerate([("left_elbow", "left_wrist"), ("right_elbow", "right_wrist")]):
+        e, w = poses.xy[:, JOINT[elbow]], poses.xy[:, JOINT[wrist]]
+        along = w - e
+        across = np.stack([-along[:, 1], along[:, 0]], -1)
+        pts = w[:, None] + fan[None, :, :1] * along[:, None] + fan[None, :, 1:] * across[:, None]
+        ok = (poses.conf[:, JOINT[elbow]] > 0) & (poses.conf[:, JOINT[wrist]] > 0)
+        hand_conf[:, side] = np.where(ok[:, None], rng.uniform(0.3, 1.0, (frames, HAND_POINTS)), 0)
+        hand_xy[:, side] = np.where(hand_conf[:, side, :, None] > 0, pts, 0)
+    if frames > 1:
+        hand_xy[1, 1], hand_conf[1, 1] = 0, 0
+    half = np.zeros((68, 2), np.float32)
+    for i, j in enumerate(FACE_FLIP_PERM):
+        if i < j:
+            half[i] = [-rng.uniform(2, 20), rng.uniform(-15, 25)]
+            half[j] = [-half[i, 0], half[i, 1]]
+        elif i == j:
+            half[i] = [0, rng.uniform(-15, 25)]
+    nose = poses.xy[:, JOINT["nose"]]
+    face_conf = np.where(poses.conf[:, JOINT["nose"], None] > 0, np.full((frames, 68), 0.8, np.float32), 0)
+    face_xy = np.where(face_conf[..., None] > 0, nose[:, None] + half[None], 0).astype(np.float32)
+    return dataclasses.replace(poses, hand_xy=hand_xy, hand_conf=hand_conf, face_xy=face_xy, face_conf=face_conf)

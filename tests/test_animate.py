@@ -106,6 +106,7 @@ def test_warp_animator_identity_and_shift(shared_data: Path, photo: Path, photo_
     mask = pose_mask(photo_pose.xy[0], photo_pose.conf[0], 640, 399) > 0
     far = cv2.dilate(mask.astype(np.uint8), np.ones((41, 41), np.uint8)) == 0
     assert diff[mask].mean() < 1.0 and diff[far].mean() < 1.0  # the person and the far background stay put
+    assert animator.alpha.shape == mask.shape and (animator.alpha[mask] > 0.5).mean() > 0.95  # drawn silhouette
 
     shifted = Poses(photo_pose.xy + np.array([40, 0], np.float32), photo_pose.conf, 399, 640)
     moved = animator.step(shifted).astype(np.int16)

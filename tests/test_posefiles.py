@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import types
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import add_hands_and_face
 from posevid.cli import app
 from posevid.errors import PosevidError
 from posevid.posefiles import COCO17_NAMES, detect_format, read_poses, write_poses
@@ -75,6 +77,67 @@ def test_coco_round_trip(tmp_path: Path, real_poses: Poses) -> None:
     np.testing.assert_allclose(back.xy, real_poses.xy, atol=0.01)
     np.testing.assert_array_equal(back.conf > 0, real_poses.conf > 0)
     assert (back.width, back.height, back.fps) == (576, 576, 25.0)
+
+
+@pytest.fixture(scope="module")
+def whole_poses(real_poses: Poses) -> Poses:
+    """``real_poses`` with depth, hands and face (confidences on a 0.001 grid, as JSON keeps them)."""
+    poses = add_hands_and_face(real_poses)
+    z = np.where(poses.conf > 0, np.linspace(-50, 50, 18, dtype=np.float32)[None], 0)
+    return dataclasses.replace(poses, z=z, hand_conf=np.round(poses.hand_conf, 3))
+
+
+def test_npz_keeps_depth_hands_and_face_exactly(tmp_path: Path, whole_poses: Poses) -> None:
+    write_poses(tmp_path / "p.npz", whole_poses)
+    back = read_poses(tmp_path / "p.npz")
+    for name in ("xy", "conf", "z", "hand_xy", "hand_conf", "face_xy", "face_conf"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(whole_poses, name))
+    write_poses(tmp_path / "body.npz", whole_poses.body_only())
+    assert set(np.load(tmp_path / "body.npz").files) == {"xy", "conf", "size", "fps"}
+    assert read_poses(tmp_path / "body.npz").hand_xy is None
+
+
+def test_openpose_hands_and_face(tmp_path: Path, whole_poses: Poses) -> None:
+    write_poses(tmp_path / "op", whole_poses)
+    frame = json.loads(sorted((tmp_path / "op").iterdir())[1].read_text())["people"][0]
+    assert len(frame["hand_left_keypoints_2d"]) == 63 and frame["hand_right_keypoints_2d"] == []  # dropped there
+    face = np.array(frame["face_keypoints_2d"]).reshape(70, 3)  # OpenPose's 70: iBUG 68 and two pupils
+    np.testing.assert_allclose(face[68, :2], whole_poses.face_xy[1, 36:42].mean(0), atol=1e-3)
+    back = read_poses(tmp_path / "op", fps=25)
+    assert back.z is None
+    for name in ("hand_xy", "hand_conf", "face_xy", "face_conf"):
+        np.testing.assert_allclose(getattr(back, name), getattr(whole_poses, name), atol=1e-3)
+    # DWPose writes 68 face points and may leave out the hands.
+    frame["face_keypoints_2d"] = face[:68].ravel().tolist()
+    del frame["hand_left_keypoints_2d"], frame["hand_right_keypoints_2d"]
+    (tmp_path / "dw.json").write_text(json.dumps({"people": [frame], "canvas_width": 576, "canvas_height": 576}))
+    dw = read_poses(tmp_path / "dw.json")
+    assert not dw.has_hands and np.allclose(dw.face_xy[0], whole_poses.face_xy[1], atol=1e-3)
+    # Body-only poses write empty hand and face lists, as before.
+    write_poses(tmp_path / "plain", whole_poses.body_only()[:2])
+    plain = json.loads(sorted((tmp_path / "plain").iterdir())[0].read_text())["people"][0]
+    assert plain["hand_left_keypoints_2d"] == [] and plain["face_keypoints_2d"] == []
+
+
+def test_coco_wholebody_round_trip(tmp_path: Path, whole_poses: Poses) -> None:
+    write_poses(tmp_path / "p.json", whole_poses)
+    ann = json.loads((tmp_path / "p.json").read_text())["annotations"][1]
+    assert len(ann["lefthand_kpts"]) == 63 and len(ann["face_kpts"]) == 204 and len(ann["foot_kpts"]) == 18
+    assert ann["lefthand_valid"] and not ann["righthand_valid"] and ann["face_valid"]
+    back = read_poses(tmp_path / "p.json")
+    for xy, conf in (("hand_xy", "hand_conf"), ("face_xy", "face_conf")):
+        np.testing.assert_array_equal(getattr(back, conf), getattr(whole_poses, conf) > 0)
+        np.testing.assert_allclose(getattr(back, xy), getattr(whole_poses, xy), atol=0.01)
+    # One list of all 133 whole-body points (DWPose's order: body, feet, face, left hand, right hand).
+    data = json.loads((tmp_path / "p.json").read_text())
+    for a in data["annotations"]:
+        a["keypoints"] = a["keypoints"] + a.pop("foot_kpts") + a.pop("face_kpts") + a.pop("lefthand_kpts") \
+            + a.pop("righthand_kpts")
+    (tmp_path / "flat.json").write_text(json.dumps(data))
+    flat = read_poses(tmp_path / "flat.json")
+    np.testing.assert_allclose(flat.hand_xy, back.hand_xy)
+    np.testing.assert_allclose(flat.face_xy, back.face_xy)
+    np.testing.assert_allclose(flat.xy, back.xy)
 
 
 def test_pg2_round_trip_and_patn_layout(tmp_path: Path, real_poses: Poses) -> None:
@@ -146,9 +209,10 @@ def truncated(text: str) -> str:
 
 
 @pytest.mark.parametrize("case", [
-    "npz_truncated", "npz_not_a_zip", "npz_missing_keys", "npz_bad_shapes", "npz_pickled",
+    "npz_truncated", "npz_not_a_zip", "npz_missing_keys", "npz_bad_shapes", "npz_pickled", "npz_bad_hands",
     "openpose_truncated", "openpose_wrong_length", "openpose_no_people", "openpose_empty_folder",
-    "coco_truncated", "coco_wrong_length", "coco_unknown_image", "coco_no_images",
+    "openpose_bad_hand", "openpose_bad_face",
+    "coco_truncated", "coco_wrong_length", "coco_unknown_image", "coco_no_images", "coco_bad_face",
     "pg2_truncated", "pg2_no_header", "pg2_wrong_count", "pg2_not_numbers", "pg2_binary",
     "json_neither", "unknown_suffix", "missing",
 ])
@@ -170,6 +234,10 @@ def test_malformed_files_give_one_line_errors(tmp_path: Path, real_poses: Poses,
         elif case == "npz_bad_shapes":
             with open(path, "wb") as f:
                 np.savez(f, xy=real_poses.xy, conf=real_poses.conf[:3], size=[576, 576], fps=25.0)
+        elif case == "npz_bad_hands":
+            with open(path, "wb") as f:
+                np.savez(f, xy=real_poses.xy, conf=real_poses.conf, size=[576, 576], fps=25.0,
+                         hand_xy=np.zeros((40, 2, 20, 2)), hand_conf=np.zeros((40, 2, 20)))
         else:
             with open(path, "wb") as f:
                 np.savez(f, xy=np.array([{"a": 1}], dtype=object), conf=real_poses.conf, size=[5, 5], fps=1.0)
@@ -182,6 +250,10 @@ def test_malformed_files_give_one_line_errors(tmp_path: Path, real_poses: Poses,
             first.write_text(json.dumps({"people": [{"pose_keypoints_2d": [1.0] * 50}]}))
         elif case == "openpose_no_people":
             first.write_text(json.dumps({"version": 1.3}))
+        elif case in ("openpose_bad_hand", "openpose_bad_face"):
+            person = json.loads(first.read_text())["people"][0]
+            person["hand_left_keypoints_2d" if case.endswith("hand") else "face_keypoints_2d"] = [1.0] * 60
+            first.write_text(json.dumps({"people": [person]}))
         else:
             for f in path.iterdir():
                 f.unlink()
@@ -192,6 +264,9 @@ def test_malformed_files_give_one_line_errors(tmp_path: Path, real_poses: Poses,
             path.write_text(truncated(path.read_text()))
         elif case == "coco_wrong_length":
             data["annotations"][0]["keypoints"] = data["annotations"][0]["keypoints"][:-3]
+            path.write_text(json.dumps(data))
+        elif case == "coco_bad_face":
+            data["annotations"][0]["face_kpts"] = [1.0] * 200
             path.write_text(json.dumps(data))
         elif case == "coco_unknown_image":
             data["annotations"][0]["image_id"] = 999

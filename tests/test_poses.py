@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import add_hands_and_face
 from posevid.errors import PosevidError
 from posevid.posefiles import COCO17_NAMES
 from posevid.poses import Poses, bbox, body_height, fill_gaps, retarget, smooth
-from posevid.skeleton import DRAWN_LIMBS, to_coco18
+from posevid.skeleton import DRAWN_LIMBS, joint_values_to_coco18, to_coco18
 
 
 def squats(shared_data: Path) -> Poses:
@@ -188,3 +190,92 @@ def test_fill_gaps_fills_short_gaps_only(shared_data: Path) -> None:
     assert (out.conf[60:70, 7] == 0).all() and (out.xy[60:70, 7] == 0).all()
     assert (out.conf[:2, 10] == 0).all()
     np.testing.assert_array_equal(out.xy[poses.conf > 0], poses.xy[poses.conf > 0])
+
+
+def squats_whole(shared_data: Path) -> Poses:
+    """The squats clip's BlazePose reference with its real depth (z, pixels) and built hands and face."""
+    ref = np.array(json.loads((shared_data / "videos/tfjs_pose_squats.full.json").read_text()))
+    body = squats(shared_data)
+    z = joint_values_to_coco18(ref[..., 2:], "blazepose33")[..., 0]
+    return add_hands_and_face(dataclasses.replace(body, z=z))
+
+
+def test_depth_hands_and_face_follow_every_operation(shared_data: Path) -> None:
+    poses = squats_whole(shared_data)
+    assert poses.has_hands and poses.has_face and poses.z.shape == (65, 18)
+    # Real BlazePose depth: the hips are the origin, and in frame 0 the left shoulder is the farther one.
+    assert abs(poses.z[0, 8] + poses.z[0, 11]) < 1 and poses.z[0, 5] > poses.z[0, 2]
+    part = poses[10:20]
+    assert part.hand_xy.shape == (10, 2, 21, 2) and part.face_conf.shape == (10, 68) and part.z.shape == (10, 18)
+    np.testing.assert_array_equal(poses[3].face_xy[0], poses.face_xy[3])
+    assert [len(p) for p in poses[:3]] == [1, 1, 1] and next(iter(poses)).has_hands
+    # Joining with body-only poses: their hands and face are missing (zeros), their depth 0.
+    joined = Poses.concat([poses[:2], squats(shared_data)[:3]])
+    assert len(joined) == 5 and (joined.hand_conf[2:] == 0).all() and (joined.z[2:] == 0).all()
+    np.testing.assert_array_equal(joined.face_xy[:2], poses.face_xy[:2])
+    big = poses.rescale(1440, 1920)  # x2 across, x1.5 down
+    np.testing.assert_allclose(big.hand_xy, poses.hand_xy * np.array([2, 1.5], np.float32), rtol=1e-6)
+    np.testing.assert_allclose(big.z, poses.z * np.sqrt(3), rtol=1e-5)
+    crop = poses.crop(100, 200, 400, 400, 200, 200)
+    vis = poses.face_conf > 0
+    np.testing.assert_allclose(crop.face_xy[vis], (poses.face_xy[vis] - [100, 200]) / 2, rtol=1e-5)
+    np.testing.assert_allclose(crop.z, poses.z / 2, rtol=1e-6)
+    assert (crop.hand_xy[poses.hand_conf <= 0] == 0).all()
+    copy = poses.copy()
+    copy.hand_xy += 1
+    assert not np.shares_memory(copy.hand_xy, poses.hand_xy)
+    plain = poses.body_only()
+    assert plain.z is None and not plain.has_hands and not plain.has_face
+
+
+def test_flip_swaps_the_hands_and_mirrors_the_face(shared_data: Path) -> None:
+    poses = squats_whole(shared_data)
+    flipped = poses.flip()
+    back = flipped.flip()
+    for name in ("xy", "conf", "z", "hand_xy", "hand_conf", "face_xy", "face_conf"):
+        np.testing.assert_allclose(getattr(back, name), getattr(poses, name), atol=1e-4)
+    # The person's left hand becomes their right hand, mirrored.
+    seen = poses.hand_conf[:, 0] > 0
+    np.testing.assert_array_equal(flipped.hand_conf[:, 1], poses.hand_conf[:, 0])
+    np.testing.assert_allclose(flipped.hand_xy[:, 1][seen][:, 0], 719 - poses.hand_xy[:, 0][seen][:, 0])
+    np.testing.assert_allclose(flipped.z[:, 5], poses.z[:, 2])  # left shoulder <- right shoulder
+    # A left-right symmetric face mirrors onto itself (about its nose): every landmark keeps its role.
+    nose = poses.xy[:, 0]
+    mirrored_nose = flipped.xy[:, 0]
+    np.testing.assert_allclose(flipped.face_xy - mirrored_nose[:, None], poses.face_xy - nose[:, None], atol=1e-3)
+    right_eye = poses.face_xy[:, 36:42].mean(1)
+    assert (right_eye[:, 0] < nose[:, 0]).all()  # the person's right eye is on the image's left
+    assert (flipped.face_xy[:, 36:42].mean(1)[:, 0] < mirrored_nose[:, 0]).all()
+
+
+def test_bad_point_groups_are_refused(shared_data: Path) -> None:
+    poses = squats_whole(shared_data)
+    with pytest.raises(ValueError, match="hand_conf"):
+        Poses(poses.xy, poses.conf, 720, 1280, hand_xy=poses.hand_xy)
+    with pytest.raises(ValueError, match="face"):
+        Poses(poses.xy, poses.conf, 720, 1280, face_xy=poses.face_xy[:, :60], face_conf=poses.face_conf[:, :60])
+    with pytest.raises(ValueError, match="z"):
+        Poses(poses.xy, poses.conf, 720, 1280, z=poses.z[:3])
+    bad = poses.z.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        Poses(poses.xy, poses.conf, 720, 1280, z=bad)
+
+
+@pytest.mark.parametrize("mode", ["bones", "relative", "absolute"])
+def test_retarget_carries_depth_hands_and_face(shared_data: Path, mode: str) -> None:
+    driving, source = squats_whole(shared_data), photo_truth(shared_data, 0)
+    out = retarget(driving, source, mode)
+    scale = body_height(source)[0] / np.median(body_height(driving))
+    np.testing.assert_allclose(out.z, scale * driving.z, rtol=1e-4, atol=1e-3)
+    # Each hand keeps the driving hand's shape, scaled, and hangs on the result's wrist.
+    for side, wrist in ((0, 7), (1, 4)):
+        seen = driving.hand_conf[:, side, 0] > 0
+        np.testing.assert_allclose(out.hand_xy[seen, side, 0], out.xy[seen, wrist], atol=0.05)
+        shape = out.hand_xy[seen, side] - out.hand_xy[seen, side, :1]
+        np.testing.assert_allclose(shape, scale * (driving.hand_xy[seen, side] - driving.hand_xy[seen, side, :1]),
+                                   atol=0.05)
+    assert (out.hand_conf[1, 1] == 0).all()
+    offsets = out.face_xy - out.face_xy[:, 30:31]
+    np.testing.assert_allclose(offsets, scale * (driving.face_xy - driving.face_xy[:, 30:31]), atol=0.05)
+    assert not retarget(squats(shared_data), source, mode).has_hands

@@ -3,14 +3,22 @@ PG2/PATN/Deformable-GAN annotation CSV; ``.bvh`` motion capture is handed to ``p
 
 Formats (picked from the path when ``fmt`` is None):
 
-- ``npz``: arrays ``xy (T, J, 2)``, ``conf (T, J)``, ``size [width, height]``, ``fps``; lossless.
+- ``npz``: arrays ``xy (T, J, 2)``, ``conf (T, J)``, ``size [width, height]``, ``fps``, and when the
+  poses have them ``z``, ``hand_xy``, ``hand_conf``, ``face_xy``, ``face_conf`` (see ``Poses``); lossless.
 - ``openpose``: a folder of per-frame ``*_keypoints.json`` files (or one such file), each with a
-  ``people`` list holding ``pose_keypoints_2d`` = [x, y, c] * 18 (COCO-18) or * 25 (BODY_25, read only).
-  The person with the highest total confidence is kept. The image size is written as ``canvas_width``
-  / ``canvas_height`` (as the OpenPose editors do); files without it need ``size``.
+  ``people`` list holding ``pose_keypoints_2d`` = [x, y, c] * 18 (COCO-18) or * 25 (BODY_25, read only),
+  and optionally ``hand_left_keypoints_2d`` / ``hand_right_keypoints_2d`` ([x, y, c] * 21) and
+  ``face_keypoints_2d`` ([x, y, c] * 70 as OpenPose writes, the last two being the right and left
+  pupils, or * 68 as DWPose writes; read as the 68 iBUG points; written as 70 with each pupil at the
+  centre of its eye's contour). The person with the highest total body confidence is kept. The image
+  size is written as ``canvas_width`` / ``canvas_height`` (as the OpenPose editors do); files without
+  it need ``size``. Depth (``z``) is not stored.
 - ``coco``: a COCO keypoint JSON (``images``, ``annotations`` with 17 [x, y, v] keypoints,
   ``categories``); one image per frame, ordered by image id; the neck is the mid-shoulder point.
-  Visibility v > 0 reads as confidence 1; confidence > 0 writes as v = 2.
+  Visibility v > 0 reads as confidence 1; confidence > 0 writes as v = 2. The COCO-WholeBody layout
+  is read and written too: ``lefthand_kpts`` / ``righthand_kpts`` (21 [x, y, v]), ``face_kpts``
+  (68), ``foot_kpts`` (6; written as missing, not read), with ``*_valid`` flags and ``*_box`` boxes;
+  an annotation whose ``keypoints`` hold all 133 whole-body points (DWPose's order) is read as well.
 - ``pg2``: ``name:keypoints_y:keypoints_x`` rows with COCO-18 lists of integer pixels, -1 for a
   missing joint (PG2, PATN, Deformable GAN). It stores no image size: ``size`` if given, else the
   dataset's (64x128 when the file name says ``market``, 176x256 otherwise), grown to hold all points.
@@ -34,7 +42,15 @@ import numpy as np
 from .errors import PosevidError
 from .io_utils import NUMPY_LOAD_ERRORS, atomic_path
 from .poses import Poses
-from .skeleton import NUM_JOINTS, coco18_to_coco17, to_coco18
+from .skeleton import (
+    FACE_POINTS,
+    HAND_POINTS,
+    NUM_JOINTS,
+    WHOLEBODY_POINTS,
+    WHOLEBODY_SLICES,
+    coco18_to_coco17,
+    to_coco18,
+)
 
 FORMATS = ("npz", "openpose", "coco", "pg2", "bvh")
 DEFAULT_FPS = 30.0
@@ -46,6 +62,10 @@ COCO17_NAMES = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_
 COCO17_SKELETON = ((16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13), (6, 7), (6, 8),
                    (7, 9), (8, 10), (9, 11), (2, 3), (1, 2), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7))
 _OPENPOSE_LAYOUTS = {18 * 3: "coco18", 25 * 3: "body25"}
+_EXTRA_ARRAYS = ("z", "hand_xy", "hand_conf", "face_xy", "face_conf")  # optional npz arrays
+_OPENPOSE_HANDS = ("hand_left_keypoints_2d", "hand_right_keypoints_2d")  # in ``HAND_SIDES`` order
+_COCO_HANDS = ("lefthand", "righthand")
+OPENPOSE_FACE_POINTS = 70  # the 68 iBUG landmarks, then the right and left pupils
 
 Size = tuple[int, int]
 
@@ -101,8 +121,9 @@ def read_poses(path: str | Path, fmt: str | None = None, *, size: Size | None = 
     if not (0 < min(poses.width, poses.height) and max(poses.width, poses.height) <= MAX_SIDE
             and 0 < poses.fps < math.inf):
         raise PosevidError(path, f"bad image size {poses.width}x{poses.height} or fps {poses.fps}")
-    if not ((poses.conf >= 0) & (poses.conf <= 1)).all():
-        raise PosevidError(path, "joint confidences must lie in [0, 1]")
+    for c in (poses.conf, poses.hand_conf, poses.face_conf):
+        if c is not None and not ((c >= 0) & (c <= 1)).all():
+            raise PosevidError(path, "keypoint confidences must lie in [0, 1]")
     return poses
 
 
@@ -147,8 +168,10 @@ def _detail(err: Exception) -> str:
     return getattr(err, "strerror", None) or str(err) or type(err).__name__
 
 
-def _fit_size(xy: np.ndarray, conf: np.ndarray, default: Size | None) -> Size:
-    """``default`` grown to hold every visible point (the smallest such size when there is no default)."""
+def _fit_size(points: tuple[np.ndarray, np.ndarray], default: Size | None) -> Size:
+    """``default`` grown to hold every visible point of ``points`` = (xy (..., 2), conf (...)) (the
+    smallest such size when there is no default)."""
+    xy, conf = points
     pts = xy[conf > 0]
     width, height = default or (1, 1)
     if pts.size:
@@ -178,12 +201,13 @@ def _read_npz(path: Path, size: Size | None) -> Poses:
         conf = np.asarray(data["conf"], np.float32)
         stored = [int(v) for v in np.asarray(data["size"]).reshape(-1)]
         fps = float(data["fps"])
+        extras = {n: np.asarray(data[n], np.float32) for n in _EXTRA_ARRAYS if n in data.files}
     if xy.ndim != 3 or xy.shape[2] != 2 or conf.shape != xy.shape[:2]:
         raise PosevidError(path, f"npz pose arrays have shapes xy {xy.shape}, conf {conf.shape}")
     if len(stored) != 2 or min(stored) <= 0:
         raise PosevidError(path, f"npz pose file has a bad image size {stored}")
     width, height = size or stored
-    return Poses(xy, conf, width, height, fps)
+    return Poses(xy, conf, width, height, fps, **extras)
 
 
 def _check_npz_sizes(path: Path) -> None:
@@ -200,8 +224,9 @@ def _check_npz_sizes(path: Path) -> None:
 
 def _write_npz(tmp: Path, poses: Poses) -> None:
     with open(tmp, "wb") as f:
+        extras = {n: getattr(poses, n) for n in _EXTRA_ARRAYS if getattr(poses, n) is not None}
         np.savez(f, xy=poses.xy, conf=poses.conf, size=np.array([poses.width, poses.height], np.int64),
-                 fps=np.float64(poses.fps))
+                 fps=np.float64(poses.fps), **extras)
 
 
 # ---- OpenPose --------------------------------------------------------------------------------------
@@ -211,29 +236,66 @@ def _frame_key(path: Path) -> tuple[int, str]:
     return (int(numbers[-1]) if numbers else -1, path.name)
 
 
-def _openpose_frame(path: Path) -> tuple[np.ndarray, np.ndarray, Size | None]:
-    """(18, 2), (18,) for the most confident person in one OpenPose JSON file, and its canvas size."""
+_Frame = dict[str, np.ndarray]  # one frame's arrays: xy, conf and any of hand_xy, hand_conf, face_xy, face_conf
+
+
+def _openpose_group(person: dict, key: str, sizes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(N, 2), (N,) from one person's ``key`` list of [x, y, c] triples (None when absent or empty);
+    the list must hold one of ``sizes`` points, and only the first ``sizes[0]`` are kept."""
+    flat = np.asarray(person.get(key) or [], np.float32).reshape(-1)
+    if flat.size == 0:
+        return None
+    if flat.size not in [3 * n for n in sizes]:
+        raise ValueError(f"{key} has {flat.size} numbers, expected {' or '.join(str(3 * n) for n in sizes)}")
+    kp = flat.reshape(-1, 3)[: sizes[0]]
+    conf = kp[:, 2].copy()
+    return np.where(conf[:, None] > 0, kp[:, :2], 0.0), conf
+
+
+def _openpose_person(person: dict) -> _Frame:
+    flat = np.asarray(person["pose_keypoints_2d"], np.float32).reshape(-1)
+    if flat.size not in _OPENPOSE_LAYOUTS:
+        raise ValueError(f"pose_keypoints_2d has {flat.size} numbers, expected 54 (COCO-18) or 75 (BODY_25)")
+    kp = flat.reshape(-1, 3)
+    xy, conf = to_coco18(kp[:, :2], kp[:, 2], _OPENPOSE_LAYOUTS[flat.size])
+    frame = {"xy": xy, "conf": conf}
+    hands = [_openpose_group(person, key, (HAND_POINTS,)) for key in _OPENPOSE_HANDS]
+    if any(h is not None for h in hands):
+        hands = [h or (np.zeros((HAND_POINTS, 2), np.float32), np.zeros(HAND_POINTS, np.float32)) for h in hands]
+        frame["hand_xy"], frame["hand_conf"] = np.stack([h[0] for h in hands]), np.stack([h[1] for h in hands])
+    face = _openpose_group(person, "face_keypoints_2d", (FACE_POINTS, OPENPOSE_FACE_POINTS))
+    if face is not None:
+        frame["face_xy"], frame["face_conf"] = face
+    return frame
+
+
+def _openpose_frame(path: Path) -> tuple[_Frame, Size | None]:
+    """The arrays of the most confident person in one OpenPose JSON file (body (18, 2), (18,), and the
+    hands and face it has), and its canvas size."""
     try:
         data = json.loads(path.read_text())
-        people = data["people"]
-        best = None
-        for person in people:
-            flat = np.asarray(person["pose_keypoints_2d"], np.float32).reshape(-1)
-            if flat.size not in _OPENPOSE_LAYOUTS:
-                raise ValueError(f"pose_keypoints_2d has {flat.size} numbers, expected 54 (COCO-18) or 75 (BODY_25)")
-            kp = flat.reshape(-1, 3)
-            xy, conf = to_coco18(kp[:, :2], kp[:, 2], _OPENPOSE_LAYOUTS[flat.size])
-            if best is None or conf.sum() > best[1].sum():
-                best = (xy, conf)
+        people = [_openpose_person(person) for person in data["people"]]
         canvas = (int(data["canvas_width"]), int(data["canvas_height"])) if "canvas_width" in data else None
     except PosevidError:
         raise
     except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, OverflowError,
             RecursionError) as err:
         raise PosevidError(path, f"not a valid OpenPose keypoint file ({_detail(err)})") from None
-    if best is None:
-        best = (np.zeros((NUM_JOINTS, 2), np.float32), np.zeros(NUM_JOINTS, np.float32))
-    return best[0], best[1], canvas
+    if not people:
+        return {"xy": np.zeros((NUM_JOINTS, 2), np.float32), "conf": np.zeros(NUM_JOINTS, np.float32)}, canvas
+    return max(people, key=lambda f: (f["conf"].sum(), sum(a.sum() for k, a in f.items() if k.endswith("conf")))), \
+        canvas
+
+
+def _stack_frames(frames: list[_Frame]) -> dict[str, np.ndarray]:
+    """Per-frame arrays stacked along time; a group some frames lack is missing (zeros) there, and a
+    group no frame has is left out."""
+    names = {n for f in frames for n in f}
+    out = {}
+    for name in names:
+        shape = next(f[name].shape for f in frames if name in f)
+        out[name] = np.stack([f.get(name, np.zeros(shape, np.float32)) for f in frames]).astype(np.float32)
+    return out
 
 
 def _read_openpose(path: Path, size: Size | None) -> Poses:
@@ -241,25 +303,50 @@ def _read_openpose(path: Path, size: Size | None) -> Poses:
     if not files:
         raise PosevidError(path, "folder holds no OpenPose *_keypoints.json files")
     frames = [_openpose_frame(f) for f in files]
-    xy = np.stack([f[0] for f in frames])
-    conf = np.stack([f[1] for f in frames])
-    canvases = {f[2] for f in frames if f[2] is not None}
+    arrays = _stack_frames([f[0] for f in frames])
+    canvases = {f[1] for f in frames if f[1] is not None}
     if len(canvases) > 1:
         raise PosevidError(path, f"frames disagree on the canvas size: {sorted(canvases)}")
-    width, height = size or (canvases.pop() if canvases else _fit_size(xy, conf, None))
-    return Poses(xy, conf, width, height, DEFAULT_FPS)
+    width, height = size or (canvases.pop() if canvases else _fit_size(_all_points(arrays), None))
+    return Poses(width=width, height=height, fps=DEFAULT_FPS, **arrays)
+
+
+def _all_points(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Every body, hand and face point of stacked arrays as (N, 2), (N,)."""
+    pairs = [(arrays[x], arrays[c]) for x, c in (("xy", "conf"), ("hand_xy", "hand_conf"), ("face_xy", "face_conf"))
+             if x in arrays]
+    return np.concatenate([x.reshape(-1, 2) for x, _ in pairs]), np.concatenate([c.reshape(-1) for _, c in pairs])
+
+
+def _triples(xy: np.ndarray, conf: np.ndarray) -> list[float]:
+    """(N, 2), (N,) -> [x, y, c] * N, rounded for JSON."""
+    return [round(float(v), 3) for v in np.concatenate([xy, conf[:, None]], axis=1).reshape(-1)]
+
+
+def _with_pupils(xy: np.ndarray, conf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """68 face landmarks -> OpenPose's 70: the right and left pupils at the centres of the eye contours."""
+    eyes = [list(range(36, 42)), list(range(42, 48))]
+    p_xy = np.stack([xy[e].mean(0) for e in eyes])
+    p_c = np.array([conf[e].min() for e in eyes], np.float32)
+    return np.concatenate([xy, np.where(p_c[:, None] > 0, p_xy, 0)]), np.concatenate([conf, p_c])
 
 
 def _write_openpose(tmp: Path, poses: Poses) -> None:
     tmp.mkdir()
     for t in range(len(poses)):
         people = []
-        if (poses.conf[t] > 0).any():
-            kp = np.concatenate([poses.xy[t], poses.conf[t, :, None]], axis=1)
-            people.append({"person_id": [-1], "pose_keypoints_2d": [round(float(v), 3) for v in kp.reshape(-1)],
-                           "face_keypoints_2d": [], "hand_left_keypoints_2d": [], "hand_right_keypoints_2d": [],
-                           "pose_keypoints_3d": [], "face_keypoints_3d": [], "hand_left_keypoints_3d": [],
-                           "hand_right_keypoints_3d": []})
+        seen = [c[t] for c in (poses.conf, poses.hand_conf, poses.face_conf) if c is not None]
+        if any((c > 0).any() for c in seen):
+            person = {"person_id": [-1], "pose_keypoints_2d": _triples(poses.xy[t], poses.conf[t]),
+                      "face_keypoints_2d": [], "hand_left_keypoints_2d": [], "hand_right_keypoints_2d": [],
+                      "pose_keypoints_3d": [], "face_keypoints_3d": [], "hand_left_keypoints_3d": [],
+                      "hand_right_keypoints_3d": []}
+            if poses.hand_xy is not None:
+                for key, h_xy, h_c in zip(_OPENPOSE_HANDS, poses.hand_xy[t], poses.hand_conf[t]):
+                    person[key] = _triples(h_xy, h_c) if (h_c > 0).any() else []
+            if poses.face_xy is not None and (poses.face_conf[t] > 0).any():
+                person["face_keypoints_2d"] = _triples(*_with_pupils(poses.face_xy[t], poses.face_conf[t]))
+            people.append(person)
         frame = {"version": 1.3, "people": people, "canvas_width": poses.width, "canvas_height": poses.height}
         (tmp / f"frame_{t:012d}_keypoints.json").write_text(json.dumps(frame))
 
@@ -276,6 +363,44 @@ def _remove_openpose_folder(path: Path) -> None:
 
 # ---- COCO keypoint JSON ----------------------------------------------------------------------------
 
+def _coco_group(ann: dict, key: str, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(n, 2) and (n,) confidence (v > 0 -> 1) from a COCO-WholeBody ``key`` list; None when absent,
+    empty or marked not valid."""
+    values = ann.get(f"{key}_kpts")
+    if not values or ann.get(f"{key}_valid") is False:
+        return None
+    kp = np.asarray(values, np.float32).reshape(-1)
+    if kp.size != 3 * n:
+        raise ValueError(f"annotation {ann.get('id')} has {kp.size} {key}_kpts numbers, expected {3 * n}")
+    kp = kp.reshape(n, 3)
+    conf = (kp[:, 2] > 0).astype(np.float32)
+    return np.where(conf[:, None] > 0, kp[:, :2], 0.0), conf
+
+
+def _coco_annotation(ann: dict) -> _Frame:
+    """One COCO (or COCO-WholeBody) annotation -> body (18, 2), (18,) and the hands and face it has."""
+    kp = np.asarray(ann["keypoints"], np.float32).reshape(-1)
+    if kp.size == 3 * WHOLEBODY_POINTS:  # all whole-body points in one list: split them into the named groups
+        whole = kp.reshape(WHOLEBODY_POINTS, 3)
+        ann = {**ann, **{f"{name}_kpts": whole[WHOLEBODY_SLICES[part]].reshape(-1).tolist()
+                         for name, part in (*zip(_COCO_HANDS, ("left_hand", "right_hand")), ("face", "face"))}}
+        kp = whole[WHOLEBODY_SLICES["body"]].reshape(-1)
+    if kp.size != 17 * 3:
+        raise ValueError(f"annotation {ann.get('id')} has {kp.size} keypoint numbers, expected 51 (COCO) "
+                         f"or {3 * WHOLEBODY_POINTS} (COCO-WholeBody)")
+    kp = kp.reshape(17, 3)
+    xy, conf = to_coco18(kp[:, :2], (kp[:, 2] > 0).astype(np.float32), "coco17")
+    frame = {"xy": xy, "conf": conf}
+    hands = [_coco_group(ann, key, HAND_POINTS) for key in _COCO_HANDS]
+    if any(h is not None for h in hands):
+        hands = [h or (np.zeros((HAND_POINTS, 2), np.float32), np.zeros(HAND_POINTS, np.float32)) for h in hands]
+        frame["hand_xy"], frame["hand_conf"] = np.stack([h[0] for h in hands]), np.stack([h[1] for h in hands])
+    face = _coco_group(ann, "face", FACE_POINTS)
+    if face is not None:
+        frame["face_xy"], frame["face_conf"] = face
+    return frame
+
+
 def _read_coco(path: Path, size: Size | None) -> Poses:
     data = json.loads(path.read_text())
     images = sorted(data["images"], key=lambda im: im["id"])
@@ -285,22 +410,34 @@ def _read_coco(path: Path, size: Size | None) -> Poses:
     if len(sizes) > 1 and size is None:
         raise PosevidError(path, f"images differ in size ({sorted(sizes)[:3]}...); one pose sequence needs one size")
     index = {im["id"]: t for t, im in enumerate(images)}
-    kp17 = np.zeros((len(images), 17, 3), np.float32)
+    empty = {"xy": np.zeros((NUM_JOINTS, 2), np.float32), "conf": np.zeros(NUM_JOINTS, np.float32)}
+    frames: list[_Frame] = [empty] * len(images)
     for ann in data["annotations"]:
         if ann["image_id"] not in index:
             raise PosevidError(path, f"annotation {ann.get('id')} refers to unknown image {ann['image_id']}")
-        kp = np.asarray(ann["keypoints"], np.float32).reshape(-1)
-        if kp.size != 17 * 3:
-            raise PosevidError(path, f"annotation {ann.get('id')} has {kp.size} keypoint numbers, expected 51")
-        kp = kp.reshape(17, 3)
+        frame = _coco_annotation(ann)
         t = index[ann["image_id"]]
-        if (kp[:, 2] > 0).sum() > (kp17[t, :, 2] > 0).sum():
-            kp17[t] = kp
-    xy, conf = to_coco18(kp17[..., :2], (kp17[..., 2] > 0).astype(np.float32), "coco17")
+        if (frame["conf"] > 0).sum() > (frames[t]["conf"] > 0).sum():
+            frames[t] = frame
     info = data.get("info") or {}
     fps = float(info.get("fps", DEFAULT_FPS)) if isinstance(info, dict) else DEFAULT_FPS
     width, height = size or sizes.pop()
-    return Poses(xy, conf, width, height, fps)
+    return Poses(width=width, height=height, fps=fps, **_stack_frames(frames))
+
+
+def _coco_box(xy: np.ndarray, vis: np.ndarray) -> list[float]:
+    """[x, y, w, h] around the visible points (zeros when none)."""
+    if not vis.any():
+        return [0.0, 0.0, 0.0, 0.0]
+    (x0, y0), (x1, y1) = xy[vis].min(0), xy[vis].max(0)
+    return [round(float(v), 2) for v in (x0, y0, x1 - x0, y1 - y0)]
+
+
+def _coco_points(xy: np.ndarray, conf: np.ndarray) -> list[float]:
+    """(N, 2), (N,) -> [x, y, v] * N with v = 2 for a visible point, 0 (and x = y = 0) for a missing one."""
+    vis = conf > 0
+    kp = np.concatenate([np.where(vis[:, None], xy, 0), np.where(vis, 2, 0)[:, None]], axis=1)
+    return [round(float(v), 2) for v in kp.reshape(-1)]
 
 
 def _write_coco(tmp: Path, poses: Poses) -> None:
@@ -309,16 +446,24 @@ def _write_coco(tmp: Path, poses: Poses) -> None:
     for t in range(len(poses)):
         images.append({"id": t + 1, "file_name": f"{t:06d}.jpg", "width": poses.width, "height": poses.height})
         vis = conf[t] > 0
-        if not vis.any():
+        groups = [c[t] for c in (poses.hand_conf, poses.face_conf) if c is not None]
+        if not vis.any() and not any((c > 0).any() for c in groups):
             continue
-        kp = np.concatenate([np.where(vis[:, None], xy[t], 0), np.where(vis, 2, 0)[:, None]], axis=1)
-        x0, y0 = xy[t][vis].min(0)
-        x1, y1 = xy[t][vis].max(0)
-        annotations.append({"id": t + 1, "image_id": t + 1, "category_id": 1, "iscrowd": 0,
-                            "keypoints": [round(float(v), 2) for v in kp.reshape(-1)],
-                            "num_keypoints": int(vis.sum()),
-                            "bbox": [round(float(v), 2) for v in (x0, y0, x1 - x0, y1 - y0)],
-                            "area": round(float((x1 - x0) * (y1 - y0)), 2)})
+        box = _coco_box(xy[t], vis)
+        ann = {"id": t + 1, "image_id": t + 1, "category_id": 1, "iscrowd": 0,
+               "keypoints": _coco_points(xy[t], conf[t]), "num_keypoints": int(vis.sum()),
+               "bbox": box, "area": round(box[2] * box[3], 2)}
+        if poses.hand_xy is not None or poses.face_xy is not None:
+            ann.update(foot_kpts=[0.0] * 18, foot_valid=False)
+            parts = [(key, poses.hand_xy, poses.hand_conf, side) for side, key in enumerate(_COCO_HANDS)]
+            parts.append(("face", poses.face_xy, poses.face_conf, None))
+            for key, g_xy, g_c, side in parts:
+                n = HAND_POINTS if side is not None else FACE_POINTS
+                p_xy = np.zeros((n, 2), np.float32) if g_xy is None else g_xy[t] if side is None else g_xy[t, side]
+                p_c = np.zeros(n, np.float32) if g_c is None else g_c[t] if side is None else g_c[t, side]
+                ann.update({f"{key}_kpts": _coco_points(p_xy, p_c), f"{key}_valid": bool((p_c > 0).any()),
+                            f"{key}_box": _coco_box(p_xy, p_c > 0)})
+        annotations.append(ann)
     data = {"info": {"description": "posevid poses", "fps": poses.fps}, "images": images,
             "annotations": annotations,
             "categories": [{"id": 1, "name": "person", "supercategory": "person", "keypoints": list(COCO17_NAMES),
@@ -348,7 +493,7 @@ def _read_pg2(path: Path, size: Size | None) -> Poses:
     conf = ((xy[..., 0] != -1) & (xy[..., 1] != -1)).astype(np.float32)
     xy[conf == 0] = 0
     default = (64, 128) if "market" in path.name.lower() else (176, 256)
-    width, height = size or _fit_size(xy, conf, default)
+    width, height = size or _fit_size((xy, conf), default)
     return Poses(xy, conf, width, height, DEFAULT_FPS)
 
 

@@ -1,28 +1,46 @@
-"""``Poses``: a sequence of 2D COCO-18 skeletons in pixel coordinates, with the image size and fps.
+"""``Poses``: a sequence of 2D COCO-18 skeletons in pixel coordinates, with the image size and fps, and
+optionally each joint's relative depth and the hand and face keypoints.
 
 Retargeting, smoothing and gap filling live here too; they take and return ``Poses``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import PosevidError
-from .skeleton import DRAWN_LIMBS, FLIP_PERM, NUM_JOINTS
+from .skeleton import DRAWN_LIMBS, FACE_FLIP_PERM, FACE_POINTS, FLIP_PERM, HAND_POINTS, JOINT, NUM_JOINTS
 
 # How ``retarget`` puts the driving motion on the source body.
 RETARGET_MODES: tuple[str, ...] = ("bones", "relative", "absolute")
+# Optional point groups beside the body: (xy field, conf field, shape of one frame's xy).
+GROUPS: dict[str, tuple[str, str, tuple[int, ...]]] = {
+    "hands": ("hand_xy", "hand_conf", (2, HAND_POINTS, 2)),
+    "face": ("face_xy", "face_conf", (FACE_POINTS, 2)),
+}
 
 
 @dataclass
 class Poses:
-    """T frames of J joints.
+    """T frames of J body joints, with optional depth, hands and face.
 
     xy: (T, J, 2) float32 pixel coordinates (x right, y down) in an image of ``width`` x ``height``.
     conf: (T, J) float32 confidence in [0, 1]; a missing joint has confidence 0 (and xy 0).
     fps: frames per second of the sequence.
+
+    Optional (None when not estimated; every operation here carries them along):
+    z: (T, J) float32 relative depth of each body joint, in pixels (the scale of x), measured along
+    the camera's viewing direction from the hip centre: positive is farther from the camera, negative
+    nearer (BlazePose's landmark z; x right, y down, z away form a right-handed camera frame).
+    It is 0 where the joint is missing.
+    hand_xy: (T, 2, 21, 2) and hand_conf: (T, 2, 21): the person's left (index 0) and right (1) hand,
+    21 points each in ``skeleton.HAND_NAMES`` order, pixels like ``xy``.
+    face_xy: (T, 68, 2) and face_conf: (T, 68): the 68 iBUG face landmarks.
+    A hand or face not found in a frame has confidence 0 (and xy 0) there.
     """
 
     xy: np.ndarray
@@ -30,6 +48,11 @@ class Poses:
     width: int
     height: int
     fps: float = 30.0
+    z: np.ndarray | None = None
+    hand_xy: np.ndarray | None = None
+    hand_conf: np.ndarray | None = None
+    face_xy: np.ndarray | None = None
+    face_conf: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.xy = np.asarray(self.xy, dtype=np.float32)
@@ -42,10 +65,52 @@ class Poses:
             raise ValueError(f"Poses.xy must be (T, J, 2), got {self.xy.shape}")
         if self.conf.shape != self.xy.shape[:2]:
             raise ValueError(f"Poses.conf must be {self.xy.shape[:2]}, got {self.conf.shape}")
-        if not (np.isfinite(self.xy).all() and np.isfinite(self.conf).all()):
+        if self.z is not None:
+            self.z = np.asarray(self.z, dtype=np.float32)
+            if self.z.ndim == 1:
+                self.z = self.z[None]
+            if self.z.shape != self.conf.shape:
+                raise ValueError(f"Poses.z must be {self.conf.shape}, got {self.z.shape}")
+        frames = len(self.xy)
+        for name, (xy_name, conf_name, shape) in GROUPS.items():
+            gxy, gconf = getattr(self, xy_name), getattr(self, conf_name)
+            if (gxy is None) != (gconf is None):
+                raise ValueError(f"Poses {name}: give both {xy_name} and {conf_name}, or neither")
+            if gxy is None:
+                continue
+            gxy, gconf = np.asarray(gxy, dtype=np.float32), np.asarray(gconf, dtype=np.float32)
+            if gxy.shape == shape:  # one frame without its time axis
+                gxy, gconf = gxy[None], gconf[None]
+            if gxy.shape != (frames, *shape) or gconf.shape != gxy.shape[:-1]:
+                raise ValueError(f"Poses {name} must be {xy_name} {(frames, *shape)} and {conf_name} "
+                                 f"{(frames, *shape[:-1])}, got {gxy.shape} and {gconf.shape}")
+            setattr(self, xy_name, gxy)
+            setattr(self, conf_name, gconf)
+        if not all(np.isfinite(a).all() for a in self._arrays().values()):
             raise ValueError("Poses contain NaN or infinite values")
         self.width, self.height = int(self.width), int(self.height)
         self.fps = float(self.fps)
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        """The per-frame arrays that are present, by field name (``xy``, ``conf``, then the optional ones)."""
+        names = ("xy", "conf", "z", "hand_xy", "hand_conf", "face_xy", "face_conf")
+        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+
+    def _point_sets(self) -> list[tuple[str, str]]:
+        """(xy field, conf field) of the body and of each group present."""
+        return [("xy", "conf")] + [(x, c) for x, c, _ in GROUPS.values() if getattr(self, x) is not None]
+
+    def _with(self, fn: Callable[[str, np.ndarray], np.ndarray], **changes: object) -> Poses:
+        """A new ``Poses`` with ``fn(field, array)`` applied to every per-frame array, and ``changes``."""
+        return dataclasses.replace(self, **{n: fn(n, a) for n, a in self._arrays().items()}, **changes)
+
+    @property
+    def has_hands(self) -> bool:
+        return self.hand_xy is not None
+
+    @property
+    def has_face(self) -> bool:
+        return self.face_xy is not None
 
     @classmethod
     def empty(cls, frames: int, width: int, height: int, fps: float = 30.0, joints: int = NUM_JOINTS) -> Poses:
@@ -55,12 +120,23 @@ class Poses:
 
     @classmethod
     def concat(cls, items: list[Poses]) -> Poses:
-        """Join sequences of the same image size along time (the first one's fps is kept)."""
+        """Join sequences of the same image size along time (the first one's fps is kept).
+
+        An optional array present in some items only is filled with zeros (missing) for the others.
+        """
         if not items:
             raise ValueError("Poses.concat needs at least one sequence")
         first = items[0]
-        return cls(np.concatenate([p.xy for p in items]), np.concatenate([p.conf for p in items]),
-                   first.width, first.height, first.fps)
+        names = [n for n in ("xy", "conf", "z", "hand_xy", "hand_conf", "face_xy", "face_conf")
+                 if any(getattr(p, n) is not None for p in items)]
+        template = {n: next(getattr(p, n) for p in items if getattr(p, n) is not None) for n in names}
+
+        def part(p: Poses, n: str) -> np.ndarray:
+            a = getattr(p, n)
+            return a if a is not None else np.zeros((len(p), *template[n].shape[1:]), np.float32)
+
+        arrays = {n: np.concatenate([part(p, n) for p in items]) for n in names}
+        return cls(width=first.width, height=first.height, fps=first.fps, **arrays)
 
     def __len__(self) -> int:
         return self.xy.shape[0]
@@ -69,7 +145,7 @@ class Poses:
         """A sub-sequence; an integer index gives a one-frame ``Poses``."""
         if isinstance(index, (int, np.integer)):
             index = slice(int(index), int(index) + 1 if int(index) != -1 else None)
-        return Poses(self.xy[index], self.conf[index], self.width, self.height, self.fps)
+        return self._with(lambda _, a: a[index])
 
     def __iter__(self):
         for t in range(len(self)):
@@ -84,33 +160,50 @@ class Poses:
         return self.conf > threshold
 
     def copy(self) -> Poses:
-        return Poses(self.xy.copy(), self.conf.copy(), self.width, self.height, self.fps)
+        return self._with(lambda _, a: a.copy())
+
+    def body_only(self) -> Poses:
+        """The same body poses without depth, hands and face."""
+        return Poses(self.xy, self.conf, self.width, self.height, self.fps)
+
+    def _transform(self, fn: Callable[[np.ndarray], np.ndarray], z_scale: float, **changes: object) -> Poses:
+        """Points mapped by ``fn`` ((..., 2) -> (..., 2)), missing points kept at 0, z scaled."""
+        sets = dict(self._point_sets())
+
+        def apply(name: str, a: np.ndarray) -> np.ndarray:
+            if name in sets:
+                out = fn(a)
+                out[getattr(self, sets[name]) <= 0] = 0
+                return out
+            return a * np.float32(z_scale) if name == "z" else a
+
+        return self._with(apply, **changes)
 
     def rescale(self, width: int, height: int) -> Poses:
-        """The same poses in an image of ``width`` x ``height`` (coordinates scaled per axis)."""
-        sx, sy = width / self.width, height / self.height
-        xy = self.xy * np.array([sx, sy], np.float32)
-        return Poses(xy, self.conf, width, height, self.fps)
+        """The same poses in an image of ``width`` x ``height`` (coordinates scaled per axis; depth by
+        the geometric mean of the two scales)."""
+        s = np.array([width / self.width, height / self.height], np.float32)
+        return self._transform(lambda a: a * s, float(np.sqrt(s[0] * s[1])), width=width, height=height)
 
     def crop(self, x0: float, y0: float, size_w: float, size_h: float, width: int, height: int) -> Poses:
         """Poses inside the box (x0, y0, size_w, size_h) of this image, resized to width x height.
 
-        Joints that fall outside the box keep their (out-of-range) coordinates and confidence.
+        Points that fall outside the box keep their (out-of-range) coordinates and confidence; depth
+        scales by the geometric mean of the two scales.
         """
-        xy = (self.xy - np.array([x0, y0], np.float32)) * np.array([width / size_w, height / size_h], np.float32)
-        xy[self.conf <= 0] = 0
-        return Poses(xy, self.conf, width, height, self.fps)
+        origin = np.array([x0, y0], np.float32)
+        s = np.array([width / size_w, height / size_h], np.float32)
+        return self._transform(lambda a: (a - origin) * s, float(np.sqrt(s[0] * s[1])), width=width, height=height)
 
     def flip(self) -> Poses:
-        """Mirror horizontally: x -> width - 1 - x, with left and right joints swapped."""
+        """Mirror horizontally: x -> width - 1 - x, with left and right joints and hands swapped and the
+        face landmarks mirrored (``skeleton.FACE_FLIP_PERM``); depth is unchanged."""
         if self.num_joints != NUM_JOINTS:
             raise ValueError("flip needs COCO-18 poses")
-        perm = list(FLIP_PERM)
-        xy = self.xy[:, perm].copy()
-        conf = self.conf[:, perm].copy()
-        xy[..., 0] = self.width - 1 - xy[..., 0]
-        xy[conf <= 0] = 0
-        return Poses(xy, conf, self.width, self.height, self.fps)
+        perm = {"xy": list(FLIP_PERM), "conf": list(FLIP_PERM), "z": list(FLIP_PERM),
+                "face_xy": list(FACE_FLIP_PERM), "face_conf": list(FACE_FLIP_PERM)}
+        swapped = self._with(lambda n, a: a[:, ::-1] if n.startswith("hand_") else a[:, perm[n]])
+        return swapped._transform(lambda a: np.concatenate([swapped.width - 1 - a[..., :1], a[..., 1:]], -1), 1.0)
 
 
 # Segments whose lengths add up to a standing person's height, with their typical share of it:
@@ -200,6 +293,9 @@ def retarget(driving: Poses, source: Poses, mode: str = "relative") -> Poses:
     centre in the first frame lands on the source's; its motion across the frame is scaled likewise.
     Returns (T, 18) poses in the source image's pixels at the driving fps. Raises ``PosevidError`` when
     either sequence has no person in it.
+    The driver's depth, hands and face (when present) come along scaled by the ratio of body sizes:
+    depth as is, each hand placed by its offsets from the driving wrist at the result's wrist, the face
+    by its offsets from the driving nose at the result's nose (in ``absolute`` mode all move with the body).
     """
     if mode not in RETARGET_MODES:
         raise ValueError(f"retarget mode must be one of {', '.join(RETARGET_MODES)}, got {mode!r}")
@@ -225,7 +321,34 @@ def retarget(driving: Poses, source: Poses, mode: str = "relative") -> Poses:
         if mode == "bones":
             xy = _turn_bones(xy, conf, d_xy, d_c, first, s_xy, s_c)
     xy = np.where(conf[..., None] > 0, xy, 0.0)
-    return Poses(xy, conf, src.width, src.height, driving.fps)
+    out = Poses(xy, conf, src.width, src.height, driving.fps)
+    return _carry_extras(driving, out, scale, None if mode != "absolute" else (scale, offset))
+
+
+def _carry_extras(driving: Poses, out: Poses, scale: float, affine: tuple[float, np.ndarray] | None) -> Poses:
+    """``out`` with the driver's depth, hands and face moved onto it (see ``retarget``)."""
+    extras: dict[str, np.ndarray] = {}
+    if driving.z is not None:
+        extras["z"] = np.where(out.conf > 0, scale * driving.z, 0.0)
+    anchors = {"hand_xy": (JOINT["left_wrist"], JOINT["right_wrist"]), "face_xy": (JOINT["nose"],)}
+    for xy_name, conf_name, _ in GROUPS.values():
+        g_xy, g_c = getattr(driving, xy_name), getattr(driving, conf_name)
+        if g_xy is None:
+            continue
+        if affine is not None:
+            moved = affine[0] * g_xy + affine[1]
+            c = g_c
+        else:
+            joints = list(anchors[xy_name])
+            d_anchor, o_anchor = driving.xy[:, joints], out.xy[:, joints]  # (T, A, 2): one anchor per hand
+            ok = (driving.conf[:, joints] > 0) & (out.conf[:, joints] > 0)
+            if xy_name == "face_xy":
+                d_anchor, o_anchor, ok = d_anchor[:, 0], o_anchor[:, 0], ok[:, 0]
+            moved = o_anchor[..., None, :] + scale * (g_xy - d_anchor[..., None, :])
+            c = np.where(ok[..., None], g_c, 0.0)
+        extras[xy_name] = np.where(c[..., None] > 0, moved, 0.0)
+        extras[conf_name] = c
+    return dataclasses.replace(out, **extras)
 
 
 def _turn_bones(rel: np.ndarray, conf: np.ndarray, d_xy: np.ndarray, d_c: np.ndarray, first: int,
@@ -279,6 +402,7 @@ def smooth(poses: Poses, method: str = "one_euro", *, min_cutoff: float = 1.0, b
     closely) and d_cutoff (Hz); coordinates are filtered in units of the median body height, so the
     defaults do not depend on the image size. ``savgol``: Savitzky-Golay filter with an odd ``window``
     (frames) and polynomial ``order``; runs shorter than the window use the largest odd window that fits.
+    Only the body's xy is smoothed; depth, hands and face pass through unchanged.
     """
     if method not in ("one_euro", "savgol"):
         raise ValueError(f"smooth method must be 'one_euro' or 'savgol', got {method!r}")
@@ -297,16 +421,17 @@ def smooth(poses: Poses, method: str = "one_euro", *, min_cutoff: float = 1.0, b
             w = min(window, (b - a) if (b - a) % 2 else (b - a - 1))
             if w > order:
                 out[a:b, j] = savgol_filter(seg, w, order, axis=0, mode="interp")
-    return Poses((out * unit).astype(np.float32), poses.conf, poses.width, poses.height, poses.fps)
+    return dataclasses.replace(poses, xy=(out * unit).astype(np.float32))
 
 
 def fill_gaps(poses: Poses, max_gap: int = 5) -> Poses:
     """Fill runs of at most ``max_gap`` frames where a joint is missing, between two frames where it is seen.
 
-    Coordinates and confidence are interpolated linearly between the two frames; longer gaps and gaps
-    at the start or end of the sequence stay missing.
+    Coordinates, confidence and depth are interpolated linearly between the two frames; longer gaps and
+    gaps at the start or end of the sequence stay missing. Hands and face pass through unchanged.
     """
     xy, conf = poses.xy.copy(), poses.conf.copy()
+    z = None if poses.z is None else poses.z.copy()
     for j in range(poses.num_joints):
         for a, b in _runs(poses.conf[:, j] <= 0):
             if a == 0 or b == len(poses) or b - a > max_gap:
@@ -314,4 +439,6 @@ def fill_gaps(poses: Poses, max_gap: int = 5) -> Poses:
             w = (np.arange(a, b) - (a - 1)) / (b - (a - 1))
             xy[a:b, j] = (1 - w)[:, None] * xy[a - 1, j] + w[:, None] * xy[b, j]
             conf[a:b, j] = (1 - w) * conf[a - 1, j] + w * conf[b, j]
-    return Poses(xy, conf, poses.width, poses.height, poses.fps)
+            if z is not None:
+                z[a:b, j] = (1 - w) * z[a - 1, j] + w * z[b, j]
+    return dataclasses.replace(poses, xy=xy, conf=conf, z=z)

@@ -26,7 +26,12 @@ class Animator(ABC):
 
     Images are (H, W, 3) uint8 RGB; masks (H, W) float32 in [0, 1]; poses are one-frame ``Poses``
     in the source image's pixel coordinates (already retargeted onto the source body).
+    ``alpha``: after each ``step``, the (H, W) float32 coverage in [0, 1] of the person the animator
+    drew, for animators that know it (the warp family); None otherwise. Quality benchmarks read it as
+    the target silhouette.
     """
+
+    alpha: np.ndarray | None = None
 
     @abstractmethod
     def reset(self, source: np.ndarray, pose: Poses, mask: np.ndarray | None = None) -> None:

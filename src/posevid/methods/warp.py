@@ -69,7 +69,9 @@ class WarpAnimator(Animator):
         dst_xy, dst_conf = _pose_tensors(target)
         grid = warp.dense_grid(*self._src, dst_xy, dst_conf, height, width)
         moved = warp.warp(self._layers, grid)[0]
-        out = moved[:3] + self._background * (1.0 - moved[3:].clamp(0.0, 1.0))
+        cover = moved[3:].clamp(0.0, 1.0)
+        self.alpha = cover[0].numpy().copy()
+        out = moved[:3] + self._background * (1.0 - cover)
         return out.clamp_(0, 255).round_().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
 
 
