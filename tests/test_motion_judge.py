@@ -82,14 +82,16 @@ def test_balanced_sampling_and_start_mixing(shared_data: Path) -> None:
     labels = np.bincount([int(it["label"]) for it in items])
     assert abs(labels[0] - labels[1]) < 50  # about 100 each
     assert all(it["xy"].shape == (32, 18, 2) and torch.isfinite(it["xy"]).all() for it in items)
-    assert np.mean([float(body_scale(it["xy"].numpy(), it["conf"].numpy())) for it in items]) == pytest.approx(1, abs=.02)
+    sizes = [float(body_scale(it["xy"].numpy(), it["conf"].numpy())) for it in items]
+    assert np.mean(sizes) == pytest.approx(1, abs=0.02)
 
 
 def test_seam_velocity_finds_jumps() -> None:
     t = np.arange(1 + 3 * 15, dtype=np.float32)
     smooth = np.stack([t, t], -1)[None, :, None] * np.ones((2, 1, 18, 1), np.float32) * 0.01
     even = seam_velocity(smooth, 16, 0)
-    assert even["speed_ratio"] == pytest.approx(1.0, rel=1e-4) and even["seam_speed"] == pytest.approx(0.01 * 2 ** 0.5, rel=1e-4)
+    assert even["speed_ratio"] == pytest.approx(1.0, rel=1e-4)
+    assert even["seam_speed"] == pytest.approx(0.01 * 2 ** 0.5, rel=1e-4)
     jumpy = smooth.copy()
     jumpy[:, 16:] += 0.1  # a jump at the first seam (step 15 -> 16)
     assert seam_velocity(jumpy, 16, 0)["speed_ratio"] > 3

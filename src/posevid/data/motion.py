@@ -31,7 +31,7 @@ from ..mocap import chain_length, fit, label_from_name, load_motion3d, project
 from ..poses import body_height, fill_gaps
 from ..skeleton import NUM_JOINTS
 from .datasets import register_dataset
-from .motion_augment import MotionAugment
+from .motion_augment import MotionAugment, body_scale, box_center
 
 MOCAP_SUFFIXES = (".bvh", ".txt", ".json")
 DEFAULT_YAWS = (0.0, 45.0, 90.0, 135.0, 180.0, 225.0, 270.0, 315.0)
@@ -273,9 +273,27 @@ class MotionDataset(Dataset):
         self._labelled = [k for k, pool in enumerate(self._pools) if len(pool)]
         yaws = np.nan_to_num(self.yaw, nan=1e9)
         self._same_yaw = {float(y): np.flatnonzero(yaws == y) for y in np.unique(yaws)}
+        self._shapes = None
+        if self.augment.match_phase:  # every stored pose scale- and position-free, for phase matching
+            chain = body_scale(self.xy[:, :, None], self.conf[:, :, None])  # (N, T)
+            self._shapes = (self.xy - box_center(self.xy, self.conf)[..., None, :]) / np.maximum(chain, 1e-6)[
+                ..., None, None]
 
     def __len__(self) -> int:
         return len(self.xy)
+
+    def _nearest_phase(self, same_yaw: np.ndarray, index: int, other: int, t: int,
+                       rng: np.random.Generator) -> tuple[int, tuple[float, float]]:
+        """The window of ``index``'s action and yaw, and its (speed, first frame), whose first pose is nearest
+        to pose ``t`` of window ``other`` (one of the 3 nearest, at random)."""
+        pool = same_yaw[self.label[same_yaw] == self.label[index]]
+        speed, _ = self.augment.timing(self.xy.shape[1], self.frames, rng)
+        last = int(np.floor(self.xy.shape[1] - 1 - speed * (self.frames - 1) + 1e-6))
+        cand = self._shapes[pool, :last + 1]  # (P, S, J, 2)
+        d = np.linalg.norm(cand - self._shapes[other, t], axis=-1).mean(-1).ravel()
+        best = np.argpartition(d, min(2, len(d) - 1))[:3]
+        w, s = np.unravel_index(int(rng.choice(best)), cand.shape[:2])
+        return int(pool[w]), (speed, float(s))
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
         index, seed = (int(key[0]), int(key[1])) if isinstance(key, (tuple, list)) else (int(key), int(key))
@@ -283,12 +301,15 @@ class MotionDataset(Dataset):
         aug = self.augment
         if aug.balance:
             index = int(rng.choice(self._pools[int(rng.choice(self._labelled))]))
-        start = None
+        start = timing = None
         if aug.start_mix > 0 and rng.random() < aug.start_mix:
-            other = int(rng.choice(self._same_yaw[float(np.nan_to_num(self.yaw[index], nan=1e9))]))
+            same = self._same_yaw[float(np.nan_to_num(self.yaw[index], nan=1e9))]
+            other = int(rng.choice(same))
             t = int(rng.integers(self.xy.shape[1]))
             start = (self.xy[other, t], self.conf[other, t])
-        xy, conf = aug.window(self.xy[index], self.conf[index], self.frames, rng, start)
+            if self._shapes is not None:
+                index, timing = self._nearest_phase(same, index, other, t, rng)
+        xy, conf = aug.window(self.xy[index], self.conf[index], self.frames, rng, start, timing)
         return {"xy": torch.from_numpy(xy), "conf": torch.from_numpy(conf),
                 "label": torch.tensor(int(self.label[index]))}
 

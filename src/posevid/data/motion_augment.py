@@ -20,24 +20,31 @@ import numpy as np
 
 from ..skeleton import FLIP_PERM, JOINT
 
-# Nose-neck, neck-hips, hips-knees, knees-ankles: the chain whose length is the body size.
+# Nose-neck, neck-hips, hips-knees, knees-ankles: the chain whose length is the body size (paired
+# segments averaged over the sides seen).
 _CHAIN = (((0, 1),), ((1, 8), (1, 11)), ((8, 9), (11, 12)), ((9, 10), (12, 13)))
+_SEG_A = [a for pairs in _CHAIN for a, _ in pairs]
+_SEG_B = [b for pairs in _CHAIN for _, b in pairs]
+_SEG_GROUPS = np.array([[float(k == g) for g in range(len(_CHAIN))] for k, pairs in enumerate(_CHAIN)
+                        for _ in pairs])  # (7, 4) segment -> link
+_SEG_WEIGHTS = _SEG_GROUPS @ (1 / _SEG_GROUPS.sum(0))  # (7,) 1 / segments in the link
 _HIPS = (JOINT["right_hip"], JOINT["left_hip"])
 
 
 def body_scale(xy: np.ndarray, conf: np.ndarray) -> np.ndarray:
     """(..., T, J, 2), (..., T, J) -> (...,) median over frames of the nose-to-ankle chain length.
 
-    Segments with a missing end are left out of a frame's sum; frames without any segment are ignored
-    (a sequence without any gives 0).
+    A link seen on one side only (one hip-knee segment) counts that side; frames where a link is not
+    seen at all are ignored (a sequence without any complete frame gives 0).
     """
-    total = np.zeros(xy.shape[:-2], np.float64)
-    for pairs in _CHAIN:
-        lengths = np.stack([np.linalg.norm(xy[..., a, :] - xy[..., b, :], axis=-1) for a, b in pairs], -1)
-        ok = np.stack([(conf[..., a] > 0) & (conf[..., b] > 0) for a, b in pairs], -1)
-        total += np.where(ok.any(-1), (lengths * ok).sum(-1) / np.maximum(ok.sum(-1), 1), np.nan)
+    lengths = np.linalg.norm(xy[..., _SEG_A, :] - xy[..., _SEG_B, :], axis=-1)  # (..., T, 7)
+    ok = (conf[..., _SEG_A] > 0) & (conf[..., _SEG_B] > 0)
+    if ok.all():  # the common case (mocap)
+        return np.median(lengths @ _SEG_WEIGHTS, axis=-1).astype(np.float32)
+    n = ok.astype(np.float64) @ _SEG_GROUPS  # (..., T, 4) segments seen per link
     with np.errstate(all="ignore"):
-        out = np.nanmedian(np.where(np.isfinite(total), total, np.nan), axis=-1)
+        total = np.where(n > 0, ((lengths * ok) @ _SEG_GROUPS) / n, np.nan).sum(-1)
+        out = np.nanmedian(total, axis=-1)
     return np.nan_to_num(out, nan=0.0).astype(np.float32)
 
 
@@ -129,7 +136,10 @@ class MotionAugment:
     speed range (log-uniform; limited by the stored window's length). ``rotate``: in-plane rotation
     range in degrees. ``flip``: mirror half. ``start_mix``: the fraction of windows that start from a
     random frame of another window of the same camera yaw and blend into their own motion over
-    ``blend`` frames (``start_from``). ``canonical``: scale and centre each window (``canonical``);
+    ``blend`` frames (``start_from``); with ``match_phase`` the motion is entered at the frame (among
+    that action's windows of the same yaw) whose pose is nearest the start pose, so the continuation is
+    as short as the data allows and follows from the pose (without it: a random frame).
+    ``canonical``: scale and centre each window (``canonical``);
     coordinates may then leave [-1, 1] (for ``model.decoder: coords``).
     """
 
@@ -139,6 +149,7 @@ class MotionAugment:
     flip: bool = False
     start_mix: float = 0.0
     blend: int = 8
+    match_phase: bool = False
     canonical: bool = False
 
     @classmethod
@@ -156,21 +167,26 @@ class MotionAugment:
             raise ValueError(f"data.start_mix must be in [0, 1], got {mix}")
         return cls(balance=bool(cfg.get("balance", False)), speed=speed, rotate=float(cfg.get("rotate", 0.0)),
                    flip=bool(cfg.get("flip", False)), start_mix=mix, blend=int(cfg.get("blend", 8)),
-                   canonical=canonical)
+                   match_phase=bool(cfg.get("match_phase", False)), canonical=canonical)
 
-    def window(self, xy: np.ndarray, conf: np.ndarray, frames: int, rng: np.random.Generator,
-               start_pose: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """A ``frames``-long augmented view of one stored window (T, J, 2); ``start_pose`` (pose (J, 2),
-        conf (J,)) is where it starts when given (the caller draws it with probability ``start_mix``)."""
-        fastest = (len(xy) - 1) / max(frames - 1, 1)
+    def timing(self, stored: int, frames: int, rng: np.random.Generator) -> tuple[float, float]:
+        """A random (speed, first frame) for a ``frames``-long view of a ``stored``-frame window."""
+        fastest = (stored - 1) / max(frames - 1, 1)
         lo, hi = min(self.speed[0], fastest), min(self.speed[1], fastest)
         if hi > lo:
             speed = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
-            start = rng.uniform(0, max(len(xy) - 1 - speed * (frames - 1), 0))
-        else:
-            speed = lo
-            start = (float(rng.integers(len(xy) - frames + 1)) if speed == 1
-                     else rng.uniform(0, max(len(xy) - 1 - speed * (frames - 1), 0)))
+            return speed, rng.uniform(0, max(stored - 1 - speed * (frames - 1), 0))
+        if lo == 1:
+            return 1.0, float(rng.integers(stored - frames + 1))
+        return lo, rng.uniform(0, max(stored - 1 - lo * (frames - 1), 0))
+
+    def window(self, xy: np.ndarray, conf: np.ndarray, frames: int, rng: np.random.Generator,
+               start_pose: tuple[np.ndarray, np.ndarray] | None = None,
+               timing: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """A ``frames``-long augmented view of one stored window (T, J, 2) at ``timing`` (speed, first
+        frame; default random, ``timing``); ``start_pose`` (pose (J, 2), conf (J,)) is where it starts when
+        given (the caller draws it with probability ``start_mix``)."""
+        speed, start = timing or self.timing(len(xy), frames, rng)
         xy, conf = time_warp(xy, conf, speed, frames, start)
         if start_pose is not None:
             xy, conf = start_from(start_pose[0], start_pose[1], xy, conf, self.blend)

@@ -34,7 +34,7 @@ from ..poses import Poses, body_height
 from ..skeleton import COCO18_NAMES, NUM_JOINTS
 from ..tensors import image_to_tensor
 from .base import Animator, Method, register
-from .psgan_nets import CoordSequenceDiscriminator, PoseBank, body_size, box_center
+from .psgan_nets import CoordDecoder, CoordSequenceDiscriminator, PoseBank, body_size, box_center
 
 FILL = 0.5  # the body chain spans this fraction of the normalised square (``mocap.fit``)
 
@@ -122,26 +122,18 @@ class PoseSequenceGenerator(nn.Module):
                         nn.InstanceNorm3d(out, affine=True), nn.ReLU(True)]
                 ch = out
             dec.append(nn.Conv3d(ch, joints, 3, 1, 1))
+            self.decode: nn.Module = nn.Sequential(*dec)
+            if skip:  # start exactly at the initial pose: the last conv's output begins at zero
+                nn.init.zeros_(dec[-1].weight)
+                nn.init.zeros_(dec[-1].bias)
         else:
-            t0 = length // 2 ** int(math.log2(length) if length <= 16 else 4)
-            dec = [nn.ConvTranspose1d(top, top, t0), nn.ReLU(True)]
-            ch = top
-            while t0 < length:
-                out = max(base, ch // 2)
-                dec += [nn.ConvTranspose1d(ch, out, 4, 2, 1), nn.InstanceNorm1d(out, affine=True), nn.ReLU(True)]
-                ch, t0 = out, t0 * 2
-            dec += [nn.Conv1d(ch, joints * 2, 3, 1, 1), nn.Tanh()]
-        self.decode = nn.Sequential(*dec)
-        if skip:  # start exactly at the initial pose: the last conv's output begins at zero
-            last = dec[-1] if decoder == "heatmaps" else dec[-2]
-            nn.init.zeros_(last.weight)
-            nn.init.zeros_(last.bias)
+            self.decode = CoordDecoder(top, z_dim + classes, length, joints, base)
 
     def forward(self, z: Tensor, onehot: Tensor, init_maps: Tensor, init_xy: Tensor) -> tuple[Tensor, Tensor | None]:
         """``init_xy`` (B, J, 2) is used by the initial-pose skip (``skip=True``) and the coords encoder."""
         if self.encoder_kind == "coords":
             h = self.fuse(torch.cat([self.encoder(init_xy.flatten(1).float()), z, onehot], 1))
-            return self._coords(h[:, :, None], init_xy)
+            return self._coords(h, torch.cat([z, onehot], 1), init_xy)
         h = self.encoder(init_maps)
         code = torch.cat([z, onehot], 1)[:, :, None, None].expand(-1, -1, *h.shape[-2:]).to(h.dtype)
         h = self.fuse(torch.cat([h, code], 1))
@@ -150,11 +142,11 @@ class PoseSequenceGenerator(nn.Module):
             if self.skip:
                 logits = logits + self.skip_gain * init_maps[:, :, None].float()
             return soft_argmax(logits), logits
-        return self._coords(h.mean((2, 3))[:, :, None], init_xy)
+        return self._coords(h.mean((2, 3)), torch.cat([z, onehot], 1), init_xy)
 
-    def _coords(self, code: Tensor, init_xy: Tensor) -> tuple[Tensor, None]:
-        """The coords decoder on a code (B, C, 1) -> (B, T, J, 2)."""
-        out = self.decode(code)[:, :, :self.frames].float()  # (B, J * 2, T)
+    def _coords(self, code: Tensor, cond: Tensor, init_xy: Tensor) -> tuple[Tensor, None]:
+        """The coords decoder on a code (B, C) and the noise + action (B, Z + K) -> (B, T, J, 2)."""
+        out = self.decode(code, cond.to(code.dtype))[:, :, :self.frames].float()  # (B, J * 2, T)
         xy = out.view(out.shape[0], self.joints, 2, -1).permute(0, 3, 1, 2) * self.coord_range
         if not self.skip:
             return xy, None
@@ -220,7 +212,8 @@ class PSGAN(Method):
         if self.d_kind == "heatmaps":
             self.D: nn.Module = SequenceDiscriminator(2 * NUM_JOINTS, K, int(m.get("d_base", 32)))
         elif self.d_kind == "coords":
-            self.D = CoordSequenceDiscriminator(NUM_JOINTS, K, int(m.get("d_base", 32)), m.get("label_cond", "aux"))
+            self.D = CoordSequenceDiscriminator(NUM_JOINTS, K, int(m.get("d_base", 32)), m.get("label_cond", "aux"),
+                                                m.get("classifier", "shared"))
         else:
             raise ValueError(f"unknown model.discriminator {self.d_kind!r}; use heatmaps or coords")
         self.gan = GANLoss(m.get("gan_mode", "lsgan"))
@@ -371,24 +364,30 @@ def normalise_pose(pose: Poses) -> tuple[np.ndarray, np.ndarray, float, np.ndarr
     return xy, pose.conf[0].copy(), scale, center
 
 
-def generate_motion(checkpoint: str | Path | PSGAN, action: str, source_pose: Poses, frames: int,
+def load_psgan(checkpoint: str | Path | PSGAN | None = None) -> PSGAN:
+    """A PSGAN from a checkpoint file or run folder, or the bundled one (None); a loaded one as is."""
+    if isinstance(checkpoint, PSGAN):
+        return checkpoint
+    from ..train import load_method
+
+    path = bundled_checkpoint() if checkpoint is None else checkpoint
+    model = load_method(path)
+    if not isinstance(model, PSGAN):
+        raise PosevidError(path, f"not a PSGAN checkpoint (method {model.name!r})")
+    return model
+
+
+def generate_motion(checkpoint: str | Path | PSGAN | None, action: str, source_pose: Poses, frames: int,
                     seed: int = 0, fps: float | None = None, log: Callable[[str], None] | None = None) -> Poses:
     """A ``frames``-long pose sequence of ``action`` starting from ``source_pose`` (its first frame).
 
-    ``checkpoint``: a PSGAN checkpoint path (or a loaded ``PSGAN``). The output is in the source pose's
-    pixel coordinates and image size, every joint present, at ``fps`` (default: the motion data's fps
-    recorded in the model config, else 30). Joints missing from the source pose are taken from the
+    ``checkpoint``: a PSGAN checkpoint path (or a loaded ``PSGAN``; None = the bundled one). The output
+    is in the source pose's pixel coordinates and image size, every joint present, at ``fps`` (default:
+    the motion data's fps recorded in the model config, else 30). Joints missing from the source pose are taken from the
     nearest training pose; when that pose is farther than ``model.far_pose`` body heights (or joints were
     missing), ``log`` gets one line saying so.
     """
-    if isinstance(checkpoint, PSGAN):
-        model = checkpoint
-    else:
-        from ..train import load_method
-
-        model = load_method(checkpoint)
-        if not isinstance(model, PSGAN):
-            raise PosevidError(checkpoint, f"not a PSGAN checkpoint (method {model.name!r})")
+    model = load_psgan(checkpoint)
     if frames < 1:
         raise PosevidError(None, f"frames must be at least 1, got {frames}")
     model.eval()
@@ -426,9 +425,13 @@ def initial_pose(source: str | Path) -> Poses:
     return pose
 
 
-def motion_for_photo(source: str | Path, checkpoint: str | Path, action: str, frames: int, seed: int = 0) -> Poses:
-    """``generate_motion`` from the pose in ``source`` (a photo or a pose file), in its pixels."""
-    return generate_motion(checkpoint, action, initial_pose(source), frames, seed)
+def motion_for_photo(source: str | Path, checkpoint: str | Path | PSGAN | None, action: str, frames: int,
+                     seed: int = 0, log: Callable[[str], None] | None = None) -> Poses:
+    """``generate_motion`` from the pose in ``source`` (a photo or a pose file), in its pixels
+    (``checkpoint`` None = the bundled PSGAN)."""
+    model = load_psgan(checkpoint)
+    model.label_index(action)  # an unknown action fails before the photo is read
+    return generate_motion(model, action, initial_pose(source), frames, seed, log=log)
 
 
 def sample_to_folder(checkpoint: str | Path, data: str | Path, out: str | Path, split: str = "test",

@@ -21,10 +21,13 @@ from torch import Tensor, nn
 class CoordSequenceDiscriminator(nn.Module):
     """(B, T, J, 2) sequence, (B, J, 2) P_0, (B,) labels -> (features + patch logits (B, 1, T / 4), class logits)."""
 
-    def __init__(self, joints: int, classes: int, base: int = 32, label_cond: str = "aux"):
+    def __init__(self, joints: int, classes: int, base: int = 32, label_cond: str = "aux",
+                 classifier: str = "shared"):
         super().__init__()
         if label_cond not in ("aux", "projection"):
             raise ValueError(f"unknown model.label_cond {label_cond!r}; use aux or projection")
+        if classifier not in ("shared", "separate"):
+            raise ValueError(f"unknown model.classifier {classifier!r}; use shared or separate")
         self.label_cond = label_cond
         chs = [joints * 2 * 3, base * 2, base * 4, base * 8]
         layers = []
@@ -34,6 +37,7 @@ class CoordSequenceDiscriminator(nn.Module):
         self.layers = nn.ModuleList(layers)
         self.patch = nn.Conv1d(chs[-1], 1, 3, 1, 1)
         self.classify = nn.Linear(chs[-1], classes)
+        self.action = ActionHead(joints, classes, base * 4) if classifier == "separate" else None
         self.embed = nn.Embedding(classes, chs[-1]) if label_cond == "projection" else None
         if self.embed is not None:
             nn.init.normal_(self.embed.weight, std=0.02)
@@ -52,7 +56,33 @@ class CoordSequenceDiscriminator(nn.Module):
         if self.embed is not None:
             logits = logits + (self.embed(label.long())[:, :, None] * x).sum(1, keepdim=True) / x.shape[1] ** 0.5
         feats.append(logits)
+        if self.action is not None:
+            return feats, self.action(xy)
         return feats, self.classify(x.float().mean(-1))
+
+
+class ActionHead(nn.Module):
+    """PSGAN's action classifier on its own trunk (``model.classifier: separate``): (B, T, J, 2) -> (B, K).
+
+    It reads the sequence scale- and position-free (joints relative to the hips and the hips' path,
+    over the body size, with velocities; ``motion_judge.judge_features``) through three temporal convs
+    with dropout, pooled over time (mean and max). Not the judge: a different net, trained inside
+    PSGAN on its own batches.
+    """
+
+    def __init__(self, joints: int, classes: int, width: int = 128):
+        super().__init__()
+        c_in = 2 * (joints * 2 + 2)
+        self.net = nn.Sequential(nn.Conv1d(c_in, width, 3, 1, 1), nn.LeakyReLU(0.2, True), nn.Dropout(0.2),
+                                 nn.Conv1d(width, width, 3, 2, 1), nn.LeakyReLU(0.2, True), nn.Dropout(0.2),
+                                 nn.Conv1d(width, width, 3, 2, 1), nn.LeakyReLU(0.2, True))
+        self.head = nn.Linear(2 * width, classes)
+
+    def forward(self, xy: Tensor) -> Tensor:
+        from ..motion_judge import judge_features
+
+        h = self.net(judge_features(xy).transpose(1, 2))
+        return self.head(torch.cat([h.mean(-1), h.amax(-1)], 1))
 
 
 class PoseBank(nn.Module):
@@ -128,3 +158,36 @@ def body_size(xy: Tensor, conf: Tensor) -> Tensor:
 def normalise(xy: Tensor, conf: Tensor) -> Tensor:
     """Poses (B, J, 2) scaled to body size 1 (``_chain``) with their box centred at 0."""
     return (xy.float() - box_center(xy, conf)[:, None]) / body_size(xy, conf)[:, None, None]
+
+
+class CoordDecoder(nn.Module):
+    """The coords decoder of PSGAN's G: a code (B, C) -> offsets (B, J * 2, T) in [-1, 1].
+
+    A linear layer spreads the code over the first ``length / 16`` frames (1 below 16 frames); each
+    stride-2 transposed temporal conv doubles the length, with the code (noise and action) concatenated
+    to its input at every frame so the label reaches every layer. No normalisation: instance norm over
+    the few frames of the first layers removes the mean and size of each channel's time profile, which
+    is where the code is. The last conv starts at zero (a still sequence).
+    """
+
+    def __init__(self, code: int, cond: int, length: int, joints: int, base: int = 32):
+        super().__init__()
+        top = base * 8
+        self.t0 = max(1, length // 16)
+        self.top = top
+        self.inp = nn.Linear(code, top * self.t0)
+        blocks, ch, t = [], top, self.t0
+        while t < length:
+            out = max(base, ch // 2)
+            blocks.append(nn.ConvTranspose1d(ch + cond, out, 4, 2, 1))
+            ch, t = out, t * 2
+        self.blocks = nn.ModuleList(blocks)
+        self.out = nn.Conv1d(ch + cond, joints * 2, 3, 1, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, code: Tensor, cond: Tensor) -> Tensor:
+        h = torch.relu(self.inp(code)).view(len(code), self.top, self.t0)
+        for block in self.blocks:
+            h = torch.relu(block(torch.cat([h, cond[:, :, None].expand(-1, -1, h.shape[-1])], 1)))
+        return torch.tanh(self.out(torch.cat([h, cond[:, :, None].expand(-1, -1, h.shape[-1])], 1)))
