@@ -213,7 +213,7 @@ class PSGAN(Method):
             self.D: nn.Module = SequenceDiscriminator(2 * NUM_JOINTS, K, int(m.get("d_base", 32)))
         elif self.d_kind == "coords":
             self.D = CoordSequenceDiscriminator(NUM_JOINTS, K, int(m.get("d_base", 32)), m.get("label_cond", "aux"),
-                                                m.get("classifier", "shared"))
+                                                m.get("classifier", "shared"), bool(m.get("spectral", False)))
         else:
             raise ValueError(f"unknown model.discriminator {self.d_kind!r}; use heatmaps or coords")
         self.gan = GANLoss(m.get("gan_mode", "lsgan"))

@@ -6,7 +6,8 @@ step; this one reads the coordinates directly: per frame the pose, its velocity 
 P_0 (the condition), through temporal convs to patch logits over time (a temporal PatchGAN) and an
 action head. ``label_cond``: ``aux`` (an auxiliary classifier, as the paper's AC-GAN loss) or
 ``projection`` (Miyato & Koyama 2018: the label's embedding dotted with the features is added to every
-patch logit; the class head is still trained as the auxiliary classifier). No normalisation: after
+patch logit; the class head is still trained as the auxiliary classifier). ``spectral``: spectral
+normalisation of the real/fake convs (keeps D from winning outright). No normalisation: after
 instance norm every channel has the same mean over time for every input, so a head on time-pooled
 features could not tell the actions apart (the class loss stayed at chance).
 """
@@ -22,7 +23,7 @@ class CoordSequenceDiscriminator(nn.Module):
     """(B, T, J, 2) sequence, (B, J, 2) P_0, (B,) labels -> (features + patch logits (B, 1, T / 4), class logits)."""
 
     def __init__(self, joints: int, classes: int, base: int = 32, label_cond: str = "aux",
-                 classifier: str = "shared"):
+                 classifier: str = "shared", spectral: bool = False):
         super().__init__()
         if label_cond not in ("aux", "projection"):
             raise ValueError(f"unknown model.label_cond {label_cond!r}; use aux or projection")
@@ -38,6 +39,10 @@ class CoordSequenceDiscriminator(nn.Module):
         self.patch = nn.Conv1d(chs[-1], 1, 3, 1, 1)
         self.classify = nn.Linear(chs[-1], classes)
         self.action = ActionHead(joints, classes, base * 4) if classifier == "separate" else None
+        if spectral:  # the real/fake trunk only (the separate action head is a plain classifier)
+            for module in [*self.layers.modules(), self.patch]:
+                if isinstance(module, nn.Conv1d):
+                    nn.utils.parametrizations.spectral_norm(module)
         self.embed = nn.Embedding(classes, chs[-1]) if label_cond == "projection" else None
         if self.embed is not None:
             nn.init.normal_(self.embed.weight, std=0.02)
