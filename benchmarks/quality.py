@@ -75,11 +75,12 @@ def main() -> None:
 
     import torch
 
+    from posevid.checkpoints import load_method
     from posevid.config import load_config
     from posevid.data.datasets import ClipDataset
     from posevid.data.prepare import prepare
     from posevid.methods.warp import WarpMethod
-    from posevid.train import load_method, train
+    from posevid.train import train
 
     torch.set_num_threads(args.threads)
     work = Path(args.work)

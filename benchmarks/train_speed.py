@@ -99,10 +99,10 @@ def child_train(args: argparse.Namespace) -> dict:
 def child_animate(args: argparse.Namespace) -> dict:
     """Animator-only and whole-pipeline frames/s with the checkpoint ``args.animate``."""
 
-    from posevid.animate import animate
+    from posevid.checkpoints import load_method
     from posevid.data.datasets import ClipDataset
+    from posevid.pipeline import animate
     from posevid.tensors import tensor_to_image
-    from posevid.train import load_method
 
     method = load_method(args.animate)
     size = method.size

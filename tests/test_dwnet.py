@@ -11,13 +11,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from posevid.checkpoints import load_method
 from posevid.config import load_config
 from posevid.data.datasets import ClipDataset
 from posevid.densepose import OCCLUDED, check_iuv, iuv_grid, iuv_grids, pixel_grid
 from posevid.errors import PosevidError
 from posevid.methods import build_method
 from posevid.tensors import tensor_to_image
-from posevid.train import load_method, train
+from posevid.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "configs" / "dwnet" / "tiny.yaml"
@@ -107,6 +108,8 @@ def test_dwnet_reconstruction_l1_falls(trained: Path):
     first, last = np.mean(rec[:5]), np.mean(rec[-5:])
     assert last < 0.8 * first, (first, last)
     assert all(np.isfinite(h["g_gan"]) and np.isfinite(h["d_real"]) for h in history)
+    # No weights file given: the perceptual term is ST-LPIPS's VGG-16 from the stlpips-pytorch wheel, on.
+    assert all(h["g_vgg"] > 0 for h in history)
     assert (trained / "samples").is_dir()
 
 

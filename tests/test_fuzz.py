@@ -31,13 +31,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from posevid.checkpoints import MAGIC, find_checkpoint, load_checkpoint, load_method, save_checkpoint
 from posevid.config import load_config
 from posevid.errors import PosevidError
 from posevid.mocap import load_mocap
 from posevid.posefiles import COCO17_NAMES, read_poses, write_poses
 from posevid.poses import Poses
 from posevid.skeleton import to_coco18
-from posevid.train import MAGIC, find_checkpoint, load_checkpoint, load_method, save_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 CASE_SECONDS = 10.0  # a case taking longer than this counts as a hang

@@ -26,9 +26,10 @@ import pytest
 import torch
 import yaml
 
+from posevid.checkpoints import checkpoint_candidates, find_checkpoint, load_checkpoint
 from posevid.config import load_config
 from posevid.errors import PosevidError
-from posevid.train import checkpoint_candidates, find_checkpoint, load_checkpoint, train
+from posevid.train import train
 
 STEPS = 24
 EVERY = 4
@@ -89,7 +90,7 @@ WRAPPER = textwrap.dedent('''
     import signal
     import sys
 
-    from posevid import cli, io_utils, train
+    from posevid import checkpoints, cli, io_utils, train
 
     plan = json.loads(os.environ.get("RELKILL_PLAN") or "{}")
     real_save, real_replace = train.save_checkpoint, os.replace
@@ -132,13 +133,13 @@ WRAPPER = textwrap.dedent('''
                 die()
             elif plan["phase"] == "mid-write":
                 limit = int(plan["fraction"] * (len(payload) + 80))
-                train.open = lambda p, mode: Dying(builtins.open(p, mode), limit)
+                checkpoints.open = lambda p, mode: Dying(builtins.open(p, mode), limit)
             elif plan["phase"] == "before-rename":
                 io_utils.os.replace = die
         return real_save(path, payload)
 
 
-    train.save_checkpoint = save
+    train.save_checkpoint = save  # the trainer's name for checkpoints.save_checkpoint
     sys.argv = ["posevid", *sys.argv[1:]]
     cli.main()
 ''')

@@ -26,7 +26,7 @@ from posevid.skeleton import to_coco18
 def sample_run(source: str, driving: str, out: str, size: int, marks: set[int]) -> dict:
     """Animate ``source`` with the pose file ``driving`` (warp) into ``out``; RSS (bytes) and open descriptors
     after each frame number in ``marks``."""
-    from posevid.animate import animate
+    from posevid.pipeline import animate
     from posevid.video import VideoWriter
 
     page = os.sysconf("SC_PAGE_SIZE")

@@ -69,14 +69,14 @@ def test_augmentations_keep_the_body(views: tuple[dict, dict]) -> None:
 
 
 def test_balanced_sampling_and_start_mixing(shared_data: Path) -> None:
-    from posevid.data.motion import MotionDataset
+    from posevid.data.motion import MotionDataset, MotionOptions
 
     clips = [shared_data / "mocap" / "deepmimic" / f"humanoid3d_{a}.txt" for a in ("kick", "stealthy_walk")]
     arrays = build_motion_arrays(clips, frames=40, yaws=(0, 90))
     counts = np.bincount(arrays[0]["label"][~arrays[0]["test"]])
     assert counts.max() > 5 * counts.min()  # kick is much shorter than the stealthy walk
-    aug = MotionAugment.from_config({"balance": True, "speed": [0.8, 1.25], "start_mix": 1.0, "canonical": True,
-                                     "flip": True, "rotate": 10}, train=True)
+    opts = MotionOptions(balance=True, speed=(0.8, 1.25), start_mix=1.0, canonical=True, flip=True, rotate=10)
+    aug = MotionAugment.from_options(opts, train=True)
     ds = MotionDataset(None, "train", frames=32, augment=aug, arrays=arrays)
     items = [ds[(i, i)] for i in range(200)]
     labels = np.bincount([int(it["label"]) for it in items])

@@ -10,6 +10,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from posevid.checkpoints import load_method
 from posevid.cli import app
 from posevid.config import load_config
 from posevid.data.motion import MotionDataset, write_motion_dataset
@@ -18,7 +19,7 @@ from posevid.methods.psgan import PSGAN, generate_motion, soft_argmax
 from posevid.motion_metrics import accuracy, train_classifier
 from posevid.posefiles import read_poses
 from posevid.poses import Poses
-from posevid.train import load_method, train
+from posevid.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 ACTIONS = ("walk", "crawl", "cartwheel")
@@ -146,6 +147,9 @@ def test_motion_cli_generate_sample_evaluate(trained: Path, motion_data: Path, s
     result = runner.invoke(app, ["animate", str(photo), "--action", "crawl", "--motion-checkpoint", str(trained),
                                  "--frames", "6", "--size", "64", "-o", str(video)])
     assert result.exit_code == 0, result.output
-    assert "6 frames, 64x64" in result.output
-    result = runner.invoke(app, ["animate", str(photo), "--action", "crawl", "-o", str(video)])
-    assert isinstance(result.exception, PosevidError) and "--motion-checkpoint" in str(result.exception)
+    assert "6 frames, 40x64" in result.output  # the photo's aspect (399x640), longer side 64
+    result = runner.invoke(app, ["animate", str(photo), "--action", "fly", "--motion-checkpoint", str(trained),
+                                 "-o", str(video)])  # the user's model, not the bundled one: its three actions
+    assert isinstance(result.exception, PosevidError) and str(result.exception).endswith("walk, crawl, cartwheel")
+    result = runner.invoke(app, ["animate", str(photo), "--motion-checkpoint", str(trained), "-o", str(video)])
+    assert isinstance(result.exception, PosevidError) and "--action" in str(result.exception)

@@ -13,10 +13,11 @@ from typer.testing import CliRunner
 from posevid.cli import app
 from posevid.config import load_config
 from posevid.data.motion import build_motion_arrays
-from posevid.methods.psgan import PSGAN, bundled_checkpoint, generate_motion, load_psgan
+from posevid.methods.psgan import PSGAN, generate_motion, load_psgan
 from posevid.motion_judge import predict, seam_velocity, train_judge
 from posevid.posefiles import read_poses
 from posevid.poses import Poses
+from posevid.resources import motion_model
 
 REPO = Path(__file__).resolve().parents[1]
 JUDGED = ("walk", "run", "crawl", "jump", "punch", "cartwheel")
@@ -28,7 +29,7 @@ def model() -> PSGAN:
 
 
 def test_bundled_model_is_small_and_made_by_the_committed_config(model: PSGAN) -> None:
-    path = bundled_checkpoint()
+    path = motion_model()
     assert path.stat().st_size < 5e6
     committed = load_config(REPO / "configs" / "psgan" / "mocap.yaml")
     for section in ("data", "model"):

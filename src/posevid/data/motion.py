@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from torch.utils.data import Dataset
 from ..errors import PosevidError
 from ..io_utils import NUMPY_LOAD_ERRORS, atomic_path
 from ..mocap import chain_length, fit, label_from_name, load_motion3d, project
+from ..options import option
 from ..poses import body_height, fill_gaps
 from ..skeleton import NUM_JOINTS
 from .datasets import register_dataset
@@ -314,32 +316,55 @@ class MotionDataset(Dataset):
                 "label": torch.tensor(int(self.label[index]))}
 
 
-def _augment(cfg: dict[str, Any], split: str) -> MotionAugment:
+@dataclass
+class MotionOptions:
+    """``data:`` options of the ``motion`` kind (``MotionDataset``; the augmentations: ``MotionAugment``)."""
+
+    kind: str = "motion"
+    labels: list[str] = option([], "the actions to learn, a subset of the motion dataset's labels "
+                                   "(`posevid motion dataset` prints them)")
+    frames: int = option(16, "poses per sequence (random sub-windows of the stored ones)", ge=1)
+    flip: bool = option(False, "mirror half of the training sequences (left/right joints swapped)")
+    fps: float | None = option(None, "the motion dataset's frame rate (checked against it; default: its own)",
+                               gt=0)
+    build: dict[str, Any] | None = option(None, "--data is a folder of mocap clips, turned into windows in memory "
+                                                "with these options of `posevid motion dataset` (frames, yaws, "
+                                                "stride, projection, test_fraction, label_map: file name or stem "
+                                                "-> action label)")
+    balance: bool = option(False, "every action equally often (a label, then one of its windows)")
+    speed: tuple[float, float] = option((1.0, 1.0), "playback speed range (log-uniform)")
+    rotate: float = option(0.0, "in-plane rotation range in degrees", ge=0)
+    start_mix: float = option(0.0, "fraction of windows that start from a pose of another window and blend "
+                                   "into their own motion", ge=0, le=1)
+    blend: int = option(8, "frames over which such a start blends into the motion", ge=1)
+    match_phase: bool = option(False, "enter the motion at the frame of that action nearest the start pose")
+    canonical: bool = option(False, "scale each window to body chain 1 and centre its first frame "
+                                    "(coordinates may leave [-1, 1])")
+
+
+def _augment(opts: MotionOptions, split: str) -> MotionAugment:
     try:
-        return MotionAugment.from_config(cfg, split == "train")
+        return MotionAugment.from_options(opts, split == "train")
     except (TypeError, ValueError) as err:
-        raise PosevidError(None, str(err)) from None
+        raise PosevidError("data", str(err)) from None
 
 
-@register_dataset("motion")
-def _motion(cfg: dict[str, Any], root: Path, split: str) -> MotionDataset:
-    """A motion dataset folder, or (with ``data.build``) a folder of mocap clips turned into one in memory:
-    ``data.build`` holds ``build_motion_arrays``' options (``frames``, ``yaws``, ``stride``, ``label_map``: file
-    name or stem -> action label; ``fps`` is ``data.fps``)."""
-    build = cfg.get("build")
+@register_dataset("motion", MotionOptions)
+def _motion(opts: MotionOptions, root: Path, split: str) -> MotionDataset:
+    """A motion dataset folder, or (with ``data.build``) a folder of mocap clips turned into one in memory."""
     arrays = None
-    if build and not (root / "index.json").is_file():
-        opts = dict(build)
-        opts["labels"] = opts.pop("label_map", None)
-        opts.setdefault("fps", cfg.get("fps", 30.0))
+    if opts.build and not (root / "index.json").is_file():
+        build = dict(opts.build)
+        build["labels"] = build.pop("label_map", None)
+        build.setdefault("fps", opts.fps or 30.0)
         try:
-            arrays = build_motion_arrays([root], **opts)
+            arrays = build_motion_arrays([root], **build)
         except TypeError as err:
-            raise PosevidError(None, f"data.build: {err}") from None
+            raise PosevidError("data.build", str(err)) from None
         fps = arrays[1]["fps"]
     else:
         fps = read_motion_index(root)["fps"]
-    if cfg.get("fps") is not None and abs(float(cfg["fps"]) - float(fps)) > 1e-6:
-        raise PosevidError(root, f"the motion dataset is at {fps:g} fps, the config says data.fps={cfg['fps']}")
-    return MotionDataset(root, split, frames=cfg.get("frames"), labels=cfg.get("labels"),
-                         augment=_augment(cfg, split), arrays=arrays)
+    if opts.fps is not None and abs(opts.fps - float(fps)) > 1e-6:
+        raise PosevidError(root, f"the motion dataset is at {fps:g} fps, the config says data.fps={opts.fps:g}")
+    return MotionDataset(root, split, frames=opts.frames, labels=opts.labels or None, augment=_augment(opts, split),
+                         arrays=arrays)

@@ -153,21 +153,15 @@ class MotionAugment:
     canonical: bool = False
 
     @classmethod
-    def from_config(cls, cfg: dict[str, Any], train: bool) -> MotionAugment:
-        """The ``data:`` section's options; outside training only ``canonical`` applies."""
-        canonical = bool(cfg.get("canonical", False))
+    def from_options(cls, opts: Any, train: bool) -> MotionAugment:
+        """From the ``data:`` options (``motion.MotionOptions``); outside training only ``canonical`` applies."""
         if not train:
-            return cls(canonical=canonical)
-        speed = cfg.get("speed") or (1.0, 1.0)
-        speed = (float(speed), float(speed)) if isinstance(speed, (int, float)) else tuple(map(float, speed))
-        if len(speed) != 2 or not 0 < speed[0] <= speed[1]:
-            raise ValueError(f"data.speed must be a range [low, high] with 0 < low <= high, got {speed}")
-        mix = float(cfg.get("start_mix", 0.0))
-        if not 0 <= mix <= 1:
-            raise ValueError(f"data.start_mix must be in [0, 1], got {mix}")
-        return cls(balance=bool(cfg.get("balance", False)), speed=speed, rotate=float(cfg.get("rotate", 0.0)),
-                   flip=bool(cfg.get("flip", False)), start_mix=mix, blend=int(cfg.get("blend", 8)),
-                   match_phase=bool(cfg.get("match_phase", False)), canonical=canonical)
+            return cls(canonical=opts.canonical)
+        speed = tuple(float(v) for v in opts.speed)
+        if not 0 < speed[0] <= speed[1]:
+            raise ValueError(f"data.speed must be a range [low, high] with 0 < low <= high, got {list(speed)}")
+        return cls(balance=opts.balance, speed=speed, rotate=opts.rotate, flip=opts.flip, start_mix=opts.start_mix,
+                   blend=opts.blend, match_phase=opts.match_phase, canonical=opts.canonical)
 
     def timing(self, stored: int, frames: int, rng: np.random.Generator) -> tuple[float, float]:
         """A random (speed, first frame) for a ``frames``-long view of a ``stored``-frame window."""

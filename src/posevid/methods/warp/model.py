@@ -1,0 +1,77 @@
+"""The ``warp`` method: no training; the photo's person as a layered, skinned puppet posed by each target.
+
+The person is rigged once per source (``posevid.rig.Rig``: a triangle mesh of the person cut into
+layers, with harmonic skinning weights and the body filled in under limbs that covered it); each target
+pose deforms the mesh by linear blend skinning and rasterises it in depth order, and the drawn person is
+composited over the clean plate made once from the source (``posevid.plate``: the person's region, its
+alpha refined at the edges, inpainted from the background around it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from ...errors import PosevidError
+from ...plate import clean_plate, refine_alpha
+from ...poses import Poses
+from ...rig import Rig
+from ..base import Animator, Capabilities, Method, NoOptions, register
+
+
+class WarpAnimator(Animator):
+    """The source person rigged as a skinned mesh (``rig.Rig``), posed by each target over the clean
+    plate. ``alpha`` holds the drawn person's coverage after each step."""
+
+    def __init__(self) -> None:
+        self._rig: Rig | None = None
+        self._background: np.ndarray | None = None  # (H, W, 3) float32 in [0, 255]
+
+    def reset(self, source: np.ndarray, pose: Poses, mask: np.ndarray | None = None) -> None:
+        """Take the source (H, W, 3) uint8, its one-frame pose in its pixels and the person mask (H, W) in
+        [0, 1]; without a mask, the PG2 pose mask (limbs joined and dilated) stands in for it. Raises
+        ``PosevidError("source image", ...)`` when the person cannot be rigged (too small, no torso)."""
+        from ...render import pose_mask
+
+        height, width = source.shape[:2]
+        if (pose.width, pose.height) != (width, height):
+            raise ValueError(f"source pose is for {pose.width}x{pose.height}, the image is {width}x{height}")
+        if mask is None:
+            mask = pose_mask(pose.xy[0], pose.conf[0], height, width)
+        mask = np.clip(np.asarray(mask, np.float32), 0.0, 1.0)
+        self._rig = Rig.build(source, pose, mask)
+        plate = clean_plate(source, np.maximum(mask, refine_alpha(source, mask)))  # with the soft fringes
+        self._background = plate.astype(np.float32)
+        self._keys: np.ndarray | None = None  # the depth order of the last frame (it holds against flicker)
+        self.alpha = None
+
+    def step(self, target: Poses) -> np.ndarray:
+        """The frame (H, W, 3) uint8 of the source person in the one-frame ``target`` pose (source pixels)."""
+        if self._rig is None or self._background is None:
+            raise RuntimeError("WarpAnimator.step before reset")
+        self._keys = self._rig.depth(target, self._keys)
+        person, alpha = self._rig.render(target, self._keys)
+        self.alpha = alpha
+        out = person + (1.0 - alpha[..., None]) * self._background
+        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+@register("warp")
+class WarpMethod(Method):
+    """Untrained baseline: the photo's person as a skinned, layered mesh posed by each target."""
+
+    capabilities = Capabilities(trains=False, animates=True)
+    Options = NoOptions
+
+    def __init__(self, cfg: dict[str, Any] | None = None):
+        super().__init__(cfg or {"method": "warp"})
+
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """The warp method has no weights; training it is a user error."""
+        raise PosevidError("method warp", "has nothing to train (it has no weights); animate with it directly")
+
+    def animator(self) -> WarpAnimator:
+        """A fresh animator (it holds no weights, only the current source)."""
+        return WarpAnimator()
