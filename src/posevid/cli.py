@@ -290,10 +290,11 @@ def evaluate(
     data: str = typer.Option(None, help="Prepared dataset (posevid prepare) whose test split is reconstructed."),
     method: str = typer.Option(None, help="Untrained method (warp) to reconstruct --data with, no checkpoint."),
     max_frames: int = typer.Option(None, help="With --data: at most this many frames per test clip (pairs with "
-                                              "--protocol pg2-pairs)."),
+                                              "--protocol pg2-pairs; initial poses per action with psgan)."),
     protocol: str = typer.Option(None, help="Run a paper's evaluation on --data and put the published numbers "
                                             "beside ours: reconstruction (first-order-model / TPSMM), pg2-pairs "
-                                            "(PG2 / PATN test pairs), dwnet, decoupled."),
+                                            "(PG2 / PATN test pairs), dwnet, decoupled, scgan, psgan (a motion "
+                                            "model on a motion dataset)."),
     device: str = typer.Option(None, help="Device for the model and the network metrics (cpu, cuda, cuda:1)."),
     batch: int = typer.Option(8, help="Frame pairs per batch for the network metrics."),
     motion: str = typer.Option(None, help="Folder of generated pose sequences (<label>/*.npz): motion metrics "
