@@ -162,8 +162,9 @@ def animate(
     save_poses: str = typer.Option(None, "--save-poses", help="Also write the target pose of each frame here "
                                                               "(.npz, .json, .csv or a folder)."),
     action: str = typer.Option(None, help="Instead of DRIVING: generate this action's motion with a motion "
-                                          "model (--motion-checkpoint, e.g. PSGAN)."),
-    motion_checkpoint: str = typer.Option(None, help="Checkpoint of a motion model, for --action."),
+                                          "model (`posevid motion actions` lists the bundled model's)."),
+    motion_checkpoint: str = typer.Option(None, help="Checkpoint of a motion model for --action (default: the "
+                                                     "bundled PSGAN)."),
     frames: int = typer.Option(32, help="With --action: number of frames to generate."),
     seed: int = typer.Option(0, help="Noise seed of a generated motion (--action) and of a method's random "
                                      "choices."),
@@ -176,8 +177,8 @@ def animate(
     from .pipeline import AnimateOptions, Pipeline, motion_from_action
     from .video import open_video
 
-    if (driving is None) == (action is None) or (action is not None) != (motion_checkpoint is not None):
-        raise PosevidError("animate", "give DRIVING, or --action with --motion-checkpoint")
+    if (driving is None) == (action is None) or (action is None and motion_checkpoint is not None):
+        raise PosevidError("animate", "give DRIVING, or --action (with --motion-checkpoint for your own model)")
     options = AnimateOptions(method=method, checkpoint=checkpoint, mode=mode, size=size, width=width, height=height,
                              smooth=not no_smooth, fps=fps)
     given = given_method_options(ctx, seed)
@@ -291,10 +292,11 @@ def evaluate(
     data: str = typer.Option(None, help="Prepared dataset (posevid prepare) whose test split is reconstructed."),
     method: str = typer.Option(None, help="Untrained method (warp) to reconstruct --data with, no checkpoint."),
     max_frames: int = typer.Option(None, help="With --data: at most this many frames per test clip (pairs with "
-                                              "--protocol pg2-pairs)."),
+                                              "--protocol pg2-pairs; initial poses per action with psgan)."),
     protocol: str = typer.Option(None, help="Run a paper's evaluation on --data and put the published numbers "
                                             "beside ours: reconstruction (first-order-model / TPSMM), pg2-pairs "
-                                            "(PG2 / PATN test pairs), dwnet, decoupled."),
+                                            "(PG2 / PATN test pairs), dwnet, decoupled, scgan, psgan (a motion "
+                                            "model on a motion dataset)."),
     device: str = typer.Option(None, help="Device for the model and the network metrics (cpu, cuda, cuda:1)."),
     batch: int = typer.Option(8, help="Frame pairs per batch for the network metrics."),
     motion: str = typer.Option(None, help="Folder of generated pose sequences (<label>/*.npz): motion metrics "
@@ -372,6 +374,17 @@ def motion_dataset(
     print(f"{out}: {index['train']} train / {index['test']} test sequences of {frames} frames at {fps:g} fps, "
           f"{len(index['labels'])} actions")
     print(f"train PSGAN with: data.labels=[{','.join(index['labels'])}]")
+
+
+@motion_app.command("actions")
+def motion_actions(
+    checkpoint: str = typer.Option(None, help="Motion model checkpoint (file or run folder; default: the bundled "
+                                              "PSGAN)."),
+) -> None:
+    """List the action labels a motion model knows (for `posevid animate --action` and `motion generate`)."""
+    from .pipeline import motion_actions as actions
+
+    print("\n".join(actions(checkpoint)))
 
 
 @motion_app.command("evaluate")

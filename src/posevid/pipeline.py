@@ -585,15 +585,40 @@ def _write(anim: Animation, driving: str | Path | Poses, out: str | Path, side_b
         return writer.count
 
 
-def motion_from_action(source: str | Path, checkpoint: str | Path, action: str, frames: int,
+def motion_actions(checkpoint: str | Path | None = None) -> tuple[str, ...]:
+    """The action labels of a motion model's checkpoint (None: the bundled one), read from its config;
+    ``PosevidError`` when it is not a motion model."""
+    from .checkpoints import find_checkpoint
+    from .config import resolve_config
+    from .methods.registry import method_class
+    from .resources import motion_model
+
+    checkpoint = motion_model() if checkpoint is None else checkpoint
+    payload, found = find_checkpoint(checkpoint)
+    cfg = payload.get("config")
+    if not isinstance(cfg, dict):
+        raise PosevidError(found, "the checkpoint holds no config")
+    cfg = resolve_config(cfg, found)
+    cls = method_class(cfg["method"])
+    if not cls.capabilities.generates_motion:
+        raise PosevidError(found, f"holds a {cfg['method']!r} model, which does not generate motion")
+    return cls.actions(cfg)
+
+
+def motion_from_action(source: str | Path, checkpoint: str | Path | None, action: str, frames: int,
                        seed: int = 0) -> Poses:
     """A ``frames``-long pose sequence of ``action`` from a motion model (a method that
-    ``generates_motion``, e.g. PSGAN), starting from the pose of the person in ``source`` (a photo or a
-    pose file), in its pixels."""
+    ``generates_motion``, e.g. PSGAN; None: the bundled one, ``resources.motion_model``), starting from the
+    pose of the person in ``source`` (a photo or a pose file), in its pixels."""
     from .checkpoints import load_method
     from .estimate import first_pose
+    from .resources import motion_model
 
+    checkpoint = motion_model() if checkpoint is None else checkpoint
     model = load_method(checkpoint)
     if not model.capabilities.generates_motion:
         raise PosevidError(checkpoint, f"holds a {model.name!r} model, which does not generate motion")
+    known = model.actions(model.cfg)
+    if action not in known:  # before the photo is read
+        raise PosevidError(checkpoint, f"unknown action {action!r}; this model knows: {', '.join(known)}")
     return model.motion(action, first_pose(source), frames, seed)
