@@ -37,7 +37,16 @@ from .driving import Driving
 from .errors import PosevidError
 from .estimate import KEYPOINT_SETS, PERSON_CHOICES, choose_person, find_people
 from .methods.base import Animator, Method
-from .poses import DEFAULT_RETARGET, RETARGET_MODES, OneEuroFilter, Poses, bbox, body_height, retarget
+from .poses import (
+    DEFAULT_RETARGET,
+    RETARGET_MODES,
+    OneEuroFilter,
+    Poses,
+    bbox,
+    body_height,
+    check_fps,
+    retarget,
+)
 from .tensors import resize_image
 
 QUEUE = 4  # decoded and estimated driving frames waiting for the animator
@@ -98,8 +107,8 @@ class AnimateOptions:
             value = getattr(self, name)
             if value is not None and not 16 <= value <= MAX_SOURCE_SIDE:
                 raise PosevidError(f"{name} {value}", f"must be between 16 and {MAX_SOURCE_SIDE} pixels")
-        if self.fps is not None and not (math.isfinite(self.fps) and self.fps > 0):
-            raise PosevidError(f"fps {self.fps}", "must be a positive number")
+        if self.fps is not None:
+            self.fps = check_fps("--fps", self.fps, "the output rate")
         self.method_options = dict(self.method_options or {})
 
     @classmethod
@@ -181,6 +190,19 @@ class Pipeline:
                 show_progress: bool = True, timings: dict[str, float] | None = None, audio: bool = True,
                 source_iuv: str | Path | np.ndarray | None = None) -> int:
         """Animate straight to ``out`` (see ``animate_to_file``); returns the number of frames written."""
+        from .io_utils import check_outputs
+
+        check_outputs({"photo": source, "driving input": driving, "checkpoint": self.options.checkpoint},
+                      {"output": out, "side-by-side output": side_by_side_out, "pose output": poses_out})
+        from .video import check_video_output
+
+        for video in (out, side_by_side_out):
+            if video is not None:
+                check_video_output(video)
+        if poses_out is not None:
+            from .posefiles import detect_format
+
+            detect_format(poses_out, writing=True)
         anim = self.open(source, driving, side_by_side_out is not None, source_iuv)
         return _write(anim, driving, out, side_by_side_out, poses_out, show_progress, timings, audio)
 
