@@ -70,7 +70,8 @@ def poses_extract(
     out: str = typer.Option(..., "-o", "--out", help="Pose file: .npz, .json (COCO), .csv (PG2) or a folder."),
     fmt: str = typer.Option(None, "--format", help="npz, openpose, coco or pg2 (default: from OUT)."),
     smooth: bool = typer.Option(False, "--smooth", help="Fill short gaps, then apply a one-euro filter."),
-    keypoints: str = typer.Option("body", help="body, body+hands or body+hands+face (MediaPipe Holistic)."),
+    keypoints: str = typer.Option("body", help="body, body+hands or body+hands+face (MediaPipe Holistic), or "
+                                               "face (the face mesh alone: 68 landmarks, for face close-ups)."),
     driving_kind: str = typer.Option(None, "--driving-kind", help="rgb, skeleton or densepose (default: guessed "
                                                                   "from the first frames)."),
     person: str = typer.Option("largest", help="Whom to follow when there are several people: largest, left, right."),
@@ -153,7 +154,10 @@ def animate(
                                                                   "densepose (a part render or raw IUV); guessed "
                                                                   "by default."),
     keypoints: str = typer.Option("body", help="What to estimate on camera video: body, body+hands or "
-                                               "body+hands+face."),
+                                               "body+hands+face (a face close-up's face is found by --subject)."),
+    subject: str = typer.Option("auto", help="What to animate: body, face (the portrait's face, from the driver's "
+                                             "face landmarks) or auto (face for a face close-up in the photo or "
+                                             "the driving video)."),
     person: str = typer.Option("largest", help="Whom to animate and follow when the photo or the clip shows "
                                                "several people: largest, left or right."),
     force: bool = typer.Option(False, "--force", help="Go on with a driver that shows a person in under half "
@@ -202,7 +206,7 @@ def animate(
     inputs = list(inputs or [])
     photos = [p for p in inputs if is_photo(p)] if len(inputs) != 2 else inputs[:1]
     drivers = [p for p in inputs if p not in photos] if len(inputs) != 2 else inputs[1:]
-    inputs_kw = dict(driving_kind=driving_kind, keypoints=keypoints, person=person, force=force)
+    inputs_kw = dict(driving_kind=driving_kind, keypoints=keypoints, person=person, force=force, subject=subject)
     if pairs is not None or len(photos) > 1 or len(drivers) > 1:
         if action is not None or side_by_side or save_poses or source_iuv:
             raise PosevidError("animate", "--action, --side-by-side, --save-poses and --source-iuv take one photo "
@@ -255,8 +259,9 @@ def _animate_many(photos: list[str], drivers: list[str], pairs: str | None, fold
         raise PosevidError("animate", "give at least one photo and one driver")
     loaded = load_animator(method, checkpoint)
 
-    def driving_poses(path: Path):
-        with Driving(path, driving_kind, keypoints, person, check=not force) as driving:
+    def driving_poses(path: Path):  # a face subject is driven by the driver's face landmarks
+        with Driving(path, driving_kind, "face" if options.get("subject") == "face" else keypoints, person,
+                     check=not force) as driving:
             return driving.poses()
 
     def animate_pair(source: Path, poses, out: Path) -> int:

@@ -150,3 +150,59 @@ def check_subject(subject: str) -> str:
     if subject not in SUBJECTS:
         raise PosevidError(f"subject {subject}", f"must be one of {', '.join(SUBJECTS)}")
     return subject
+
+
+def face_height_share(poses: Poses) -> float:
+    """The one-frame face's height (forehead included, ``face_box``) as a share of the frame's; 0 without a face."""
+    if not found(poses)[0]:
+        return 0.0
+    box = face_box(poses.face_xy[0])
+    return float((box[3] - box[1]) / poses.height)
+
+
+def wants_face(subject: str, photo: Poses, driver: Poses | None = None, where: str = "source image") -> bool:
+    """Whether to animate the photo's face rather than its body.
+
+    subject: ``face``, ``body`` or ``auto``; photo: its one-frame body pose with ``face_xy`` from the face
+    mesh; driver: the driving video's first frame's face pose (``keypoints="face"``), when known. ``auto``
+    picks the face when the photo is a face close-up (``is_closeup``) or the photo's face is found and the
+    driver is a face close-up. ``face`` without a face in the photo raises ``PosevidError(where, ...)``.
+    """
+    check_subject(subject)
+    if subject == "body":
+        return False
+    if not found(photo)[0]:
+        if subject == "face":
+            raise PosevidError(where, "no face found in the photo (--subject body animates the body)")
+        return False
+    if subject == "face" or is_closeup(photo):
+        return True
+    return driver is not None and face_height_share(driver) >= CLOSEUP_FACE_HEIGHT
+
+
+class FaceTargets:
+    """The target face pose of each driving frame, streaming: the portrait's face (``source``, a face pose)
+    moved as the driver's face moved since the first driving frame where it was found (``retarget_face``).
+
+    ``smoother``: a causal filter of one-frame ``Poses`` (e.g. the pipeline's one-euro filter, in units of the
+    portrait's inter-ocular distance) run over the 68 landmarks. Calling with a driving frame's pose gives
+    the target, or None before the driver's face was first seen; a frame without the face keeps the last.
+    """
+
+    def __init__(self, source: Poses, smoother=None):
+        self.source, self.smoother = source, smoother
+        self.reference: Poses | None = None
+        self.last: Poses | None = None
+
+    def __call__(self, pose: Poses) -> Poses | None:
+        if self.reference is None and found(pose)[0]:
+            self.reference = pose
+        if self.reference is None or not found(pose)[0]:
+            return self.last
+        target = retarget_face_frame(self.reference, pose, self.source)
+        if self.smoother is not None:
+            s = target
+            face = self.smoother(Poses(s.face_xy, s.face_conf, s.width, s.height, s.fps))
+            target = dataclasses.replace(target, face_xy=face.xy, face_conf=face.conf)
+        self.last = target
+        return target

@@ -28,6 +28,7 @@ import torch
 from .driving import Driving
 from .errors import PosevidError
 from .estimate import choose_person, find_people
+from .face import FaceTargets, check_subject, face_box, face_only, inter_ocular, wants_face
 from .methods.base import Animator, build_method
 from .poses import DEFAULT_RETARGET, RETARGET_MODES, Poses, bbox, body_height, retarget
 from .poses import smooth as smooth_poses
@@ -184,6 +185,16 @@ def _iuv_hint(problem: str) -> str:
             "photo's IUV image with --source-iuv")
 
 
+def _groups(pose: Poses) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The hands and face of a one-frame pose, as ``render.stick_figure`` takes them."""
+    out = {}
+    if pose.hand_xy is not None:
+        out["hands"] = (pose.hand_xy[0], pose.hand_conf[0])
+    if pose.face_xy is not None:
+        out["face"] = (pose.face_xy[0], pose.face_conf[0])
+    return out
+
+
 class Animation:
     """A prepared animation: inputs read and checked, source pose estimated; iterate it for frames.
 
@@ -205,7 +216,7 @@ class Animation:
                  method_options: dict | None = None, width: int | None = None, height: int | None = None, *,
                  driving_kind: str | None = None, keypoints: str = "body", person: str = "largest",
                  force: bool = False, source_iuv: str | Path | np.ndarray | None = None,
-                 loaded: tuple[Animator, int | None] | None = None):
+                 loaded: tuple[Animator, int | None] | None = None, subject: str = "auto"):
         from .estimate import PoseEstimator, check_keypoints
 
         if mode not in RETARGET_MODES:
@@ -219,6 +230,7 @@ class Animation:
         self.target: Poses | None = None
         self.animator, trained_size = loaded or load_animator(method, checkpoint, method_options)
         self.person, self.iuv = person, None
+        self.subject = check_subject(subject)
         self._estimator = PoseEstimator(keypoints=check_keypoints(keypoints))
         with contextlib.ExitStack() as failure:
             failure.callback(self.close)
@@ -271,17 +283,42 @@ class Animation:
                 pose, mask = people[choose_person(people, self.person)]
                 self.note(f"{where}: {len(people)} people in the photo; animating the {self.person} "
                           "(--person left|right|largest)")
+        face = self._face_pose(rgb, pose, str(where))
+        if face is not None:
+            pose, mask = face, np.zeros(rgb.shape[:2], np.float32)
         if cover != (out_w, out_h):
-            box = bbox(pose)[0] if body_height(pose)[0] > 0 else np.array([0, 0, cover[0], cover[1]], np.float32)
+            box = (face_box(pose.face_xy[0]) if face is not None else bbox(pose)[0] if body_height(pose)[0] > 0
+                   else np.array([0, 0, cover[0], cover[1]], np.float32))
             x0 = int(np.clip(round((box[0] + box[2]) / 2 - out_w / 2), 0, cover[0] - out_w))
             y0 = int(np.clip(round((box[1] + box[3]) / 2 - out_h / 2), 0, cover[1] - out_h))
             rgb, mask = rgb[y0:y0 + out_h, x0:x0 + out_w], mask[y0:y0 + out_h, x0:x0 + out_w]
             pose = pose.crop(x0, y0, out_w, out_h, out_w, out_h)
-        note = check_person(where, pose)
+        note = check_person(where, pose) if face is None else None
         if note:
             self.note(note)
         self.still = unseen_joints(pose)
         return np.ascontiguousarray(rgb), pose, np.ascontiguousarray(mask)
+
+    def _face_pose(self, rgb: np.ndarray, body: Poses, where: str) -> Poses | None:
+        """The photo's face pose when its face is what to animate (``face.wants_face``: ``subject``, or a
+        face close-up in the photo or in the driver's first frame), else None (the body is animated). The
+        subject is then ``face`` and the driving video's faces are estimated instead of its bodies."""
+        from .estimate import PoseEstimator
+
+        if self.subject == "body":
+            return None
+        with PoseEstimator(keypoints="face") as estimator:
+            photo = dataclasses.replace(body, face_xy=None, face_conf=None)
+            found_face, _ = estimator.image(rgb)
+            photo = dataclasses.replace(photo, face_xy=found_face.face_xy, face_conf=found_face.face_conf)
+            first = getattr(self.driving, "first", None)
+            driver = estimator.image(first)[0] if first is not None and self.subject == "auto" else None
+        if not wants_face(self.subject, photo, driver, where):
+            self.subject = "body"
+            return None
+        self.subject = "face"
+        self.driving.keypoints = "face"
+        return face_only(photo)
 
     def _source_iuv(self, iuv: str | Path | np.ndarray | None) -> np.ndarray | None:
         """The photo's DensePose IUV image (for IUV-trained models) at the photo's (output) size."""
@@ -338,6 +375,9 @@ class Animation:
         driving pixels; the one-frame target pose in source pixels). A frame with nobody in it keeps the
         last target (the source pose until the driver is first seen); a driver never seen at all raises
         ``PosevidError`` at the end (so ``animate_to_file`` writes nothing)."""
+        if self.subject == "face":
+            yield from self._face_targets()
+            return
         reference: Poses | None = None
         smoother = OnlineSmoother(self.driving_fps, float(body_height(self.source_pose)[0])) if self.smooth else None
         last = self.source_pose
@@ -354,6 +394,18 @@ class Animation:
         if reference is None:
             raise PosevidError(self.driving_name, "no person found in any driving frame")
 
+    def _face_targets(self) -> Iterator[tuple[np.ndarray | None, Poses, Poses]]:
+        """``targets`` for a face: the portrait's landmarks moved as the driver's face moves (``FaceTargets``)."""
+        unit = float(inter_ocular(self.source_pose.face_xy[0]))
+        targets = FaceTargets(self.source_pose, OnlineSmoother(self.driving_fps, unit) if self.smooth else None)
+        for frame, pose, _ in self._driving_poses():
+            t0 = time.perf_counter()
+            target = targets(pose)
+            self.timings["retarget"] += time.perf_counter() - t0
+            yield frame, pose, self.source_pose if target is None else target
+        if targets.reference is None:
+            raise PosevidError(self.driving_name, "no face found in any driving frame")
+
     def _panel(self, frame: np.ndarray | None, pose: Poses, target: Poses, result: np.ndarray) -> np.ndarray:
         from .render import stick_figure
 
@@ -361,10 +413,10 @@ class Animation:
         if frame is None:
             dw = max(1, int(round(pose.width * h / pose.height)))
             p = pose.rescale(dw, h)
-            left = stick_figure(p.xy[0], p.conf[0], h, dw)
+            left = stick_figure(p.xy[0], p.conf[0], h, dw, **_groups(p))
         else:
             left = _fit_height(frame, h)
-        middle = stick_figure(target.xy[0], target.conf[0], h, w)
+        middle = stick_figure(target.xy[0], target.conf[0], h, w, **_groups(target))
         return np.concatenate([left, middle, result], axis=1)
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
