@@ -81,3 +81,29 @@ def test_face_warp(portrait):
     outside[y0:y1, x0:x1] = False
     assert outside.any() and (opened[outside] == rgb[outside]).all()
     assert np.abs(opened.astype(int) - rgb.astype(int))[int(target[66, 1]) + 5:int(target[8, 1])].mean() > 3
+
+
+def test_animate_portrait_from_talking_head(shared_data: Path, tmp_path: Path):
+    """``animate portrait talking.mp4`` with no options animates the portrait's face (auto-detected close-up):
+    the face moves, the background far from it does not, the driver's sound is kept."""
+    from posevid.pipeline import Animation, animate_to_file
+    from posevid.video import VideoWriter, has_audio, open_video, read_image
+
+    talking = shared_data / "faces" / "liveportrait_d18.mp4"
+    clip = tmp_path / "talking.mp4"
+    with open_video(talking) as reader, VideoWriter(clip, reader.fps, audio_from=talking) as writer:
+        for frame in itertools.islice(iter(reader), 6):
+            writer.write(frame)
+    portrait = shared_data / "faces" / "liveportrait_s12.jpg"
+    with Animation(portrait, clip) as anim:
+        assert anim.subject == "face" and is_face_pose(anim.source_pose)
+    out = tmp_path / "out.mp4"
+    assert animate_to_file(portrait, clip, out, show_progress=False) == 6
+    assert has_audio(out)
+    with open_video(out) as reader:
+        frames = np.stack(list(reader)).astype(int)
+    photo = read_image(portrait).astype(int)
+    assert frames.shape[:2] == (6, 500) and abs(frames.shape[2] - photo.shape[1]) <= 1  # even sides
+    corner = np.abs(frames[-1] - frames[0])[-60:, :60].mean()  # the background does not move
+    face = np.abs(frames[-1] - frames[0])[110:270, 120:260].mean()  # the face does
+    assert corner < 2.0 and face > 2 * corner + 1.0, (corner, face)
