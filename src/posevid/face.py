@@ -140,9 +140,7 @@ def is_closeup(poses: Poses) -> bool:
     ``CLOSEUP_FACE_HEIGHT`` of the frame's height, or found with no hip in view (head and shoulders)."""
     if not found(poses)[0]:
         return False
-    x0, y0, x1, y1 = face_box(poses.face_xy[0])
-    hips = poses.conf[0, [8, 11]] > 0.3
-    return (y1 - y0) >= CLOSEUP_FACE_HEIGHT * poses.height or not hips.any()
+    return face_height_share(poses) >= CLOSEUP_FACE_HEIGHT or not full_body(poses)
 
 
 def check_subject(subject: str) -> str:
@@ -160,13 +158,19 @@ def face_height_share(poses: Poses) -> float:
     return float((box[3] - box[1]) / poses.height)
 
 
+def full_body(poses: Poses) -> bool:
+    """Whether the one-frame ``poses`` show a body down to the hips at least (not a head and shoulders)."""
+    return bool((poses.conf[0, [8, 11]] > 0.3).any())
+
+
 def wants_face(subject: str, photo: Poses, driver: Poses | None = None, where: str = "source image") -> bool:
     """Whether to animate the photo's face rather than its body.
 
     subject: ``face``, ``body`` or ``auto``; photo: its one-frame body pose with ``face_xy`` from the face
-    mesh; driver: the driving video's first frame's face pose (``keypoints="face"``), when known. ``auto``
-    picks the face when the photo is a face close-up (``is_closeup``) or the photo's face is found and the
-    driver is a face close-up. ``face`` without a face in the photo raises ``PosevidError(where, ...)``.
+    mesh; driver: the driving input's first frame, its body pose with ``face_xy`` from the face mesh, when
+    known. ``auto`` picks the face when the photo's face is found and either the photo is a face close-up
+    (``is_closeup``) and the driver does not show a body down to the hips, or the driver is a face close-up.
+    ``face`` without a face in the photo raises ``PosevidError(where, ...)``.
     """
     check_subject(subject)
     if subject == "body":
@@ -175,9 +179,13 @@ def wants_face(subject: str, photo: Poses, driver: Poses | None = None, where: s
         if subject == "face":
             raise PosevidError(where, "no face found in the photo (--subject body animates the body)")
         return False
-    if subject == "face" or is_closeup(photo):
+    if subject == "face":
         return True
-    return driver is not None and face_height_share(driver) >= CLOSEUP_FACE_HEIGHT
+    if driver is None:
+        return is_closeup(photo)
+    if face_height_share(driver) >= CLOSEUP_FACE_HEIGHT:
+        return True
+    return is_closeup(photo) and not full_body(driver)
 
 
 class FaceTargets:

@@ -195,6 +195,11 @@ def _groups(pose: Poses) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return out
 
 
+def _with_face(body: Poses, face: Poses) -> Poses:
+    """A one-frame body pose with the face landmarks of another estimate of the same image."""
+    return dataclasses.replace(body, face_xy=face.face_xy, face_conf=face.face_conf)
+
+
 class Animation:
     """A prepared animation: inputs read and checked, source pose estimated; iterate it for frames.
 
@@ -307,12 +312,14 @@ class Animation:
 
         if self.subject == "body":
             return None
-        with PoseEstimator(keypoints="face") as estimator:
-            photo = dataclasses.replace(body, face_xy=None, face_conf=None)
-            found_face, _ = estimator.image(rgb)
-            photo = dataclasses.replace(photo, face_xy=found_face.face_xy, face_conf=found_face.face_conf)
-            first = getattr(self.driving, "first", None)
-            driver = estimator.image(first)[0] if first is not None and self.subject == "auto" else None
+        first = self.driving.first
+        with PoseEstimator(keypoints="face") as faces:
+            photo = _with_face(body, faces.image(rgb)[0])
+            driver = None
+            if self.subject == "auto" and first is not None:
+                driver = _with_face(self._estimator.image(first)[0], faces.image(first)[0])
+            elif self.subject == "auto" and self.driving.kind == "poses":
+                driver = self.driving.poses()[:1]
         if not wants_face(self.subject, photo, driver, where):
             self.subject = "body"
             return None
