@@ -13,12 +13,13 @@ import pytest
 from typer.testing import CliRunner
 
 from posevid.cli import app
+from posevid.crop import crop_square, photo_box
 from posevid.errors import PosevidError
 from posevid.methods.base import build_method
 from posevid.photo import unseen_joints
-from posevid.pipeline import Animation, OnlineSmoother, _crop, _retarget_frame, _square_box, animate
+from posevid.pipeline import Animation, _retarget_frame, animate
 from posevid.posefiles import read_poses
-from posevid.poses import Poses, body_height, smooth
+from posevid.poses import OneEuroFilter, Poses, body_height, smooth
 from posevid.render import pose_mask
 from posevid.skeleton import to_coco18
 from posevid.video import VideoWriter, open_video, read_image
@@ -101,7 +102,7 @@ def test_animate_cli_follows_the_driving_motion(tmp_path: Path, photo: Path, cli
 def test_warp_animator_identity_and_shift(shared_data: Path, photo: Path, photo_pose: Poses) -> None:
     rgb = read_image(photo)
     method = build_method({"method": "warp"})
-    assert not method.trainable
+    assert not method.capabilities.trains
     with pytest.raises(PosevidError, match="nothing to train"):
         method.train_step({})
     animator = method.animator()
@@ -129,14 +130,14 @@ def test_online_smoother_matches_offline_one_euro(photo_pose: Poses) -> None:
     xy = photo_pose.xy + sway + rng.normal(0, 2, (30, 18, 2))
     seq = Poses(xy.astype(np.float32), np.ones((30, 18), np.float32), 399, 640, 30.0)
     offline = smooth(seq, "one_euro")
-    online = OnlineSmoother(30.0, float(np.median(body_height(seq))))
+    online = OneEuroFilter(30.0, float(np.median(body_height(seq))))
     streamed = Poses.concat([online(p) for p in seq])
     np.testing.assert_allclose(streamed.xy, offline.xy, atol=1e-3)
     assert np.abs(np.diff(streamed.xy, 2, axis=0)).mean() < np.abs(np.diff(seq.xy, 2, axis=0)).mean()
 
 
 def test_online_smoother_bridges_short_gaps_only(photo_pose: Poses) -> None:
-    online = OnlineSmoother(30.0, 400.0, max_gap=3)
+    online = OneEuroFilter(30.0, 400.0, max_gap=3)
     online(photo_pose)
     gone = Poses(photo_pose.xy, np.where(np.arange(18) == 4, 0.0, 1.0)[None], 399, 640)
     held = [online(gone).conf[0, 4] for _ in range(5)]
@@ -155,12 +156,12 @@ def test_retarget_reference_frame_gives_the_source_pose(photo_pose: Poses) -> No
 def test_square_crop_holds_the_person(photo: Path, photo_pose: Poses) -> None:
     rgb = read_image(photo)
     mask = (rgb.min(-1) < 200).astype(np.float32)  # the man on a white background
-    x0, y0, side = _square_box(photo_pose, mask)
-    crop = _crop(rgb, x0, y0, side, 96)
+    x0, y0, side = photo_box(photo_pose, mask)
+    crop = crop_square(rgb, (x0, y0, side), 96)
     pose = photo_pose.crop(x0, y0, side, side, 96, 96)
     assert crop.shape == (96, 96, 3)
     assert (pose.xy >= 0).all() and (pose.xy < 96).all()
-    small = _crop(mask, x0, y0, side, 96)
+    small = crop_square(mask, (x0, y0, side), 96)
     assert small.dtype == np.float32
     rows = np.flatnonzero(small.max(1) > 0.5)
     assert rows.max() >= 0.9 * 96 and rows.min() >= 0.15 * 96  # feet near the bottom, room above the head
@@ -222,6 +223,25 @@ def test_poses_render_cli(tmp_path: Path, photo_pose: Poses) -> None:
     with open_video(tmp_path / "s.gif") as reader:
         frames = list(reader)
     assert len(frames) == 5 and frames[0].shape == (640, 399, 3) and frames[0].max() > 100
+
+
+def test_pipeline_loads_once_checks_at_the_call_and_reports_its_frames(photo: Path, photo_pose: Poses,
+                                                                        tmp_path: Path) -> None:
+    from posevid.pipeline import AnimateOptions, Pipeline
+
+    pipe = Pipeline(AnimateOptions(size=64, mode="absolute"))
+    model = pipe.model
+    driving = Poses.concat([photo_pose] * 3)
+    frames = pipe(photo, driving)
+    assert (frames.width, frames.height, frames.frame_count, frames.fps) == (40, 64, 3, driving.fps)
+    assert [f.shape for f in frames] == [(64, 40, 3)] * 3  # the photo's aspect, longer side 64
+    assert len(list(pipe(photo, driving[:2]))) == 2 and pipe.model is model  # the model is reused
+    with pytest.raises(PosevidError, match="missing.jpg"):
+        pipe(tmp_path / "missing.jpg", driving)  # at the call, not at the first frame
+    with pytest.raises(PosevidError, match="missing.mp4"):
+        animate(photo, tmp_path / "missing.mp4")
+    with pytest.raises(PosevidError, match="mode sideways"):
+        AnimateOptions(mode="sideways")
 
 
 def test_landscape_photo_keeps_its_whole_frame(shared_data: Path, tmp_path: Path) -> None:

@@ -56,6 +56,8 @@ def _method(checkpoint: str | Path | None, method: str | None) -> Method:
         loaded = load_method(checkpoint)
         if method is not None and method != loaded.name:
             raise PosevidError(checkpoint, f"is a {loaded.name!r} checkpoint, not {method!r}")
+        if not loaded.capabilities.animates:
+            raise PosevidError(checkpoint, f"holds a {loaded.name!r} model, which does not animate a photo")
         return loaded
     if method is None:
         raise PosevidError("evaluate", "give --checkpoint CKPT (or --method warp) with --data")
@@ -63,7 +65,7 @@ def _method(checkpoint: str | Path | None, method: str | None) -> Method:
         cls = method_class(method)
     except KeyError as err:
         raise PosevidError("--method", str(err.args[0])) from None
-    if cls.trainable:
+    if cls.capabilities.trains:
         raise PosevidError("--method", f"{method!r} needs trained weights: give --checkpoint CKPT")
     return build_method({"method": method})
 
@@ -73,20 +75,18 @@ _Clip = tuple[str, np.ndarray, Poses, np.ndarray, Iterator[np.ndarray]]
 
 def test_clips(data: Path, max_frames: int | None) -> Iterator[_Clip]:
     """Per test clip of a prepared dataset: (name, first frame, poses, first mask in [0, 1], frame iterator)."""
-    from .data.datasets import read_index
-    from .posefiles import read_poses
-    from .video import open_video, read_image
+    from .data.prepared import FRAMES, read_clip_poses, read_index, read_mask
+    from .video import open_video
 
     index = read_index(data)
     if not index.get("test"):
         raise PosevidError(data, "the dataset has no test clips (index.json 'test' is empty)")
     for name in index["test"]:
-        clip = data / name
-        poses = read_poses(clip / "poses.npz", "npz")
+        poses = read_clip_poses(data, name)
         if max_frames:
             poses = poses[:max_frames]
-        mask = read_image(clip / "masks" / "000000.png")[..., 0].astype(np.float32) / 255.0
-        with open_video(clip / "frames") as reader:
+        mask = read_mask(data, name, 0)
+        with open_video(data / name / FRAMES) as reader:
             frames = itertools.islice(iter(reader), len(poses))
             source = next(frames)
             yield name, source, poses, mask, itertools.chain([source], frames)
@@ -125,7 +125,7 @@ def evaluate_checkpoint(data: str | Path, checkpoint: str | Path | None = None, 
         for name, source, poses, mask, real in test_clips(data, max_frames):
             animator = model.animator()
             with torch.inference_mode():
-                if getattr(model, "use_iuv", False):
+                if model.capabilities.needs_densepose:
                     generated = _with_iuv(animator, source, poses, mask, data / name)
                 else:
                     generated = animator.animate(source, poses[0], iter(poses), mask)

@@ -9,13 +9,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .options import option
+
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class LossWeights:
+    """Generator loss weights of the pix2pixHD-style methods (DwNet, decoupled stage II)."""
+
+    gan: float = option(1.0, "adversarial (LSGAN)", ge=0)
+    feature_matching: float = option(10.0, "discriminator feature matching", ge=0)
+    perceptual: float = option(10.0, "perceptual loss (ST-LPIPS's VGG-16, or train.vgg_weights' VGG-19)", ge=0)
+    l1: float = option(0.0, "pixel L1 (not in the papers; stands in for the perceptual loss without VGG)", ge=0)
 
 DiscOutput = Tensor | Sequence[Tensor] | Sequence[Sequence[Tensor]]
 

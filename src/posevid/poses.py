@@ -429,50 +429,76 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
 
 
-def _one_euro(x: np.ndarray, fps: float, min_cutoff: float, beta: float, d_cutoff: float) -> np.ndarray:
-    """One-euro filter (Casiez et al. 2012) over the first axis of x (T, D); speed is the norm over D."""
-    def alpha(cutoff: np.ndarray | float) -> np.ndarray | float:
-        tau = 1.0 / (2 * np.pi * cutoff)
-        return 1.0 / (1.0 + tau * fps)
+class OneEuroFilter:
+    """One-euro filter (Casiez et al. 2012) over a stream of one-frame poses, joint by joint: the one
+    implementation behind both the streaming smoothing of ``posevid animate`` and ``smooth(...,
+    "one_euro")``.
 
-    out = np.empty_like(x)
-    out[0] = x[0]
-    dx = np.zeros(x.shape[1:], x.dtype)
-    a_d = alpha(d_cutoff)
-    for t in range(1, len(x)):
-        dx = a_d * (x[t] - out[t - 1]) * fps + (1 - a_d) * dx
-        a = alpha(min_cutoff + beta * np.linalg.norm(dx))
-        out[t] = a * x[t] + (1 - a) * out[t - 1]
-    return out
+    Coordinates are filtered in units of ``unit`` pixels (a body height), so the defaults do not depend
+    on the image size: ``min_cutoff`` and ``d_cutoff`` in Hz, ``beta`` per body height per second (higher
+    follows fast motion more closely). A joint that goes missing keeps its last position for up to
+    ``max_gap`` frames; seen again after that, it starts afresh.
+    """
+
+    def __init__(self, fps: float, unit: float, min_cutoff: float = 1.0, beta: float = 5.0,
+                 d_cutoff: float = 1.0, max_gap: int = 5):
+        self.fps, self.unit, self.max_gap = fps, max(unit, 1e-6), max_gap
+        self.min_cutoff, self.beta = min_cutoff, beta
+        self.a_d = self._alpha(d_cutoff)
+        self.x: np.ndarray | None = None  # (J, 2) filtered position, body-height units
+        self.dx = self.conf = self.gap = self.live = None
+
+    def _alpha(self, cutoff: np.ndarray | float) -> np.ndarray | float:
+        return 1.0 / (1.0 + self.fps / (2 * np.pi * cutoff))
+
+    def __call__(self, pose: Poses) -> Poses:
+        """The filtered one-frame pose (same image size, fps, depth, hands and face)."""
+        xy, conf = pose.xy[0].astype(np.float64) / self.unit, pose.conf[0].astype(np.float64)
+        seen = conf > 0
+        if self.x is None:
+            self.x, self.dx, self.conf = xy.copy(), np.zeros_like(xy), conf.copy()
+            self.gap, self.live = np.zeros(len(conf), int), seen.copy()
+        new = seen & ~self.live
+        cont = seen & self.live
+        self.x[new], self.dx[new] = xy[new], 0.0
+        dx = self.a_d * (xy - self.x) * self.fps + (1 - self.a_d) * self.dx
+        a = self._alpha(self.min_cutoff + self.beta * np.linalg.norm(dx, axis=1))[:, None]
+        self.x[cont] = (a * xy + (1 - a) * self.x)[cont]
+        self.dx[cont] = dx[cont]
+        self.conf[seen], self.gap[seen] = conf[seen], 0
+        self.gap[~seen] += 1
+        self.live = seen | (self.live & (self.gap <= self.max_gap))
+        out_conf = np.where(self.live, self.conf, 0.0)
+        out_xy = np.where(self.live[:, None], self.x * self.unit, 0.0)
+        return dataclasses.replace(pose, xy=out_xy[None].astype(np.float32), conf=out_conf[None].astype(np.float32))
 
 
 def smooth(poses: Poses, method: str = "one_euro", *, min_cutoff: float = 1.0, beta: float = 5.0,
            d_cutoff: float = 1.0, window: int = 7, order: int = 2) -> Poses:
     """Temporal smoothing of each joint over its runs of visible frames (missing joints stay missing).
 
-    ``one_euro``: min_cutoff (Hz), beta (per body height per second: higher follows fast motion more
-    closely) and d_cutoff (Hz); coordinates are filtered in units of the median body height, so the
-    defaults do not depend on the image size. ``savgol``: Savitzky-Golay filter with an odd ``window``
-    (frames) and polynomial ``order``; runs shorter than the window use the largest odd window that fits.
-    Only the body's xy is smoothed; depth, hands and face pass through unchanged.
+    ``one_euro``: ``OneEuroFilter`` run over the sequence, in units of its median body height, each run
+    of visible frames of a joint filtered on its own. ``savgol``: Savitzky-Golay filter with an odd
+    ``window`` (frames) and polynomial ``order``; runs shorter than the window use the largest odd window
+    that fits. Only the body's xy is smoothed; depth, hands and face pass through unchanged.
     """
     if method not in ("one_euro", "savgol"):
         raise ValueError(f"smooth method must be 'one_euro' or 'savgol', got {method!r}")
-    from scipy.signal import savgol_filter
-
     heights = body_height(poses) if poses.num_joints == NUM_JOINTS else np.zeros(0)
     unit = float(np.median(heights[heights > 0])) if (heights > 0).any() else float(max(poses.width, poses.height))
+    if method == "one_euro":
+        f = OneEuroFilter(poses.fps, unit, min_cutoff, beta, d_cutoff, max_gap=0)
+        filtered = np.concatenate([f(poses[t]).xy for t in range(len(poses))]) if len(poses) else poses.xy
+        return dataclasses.replace(poses, xy=np.where(poses.conf[..., None] > 0, filtered, poses.xy))
+    from scipy.signal import savgol_filter
+
     xy = poses.xy.astype(np.float64) / unit
     out = xy.copy()
     for j in range(poses.num_joints):
         for a, b in _runs(poses.conf[:, j] > 0):
-            seg = xy[a:b, j]
-            if method == "one_euro":
-                out[a:b, j] = _one_euro(seg, poses.fps, min_cutoff, beta, d_cutoff)
-                continue
             w = min(window, (b - a) if (b - a) % 2 else (b - a - 1))
             if w > order:
-                out[a:b, j] = savgol_filter(seg, w, order, axis=0, mode="interp")
+                out[a:b, j] = savgol_filter(xy[a:b, j], w, order, axis=0, mode="interp")
     return dataclasses.replace(poses, xy=(out * unit).astype(np.float32))
 
 

@@ -25,12 +25,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..crop import crop_square, square_box
 from ..errors import PosevidError
 from ..io_utils import atomic_path
 from ..posefiles import write_poses
 from ..poses import Poses
 from ..video import IMAGE_SUFFIXES, open_video
 from .layouts import PairLayout, VideoLayout, read_layout
+from .prepared import FRAMES, INDEX, IUV, MASKS, META, POSES, image_name
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v", ".avi", ".webm", ".gif")
 MIN_MASK_FRACTION = 1e-3  # a frame's mask counts when it covers at least this fraction of the image
@@ -168,39 +170,17 @@ def track_box(boxes: np.ndarray, width: int, height: int, margin: float = 0.1) -
     """One square (x0, y0, side) in pixels covering the per-frame boxes (N, 4) over the clip.
 
     Robust extent (2nd / 98th percentiles), centred, side = longest extent * (1 + 2 * margin); moved
-    inside the image when it fits (otherwise the outside is padded black at crop time).
+    inside the image when it fits (otherwise the outside is padded black at crop time): ``crop.square_box``.
     """
-    x0, y0 = np.percentile(boxes[:, 0], 2), np.percentile(boxes[:, 1], 2)
-    x1, y1 = np.percentile(boxes[:, 2], 98), np.percentile(boxes[:, 3], 98)
-    side = int(round(max(x1 - x0, y1 - y0) * (1 + 2 * margin)))
-    side = max(side, 8)
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    bx, by = int(round(cx - side / 2)), int(round(cy - side / 2))
-    if side <= width:
-        bx = min(max(bx, 0), width - side)
-    if side <= height:
-        by = min(max(by, 0), height - side)
-    return bx, by, side
+    extent = (np.percentile(boxes[:, 0], 2), np.percentile(boxes[:, 1], 2),
+              np.percentile(boxes[:, 2], 98), np.percentile(boxes[:, 3], 98))
+    return square_box(extent, 1 + 2 * margin, width=width, height=height)
 
 
 def full_box(width: int, height: int) -> tuple[int, int, int]:
     """The square (x0, y0, side) holding the whole frame, centred (the short side is padded at crop time)."""
     side = max(width, height)
     return (width - side) // 2, (height - side) // 2, side
-
-
-def crop_resize(img: np.ndarray, box: tuple[int, int, int], size: int, nearest: bool = False) -> np.ndarray:
-    """Crop the square ``box`` (x0, y0, side) out of ``img`` (H, W[, C]), zero-padding outside, and
-    resize it to ``size`` x ``size`` (area filter when shrinking, bilinear when growing, or nearest)."""
-    x0, y0, side = box
-    h, w = img.shape[:2]
-    pad = [(max(0, -y0), max(0, y0 + side - h)), (max(0, -x0), max(0, x0 + side - w))]
-    if any(p for pair in pad for p in pair):
-        img = np.pad(img, pad + [(0, 0)] * (img.ndim - 2))
-        x0, y0 = x0 + pad[1][0], y0 + pad[0][0]
-    patch = img[y0:y0 + side, x0:x0 + side]
-    interp = cv2.INTER_NEAREST if nearest else (cv2.INTER_AREA if side > size else cv2.INTER_LINEAR)
-    return cv2.resize(patch, (size, size), interpolation=interp)
 
 
 def _write_png(path: Path, img: np.ndarray) -> None:
@@ -236,7 +216,7 @@ def prepare_video(job: VideoJob, out: Path, size: int, margin: float = 0.1,
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True)
         for p in parts:
-            for sub in ("frames", "masks") + (("iuv",) if job.iuv else ()):
+            for sub in (FRAMES, MASKS) + ((IUV,) if job.iuv else ()):
                 (work[p.name] / sub).mkdir()
         reader = open_video(job.source)
         fps, width, height = reader.fps, reader.width, reader.height
@@ -267,17 +247,17 @@ def prepare_video(job: VideoJob, out: Path, size: int, margin: float = 0.1,
         iuv_frames = _frames(job.iuv, lo, hi) if job.iuv else None
         for k, frame in enumerate(_frames(job.source, lo, len(poses) + lo)):
             t = lo + k
-            crop = crop_resize(frame, box, size)
+            crop = crop_square(frame, box, size)
             full = cv2.imread(str(scratch / f"{k:06d}.png"), cv2.IMREAD_GRAYSCALE)
-            mask = (crop_resize(full, box, size) > 127).astype(np.uint8) * 255
+            mask = (crop_square(full, box, size) > 127).astype(np.uint8) * 255
             iuv = _crop_iuv(next(iuv_frames, None), job, t, box, width, size) if iuv_frames is not None else None
             for p in parts:
                 if _inside(p, t):
-                    name = f"{t - p.start:06d}.png"
-                    _write_png(work[p.name] / "frames" / name, crop)
-                    _write_png(work[p.name] / "masks" / name, mask)
+                    name = image_name(t - p.start)
+                    _write_png(work[p.name] / FRAMES / name, crop)
+                    _write_png(work[p.name] / MASKS / name, mask)
                     if iuv is not None:
-                        _write_png(work[p.name] / "iuv" / name, iuv)
+                        _write_png(work[p.name] / IUV / name, iuv)
             if progress:
                 progress(1)
         all_poses = Poses.concat(poses).crop(box[0], box[1], box[2], box[2], size, size)
@@ -285,13 +265,13 @@ def prepare_video(job: VideoJob, out: Path, size: int, margin: float = 0.1,
         for p in parts:
             stop = lo + len(poses) if p.stop is None else min(p.stop, lo + len(poses))
             n = stop - p.start
-            if len(list((work[p.name] / "frames").iterdir())) != n:
+            if len(list((work[p.name] / FRAMES).iterdir())) != n:
                 raise PosevidError(job.source, "the second decoding gave fewer frames than the first")
-            write_poses(work[p.name] / "poses.npz", all_poses[p.start - lo:stop - lo], "npz")
+            write_poses(work[p.name] / POSES, all_poses[p.start - lo:stop - lo], "npz")
             meta = {"source": str(job.source), "frame_range": [p.start, stop], "crop": list(box),
                     "source_size": [width, height], "fps": fps, "frames": n, "size": size,
                     "iuv": job.iuv is not None, "iuv_source": str(job.iuv) if job.iuv else None}
-            with atomic_path(work[p.name] / "meta.json") as tmp:
+            with atomic_path(work[p.name] / META) as tmp:
                 tmp.write_text(json.dumps(meta, indent=1))
             shutil.rmtree(out / p.name, ignore_errors=True)
             os.replace(work[p.name], out / p.name)
@@ -312,12 +292,12 @@ def _crop_iuv(iuv: np.ndarray | None, job: VideoJob, t: int, box: tuple[int, int
     iuv = check_iuv(iuv, job.iuv)
     scale = iuv.shape[1] / width
     scaled = (int(round(box[0] * scale)), int(round(box[1] * scale)), max(1, int(round(box[2] * scale))))
-    return crop_resize(iuv, scaled, size, nearest=True)
+    return crop_square(iuv, scaled, size, nearest=True)
 
 
 def is_done(out: Path, name: str) -> bool:
     """A clip is finished when its folder holds ``meta.json`` (written last)."""
-    return (out / name / "meta.json").is_file()
+    return (out / name / META).is_file()
 
 
 def _hash(name: str) -> str:
@@ -330,7 +310,7 @@ def update_index(out: Path, size: int, done: list[Part], test_fraction: float) -
     A clip with a forced split goes there; the others go to test (in a fixed hash order) until about
     ``test_fraction`` of the automatically split clips are test clips (at least one if there are two).
     """
-    path = out / "index.json"
+    path = out / INDEX
     index = {"size": size, "train": [], "test": [], "forced": []}
     if path.is_file():
         index.update(json.loads(path.read_text()))

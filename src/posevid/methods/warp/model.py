@@ -24,7 +24,7 @@ from ...facewarp import FaceRig
 from ...plate import clean_plate, refine_alpha
 from ...poses import Poses
 from ...rig import Rig
-from ..base import Animator, Method, register
+from ..base import Animator, Capabilities, Method, NoOptions, register
 
 
 class WarpAnimator(Animator):
@@ -75,7 +75,8 @@ class WarpAnimator(Animator):
 class WarpMethod(Method):
     """Untrained baseline: the photo's person as a skinned, layered mesh posed by each target."""
 
-    trainable = False
+    capabilities = Capabilities(trains=False, animates=True, faces=True)
+    Options = NoOptions
 
     def __init__(self, cfg: dict[str, Any] | None = None):
         super().__init__(cfg or {"method": "warp"})
