@@ -107,3 +107,22 @@ def test_animate_portrait_from_talking_head(shared_data: Path, tmp_path: Path):
     corner = np.abs(frames[-1] - frames[0])[-60:, :60].mean()  # the background does not move
     face = np.abs(frames[-1] - frames[0])[110:270, 120:260].mean()  # the face does
     assert corner < 2.0 and face > 2 * corner + 1.0, (corner, face)
+
+
+def test_prepare_face_dataset(shared_data: Path, tmp_path: Path):
+    """``prepare --subject face``: head crops of a talking-head clip with face landmarks and face masks."""
+    from posevid.data.prepare import prepare
+    from posevid.posefiles import read_poses
+    from posevid.video import read_image
+
+    index, errors = prepare([shared_data / "faces" / "liveportrait_d18.mp4"], tmp_path, size=64, frames="0:6",
+                            split="train", show_progress=False, subject="face")
+    assert not errors and len(index["train"]) == 1
+    clip = tmp_path / index["train"][0]
+    poses = read_poses(clip / "poses.npz")
+    assert len(poses) == 6 and (poses.width, poses.height) == (64, 64) and is_face_pose(poses[0])
+    xy = poses.face_xy
+    assert (xy > 4).all() and (xy < 60).all()  # the head inside its crop, with room around it
+    assert 12 < inter_ocular(xy[0]) < 40
+    mask = read_image(clip / "masks" / "000000.png")[..., 0] > 127
+    assert 0.15 < mask.mean() < 0.7 and mask[int(xy[0, 30, 1]), int(xy[0, 30, 0])]  # the nose tip is in it

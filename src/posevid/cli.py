@@ -62,13 +62,15 @@ def prepare(
                                           "fashion_{train,test}.txt and the videos), deepfashion or market (PG2/PATN "
                                           "pair and annotation CSVs with the images; copied for data.kind "
                                           "pg2_pairs)."),
+    subject: str = typer.Option("body", help="body: person crops with body poses; face: head crops of "
+                                             "talking-head videos with the 68 face landmarks and face masks."),
 ) -> None:
     """Crop the person in each video, estimate poses and masks, and write a training dataset."""
     from .data.prepare import prepare as run
 
     index, errors = run(inputs, out, size=size, workers=workers, iuv_dir=iuv, test_fraction=test_fraction,
                         frames=frames, max_frames=max_frames, split=split, test_frames=test_frames,
-                        margin=margin, layout=layout)
+                        margin=margin, layout=layout, subject=subject)
     if "layout" in index:
         counts = index["images"]
         print(f"{out}: {index['layout']} pairs, {counts['train']} train / {counts['test']} test images "

@@ -126,6 +126,28 @@ def retarget_face_frame(reference: Poses, current: Poses, source: Poses, express
                                face_conf=np.ones_like(source.face_conf))
 
 
+FOREHEAD = 0.55  # the forehead row: this many inter-ocular distances above the brows
+
+
+def forehead(face_xy: np.ndarray) -> np.ndarray:
+    """(10, 2) points of the forehead, above the brows (17-26) along the chin-to-nose-bridge direction; the
+    iBUG landmarks stop at the brows."""
+    xy = np.asarray(face_xy, np.float64)
+    up = xy[27] - xy[8]
+    up = up / max(float(np.linalg.norm(up)), 1e-6)
+    return xy[17:27] + FOREHEAD * float(inter_ocular(xy)) * up
+
+
+def face_mask(face_xy: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(H, W) float32 mask in {0, 1} of the face: the convex hull of the landmarks and the forehead."""
+    import cv2
+
+    hull = cv2.convexHull(np.concatenate([face_xy, forehead(face_xy)]).astype(np.float32))[:, 0]
+    mask = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(mask, [np.round(hull).astype(np.int32)], 1)
+    return mask.astype(np.float32)
+
+
 def face_box(face_xy: np.ndarray) -> np.ndarray:
     """(68, 2) landmarks -> (4,) the box (x0, y0, x1, y1) of the whole head: the landmarks' box grown up by
     the forehead (the iBUG points stop at the brows)."""

@@ -16,10 +16,9 @@ import cv2
 import numpy as np
 
 from .errors import PosevidError
-from .face import INNER_LIPS, RIGID, apply, fit_similarity, inter_ocular
+from .face import INNER_LIPS, RIGID, apply, fit_similarity, forehead, inter_ocular
 from .mesh import rasterize
 
-FOREHEAD = 0.55  # the forehead row: this many inter-ocular distances above the brows
 RINGS = ((1.35, 0.6, 16), (2.2, 0.0, 24))  # (radii in face half sizes, share of the head motion, points)
 OPEN_MOUTH = 0.06  # a portrait's mouth is open when its inner lips are this many inter-ocular distances apart
 _SEGMENTS = ((0, 16, False), (36, 41, True), (42, 47, True), (48, 59, True), (60, 67, True))
@@ -71,8 +70,7 @@ class FaceRig:
             raise PosevidError(where, f"the face is too small to animate ({self.iod:.0f} pixels between the eyes)")
         self.source = xy
         up = xy[27] - xy[8]
-        up /= max(np.linalg.norm(up), 1e-6)
-        self.forehead = xy[17:27] + FOREHEAD * self.iod * up
+        self.forehead = forehead(xy)
         face = np.concatenate([xy, self.forehead])
         centre = 0.5 * (face.min(0) + face.max(0))
         half = 0.5 * (face.max(0) - face.min(0))
