@@ -20,6 +20,7 @@ from .face import INNER_LIPS, RIGID, apply, fit_similarity, forehead, inter_ocul
 from .mesh import rasterize
 
 RINGS = ((1.35, 0.6, 16), (2.2, 0.0, 24))  # (radii in face half sizes, share of the head motion, points)
+MOUTH_FADE = (0.03, 0.08)  # the mouth's paint fades in between these inner-lip gaps (inter-ocular distances)
 OPEN_MOUTH = 0.06  # a portrait's mouth is open when its inner lips are this many inter-ocular distances apart
 _SEGMENTS = ((0, 16, False), (36, 41, True), (42, 47, True), (48, 59, True), (60, 67, True))
 
@@ -141,8 +142,13 @@ class FaceRig:
 
     def _fill_mouth(self, patch: np.ndarray, mouth: np.ndarray, lm: np.ndarray) -> np.ndarray:
         """``patch`` with the open mouth's interior (``mouth`` (h, w) in {0, 1}) painted: the cavity's
-        colour, and the upper teeth as a light band under the upper lip when the mouth is open enough."""
-        gap = float(np.linalg.norm(lm[62] - lm[66]))
+        colour, and the upper teeth as a light band under the upper lip when the mouth is open enough. The
+        paint fades in from a gap of ``MOUTH_FADE`` inter-ocular distances between the inner lips (lips pressed
+        together, a smirk: landmark noise, not an opening)."""
+        gap = float(np.linalg.norm(lm[[61, 62, 63]] - lm[[67, 66, 65]], axis=1).mean())
+        strength = float(np.clip((gap - MOUTH_FADE[0] * self.iod) / ((MOUTH_FADE[1] - MOUTH_FADE[0]) * self.iod), 0, 1))
+        if strength == 0:
+            return patch
         fill = np.empty(patch.shape, np.float32)
         fill[:] = self.cavity
         if gap > 0.08 * self.iod:
@@ -154,5 +160,5 @@ class FaceRig:
             cv2.fillPoly(band, [np.round(poly).astype(np.int32)], 1)
             band = cv2.GaussianBlur(band.astype(np.float32), (5, 5), 0)[..., None]
             fill = band * self.teeth + (1 - band) * fill
-        soft = cv2.GaussianBlur(mouth, (3, 3), 0)[..., None]
+        soft = strength * cv2.GaussianBlur(mouth, (3, 3), 0)[..., None]
         return np.clip(soft * fill + (1 - soft) * patch + 0.5, 0, 255).astype(np.uint8)
