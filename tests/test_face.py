@@ -126,3 +126,13 @@ def test_prepare_face_dataset(shared_data: Path, tmp_path: Path):
     assert 12 < inter_ocular(xy[0]) < 40
     mask = read_image(clip / "masks" / "000000.png")[..., 0] > 127
     assert 0.15 < mask.mean() < 0.7 and mask[int(xy[0, 30, 1]), int(xy[0, 30, 0])]  # the nose tip is in it
+
+
+def test_face_landmark_error(portrait):
+    """``face_nme``: mean landmark distance over the real face's inter-ocular distance."""
+    from posevid.metrics.keypoints import face_landmark_error
+
+    real = portrait[1].face_xy[0]
+    assert face_landmark_error(real, real) == 0
+    iod = inter_ocular(real)
+    assert abs(face_landmark_error(real + [0.1 * iod, 0.0], real) - 0.1) < 1e-4
