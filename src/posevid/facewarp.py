@@ -20,6 +20,7 @@ from .face import INNER_LIPS, RIGID, apply, fit_similarity, forehead, inter_ocul
 from .mesh import rasterize
 
 RINGS = ((1.35, 0.6, 16), (2.2, 0.0, 24))  # (radii in face half sizes, share of the head motion, points)
+HALF_RES_PIXELS = 60_000  # a ring box larger than this is rasterised at half resolution
 MOUTH_FADE = (0.03, 0.08)  # the mouth's paint fades in between these inner-lip gaps (inter-ocular distances)
 OPEN_MOUTH = 0.06  # a portrait's mouth is open when its inner lips are this many inter-ocular distances apart
 _SEGMENTS = ((0, 16, False), (36, 41, True), (42, 47, True), (48, 59, True), (60, 67, True))
@@ -120,23 +121,34 @@ class FaceRig:
         return np.concatenate([target, apply(head, self.forehead), ring])
 
     def render(self, target: np.ndarray) -> np.ndarray:
-        """The (H, W, 3) uint8 portrait with its face on the (68, 2) ``target`` landmarks."""
+        """The (H, W, 3) uint8 portrait with its face on the (68, 2) ``target`` landmarks.
+
+        The backward map is piecewise affine and continuous, so over a large face it is rasterised at half
+        resolution (``HALF_RES_PIXELS``) and upsampled bilinearly: the same map within a fraction of a pixel,
+        a quarter of the work."""
         x0, y0, x1, y1 = self.box
         h, w = y1 - y0, x1 - x0
         dst = self.points(target) - np.array([x0, y0])
         src = np.concatenate([self.source, self.forehead, self.ring])
-        raster = rasterize(dst[self.triangles], src[self.triangles], self.priority, h, w)
+        half = h * w > HALF_RES_PIXELS
+        rh, rw = ((h + 1) // 2, (w + 1) // 2) if half else (h, w)
+        scaled = (dst + 0.5) / 2 - 0.5 if half else dst
+        raster = rasterize(scaled[self.triangles], src[self.triangles], self.priority, rh, rw)
         tri, coords = raster.triangle[0], raster.source[0]
-        gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
+        gx, gy = np.meshgrid(np.arange(rw, dtype=np.float32), np.arange(rh, dtype=np.float32))
+        if half:
+            gx, gy = 2 * gx + 0.5, 2 * gy + 0.5
         empty = tri < 0
-        map_x = np.where(empty, gx, coords[..., 0]).astype(np.float32)
-        map_y = np.where(empty, gy, coords[..., 1]).astype(np.float32)
+        map_x = np.where(empty, gx + x0, coords[..., 0]).astype(np.float32)
+        map_y = np.where(empty, gy + y0, coords[..., 1]).astype(np.float32)
+        mouth = (~empty & self.mouth[np.maximum(tri, 0)]).astype(np.float32)
+        if half:
+            map_x, map_y, mouth = (cv2.resize(a, (2 * rw, 2 * rh), interpolation=cv2.INTER_LINEAR)[:h, :w]
+                                   for a in (map_x, map_y, mouth))
         out = self.rgb.copy()
         patch = cv2.remap(self.rgb, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        if not self.open_mouth:
-            mouth = (~empty & self.mouth[np.maximum(tri, 0)]).astype(np.float32)
-            if mouth.any():
-                patch = self._fill_mouth(patch, mouth, dst[:68])
+        if not self.open_mouth and mouth.any():
+            patch = self._fill_mouth(patch, mouth, dst[:68])
         out[y0:y1, x0:x1] = patch
         return out
 
