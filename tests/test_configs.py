@@ -70,6 +70,8 @@ def face_data(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 def _data_for(name: str, request: pytest.FixtureRequest) -> Path:
     data = load_config(REPO / "configs" / f"{name}.yaml")["data"]
+    if data.get("build"):  # a folder of mocap clips, turned into windows in memory
+        return request.getfixturevalue("shared_data") / "mocap"
     fixture = {"motion": "motion_data", "pg2_pairs": "pair_data"}.get(data["kind"], "tiny_data")
     if data.get("keypoints") == "face":
         fixture = "face_data"

@@ -65,14 +65,12 @@ def test_turned_hand_keypoints_turn_the_hands_only(photo) -> None:
     assert np.linalg.norm(where - goal) < 0.35 * hand
 
 
-def test_without_hand_keypoints_nothing_changes(photo) -> None:
+def test_without_target_hand_keypoints_the_hands_stay(photo) -> None:
+    # (The photo's hand keypoints also shape the rig's parts, ``layers``: one rig is compared with itself.)
     rgb, pose, mask = photo
     animator = WarpAnimator()
     animator.reset(rgb, pose, mask)
     with_hands = animator.step(pose)
-    handless = dataclasses.replace(pose, hand_xy=None, hand_conf=None)
-    animator.reset(rgb, handless, mask)
-    without = animator.step(handless)
+    without = animator.step(dataclasses.replace(pose, hand_xy=None, hand_conf=None))
     np.testing.assert_array_equal(with_hands, without)
-    animator.reset(rgb, pose, mask)
     assert not np.array_equal(animator.step(turned_hands(pose, 60.0)), with_hands)

@@ -22,7 +22,7 @@ import numpy as np
 
 from .errors import PosevidError
 from .estimate import PoseEstimator, check_keypoints, choose_person, find_people
-from .poses import Poses, SequenceCheck, bbox, check_sequence
+from .poses import Poses, SequenceCheck, bbox, check_fps, check_sequence
 from .render_decode import (
     DRIVING_KINDS,
     decode_densepose_parts,
@@ -31,6 +31,7 @@ from .render_decode import (
     guess_driving_kind,
     keypoints_from_parts,
 )
+from .skeleton import NUM_JOINTS
 
 POSE_SUFFIXES = (".npz", ".json", ".csv", ".bvh", ".txt")
 KIND_FRAMES = 6  # first frames looked at to recognise what a video shows
@@ -98,6 +99,10 @@ class Driving:
             poses = read_poses(driving)
         if len(poses) == 0:
             raise PosevidError(self.name, "the pose sequence is empty")
+        if poses.num_joints != NUM_JOINTS:
+            raise PosevidError(self.name, f"holds {poses.num_joints} joints per pose; animating needs COCO-18 poses "
+                                          f"({NUM_JOINTS} joints)")
+        check_fps(self.name, poses.fps, "its frame rate")
         if self.check:
             check_sequence(poses, self.name, FORCE_HINT)
         self._poses, self.kind = poses, "poses"
@@ -133,13 +138,15 @@ class Driving:
         return FORCE_HINT
 
     def _frames(self) -> Iterator[np.ndarray]:
-        """The driving video's frames, timing the decoding."""
+        """The driving video's frames, timing the decoding; a video cut short is noted at its end."""
         frames = iter(self._reader)
         while True:
             t0 = time.perf_counter()
             frame = next(frames, None)
             self.timings["decode"] += time.perf_counter() - t0
             if frame is None:
+                if (short := self._reader.shortfall()) is not None:
+                    self._note(short)
                 return
             yield frame
 
