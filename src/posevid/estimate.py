@@ -36,8 +36,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype", category=UserWarning)
 
 MARGIN = 0.1  # landmarks further than this fraction of the image size outside it get confidence 0
-# What to estimate: ``body`` (BlazePose), or body with hands (and face) from MediaPipe Holistic.
-KEYPOINT_SETS: tuple[str, ...] = ("body", "body+hands", "body+hands+face")
+# What to estimate: ``body`` (BlazePose), body with hands (and face) from MediaPipe Holistic, or ``face``
+# alone (the face mesh: for face close-ups, where Holistic needs a body to find the face from).
+KEYPOINT_SETS: tuple[str, ...] = ("body", "body+hands", "body+hands+face", "face")
 # The face-mesh vertex nearest to each of the 68 iBUG landmarks (jaw, brows, nose, eyes, mouth).
 MESH_TO_IBUG68: tuple[int, ...] = (
     127, 234, 93, 58, 172, 136, 149, 148, 152, 377, 378, 365, 397, 288, 323, 454, 356,
@@ -163,6 +164,11 @@ class PoseEstimator:
         with _quiet_native_logs():
             if self.keypoints == "body":
                 graph = mp.solutions.pose.Pose(**options)
+            elif self.keypoints == "face":
+                graph = mp.solutions.face_mesh.FaceMesh(
+                    static_image_mode=static, max_num_faces=1, refine_landmarks=False,
+                    min_detection_confidence=self.min_detection_confidence,
+                    min_tracking_confidence=self.min_tracking_confidence)
             else:
                 graph = mp.solutions.holistic.Holistic(refine_face_landmarks=False, **options)
             graph.process(np.zeros(shape, np.uint8))
@@ -181,6 +187,8 @@ class PoseEstimator:
         """One frame through ``graph`` -> (Poses with 1 frame, (H, W) float32 mask)."""
         height, width = rgb.shape[:2]
         result = graph.process(rgb)
+        if self.keypoints == "face":
+            return self._face_only(result, width, height, fps)
         groups: dict[str, np.ndarray] = {}
         if self.keypoints != "body":
             hands = [(np.zeros((HAND_POINTS, 2), np.float32), np.zeros(HAND_POINTS, np.float32))] * 2
@@ -207,6 +215,17 @@ class PoseEstimator:
         mask = result.segmentation_mask
         mask = np.zeros((height, width), np.float32) if mask is None else np.clip(mask, 0, 1).astype(np.float32)
         return Poses(xy, conf, width, height, fps, z=z, **groups), mask
+
+    def _face_only(self, result: Any, width: int, height: int, fps: float) -> tuple[Poses, np.ndarray]:
+        """A face-mesh result -> (Poses[1] with no body (conf 0) and the 68 face landmarks, an empty mask)."""
+        f_xy, f_c = np.zeros((FACE_POINTS, 2), np.float32), np.zeros(FACE_POINTS, np.float32)
+        if result.multi_face_landmarks:
+            m_xy, m_c, _ = self._landmarks(result.multi_face_landmarks[0], width, height, visibility=False)
+            f_c = m_c[list(MESH_TO_IBUG68)]
+            f_xy = np.where(f_c[:, None] > 0, m_xy[list(MESH_TO_IBUG68)], 0)
+        empty = Poses.empty(1, width, height, fps)
+        return (Poses(empty.xy, empty.conf, width, height, fps, z=np.zeros_like(empty.conf), face_xy=f_xy[None],
+                      face_conf=f_c[None]), np.zeros((height, width), np.float32))
 
     def image(self, rgb: np.ndarray) -> tuple[Poses, np.ndarray]:
         """Pose and mask of the person in one (H, W, 3) uint8 RGB photo.
