@@ -22,6 +22,9 @@ Formats (picked from the path when ``fmt`` is None):
 - ``pg2``: ``name:keypoints_y:keypoints_x`` rows with COCO-18 lists of integer pixels, -1 for a
   missing joint (PG2, PATN, Deformable GAN). It stores no image size: ``size`` if given, else the
   dataset's (64x128 when the file name says ``market``, 176x256 otherwise), grown to hold all points.
+- ``bvh`` and ``deepmimic`` (read only): motion capture (BVH, or DeepMimic's JSON ``.txt`` with its
+  character file beside it), projected to 2D by ``posevid.mocap`` (front view, 256 x 256, 30 fps for
+  DeepMimic, the file's rate for BVH).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ import numpy as np
 
 from .errors import PosevidError
 from .io_utils import NUMPY_LOAD_ERRORS, atomic_path
-from .poses import Poses
+from .poses import Poses, check_fps
 from .skeleton import (
     FACE_POINTS,
     HAND_POINTS,
@@ -52,9 +55,10 @@ from .skeleton import (
     to_coco18,
 )
 
-FORMATS = ("npz", "openpose", "coco", "pg2", "bvh")
+FORMATS = ("npz", "openpose", "coco", "pg2", "bvh", "deepmimic")
 DEFAULT_FPS = 30.0
 MAX_SIDE = 65536  # larger image sizes in a pose file are refused as malformed
+MAX_COORD = 16 * MAX_SIDE  # keypoints farther out (in pixels) are refused as malformed
 PG2_HEADER = "name:keypoints_y:keypoints_x"
 COCO17_NAMES = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
                 "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
@@ -81,8 +85,18 @@ def detect_format(path: str | Path, *, writing: bool = False) -> str:
         return "openpose"
     if suffix in (".npz", ".csv", ".bvh"):
         return {".npz": "npz", ".csv": "pg2", ".bvh": "bvh"}[suffix]
+    if suffix == ".txt" and not writing and path.is_file():
+        with _reading(path, "DeepMimic"):
+            data = json.loads(path.read_text())
+        if isinstance(data, dict) and "Frames" in data:
+            return "deepmimic"
+        raise PosevidError(path, "text file is not a DeepMimic motion (no 'Frames')")
     if suffix == ".json" and writing:
         return "coco"
+    if (suffix and suffix != ".json") or writing:
+        also = "" if writing else ", DeepMimic .txt"
+        raise PosevidError(path, f"unknown pose file type {suffix or '(no suffix)'!r}; use .npz, .json, .csv, "
+                                 f".bvh{also} or a folder{'' if writing else ' of OpenPose JSON'}, or give the format")
     if suffix == ".json" and path.is_file():
         with _reading(path, "JSON"):
             data = json.loads(path.read_text())
@@ -93,8 +107,8 @@ def detect_format(path: str | Path, *, writing: bool = False) -> str:
         raise PosevidError(path, "JSON is neither OpenPose (no 'people') nor COCO keypoints (no 'annotations')")
     if not path.exists():
         raise PosevidError(path, "no such pose file or folder")
-    raise PosevidError(path, f"unknown pose file type {suffix or '(no suffix)'!r}; use .npz, .json, .csv, .bvh "
-                             "or a folder of OpenPose JSON, or give the format")
+    raise PosevidError(path, f"unknown pose file type {suffix or '(no suffix)'!r}; use .npz, .json, .csv, .bvh, "
+                             "DeepMimic .txt or a folder of OpenPose JSON, or give the format")
 
 
 def read_poses(path: str | Path, fmt: str | None = None, *, size: Size | None = None,
@@ -103,8 +117,8 @@ def read_poses(path: str | Path, fmt: str | None = None, *, size: Size | None = 
 
     ``size`` = (width, height) of the images the coordinates refer to, for files that do not store it
     (it overrides a stored one); ``fps`` likewise (default 30). Any malformed file raises
-    ``PosevidError(path, problem)``. ``.bvh`` goes to ``posevid.mocap.read_bvh`` with its defaults
-    (``size`` and ``fps`` do not apply).
+    ``PosevidError(path, problem)``. ``.bvh`` and DeepMimic ``.txt`` go to ``posevid.mocap`` with its
+    defaults (``size`` and ``fps`` do not apply).
     """
     path = Path(path)
     fmt = fmt or detect_format(path)
@@ -112,18 +126,29 @@ def read_poses(path: str | Path, fmt: str | None = None, *, size: Size | None = 
         raise PosevidError(path, f"unknown pose format {fmt!r}; known: {', '.join(FORMATS)}")
     if not path.exists():
         raise PosevidError(path, "no such pose file or folder")
-    if fmt == "bvh":
-        return _read_bvh(path)
+    if fmt in ("bvh", "deepmimic"):
+        return check_poses(path, _read_mocap(path, fmt))
     with _reading(path, fmt):
         poses = {"npz": _read_npz, "openpose": _read_openpose, "coco": _read_coco, "pg2": _read_pg2}[fmt](path, size)
         if fps is not None:
             poses.fps = float(fps)
-    if not (0 < min(poses.width, poses.height) and max(poses.width, poses.height) <= MAX_SIDE
-            and 0 < poses.fps < math.inf):
-        raise PosevidError(path, f"bad image size {poses.width}x{poses.height} or fps {poses.fps}")
+    return check_poses(path, poses)
+
+
+def check_poses(where: str | Path, poses: Poses) -> Poses:
+    """``poses`` if usable, else one ``PosevidError`` naming ``where``: an image size in 1..``MAX_SIDE``, a
+    frame rate in ``poses.MIN_FPS``..``poses.MAX_FPS``, coordinates within ``MAX_COORD`` pixels, confidences in
+    [0, 1]."""
+    if not (0 < min(poses.width, poses.height) and max(poses.width, poses.height) <= MAX_SIDE):
+        raise PosevidError(where, f"bad image size {poses.width}x{poses.height} (1 to {MAX_SIDE} pixels a side)")
+    check_fps(where, poses.fps)
+    for xy in (poses.xy, poses.hand_xy, poses.face_xy):
+        if xy is not None and xy.size and float(np.abs(xy).max()) > MAX_COORD:
+            raise PosevidError(where, f"a keypoint lies {float(np.abs(xy).max()):.3g} pixels away; coordinates "
+                                      f"must be within {MAX_COORD:g} pixels")
     for c in (poses.conf, poses.hand_conf, poses.face_conf):
         if c is not None and not ((c >= 0) & (c <= 1)).all():
-            raise PosevidError(path, "keypoint confidences must lie in [0, 1]")
+            raise PosevidError(where, "keypoint confidences must lie in [0, 1]")
     return poses
 
 
@@ -508,10 +533,10 @@ def _write_pg2(tmp: Path, poses: Poses) -> None:
 
 # ---- motion capture --------------------------------------------------------------------------------
 
-def _read_bvh(path: Path) -> Poses:
-    """BVH motion capture, through ``posevid.mocap.read_bvh(path) -> Poses``."""
+def _read_mocap(path: Path, fmt: str) -> Poses:
+    """BVH or DeepMimic motion capture, through ``posevid.mocap`` (``read_bvh``, ``load_mocap``)."""
     try:
         mocap = importlib.import_module("posevid.mocap")
     except ModuleNotFoundError:
-        raise PosevidError(path, "reading .bvh needs posevid.mocap, which is not available") from None
-    return mocap.read_bvh(path)
+        raise PosevidError(path, f"reading {fmt} motion needs posevid.mocap, which is not available") from None
+    return mocap.read_bvh(path) if fmt == "bvh" else mocap.load_mocap(path, fps=DEFAULT_FPS)[0]

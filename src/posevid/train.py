@@ -38,6 +38,7 @@ from .config import dump_config, stage_config
 from .devices import resolve_device
 from .distributed import Dist, network_parts, rank
 from .errors import PosevidError
+from .io_utils import check_output
 from .train_utils import (
     EpochBatchSampler,
     image_grid,
@@ -317,6 +318,10 @@ def train(cfg: dict[str, Any], data: str | Path, out: str | Path, resume: bool =
         resolve_device(device)
         cfg = {**cfg, "train": {**cfg["train"], "device": device}}
     resolve_device(cfg["train"].get("device"), "train.device")  # before anything is written
+    if out.exists() and not out.is_dir():
+        raise PosevidError(out, "is a file; --out is a run folder (new, or one to --resume)")
+    if not out.is_dir():
+        check_output(out)
     plan = stage_plan(cfg)
     if not plan:
         if stage is not None:
