@@ -123,7 +123,12 @@ def animate(
                                              "not with --action."),
     out: str = typer.Option(..., "-o", "--out", help="Output video: .mp4, .gif or a folder of PNG frames."),
     method: str = typer.Option("warp", help="Method: warp (no training) or a trained one with --checkpoint."),
-    checkpoint: str = typer.Option(None, help="Checkpoint of a trained method."),
+    checkpoint: str = typer.Option(None, help="Checkpoint of a trained method, or a model made by `posevid "
+                                              "export` (.onnx, .xml)."),
+    backend: str = typer.Option("auto", help="What runs a trained model: torch, onnx (ONNX Runtime), openvino, "
+                                             "or auto (the fastest here, measured once and remembered)."),
+    precision: str = typer.Option("auto", help="auto (bf16 where the CPU computes it natively; an int8 export "
+                                               "stays int8), fp32 or bf16."),
     mode: str = typer.Option("bones", help="bones: the source's limbs turn as the driver's do (its proportions "
                                            "kept); relative: each source joint moves as the driver's; absolute: "
                                            "the driving pose scaled to the source body."),
@@ -167,11 +172,32 @@ def animate(
             options[region] = color or photo
     count = animate_to_file(source, driving, out, side_by_side, method=method, checkpoint=checkpoint, mode=mode,
                             size=size, smooth=not no_smooth, fps=fps, method_options=options or None,
-                            poses_out=save_poses)
+                            poses_out=save_poses, backend=backend, precision=precision)
     with open_video(out) as reader:
         print(f"{out}: {count} frames, {reader.width}x{reader.height} at {reader.fps:g} fps")
     if side_by_side:
         print(f"{side_by_side}: side by side (driving | pose | result)")
+
+
+@app.command("export")
+def export_cmd(
+    checkpoint: str = typer.Argument(..., help="Checkpoint or run folder of a trained method."),
+    out: str = typer.Option(..., "-o", "--out", help="model.onnx (ONNX) or model.xml (OpenVINO IR, with model.bin)."),
+    int8: bool = typer.Option(False, "--int8", help="Quantize to int8, calibrated on real footage; refused when "
+                                                    "the result is below --min-psnr from fp32."),
+    calibration_photo: str = typer.Option(None, help="Photo to calibrate int8 with (default: the bundled demo "
+                                                      "photo)."),
+    calibration_driving: str = typer.Option(None, help="Driving video or pose file to calibrate int8 with "
+                                                        "(default: the bundled demo clip)."),
+    calibration_frames: int = typer.Option(16, help="Frames to calibrate on (as many again are held out to check)."),
+    min_psnr: float = typer.Option(30.0, help="Refuse an int8 model further than this (dB) from fp32."),
+) -> None:
+    """Export a trained method to ONNX or OpenVINO IR, for `posevid animate --checkpoint model.onnx`."""
+    from .inference.export import export_model
+
+    meta = export_model(checkpoint, out, int8=int8, calibration=(calibration_photo, calibration_driving),
+                        calibration_frames=calibration_frames, min_psnr=min_psnr)
+    print(f"{out}: {meta['method']} {meta['precision']}, stages {', '.join(meta['stages'])}")
 
 
 @app.command()

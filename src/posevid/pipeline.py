@@ -130,12 +130,15 @@ def _is_pose_file(path: Path) -> bool:
 
 
 def load_animator(method: str = "warp", checkpoint: str | Path | None = None,
-                  options: dict | None = None) -> tuple[Animator, int | None]:
+                  options: dict | None = None, backend: str = "torch",
+                  precision: str = "auto") -> tuple[Animator, int | None]:
     """The animator of ``method`` (a trained one from ``checkpoint``) and the image size it was trained at.
 
     ``warp`` needs no checkpoint. With a checkpoint the method is the one saved in it; ``method``, if not
     ``warp``, must match it. ``options`` are keyword arguments of the method's ``animator()`` (e.g. the
-    decoupled method's colours).
+    decoupled method's colours). ``checkpoint`` may be an exported model (``.onnx``, ``.xml``).
+    ``backend`` (torch, onnx, openvino or auto: the fastest, measured once) and ``precision`` (auto, fp32,
+    bf16) choose what runs the trained networks (``posevid.inference.use_backend``).
     """
     if checkpoint is None:
         from .methods.base import method_class
@@ -149,9 +152,15 @@ def load_animator(method: str = "warp", checkpoint: str | Path | None = None,
         if options:
             raise PosevidError(f"method {method}", f"takes no options ({', '.join(options)})")
         return build_method({"method": method}).animator(), None
-    from .checkpoints import load_method
+    from . import inference
 
-    model = load_method(checkpoint)
+    if inference.is_exported(checkpoint):
+        model = inference.load_exported(checkpoint, backend, precision)
+    else:
+        from .checkpoints import load_method
+
+        model = load_method(checkpoint)
+        inference.use_backend(model, backend, precision, where=str(checkpoint))
     if method not in ("warp", model.name):
         raise PosevidError(checkpoint, f"holds a {model.name!r} model, not {method!r}")
     size = model.cfg.get("data", {}).get("size")
@@ -177,7 +186,7 @@ class Animation:
     def __init__(self, source: str | Path | np.ndarray, driving: str | Path | Poses, method: str = "warp",
                  checkpoint: str | Path | None = None, mode: str = "bones", size: int | None = None,
                  smooth: bool = True, side_by_side: bool = False, fps: float | None = None,
-                 method_options: dict | None = None):
+                 method_options: dict | None = None, backend: str = "torch", precision: str = "auto"):
         from .estimate import PoseEstimator
 
         if mode not in RETARGET_MODES:
@@ -188,7 +197,7 @@ class Animation:
         self.timings: dict[str, float] = defaultdict(float)
         self.notes: list[str] = []  # one-line remarks on the inputs (e.g. a downscaled source), also logged
         self.target: Poses | None = None
-        self.animator, trained_size = load_animator(method, checkpoint, method_options)
+        self.animator, trained_size = load_animator(method, checkpoint, method_options, backend, precision)
         self._estimator = PoseEstimator()
         with contextlib.ExitStack() as failure:
             failure.callback(self.close)
@@ -393,7 +402,8 @@ class Animation:
 def animate(source: str | Path | np.ndarray, driving: str | Path | Poses, method: str = "warp",
             checkpoint: str | Path | None = None, mode: str = "bones", size: int | None = None,
             smooth: bool = True, side_by_side: bool = False, fps: float | None = None,
-            progress: Progress | None = None, method_options: dict | None = None) -> Iterator[np.ndarray]:
+            progress: Progress | None = None, method_options: dict | None = None, backend: str = "torch",
+            precision: str = "auto") -> Iterator[np.ndarray]:
     """Frames (H, W, 3) uint8 RGB of the person in ``source`` moving like the person in ``driving``.
 
     source: an image path or an (H, W, 3) uint8 RGB array. driving: a video (file, GIF or frame folder),
@@ -405,10 +415,12 @@ def animate(source: str | Path | np.ndarray, driving: str | Path | Poses, method
     smooth: causal one-euro filtering of the target poses. side_by_side: yield ``driving | target pose |
     result`` panels instead of the result. fps: the output rate (driving frames are dropped or repeated;
     default the driving rate). progress(done, total or None) is called after each frame.
-    method_options: keyword arguments of the method's ``animator()``. Frames are made lazily: memory does not
-    grow with the driving video's length.
+    method_options: keyword arguments of the method's ``animator()``. backend, precision: what runs a trained
+    method's networks (see ``load_animator``). Frames are made lazily: memory does not grow with the driving
+    video's length.
     """
-    anim = Animation(source, driving, method, checkpoint, mode, size, smooth, side_by_side, fps, method_options)
+    anim = Animation(source, driving, method, checkpoint, mode, size, smooth, side_by_side, fps, method_options,
+                     backend, precision)
     try:
         for done, (result, panel) in enumerate(anim, 1):
             yield panel if side_by_side else result
@@ -423,7 +435,7 @@ def animate_to_file(source: str | Path | np.ndarray, driving: str | Path | Poses
                     checkpoint: str | Path | None = None, mode: str = "bones", size: int | None = None,
                     smooth: bool = True, fps: float | None = None, show_progress: bool = True,
                     timings: dict[str, float] | None = None, method_options: dict | None = None,
-                    poses_out: str | Path | None = None) -> int:
+                    poses_out: str | Path | None = None, backend: str = "torch", precision: str = "auto") -> int:
     """Animate (see ``animate``) straight to the video ``out`` (mp4, gif or frame folder), and the
     ``driving | pose | result`` panels to ``side_by_side_out`` when given; both written atomically.
     ``poses_out``: also write the target pose of every output frame (source pixels) as a pose file.
@@ -436,7 +448,7 @@ def animate_to_file(source: str | Path | np.ndarray, driving: str | Path | Poses
     from .video import VideoWriter
 
     anim = Animation(source, driving, method, checkpoint, mode, size, smooth, side_by_side_out is not None, fps,
-                     method_options)
+                     method_options, backend, precision)
     with contextlib.ExitStack() as stack:
         stack.callback(anim.close)
         writer = stack.enter_context(VideoWriter(out, anim.fps))

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..errors import PosevidError
 from ..poses import Poses
 from ..tensors import image_to_tensor, tensor_to_image
 
@@ -112,6 +113,28 @@ class Method(nn.Module, ABC):
     @abstractmethod
     def animator(self) -> Animator:
         """An animator using the current weights (eval mode, no gradients)."""
+
+    def inference_graph(self):
+        """This method's networks as the stages its animator runs (``posevid.inference.InferenceGraph``),
+        sharing the method's weights; what backends prepare, export and run. Methods without networks
+        have none."""
+        raise PosevidError(f"method {self.name}", "has no networks to run with an inference backend")
+
+    @property
+    def engine(self):
+        """What runs the inference graph for this method's animators: the one chosen with
+        ``posevid.inference.use_backend`` (or loaded from an exported model), else the graph itself in
+        PyTorch at the training precision."""
+        engine = self.__dict__.get("_engine")
+        if engine is None:
+            from ..inference.graph import default_engine
+
+            engine = default_engine(self.inference_graph())
+        return engine
+
+    @engine.setter
+    def engine(self, engine) -> None:
+        self.__dict__["_engine"] = engine
 
     def visuals(self) -> dict[str, torch.Tensor]:
         """Images of the last step for logging: name -> (B, 3, H, W) in [-1, 1]."""

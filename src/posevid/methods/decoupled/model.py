@@ -48,6 +48,7 @@ from ...poses import Poses
 from ...render import part_masks, pose_mask
 from ...tensors import image_to_tensor, tensor_to_image
 from ..base import Animator, Method, register
+from .inference import DecoupledGraph
 from .nets import (
     FEATURE_CH,
     CoarseToFineGenerator,
@@ -328,6 +329,9 @@ class Decoupled(Method):
                                              "train model.stage=generator from it first")
         return DecoupledAnimator(self, upper, lower, upper_to, lower_to, frames, sample_colors, seed)
 
+    def inference_graph(self) -> DecoupledGraph:
+        return DecoupledGraph(self)
+
 
 def _bicycle_unet(in_ch: int, base: int, depth: int, norm: str) -> UNet:
     """Stage I's generator: ``nets.UNet`` (-> 3 channels) with an unnormalised stem, as BicycleGAN's U-Net
@@ -402,14 +406,19 @@ class DecoupledAnimator(Animator):
         m = self.m
         r = REGIONS.index(region)
         dim = m.z_dims[r]
+
+        def part(z: Tensor) -> Tensor:  # this region's dimensions of [z_up, z_down]
+            return (z[:, :dim] if r == 0 else z[:, m.z_dims[0]:]).to(m.device)
+
+        def encode(image: np.ndarray) -> Tensor:
+            return part(self.engine.run("encode", image=image_to_tensor(image, m.device)[None])["z"])
+
         if spec is None:
             if self.sample_colors:  # from the Gaussian fitted to the training latents
-                z = m.z_stats.sample(1, rng)
-                return (z[:, :dim] if r == 0 else z[:, m.z_dims[0]:]).to(m.device)
-            return m.encode(image_to_tensor(source, m.device)[None], region)
+                return part(m.z_stats.sample(1, rng))
+            return encode(source)
         if isinstance(spec, (str, Path)) and not Path(spec).exists():  # a colour (checked in __init__)
-            image = recolor(source, regions[r], rgb_to_ab(parse_color(str(spec))), m.lift)
-            return m.encode(image_to_tensor(image, m.device)[None], region)
+            return encode(recolor(source, regions[r], rgb_to_ab(parse_color(str(spec))), m.lift))
         if isinstance(spec, (str, Path)) and Path(spec).suffix.lower() == ".npy":
             try:
                 spec = np.load(spec, allow_pickle=False)
@@ -419,7 +428,7 @@ class DecoupledAnimator(Animator):
             spec = load_photo(spec, m.size)[0]
         arr = np.asarray(spec)
         if arr.ndim == 3:
-            return m.encode(image_to_tensor(_resize(arr.astype(np.uint8), m.size), m.device)[None], region)
+            return encode(_resize(arr.astype(np.uint8), m.size))
         flat = arr.astype(np.float32).reshape(-1)
         if flat.size == sum(m.z_dims):
             flat = flat[:m.z_dims[0]] if r == 0 else flat[m.z_dims[0]:]
@@ -440,6 +449,7 @@ class DecoupledAnimator(Animator):
         mask_s = pose_mask(xy, conf, s, s) if mask is None else _resize(np.asarray(mask, np.float32), s)
         regions = body_regions(xy, conf, s, s, mask_s)
         rng = np.random.default_rng(self.seed)
+        self.engine = m.engine
         start = [self.latent(spec, reg, small, regions, rng) for spec, reg in zip(self.specs, REGIONS)]
         end = [start[i] if spec is None else self.latent(spec, reg, small, regions, rng)
                for i, (spec, reg) in enumerate(zip(self.specs_to, REGIONS))]
@@ -469,8 +479,9 @@ class DecoupledAnimator(Animator):
         dst_xy = torch.from_numpy(p.xy[:1].copy()).to(m.device)
         dst_conf = torch.from_numpy(p.conf[:1].copy()).to(m.device)
         feat, regions = m.estimate_features(src["feat"], src["parts"], src["regions"], src["xy"], src["conf"],
-                                            dst_xy, dst_conf)
-        self.prev = m.generate(feat, regions, self.z_at(self.t), self.prev).clamp(-1, 1)
+                                            dst_xy, dst_conf, restore=False)
+        zmap = latent_map(list(m.z_stats(self.z_at(self.t)).split(m.z_dims, 1)), regions)
+        self.prev = self.engine.run("frame", feat=feat, zmap=zmap, prev=self.prev)["frame"]
         self.t += 1
         frame = tensor_to_image(self.prev[0])
         if frame.shape[:2] != tuple(self.out_hw):

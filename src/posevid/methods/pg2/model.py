@@ -26,6 +26,7 @@ from ...losses import GANLoss, l1, pose_mask_l1
 from ...poses import Poses
 from ..base import Animator, FixedSizeAnimator, Method, register
 from . import data as _pairs  # noqa: F401  (registers data.kind "pg2_pairs")
+from .inference import PG2Graph
 from .nets import G1, G2, PairDiscriminator, default_blocks, pose_vector
 
 STAGES = ("g1", "g1_d", "g2")
@@ -162,20 +163,29 @@ class PG2(Method):
     def animator(self) -> Animator:
         return PG2Animator(self)
 
+    def inference_graph(self) -> PG2Graph:
+        return PG2Graph(self)
+
 
 class PG2Animator(FixedSizeAnimator):
-    """Frame by frame at the model's size (``FixedSizeAnimator``)."""
+    """Frame by frame at the model's size (``FixedSizeAnimator``), through the method's engine
+    (``PG2Graph``: the image encoder once per clip where the pose embedding allows)."""
 
     def __init__(self, method: PG2):
         super().__init__(method.device, method.width, method.height)
         self.method = method
-        self.source: Tensor | None = None
+        self.cached: dict[str, Tensor] = {}
 
     def start(self, source: Tensor, xy: Tensor, conf: Tensor) -> None:
-        self.source = source
+        self.engine = self.method.engine
+        self.cached = {"image": source}
+        if "source" in self.engine.stages:
+            self.cached.update(self.engine.run("source", image=source))
 
     def generate(self, xy: Tensor, conf: Tensor) -> Tensor:
-        return self.method.generate(self.source, xy, conf)
+        maps, vec = self.method.pose_inputs(xy, conf)
+        feed = {**self.cached, "maps": maps, "vec": vec}
+        return self.engine.run("frame", **{k: feed[k] for k in self.engine.stages["frame"].inputs})["frame"]
 
 
 def read_target_pose(path: str | Path, frame: int = 0) -> Poses:
