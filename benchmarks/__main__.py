@@ -22,9 +22,12 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
 
+NOT_BENCHMARKS = {"gallery"}  # scripts here that make documentation, not measurements
+
+
 def scripts() -> list[str]:
     """Module names of the benchmark scripts, sorted."""
-    return sorted(p.stem for p in HERE.glob("*.py") if not p.stem.startswith("_"))
+    return sorted(p.stem for p in HERE.glob("*.py") if not p.stem.startswith("_") and p.stem not in NOT_BENCHMARKS)
 
 
 def parse_json(stdout: str) -> dict | None:

@@ -1,7 +1,9 @@
-"""Speed and memory of ``posevid animate`` with the warp method at 256x256 on the bundled demo clip.
+"""Speed and memory of ``posevid animate`` with the warp method on the bundled demo clip, per output size.
 
-Prints JSON: machine, settings, and medians over ``--repeats`` runs of frames/s end to end and per stage
-(decode, estimate, retarget, warp, encode), plus peak RSS with the driving clip looped 1x and 10x.
+The bundled photo (399x640) is animated with the defaults at each of ``--sizes`` (the result's longer
+side: 160x256 and 320x512 by default). Prints JSON: machine, settings, and per size the medians over
+``--repeats`` runs of frames/s end to end and per stage (decode, estimate, retarget, warp, encode), plus
+peak RSS with the driving clip looped 1x and ``--loops`` times (at the first size).
 Each run is a fresh subprocess so that its peak RSS (``ru_maxrss``) is its own. ``cpu_ms_per_frame``
 (process CPU time, all threads) is less sensitive than wall time to other jobs on a shared machine.
 Decoding and pose estimation run in a worker thread beside warping and encoding, so the per-stage
@@ -25,8 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = REPO / "assets" / "tfexamples_image2.jpeg"
 DRIVING = REPO / "assets" / "tfjs_pose_1.mp4"
-SIZE = 256
-MODE = "bones"
+SIZES = (256, 512)
 STAGES = ("decode", "estimate", "retarget", "warp", "encode")
 
 
@@ -41,20 +42,20 @@ def machine() -> dict:
             "torch_threads": torch.get_num_threads(), "shared_machine": True}
 
 
-def child(driving: str, out: str) -> dict:
+def child(driving: str, out: str, size: str) -> dict:
     """One animation in this process: wall time, frames, stage seconds, peak RSS (MiB)."""
     from posevid.pipeline import animate_to_file
 
     timings: dict[str, float] = {}
     start, cpu = time.perf_counter(), time.process_time()
-    frames = animate_to_file(SOURCE, driving, out, mode=MODE, size=SIZE, show_progress=False, timings=timings)
+    frames = animate_to_file(SOURCE, driving, out, size=int(size), show_progress=False, timings=timings)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     return {"frames": frames, "seconds": wall, "cpu_seconds": cpu, "timings": timings,
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def run_child(driving: Path, out: Path) -> dict:
-    cmd = [sys.executable, "-m", "benchmarks.animate_speed", "--child", str(driving), str(out)]
+def run_child(driving: Path, out: Path, size: int) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.animate_speed", "--child", str(driving), str(out), str(size)]
     env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}  # as the CLI sets it
     done = subprocess.run(cmd, cwd=REPO, check=True, capture_output=True, text=True, env=env)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -76,35 +77,45 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="runs of the 1x clip for the speed medians")
     parser.add_argument("--loops", type=int, default=10, help="length of the long clip, in loops of the demo clip")
-    parser.add_argument("--child", nargs=2, metavar=("DRIVING", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="the results' longer sides")
+    parser.add_argument("--child", nargs=3, metavar=("DRIVING", "OUT", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(*args.child)))
         return
+    from posevid.photo import frame_size
+    from posevid.video import read_image
+
+    height, width = read_image(SOURCE).shape[:2]
+    report: dict = {"machine": machine(), "settings": {
+        "method": "warp", "mode": "default", "smooth": True, "source": f"{SOURCE.name} ({width}x{height})",
+        "driving": f"{DRIVING.name} (576x576, 30 fps)", "repeats": args.repeats, "sizes": args.sizes,
+        "output": "mp4 libx264 crf 18 veryfast"}, "per_size": {}}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         short = looped(1, folder)
-        runs = [run_child(short, folder / "out.mp4") for _ in range(args.repeats)]
-        long = run_child(looped(args.loops, folder), folder / "out_long.mp4")
-    med = {key: statistics.median(r[key] for r in runs) for key in ("seconds", "cpu_seconds", "peak_rss_mib")}
-    frames = runs[0]["frames"]
-    stage_ms = {s: statistics.median(1000 * r["timings"].get(s, 0.0) / r["frames"] for r in runs) for s in STAGES}
-    ratio = long["peak_rss_mib"] / med["peak_rss_mib"]
-    report = {
-        "machine": machine(),
-        "settings": {"method": "warp", "size": SIZE, "mode": MODE, "smooth": True, "source": SOURCE.name,
-                     "driving": f"{DRIVING.name} (576x576, 30 fps)", "frames": frames, "repeats": args.repeats,
-                     "output": "mp4 libx264 crf 18 veryfast"},
-        "median": {"fps_end_to_end": frames / med["seconds"], "seconds": med["seconds"],
-                   "cpu_ms_per_frame": 1000 * med["cpu_seconds"] / frames,
-                   "ms_per_frame": stage_ms, "fps_per_stage": {s: 1000 / v for s, v in stage_ms.items() if v > 0},
-                   "peak_rss_mib": med["peak_rss_mib"]},
-        "runs_fps": [r["frames"] / r["seconds"] for r in runs],
-        "memory": {"loops": [1, args.loops], "frames": [frames, long["frames"]],
-                   "peak_rss_mib": [med["peak_rss_mib"], long["peak_rss_mib"]], "ratio": ratio,
-                   "within_10_percent": abs(ratio - 1) <= 0.10,
-                   "fps_long": long["frames"] / long["seconds"]},
-    }
+        for size in args.sizes:  # sizes alternate run by run, so that the load weighs on each alike
+            report["per_size"][size] = {"frame": "x".join(map(str, frame_size(width, height, size))), "runs": []}
+        for _ in range(args.repeats):
+            for size in args.sizes:
+                report["per_size"][size]["runs"].append(run_child(short, folder / "out.mp4", size))
+        long = run_child(looped(args.loops, folder), folder / "out_long.mp4", args.sizes[0])
+    for entry in report["per_size"].values():
+        runs = entry.pop("runs")
+        med = {key: statistics.median(r[key] for r in runs) for key in ("seconds", "cpu_seconds", "peak_rss_mib")}
+        frames = runs[0]["frames"]
+        stage_ms = {s: statistics.median(1000 * r["timings"].get(s, 0.0) / r["frames"] for r in runs) for s in STAGES}
+        entry.update({"frames": frames, "median": {
+            "fps_end_to_end": frames / med["seconds"], "seconds": med["seconds"],
+            "cpu_ms_per_frame": 1000 * med["cpu_seconds"] / frames, "ms_per_frame": stage_ms,
+            "fps_per_stage": {s: 1000 / v for s, v in stage_ms.items() if v > 0}, "peak_rss_mib": med["peak_rss_mib"]},
+            "runs_fps": [r["frames"] / r["seconds"] for r in runs]})
+    first = report["per_size"][args.sizes[0]]
+    ratio = long["peak_rss_mib"] / first["median"]["peak_rss_mib"]
+    report["memory"] = {"size": args.sizes[0], "loops": [1, args.loops], "frames": [first["frames"], long["frames"]],
+                        "peak_rss_mib": [first["median"]["peak_rss_mib"], long["peak_rss_mib"]], "ratio": ratio,
+                        "within_10_percent": abs(ratio - 1) <= 0.10, "fps_long": long["frames"] / long["seconds"]}
+    report["machine"]["load_average_1m_end"] = os.getloadavg()[0]
     print(json.dumps(report, indent=2))
 
 

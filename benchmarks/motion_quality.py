@@ -8,7 +8,7 @@ sequence is recognised as the requested action, and how often as the initial pos
 label's effect is the gap between the two). Also: diversity over 4 noise samples, smoothness (mean
 joint acceleration) beside the real data's, nearest-training distance.
 
-``scgan``: the tiny clip (``tfjs_pose_1.mp4`` at 64x64), a posenet (``--posenet-steps``), then SCGAN
+``scgan``: the tiny clip (``tfjs_pose_1.mp4`` at 64x64), its pose-network stage (``--posenet-steps``), then SCGAN
 trained for ``--scgan-steps`` three times: with perturbed target poses (perturb_prob 0.5, jitter 0.03,
 drop 0.1) with the semantic term (lambda_sem 0.1) and without it, and with neither. On the test clip it
 reports how much the output changes when the target keypoints are jittered (0.05 x size) and 10%
@@ -105,20 +105,20 @@ def run_scgan(posenet_steps: int, steps: int, work: Path) -> dict:
     data = work / "tiny"
     prepare([SHARED / "videos" / "tfjs_pose_1.mp4"], data, size=64, test_frames="90:120", show_progress=False)
     fast = ["train.tensorboard=false", "train.amp=true"]
-    cfg = load_config(REPO / "configs" / "posenet" / "tiny.yaml",
-                      [f"train.steps={posenet_steps}", f"train.checkpoint_every={posenet_steps}", *fast])
-    train(cfg, data, work / "posenet", show_progress=False)
     test, train_clips = ClipDataset(data, "test", frames=1), ClipDataset(data, "train", frames=1)
     out: dict = {"posenet_steps": posenet_steps, "scgan_steps": steps}
     perturbed = ["model.perturb_prob=0.5", "model.perturb_jitter=0.03"]
-    variants = {"semantic": [f"model.posenet={work / 'posenet'}", *perturbed],
+    # "semantic": both stages (the pose network, then SCGAN with it); the others: the generator stage alone.
+    variants = {"semantic": [f"stages.posenet.train.steps={posenet_steps}",
+                             f"stages.posenet.train.checkpoint_every={posenet_steps}", *perturbed],
                 "plain": ["model.lambda_sem=0", *perturbed],
                 "plain_unperturbed_training": ["model.lambda_sem=0", "model.perturb_prob=0"]}
     for name, extra in variants.items():
         cfg = load_config(REPO / "configs" / "scgan" / "tiny.yaml",
-                          [f"train.steps={steps}", f"train.checkpoint_every={steps}", "train.lr=1e-3", *fast, *extra])
+                          [f"stages.generator.train.steps={steps}", f"train.checkpoint_every={steps}",
+                           "train.lr=1e-3", *fast, *extra])
         t0 = time.perf_counter()
-        train(cfg, data, work / name, show_progress=False)
+        train(cfg, data, work / name, show_progress=False, stage=None if name == "semantic" else "generator")
         model = load_method(work / name)
         out[name] = {"seconds": round(time.perf_counter() - t0, 1)}
         for split, clips in (("test", test), ("train", train_clips)):

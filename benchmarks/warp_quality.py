@@ -9,7 +9,8 @@ counts as black in both images). Metrics: L1 on [0, 1], SSIM, ST-LPIPS (VGG) whe
 ``posevid.metrics.stlpips`` is there, and AKD / MKR: BlazePose (static) on the generated and on the real
 frame, AKD in pixels of the 256 box.
 
-**Cross-identity**: each photo in ``DATA/images`` (long side ``--size``) x each clip. The clip's poses
+**Cross-identity**: each photo in ``DATA/images`` (long side ``--size``; its person found as the pipeline
+finds it, ``photo.find_person``) x each clip. The clip's poses
 (tracking mode, the pipeline's 320-pixel analysis copy) are retargeted onto the photo's person
 (``poses.retarget``, ``--mode``) and smoothed (``poses.smooth``), and drive the animator; every
 ``--cross-stride``-th frame is segmented by BlazePose (static): ghost area = share of the frame that the
@@ -19,6 +20,15 @@ retargeted pose (joints seen in both, pixels of a 256 box around the photo's per
 silhouette is the animator's ``alpha`` attribute after each step ((H, W) in [0, 1], the coverage of the
 person it drew; > 0.5), or the pose mask of the target (``render.pose_mask``) when it has none.
 
+**Plates** (the background behind the person, made once per photo): for each photo (long side
+``--size``) the person's hole (``plate.person_hole`` of the refined alpha and the raw mask, as the warp
+animator makes it) is moved sideways by half its
+width, onto background, both ways; each fill (``--plates``: OpenCV's Telea, xphoto's FSR_FAST, and
+``plate.clean_plate``'s) completes that hole together with the person's own, and is scored
+on the moved hole's known background pixels: L1 on [0, 1], SSIM in its box, milliseconds. Then each
+fills the person's own hole and the segmenter judges the result: ``person_left`` is the share of the
+hole that it calls person.
+
 **Candidates** (``--animators``, default ``affine warp``): ``affine`` is the part-affine warp over a
 Telea-inpainted plate, as ``posevid animate`` drew it before issue 14 (kept here, frozen, as the
 baseline); a registered untrained method's name (``warp``) takes its animator; ``module:attr`` names an
@@ -26,7 +36,7 @@ Animator class or factory (an animator before it is registered), e.g. ``posevid.
 The first candidate is the reference of the ``vs_first`` ratios and of ``no_clip_worse``.
 
     python -m benchmarks.warp_quality [--animators affine warp] [--data ../shared/data] [--stride 2]
-        [--cross-stride 4] [--size 512] [--only-self | --only-cross] [--sheets DIR]
+        [--cross-stride 4] [--size 512] [--parts self cross plate] [--sheets DIR]
 
 Prints one JSON object: machine (with the load at start and end), settings, per-clip and per-pair
 results, and per animator the means over clips / pairs, medians of the step time and the targets met.
@@ -50,6 +60,7 @@ import numpy as np
 import torch
 
 from benchmarks.animate_speed import machine
+from posevid.poses import DEFAULT_RETARGET
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
@@ -59,6 +70,7 @@ GHOST_MARGIN = 0.03  # of the photo's body height: the silhouette's dilation bef
 ANALYSIS_SIDE = 320  # driving frames are estimated at this longer side, as in the pipeline
 SEG_THRESHOLD = 0.5
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+PLATE_FILLS = ("telea", "fsr_fast", "clean_plate")
 TARGETS = {"ghost_area_max": 0.01, "solidity_min": 0.9, "self_l1_and_lpips_drop": 0.2}
 
 
@@ -239,10 +251,11 @@ def cross_identity(photo: np.ndarray, clip: Path, names: list[str], stride: int,
                    driving: list, sheet: Path | None) -> dict:
     """Per animator: mean ghost area, solidity and AKD to the targets over the scored frames of one pair."""
     from posevid.metrics import keypoint_errors
+    from posevid.photo import find_person
     from posevid.poses import body_height
     from posevid.render import pose_mask
 
-    photo_pose, photo_mask = estimator.image(photo)
+    photo_pose, photo_mask = find_person(estimator, photo)  # as the pipeline finds the photo's person
     if body_height(photo_pose)[0] <= 0:
         return {"error": "no person found in the photo"}
     height_px = float(body_height(photo_pose)[0])
@@ -309,14 +322,66 @@ def write_sheet(path: Path, photo: np.ndarray, clip: Path, rows: list, names: li
     write_image(path, np.concatenate(lines, 0))
 
 
-def summarise(per_item: dict, names: list[str], keys: tuple[str, ...]) -> dict:
-    """Per animator: the mean over items of each key (items where it is known)."""
-    out = {}
+def plate_fills() -> dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
+    """The hole fillers compared: (H, W, 3) uint8 image and (H, W) bool hole -> filled image."""
+    from posevid.plate import clean_plate
+
+    def fsr(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        out = np.zeros_like(rgb)
+        cv2.xphoto.inpaint(rgb, (~hole).astype(np.uint8), out, cv2.xphoto.INPAINT_FSR_FAST)
+        return out
+
+    return {"telea": lambda rgb, hole: cv2.inpaint(rgb, hole.astype(np.uint8), 5, cv2.INPAINT_TELEA),
+            "fsr_fast": fsr, "clean_plate": lambda rgb, hole: clean_plate(rgb, hole.astype(np.float32), grow=0)}
+
+
+def plate_quality(photo: np.ndarray, names: list[str], estimator) -> dict:
+    """Per fill: known-background L1 / SSIM (mean of both sideways moves), ms, and the person left."""
+    from posevid.metrics import ssim
+    from posevid.photo import find_person
+    from posevid.plate import person_hole, refine_alpha
+
+    _, mask = find_person(estimator, photo)
+    if mask.max() <= 0.5:
+        return {"error": "no person found in the photo"}
+    person = person_hole(np.maximum(mask, refine_alpha(photo, mask)))  # the hole the warp animator's plate fills
+    h, w = person.shape
+    xs = np.flatnonzero(person.any(0))
+    fills = plate_fills()
+    out: dict = {n: {"l1": [], "ssim": [], "ms": []} for n in names}
+    for dx in (-(xs[-1] - xs[0]) // 2 - 5, (xs[-1] - xs[0]) // 2 + 5):
+        moved = cv2.warpAffine(person.astype(np.uint8), np.float32([[1, 0, dx], [0, 1, 0]]), (w, h),
+                               flags=cv2.INTER_NEAREST).astype(bool)
+        known = moved & ~person
+        if known.sum() < 100:
+            continue
+        ys, xs_ = np.nonzero(known)
+        box = (slice(ys.min(), ys.max() + 1), slice(xs_.min(), xs_.max() + 1))
+        for n in names:
+            t0 = time.perf_counter()
+            filled = fills[n](photo.copy(), moved | person)
+            out[n]["ms"].append(1000 * (time.perf_counter() - t0))
+            out[n]["l1"].append(float(np.abs(filled.astype(np.float32) - photo)[known].mean() / 255))
+            out[n]["ssim"].append(ssim(np.where(known[..., None], filled, photo)[box], photo[box]))
+    result = {"hole_share": float(person.mean())}
     for n in names:
-        out[n] = {}
-        for key in keys:
-            vals = [r[n][key] for r in per_item.values() if n in r and r[n].get(key) is not None]
-            out[n][key] = _mean(vals)
+        plate = fills[n](photo.copy(), person)
+        left = float((estimator.image(plate)[1][person] > SEG_THRESHOLD).mean())
+        result[n] = {"l1": _mean(out[n]["l1"]), "ssim": _mean(out[n]["ssim"]),
+                     "ms": statistics.median(out[n]["ms"]) if out[n]["ms"] else None, "person_left": left}
+    return result
+
+
+def summarise_plain(per_item: dict, names: list[str], keys: tuple[str, ...]) -> dict:
+    """Per candidate: the mean over items of each key (items where it is known)."""
+    return {n: {key: _mean([r[n][key] for r in per_item.values() if n in r and r[n].get(key) is not None])
+                for key in keys} for n in names}
+
+
+def summarise(per_item: dict, names: list[str], keys: tuple[str, ...]) -> dict:
+    """Per animator: ``summarise_plain`` and the median of the items' step times."""
+    out = summarise_plain(per_item, names, keys)
+    for n in names:
         steps = [r[n]["ms_per_step"] for r in per_item.values() if n in r and r[n].get("ms_per_step") is not None]
         out[n]["ms_per_step_median"] = statistics.median(steps) if steps else None
     return out
@@ -344,11 +409,12 @@ def main() -> None:
     parser.add_argument("--stride", type=int, default=2, help="self-reconstruction: score every n-th frame")
     parser.add_argument("--cross-stride", type=int, default=4, help="cross-identity: drive every n-th frame")
     parser.add_argument("--size", type=int, default=512, help="cross-identity: the photos' longer side")
-    parser.add_argument("--mode", default="bones", help="cross-identity retargeting mode")
+    parser.add_argument("--mode", default=DEFAULT_RETARGET, help="cross-identity retargeting mode")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared)")
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--only-self", action="store_true")
-    group.add_argument("--only-cross", action="store_true")
+    parser.add_argument("--parts", nargs="+", default=["self", "cross", "plate"], choices=["self", "cross", "plate"])
+    parser.add_argument("--only-self", action="store_const", const=["self"], dest="parts", help="= --parts self")
+    parser.add_argument("--only-cross", action="store_const", const=["cross"], dest="parts", help="= --parts cross")
+    parser.add_argument("--plates", nargs="+", default=list(PLATE_FILLS), choices=list(PLATE_FILLS))
     parser.add_argument("--clips", nargs="*", help="clip file names in DATA/videos (default: all mp4)")
     parser.add_argument("--photos", nargs="*", help="photo file names in DATA/images (default: all photos)")
     parser.add_argument("--sheets", type=Path, help="write a contact sheet per cross pair into this folder")
@@ -365,19 +431,20 @@ def main() -> None:
     start_load = os.getloadavg()[0]
     t_start = time.perf_counter()
     report: dict = {"machine": machine(), "settings": {
-        "animators": args.animators, "stride": args.stride, "cross_stride": args.cross_stride,
+        "animators": args.animators, "parts": args.parts, "plates": args.plates, "stride": args.stride,
+        "cross_stride": args.cross_stride,
         "cross_size": args.size, "mode": args.mode, "box": BOX, "box_margin": BOX_MARGIN,
         "ghost_margin": GHOST_MARGIN, "segmentation_threshold": SEG_THRESHOLD, "threads": args.threads,
         "perceptual": "ST-LPIPS vgg" if lpips else "none (posevid.metrics.stlpips not available)",
         "clips": [c.name for c in clips], "photos": [p.name for p in photos]}}
     with PoseEstimator() as estimator:
-        if not args.only_cross:
+        if "self" in args.parts:
             per_clip = {c.name: self_reconstruction(c, args.animators, args.stride, estimator, lpips) for c in clips}
             report["self_reconstruction"] = {
                 "per_clip": per_clip,
                 "mean_over_clips": summarise(per_clip, args.animators, ("l1", "ssim", "lpips", "akd", "mkr")),
                 "vs_first": compare_self(per_clip, args.animators)}
-        if not args.only_self:
+        if "cross" in args.parts:
             per_pair: dict = {}
             for c in clips:
                 driving, _ = clip_poses(c, ANALYSIS_SIDE)
@@ -397,6 +464,11 @@ def main() -> None:
                 means[n]["meets_solidity_target"] = bool(means[n]["solidity_worst_pair"] is not None and
                                                          means[n]["solidity_worst_pair"] >= TARGETS["solidity_min"])
             report["cross_identity"] = {"per_pair": per_pair, "mean_over_pairs": means}
+        if "plate" in args.parts:
+            per_photo = {p.name: plate_quality(load_photo(p, args.size), args.plates, estimator) for p in photos}
+            ok = {k: v for k, v in per_photo.items() if "error" not in v}
+            means = summarise_plain(ok, args.plates, ("l1", "ssim", "ms", "person_left"))
+            report["plate"] = {"per_photo": per_photo, "mean_over_photos": means}
     report["targets"] = TARGETS
     report["machine"]["load_average_1m_end"] = os.getloadavg()[0]
     report["machine"]["load_average_1m_start"] = start_load

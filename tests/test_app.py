@@ -103,7 +103,7 @@ def test_driving_caps(tmp_path: Path, clip: Path) -> None:
 def test_photo_without_a_person_is_refused(tmp_path: Path, clip: Path) -> None:
     empty = tmp_path / "wall.png"
     Image.new("RGB", (200, 300), (120, 130, 140)).save(empty)
-    with pytest.raises(PosevidError, match="no person found in the source image"):
+    with pytest.raises(PosevidError, match="no person found in the photo"):
         list(animate_request(empty, clip, tmp_path))
     with pytest.raises(PosevidError, match="upload a driving video"):
         list(animate_request(empty, None, tmp_path))
@@ -164,7 +164,7 @@ def test_action_drives_the_photo(shared_data: Path, psgan_run: Path, tmp_path: P
     *_, outcome = animate_request(photo, None, tmp_path, action="crawl", motion_checkpoint=found.path, frames=6,
                                   size=64)
     with open_video(outcome.video) as reader:
-        assert len(list(reader)) == 6 and (reader.width, reader.height) == (64, 64)
+        assert len(list(reader)) == 6 and (reader.width, reader.height) == (40, 64)  # the photo's aspect
     assert outcome.driving_pose.shape[2] == 3 and outcome.driving_pose.any()  # the first generated pose, drawn
     with pytest.raises(PosevidError, match="unknown action 'fly'"):
         list(animate_request(photo, None, tmp_path, action="fly", motion_checkpoint=found.path, frames=6))
@@ -210,7 +210,7 @@ def test_page_animates_in_chromium(shared_data: Path, clip: Path, psgan_run: Pat
             page.locator("#size").get_by_text("128", exact=True).click()
             page.locator("#mode").get_by_text("absolute", exact=True).click()
             page.locator("#animate").click()
-            expect(status).to_contain_text(f"Done: {CLIP_FRAMES} frames, 128x128", timeout=45_000)
+            expect(status).to_contain_text(f"Done: {CLIP_FRAMES} frames, 80x128", timeout=45_000)
             expect(page.locator("#photo-pose img")).to_be_visible()
             expect(page.locator("#driving-pose img")).to_be_visible()
             page.wait_for_function("() => { const v = document.querySelector('#result video');"
@@ -233,5 +233,5 @@ def test_page_animates_in_chromium(shared_data: Path, clip: Path, psgan_run: Pat
         assert container.streams.video[0].codec_context.name == "h264"
     with open_video(video) as reader:
         frames = list(reader)
-    assert len(frames) == CLIP_FRAMES and frames[0].shape == (128, 128, 3)
+    assert len(frames) == CLIP_FRAMES and frames[0].shape == (128, 80, 3)  # the photo's aspect
     assert np.ptp(np.stack(frames).astype(np.float32), axis=0).mean() > 1.0  # the person moves

@@ -12,9 +12,10 @@ import torch
 from typer.testing import CliRunner
 
 from posevid.cli import app
+from posevid.crop import crop_square
 from posevid.data import ClipDataset, build_dataset
 from posevid.data.augment import color_jitter, flip_item, flip_iuv
-from posevid.data.prepare import crop_resize, is_done, list_jobs, prepare
+from posevid.data.prepare import is_done, list_jobs, prepare
 from posevid.errors import PosevidError
 from posevid.posefiles import read_poses
 from posevid.skeleton import COCO18_NAMES
@@ -144,7 +145,7 @@ def test_prepare_errors_resume_and_iuv(shared_data, tmp_path):
     x0, y0, side = meta["crop"]
     src = cv2.cvtColor(cv2.imread(str(tmp_path / "iuv" / "tfjs_pose_1" / "0002.png")), cv2.COLOR_BGR2RGB)
     got = cv2.cvtColor(cv2.imread(str(clip / "iuv" / "000002.png")), cv2.COLOR_BGR2RGB)
-    assert np.array_equal(got, crop_resize(src, (x0, y0, side), 32, nearest=True))
+    assert np.array_equal(got, crop_square(src, (x0, y0, side), 32, nearest=True))
     item = ClipDataset(out, "train", frames=2)[0]
     assert item["iuv"].shape == (2, 3, 32, 32) and item["src_iuv"].shape == (3, 32, 32)
     assert item["iuv"][:, 0].max() <= 24

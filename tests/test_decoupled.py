@@ -37,16 +37,21 @@ RED, BLUE, GREEN = (200, 30, 40), (30, 60, 200), (40, 180, 60)
 
 def _config(stage: str, *extra: str) -> dict:
     frames = ["data.frames=1"] if stage != "generator" else ["train.batch_size=2"]
-    # The restorer's first Adam steps at tiny.yaml's lr 1e-3 overshoot (L1 up to 3.6x the warp's on one seed
-    # of three); it trains at the paper's 2e-4.
-    lr = ["train.lr=2e-4"] if stage == "restore" else []
-    return load_config(CFG, [f"model.stage={stage}", f"train.steps={STEPS[stage]}", *frames, *lr, *SMALL, *extra])
+    return load_config(CFG, [f"model.stage={stage}", f"train.steps={STEPS[stage]}", *frames, *SMALL, *extra])
+
+
+# The three stages by one ``train`` call: stage I and restore on single frames, stage II on pairs. The
+# restorer's first Adam steps at tiny.yaml's lr 1e-3 overshoot (L1 up to 3.6x the warp's on one seed of
+# three); it trains at the paper's 2e-4 (tiny.yaml's stages.restore does so).
+STAGED = [*SMALL, "stages.encoders.data.frames=1", f"stages.encoders.train.steps={STEPS['encoders']}",
+          "stages.restore.data.frames=1", f"stages.restore.train.steps={STEPS['restore']}",
+          f"stages.generator.train.steps={STEPS['generator']}", "stages.generator.train.batch_size=2"]
 
 
 @pytest.fixture(scope="module")
 def runs(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """Stage I, restore and stage II trained in turn on the real 64x64 clip, each from the previous run;
-    also the stage-I encoder before training (same seed)."""
+    """Stage I, restore and stage II trained in turn on the real 64x64 clip by one ``train`` call, each from
+    the previous stage; also the stage-I encoder before training (same seed)."""
     out = tmp_path_factory.mktemp("decoupled")
     quiet = {"show_progress": False, "log": lambda msg: None}
     cfg = _config("encoders")
@@ -55,12 +60,11 @@ def runs(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # 64x64 convolutions: a second thread costs more than it brings (~3x here)
     try:
-        train(cfg, tiny_data, out / "s1", **quiet)
-        train(_config("restore", f"train.init_from={out / 's1'}"), tiny_data, out / "s2", **quiet)
-        train(_config("generator", f"train.init_from={out / 's2'}"), tiny_data, out / "s3", **quiet)
+        train(load_config(CFG, STAGED), tiny_data, out, **quiet)
     finally:
         torch.set_num_threads(threads)
-    return {"out": out, "data": tiny_data, "untrained": untrained}
+    return {"out": out, "s1": out / "1-encoders", "s2": out / "2-restore", "s3": out / "3-generator",
+            "data": tiny_data, "untrained": untrained}
 
 
 def _losses(run: Path, key: str) -> np.ndarray:
@@ -167,21 +171,21 @@ def test_dataset_items(tiny_data: Path) -> None:
 
 def test_encoder_separates_colours(runs: dict) -> None:
     """Stage I: two recolourings of one frame end up farther apart than two frames of one colour."""
-    trained = load_method(runs["out"] / "s1")
+    trained = load_method(runs["s1"])
     by_colour, by_frame = _encoder_distances(trained, runs["data"])
     before = _encoder_distances(runs["untrained"], runs["data"])
     assert by_colour > 3.5 * by_frame
     assert by_colour / by_frame > 1.5 * before[0] / before[1]  # training made the encoder more colour-selective
-    l1 = _losses(runs["out"] / "s1", "upper_l1")
+    l1 = _losses(runs["s1"], "upper_l1")
     assert l1[-10:].mean() < 0.7 * l1[:10].mean()
 
 
 def test_restore_and_generator_train(runs: dict) -> None:
-    restore = _losses(runs["out"] / "s2", "l1")
-    assert np.isfinite(restore).all() and restore.max() < 2 * _losses(runs["out"] / "s2", "l1_warped").max()
-    l1 = _losses(runs["out"] / "s3", "l1")  # stage II overfits the clip
+    restore = _losses(runs["s2"], "l1")
+    assert np.isfinite(restore).all() and restore.max() < 2 * _losses(runs["s2"], "l1_warped").max()
+    l1 = _losses(runs["s3"], "l1")  # stage II overfits the clip
     assert l1[-10:].mean() < 0.8 * l1[:10].mean()
-    model = load_method(runs["out"] / "s3")
+    model = load_method(runs["out"])  # the run's model: its last stage's
     assert model.stage_steps.tolist() == [STEPS["encoders"], STEPS["restore"], STEPS["generator"]]
     assert model.z_stats.count == 2 * STEPS["generator"]
 
@@ -189,7 +193,7 @@ def test_restore_and_generator_train(runs: dict) -> None:
 def test_interpolated_clip_moves_the_hue(runs: dict) -> None:
     """Section 4.4: the upper-body latent moves linearly from blue to yellow over the clip; the clip has the
     requested length and the mean hue of its upper body moves monotonically from blue towards yellow."""
-    model = load_method(runs["out"] / "s3")
+    model = load_method(runs["s3"])
     clips = ClipDataset(runs["data"], "train", frames=1, source=False)
     src, target = clips[0], clips[5]
     pose = read_poses(runs["data"] / clips.clips[0] / "poses.npz", "npz")
@@ -208,17 +212,17 @@ def test_interpolated_clip_moves_the_hue(runs: dict) -> None:
 
 
 def test_cli_commands(runs: dict, shared_data: Path, tmp_path: Path) -> None:
-    ckpt, data = str(runs["out"] / "s3"), runs["data"]
+    ckpt, data = str(runs["s3"]), runs["data"]
     photo = str(shared_data / "images" / "tfexamples_image2.jpeg")
     poses = read_poses(data / ClipDataset(data, "test", frames=1, source=False).clips[0] / "poses.npz", "npz")[:6]
     write_poses(tmp_path / "drive.npz", poses)
     runner = CliRunner()
     out = tmp_path / "recolor.gif"
     result = runner.invoke(app, ["recolor", photo, str(tmp_path / "drive.npz"), "--checkpoint", ckpt,
-                                 "--from", "#c02030", "--to", "#203060", "-o", str(out)])
+                                 "--from", "#c02030", "--to", "#203060", "-o", str(out), "--size", "64"])
     assert result.exit_code == 0, result.output
-    with open_video(out) as reader:
-        assert len(list(reader)) == len(poses) and (reader.width, reader.height) == (64, 64)
+    with open_video(out) as reader:  # the photo's frame (399x640) with the longer side 64
+        assert len(list(reader)) == len(poses) and (reader.width, reader.height) == (40, 64)
     latent = tmp_path / "z.npy"
     result = runner.invoke(app, ["latents", "encode", photo, "--checkpoint", ckpt, "-o", str(latent),
                                  "--upper-color", "#20c040"])
@@ -241,10 +245,10 @@ def test_cli_commands(runs: dict, shared_data: Path, tmp_path: Path) -> None:
 def test_stage_order_is_enforced(runs: dict, tiny_data: Path, tmp_path: Path) -> None:
     with pytest.raises(PosevidError, match="stage-I encoders"):
         train(_config("generator", "train.steps=1"), tiny_data, tmp_path / "g", show_progress=False,
-              log=lambda msg: None)
+              log=lambda msg: None, stage="generator")
     with pytest.raises(PosevidError, match="restore.enabled is false"):
         build_method(_config("restore", "model.restore.enabled=false"))
     with pytest.raises(PosevidError, match="generator is untrained"):
-        load_method(runs["out"] / "s2").animator()
+        load_method(runs["s2"]).animator()
     with pytest.raises(PosevidError, match="model.stage"):
         build_method(_config("encoders", "model.stage=bicycle"))

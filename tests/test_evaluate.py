@@ -110,6 +110,7 @@ def test_a_video_against_itself_is_perfect(self_run: Path) -> None:
     for name in ("ssim", "ms_ssim", "mask_ssim", "mask_ms_ssim"):
         assert m[name] == pytest.approx(1, abs=1e-6), name
     assert m["mask_lpips"] == 0
+    assert m["st_lpips_alex"] == m["st_lpips_vgg"] == m["mask_st_lpips_alex"] == 0
     assert m["fid"] == pytest.approx(0, abs=1e-6)
     assert m["kid"] <= 0  # the unbiased estimate of 0 for identical sets
     assert m["akd"] == 0 and m["mkr"] == 0
@@ -117,6 +118,8 @@ def test_a_video_against_itself_is_perfect(self_run: Path) -> None:
     assert m["is"] == m["is_real"] > 1 and m["mask_is"] == m["mask_is_real"] > 1
     table = (self_run / "report.md").read_text()
     assert all(f"| {name} |" in table for name in METRICS)
+    assert "| st_lpips_vgg | 0 | lower | ST-LPIPS (Ghildyal & Liu, ECCV 2022); not comparable with LPIPS |" in table
+    assert "FID on 3 images (< 2048)" in table and "not comparable" in m["meta"]["warnings"][0]
     plots = sorted(p.name for p in (self_run / "plots").iterdir())
     assert {"l1.png", "ssim.png", "lpips.png", "akd.png", "warp_error.png"} <= set(plots)
     assert (self_run / "plots" / "ssim.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -126,8 +129,11 @@ def test_a_video_against_itself_is_perfect(self_run: Path) -> None:
 def test_degradations_make_each_metric_worse(degraded: dict[str, dict], self_run: Path, kind: str) -> None:
     perfect = json.loads((self_run / "report.json").read_text())
     m = degraded[kind]
-    for name in ("l1", "masked_l1", "lpips", "mask_lpips", "perceptual", "fid", "kid"):
+    for name in ("l1", "masked_l1", "lpips", "mask_lpips", "st_lpips_alex", "st_lpips_vgg", "mask_st_lpips_alex",
+                 "perceptual", "fid", "kid"):
         assert m[name] > perfect[name] + 1e-6, name
+    if kind == "blur":
+        assert m["st_lpips_alex"] > 0.05 and m["st_lpips_vgg"] > 0.05
     for name in ("psnr", "ssim", "ms_ssim", "mask_ssim", "mask_ms_ssim"):
         assert m[name] < perfect[name] - 1e-4, name
     assert m["akd"] > (4.0 if kind == "shift" else 0.0)
@@ -140,6 +146,24 @@ def test_degradations_make_each_metric_worse(degraded: dict[str, dict], self_run
         assert m["warp_error"] < m["warp_error_real"]
     else:  # a constant shift keeps the motion
         assert m["warp_error"] == pytest.approx(m["warp_error_real"], rel=0.5)
+
+
+def test_st_lpips_of_mp4_files(frames: list[np.ndarray], tmp_path: Path) -> None:
+    """`posevid evaluate a.mp4 a.mp4` gives ST-LPIPS 0; a blurred copy more than 0.05."""
+    from posevid.video import VideoWriter
+
+    for name, clip in (("a.mp4", frames[:2]), ("blurred.mp4", [_degrade("blur", f, 0) for f in frames[:2]])):
+        with VideoWriter(tmp_path / name, 30) as writer:
+            for f in clip:
+                writer.write(f)
+    values = {}
+    for gen in ("a.mp4", "blurred.mp4"):
+        out = tmp_path / gen.replace(".mp4", ".json")
+        result = CliRunner().invoke(app, ["evaluate", str(tmp_path / gen), str(tmp_path / "a.mp4"), "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        values[gen] = json.loads(out.read_text())
+    assert values["a.mp4"]["st_lpips_alex"] == values["a.mp4"]["st_lpips_vgg"] == 0
+    assert values["blurred.mp4"]["st_lpips_alex"] > 0.05 and values["blurred.mp4"]["st_lpips_vgg"] > 0.05
 
 
 def test_missing_weights_and_too_few_frames_give_reasons(frames: list[np.ndarray], real: Path,

@@ -234,7 +234,7 @@ def test_cli_export_and_animate_with_the_exported_model(models: dict[str, Path],
     result = runner.invoke(app, ["animate", str(photo), str(poses), "--checkpoint", str(model), "-o",
                                  str(tmp_path / "out.mp4"), "--backend", "onnx"])
     assert result.exit_code == 0, result.output
-    assert "6 frames, 64x64" in result.output
+    assert "out.mp4: 6 frames" in result.output
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"not a model")
     foreign = tmp_path / "foreign.onnx"

@@ -175,7 +175,7 @@ def test_person_leaving_the_frame_holds_the_last_pose(photo: Path, clip: Path, t
             seen.append(bool((pose.conf > 0).any()))
             targets.append(target)
             results.append(anim.animator.step(target))
-    assert len(results) == CLIP and all(r.shape == (SIZE, SIZE, 3) for r in results)
+    assert len(results) == CLIP and all(r.shape == (SIZE, 40, 3) for r in results)  # the photo's aspect
     assert seen[0] and not seen[-1]
     gone = seen.index(False) if False in seen else CLIP
     assert not any(seen[gone:]), seen
@@ -216,7 +216,7 @@ def _check_downscaled(source: Path, pose_file: Path, width: int, height: int, li
                       caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="posevid"), Animation(source, pose_file) as anim:
         first, _ = next(iter(anim))
-    expected = (limit, round(width * limit / height))
+    expected = (limit, 2 * round(width * limit / height / 2))  # the photo's aspect, even sides
     assert (anim.height, anim.width) == expected and first.shape == (*expected, 3)
     assert anim.source_pose.height == limit and body_height(anim.source_pose)[0] > 0.5 * limit
     assert any("downscaled" in n and f"{width}x{height}" in n for n in anim.notes)
@@ -225,7 +225,7 @@ def _check_downscaled(source: Path, pose_file: Path, width: int, height: int, li
 
 def test_large_photo_is_downscaled_with_a_note(photo: Path, pose_file: Path, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture):
-    """The real photo (399x640) against a limit lowered to 512: downscaled to 319x512, with a logged note."""
+    """The real photo (399x640) against a limit lowered to 512: downscaled to 320x512, with a logged note."""
     assert MAX_SOURCE_SIDE == UI_MAX_SIDE  # the page and the API accept the same photos
     monkeypatch.setattr("posevid.pipeline.MAX_SOURCE_SIDE", 512)
     _check_downscaled(photo, pose_file, 399, 640, 512, caplog)
@@ -270,5 +270,5 @@ def test_unusual_pixel_formats_animate(photo: Path, pose_file: Path, tmp_path: P
         assert animate_to_file(source, pose_file, out, size=SIZE, show_progress=False) == 5, name
         with open_video(out) as reader:
             frames = list(reader)
-        assert len(frames) == 5 and frames[0].shape == (SIZE, SIZE, 3)
+        assert len(frames) == 5 and frames[0].shape == (SIZE, 40, 3)  # the 399x640 photo's aspect
         assert frames[0].std() > 5  # a picture, not a blank

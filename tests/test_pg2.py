@@ -71,21 +71,20 @@ def losses(run: Path) -> list[dict[str, float]]:
 
 @pytest.fixture(scope="module")
 def runs(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """Stage I (40 steps) then stage II (60 steps, init_from stage I) on fixed pairs, via the trainer."""
+    """Stage I (40 steps) then stage II (60 steps, from stage I) on fixed pairs, by one ``train`` call."""
     out = tmp_path_factory.mktemp("pg2_runs")
     torch.manual_seed(0)
     batch = default_collate(FixedPairs(tiny_data).items)
-    cfg1 = tiny_cfg()
-    cfg1["data"]["kind"] = "pg2_test_fixed_pairs"
-    cfg1["train"].update(batch_size=N_PAIRS, steps=40, checkpoint_every=40)
-    fresh = build_method(cfg1)
+    cfg = tiny_cfg()
+    cfg["data"]["kind"] = "pg2_test_fixed_pairs"
+    cfg["train"].update(batch_size=N_PAIRS)
+    cfg["stages"] = {"g1": {"train": {"steps": 40, "checkpoint_every": 40}},
+                     "g2": {"train": {"steps": 60, "checkpoint_every": 60}}}
+    fresh = build_method(cfg)
     before = masked_l1(fresh, batch, refined=False)
-    train(cfg1, tiny_data, out / "g1", show_progress=False, log=lambda msg: None)
-    cfg2 = json.loads(json.dumps(cfg1))
-    cfg2["model"]["stage"] = "g2"
-    cfg2["train"].update(steps=60, checkpoint_every=60, init_from=str(out / "g1"))
-    train(cfg2, tiny_data, out / "g2", show_progress=False, log=lambda msg: None)
-    return {"g1": out / "g1", "g2": out / "g2", "batch": batch, "before": before}
+    result = train(cfg, tiny_data, out, show_progress=False, log=lambda msg: None)
+    assert result["stage"] == "g2" and result["step"] == 60
+    return {"g1": out / "1-g1", "g2": out / "2-g2", "run": out, "batch": batch, "before": before}
 
 
 def test_stage1_overfits_pairs(runs: dict) -> None:
@@ -99,6 +98,7 @@ def test_stage1_overfits_pairs(runs: dict) -> None:
 
 def test_stage2_starts_from_stage1_and_refines(runs: dict) -> None:
     g1, g2 = load_method(runs["g1"]), load_method(runs["g2"])
+    assert g2.opts.stage == "g2" and load_method(runs["run"]).opts.stage == "g2"  # the run's model: its last stage
     # G1 came from the stage-I run and stayed frozen through stage II.
     for name, tensor in g1.g1.state_dict().items():
         assert torch.equal(tensor, g2.g1.state_dict()[name]), name
@@ -185,7 +185,7 @@ def test_pg2_pair_csv_reader(tmp_path: Path, shared_data: Path) -> None:
     assert torch.equal(mirrored[0]["src"], item["src"].flip(-1))
     # A batch of market-shaped pairs trains a step.
     cfg = tiny_cfg()
-    cfg["data"].update(kind="pg2_pairs", size=64, width=32)
+    cfg["data"] = {"kind": "pg2_pairs", "size": 64, "width": 32}
     method = build_method(cfg)
     assert np.isfinite(method.train_step(default_collate([ds[0], ds[1]]))["l1"])
 
@@ -214,7 +214,7 @@ def test_configs_build() -> None:
         assert cfg["train"]["lr"] == 2e-5 and cfg["train"]["betas"] == [0.5, 0.999] and cfg["data"]["flip"]
     with pytest.raises(PosevidError, match="divisible"):
         build_method(tiny_cfg(blocks=5) | {"data": {"size": 72}})
-    with pytest.raises(PosevidError, match="pose embedding"):
+    with pytest.raises(PosevidError, match="pose_embedding: must be one of heatmap"):
         build_method(tiny_cfg(pose_embedding="stick"))
 
 
@@ -228,14 +228,14 @@ def test_transfer_command(runs: dict, shared_data: Path, tmp_path: Path) -> None
                                       "--checkpoint", str(runs["g2"])])
     assert result.exit_code == 0, result.output
     img = cv2.imread(str(out))
-    assert img.shape == (64, 64, 3) and img.std() > 1
+    assert img.shape == (640, 400, 3) and img.std() > 1  # the photo's frame (399x640, even sides)
     # A pose file as the target, and an explicit output size.
     pose = Poses(runs["batch"]["xy"][0].numpy(), runs["batch"]["conf"][0].numpy(), 64, 64)
     write_poses(tmp_path / "pose.npz", pose)
     result = CliRunner().invoke(app, ["transfer", str(source), str(tmp_path / "pose.npz"), "-o", str(out),
                                       "--checkpoint", str(runs["g2"]), "--size", "96"])
     assert result.exit_code == 0, result.output
-    assert cv2.imread(str(out)).shape == (96, 96, 3)
+    assert cv2.imread(str(out)).shape == (96, 60, 3)  # --size: the longer side
     bad = CliRunner().invoke(app, ["transfer", str(source), str(tmp_path / "nothing.npz"), "-o",
                                    str(tmp_path / "bad.png"), "--checkpoint", str(runs["g2"])])
     assert bad.exit_code != 0 and not (tmp_path / "bad.png").exists()

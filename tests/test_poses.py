@@ -93,15 +93,44 @@ def test_retarget_relative_starts_at_the_source_and_scales_motion(shared_data: P
     np.testing.assert_allclose(retarget(big, source, "relative").xy, out.xy, atol=1e-2)
 
 
-def test_retarget_relative_places_joints_the_source_lacks(shared_data: Path) -> None:
+@pytest.mark.parametrize("mode", ["pose", "bones", "relative", "absolute"])
+def test_retarget_never_invents_joints_the_photo_does_not_show(shared_data: Path, mode: str) -> None:
+    """A half-body photo: the ankles are not in it, a knee lies below its edge. Every mode keeps them
+    where the photo has them (the knee) or missing (the ankles), and moves the rest."""
     driving, source = squats(shared_data), photo_truth(shared_data, 0)
-    source.conf[0, 10] = 0  # right ankle not seen in the photo
-    source.xy[0, 10] = 0
-    out = retarget(driving, source, "relative")
-    assert (out.conf[:, 10] > 0).all()
-    knee_to_ankle = np.linalg.norm(out.xy[:, 10] - out.xy[:, 9], axis=-1)
-    expected = np.linalg.norm(source.xy[0, 12] - source.xy[0, 13])  # the other shin
-    assert np.allclose(knee_to_ankle, expected, rtol=0.35)
+    source.conf[0, [10, 13]] = 0
+    source.xy[0, [10, 13]] = 0
+    source.xy[0, 12, 1] = source.height + 5  # below the photo's edge
+    out = retarget(driving, source, mode)
+    assert (out.conf[:, [10, 13]] == 0).all()
+    np.testing.assert_allclose(out.xy[:, 12], np.repeat(source.xy[:, 12], len(out), 0))
+    moved = np.linalg.norm(out.xy[:, 4] - source.xy[0, 4], axis=-1)
+    assert moved.max() > 0.05 * source.height  # the wrist follows the squats
+
+
+def test_retarget_pose_takes_the_driving_directions_and_the_photo_lengths(shared_data: Path) -> None:
+    """The dancer drives the man of image2, whose arms are folded: with the default mode his arms go where
+    hers go (directions), keep his own lengths, and he stays where he stands in the photo."""
+    driving, source = dancer(shared_data), photo_truth(shared_data, 1)
+    out = retarget(driving, source)
+    assert (out.conf > 0).all()
+    d, o, s = _bones(driving), _bones(out), _bones(source)[0]
+    length = lambda v: np.linalg.norm(v, axis=-1)  # noqa: E731
+    np.testing.assert_allclose(length(o), np.broadcast_to(length(s), length(o).shape), rtol=1e-4, atol=1e-3)
+    body = [i for i, bone in enumerate(DRAWN_LIMBS) if bone not in {(0, 14), (14, 16), (0, 15), (15, 17)}]
+    cos = (o * d).sum(-1) / (length(o) * length(d))
+    assert cos[:, body].min() > 1 - 1e-5  # every body bone points where the driving bone points
+    # The face is rigid: its shape is the photo's, turned as the neck-nose bone turns.
+    turn = lambda v, k: np.angle(np.exp(1j * (np.arctan2(v[..., k, 1], v[..., k, 0]))))  # noqa: E731
+    head = DRAWN_LIMBS.index((1, 0))
+    for k in set(range(len(DRAWN_LIMBS))) - set(body):
+        np.testing.assert_allclose(np.angle(np.exp(1j * (turn(o, k) - turn(s[None], k) - turn(o, head)
+                                                          + turn(s[None], head)))), 0, atol=1e-4)
+    np.testing.assert_allclose(out.xy[0, 1], source.xy[0, 1], atol=1e-3)  # the neck starts at the photo's
+    # bones mode keeps the folded arms at the reference frame; pose mode takes the dancer's (raised) arms.
+    forearm = lambda v: v[:, 3] / np.linalg.norm(v[:, 3], axis=-1, keepdims=True)  # noqa: E731  right elbow-wrist
+    bones = _bones(retarget(driving, source, "bones"))
+    assert (forearm(bones)[0] * forearm(d)[0]).sum() < 0.5 < (forearm(o)[0] * forearm(d)[0]).sum()
 
 
 def _bones(poses: Poses) -> np.ndarray:

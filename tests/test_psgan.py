@@ -147,6 +147,6 @@ def test_motion_cli_generate_sample_evaluate(trained: Path, motion_data: Path, s
     result = runner.invoke(app, ["animate", str(photo), "--action", "crawl", "--motion-checkpoint", str(trained),
                                  "--frames", "6", "--size", "64", "-o", str(video)])
     assert result.exit_code == 0, result.output
-    assert "6 frames, 64x64" in result.output
+    assert "6 frames, 40x64" in result.output  # the photo's aspect (399x640), longer side 64
     result = runner.invoke(app, ["animate", str(photo), "--action", "crawl", "-o", str(video)])
     assert isinstance(result.exception, PosevidError) and "--motion-checkpoint" in str(result.exception)

@@ -26,38 +26,43 @@ def _losses(run: Path) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def posenet_run(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    run = tmp_path_factory.mktemp("posenet")
-    cfg = load_config(REPO / "configs" / "posenet" / "tiny.yaml",
-                      ["train.steps=40", "train.checkpoint_every=40", *FAST])
+def scgan_run(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """configs/scgan/tiny.yaml trained by one command: its pose network (40 steps), then SCGAN (30 steps)."""
+    run = tmp_path_factory.mktemp("scgan")
+    cfg = load_config(REPO / "configs" / "scgan" / "tiny.yaml",
+                      ["train.lr=1e-3", *FAST, "stages.posenet.train.steps=40",
+                       "stages.posenet.train.checkpoint_every=40", "stages.generator.train.steps=30",
+                       "stages.generator.train.checkpoint_every=30"])
     train(cfg, tiny_data, run, show_progress=False)
     return run
 
 
-def test_posenet_learns_keypoints(posenet_run: Path):
-    lines = _losses(posenet_run)
+def test_posenet_stage_learns_keypoints(scgan_run: Path):
+    lines = _losses(scgan_run / "1-posenet")
     assert np.mean([ln["mse"] for ln in lines[-5:]]) < 0.2 * np.mean([ln["mse"] for ln in lines[:3]])
     assert np.mean([ln["joint_error_px"] for ln in lines[-5:]]) < 6  # on 64x64 frames
+
+
+def test_posenet_alone_does_not_animate(tiny_data: Path, tmp_path: Path):
+    cfg = load_config(REPO / "configs" / "posenet" / "tiny.yaml", ["train.steps=1", *FAST])
+    train(cfg, tiny_data, tmp_path, show_progress=False)
     with pytest.raises(PosevidError, match="does not animate"):
-        load_method(posenet_run).animator()
+        load_method(tmp_path).animator()
 
 
-def _scgan_cfg(steps: int, posenet: Path | None, *extra: str) -> dict:
-    sem = [f"model.posenet={posenet}"] if posenet else ["model.lambda_sem=0"]
+def _scgan_cfg(steps: int, *extra: str) -> dict:
     return load_config(REPO / "configs" / "scgan" / "tiny.yaml",
-                       [f"train.steps={steps}", f"train.checkpoint_every={steps}", "train.lr=1e-3", *FAST, *sem,
-                        *extra])
+                       [f"train.steps={steps}", f"train.checkpoint_every={steps}", "train.lr=1e-3", *FAST, *extra])
 
 
-def test_scgan_overfits_the_clip_and_animates(tiny_data: Path, posenet_run: Path, tmp_path: Path):
-    run = tmp_path / "scgan"
-    train(_scgan_cfg(30, posenet_run), tiny_data, run, show_progress=False)
-    lines = _losses(run)
+def test_scgan_overfits_the_clip_and_animates(tiny_data: Path, scgan_run: Path):
+    lines = _losses(scgan_run / "2-generator")
     first = np.mean([ln["l1"] for ln in lines[:3]])
     last = np.mean([ln["l1"] for ln in lines[-5:]])
     assert last < 0.6 * first, (first, last)
     assert all(ln["semantic"] > 0 for ln in lines) and all(np.isfinite(ln["g_adv"]) for ln in lines)
-    model = load_method(run)
+    model = load_method(scgan_run)
+    assert model.opts.stage == "generator" and int(model.posenet_steps) == 40  # the pose network of stage 1
     data = ClipDataset(tiny_data, "test", frames=3)
     src = data.frame(0, 0)
     source = tensor_to_image(src["image"])
@@ -75,8 +80,8 @@ def test_training_on_perturbed_poses_makes_scgan_robust_to_them(tiny_data: Path,
     test = ClipDataset(tiny_data, "test", frames=1)
     response = {}
     for name, prob in (("perturbed", 0.5), ("clean", 0.0)):
-        cfg = _scgan_cfg(100, None, f"model.perturb_prob={prob}", "model.perturb_drop=0.2")
-        train(cfg, tiny_data, tmp_path / name, show_progress=False)
+        cfg = _scgan_cfg(100, f"model.perturb_prob={prob}", "model.perturb_drop=0.2", "model.lambda_sem=0")
+        train(cfg, tiny_data, tmp_path / name, show_progress=False, stage="generator")
         response[name] = perturbation_response(load_method(tmp_path / name), test, jitter=0.05, drop=0.1)
     perturbed, clean = response["perturbed"], response["clean"]
     assert perturbed["output_change"] < 0.8 * clean["output_change"], response
@@ -84,10 +89,10 @@ def test_training_on_perturbed_poses_makes_scgan_robust_to_them(tiny_data: Path,
     assert 0 < growth["perturbed"] < growth["clean"], response
 
 
-def test_scgan_needs_its_pose_network(tiny_data: Path, tmp_path: Path):
-    cfg = _scgan_cfg(1, None, "model.lambda_sem=0.1")
-    with pytest.raises(PosevidError, match="model.posenet"):
-        train(cfg, tiny_data, tmp_path / "run", show_progress=False)
+def test_scgan_generator_stage_needs_its_pose_network(tiny_data: Path, tmp_path: Path):
+    cfg = _scgan_cfg(1, "model.lambda_sem=0.1")
+    with pytest.raises(PosevidError, match="trained pose network"):
+        train(cfg, tiny_data, tmp_path / "run", show_progress=False, stage="generator")
 
 
 def test_perturb_jitters_and_drops_keypoints():

@@ -125,10 +125,10 @@ def test_linear_decay_and_config(tmp_path):
     f = linear_decay(100, 0.5)
     assert f(0) == f(49) == 1 and f(75) == 0.5 and f(100) == 0
     path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump({"method": "tiny", "train": {"lr": 0.1}}))
-    cfg = load_config(path, ["train.steps=7", "train.betas=[0.9, 0.99]", "model.norm=batch", "train.amp=true"])
+    path.write_text(yaml.safe_dump({"method": "template", "train": {"lr": 0.1}}))
+    cfg = load_config(path, ["train.steps=7", "train.betas=[0.9, 0.99]", "model.blocks=2", "train.amp=true"])
     assert cfg["train"]["steps"] == 7 and cfg["train"]["betas"] == [0.9, 0.99] and cfg["train"]["lr"] == 0.1
-    assert cfg["model"]["norm"] == "batch" and cfg["train"]["amp"] is True and cfg["train"]["batch_size"] == 4
+    assert cfg["model"]["blocks"] == 2 and cfg["train"]["amp"] is True and cfg["train"]["batch_size"] == 4
     with pytest.raises(PosevidError, match="key.sub=value"):
         load_config(path, ["train.steps"])
     with pytest.raises(PosevidError, match="no such config"):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
 from posevid.errors import PosevidError
-from posevid.video import VideoWriter, open_video, read_image, write_image
+from posevid.video import VideoWriter, has_audio, open_video, read_image, write_image
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +156,62 @@ def test_write_image_round_trip_and_atomic(tmp_path: Path, clip: list[np.ndarray
     with pytest.raises(PosevidError, match="suffix"):
         write_image(tmp_path / "b.txt", clip[0])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
+def _streams(path: Path) -> dict[str, tuple[str, float]]:
+    """{kind: (codec, seconds)} of the first video and audio streams of a file (from their packets)."""
+    with av.open(str(path)) as c:
+        streams = c.streams.video[:1] + c.streams.audio[:1]
+        ends = {s.index: 0.0 for s in streams}
+        for packet in c.demux(streams):
+            if packet.pts is not None:
+                end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+                ends[packet.stream.index] = max(ends[packet.stream.index], end)
+        return {s.type: (s.codec_context.name, ends[s.index]) for s in streams}
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mov", ".mkv"])
+def test_audio_is_copied_and_cut_to_the_video(tmp_path: Path, shared_data: Path, clip: list[np.ndarray],
+                                              suffix: str) -> None:
+    """The dance clip's music (AAC, 8.7 s) under a 2-second result: copied, and cut where the video ends."""
+    music = shared_data / "videos" / "animatex_dance_2.mp4"
+    assert has_audio(music) and not has_audio(shared_data / "videos" / "tfjs_pose_1.mp4")
+    out = tmp_path / f"out{suffix}"
+    with VideoWriter(out, 10.0, audio_from=music) as writer:
+        for frame in (clip * 3)[:20]:
+            writer.write(frame)
+    got = _streams(out)
+    assert got["video"][0] == "h264" and abs(got["video"][1] - 2.0) < 0.05
+    assert got["audio"][0] == "aac" and abs(got["audio"][1] - 2.0) < 0.05
+    with open_video(out) as reader:
+        assert sum(1 for _ in reader) == 20
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temporary file left
+
+
+def test_audio_in_another_codec_is_encoded_to_aac(tmp_path: Path, clip: list[np.ndarray]) -> None:
+    """A driving file with PCM audio (which mp4 does not take as it is): the result gets AAC."""
+    source = tmp_path / "pcm.mkv"
+    with av.open(str(source), "w") as c:
+        stream = c.add_stream("pcm_s16le", rate=16000)
+        stream.layout = "mono"
+        for i in range(10):  # 1 s of a tone
+            frame = av.AudioFrame.from_ndarray((np.sin(np.arange(1600) / 5) * 3000).astype(np.int16)[None],
+                                               format="s16", layout="mono")
+            frame.sample_rate, frame.pts = 16000, i * 1600
+            c.mux(stream.encode(frame))
+        c.mux(stream.encode(None))
+    out = tmp_path / "out.mp4"
+    with VideoWriter(out, 10.0, audio_from=source) as writer:
+        for frame in clip[:5]:
+            writer.write(frame)
+    got = _streams(out)
+    assert got["audio"][0] == "aac" and got["audio"][1] <= 0.6
+
+
+def test_gif_and_folders_take_no_audio(tmp_path: Path, shared_data: Path, clip: list[np.ndarray]) -> None:
+    music = shared_data / "videos" / "animatex_dance_2.mp4"
+    for name in ("out.gif", "frames/"):
+        with VideoWriter(tmp_path / name, 10.0, audio_from=music) as writer:
+            writer.write(clip[0])
+    with av.open(str(tmp_path / "out.gif")) as c:
+        assert not c.streams.audio

@@ -6,6 +6,8 @@ The Python API (imported lazily, so ``import posevid`` is cheap)::
     poses = posevid.estimate_poses("driving.mp4")          # Poses (T, 18, 2) in pixels
     for frame in posevid.animate("photo.jpg", "driving.mp4", method="warp"):
         ...                                                # (H, W, 3) uint8 RGB frames
+    pipe = posevid.Pipeline(posevid.AnimateOptions(checkpoint="runs/dwnet"))  # the model, loaded once
+    pipe.to_file("photo.jpg", "driving.mp4", "out.mp4")
     posevid.write_poses("driving.npz", poses)
 """
 
@@ -23,7 +25,11 @@ _LAZY = {
     "write_poses": "posevid.posefiles",
     "estimate_poses": "posevid.estimate",
     "animate": "posevid.pipeline",
-    "build_method": "posevid.methods.base",
+    "animate_to_file": "posevid.pipeline",
+    "AnimateOptions": "posevid.pipeline",
+    "Pipeline": "posevid.pipeline",
+    "build_method": "posevid.methods.registry",
+    "load_method": "posevid.checkpoints",
 }
 __all__ = sorted(_LAZY)
 

@@ -9,6 +9,7 @@ against the caps in ``LIMITS`` before any work: a bad file gets a message in the
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import html
 import itertools
@@ -21,15 +22,16 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 import yaml
 
 from .errors import PosevidError
-from .pipeline import POSE_SUFFIXES, Animation
-from .poses import RETARGET_MODES, Poses, body_height
+from .pipeline import POSE_SUFFIXES, AnimateOptions, Animation, Pipeline, motion_from_action
+from .poses import DEFAULT_RETARGET, RETARGET_MODES, Poses, body_height
+from .resources import DEMO_CLIP, DEMO_PHOTO, asset, asset_folder
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -39,21 +41,19 @@ MAX_MEGAPIXELS = 50  # photos above this are refused before they are decoded
 MAX_FRAMES = 300  # driving videos, pose files and generated motions
 MAX_UPLOAD_MB = 200  # any uploaded file (checkpoints included)
 SIZES = ("auto", "128", "256", "384", "512")
-DEFAULT_SIZE = 256  # "auto" for the warp method; trained methods use their training size
+DEFAULT_SIZE = 256  # "auto": the result's longer side (trained methods work at their training size inside it)
 PREVIEW_SIDE = 512  # pose previews are drawn at most this large
 KEEP = 4  # request folders kept on disk
 # ... unless younger than this many seconds (still running, or its result still being downloaded).
 GRACE_SECONDS = float(os.environ.get("POSEVID_UI_GRACE_SECONDS", "600"))
 QUEUE_SIZE = 16
 CACHE_SECONDS = 3600
-NOT_ANIMATING = {"posenet"}  # registered methods that only serve another method's training
 VIDEO_TYPES = [".mp4", ".mov", ".mkv", ".m4v", ".webm", ".avi", ".gif"]
 LIMITS = (f"**Limits:** photos up to {MAX_SIDE} px on the longer side (larger ones, up to {MAX_MEGAPIXELS} "
           f"megapixels, are scaled down to {MAX_SIDE} px; bigger ones are refused); driving videos up to "
           f"{MAX_FRAMES} frames and {MAX_SIDE} px, pose files and generated actions up to {MAX_FRAMES} frames; "
           f"uploads up to {MAX_UPLOAD_MB} MB. One request runs at a time, up to {QUEUE_SIZE} wait in a queue. "
           f"Results are deleted after an hour.")
-ASSETS = Path(__file__).resolve().parents[2] / "assets"  # the bundled photo and clip offered as an example
 CLIP, ACTION = "Driving video or pose file", "Generated action (PSGAN)"
 CSS = """
 #status .error {color: #b91c1c; font-weight: 600}
@@ -81,13 +81,16 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """A trained model offered in the page: ``path`` (run folder or .ckpt), its ``method`` and, for
-    PSGAN, the action ``labels``; ``label`` is what the dropdown shows."""
+    """A trained model offered in the page: ``path`` (run folder or .ckpt), its ``method``, whether it
+    ``animates`` a photo, and for a motion model (``Capabilities.generates_motion``) the action ``labels``;
+    ``label`` is what the dropdown shows."""
 
     path: str
     method: str
     labels: tuple[str, ...]
     label: str
+    animates: bool = True
+    motion: bool = False
 
 
 class Workspace:
@@ -165,9 +168,16 @@ def check_driving(path: str | Path) -> Path | Poses:
 
 
 def _checkpoint(path: Path, cfg: dict, name: str) -> Checkpoint:
+    from .methods.registry import method_class
+
     method = str(cfg.get("method", "?"))
-    labels = tuple(str(x) for x in (cfg.get("data") or {}).get("labels") or ()) if method == "psgan" else ()
-    return Checkpoint(str(path), method, labels, f"{name} ({method})")
+    try:
+        cls = method_class(method)
+    except KeyError:  # not a registered method: listed, but nothing can be done with it
+        return Checkpoint(str(path), method, (), f"{name} ({method})", animates=False)
+    caps = cls.capabilities
+    labels = cls.actions(cfg) if caps.generates_motion else ()
+    return Checkpoint(str(path), method, labels, f"{name} ({method})", caps.animates, caps.generates_motion)
 
 
 @functools.lru_cache(maxsize=64)
@@ -181,7 +191,7 @@ def _file_config(path: str, mtime_ns: int) -> dict:
 
 
 def read_checkpoint(path: str | Path, name: str | None = None) -> Checkpoint:
-    """Describe a checkpoint file or run folder (its config: method, PSGAN labels); ``PosevidError`` if it
+    """Describe a checkpoint file or run folder (its config: method, action labels); ``PosevidError`` if it
     is not one."""
     from .checkpoints import checkpoint_candidates
 
@@ -199,19 +209,22 @@ def read_checkpoint(path: str | Path, name: str | None = None) -> Checkpoint:
 
 
 def find_checkpoints(root: str | Path | None) -> list[Checkpoint]:
-    """Training runs (folders with config.yaml and checkpoints/) and loose .ckpt files under ``root``."""
+    """Training runs (folders with config.yaml and checkpoints/, or the stage folders of a multi-stage run,
+    listed once as the run) and loose .ckpt files under ``root``."""
     root = Path(root) if root else None
     if root is None or not root.is_dir():
         return []
     found, runs = [], set()
     for cfg in sorted(root.rglob("config.yaml")):
+        if any(parent in runs for parent in cfg.parents):  # a stage of a run already listed
+            continue
         try:
             found.append(read_checkpoint(cfg.parent, str(cfg.parent.relative_to(root)) or cfg.parent.name))
             runs.add(cfg.parent)
         except PosevidError:
             continue
     for ckpt in sorted(root.rglob("*.ckpt")):
-        if ckpt.parent.name == "checkpoints" and ckpt.parent.parent in runs:
+        if any(parent in runs for parent in ckpt.parents):
             continue
         try:
             found.append(read_checkpoint(ckpt, str(ckpt.relative_to(root))))
@@ -251,20 +264,46 @@ class _Watched(Animation):
             yield frame, pose, target
 
 
-def animate_request(photo: str | Path | None, driving: str | Path | None, folder: Path, method: str = "warp",
-                    checkpoint: str | Path | None = None, mode: str = "bones", size: int | None = None,
-                    action: str | None = None, motion_checkpoint: str | Path | None = None, frames: int = 32,
-                    seed: int = 0) -> Iterator[Outcome]:
+@functools.lru_cache(maxsize=2)
+def _pipeline(method: str | None, checkpoint: str | None, mtime_ns: int, mode: str, size: int | None) -> Pipeline:
+    """A ``Pipeline`` per model and framing, kept for the next requests (the model is loaded once)."""
+    return Pipeline(AnimateOptions(method=method, checkpoint=checkpoint, mode=mode, size=size))
+
+
+def _cacheable(options: AnimateOptions) -> bool:
+    return (options.fps is None and options.smooth and not options.method_options and options.width is None
+            and options.height is None)
+
+
+def pipeline_for(options: AnimateOptions) -> Pipeline:
+    """The cached ``Pipeline`` of ``options`` (a checkpoint changed on disk is loaded again)."""
+    ckpt = str(options.checkpoint) if options.checkpoint else None
+    try:
+        mtime = Path(ckpt).stat().st_mtime_ns if ckpt else 0
+    except OSError:
+        mtime = -1
+    if not _cacheable(options):
+        return Pipeline(options)
+    return _pipeline(options.method, ckpt, mtime, options.mode, options.size)
+
+
+def animate_request(photo: str | Path | None, driving: str | Path | None, folder: Path,
+                    options: AnimateOptions | None = None, *, action: str | None = None,
+                    motion_checkpoint: str | Path | None = None, frames: int = 32, seed: int = 0,
+                    **fields: Any) -> Iterator[Outcome]:
     """Check the inputs, animate, and yield the ``Outcome`` after each frame; the last one has the files
     ``folder/result.mp4`` and ``folder/side_by_side.mp4`` (driving | pose | result), H.264.
 
-    driving: a video or pose file; or, with ``action``, poses generated by the PSGAN ``motion_checkpoint``
-    (``frames`` long, noise ``seed``) from the photo's pose. size: the square crop's side in pixels (None:
-    the checkpoint's training size, ``DEFAULT_SIZE`` without one). Raises ``PosevidError`` for bad input.
+    options: the ``AnimateOptions`` (``fields`` replace any of them); size: the result's longer side in
+    pixels (the photo's frame and aspect are kept; None: ``DEFAULT_SIZE``). driving: a video or pose file;
+    or, with ``action``, poses generated by the motion model ``motion_checkpoint`` (``frames`` long, noise
+    ``seed``) from the photo's pose; the driving video's sound goes into ``result.mp4``. Raises
+    ``PosevidError`` for bad input.
     """
     from .render import draw_poses_on
-    from .video import VideoWriter
+    from .video import VideoWriter, has_audio
 
+    options = AnimateOptions.make(options, **fields)
     if not photo:
         raise PosevidError("photo", "upload a photo of a person (or pick the bundled one)")
     outcome = Outcome()
@@ -272,25 +311,25 @@ def animate_request(photo: str | Path | None, driving: str | Path | None, folder
     outcome.notes += [note] if note else []
     if action:
         if not motion_checkpoint:
-            raise PosevidError("action", "pick or upload a PSGAN checkpoint to generate the motion")
+            raise PosevidError("action", "pick or upload a motion checkpoint (e.g. PSGAN) to generate the motion")
         if not 1 <= frames <= MAX_FRAMES:
             raise PosevidError("action", f"frames must be between 1 and {MAX_FRAMES}, got {frames}")
-        from .methods.psgan import motion_for_photo
-
-        motion: Path | Poses = motion_for_photo(photo, motion_checkpoint, action, frames, seed)
+        motion: Path | Poses = motion_from_action(photo, motion_checkpoint, action, frames, seed)
     elif driving:
         motion = check_driving(driving)
     else:
         raise PosevidError("driving", "upload a driving video or pose file (or pick the bundled clip)")
-    if size is None and checkpoint is None:
-        size = DEFAULT_SIZE
-    with _Watched(photo, motion, method, checkpoint, mode, size, side_by_side=True) as anim:
+    if options.size is None:
+        options = AnimateOptions.make(options, size=DEFAULT_SIZE)
+    pipe = pipeline_for(options)
+    with _Watched(photo, motion, side_by_side=True, pipeline=pipe) as anim:
         outcome.total, outcome.fps = anim.frame_count, anim.fps
         outcome.height, outcome.width = anim.height, anim.width
         pose = anim.source_pose
         outcome.photo_pose = draw_poses_on(anim.source, pose.xy[0], pose.conf[0], max(1, anim.width // 128))
         video, panels = folder / "result.mp4", folder / "side_by_side.mp4"
-        with VideoWriter(video, anim.fps) as writer, VideoWriter(panels, anim.fps) as panel_writer:
+        sound = motion if isinstance(motion, Path) and has_audio(motion) else None
+        with VideoWriter(video, anim.fps, audio_from=sound) as writer, VideoWriter(panels, anim.fps) as panel_writer:
             for result, panel in anim:
                 if outcome.done == MAX_FRAMES:
                     raise PosevidError(driving, f"the video is longer than {MAX_FRAMES} frames")
@@ -328,8 +367,10 @@ def _model_update(found: list[Checkpoint], method: str, where: str, selected: st
     """The checkpoint dropdown for ``method``: the checkpoints of that method, ``selected`` or the first chosen."""
     import gradio as gr
 
-    if method == "warp":
-        return gr.update(choices=[], value=None, interactive=False, info="warp needs no trained model")
+    from .methods.registry import method_class
+
+    if not method_class(method).capabilities.trains:
+        return gr.update(choices=[], value=None, interactive=False, info=f"{method} needs no trained model")
     options = [(c.label, c.path) for c in found if c.method == method]
     paths = [p for _, p in options]
     info = f"{len(options)} found under {where}" if options else f"none found under {where}: upload one below"
@@ -339,15 +380,15 @@ def _model_update(found: list[Checkpoint], method: str, where: str, selected: st
 
 def _motion_updates(found: list[Checkpoint], selected: str | None = None,
                     action: str | None = None) -> tuple[dict, dict]:
-    """The PSGAN checkpoint dropdown (``selected`` or the first) and the action dropdown (its labels,
-    ``action`` kept if it is one)."""
+    """The motion-model checkpoint dropdown (``selected`` or the first) and the action dropdown (its
+    labels, ``action`` kept if it is one)."""
     import gradio as gr
 
-    psgan = [c for c in found if c.method == "psgan"]
-    paths = [c.path for c in psgan]
+    motion = [c for c in found if c.motion]
+    paths = [c.path for c in motion]
     value = selected if selected in paths else (paths[0] if paths else None)
-    labels = next((list(c.labels) for c in psgan if c.path == value), [])
-    return (gr.update(choices=[(c.label, c.path) for c in psgan], value=value),
+    labels = next((list(c.labels) for c in motion if c.path == value), [])
+    return (gr.update(choices=[(c.label, c.path) for c in motion], value=value),
             gr.update(choices=labels, value=action if action in labels else (labels[0] if labels else None)))
 
 
@@ -356,11 +397,12 @@ def build(checkpoints: str | Path | None = "runs") -> gr.Blocks:
     whenever a list is shown) and the session's uploaded ones. Queue and launch it, or use ``serve``."""
     import gradio as gr
 
-    from .methods.base import method_class, method_names
+    from .methods.registry import method_class, method_classes
+    from .pipeline import DEFAULT_METHOD
 
     work = Workspace()
     where = f"'{checkpoints}'" if checkpoints else "no folder"
-    methods = [m for m in method_names() if m not in NOT_ANIMATING]
+    methods = [cls.name for cls in method_classes() if cls.capabilities.animates]
     with gr.Blocks(title="posevid: animate a photo", analytics_enabled=False,
                    delete_cache=(CACHE_SECONDS // 6, CACHE_SECONDS)) as demo:
         gr.Markdown("# posevid: animate a photo\nThe person in the photo moves like the person in the driving "
@@ -383,21 +425,21 @@ def build(checkpoints: str | Path | None = "runs") -> gr.Blocks:
                     frames = gr.Slider(1, MAX_FRAMES, value=32, step=1, label="Frames")
                     seed = gr.Number(0, precision=0, label="Seed (another seed, another motion)")
                 with gr.Row():
-                    method = gr.Dropdown(methods, value="warp", label="Method", elem_id="method")
+                    method = gr.Dropdown(methods, value=DEFAULT_METHOD, label="Method", elem_id="method")
                     checkpoint = gr.Dropdown(label="Checkpoint", choices=[], interactive=False, elem_id="checkpoint")
                 with gr.Accordion("Upload a checkpoint (.ckpt): a trained model or a PSGAN", open=False):
                     upload = gr.File(label="Checkpoint", file_types=[".ckpt"], type="filepath",
                                      elem_id="upload-checkpoint")
                 with gr.Row():
-                    mode = gr.Radio(list(RETARGET_MODES), value="bones", label="Mode", elem_id="mode",
-                                    info="bones: the photo's limbs turn as the driver's do; relative: each joint "
-                                         "moves as the driver's; absolute: the driver's pose scaled to the photo")
+                    mode = gr.Radio(list(RETARGET_MODES), value=DEFAULT_RETARGET, label="Mode", elem_id="mode",
+                                    info="pose: the photo's person takes the driver's pose; bones: the photo's "
+                                         "limbs turn as the driver's do; relative: each joint moves as the "
+                                         "driver's; absolute: the driver's pose scaled to the photo")
                     size = gr.Radio(list(SIZES), value="auto", label="Size (px)", elem_id="size",
-                                    info=f"side of the square around the person; auto: the checkpoint's training "
-                                         f"size, {DEFAULT_SIZE} for warp")
+                                    info=f"the result's longer side (the photo's frame is kept); auto: {DEFAULT_SIZE}")
                 run = gr.Button("Animate", variant="primary", elem_id="animate")
-                if (ASSETS / "tfexamples_image2.jpeg").is_file():
-                    gr.Examples([[str(ASSETS / "tfexamples_image2.jpeg"), str(ASSETS / "tfjs_pose_1.mp4"),
+                with contextlib.suppress(PosevidError):  # an installation without the assets shows no example
+                    gr.Examples([[str(asset(DEMO_PHOTO)), str(asset(DEMO_CLIP)),
                                   "absolute"]], inputs=[photo, driving, mode],
                                 label="Bundled photo and dancing clip (click to use them)")
             with gr.Column(scale=1):
@@ -422,7 +464,7 @@ def build(checkpoints: str | Path | None = "runs") -> gr.Blocks:
             except PosevidError as err:
                 raise gr.Error(_text(user_message(err, [path])), print_exception=False) from None
             session = [*session, new]
-            if new.method == "psgan":
+            if new.motion:
                 return session, gr.skip(), gr.skip(), *_motion_updates(available(session), new.path)
             if new.method not in methods:
                 raise gr.Error(_text(f"{Path(path).name}: a {new.method!r} model does not animate"),
@@ -442,18 +484,20 @@ def build(checkpoints: str | Path | None = "runs") -> gr.Blocks:
                    photo_view: None, driving_view: None}
             use_action = kind_name == ACTION
             try:
-                if method_name == "warp":
+                trains = method_class(method_name).capabilities.trains
+                if not trains:
                     ckpt = None
-                elif not ckpt and method_class(method_name).trainable:
+                elif not ckpt:
                     raise PosevidError(f"method {method_name}", f"needs a trained checkpoint: pick one found "
                                                                 f"under {where} or upload a .ckpt file")
                 if use_action and not action_name:
-                    raise PosevidError("action", "pick a PSGAN checkpoint and one of its actions")
+                    raise PosevidError("action", "pick a motion checkpoint and one of its actions")
                 progress(0, desc="Checking the inputs")
                 side_px = None if size_name == "auto" else int(size_name)
-                requests = animate_request(photo_path, None if use_action else driving_path, work.new(),
-                                           method_name, ckpt, mode_name, side_px, action_name if use_action else None,
-                                           motion_path, int(n_frames), int(seed_value or 0))
+                options = AnimateOptions(method=method_name, checkpoint=ckpt, mode=mode_name, size=side_px)
+                requests = animate_request(photo_path, None if use_action else driving_path, work.new(), options,
+                                           action=action_name if use_action else None, motion_checkpoint=motion_path,
+                                           frames=int(n_frames), seed=int(seed_value or 0))
                 shown = False
                 for outcome in requests:
                     progress((outcome.done, outcome.total), desc="Animating", unit="frames")
@@ -499,7 +543,7 @@ def serve(host: str = "127.0.0.1", port: int = 7860, checkpoints: str | Path | N
     demo = build(checkpoints)
     demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
     demo.launch(server_name=host, server_port=port, max_file_size=f"{MAX_UPLOAD_MB}mb", show_error=True,
-                ssr_mode=False, share=False, prevent_thread_lock=not block, allowed_paths=[str(ASSETS)],
+                ssr_mode=False, share=False, prevent_thread_lock=not block, allowed_paths=[str(asset_folder())],
                 theme=gr.themes.Soft(), css=CSS, quiet=not block)
     if block:  # stopped (Ctrl-C): Gradio's own shutdown leaves this app's cached files behind
         clear_cache(demo)

@@ -10,18 +10,19 @@ previous one. Payloads are read with ``weights_only=True``.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import io
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .config import check_config
+from .config import resolve_config
 from .errors import PosevidError
 from .io_utils import atomic_path
+from .methods.registry import build_method
 
 MAGIC = b"POSEVID-CKPT-1 "
 Log = Callable[[str], None]
@@ -64,14 +65,30 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return payload
 
 
+def stage_folder(run: str | Path, index: int, name: str) -> Path:
+    """The folder of stage ``name``, the ``index``-th (from 0) of a multi-stage run: ``RUN/<index+1>-<name>``."""
+    return Path(run) / f"{index + 1}-{name}"
+
+
+def stage_folders(run: str | Path) -> list[Path]:
+    """The stage folders of a multi-stage run (``RUN/<n>-<name>/``), the last stage first."""
+    run = Path(run)
+    found = [(int(p.name.split("-", 1)[0]), p) for p in run.glob("[0-9]*-*")
+             if p.is_dir() and p.name.split("-", 1)[0].isdigit()] if run.is_dir() else []
+    return [p for _, p in sorted(found, reverse=True)]
+
+
 def checkpoint_candidates(run: Path) -> list[Path]:
-    """The step checkpoints, newest first, then ``latest.ckpt``.
+    """The step checkpoints, newest first, then ``latest.ckpt``; for a multi-stage run, those of its
+    last stage that has any, then of the earlier stages.
 
     ``latest.ckpt`` is written after the step file of the same step, so a run killed between the two
     writes has a newer step file than ``latest.ckpt``: the step files come first.
     """
-    folder = run / "checkpoints"
-    steps = sorted(folder.glob("step_*.ckpt"), reverse=True) if folder.is_dir() else []
+    folder = Path(run) / "checkpoints"
+    if not folder.is_dir():
+        return [c for stage in stage_folders(run) for c in checkpoint_candidates(stage)]
+    steps = sorted(folder.glob("step_*.ckpt"), reverse=True)
     return [p for p in [*steps, folder / "latest.ckpt"] if p.is_file()]
 
 
@@ -93,44 +110,52 @@ def find_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
     raise PosevidError(path, "every checkpoint in the run is damaged")
 
 
-def build_from_config(cfg: dict[str, Any]):
-    """``build_method`` after importing ``cfg['plugins']``; an unknown method is a user error."""
-    from .methods import build_method
+def method_from_config(cfg: Any, where: str | Path, expect: str | None = None):
+    """The method a saved config describes, built (untrained weights), after checking the config like any
+    config. Nothing the config names is imported: its method must be registered (built in, installed
+    through the ``posevid.methods`` entry points, or a module the user imported, e.g. ``posevid --plugin
+    MODULE``); any other method or plugin module is one ``PosevidError`` naming ``where``. ``expect``: the
+    method name it must hold."""
+    from .methods.registry import method_names
 
-    _import_plugins(cfg)
+    if not isinstance(cfg, dict):
+        raise PosevidError(where, "holds no config")
+    plugins = cfg.get("plugins") or []
+    if not isinstance(plugins, list):
+        raise PosevidError(where, f"plugins must be a list of module names, got {plugins!r:.40}")
+    for module in plugins:
+        if not isinstance(module, str) or module not in sys.modules:
+            raise PosevidError(where, f"names the plugin module {module!r:.60}, which is not loaded; a checkpoint "
+                                      "never imports code (name a module you trust with --plugin)")
+    name = cfg.get("method")
+    if isinstance(name, str) and name not in method_names():
+        raise PosevidError(where, f"holds method {name!r:.60}, which is not registered (known: "
+                                  f"{', '.join(method_names())}); a checkpoint never imports code")
+    cfg = resolve_config(cfg, where)
+    if expect is not None and cfg["method"] != expect:
+        raise PosevidError(where, f"holds a {cfg['method']!r} model, not {expect!r}")
     try:
         return build_method(cfg)
-    except KeyError as err:
-        raise PosevidError(None, str(err).strip("'\"")) from None
+    except (TypeError, ValueError, KeyError) as err:
+        raise PosevidError(where, f"cannot build method {cfg['method']!r} from its config ({err})") from None
 
 
 def load_method(path: str | Path, expect: str | None = None, device: str | torch.device = "cpu"):
     """Rebuild the method saved in a checkpoint (file or run folder: its newest valid checkpoint), load its
-    weights and move it to ``device``, in eval mode. ``expect``: the method name it must hold, else
-    ``PosevidError`` naming the checkpoint."""
+    weights and move it to ``device``, in eval mode. ``expect``: the method name it must hold.
+
+    The saved config is checked like any config before anything is built, and nothing the checkpoint
+    names is imported (``method_from_config``).
+    """
     payload, found = find_checkpoint(path, "cpu")
     cfg, state = payload.get("config"), payload.get("method")
     if not isinstance(cfg, dict):
         raise PosevidError(found, "the checkpoint holds no config")
-    check_config(cfg, found)
-    if expect is not None and cfg["method"] != expect:
-        raise PosevidError(found, f"holds a {cfg['method']!r} model, not {expect!r}")
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise PosevidError(found, "the checkpoint holds no weights (a name -> tensor mapping)")
-    try:
-        method = build_from_config(cfg)
-    except (TypeError, ValueError, KeyError) as err:
-        raise PosevidError(found, f"cannot build method {cfg['method']!r} from its config ({err})") from None
+    method = method_from_config(cfg, found, expect)
     try:
         method.load_state_dict(state)
     except RuntimeError as err:
-        raise PosevidError(found, f"weights do not fit method {cfg['method']!r} ({str(err).splitlines()[0]})") from None
+        raise PosevidError(found, f"weights do not fit method {method.name!r} ({str(err).splitlines()[0]})") from None
     return method.to(device).eval()
-
-
-def _import_plugins(cfg: dict[str, Any]) -> None:
-    for name in cfg.get("plugins") or []:
-        try:
-            importlib.import_module(name)
-        except ImportError as err:
-            raise PosevidError(name, f"cannot import the plugin module ({err})") from None

@@ -1,7 +1,9 @@
 """The ``posevid`` command line: a thin layer over the Python API.
 
-Heavy modules are imported inside each command so that ``posevid --help`` stays fast.
-A ``PosevidError`` is printed as one line (exit code 2); anything else is a bug and keeps its traceback.
+Heavy modules are imported inside each command so that core commands stay fast. Methods add their own
+options and subcommands through ``Method.modify_commandline_options`` (``cli_hooks``); this module names
+no method. A ``PosevidError`` is printed as one line (exit code 2); anything else is a bug and keeps its
+traceback.
 """
 
 from __future__ import annotations
@@ -12,14 +14,28 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+from .cli_hooks import RootGroup
+from .poses import DEFAULT_RETARGET
+
+app = typer.Typer(cls=RootGroup, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Pose-guided human video generation.")
 poses_app = typer.Typer(no_args_is_help=True, help="Extract, render and convert pose files.")
 motion_app = typer.Typer(no_args_is_help=True, help="Pose sequences from motion capture and action labels.")
-latents_app = typer.Typer(no_args_is_help=True, help="Appearance latents of the decoupled method.")
+configs_app = typer.Typer(no_args_is_help=True, help="The training configs shipped with posevid.")
 app.add_typer(poses_app, name="poses")
 app.add_typer(motion_app, name="motion")
-app.add_typer(latents_app, name="latents")
+app.add_typer(configs_app, name="configs")
+
+
+@app.callback()
+def _main(plugin: list[str] = typer.Option(None, "--plugin", metavar="MODULE",
+                                           help="Import this module first (it may register methods); repeatable.")
+          ) -> None:
+    """Pose-guided human video generation."""
+    if plugin:
+        from .methods.registry import import_plugins
+
+        import_plugins(plugin)
 
 
 @app.command()
@@ -36,13 +52,24 @@ def prepare(
     test_frames: str = typer.Option(None, help="Also make a test clip of frames A:B of each video (one pass); "
                                                "the train clip is then --frames or the frames before A."),
     margin: float = typer.Option(0.1, help="Crop margin around the person's track, per side, as a fraction."),
+    layout: str = typer.Option(None, help="INPUTS is one downloaded dataset in this layout: fomm (TaiChi-HD and "
+                                          "the other first-order-model datasets: train/ and test/ of videos or "
+                                          "frame folders, kept whole), ubc-fashion (DwNet's Fashion: "
+                                          "fashion_{train,test}.txt and the videos), deepfashion or market (PG2/PATN "
+                                          "pair and annotation CSVs with the images; copied for data.kind "
+                                          "pg2_pairs)."),
 ) -> None:
     """Crop the person in each video, estimate poses and masks, and write a training dataset."""
     from .data.prepare import prepare as run
 
     index, errors = run(inputs, out, size=size, workers=workers, iuv_dir=iuv, test_fraction=test_fraction,
                         frames=frames, max_frames=max_frames, split=split, test_frames=test_frames,
-                        margin=margin)
+                        margin=margin, layout=layout)
+    if "layout" in index:
+        counts = index["images"]
+        print(f"{out}: {index['layout']} pairs, {counts['train']} train / {counts['test']} test images "
+              "(train with data.kind: pg2_pairs)")
+        return
     print(f"{out}: {len(index['train'])} train / {len(index['test'])} test clips")
     for err in errors:
         print(f"posevid: error: {err}", file=sys.stderr)
@@ -106,73 +133,66 @@ def poses_convert(
     print(f"{dst}: {len(poses)} frames, {poses.width}x{poses.height} at {poses.fps:g} fps")
 
 
-def _assets() -> Path:
-    """The bundled demo media (``assets/`` at the repository root)."""
-    from .errors import PosevidError
-
-    folder = Path(__file__).resolve().parents[2] / "assets"
-    if not (folder / "tfexamples_image2.jpeg").is_file():
-        raise PosevidError(folder, "the bundled demo assets are missing (run from a source checkout)")
-    return folder
-
-
 @app.command()
 def animate(
+    ctx: typer.Context,
     source: str = typer.Argument(..., help="Photo of the person to animate."),
     driving: str = typer.Argument(None, help="Driving video (mp4, gif, frame folder) or pose file (.npz, .json, .csv); "
                                              "not with --action."),
-    out: str = typer.Option(..., "-o", "--out", help="Output video: .mp4, .gif or a folder of PNG frames."),
-    method: str = typer.Option("warp", help="Method: warp (no training) or a trained one with --checkpoint."),
+    out: str = typer.Option(..., "-o", "--out", help="Output video: .mp4, .mov, .mkv (with the driving sound), .gif "
+                                                     "or a folder of PNG frames."),
+    method: str = typer.Option(None, help="Method: the checkpoint's, or warp (no training) without --checkpoint."),
     checkpoint: str = typer.Option(None, help="Checkpoint of a trained method, or a model made by `posevid "
                                               "export` (.onnx, .xml)."),
     backend: str = typer.Option("auto", help="What runs a trained model: torch, onnx (ONNX Runtime), openvino, "
                                              "or auto (the fastest here, measured once and remembered)."),
     precision: str = typer.Option("auto", help="auto (bf16 where the CPU computes it natively; an int8 export "
                                                "stays int8), fp32 or bf16."),
-    mode: str = typer.Option("bones", help="bones: the source's limbs turn as the driver's do (its proportions "
-                                           "kept); relative: each source joint moves as the driver's; absolute: "
-                                           "the driving pose scaled to the source body."),
-    size: int = typer.Option(None, help="Crop the photo to a square of this side (pixels) around the person."),
+    mode: str = typer.Option(DEFAULT_RETARGET, help="pose: the photo's person takes the driving pose (the "
+                                                    "driver's bone directions, the photo's lengths and place); "
+                                                    "bones: the photo's limbs turn as the driver's do from its "
+                                                    "first frame; relative: each joint moves as the driver's; "
+                                                    "absolute: the driving pose scaled to the photo's body."),
+    size: int = typer.Option(None, help="Longer side of the result in pixels (the photo's whole frame and aspect "
+                                        "are kept; default: the photo's size)."),
+    width: int = typer.Option(None, help="Width of the result; with --height, the photo is cropped around the "
+                                         "person to fill both."),
+    height: int = typer.Option(None, help="Height of the result (see --width)."),
+    no_audio: bool = typer.Option(False, "--no-audio", help="Do not copy the driving video's sound into the result."),
     side_by_side: str = typer.Option(None, "--side-by-side", help="Also write driving | pose | result here."),
     fps: float = typer.Option(None, help="Output frame rate (default: the driving rate)."),
     no_smooth: bool = typer.Option(False, "--no-smooth", help="Do not smooth the target poses."),
     save_poses: str = typer.Option(None, "--save-poses", help="Also write the target pose of each frame here "
                                                               "(.npz, .json, .csv or a folder)."),
-    action: str = typer.Option(None, help="Instead of DRIVING: generate this action's motion (PSGAN)."),
-    motion_checkpoint: str = typer.Option(None, help="PSGAN checkpoint for --action."),
+    action: str = typer.Option(None, help="Instead of DRIVING: generate this action's motion with a motion "
+                                          "model (--motion-checkpoint, e.g. PSGAN)."),
+    motion_checkpoint: str = typer.Option(None, help="Checkpoint of a motion model, for --action."),
     frames: int = typer.Option(32, help="With --action: number of frames to generate."),
-    seed: int = typer.Option(0, help="With --action: noise seed of the generated motion; with --sample-colors: "
-                                     "seed of the sampled colour latents."),
-    upper_color: str = typer.Option(None, help="Decoupled method: upper-body colour '#rrggbb'."),
-    lower_color: str = typer.Option(None, help="Decoupled method: lower-body colour '#rrggbb'."),
-    upper_from: str = typer.Option(None, help="Decoupled method: take the upper-body colour from this photo "
-                                              "(or a .npy latent)."),
-    lower_from: str = typer.Option(None, help="Decoupled method: take the lower-body colour from this photo "
-                                              "(or a .npy latent)."),
-    sample_colors: bool = typer.Option(False, "--sample-colors", help="Decoupled method: random colour latents "
-                                                                      "for the regions not set otherwise."),
+    seed: int = typer.Option(0, help="Noise seed of a generated motion (--action) and of a method's random "
+                                     "choices."),
 ) -> None:
-    """Animate the person in SOURCE with the motion of DRIVING (or of a generated --action) and write OUT."""
+    """Animate the person in SOURCE with the motion of DRIVING (or of a generated --action) and write OUT.
+
+    Methods add their own options below (e.g. the decoupled method's colours)."""
+    from .cli_hooks import given_method_options
     from .errors import PosevidError
-    from .pipeline import animate_to_file
+    from .pipeline import AnimateOptions, Pipeline, motion_from_action
     from .video import open_video
 
     if (driving is None) == (action is None) or (action is not None) != (motion_checkpoint is not None):
         raise PosevidError("animate", "give DRIVING, or --action with --motion-checkpoint")
+    options = AnimateOptions(method=method, checkpoint=checkpoint, mode=mode, size=size, width=width, height=height,
+                             smooth=not no_smooth, fps=fps, backend=backend, precision=precision)
+    given = given_method_options(ctx, seed)
+    if given is not None:
+        options.method_options = given[1]
+    pipe = Pipeline(options)
+    if given is not None and given[0] != pipe.method:
+        raise PosevidError(checkpoint or "animate", f"the options given are method {given[0]!r}'s; this model "
+                                                    f"is {pipe.method!r}")
     if action is not None:
-        from .methods.psgan import motion_for_photo
-
-        driving = motion_for_photo(source, motion_checkpoint, action, frames, seed)
-
-    options: dict = {"sample_colors": True, "seed": seed} if sample_colors else {}
-    for region, color, photo in (("upper", upper_color, upper_from), ("lower", lower_color, lower_from)):
-        if color and photo:
-            raise PosevidError(f"--{region}-color", f"give --{region}-color or --{region}-from, not both")
-        if color or photo:
-            options[region] = color or photo
-    count = animate_to_file(source, driving, out, side_by_side, method=method, checkpoint=checkpoint, mode=mode,
-                            size=size, smooth=not no_smooth, fps=fps, method_options=options or None,
-                            poses_out=save_poses, backend=backend, precision=precision)
+        driving = motion_from_action(source, motion_checkpoint, action, frames, seed)
+    count = pipe.to_file(source, driving, out, side_by_side, save_poses, audio=not no_audio)
     with open_video(out) as reader:
         print(f"{out}: {count} frames, {reader.width}x{reader.height} at {reader.fps:g} fps")
     if side_by_side:
@@ -203,20 +223,16 @@ def export_cmd(
 @app.command()
 def demo(
     out: str = typer.Option("out/demo.mp4", "-o", "--out", help="Output video; the side-by-side goes beside it."),
-    size: int = typer.Option(256, help="Output side in pixels."),
+    size: int = typer.Option(256, help="Longer side of the result in pixels."),
 ) -> None:
-    """Animate the bundled photo with the bundled dancing clip (warp method, no training).
-
-    Absolute mode: the dancer starts with her arms out and the photo's man has his folded, so applying
-    her joint displacements to his pose (relative mode) would bend his limbs out of shape.
-    """
+    """Animate the bundled photo with the bundled dancing clip (warp method, no training, default retargeting:
+    the man, arms folded in the photo, takes the dancer's pose)."""
     from .pipeline import animate_to_file
+    from .resources import DEMO_CLIP, DEMO_PHOTO, asset
 
-    assets = _assets()
     path = Path(out)
     panels = path.with_name(f"{path.stem}_side_by_side{path.suffix or '.mp4'}")
-    count = animate_to_file(assets / "tfexamples_image2.jpeg", assets / "tfjs_pose_1.mp4", path, panels,
-                            mode="absolute", size=size)
+    count = animate_to_file(asset(DEMO_PHOTO), asset(DEMO_CLIP), path, panels, size=size)
     print(f"{path}: {count} frames\n{panels}: side by side (driving | pose | result)")
 
 
@@ -240,29 +256,57 @@ def poses_render(
 
 @app.command()
 def train(
-    config: str = typer.Argument(..., help="YAML config (configs/<method>/<dataset>.yaml)."),
+    config: str = typer.Argument(..., help="YAML config (configs/<method>/<dataset>.yaml), or the name of a packaged "
+                                           "one (dwnet/tiny; `posevid configs list`)."),
     overrides: list[str] = typer.Argument(None, help="Config overrides key.sub=value, e.g. train.lr=1e-4."),
     data: str = typer.Option(..., help="Prepared dataset folder (posevid prepare)."),
-    out: str = typer.Option(..., help="Run folder: checkpoints/, tb/, samples/, losses.jsonl."),
-    steps: int = typer.Option(None, help="Total training steps (overrides train.steps)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from the run's newest valid checkpoint."),
+    out: str = typer.Option(..., help="Run folder: checkpoints/, tb/, samples/, losses.jsonl (a multi-stage "
+                                      "method: one such folder per stage, RUN/<n>-<stage>/)."),
+    steps: int = typer.Option(None, help="Total training steps of each stage (overrides train.steps)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the run's newest valid checkpoint (a "
+                                                        "multi-stage run: at the first unfinished stage)."),
+    stage: str = typer.Option(None, help="Train only this stage of a multi-stage method."),
     progress: bool = typer.Option(True, help="Show the progress bar."),
 ) -> None:
-    """Train a method; under `torchrun --nproc_per_node N -m posevid train ...` data-parallel."""
+    """Train a method, every stage of a multi-stage one in order; data-parallel under torchrun."""
     from .config import load_config
+    from .errors import PosevidError
     from .train import train as run
 
-    cfg = load_config(config, [*(overrides or []), *([f"train.steps={steps}"] if steps else [])])
-    result = run(cfg, data, out, resume=resume, show_progress=progress)
-    losses = " ".join(f"{k} {v:.4f}" for k, v in result["losses"].items())
-    print(f"{out}: step {result['step']} {losses}".rstrip())
+    if steps is not None and steps < 1:
+        raise PosevidError(f"--steps {steps}", "must be at least 1")
+    cfg = load_config(config, list(overrides or []))
+    result = run(cfg, data, out, resume=resume, show_progress=progress, stage=stage, steps=steps)
+    losses = " ".join(f"{k} {v:.4f}" for k, v in result.get("losses", {}).items())
+    where = f" (stage {result['stage']})" if result.get("stage") else ""
+    print(f"{out}: step {result.get('step', 0)}{where} {losses}".rstrip())
+
+
+@configs_app.command("list")
+def configs_list() -> None:
+    """The packaged configs, by name (give one to `posevid train` or `posevid configs copy`)."""
+    from .resources import config_names
+
+    for name in config_names():
+        print(name)
+
+
+@configs_app.command("copy")
+def configs_copy(
+    name: str = typer.Argument(..., help="A packaged config, e.g. dwnet/tiny (`posevid configs list`)."),
+    folder: str = typer.Argument(..., help="Folder to copy it into (as <method>/<name>.yaml)."),
+) -> None:
+    """Copy a packaged config into FOLDER to edit it."""
+    from .resources import copy_config
+
+    print(copy_config(name, folder))
 
 
 @app.command()
 def evaluate(
     generated: str = typer.Argument(None, help="Generated video, GIF or frame folder."),
     real: str = typer.Argument(None, help="Real (ground-truth) video, GIF or frame folder."),
-    output: str = typer.Option(..., "-o", "--output", help="Report JSON; report.md is written beside it."),
+    output: str = typer.Option(..., "-o", "--output", help="Report JSON; a Markdown table is written beside it."),
     plot: str = typer.Option(None, help="Folder for per-frame metric curves (one PNG per metric)."),
     lpips_weights: str = typer.Option(None, help="LPIPS state dict: AlexNet/VGG-16 features + lin0..lin4 heads."),
     vgg_weights: str = typer.Option(None, help="torchvision VGG-19 state dict, for DwNet's perceptual distance."),
@@ -270,17 +314,25 @@ def evaluate(
     checkpoint: str = typer.Option(None, help="Trained run or checkpoint: reconstruct the test clips of --data."),
     data: str = typer.Option(None, help="Prepared dataset (posevid prepare) whose test split is reconstructed."),
     method: str = typer.Option(None, help="Untrained method (warp) to reconstruct --data with, no checkpoint."),
-    max_frames: int = typer.Option(None, help="With --data: at most this many frames per test clip."),
+    max_frames: int = typer.Option(None, help="With --data: at most this many frames per test clip (pairs with "
+                                              "--protocol pg2-pairs)."),
+    protocol: str = typer.Option(None, help="Run a paper's evaluation on --data and put the published numbers "
+                                            "beside ours: reconstruction (first-order-model / TPSMM), pg2-pairs "
+                                            "(PG2 / PATN test pairs), dwnet, decoupled."),
+    device: str = typer.Option(None, help="Device for the model and the network metrics (cpu, cuda, cuda:1)."),
+    batch: int = typer.Option(8, help="Frame pairs per batch for the network metrics."),
     motion: str = typer.Option(None, help="Folder of generated pose sequences (<label>/*.npz): motion metrics "
                                           "against the motion dataset --data (posevid motion dataset)."),
 ) -> None:
-    """Compute the field's metrics (L1, PSNR, SSIM, MS-SSIM, mask-SSIM, LPIPS, FID, KID, IS, AKD, MKR, warping
-    error, VGG perceptual distance) of GENERATED against REAL, or of a checkpoint's reconstructions of the
-    test clips of --data (source = first frame, driven by the clip's poses); missing weights are named."""
+    """Compute the field's metrics (L1, PSNR, SSIM, MS-SSIM, mask-SSIM, LPIPS, ST-LPIPS, FID, KID, IS, AKD, MKR,
+    warping error, VGG perceptual distance) of GENERATED against REAL, or of a checkpoint's reconstructions of
+    the test clips of --data (source = first frame, driven by the clip's poses), or a paper's protocol
+    (--protocol); missing weights are named. ST-LPIPS (Ghildyal & Liu, ECCV 2022) is not comparable with LPIPS."""
     from .errors import PosevidError
     from .evaluate import evaluate_checkpoint, evaluate_videos, markdown_table, write_report
 
     weights = {"lpips_weights": lpips_weights, "vgg_weights": vgg_weights, "inception_classifier": inception_classifier}
+    run = {"device": device, "batch": batch}
     if motion is not None:
         from .motion_metrics import evaluate_motion, write_motion_report
 
@@ -288,40 +340,32 @@ def evaluate(
             raise PosevidError("evaluate --motion", "needs --data: the motion dataset of real sequences")
         write_motion_report(evaluate_motion(motion, data), output)
         return
+    if protocol is not None:
+        from .protocols import markdown, run_protocol, write_protocol_report
+
+        if data is None or generated is not None or real is not None:
+            raise PosevidError("evaluate --protocol", "needs --data DIR and --checkpoint CKPT (or --method warp), "
+                                                      "not GENERATED REAL")
+        result = run_protocol(protocol, data, checkpoint, method=method, max_items=max_frames, show_progress=True,
+                              **run, **weights)
+        write_protocol_report(result, output)
+        print(markdown(result), end="")
+        for warning in result.meta["warnings"]:
+            print(f"posevid: warning: {warning}", file=sys.stderr)
+        return
     if data is not None:
         if generated is not None or real is not None:
             raise PosevidError("evaluate", "give either GENERATED REAL or --data with --checkpoint/--method, not both")
-        report = evaluate_checkpoint(data, checkpoint, method=method, max_frames=max_frames, **weights)
+        report = evaluate_checkpoint(data, checkpoint, method=method, max_frames=max_frames, **run, **weights)
     elif generated is None or real is None:
         raise PosevidError("evaluate", "give GENERATED and REAL videos, or --data with --checkpoint (or --method warp)")
     else:
-        report = evaluate_videos(generated, real, **weights)
+        report = evaluate_videos(generated, real, **run, **weights)
     write_report(report, output, plot)
     print(markdown_table(report.metrics), end="")
     print(f"{output}: {len(report.metrics) - 1} metrics")
-
-
-@app.command()
-def transfer(
-    source: str = typer.Argument(..., help="Photo of the person."),
-    target_pose: str = typer.Argument(..., metavar="TARGET_POSE",
-                                      help="Pose file (.npz, .json, .csv, OpenPose folder) or an image of another "
-                                           "person (its pose is estimated)."),
-    out: str = typer.Option(..., "-o", "--out", help="Output image (.png, .jpg)."),
-    checkpoint: str = typer.Option(..., help="Trained run or checkpoint (e.g. PG2)."),
-    size: int = typer.Option(None, help="Side of the square crop around the person (default: the training size)."),
-    frame: int = typer.Option(0, help="Frame of a multi-frame pose file."),
-) -> None:
-    """Generate the person in SOURCE in the pose of TARGET_POSE (single-image pose transfer)."""
-    from .errors import PosevidError
-    from .methods.pg2 import transfer as run
-    from .video import IMAGE_SUFFIXES, write_image
-
-    if Path(out).suffix.lower() not in IMAGE_SUFFIXES:
-        raise PosevidError(out, f"unknown image suffix; use one of {', '.join(IMAGE_SUFFIXES)}")
-    result = run(source, target_pose, checkpoint, size=size, frame=frame)
-    write_image(out, result)
-    print(f"{out}: {result.shape[1]}x{result.shape[0]}")
+    for warning in report.metrics["meta"]["warnings"]:
+        print(f"posevid: warning: {warning}", file=sys.stderr)
 
 
 @motion_app.command("dataset")
@@ -354,43 +398,6 @@ def motion_dataset(
     print(f"train PSGAN with: data.labels=[{','.join(index['labels'])}]")
 
 
-@motion_app.command("generate")
-def motion_generate(
-    checkpoint: str = typer.Option(..., help="PSGAN checkpoint (file or run folder)."),
-    action: str = typer.Option(..., help="Action label, one the model was trained on."),
-    source: str = typer.Option(..., help="Photo whose person's pose starts the motion (or a pose file)."),
-    frames: int = typer.Option(32, help="Number of poses to generate."),
-    out: str = typer.Option(..., "-o", "--out", help="Pose file to write (.npz, .json, .csv or a folder)."),
-    seed: int = typer.Option(0, help="Noise seed: different seeds give different motions."),
-) -> None:
-    """Generate a pose sequence of ACTION starting from the pose of the person in SOURCE."""
-    from .methods.psgan import motion_for_photo
-    from .posefiles import write_poses
-
-    poses = motion_for_photo(source, checkpoint, action, frames, seed)
-    write_poses(out, poses)
-    print(f"{out}: {len(poses)} poses of {action!r}, {poses.width}x{poses.height} at {poses.fps:g} fps")
-
-
-@motion_app.command("sample")
-def motion_sample(
-    checkpoint: str = typer.Option(..., help="PSGAN checkpoint (file or run folder)."),
-    data: str = typer.Option(..., help="Motion dataset whose sequences give the initial poses."),
-    out: str = typer.Option(..., "-o", "--out", help="Folder for <label>/<start>_<sample>.npz pose files."),
-    split: str = typer.Option("test", help="Split the initial poses come from (train or test)."),
-    starts: int = typer.Option(8, help="Initial poses per action."),
-    samples: int = typer.Option(3, help="Noise samples per initial pose."),
-    frames: int = typer.Option(None, help="Poses per sequence (default: the trained length)."),
-    size: int = typer.Option(256, help="Image size the written poses refer to."),
-    seed: int = typer.Option(0, help="Random seed."),
-) -> None:
-    """Sample sequences for every action from real initial poses (input of `posevid motion evaluate`)."""
-    from .methods.psgan import sample_to_folder
-
-    count = sample_to_folder(checkpoint, data, out, split, starts, samples, frames, size, seed)
-    print(f"{out}: {count} sequences")
-
-
 @motion_app.command("evaluate")
 def motion_evaluate(
     generated: str = typer.Argument(..., help="Folder of <label>/<name>.npz generated sequences."),
@@ -406,61 +413,6 @@ def motion_evaluate(
 
 
 @app.command()
-def recolor(
-    source: str = typer.Argument(..., help="Photo of the person to animate."),
-    driving: str = typer.Argument(..., help="Driving video or pose file (its frame count must be known)."),
-    checkpoint: str = typer.Option(..., help="Checkpoint of a trained decoupled model (stage generator)."),
-    start: str = typer.Option(..., "--from", help="Start colour '#rrggbb', a .npy latent or a photo."),
-    end: str = typer.Option(..., "--to", help="End colour '#rrggbb', a .npy latent or a photo."),
-    out: str = typer.Option(..., "-o", "--out", help="Output video: .mp4, .gif or a folder of PNG frames."),
-    region: str = typer.Option("upper", help="Body region whose colour moves: upper, lower or both."),
-    mode: str = typer.Option("bones", help="Pose retargeting: bones, relative or absolute (see animate)."),
-    size: int = typer.Option(None, help="Crop the photo to a square of this side (default: the training size)."),
-    no_smooth: bool = typer.Option(False, "--no-smooth", help="Do not smooth the target poses."),
-) -> None:
-    """Animate SOURCE with DRIVING while one region's colour latent moves linearly from --from to --to."""
-    from .methods.decoupled import recolor_to_file
-
-    count = recolor_to_file(source, driving, checkpoint, start, end, out, region, mode, size, not no_smooth)
-    print(f"{out}: {count} frames, {region} colour {start} -> {end}")
-
-
-@latents_app.command("plot")
-def latents_plot(
-    checkpoint: str = typer.Option(..., help="Checkpoint of a decoupled model (any stage after encoders)."),
-    data: str = typer.Option(..., help="Prepared dataset; random training frames are recoloured and encoded."),
-    out: str = typer.Option(..., "-o", "--out", help="Output PNG."),
-    samples: int = typer.Option(500, help="Number of recoloured frames."),
-    region: str = typer.Option("upper", help="upper or lower body encoder."),
-    seed: int = typer.Option(0, help="Seed of the frame and colour draws."),
-) -> None:
-    """PCA plot of encoded colour latents, each point in the colour it was recoloured with (section 4.5)."""
-    from .methods.decoupled import latents_plot as run
-
-    print(f"{run(checkpoint, data, out, samples, region, seed)}: {samples} latents")
-
-
-@latents_app.command("encode")
-def latents_encode(
-    photo: str = typer.Argument(..., help="Photo of a person."),
-    checkpoint: str = typer.Option(..., help="Checkpoint of a decoupled model."),
-    out: str = typer.Option(..., "-o", "--out", help="Output .npy: [z_up, z_down]."),
-    upper_color: str = typer.Option(None, help="Recolour the upper body '#rrggbb' before encoding."),
-    lower_color: str = typer.Option(None, help="Recolour the lower body '#rrggbb' before encoding."),
-) -> None:
-    """Encode the clothing colours of PHOTO to a latent file for `animate --upper-from` / `recolor --from`."""
-    import numpy as np
-
-    from .io_utils import atomic_path
-    from .methods.decoupled import encode_photo
-
-    z = encode_photo(checkpoint, photo, {"upper": upper_color, "lower": lower_color})
-    with atomic_path(out) as tmp, open(tmp, "wb") as f:
-        np.save(f, z)
-    print(f"{out}: latent of {z.size} values")
-
-
-@app.command()
 def ui(
     port: int = typer.Option(7860, help="Port to serve the page on."),
     host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 serves the whole network)."),
@@ -472,6 +424,23 @@ def ui(
     serve(host, port, checkpoints)
 
 
+def _import_plugins_first(argv: list[str]) -> None:
+    """Import the ``--plugin`` modules before the command line is parsed, so that the methods they register
+    add their options and commands too (the option itself is also parsed, for ``--help``)."""
+    modules = []
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--plugin" and i + 1 < len(argv):
+            modules.append(argv[i + 1])
+        elif arg.startswith("--plugin="):
+            modules.append(arg.partition("=")[2])
+    if modules:
+        from .methods.registry import import_plugins
+
+        import_plugins(modules)
+
+
 def main() -> None:
     """Console-script entry point."""
     from .errors import PosevidError
@@ -479,6 +448,7 @@ def main() -> None:
     # Idle OpenMP threads sleep instead of spinning: torch shares the cores with MediaPipe and x264.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
+        _import_plugins_first(sys.argv[1:])
         app()
     except PosevidError as err:
         print(f"posevid: error: {err}", file=sys.stderr)

@@ -190,3 +190,19 @@ def estimate_poses(source: str | Path | np.ndarray, fps: float | None = None) ->
     if not frames:
         raise PosevidError(source if not isinstance(source, np.ndarray) else "frames", "no frames to estimate poses on")
     return Poses.concat(frames)
+
+
+def first_pose(source: str | Path) -> Poses:
+    """The first pose of a pose file (.npz, .json, .csv, .bvh) or the pose estimated in a photo: one-frame
+    ``Poses`` in its own pixels (``PosevidError`` when the photo shows nobody)."""
+    from .posefiles import read_poses
+    from .video import read_image
+
+    path = Path(source)
+    if path.suffix.lower() in (".npz", ".json", ".csv", ".bvh"):
+        return read_poses(path)[:1]
+    with PoseEstimator() as estimator:
+        pose, _ = estimator.image(read_image(path))
+    if not (pose.conf > 0).any():
+        raise PosevidError(path, "no person found in the photo")
+    return pose

@@ -18,7 +18,7 @@ import torch
 
 from .errors import PosevidError
 from .io_utils import atomic_path
-from .metrics.evaluator import METRICS, Evaluator, Report
+from .metrics.evaluator import METRICS, NOTES, Evaluator, Report
 from .poses import Poses
 
 if TYPE_CHECKING:
@@ -26,17 +26,25 @@ if TYPE_CHECKING:
 
 
 def evaluate_videos(generated: str | Path, real: str | Path, *, lpips_weights: str | Path | None = None,
-                    vgg_weights: str | Path | None = None,
-                    inception_classifier: str | Path | None = None) -> Report:
-    """Evaluate a generated video against the real one (videos, GIFs or frame folders), streaming."""
+                    vgg_weights: str | Path | None = None, inception_classifier: str | Path | None = None,
+                    device: str | torch.device | None = None, batch: int = 8) -> Report:
+    """Evaluate a generated video against the real one (videos, GIFs or frame folders), streaming; the
+    network metrics run on ``device``, ``batch`` frames at a time."""
     from .video import open_video
 
     with open_video(generated) as gen_reader, open_video(real) as real_reader:
-        with Evaluator(lpips_weights, vgg_weights, inception_classifier) as ev:
+        with Evaluator(lpips_weights, vgg_weights, inception_classifier, device=device, batch=batch) as ev:
             ev.add_clip(gen_reader, real_reader)
             report = ev.report()
     report.metrics["meta"].update(generated=str(generated), real=str(real))
     return report
+
+
+def load_for_evaluation(checkpoint: str | Path | None, method: str | None,
+                        device: str | torch.device | None = None) -> Method:
+    """The method to evaluate, in eval mode on ``device``: loaded from ``checkpoint``, or an untrained one
+    named ``method`` (e.g. "warp")."""
+    return _method(checkpoint, method).to(torch.device(device or "cpu")).eval()
 
 
 def _method(checkpoint: str | Path | None, method: str | None) -> Method:
@@ -48,6 +56,8 @@ def _method(checkpoint: str | Path | None, method: str | None) -> Method:
         loaded = load_method(checkpoint)
         if method is not None and method != loaded.name:
             raise PosevidError(checkpoint, f"is a {loaded.name!r} checkpoint, not {method!r}")
+        if not loaded.capabilities.animates:
+            raise PosevidError(checkpoint, f"holds a {loaded.name!r} model, which does not animate a photo")
         return loaded
     if method is None:
         raise PosevidError("evaluate", "give --checkpoint CKPT (or --method warp) with --data")
@@ -55,7 +65,7 @@ def _method(checkpoint: str | Path | None, method: str | None) -> Method:
         cls = method_class(method)
     except KeyError as err:
         raise PosevidError("--method", str(err.args[0])) from None
-    if cls.trainable:
+    if cls.capabilities.trains:
         raise PosevidError("--method", f"{method!r} needs trained weights: give --checkpoint CKPT")
     return build_method({"method": method})
 
@@ -63,22 +73,20 @@ def _method(checkpoint: str | Path | None, method: str | None) -> Method:
 _Clip = tuple[str, np.ndarray, Poses, np.ndarray, Iterator[np.ndarray]]
 
 
-def _test_clips(data: Path, max_frames: int | None) -> Iterator[_Clip]:
+def test_clips(data: Path, max_frames: int | None) -> Iterator[_Clip]:
     """Per test clip of a prepared dataset: (name, first frame, poses, first mask in [0, 1], frame iterator)."""
-    from .data.datasets import read_index
-    from .posefiles import read_poses
-    from .video import open_video, read_image
+    from .data.prepared import FRAMES, read_clip_poses, read_index, read_mask
+    from .video import open_video
 
     index = read_index(data)
     if not index.get("test"):
         raise PosevidError(data, "the dataset has no test clips (index.json 'test' is empty)")
     for name in index["test"]:
-        clip = data / name
-        poses = read_poses(clip / "poses.npz", "npz")
+        poses = read_clip_poses(data, name)
         if max_frames:
             poses = poses[:max_frames]
-        mask = read_image(clip / "masks" / "000000.png")[..., 0].astype(np.float32) / 255.0
-        with open_video(clip / "frames") as reader:
+        mask = read_mask(data, name, 0)
+        with open_video(data / name / FRAMES) as reader:
             frames = itertools.islice(iter(reader), len(poses))
             source = next(frames)
             yield name, source, poses, mask, itertools.chain([source], frames)
@@ -86,19 +94,20 @@ def _test_clips(data: Path, max_frames: int | None) -> Iterator[_Clip]:
 
 def evaluate_checkpoint(data: str | Path, checkpoint: str | Path | None = None, *, method: str | None = None,
                         max_frames: int | None = None, lpips_weights: str | Path | None = None,
-                        vgg_weights: str | Path | None = None,
-                        inception_classifier: str | Path | None = None) -> Report:
+                        vgg_weights: str | Path | None = None, inception_classifier: str | Path | None = None,
+                        device: str | torch.device | None = None, batch: int = 8) -> Report:
     """Reconstruction on the test split of a prepared dataset (``posevid prepare``).
 
     For each test clip the first frame (with its pose and mask) is the source, the clip's own poses
     drive the animator, and the clip is the ground truth. ``checkpoint`` is a trained run or file;
-    untrained methods (``method="warp"``) need none. ``max_frames`` limits each clip's length.
+    untrained methods (``method="warp"``) need none. ``max_frames`` limits each clip's length. The model
+    and the network metrics run on ``device``.
     """
     data = Path(data)
-    model = _method(checkpoint, method)
+    model = load_for_evaluation(checkpoint, method, device)
     names = []
-    with Evaluator(lpips_weights, vgg_weights, inception_classifier) as ev:
-        for name, source, poses, mask, real in _test_clips(data, max_frames):
+    with Evaluator(lpips_weights, vgg_weights, inception_classifier, device=device, batch=batch) as ev:
+        for name, source, poses, mask, real in test_clips(data, max_frames):
             animator = model.animator()
             with torch.inference_mode():
                 generated = animator.animate(source, poses[0], iter(poses), mask)
@@ -119,18 +128,19 @@ def _cell(value: Any) -> str:
 
 
 def markdown_table(metrics: dict[str, Any]) -> str:
-    """The report as a Markdown table: metric, value (or why it is missing), which direction is better."""
-    lines = ["| metric | value | better |", "| --- | --- | --- |"]
+    """The report as a Markdown table: metric, value (or why it is missing), which direction is better, note."""
+    lines = ["| metric | value | better | note |", "| --- | --- | --- | --- |"]
     for name, value in metrics.items():
         if name == "meta":
             continue
         better = {True: "higher", False: "lower"}.get(METRICS.get(name), "reference")
-        lines.append(f"| {name} | {_cell(value)} | {better} |")
+        lines.append(f"| {name} | {_cell(value)} | {better} | {NOTES.get(name, '')} |")
     meta = metrics.get("meta", {})
     frames = meta.get("frames", {})
     if frames:
         lines += ["", "Frames: " + ", ".join(f"{k} {v}" for k, v in frames.items())
                   + f"; size {meta.get('size', ['?', '?'])[0]}x{meta.get('size', ['?', '?'])[1]}."]
+    lines += [f"\nWarning: {w}." for w in meta.get("warnings", [])]
     return "\n".join(lines) + "\n"
 
 
@@ -165,12 +175,12 @@ def plot_curves(curves: dict[str, list[float]], folder: str | Path) -> list[Path
     return written
 
 
-def _finite(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """JSON-safe copy: non-finite floats (there should be none) become null."""
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_finite(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
@@ -182,7 +192,7 @@ def write_report(report: Report, path: str | Path, plot: str | Path | None = Non
     if path.is_dir():
         raise PosevidError(path, "is a folder; give a .json file name")
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(_finite(report.metrics), indent=2, allow_nan=False) + "\n")
+        tmp.write_text(json.dumps(json_safe(report.metrics), indent=2, allow_nan=False) + "\n")
     md = path.with_name("report.md")
     with atomic_path(md) as tmp:
         tmp.write_text(markdown_table(report.metrics))

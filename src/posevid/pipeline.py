@@ -3,155 +3,127 @@
 Pipeline (streamed, one driving frame in memory at a time):
 source photo -> its pose and person mask (once) -> driving frames -> poses (BlazePose, tracking mode)
 -> retargeted onto the source body (``poses.retarget``) -> causal one-euro smoothing -> the method's
-animator -> frames. ``animate`` yields the frames; ``animate_to_file`` streams them to a video file.
+animator -> frames.
+
+``AnimateOptions`` holds everything that shapes an animation besides its inputs; the CLI, the web page
+and the Python API each build one. ``Pipeline(options)`` loads the model once and is called for any
+number of (source, driving) pairs; each call checks its inputs at once (a missing file raises there, not
+at the first frame) and returns an iterator that knows the frame rate, size and count of what it yields.
+``animate`` and ``animate_to_file`` are the one-shot forms.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
+import math
 import queue
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import torch
 
+from .crop import crop_square, photo_box
 from .errors import PosevidError
-from .methods.base import Animator, build_method
-from .poses import RETARGET_MODES, Poses, bbox, body_height, retarget
-from .poses import smooth as smooth_poses
+from .methods.base import Animator, Method
+from .poses import DEFAULT_RETARGET, RETARGET_MODES, OneEuroFilter, Poses, bbox, body_height, retarget
+from .tensors import resize_image
 
 POSE_SUFFIXES = (".npz", ".json", ".csv", ".bvh")
 ANALYSIS_SIDE = 320  # driving frames are shrunk to this longer side for pose estimation (speed)
 QUEUE = 4  # decoded and estimated driving frames waiting for the animator
-CROP_MARGIN = 1.4  # the square crop is this many times the person's larger side
-FOOT_ROOM = 0.04  # of the crop below the person's lowest point (the rest of the margin goes above)
 MAX_SOURCE_SIDE = 4096  # larger source photos are downscaled to this longer side (with a logged note)
+DEFAULT_METHOD = "warp"  # the method used without a checkpoint: it needs no training
 Progress = Callable[[int, "int | None"], None]
 
 
-class OnlineSmoother:
-    """Causal one-euro filter (Casiez et al. 2012) over a stream of one-frame poses, joint by joint.
+@dataclass
+class AnimateOptions:
+    """How to animate (everything but the inputs and the output files).
 
-    Same parameters and defaults as ``poses.smooth(method="one_euro")`` (the offline version): coordinates
-    are filtered in units of ``unit`` pixels (a body height), ``min_cutoff`` and ``d_cutoff`` in Hz,
-    ``beta`` per body height per second. A joint that goes missing keeps its last position for up to
-    ``max_gap`` frames.
+    method: the method's name; None = the checkpoint's, or ``DEFAULT_METHOD`` without a checkpoint.
+    checkpoint: a trained model (checkpoint file or run folder); untrained methods need none.
+    mode: ``pose`` (the source's person takes the driving pose: the driver's bone directions, the source's
+    lengths), ``bones`` (the source's bones turn and stretch as the driver's), ``relative`` (each source
+    joint moves as the driver's) or ``absolute`` (the driving pose scaled to the source body); see
+    ``poses.retarget``. size: the result's longer side (the photo's whole frame and aspect ratio are
+    kept); width / height: one side (the other keeps the aspect) or both (the photo cropped around the
+    person to fill them); none of them: the photo's own size. A method trained on square crops gets the
+    square around the person at its training size, pasted back into the frame. smooth: causal one-euro
+    filtering of the target poses. fps: the output rate (driving frames dropped or repeated; None: the
+    driving rate). method_options: keyword arguments of the method's ``animator()`` (e.g. the decoupled
+    method's colours). backend: what runs a trained method's networks (torch, onnx, openvino, or auto: the
+    fastest here, measured once and cached); precision: auto (bf16 where the CPU computes it natively),
+    fp32 or bf16 (``posevid.inference.use_backend``). ``checkpoint`` may also be a model made by
+    ``posevid export`` (``.onnx``, ``.xml``).
     """
 
-    def __init__(self, fps: float, unit: float, min_cutoff: float | None = None, beta: float | None = None,
-                 d_cutoff: float | None = None, max_gap: int = 5):
-        defaults = smooth_poses.__kwdefaults__
-        self.fps, self.unit, self.max_gap = fps, max(unit, 1e-6), max_gap
-        self.min_cutoff = defaults["min_cutoff"] if min_cutoff is None else min_cutoff
-        self.beta = defaults["beta"] if beta is None else beta
-        self.a_d = self._alpha(defaults["d_cutoff"] if d_cutoff is None else d_cutoff)
-        self.x: np.ndarray | None = None  # (J, 2) filtered position, body-height units
-        self.dx = self.conf = self.gap = self.live = None
+    method: str | None = None
+    checkpoint: str | Path | None = None
+    mode: str = DEFAULT_RETARGET
+    size: int | None = None
+    width: int | None = None
+    height: int | None = None
+    smooth: bool = True
+    fps: float | None = None
+    method_options: dict[str, Any] = field(default_factory=dict)
+    backend: str = "torch"
+    precision: str = "auto"
 
-    def _alpha(self, cutoff: np.ndarray | float) -> np.ndarray | float:
-        return 1.0 / (1.0 + self.fps / (2 * np.pi * cutoff))
+    def __post_init__(self) -> None:
+        from .inference import BACKENDS, PRECISIONS
 
-    def __call__(self, pose: Poses) -> Poses:
-        """The filtered one-frame pose (same image size and fps)."""
-        xy, conf = pose.xy[0].astype(np.float64) / self.unit, pose.conf[0].astype(np.float64)
-        seen = conf > 0
-        if self.x is None:
-            self.x, self.dx, self.conf = xy.copy(), np.zeros_like(xy), conf.copy()
-            self.gap, self.live = np.zeros(len(conf), int), seen.copy()
-        new = seen & ~self.live
-        cont = seen & self.live
-        self.x[new], self.dx[new] = xy[new], 0.0
-        dx = self.a_d * (xy - self.x) * self.fps + (1 - self.a_d) * self.dx
-        a = self._alpha(self.min_cutoff + self.beta * np.linalg.norm(dx, axis=1))[:, None]
-        self.x[cont] = (a * xy + (1 - a) * self.x)[cont]
-        self.dx[cont] = dx[cont]
-        self.conf[seen], self.gap[seen] = conf[seen], 0
-        self.gap[~seen] += 1
-        self.live = seen | (self.live & (self.gap <= self.max_gap))
-        out_conf = np.where(self.live, self.conf, 0.0)
-        out_xy = np.where(self.live[:, None], self.x * self.unit, 0.0)
-        return Poses(out_xy[None], out_conf[None], pose.width, pose.height, pose.fps)
+        if self.backend not in BACKENDS:
+            raise PosevidError(f"backend {self.backend}", f"must be one of {', '.join(BACKENDS)}")
+        if self.precision not in PRECISIONS:
+            raise PosevidError(f"precision {self.precision}", f"must be one of {', '.join(PRECISIONS)}")
+        if self.mode not in RETARGET_MODES:
+            raise PosevidError(f"mode {self.mode}", f"must be one of {', '.join(RETARGET_MODES)}")
+        for name in ("size", "width", "height"):
+            value = getattr(self, name)
+            if value is not None and not 16 <= value <= MAX_SOURCE_SIDE:
+                raise PosevidError(f"{name} {value}", f"must be between 16 and {MAX_SOURCE_SIDE} pixels")
+        if self.fps is not None and not (math.isfinite(self.fps) and self.fps > 0):
+            raise PosevidError(f"fps {self.fps}", "must be a positive number")
+        self.method_options = dict(self.method_options or {})
+
+    @classmethod
+    def make(cls, options: AnimateOptions | None = None, **fields: Any) -> AnimateOptions:
+        """``options`` (default: the defaults) with ``fields`` replaced; checked."""
+        return dataclasses.replace(options or cls(), **fields)
 
 
-def _retarget_frame(reference: Poses, current: Poses, source: Poses, mode: str) -> Poses:
-    """``poses.retarget`` of one driving frame against a fixed reference frame (streaming).
+def load_model(method: str | None, checkpoint: str | Path | None, backend: str = "torch",
+               precision: str = "auto") -> tuple[Method, int | None]:
+    """The model to animate with and the image size it was trained at (None for an untrained one).
 
-    The reference is passed twice so that the median body height ``retarget`` takes is the reference's
-    and its first frame with a person is the reference: the result does not depend on later frames.
+    With a checkpoint the method is the one saved in it (``method``, if given, must match); without one,
+    ``method`` (default ``DEFAULT_METHOD``) must be a method that needs no training. A trained model's
+    networks run on ``backend`` at ``precision`` (``posevid.inference``); ``checkpoint`` may be an exported
+    model (``.onnx``, ``.xml``).
     """
-    return retarget(Poses.concat([reference, reference, current]), source, mode)[2]
+    from .methods.registry import method_class
 
-
-def _square_box(pose: Poses, mask: np.ndarray) -> tuple[int, int, int]:
-    """(x0, y0, side) of a square around the person (joints and mask), ``CROP_MARGIN`` times its size,
-    centred across, with most of the spare room above the person."""
-    box = bbox(pose)[0]
-    ys, xs = np.nonzero(mask > 0.5)
-    if xs.size:
-        box = np.array([min(box[0], xs.min()), min(box[1], ys.min()), max(box[2], xs.max()), max(box[3], ys.max())])
-    side = max(8, int(round(CROP_MARGIN * max(box[2] - box[0], box[3] - box[1]))))
-    cx = (box[0] + box[2]) / 2
-    y0 = box[3] + FOOT_ROOM * side - side  # feet near the bottom: room above for raised arms
-    return int(round(cx - side / 2)), int(round(y0)), side
-
-
-def _crop(image: np.ndarray, x0: int, y0: int, side: int, size: int) -> np.ndarray:
-    """The ``side`` square at (x0, y0) of ``image`` (edges replicated outside it), resized to ``size``."""
-    h, w = image.shape[:2]
-    pad = (max(0, -y0), max(0, y0 + side - h), max(0, -x0), max(0, x0 + side - w))
-    if any(pad):
-        image = cv2.copyMakeBorder(image, *pad, cv2.BORDER_REPLICATE)
-    x0, y0 = x0 + pad[2], y0 + pad[0]
-    square = image[y0:y0 + side, x0:x0 + side]
-    interp = cv2.INTER_AREA if size < side else cv2.INTER_CUBIC
-    out = cv2.resize(square, (size, size), interpolation=interp)
-    return np.clip(out, 0, 1) if out.dtype == np.float32 else out
-
-
-def _fit_height(image: np.ndarray, height: int) -> np.ndarray:
-    """``image`` resized to ``height`` rows, keeping its aspect ratio."""
-    h, w = image.shape[:2]
-    if h == height:
-        return image
-    width = max(1, int(round(w * height / h)))
-    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if height < h else cv2.INTER_LINEAR)
-
-
-def _is_pose_file(path: Path) -> bool:
-    if path.is_dir():
-        return any(path.glob("*.json"))
-    return path.suffix.lower() in POSE_SUFFIXES
-
-
-def load_animator(method: str = "warp", checkpoint: str | Path | None = None,
-                  options: dict | None = None, backend: str = "torch",
-                  precision: str = "auto") -> tuple[Animator, int | None]:
-    """The animator of ``method`` (a trained one from ``checkpoint``) and the image size it was trained at.
-
-    ``warp`` needs no checkpoint. With a checkpoint the method is the one saved in it; ``method``, if not
-    ``warp``, must match it. ``options`` are keyword arguments of the method's ``animator()`` (e.g. the
-    decoupled method's colours). ``checkpoint`` may be an exported model (``.onnx``, ``.xml``).
-    ``backend`` (torch, onnx, openvino or auto: the fastest, measured once) and ``precision`` (auto, fp32,
-    bf16) choose what runs the trained networks (``posevid.inference.use_backend``).
-    """
     if checkpoint is None:
-        from .methods.base import method_class
-
+        name = method or DEFAULT_METHOD
         try:
-            cls = method_class(method)
+            cls = method_class(name)
         except KeyError as err:
-            raise PosevidError(f"method {method}", str(err.args[0])) from None
-        if cls.trainable:
-            raise PosevidError(f"method {method}", "needs --checkpoint (a trained model); only 'warp' works without")
-        if options:
-            raise PosevidError(f"method {method}", f"takes no options ({', '.join(options)})")
-        return build_method({"method": method}).animator(), None
+            raise PosevidError(f"method {name}", str(err.args[0])) from None
+        if cls.capabilities.trains:
+            raise PosevidError(f"method {name}", f"needs --checkpoint (a trained model); only "
+                                                 f"'{DEFAULT_METHOD}' works without")
+        if not cls.capabilities.animates:
+            raise PosevidError(f"method {name}", "does not animate a photo")
+        return cls({"method": name}), None
     from . import inference
 
     if inference.is_exported(checkpoint):
@@ -160,54 +132,121 @@ def load_animator(method: str = "warp", checkpoint: str | Path | None = None,
         from .checkpoints import load_method
 
         model = load_method(checkpoint)
-        inference.use_backend(model, backend, precision, where=str(checkpoint))
-    if method not in ("warp", model.name):
+        if model.capabilities.animates and inference.has_graph(model):
+            inference.use_backend(model, backend, precision, where=str(checkpoint))
+            inference.release_weights(model)  # the engine holds what it needs (a prepared copy or an export)
+    if method not in (None, DEFAULT_METHOD, model.name):
         raise PosevidError(checkpoint, f"holds a {model.name!r} model, not {method!r}")
-    size = model.cfg.get("data", {}).get("size")
-    try:
-        animator = model.animator(**(options or {}))
-    except TypeError as err:
-        if "unexpected keyword" not in str(err):
-            raise
-        raise PosevidError(checkpoint, f"method {model.name!r} does not take these options ({err})") from None
-    return animator, int(size) if size else None
+    if not model.capabilities.animates:
+        raise PosevidError(checkpoint, f"holds a {model.name!r} model, which does not animate a photo")
+    size = model.cfg["data"].get("size")
+    return model, int(size) if size else None
+
+
+class Pipeline:
+    """A model loaded once and ready to animate any number of (source, driving) pairs.
+
+    ``pipe = Pipeline(AnimateOptions(checkpoint="runs/dwnet"))`` (or keyword fields: ``Pipeline(size=256)``);
+    ``frames = pipe(photo, driving)`` checks the inputs and returns a ``Frames`` iterator with ``fps``,
+    ``width``, ``height`` and ``frame_count``; ``pipe.to_file(photo, driving, "out.mp4")`` writes a video.
+    """
+
+    def __init__(self, options: AnimateOptions | None = None, **fields: Any):
+        self.options = AnimateOptions.make(options, **fields)
+        opts = self.options
+        self.model, self.trained_size = load_model(opts.method, opts.checkpoint, opts.backend, opts.precision)
+
+    @property
+    def method(self) -> str:
+        """The name of the loaded method."""
+        return self.model.name
+
+    def animator(self) -> Animator:
+        """A fresh animator of the loaded model with ``options.method_options``."""
+        try:
+            return self.model.animator(**self.options.method_options)
+        except TypeError as err:
+            if "unexpected keyword" not in str(err):
+                raise
+            where = self.options.checkpoint or f"method {self.method}"
+            raise PosevidError(where, f"method {self.method!r} does not take these options ({err})") from None
+
+    def open(self, source: str | Path | np.ndarray, driving: str | Path | Poses,
+             side_by_side: bool = False) -> Animation:
+        """An ``Animation`` of ``source`` driven by ``driving`` (inputs read and checked now)."""
+        return Animation(source, driving, side_by_side=side_by_side, pipeline=self)
+
+    def __call__(self, source: str | Path | np.ndarray, driving: str | Path | Poses, side_by_side: bool = False,
+                 progress: Progress | None = None) -> Frames:
+        """The frames (H, W, 3) uint8 RGB of ``source`` moving like ``driving`` (see ``animate``)."""
+        return Frames(self.open(source, driving, side_by_side), side_by_side, progress)
+
+    def to_file(self, source: str | Path | np.ndarray, driving: str | Path | Poses, out: str | Path,
+                side_by_side_out: str | Path | None = None, poses_out: str | Path | None = None,
+                show_progress: bool = True, timings: dict[str, float] | None = None, audio: bool = True) -> int:
+        """Animate straight to ``out`` (see ``animate_to_file``); returns the number of frames written."""
+        anim = self.open(source, driving, side_by_side_out is not None)
+        return _write(anim, driving, out, side_by_side_out, poses_out, show_progress, timings, audio)
+
+
+def _retarget_frame(reference: Poses, current: Poses, source: Poses, mode: str,
+                    still: np.ndarray | None = None) -> Poses:
+    """``poses.retarget`` of one driving frame against a fixed reference frame (streaming).
+
+    The reference is passed twice so that the median body height ``retarget`` takes is the reference's
+    and its first frame with a person is the reference: the result does not depend on later frames.
+    """
+    return retarget(Poses.concat([reference, reference, current]), source, mode, still)[2]
+
+
+def _is_pose_file(path: Path) -> bool:
+    if path.is_dir():
+        return any(path.glob("*.json"))
+    return path.suffix.lower() in POSE_SUFFIXES
 
 
 class Animation:
     """A prepared animation: inputs read and checked, source pose estimated; iterate it for frames.
 
-    Iterating yields ``(result, panel)`` per output frame: result (H, W, 3) uint8 at the (possibly
-    cropped) source size; panel the side-by-side ``driving | target pose | result`` (H, W', 3) uint8 when
-    ``side_by_side`` is set, else None. ``fps`` is the output rate, ``frame_count`` the number of output
-    frames when known. ``target`` is the one-frame target pose (source pixels) of the frame last yielded.
-    ``timings`` (seconds per stage: decode, estimate, retarget, warp) accumulates as frames are made.
+    Built by ``Pipeline.open`` (or directly: ``Animation(source, driving, options, **fields)`` loads its
+    own pipeline). Iterating yields ``(result, panel)`` per output frame: result (H, W, 3) uint8, the
+    photo's whole frame at the output size (``photo.frame_size``); panel the side-by-side ``driving |
+    target pose | result`` (H, W', 3) uint8 when ``side_by_side`` is set, else None.
+    ``fps`` is the output rate, ``width`` / ``height`` the frame size, ``frame_count`` the number of
+    output frames when known; ``target`` the one-frame target pose (source pixels) of the frame last
+    yielded; ``timings`` (seconds per stage: decode, estimate, retarget, warp) accumulates as frames are
+    made; ``notes``: one-line remarks on the inputs (also logged once each); ``animator``: this
+    animation's animator. A method trained on square crops (its checkpoint says the size) gets the square
+    around the person at that size (``crop.photo_box``, cut as the training crops are); what it makes is
+    pasted back into the frame with a feathered seam (``photo.paste``).
     """
 
-    def __init__(self, source: str | Path | np.ndarray, driving: str | Path | Poses, method: str = "warp",
-                 checkpoint: str | Path | None = None, mode: str = "bones", size: int | None = None,
-                 smooth: bool = True, side_by_side: bool = False, fps: float | None = None,
-                 method_options: dict | None = None, backend: str = "torch", precision: str = "auto"):
+    def __init__(self, source: str | Path | np.ndarray, driving: str | Path | Poses,
+                 options: AnimateOptions | None = None, side_by_side: bool = False, *,
+                 pipeline: Pipeline | None = None, **fields: Any):
         from .estimate import PoseEstimator
 
-        if mode not in RETARGET_MODES:
-            raise PosevidError(f"mode {mode}", f"must be one of {', '.join(RETARGET_MODES)}")
-        if size is not None and not 16 <= size <= 4096:
-            raise PosevidError(f"size {size}", "must be between 16 and 4096 pixels")
-        self.mode, self.smooth, self.side_by_side = mode, smooth, side_by_side
+        pipeline = pipeline or Pipeline(options, **fields)
+        opts = pipeline.options
+        self.mode, self.smooth, self.side_by_side = opts.mode, opts.smooth, side_by_side
         self.timings: dict[str, float] = defaultdict(float)
         self.notes: list[str] = []  # one-line remarks on the inputs (e.g. a downscaled source), also logged
         self.target: Poses | None = None
-        self.animator, trained_size = load_animator(method, checkpoint, method_options, backend, precision)
+        self.animator = pipeline.animator()
+        trained_size = pipeline.trained_size
         self._estimator = PoseEstimator()
         with contextlib.ExitStack() as failure:
             failure.callback(self.close)
             self._reader = None
             self._poses: Poses | None = None
             self._open_driving(driving)
-            self.source, self.source_pose, self.source_mask = self._prepare_source(source, size or trained_size)
-            self.fps = float(fps) if fps else self.driving_fps
-            if not self.fps > 0:
-                raise PosevidError(f"fps {fps}", "must be positive")
+            self.source, self.source_pose, self.source_mask = self._prepare_source(source, opts.size, opts.width,
+                                                                                    opts.height)
+            self.crop = None if trained_size is None else (photo_box(self.source_pose, self.source_mask),
+                                                           trained_size)
+            self.fps = float(opts.fps) if opts.fps else self.driving_fps
+            if not (math.isfinite(self.fps) and self.fps > 0):
+                raise PosevidError(self.driving_name, f"its frame rate {self.fps} is not a positive number")
             failure.pop_all()
         self.height, self.width = self.source.shape[:2]
         count = self.driving_count
@@ -234,30 +273,44 @@ class Animation:
             self.driving_fps, self.driving_count = self._reader.fps, self._reader.frame_count
             self.driving_size = (self._reader.width, self._reader.height)
 
-    def _prepare_source(self, source: str | Path | np.ndarray, size: int | None
-                        ) -> tuple[np.ndarray, Poses, np.ndarray]:
+    def note(self, note: str) -> None:
+        """Keep a one-line remark on the inputs in ``notes`` and log it (once)."""
+        self.notes.append(note)
+        logging.getLogger("posevid").warning(note)
+
+    def _prepare_source(self, source: str | Path | np.ndarray, size: int | None, width: int | None,
+                        height: int | None) -> tuple[np.ndarray, Poses, np.ndarray]:
+        """The photo at the output size (its whole frame; cropped around the person only when ``width`` and
+        ``height`` both change its aspect), its person's one-frame pose and mask, checked."""
+        from .photo import check_person, find_person, frame_size, unseen_joints
         from .video import read_image
 
         where = "source image" if isinstance(source, np.ndarray) else source
+        self.source_name = str(where)
         rgb = read_image(source) if not isinstance(source, np.ndarray) else np.asarray(source)
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise PosevidError(where, f"must be (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}")
-        height, width = rgb.shape[:2]
-        if max(height, width) > MAX_SOURCE_SIDE:
-            scale = MAX_SOURCE_SIDE / max(height, width)
-            small = (max(1, round(width * scale)), max(1, round(height * scale)))
-            rgb = cv2.resize(rgb, small, interpolation=cv2.INTER_AREA)
-            self.notes.append(f"{where}: {width}x{height} is larger than {MAX_SOURCE_SIDE} pixels; "
-                              f"downscaled to {small[0]}x{small[1]}")
-            logging.getLogger("posevid").warning(self.notes[-1])
-        pose, mask = self._estimator.image(rgb)
-        if body_height(pose)[0] <= 0:
-            raise PosevidError(where, "no person found in the source image")
-        if size:
-            x0, y0, side = _square_box(pose, mask)
-            rgb, mask = _crop(rgb, x0, y0, side, size), _crop(mask, x0, y0, side, size)
-            pose = pose.crop(x0, y0, side, side, size, size)
-        return rgb, pose, mask
+        h, w = rgb.shape[:2]
+        if size is None and width is None and height is None and max(h, w) > MAX_SOURCE_SIDE:
+            size = MAX_SOURCE_SIDE
+            self.note(f"{where}: {w}x{h} is larger than {MAX_SOURCE_SIDE} pixels; downscaled")
+        out_w, out_h = frame_size(w, h, size, width, height)
+        scale = max(out_w / w, out_h / h)  # cover the output frame, then crop the spare pixels
+        cover = (max(out_w, round(w * scale)), max(out_h, round(h * scale)))
+        if cover != (w, h):
+            rgb = cv2.resize(rgb, cover, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+        pose, mask = find_person(self._estimator, rgb)
+        if cover != (out_w, out_h):
+            box = bbox(pose)[0] if body_height(pose)[0] > 0 else np.array([0, 0, cover[0], cover[1]], np.float32)
+            x0 = int(np.clip(round((box[0] + box[2]) / 2 - out_w / 2), 0, cover[0] - out_w))
+            y0 = int(np.clip(round((box[1] + box[3]) / 2 - out_h / 2), 0, cover[1] - out_h))
+            rgb, mask = rgb[y0:y0 + out_h, x0:x0 + out_w], mask[y0:y0 + out_h, x0:x0 + out_w]
+            pose = pose.crop(x0, y0, out_w, out_h, out_w, out_h)
+        note = check_person(where, pose)
+        if note:
+            self.note(note)
+        self.still = unseen_joints(pose)
+        return np.ascontiguousarray(rgb), pose, np.ascontiguousarray(mask)
 
     def _driving_poses(self) -> Iterator[tuple[np.ndarray | None, Poses]]:
         """(driving frame or None, its one-frame pose in driving pixels) for each driving frame.
@@ -318,7 +371,7 @@ class Animation:
                 t1 = time.perf_counter()
                 if frame is None:
                     return
-                mailbox.append(cv2.resize(frame, small, interpolation=cv2.INTER_AREA) if scale < 1 else frame)
+                mailbox.append(resize_image(frame, *small) if scale < 1 else frame)
                 pose, _ = next(stream)
                 self.timings["decode"] += t1 - t0
                 self.timings["estimate"] += time.perf_counter() - t1
@@ -333,14 +386,14 @@ class Animation:
         last target (the source pose until the driver is first seen); a driver never seen at all raises
         ``PosevidError`` at the end (so ``animate_to_file`` writes nothing)."""
         reference: Poses | None = None
-        smoother = OnlineSmoother(self.driving_fps, float(body_height(self.source_pose)[0])) if self.smooth else None
+        smoother = OneEuroFilter(self.driving_fps, float(body_height(self.source_pose)[0])) if self.smooth else None
         last = self.source_pose
         for frame, pose in self._driving_poses():
             t0 = time.perf_counter()
             if reference is None and body_height(pose)[0] > 0:
                 reference = pose
             if reference is not None and (pose.conf > 0).any():
-                target = _retarget_frame(reference, pose, self.source_pose, self.mode)
+                target = _retarget_frame(reference, pose, self.source_pose, self.mode, self.still)
                 last = smoother(target) if smoother else target
             self.timings["retarget"] += time.perf_counter() - t0
             yield frame, pose, last
@@ -356,7 +409,7 @@ class Animation:
             p = pose.rescale(dw, h)
             left = stick_figure(p.xy[0], p.conf[0], h, dw)
         else:
-            left = _fit_height(frame, h)
+            left = resize_image(frame, max(1, int(round(frame.shape[1] * h / frame.shape[0]))), h)
         middle = stick_figure(target.xy[0], target.conf[0], h, w)
         return np.concatenate([left, middle, result], axis=1)
 
@@ -370,7 +423,18 @@ class Animation:
             torch.set_num_threads(threads)
 
     def _frames(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
-        self.animator.reset(self.source, self.source_pose, self.source_mask)
+        crop = self.crop
+        if crop is None:
+            photo = (self.source, self.source_pose, self.source_mask)
+        else:
+            box, size = crop
+            x0, y0, side = box
+            photo = (crop_square(self.source, box, size), self.source_pose.crop(x0, y0, side, side, size, size),
+                     crop_square(self.source_mask, box, size))
+        try:
+            self.animator.reset(*photo)
+        except PosevidError as err:  # the animator cannot take this photo: say which photo
+            raise PosevidError(self.source_name, err.problem) from None
         ratio = self.fps / self.driving_fps
         made = 0
         for i, (frame, pose, target) in enumerate(self.targets()):
@@ -378,13 +442,22 @@ class Animation:
             if repeat <= 0:
                 continue
             t0 = time.perf_counter()
-            result = self.animator.step(target)
+            result = self._step(target)
             self.timings["warp"] += time.perf_counter() - t0
             panel = self._panel(frame, pose, target, result) if self.side_by_side else None
             self.target = target
             for _ in range(repeat):
                 made += 1
                 yield result, panel
+
+    def _step(self, target: Poses) -> np.ndarray:
+        """The animator's frame for ``target`` (source pixels), in the photo's whole frame."""
+        if self.crop is None:
+            return self.animator.step(target)
+        from .photo import paste
+
+        (x0, y0, side), size = self.crop
+        return paste(self.source, self.animator.step(target.crop(x0, y0, side, side, size, size)), (x0, y0, side))
 
     def close(self) -> None:
         """Release the decoder and the pose estimator."""
@@ -399,60 +472,87 @@ class Animation:
         self.close()
 
 
-def animate(source: str | Path | np.ndarray, driving: str | Path | Poses, method: str = "warp",
-            checkpoint: str | Path | None = None, mode: str = "bones", size: int | None = None,
-            smooth: bool = True, side_by_side: bool = False, fps: float | None = None,
-            progress: Progress | None = None, method_options: dict | None = None, backend: str = "torch",
-            precision: str = "auto") -> Iterator[np.ndarray]:
+class Frames:
+    """The frames of one animation, lazily: an iterator of (H, W, 3) uint8 RGB frames (the side-by-side
+    panels with ``side_by_side``) that reports ``fps``, ``width`` / ``height`` (of the result frames) and
+    ``frame_count`` (None when unknown) before the first frame. Memory does not grow with the length."""
+
+    def __init__(self, animation: Animation, side_by_side: bool = False, progress: Progress | None = None):
+        self.animation = animation
+        self.fps, self.width, self.height = animation.fps, animation.width, animation.height
+        self.frame_count = animation.frame_count
+        self._frames = self._run(side_by_side, progress)
+
+    def _run(self, side_by_side: bool, progress: Progress | None) -> Iterator[np.ndarray]:
+        try:
+            for done, (result, panel) in enumerate(self.animation, 1):
+                yield panel if side_by_side else result
+                if progress is not None:
+                    progress(done, self.frame_count)
+        finally:
+            self.animation.close()
+
+    def __iter__(self) -> Frames:
+        return self
+
+    def __next__(self) -> np.ndarray:
+        return next(self._frames)
+
+    def close(self) -> None:
+        """Stop early and release the decoder and the pose estimator."""
+        self._frames.close()
+        self.animation.close()
+
+
+def animate(source: str | Path | np.ndarray, driving: str | Path | Poses, options: AnimateOptions | None = None, *,
+            side_by_side: bool = False, progress: Progress | None = None, **fields: Any) -> Frames:
     """Frames (H, W, 3) uint8 RGB of the person in ``source`` moving like the person in ``driving``.
 
     source: an image path or an (H, W, 3) uint8 RGB array. driving: a video (file, GIF or frame folder),
-    a pose file (``.npz``, OpenPose folder/JSON, COCO JSON, PG2 CSV, BVH) or ``Poses``.
-    method/checkpoint: ``warp`` needs no checkpoint; trained methods load from ``checkpoint``.
-    mode: ``bones`` (the source's bones turn and stretch as the driver's), ``relative`` (each source joint
-    moves as the driver's) or ``absolute`` (the driving pose scaled to the source body); see ``poses.retarget``.
-    size: crop the source to a square of this side around the person.
-    smooth: causal one-euro filtering of the target poses. side_by_side: yield ``driving | target pose |
-    result`` panels instead of the result. fps: the output rate (driving frames are dropped or repeated;
-    default the driving rate). progress(done, total or None) is called after each frame.
-    method_options: keyword arguments of the method's ``animator()``. backend, precision: what runs a trained
-    method's networks (see ``load_animator``). Frames are made lazily: memory does not grow with the driving
-    video's length.
+    a pose file (``.npz``, OpenPose folder/JSON, COCO JSON, PG2 CSV, BVH) or ``Poses``. options: an
+    ``AnimateOptions``; ``fields`` replace any of its fields (``method=``, ``checkpoint=``, ``mode=``,
+    ``size=``, ``width=``, ``height=``, ``smooth=``, ``fps=``, ``method_options=``). side_by_side:
+    yield ``driving | target pose | result`` panels instead of the result. progress(done, total or
+    None) is called after each frame. Inputs are checked now (``PosevidError``); the returned
+    ``Frames`` knows ``fps``, ``width``, ``height`` and ``frame_count``. To animate several pairs with
+    one loaded model, use ``Pipeline``.
     """
-    anim = Animation(source, driving, method, checkpoint, mode, size, smooth, side_by_side, fps, method_options,
-                     backend, precision)
-    try:
-        for done, (result, panel) in enumerate(anim, 1):
-            yield panel if side_by_side else result
-            if progress is not None:
-                progress(done, anim.frame_count)
-    finally:
-        anim.close()
+    return Pipeline(options, **fields)(source, driving, side_by_side, progress)
 
 
 def animate_to_file(source: str | Path | np.ndarray, driving: str | Path | Poses, out: str | Path,
-                    side_by_side_out: str | Path | None = None, method: str = "warp",
-                    checkpoint: str | Path | None = None, mode: str = "bones", size: int | None = None,
-                    smooth: bool = True, fps: float | None = None, show_progress: bool = True,
-                    timings: dict[str, float] | None = None, method_options: dict | None = None,
-                    poses_out: str | Path | None = None, backend: str = "torch", precision: str = "auto") -> int:
-    """Animate (see ``animate``) straight to the video ``out`` (mp4, gif or frame folder), and the
+                    side_by_side_out: str | Path | None = None, options: AnimateOptions | None = None, *,
+                    poses_out: str | Path | None = None, show_progress: bool = True,
+                    timings: dict[str, float] | None = None, audio: bool = True, **fields: Any) -> int:
+    """Animate (see ``animate``) straight to the video ``out`` (mp4, mov, mkv, gif or frame folder), and the
     ``driving | pose | result`` panels to ``side_by_side_out`` when given; both written atomically.
     ``poses_out``: also write the target pose of every output frame (source pixels) as a pose file.
+    ``audio``: an mp4 / mov / mkv result gets the driving video's sound, cut to its length; a gif or PNG
+    result cannot hold sound, which is said once (a note).
 
     Shows a rich progress bar when ``show_progress``; adds seconds per stage (decode, estimate, retarget,
     warp, encode) to ``timings`` when given. Returns the number of frames written.
     """
+    return Pipeline(options, **fields).to_file(source, driving, out, side_by_side_out, poses_out, show_progress,
+                                               timings, audio)
+
+
+def _write(anim: Animation, driving: str | Path | Poses, out: str | Path, side_by_side_out: str | Path | None,
+           poses_out: str | Path | None, show_progress: bool, timings: dict[str, float] | None,
+           audio: bool) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from .video import VideoWriter
+    from .video import MP4_SUFFIXES, VideoWriter, has_audio
 
-    anim = Animation(source, driving, method, checkpoint, mode, size, smooth, side_by_side_out is not None, fps,
-                     method_options, backend, precision)
     with contextlib.ExitStack() as stack:
         stack.callback(anim.close)
-        writer = stack.enter_context(VideoWriter(out, anim.fps))
-        panels = stack.enter_context(VideoWriter(side_by_side_out, anim.fps)) if side_by_side_out else None
+        sound = driving if audio and not isinstance(driving, Poses) and has_audio(driving) else None
+        if sound is not None and Path(out).suffix.lower() not in MP4_SUFFIXES:
+            anim.note(f"{out}: a gif or PNG frames cannot hold sound; the driving video's audio is not kept "
+                       "(write .mp4, .mov or .mkv to keep it)")
+        writer = stack.enter_context(VideoWriter(out, anim.fps, audio_from=sound))
+        panels = (stack.enter_context(VideoWriter(side_by_side_out, anim.fps, audio_from=sound))
+                  if side_by_side_out else None)
         bar = stack.enter_context(Progress("[progress.description]{task.description}", BarColumn(),
                                            MofNCompleteColumn(), TimeRemainingColumn(), disable=not show_progress,
                                            transient=True))
@@ -476,3 +576,17 @@ def animate_to_file(source: str | Path | np.ndarray, driving: str | Path | Poses
             write_poses(poses_out, Poses(np.concatenate([p.xy for p in targets]), np.concatenate(
                 [p.conf for p in targets]), anim.width, anim.height, anim.fps))
         return writer.count
+
+
+def motion_from_action(source: str | Path, checkpoint: str | Path, action: str, frames: int,
+                       seed: int = 0) -> Poses:
+    """A ``frames``-long pose sequence of ``action`` from a motion model (a method that
+    ``generates_motion``, e.g. PSGAN), starting from the pose of the person in ``source`` (a photo or a
+    pose file), in its pixels."""
+    from .checkpoints import load_method
+    from .estimate import first_pose
+
+    model = load_method(checkpoint)
+    if not model.capabilities.generates_motion:
+        raise PosevidError(checkpoint, f"holds a {model.name!r} model, which does not generate motion")
+    return model.motion(action, first_pose(source), frames, seed)

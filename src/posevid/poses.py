@@ -15,8 +15,9 @@ import numpy as np
 from .errors import PosevidError
 from .skeleton import DRAWN_LIMBS, FACE_FLIP_PERM, FACE_POINTS, FLIP_PERM, HAND_POINTS, JOINT, NUM_JOINTS
 
-# How ``retarget`` puts the driving motion on the source body.
-RETARGET_MODES: tuple[str, ...] = ("bones", "relative", "absolute")
+# How ``retarget`` puts the driving motion on the source body; the first is the default.
+RETARGET_MODES: tuple[str, ...] = ("pose", "bones", "relative", "absolute")
+DEFAULT_RETARGET = RETARGET_MODES[0]
 # Optional point groups beside the body: (xy field, conf field, shape of one frame's xy).
 GROUPS: dict[str, tuple[str, str, tuple[int, ...]]] = {
     "hands": ("hand_xy", "hand_conf", (2, HAND_POINTS, 2)),
@@ -277,20 +278,28 @@ def _reference(poses: Poses, what: str) -> tuple[float, int]:
     return float(np.median(heights[seen])), int(seen[0])
 
 
-def retarget(driving: Poses, source: Poses, mode: str = "relative") -> Poses:
+def retarget(driving: Poses, source: Poses, mode: str = DEFAULT_RETARGET, still: np.ndarray | None = None) -> Poses:
     """Move the source body (frame 0 of ``source``) with the motion of ``driving`` (T frames).
 
-    ``relative``: each joint of the source moves by the driving joint's displacement from the first
-    driving frame with a person in it, scaled by the ratio of body sizes (``body_height``); that frame
-    gives the source pose. Joints missing in the source or in that driving frame take the driving pose
-    scaled and shifted to match the others in their frame.
-    ``bones``: the source skeleton posed like the driver: the neck moves as in ``relative``, and each bone
-    of the source (``skeleton.DRAWN_LIMBS``, from the neck outwards) turns by the angle its driving bone
-    has turned since that frame and changes length by the same factor (foreshortening, capped at 1.5),
-    so the source's proportions are kept. Bones without a measure in the source or the driver keep their
-    ``relative`` offset from their parent joint.
-    ``absolute``: the driving pose itself, scaled by the ratio of body sizes and moved so that its body
-    centre in the first frame lands on the source's; its motion across the frame is scaled likewise.
+    The reference is the first driving frame with a person in it; ``scale`` is the ratio of body sizes
+    (``body_height``, the source's over the driver's median).
+    ``pose`` (default): the source's person takes the driving pose: each bone (``skeleton.DRAWN_LIMBS``,
+    from the neck outwards) points where the driving bone points and keeps the source's length; the neck
+    starts at the source's and moves by the driver's neck displacement since the reference, times
+    ``scale``; the face (nose, eyes, ears) keeps the source's shape, turned with the neck-nose bone. The
+    source's proportions and place are kept and its own pose is forgotten.
+    ``bones``: the neck moves as in ``relative``, and each bone of the source turns by the angle its
+    driving bone has turned since the reference and changes length by the same factor (foreshortening,
+    capped at 1.5): the source's own pose is kept at the reference frame.
+    ``relative``: each joint of the source moves by the driving joint's displacement from the reference,
+    times ``scale`` (first-order-model's relative motion).
+    ``absolute``: the driving pose itself, times ``scale``, moved so that its body centre in the reference
+    frame lands on the source's; its motion across the frame is scaled likewise.
+    In ``pose``, ``bones`` and ``relative``, bones and joints without a measure in the source or the
+    driver take the driving pose scaled and shifted to match the other joints of their frame. In every
+    mode the joints that the source does not show (``still``, (18,) bool; default ``outside_photo``:
+    confidence 0 or outside the source image, as in a half-body photo) stay where the source has them,
+    with its confidence: nothing is invented below the photo's edge.
     Returns (T, 18) poses in the source image's pixels at the driving fps. Raises ``PosevidError`` when
     either sequence has no person in it.
     The driver's depth, hands and face (when present) come along scaled by the ratio of body sizes:
@@ -305,12 +314,12 @@ def retarget(driving: Poses, source: Poses, mode: str = "relative") -> Poses:
     d_height, first = _reference(driving, "driving")
     scale = _reference(src, "source")[0] / d_height
     d_xy, d_c = driving.xy, driving.conf
+    s_xy, s_c = src.xy[0], src.conf[0]
     if mode == "absolute":
         offset = _center(src)[0] - scale * _center(driving[first])[0]
         xy = scale * d_xy + offset
         conf = d_c.copy()
     else:
-        s_xy, s_c = src.xy[0], src.conf[0]
         rel = s_xy + scale * (d_xy - d_xy[first])
         rel_ok = (d_c > 0) & (d_c[first] > 0) & (s_c > 0)
         scaled = scale * d_xy
@@ -320,6 +329,11 @@ def retarget(driving: Poses, source: Poses, mode: str = "relative") -> Poses:
         conf = np.where(rel_ok, np.minimum(d_c, s_c), np.where(n > 0, d_c, 0.0))
         if mode == "bones":
             xy = _turn_bones(xy, conf, d_xy, d_c, first, s_xy, s_c)
+        elif mode == "pose":
+            xy = _take_pose(xy, conf, d_xy, d_c, s_xy, s_c)
+    still = outside_photo(src)[0] if still is None else np.asarray(still, bool)
+    xy = np.where(still[None, :, None], s_xy, xy)
+    conf = np.where(still[None], s_c, conf)
     xy = np.where(conf[..., None] > 0, xy, 0.0)
     out = Poses(xy, conf, src.width, src.height, driving.fps)
     return _carry_extras(driving, out, scale, None if mode != "absolute" else (scale, offset))
@@ -351,6 +365,44 @@ def _carry_extras(driving: Poses, out: Poses, scale: float, affine: tuple[float,
     return dataclasses.replace(out, **extras)
 
 
+def outside_photo(poses: Poses) -> np.ndarray:
+    """(T, J) bool: joints a photo does not show: confidence 0, or outside the image."""
+    x, y = poses.xy[..., 0], poses.xy[..., 1]
+    inside = (x >= 0) & (x <= poses.width - 1) & (y >= 0) & (y <= poses.height - 1)
+    return (poses.conf <= 0) | ~inside
+
+
+# Bones of the face (nose-eyes-ears): the head is rigid, so they turn with the neck-nose bone.
+_FACE_BONES = frozenset({(0, 14), (14, 16), (0, 15), (15, 17)})
+
+
+def _take_pose(rel: np.ndarray, conf: np.ndarray, d_xy: np.ndarray, d_c: np.ndarray, s_xy: np.ndarray,
+               s_c: np.ndarray) -> np.ndarray:
+    """``retarget``'s pose mode: (T, 18, 2) relative-mode joints -> joints whose bones point as the
+    driving bones (d_xy (T, 18, 2), d_c (T, 18)) do, with the source's lengths (s_xy (18, 2), s_c (18,)).
+    The face keeps the source's shape, turned with the neck-nose bone (a face seen in profile in the photo
+    stays a profile; the driver's frontal face would crumple it)."""
+    out = rel.copy()
+    head_turn = np.zeros(len(rel))
+    for p, c in DRAWN_LIMBS:
+        src_bone = s_xy[c] - s_xy[p]
+        if (p, c) in _FACE_BONES:
+            cos, sin = np.cos(head_turn), np.sin(head_turn)
+            bone = np.stack([cos * src_bone[0] - sin * src_bone[1], sin * src_bone[0] + cos * src_bone[1]], -1)
+            ok = (conf[:, p] > 0) & (conf[:, c] > 0)
+        else:
+            v = d_xy[:, c] - d_xy[:, p]
+            norm = np.linalg.norm(v, axis=-1)
+            ok = (d_c[:, p] > 0) & (d_c[:, c] > 0) & (conf[:, p] > 0) & (conf[:, c] > 0) & (norm > 1e-6)
+            bone = v / np.maximum(norm, 1e-6)[:, None] * float(np.linalg.norm(src_bone))
+        ok &= bool(s_c[p] > 0 and s_c[c] > 0)
+        follow = rel[:, c] + (out[:, p] - rel[:, p])  # no measure: keep the offset from the parent
+        out[:, c] = np.where(ok[:, None], out[:, p] + bone, follow)
+        if (p, c) == (1, 0):
+            head_turn = np.where(ok, np.arctan2(bone[:, 1], bone[:, 0]) - np.arctan2(src_bone[1], src_bone[0]), 0.0)
+    return out.astype(rel.dtype)
+
+
 def _turn_bones(rel: np.ndarray, conf: np.ndarray, d_xy: np.ndarray, d_c: np.ndarray, first: int,
                 s_xy: np.ndarray, s_c: np.ndarray, max_stretch: float = 1.5) -> np.ndarray:
     """``retarget``'s bones mode: (T, 18, 2) relative-mode joints -> joints whose source bones turn and
@@ -377,50 +429,76 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
 
 
-def _one_euro(x: np.ndarray, fps: float, min_cutoff: float, beta: float, d_cutoff: float) -> np.ndarray:
-    """One-euro filter (Casiez et al. 2012) over the first axis of x (T, D); speed is the norm over D."""
-    def alpha(cutoff: np.ndarray | float) -> np.ndarray | float:
-        tau = 1.0 / (2 * np.pi * cutoff)
-        return 1.0 / (1.0 + tau * fps)
+class OneEuroFilter:
+    """One-euro filter (Casiez et al. 2012) over a stream of one-frame poses, joint by joint: the one
+    implementation behind both the streaming smoothing of ``posevid animate`` and ``smooth(...,
+    "one_euro")``.
 
-    out = np.empty_like(x)
-    out[0] = x[0]
-    dx = np.zeros(x.shape[1:], x.dtype)
-    a_d = alpha(d_cutoff)
-    for t in range(1, len(x)):
-        dx = a_d * (x[t] - out[t - 1]) * fps + (1 - a_d) * dx
-        a = alpha(min_cutoff + beta * np.linalg.norm(dx))
-        out[t] = a * x[t] + (1 - a) * out[t - 1]
-    return out
+    Coordinates are filtered in units of ``unit`` pixels (a body height), so the defaults do not depend
+    on the image size: ``min_cutoff`` and ``d_cutoff`` in Hz, ``beta`` per body height per second (higher
+    follows fast motion more closely). A joint that goes missing keeps its last position for up to
+    ``max_gap`` frames; seen again after that, it starts afresh.
+    """
+
+    def __init__(self, fps: float, unit: float, min_cutoff: float = 1.0, beta: float = 5.0,
+                 d_cutoff: float = 1.0, max_gap: int = 5):
+        self.fps, self.unit, self.max_gap = fps, max(unit, 1e-6), max_gap
+        self.min_cutoff, self.beta = min_cutoff, beta
+        self.a_d = self._alpha(d_cutoff)
+        self.x: np.ndarray | None = None  # (J, 2) filtered position, body-height units
+        self.dx = self.conf = self.gap = self.live = None
+
+    def _alpha(self, cutoff: np.ndarray | float) -> np.ndarray | float:
+        return 1.0 / (1.0 + self.fps / (2 * np.pi * cutoff))
+
+    def __call__(self, pose: Poses) -> Poses:
+        """The filtered one-frame pose (same image size, fps, depth, hands and face)."""
+        xy, conf = pose.xy[0].astype(np.float64) / self.unit, pose.conf[0].astype(np.float64)
+        seen = conf > 0
+        if self.x is None:
+            self.x, self.dx, self.conf = xy.copy(), np.zeros_like(xy), conf.copy()
+            self.gap, self.live = np.zeros(len(conf), int), seen.copy()
+        new = seen & ~self.live
+        cont = seen & self.live
+        self.x[new], self.dx[new] = xy[new], 0.0
+        dx = self.a_d * (xy - self.x) * self.fps + (1 - self.a_d) * self.dx
+        a = self._alpha(self.min_cutoff + self.beta * np.linalg.norm(dx, axis=1))[:, None]
+        self.x[cont] = (a * xy + (1 - a) * self.x)[cont]
+        self.dx[cont] = dx[cont]
+        self.conf[seen], self.gap[seen] = conf[seen], 0
+        self.gap[~seen] += 1
+        self.live = seen | (self.live & (self.gap <= self.max_gap))
+        out_conf = np.where(self.live, self.conf, 0.0)
+        out_xy = np.where(self.live[:, None], self.x * self.unit, 0.0)
+        return dataclasses.replace(pose, xy=out_xy[None].astype(np.float32), conf=out_conf[None].astype(np.float32))
 
 
 def smooth(poses: Poses, method: str = "one_euro", *, min_cutoff: float = 1.0, beta: float = 5.0,
            d_cutoff: float = 1.0, window: int = 7, order: int = 2) -> Poses:
     """Temporal smoothing of each joint over its runs of visible frames (missing joints stay missing).
 
-    ``one_euro``: min_cutoff (Hz), beta (per body height per second: higher follows fast motion more
-    closely) and d_cutoff (Hz); coordinates are filtered in units of the median body height, so the
-    defaults do not depend on the image size. ``savgol``: Savitzky-Golay filter with an odd ``window``
-    (frames) and polynomial ``order``; runs shorter than the window use the largest odd window that fits.
-    Only the body's xy is smoothed; depth, hands and face pass through unchanged.
+    ``one_euro``: ``OneEuroFilter`` run over the sequence, in units of its median body height, each run
+    of visible frames of a joint filtered on its own. ``savgol``: Savitzky-Golay filter with an odd
+    ``window`` (frames) and polynomial ``order``; runs shorter than the window use the largest odd window
+    that fits. Only the body's xy is smoothed; depth, hands and face pass through unchanged.
     """
     if method not in ("one_euro", "savgol"):
         raise ValueError(f"smooth method must be 'one_euro' or 'savgol', got {method!r}")
-    from scipy.signal import savgol_filter
-
     heights = body_height(poses) if poses.num_joints == NUM_JOINTS else np.zeros(0)
     unit = float(np.median(heights[heights > 0])) if (heights > 0).any() else float(max(poses.width, poses.height))
+    if method == "one_euro":
+        f = OneEuroFilter(poses.fps, unit, min_cutoff, beta, d_cutoff, max_gap=0)
+        filtered = np.concatenate([f(poses[t]).xy for t in range(len(poses))]) if len(poses) else poses.xy
+        return dataclasses.replace(poses, xy=np.where(poses.conf[..., None] > 0, filtered, poses.xy))
+    from scipy.signal import savgol_filter
+
     xy = poses.xy.astype(np.float64) / unit
     out = xy.copy()
     for j in range(poses.num_joints):
         for a, b in _runs(poses.conf[:, j] > 0):
-            seg = xy[a:b, j]
-            if method == "one_euro":
-                out[a:b, j] = _one_euro(seg, poses.fps, min_cutoff, beta, d_cutoff)
-                continue
             w = min(window, (b - a) if (b - a) % 2 else (b - a - 1))
             if w > order:
-                out[a:b, j] = savgol_filter(seg, w, order, axis=0, mode="interp")
+                out[a:b, j] = savgol_filter(xy[a:b, j], w, order, axis=0, mode="interp")
     return dataclasses.replace(poses, xy=(out * unit).astype(np.float32))
 
 

@@ -1,7 +1,9 @@
-"""Conversions between images as uint8 arrays and tensors in [-1, 1], the range every network uses."""
+"""Conversions between images as uint8 arrays and tensors in [-1, 1], the range every network uses, and
+the one resize used to take images to a model's size and frames back to the caller's."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import torch
 from torch import Tensor
@@ -19,3 +21,14 @@ def tensor_to_image(x: Tensor) -> np.ndarray:
     """(C, H, W) in [-1, 1] (clamped) -> (H, W, C) uint8 on the CPU; the exact inverse of
     ``image_to_tensor`` for images that came from uint8."""
     return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+def resize_image(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``image`` (H, W[, C]) resized to (height, width[, C]): area averaging when shrinking, bilinear when
+    growing; returned as is when it already has that size. Used both ways: to a model's input size and
+    back to the output size."""
+    h, w = image.shape[:2]
+    if (w, h) == (width, height):
+        return image
+    interp = cv2.INTER_AREA if width * height < w * h else cv2.INTER_LINEAR
+    return cv2.resize(image, (int(width), int(height)), interpolation=interp)

@@ -1,8 +1,12 @@
-"""The trainer: ``posevid train CONFIG.yaml --data DATA --out RUN [--steps N] [--resume] [key=value ...]``.
+"""The trainer: ``posevid train CONFIG.yaml --data DATA --out RUN [--steps N] [--resume] [--stage NAME]
+[key=value ...]``.
 
 Drives any registered method through the method contract (``train_step``, ``optimizers``,
 ``visuals``). ``RUN/`` gets ``config.yaml``, ``losses.jsonl`` (one line per step), ``tb/``
-(TensorBoard scalars and image grids), ``samples/step_XXXXXXX.png`` and ``checkpoints/``.
+(TensorBoard scalars and image grids), ``samples/step_XXXXXXX.png`` and ``checkpoints/``. A multi-stage
+method (``Method.stages``) trains every stage in order into ``RUN/<n>-<stage>/`` (each such a run folder),
+each later stage starting from the previous one's weights; ``--resume`` skips the finished stages and
+continues the first unfinished one at its last checkpoint. Only this module and the CLI import it.
 
 Checkpoints (``checkpoints/step_XXXXXXX.ckpt`` and ``latest.ckpt``, format in ``posevid.checkpoints``)
 hold the method's state dict, optimizers, schedulers, step, the RNG states of every process and the
@@ -16,63 +20,32 @@ epoch (``train.batch_size`` is per process) and gradients are averaged (``Method
 from __future__ import annotations
 
 import json
-import os
-import random
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader
 
-from .checkpoints import build_from_config, checkpoint_candidates, find_checkpoint, save_checkpoint, serialise
-from .config import dump_config
+from .checkpoints import checkpoint_candidates, find_checkpoint, save_checkpoint, serialise, stage_folder
+from .config import dump_config, stage_config
 from .errors import PosevidError
-from .tensors import tensor_to_image
+from .train_utils import (
+    Dist,
+    EpochBatchSampler,
+    image_grid,
+    linear_decay,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+    step_of,
+    to_device,
+)
 
+__all__ = ["EpochBatchSampler", "Trainer", "init_weights", "linear_decay", "seed_everything", "stage_plan", "train"]
 Log = Callable[[str], None]
-
-
-class EpochBatchSampler(Sampler):
-    """Endless batches of ``(index, item_seed)`` keys, resumable at any batch.
-
-    Epoch e shuffles ``range(n)`` with seed (seed, e), pads it by wrapping to a multiple of
-    ``world * batch_size`` and gives this ``rank`` every ``world``-th index (as
-    ``DistributedSampler`` does). Item seeds depend on (seed, epoch, rank, position) only, so
-    starting at batch ``start`` reproduces exactly what an uninterrupted run would draw there.
-    """
-
-    def __init__(self, n: int, batch_size: int, seed: int = 0, rank: int = 0, world: int = 1, start: int = 0):
-        if n <= 0:
-            raise PosevidError(None, "the training dataset is empty")
-        self.n, self.batch_size, self.seed, self.rank, self.world, self.start = n, batch_size, seed, rank, world, start
-        self.batches_per_epoch = -(-n // (world * batch_size))
-
-    def epoch_batches(self, epoch: int) -> list[list[tuple[int, int]]]:
-        """This rank's batches of one epoch."""
-        perm = np.random.default_rng([self.seed, epoch]).permutation(self.n)
-        total = self.batches_per_epoch * self.world * self.batch_size
-        seeds = np.random.SeedSequence([self.seed, epoch]).generate_state(total, np.uint64) % (2 ** 63)
-        picked = slice(self.rank, None, self.world)
-        keys = [(int(i), int(s)) for i, s in zip(np.resize(perm, total)[picked], seeds[picked])]
-        return [keys[k:k + self.batch_size] for k in range(0, len(keys), self.batch_size)]
-
-    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
-        epoch, k = divmod(self.start, self.batches_per_epoch)
-        while True:
-            batches = self.epoch_batches(epoch)
-            yield from batches[k:]
-            epoch, k = epoch + 1, 0
-
-
-def linear_decay(total: int, decay_from: float) -> Callable[[int], float]:
-    """LR factor: 1 until ``decay_from`` (a fraction of ``total``, or a step if > 1), then linear to 0."""
-    start = int(decay_from if decay_from > 1 else decay_from * total)
-    span = max(total - start, 1)
-    return lambda step: 1.0 if step < start else max(0.0, (total - step) / span)
 
 
 def init_weights(method: torch.nn.Module, path: str | Path, log: Log) -> dict[str, list[str]]:
@@ -89,124 +62,6 @@ def init_weights(method: torch.nn.Module, path: str | Path, log: Log) -> dict[st
     return report
 
 
-# ---- RNG -------------------------------------------------------------------------------------------
-
-def rng_state() -> dict[str, Any]:
-    """This process's torch, numpy, python (and CUDA) RNG states, as plain data."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    state = {"torch": torch.get_rng_state(), "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos,
-                                                       has_gauss, gauss],
-             "python": random.getstate()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore what ``rng_state`` saved."""
-    torch.set_rng_state(state["torch"].cpu())
-    kind, keys, pos, has_gauss, gauss = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), int(pos), int(has_gauss), float(gauss)))
-    version, inner, gauss_next = state["python"]
-    random.setstate((version, tuple(inner), gauss_next))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch."""
-    random.seed(seed)
-    np.random.seed(seed % 2 ** 32)
-    torch.manual_seed(seed)
-
-
-# ---- helpers ---------------------------------------------------------------------------------------
-
-def _to(batch: Any, device: torch.device) -> Any:
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=True)
-    if isinstance(batch, dict):
-        return {k: _to(v, device) for k, v in batch.items()}
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(_to(v, device) for v in batch)
-    return batch
-
-
-def _step_of(line: str) -> float:
-    """The step of a ``losses.jsonl`` line; a line cut short by a killed run counts as infinitely late."""
-    try:
-        return json.loads(line)["step"]
-    except (json.JSONDecodeError, KeyError, TypeError):
-        return float("inf")
-
-
-def image_grid(visuals: dict[str, torch.Tensor], rows: int = 4) -> np.ndarray:
-    """Visuals (name -> (B, C, H, W) in [-1, 1]) as an (H', W', 3) uint8 grid: one row per sample, one
-    column per visual in order (e.g. source | target pose | generated | real)."""
-    cols = []
-    size = None
-    for img in visuals.values():
-        img = img.detach()[:rows].float().cpu()
-        if img.dim() == 3:
-            img = img[:, None]
-        img = img[:, :3] if img.shape[1] >= 3 else img[:, :1].expand(-1, 3, -1, -1)
-        size = size or img.shape[-2:]
-        if img.shape[-2:] != size:
-            img = torch.nn.functional.interpolate(img, size=size, mode="nearest")
-        cols.append(img)
-    n = min(c.shape[0] for c in cols)
-    grid = torch.cat([torch.cat([c[i] for c in cols], dim=2) for i in range(n)], dim=1)
-    return tensor_to_image(grid)
-
-
-class _Dist:
-    """Process-group facts: rank, world size, device; a no-op outside torchrun."""
-
-    def __init__(self, device: str | None):
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        if device:
-            self.device = torch.device(device)
-        else:
-            self.device = torch.device(f"cuda:{local}" if torch.cuda.is_available() else "cpu")
-        self.enabled = self.world > 1
-        if self.device.type == "cuda":
-            torch.cuda.set_device(self.device)
-        if self.enabled and not torch.distributed.is_initialized():
-            torch.distributed.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
-
-    def barrier(self) -> None:
-        if self.enabled:
-            torch.distributed.barrier()
-
-    def mean(self, values: dict[str, float]) -> dict[str, float]:
-        """Average scalar losses over the processes."""
-        if not self.enabled or not values:
-            return values
-        t = torch.tensor(list(values.values()), dtype=torch.float64)
-        torch.distributed.all_reduce(t)
-        return dict(zip(values, (t / self.world).tolist()))
-
-    def any(self, flag: bool) -> bool:
-        if not self.enabled:
-            return flag
-        t = torch.tensor([float(flag)])
-        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
-        return bool(t.item())
-
-    def gather(self, obj: Any) -> list[Any]:
-        if not self.enabled:
-            return [obj]
-        out: list[Any] = [None] * self.world
-        torch.distributed.all_gather_object(out, obj)
-        return out
-
-    def close(self) -> None:
-        if self.enabled and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
-
-
 # ---- the loop --------------------------------------------------------------------------------------
 
 class Trainer:
@@ -219,7 +74,7 @@ class Trainer:
         from .data.datasets import build_dataset
 
         self.cfg, self.out, self.tcfg = cfg, Path(out), cfg["train"]
-        self.dist = _Dist(self.tcfg.get("device"))
+        self.dist = Dist(self.tcfg.get("device"))
         self.main = self.dist.rank == 0
         self.console = Console(stderr=True)
         self.log = log or (lambda msg: self.console.print(msg) if self.main else None)
@@ -232,7 +87,7 @@ class Trainer:
             raise PosevidError(self.out, "the run folder already has checkpoints; use --resume or another --out")
         seed = int(cfg.get("seed", 0))
         seed_everything(seed)
-        self.method = build_from_config(cfg).to(self.dist.device)
+        self.method = _build(cfg).to(self.dist.device)
         if self.tcfg.get("init_from") and payload is None:
             init_weights(self.method, self.tcfg["init_from"], self.log)
         if not self.method.optimizers:
@@ -309,7 +164,7 @@ class Trainer:
             stale.unlink(missing_ok=True)
         history = self.out / "losses.jsonl"
         if history.is_file():
-            lines = [ln for ln in history.read_text().splitlines() if _step_of(ln) <= self.step]
+            lines = [ln for ln in history.read_text().splitlines() if step_of(ln) <= self.step]
             history.write_text("".join(ln + "\n" for ln in lines))
         writer = None
         if self.tcfg.get("tensorboard", True):
@@ -352,7 +207,7 @@ class Trainer:
                 task = bar.add_task("", total=self.steps, completed=self.step)
                 last = min(self.steps, until) if until else self.steps
                 while self.step < last:
-                    batch = _to(next(batches), self.dist.device)
+                    batch = to_device(next(batches), self.dist.device)
                     self.method.train()
                     losses = self.dist.mean({k: float(v) for k, v in self.method.train_step(batch).items()})
                     for sched in self.schedulers.values():
@@ -392,11 +247,94 @@ class Trainer:
         self.dist.close()
 
 
-def train(cfg: dict[str, Any], data: str | Path, out: str | Path, resume: bool = False,
-          show_progress: bool = True, log: Log | None = None, until: int | None = None) -> dict[str, Any]:
-    """Train ``cfg`` (see ``config.load_config``) on prepared ``data`` into ``out``; see ``Trainer.run``."""
+def _build(cfg: dict[str, Any]):
+    """The method of a training config, after importing the modules its ``plugins`` name (the user's own
+    config names them; a checkpoint never gets this far: ``checkpoints.load_method``)."""
+    from .methods.registry import build_method, import_plugins
+
+    import_plugins(cfg.get("plugins") or [])
+    try:
+        return build_method(cfg)
+    except KeyError as err:
+        raise PosevidError(None, str(err.args[0])) from None
+
+
+def _train_one(cfg: dict[str, Any], data: str | Path, out: Path, resume: bool, show_progress: bool,
+               log: Log | None, until: int | None) -> dict[str, Any]:
     trainer = Trainer(cfg, data, out, resume, show_progress, log)
     try:
         return trainer.run(until)
     finally:
         trainer.close()
+
+
+def stage_plan(cfg: dict[str, Any]) -> list[str]:
+    """The stages ``train`` runs for ``cfg``, in order: its ``stages:`` section's, else the method's
+    default (``Method.default_stages``); empty for a single-stage method."""
+    from .methods.registry import method_class
+
+    cls = method_class(cfg["method"])
+    if not cls.stage_classes():
+        return []
+    return list(cfg.get("stages") or cls.default_stages(cfg))
+
+
+def _finished(run: Path, steps: int) -> bool:
+    """Whether the run folder holds a valid checkpoint at step ``steps`` or later."""
+    if not checkpoint_candidates(run):
+        return False
+    try:
+        return int(find_checkpoint(run, "cpu")[0].get("step", 0)) >= steps
+    except PosevidError:
+        return False
+
+
+def train(cfg: dict[str, Any], data: str | Path, out: str | Path, resume: bool = False,
+          show_progress: bool = True, log: Log | None = None, until: int | None = None,
+          stage: str | None = None, steps: int | None = None) -> dict[str, Any]:
+    """Train ``cfg`` (see ``config.load_config``) on prepared ``data`` into the run folder ``out``.
+
+    A multi-stage method runs every stage of ``stage_plan(cfg)`` in order into ``out/<n>-<name>/`` (or
+    only ``stage``), each later stage starting from the previous stage's folder (``train.init_from``,
+    unless the stage sets its own); with ``resume``, finished stages are skipped and the first unfinished
+    one continues from its newest valid checkpoint. ``steps``: every stage's ``train.steps``. ``until``:
+    stop at that step of a stage (saving a checkpoint) and train no further stage.
+    Returns {"step", "losses", "checkpoint"} of the last stage trained (and its "stage").
+    """
+    out = Path(out)
+    plan = stage_plan(cfg)
+    if not plan:
+        if stage is not None:
+            raise PosevidError("--stage", f"method {cfg['method']!r} has a single stage")
+        if steps is not None:
+            cfg = {**cfg, "train": {**cfg["train"], "steps": int(steps)}}
+        return _train_one(cfg, data, out, resume, show_progress, log, until)
+    if stage is not None and stage not in plan:
+        raise PosevidError("--stage", f"{stage!r} is not a stage of this config ({', '.join(plan)}); a config's "
+                                      "stages: section lists the stages it runs")
+    folders = [stage_folder(out, i, name) for i, name in enumerate(plan)]
+    if not resume:
+        for folder in folders if stage is None else [folders[plan.index(stage)]]:
+            if checkpoint_candidates(folder):
+                raise PosevidError(out, "the run folder already has checkpoints; use --resume or another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(dump_config({**cfg, "stages": {n: (cfg.get("stages") or {}).get(n) or {}
+                                                                     for n in plan}}))
+    say = log or (lambda msg: print(msg))
+    result: dict[str, Any] = {}
+    for i, name in enumerate(plan):
+        if stage is not None and name != stage:
+            continue
+        scfg = stage_config(cfg, name)
+        if steps is not None:
+            scfg["train"]["steps"] = int(steps)
+        if i and not scfg["train"]["init_from"] and checkpoint_candidates(folders[i - 1]):
+            scfg["train"]["init_from"] = str(folders[i - 1].resolve())
+        if resume and _finished(folders[i], scfg["train"]["steps"]):
+            say(f"stage {name}: finished earlier ({folders[i]})")
+            continue
+        say(f"stage {i + 1}/{len(plan)}: {name} -> {folders[i]}")
+        result = {**_train_one(scfg, data, folders[i], resume, show_progress, log, until), "stage": name}
+        if result["step"] < scfg["train"]["steps"]:
+            break
+    return result

@@ -23,7 +23,8 @@ from .errors import PosevidError
 from .io_utils import atomic_path
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
-MP4_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v")
+MP4_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v")  # the containers written with libx264, which also carry audio
+_COPIED_AUDIO = ("aac", "mp3", "ac3", "alac")  # audio codecs every one of them takes as they are (others: AAC)
 DEFAULT_FPS = 30.0
 
 Image.MAX_IMAGE_PIXELS = 20000 * 20000
@@ -172,6 +173,50 @@ class VideoReader:
         self.close()
 
 
+def has_audio(path: str | Path) -> bool:
+    """Whether ``path`` is a media file with an audio stream (False for folders, images, unreadable files)."""
+    path = Path(path)
+    if not path.is_file() or path.suffix.lower() in IMAGE_SUFFIXES:
+        return False
+    try:
+        with av.open(str(path)) as container:
+            return bool(container.streams.audio)
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError):
+        return False
+
+
+def add_audio(video: str | Path, audio_from: str | Path, out: str | Path) -> None:
+    """Write ``out``: the video stream of ``video`` (packets copied) with the first audio stream of
+    ``audio_from``, cut at the video's end (the last audio packet ends at most one packet before it). The
+    audio packets are copied when the codec is one every container takes (``_COPIED_AUDIO``), else
+    re-encoded to AAC. ``out`` is written in place (callers pass a temporary path)."""
+    with av.open(str(video)) as src, av.open(str(audio_from)) as sound, av.open(str(out), mode="w") as dst:
+        v_in, a_in = src.streams.video[0], sound.streams.audio[0]
+        v_out = dst.add_stream_from_template(v_in)
+        end = float(v_in.duration * v_in.time_base) if v_in.duration else src.duration / av.time_base
+        copy = a_in.codec_context.name in _COPIED_AUDIO
+        rate = a_in.codec_context.sample_rate
+        a_out = dst.add_stream_from_template(a_in) if copy else dst.add_stream("aac", rate=rate)
+        for packet in src.demux(v_in):
+            if packet.size:  # not the empty packet that ends the stream
+                packet.stream = v_out
+                dst.mux(packet)
+        if copy:
+            for packet in sound.demux(a_in):
+                if packet.pts is not None and (packet.pts + (packet.duration or 0)) * a_in.time_base > end + 1e-3:
+                    break  # this packet would outlast the video
+                if packet.size:
+                    packet.stream = a_out
+                    dst.mux(packet)
+            return
+        for frame in sound.decode(a_in):
+            if frame.time is not None and frame.time >= end:
+                break
+            frame.pts = None
+            dst.mux(a_out.encode(frame))
+        dst.mux(a_out.encode(None))
+
+
 def open_video(path: str | Path) -> VideoReader:
     """Open a video file, a folder of PNG/JPG frames or a single image for streamed reading."""
     return VideoReader(path)
@@ -197,9 +242,12 @@ class VideoWriter:
     Use as a context manager; ``write(frame)`` takes (H, W, 3) uint8 RGB, all frames the size of the
     first. mp4 frames with an odd side are padded by one edge-replicated pixel (yuv420p needs even
     sizes). Nothing appears under ``path`` unless the ``with`` block ends without an exception.
+    ``audio_from``: a media file whose audio goes into an mp4 / mov / mkv result, cut to its length
+    (``add_audio``); ignored for gif and folders.
     """
 
-    def __init__(self, path: str | Path, fps: float = DEFAULT_FPS, crf: int = 18):
+    def __init__(self, path: str | Path, fps: float = DEFAULT_FPS, crf: int = 18,
+                 audio_from: str | Path | None = None):
         self.folder = _is_folder_target(path)
         self.path = Path(path)
         suffix = self.path.suffix.lower()
@@ -208,6 +256,7 @@ class VideoWriter:
         if not fps > 0:
             raise PosevidError(self.path, f"fps must be positive, got {fps}")
         self.fps, self.crf, self.count = float(fps), int(crf), 0
+        self.audio_from = audio_from if suffix in MP4_SUFFIXES and not self.folder else None
         self.size: tuple[int, int] | None = None  # (height, width) of the frames given
         self._stack = contextlib.ExitStack()
         self._tmp: Path | None = None
@@ -271,6 +320,16 @@ class VideoWriter:
         self._close_container()
         if self.count == 0:
             raise PosevidError(self.path, "no frames were written")
+        if self.audio_from is not None:
+            assert self._tmp is not None
+            silent = self._tmp.with_name(f"{self._tmp.stem}.video{self._tmp.suffix}")
+            os.replace(self._tmp, silent)
+            try:
+                add_audio(silent, self.audio_from, self._tmp)
+            except av.error.FFmpegError as err:
+                raise PosevidError(self.audio_from, f"cannot copy its audio ({err})") from None
+            finally:
+                silent.unlink(missing_ok=True)
         if self.folder and self.path.is_dir():
             shutil.rmtree(self.path)
 

@@ -14,8 +14,9 @@ order and augmentation resume exactly.
 from __future__ import annotations
 
 import bisect
-import json
+import difflib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,50 +26,67 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import PosevidError
-from ..posefiles import read_poses
+from ..options import option, parse
 from ..tensors import image_to_tensor
 from .augment import color_jitter, flip_item
+from .prepared import FRAMES, IUV, MASKS, image_path, read_clip_poses, read_index, read_meta, read_png
 
-DATASETS: dict[str, Callable[[dict[str, Any], Path, str], Dataset]] = {}
+
+@dataclass
+class ClipOptions:
+    """``data:`` options of the ``clips`` kind (``ClipDataset`` over a prepared folder)."""
+
+    kind: str = "clips"
+    size: int | None = option(None, "side of the square images in pixels (resized on load); "
+                                    "default: the prepared dataset's size", ge=16)
+    frames: int = option(1, "consecutive target frames per item (T)", ge=1)
+    source: bool = option(True, "also give a random source frame of the same clip")
+    flip: bool = option(False, "mirror half of the training items (left/right joints swapped)")
+    color: float = option(0.0, "colour jitter strength of training items (0: off)", ge=0)
 
 
-def register_dataset(kind: str):
-    """Decorator for a builder ``fn(data_cfg, root, split) -> Dataset`` selected by ``data.kind``.
+@dataclass(frozen=True)
+class DatasetKind:
+    """A registered ``data.kind``: ``build(options, root, split) -> Dataset`` and its options dataclass
+    (None: the ``data:`` mapping is passed as it is, unchecked)."""
 
-    A method module registers its own kinds when imported (``build_method`` imports it first).
+    build: Callable[[Any, Path, str], Dataset]
+    options: type | None
+
+
+DATASETS: dict[str, DatasetKind] = {}
+
+
+def register_dataset(kind: str, options: type | None = None):
+    """Decorator for a builder ``fn(data_options, root, split) -> Dataset`` selected by ``data.kind``.
+
+    ``options``: the dataclass of this kind's ``data:`` options (checked, defaults filled in, and handed to
+    the builder); without it the builder gets the ``data:`` mapping unchecked. A method package registers
+    its own kinds when imported (the registry imports it before its config is checked).
     """
 
-    def wrap(fn: Callable[[dict[str, Any], Path, str], Dataset]):
-        DATASETS[kind] = fn
+    def wrap(fn: Callable[[Any, Path, str], Dataset]):
+        DATASETS[kind] = DatasetKind(fn, options)
         return fn
 
     return wrap
 
 
+def dataset_options(kind: Any) -> type | None:
+    """The options dataclass of ``data.kind``, None for a kind registered without one (``PosevidError``
+    naming the nearest kind when unknown)."""
+    if kind not in DATASETS:
+        near = difflib.get_close_matches(str(kind), list(DATASETS), n=1)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        raise PosevidError("data.kind", f"unknown kind {kind!r:.40}; {hint}known: {', '.join(sorted(DATASETS))}")
+    return DATASETS[kind].options
+
+
 def build_dataset(data_cfg: dict[str, Any], root: str | Path, split: str) -> Dataset:
     """The dataset of kind ``data_cfg['kind']`` (default "clips") for ``split`` of ``root``."""
     kind = data_cfg.get("kind", "clips")
-    if kind not in DATASETS:
-        raise PosevidError(None, f"unknown data.kind {kind!r}; known: {', '.join(sorted(DATASETS))}")
-    return DATASETS[kind](data_cfg, Path(root), split)
-
-
-def read_index(root: str | Path) -> dict[str, Any]:
-    """``root/index.json`` of a prepared dataset: {"size", "train": [...], "test": [...]}."""
-    path = Path(root) / "index.json"
-    if not path.is_file():
-        raise PosevidError(root, "not a prepared dataset (no index.json; run `posevid prepare`)")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise PosevidError(path, f"broken index ({err.msg})") from None
-
-
-def _read_png(path: Path, flags: int) -> np.ndarray:
-    img = cv2.imread(str(path), flags)
-    if img is None:
-        raise PosevidError(path, "missing or unreadable image in the prepared dataset")
-    return img
+    options = dataset_options(kind)
+    return DATASETS[kind].build(parse(options, data_cfg, "data") if options else data_cfg, Path(root), split)
 
 
 class ClipDataset(Dataset):
@@ -92,13 +110,10 @@ class ClipDataset(Dataset):
         self.poses = []
         self.has_iuv: list[bool] = []
         for name in index.get(split, []):
-            meta_path = self.root / name / "meta.json"
-            if not meta_path.is_file():
-                raise PosevidError(self.root / name, "clip is listed in index.json but not finished (no meta.json)")
-            meta = json.loads(meta_path.read_text())
+            meta = read_meta(self.root, name)
             if int(meta["frames"]) < self.frames:
                 continue
-            poses = read_poses(self.root / name / "poses.npz", "npz")
+            poses = read_clip_poses(self.root, name)
             self.clips.append(name)
             self.poses.append(poses.rescale(self.size, self.size) if self.size != poses.width else poses)
             self.has_iuv.append(bool(meta.get("iuv")))
@@ -114,23 +129,23 @@ class ClipDataset(Dataset):
         return len(self.poses[c])
 
     def _image(self, c: int, sub: str, t: int, flags: int) -> np.ndarray:
-        img = _read_png(self.root / self.clips[c] / sub / f"{t:06d}.png", flags)
+        img = read_png(image_path(self.root, self.clips[c], sub, t), flags)
         if img.shape[0] != self.size:
-            interp = cv2.INTER_NEAREST if sub == "iuv" else cv2.INTER_AREA
+            interp = cv2.INTER_NEAREST if sub == IUV else cv2.INTER_AREA
             img = cv2.resize(img, (self.size, self.size), interpolation=interp)
         return img
 
     def frame(self, c: int, t: int) -> dict[str, torch.Tensor]:
         """Frame ``t`` of clip ``c``: ``image (3,H,W)`` in [-1, 1], ``xy (18,2)``, ``conf (18,)``,
         ``mask (1,H,W)`` in [0, 1] and ``iuv (3,H,W)`` raw values when present."""
-        rgb = cv2.cvtColor(self._image(c, "frames", t, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-        mask = self._image(c, "masks", t, cv2.IMREAD_GRAYSCALE)
+        rgb = cv2.cvtColor(self._image(c, FRAMES, t, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        mask = self._image(c, MASKS, t, cv2.IMREAD_GRAYSCALE)
         out = {"image": image_to_tensor(rgb),
                "xy": torch.from_numpy(self.poses[c].xy[t].copy()),
                "conf": torch.from_numpy(self.poses[c].conf[t].copy()),
                "mask": torch.from_numpy(mask).float()[None] / 255}
         if self.has_iuv[c]:
-            iuv = cv2.cvtColor(self._image(c, "iuv", t, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+            iuv = cv2.cvtColor(self._image(c, IUV, t, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
             out["iuv"] = torch.from_numpy(iuv).permute(2, 0, 1).float()
         return out
 
@@ -157,9 +172,8 @@ class ClipDataset(Dataset):
         return color_jitter(item, rng, self.color)
 
 
-@register_dataset("clips")
-def _clips(cfg: dict[str, Any], root: Path, split: str) -> ClipDataset:
+@register_dataset("clips", ClipOptions)
+def _clips(opts: ClipOptions, root: Path, split: str) -> ClipDataset:
     train = split == "train"
-    return ClipDataset(root, split, frames=int(cfg.get("frames", 1)), source=bool(cfg.get("source", True)),
-                       flip=train and bool(cfg.get("flip", False)), size=cfg.get("size"),
-                       color=float(cfg.get("color", 0.0)) if train else 0.0)
+    return ClipDataset(root, split, frames=opts.frames, source=opts.source, flip=train and opts.flip,
+                       size=opts.size, color=opts.color if train else 0.0)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from torch.utils.data import Dataset
 from ..errors import PosevidError
 from ..io_utils import NUMPY_LOAD_ERRORS, atomic_path
 from ..mocap import chain_length, fit, label_from_name, load_motion3d, project
+from ..options import option
 from ..poses import body_height, fill_gaps
 from ..skeleton import FLIP_PERM, NUM_JOINTS
 from .datasets import register_dataset
@@ -260,10 +262,23 @@ class MotionDataset(Dataset):
                 "label": torch.tensor(int(self.label[index]))}
 
 
-@register_dataset("motion")
-def _motion(cfg: dict[str, Any], root: Path, split: str) -> MotionDataset:
+@dataclass
+class MotionOptions:
+    """``data:`` options of the ``motion`` kind (``MotionDataset``)."""
+
+    kind: str = "motion"
+    labels: list[str] = option([], "the actions to learn, a subset of the motion dataset's labels "
+                                   "(`posevid motion dataset` prints them)")
+    frames: int = option(16, "poses per sequence (random sub-windows of the stored ones)", ge=1)
+    flip: bool = option(False, "mirror half of the training sequences (left/right joints swapped)")
+    fps: float | None = option(None, "the motion dataset's frame rate (checked against it; default: its own)",
+                               gt=0)
+
+
+@register_dataset("motion", MotionOptions)
+def _motion(opts: MotionOptions, root: Path, split: str) -> MotionDataset:
     fps = read_motion_index(root)["fps"]
-    if cfg.get("fps") is not None and abs(float(cfg["fps"]) - float(fps)) > 1e-6:
-        raise PosevidError(root, f"the motion dataset is at {fps:g} fps, the config says data.fps={cfg['fps']}")
-    return MotionDataset(root, split, frames=cfg.get("frames"), flip=split == "train" and bool(cfg.get("flip", False)),
-                         labels=cfg.get("labels"))
+    if opts.fps is not None and abs(opts.fps - float(fps)) > 1e-6:
+        raise PosevidError(root, f"the motion dataset is at {fps:g} fps, the config says data.fps={opts.fps:g}")
+    return MotionDataset(root, split, frames=opts.frames, flip=split == "train" and opts.flip,
+                         labels=opts.labels or None)

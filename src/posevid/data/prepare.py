@@ -25,11 +25,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..crop import crop_square, square_box
 from ..errors import PosevidError
 from ..io_utils import atomic_path
 from ..posefiles import write_poses
 from ..poses import Poses
 from ..video import IMAGE_SUFFIXES, open_video
+from .layouts import PairLayout, VideoLayout, read_layout
+from .prepared import FRAMES, INDEX, IUV, MASKS, META, POSES, image_name
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v", ".avi", ".webm", ".gif")
 MIN_MASK_FRACTION = 1e-3  # a frame's mask counts when it covers at least this fraction of the image
@@ -47,11 +50,13 @@ class Part:
 
 @dataclass(frozen=True)
 class VideoJob:
-    """One video and the clips (``parts``) made from it in a single pass; ``iuv`` its IUV source."""
+    """One video and the clips (``parts``) made from it in a single pass; ``iuv`` its IUV source; ``crop``
+    "person" (a square around the person's track) or "full" (the whole frame, padded square)."""
 
     source: Path
     parts: tuple[Part, ...]
     iuv: Path | None = None
+    crop: str = "person"
 
 
 def parse_range(text: str | None) -> tuple[int, int | None]:
@@ -165,33 +170,17 @@ def track_box(boxes: np.ndarray, width: int, height: int, margin: float = 0.1) -
     """One square (x0, y0, side) in pixels covering the per-frame boxes (N, 4) over the clip.
 
     Robust extent (2nd / 98th percentiles), centred, side = longest extent * (1 + 2 * margin); moved
-    inside the image when it fits (otherwise the outside is padded black at crop time).
+    inside the image when it fits (otherwise the outside is padded black at crop time): ``crop.square_box``.
     """
-    x0, y0 = np.percentile(boxes[:, 0], 2), np.percentile(boxes[:, 1], 2)
-    x1, y1 = np.percentile(boxes[:, 2], 98), np.percentile(boxes[:, 3], 98)
-    side = int(round(max(x1 - x0, y1 - y0) * (1 + 2 * margin)))
-    side = max(side, 8)
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    bx, by = int(round(cx - side / 2)), int(round(cy - side / 2))
-    if side <= width:
-        bx = min(max(bx, 0), width - side)
-    if side <= height:
-        by = min(max(by, 0), height - side)
-    return bx, by, side
+    extent = (np.percentile(boxes[:, 0], 2), np.percentile(boxes[:, 1], 2),
+              np.percentile(boxes[:, 2], 98), np.percentile(boxes[:, 3], 98))
+    return square_box(extent, 1 + 2 * margin, width=width, height=height)
 
 
-def crop_resize(img: np.ndarray, box: tuple[int, int, int], size: int, nearest: bool = False) -> np.ndarray:
-    """Crop the square ``box`` (x0, y0, side) out of ``img`` (H, W[, C]), zero-padding outside, and
-    resize it to ``size`` x ``size`` (area filter when shrinking, bilinear when growing, or nearest)."""
-    x0, y0, side = box
-    h, w = img.shape[:2]
-    pad = [(max(0, -y0), max(0, y0 + side - h)), (max(0, -x0), max(0, x0 + side - w))]
-    if any(p for pair in pad for p in pair):
-        img = np.pad(img, pad + [(0, 0)] * (img.ndim - 2))
-        x0, y0 = x0 + pad[1][0], y0 + pad[0][0]
-    patch = img[y0:y0 + side, x0:x0 + side]
-    interp = cv2.INTER_NEAREST if nearest else (cv2.INTER_AREA if side > size else cv2.INTER_LINEAR)
-    return cv2.resize(patch, (size, size), interpolation=interp)
+def full_box(width: int, height: int) -> tuple[int, int, int]:
+    """The square (x0, y0, side) holding the whole frame, centred (the short side is padded at crop time)."""
+    side = max(width, height)
+    return (width - side) // 2, (height - side) // 2, side
 
 
 def _write_png(path: Path, img: np.ndarray) -> None:
@@ -227,7 +216,7 @@ def prepare_video(job: VideoJob, out: Path, size: int, margin: float = 0.1,
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True)
         for p in parts:
-            for sub in ("frames", "masks") + (("iuv",) if job.iuv else ()):
+            for sub in (FRAMES, MASKS) + ((IUV,) if job.iuv else ()):
                 (work[p.name] / sub).mkdir()
         reader = open_video(job.source)
         fps, width, height = reader.fps, reader.width, reader.height
@@ -249,23 +238,26 @@ def prepare_video(job: VideoJob, out: Path, size: int, margin: float = 0.1,
             if p.start >= lo + len(poses):
                 raise PosevidError(job.source, f"no frames in the range {p.start}:{p.stop or ''} "
                                                f"(the video has {lo + len(poses)})")
-        if not boxes:
+        if job.crop == "full":
+            box = full_box(width, height)
+        elif not boxes:
             raise PosevidError(job.source, "no person found in any frame")
-        box = track_box(np.stack(boxes), width, height, margin)
+        else:
+            box = track_box(np.stack(boxes), width, height, margin)
         iuv_frames = _frames(job.iuv, lo, hi) if job.iuv else None
         for k, frame in enumerate(_frames(job.source, lo, len(poses) + lo)):
             t = lo + k
-            crop = crop_resize(frame, box, size)
+            crop = crop_square(frame, box, size)
             full = cv2.imread(str(scratch / f"{k:06d}.png"), cv2.IMREAD_GRAYSCALE)
-            mask = (crop_resize(full, box, size) > 127).astype(np.uint8) * 255
+            mask = (crop_square(full, box, size) > 127).astype(np.uint8) * 255
             iuv = _crop_iuv(next(iuv_frames, None), job, t, box, width, size) if iuv_frames is not None else None
             for p in parts:
                 if _inside(p, t):
-                    name = f"{t - p.start:06d}.png"
-                    _write_png(work[p.name] / "frames" / name, crop)
-                    _write_png(work[p.name] / "masks" / name, mask)
+                    name = image_name(t - p.start)
+                    _write_png(work[p.name] / FRAMES / name, crop)
+                    _write_png(work[p.name] / MASKS / name, mask)
                     if iuv is not None:
-                        _write_png(work[p.name] / "iuv" / name, iuv)
+                        _write_png(work[p.name] / IUV / name, iuv)
             if progress:
                 progress(1)
         all_poses = Poses.concat(poses).crop(box[0], box[1], box[2], box[2], size, size)
@@ -273,13 +265,13 @@ def prepare_video(job: VideoJob, out: Path, size: int, margin: float = 0.1,
         for p in parts:
             stop = lo + len(poses) if p.stop is None else min(p.stop, lo + len(poses))
             n = stop - p.start
-            if len(list((work[p.name] / "frames").iterdir())) != n:
+            if len(list((work[p.name] / FRAMES).iterdir())) != n:
                 raise PosevidError(job.source, "the second decoding gave fewer frames than the first")
-            write_poses(work[p.name] / "poses.npz", all_poses[p.start - lo:stop - lo], "npz")
+            write_poses(work[p.name] / POSES, all_poses[p.start - lo:stop - lo], "npz")
             meta = {"source": str(job.source), "frame_range": [p.start, stop], "crop": list(box),
                     "source_size": [width, height], "fps": fps, "frames": n, "size": size,
                     "iuv": job.iuv is not None, "iuv_source": str(job.iuv) if job.iuv else None}
-            with atomic_path(work[p.name] / "meta.json") as tmp:
+            with atomic_path(work[p.name] / META) as tmp:
                 tmp.write_text(json.dumps(meta, indent=1))
             shutil.rmtree(out / p.name, ignore_errors=True)
             os.replace(work[p.name], out / p.name)
@@ -300,12 +292,12 @@ def _crop_iuv(iuv: np.ndarray | None, job: VideoJob, t: int, box: tuple[int, int
     iuv = check_iuv(iuv, job.iuv)
     scale = iuv.shape[1] / width
     scaled = (int(round(box[0] * scale)), int(round(box[1] * scale)), max(1, int(round(box[2] * scale))))
-    return crop_resize(iuv, scaled, size, nearest=True)
+    return crop_square(iuv, scaled, size, nearest=True)
 
 
 def is_done(out: Path, name: str) -> bool:
     """A clip is finished when its folder holds ``meta.json`` (written last)."""
-    return (out / name / "meta.json").is_file()
+    return (out / name / META).is_file()
 
 
 def _hash(name: str) -> str:
@@ -318,7 +310,7 @@ def update_index(out: Path, size: int, done: list[Part], test_fraction: float) -
     A clip with a forced split goes there; the others go to test (in a fixed hash order) until about
     ``test_fraction`` of the automatically split clips are test clips (at least one if there are two).
     """
-    path = out / "index.json"
+    path = out / INDEX
     index = {"size": size, "train": [], "test": [], "forced": []}
     if path.is_file():
         index.update(json.loads(path.read_text()))
@@ -345,6 +337,57 @@ def update_index(out: Path, size: int, done: list[Part], test_fraction: float) -
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(index, indent=1))
     return index
+
+
+def layout_jobs(layout: VideoLayout, max_frames: int | None = None,
+                iuv_dir: Path | None = None) -> list[VideoJob]:
+    """One job per clip of a downloaded video layout, in the split the layout gives it (a name met twice
+    gets ``_2``, ``_3``, ...)."""
+    jobs, seen = [], set()
+    for c in layout.clips:
+        name, k = c.name, 1
+        while name in seen:
+            k += 1
+            name = f"{c.name}_{k}"
+        seen.add(name)
+        jobs.append(VideoJob(c.path, (Part(name, 0, max_frames, c.split),), find_iuv(iuv_dir, c.name), layout.crop))
+    return jobs
+
+
+def prepare_pairs(layout: PairLayout, out: str | Path) -> dict:
+    """Copy a PG2 pair layout into ``out`` as PATN's folder (``data.kind: pg2_pairs`` reads it): the images
+    named in the pair lists in ``out/{train,test}/`` (raw In-shop images renamed and cropped as PATN does),
+    the CSVs under their own names, and ``layout.json``. Finished images are skipped on a rerun."""
+    from PIL import Image
+
+    from ..methods.pg2.data import read_pg2_pairs
+
+    out = Path(out)
+    counts = {}
+    for split, part in layout.splits.items():
+        folder = out / split
+        folder.mkdir(parents=True, exist_ok=True)
+        names = sorted({n for pair in read_pg2_pairs(part.pairs) for n in pair})
+        for name in names:
+            target = folder / name
+            if target.is_file():
+                continue
+            with atomic_path(target) as tmp:
+                if part.crop_inshop:
+                    with Image.open(part.images[name]) as img:
+                        w, h = img.size
+                        img.convert("RGB").crop((round(40 * w / 256), 0, round(216 * w / 256), h)).save(
+                            tmp, format="JPEG", quality=95)
+                else:
+                    shutil.copyfile(part.images[name], tmp)
+        for csv_path in (part.pairs, part.annotations):
+            with atomic_path(out / csv_path.name) as tmp:
+                shutil.copyfile(csv_path, tmp)
+        counts[split] = len(names)
+    info = {"layout": layout.name, "kind": "pg2_pairs", "source": str(layout.root), "images": counts}
+    with atomic_path(out / "layout.json") as tmp:
+        tmp.write_text(json.dumps(info, indent=1))
+    return info
 
 
 def _run_job(job: VideoJob, out: Path, size: int, margin: float,
@@ -375,11 +418,13 @@ def _frame_total(jobs: list[VideoJob]) -> int | None:
 def prepare(inputs: list[str | Path], out: str | Path, size: int = 256, workers: int = 1,
             iuv_dir: str | Path | None = None, test_fraction: float = 0.2, frames: str | None = None,
             max_frames: int | None = None, split: str | None = None, test_frames: str | None = None,
-            margin: float = 0.1, show_progress: bool = True) -> tuple[dict, list[str]]:
+            margin: float = 0.1, show_progress: bool = True, layout: str | None = None) -> tuple[dict, list[str]]:
     """Prepare every clip of ``inputs`` into ``out`` (skipping finished ones) and update the index.
 
     Returns (index dict, error lines). A video that fails (unreadable, no person) gives one error line
     and the others go on. ``split`` ("train" | "test") forces the split of the clips of ``frames``.
+    ``layout`` (``posevid.data.layouts``): ``inputs`` is one downloaded dataset folder in that layout; a
+    video layout's clips keep its splits; a pair layout is copied by ``prepare_pairs`` (its dict returned).
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -390,9 +435,18 @@ def prepare(inputs: list[str | Path], out: str | Path, size: int = 256, workers:
     if iuv_dir is not None and not Path(iuv_dir).is_dir():
         raise PosevidError(iuv_dir, "no such IUV folder")
     out = Path(out)
+    if layout is not None:
+        if len(inputs) != 1 or frames or test_frames or split:
+            raise PosevidError("--layout", "takes one dataset folder, without --frames, --test-frames or --split")
+        found = read_layout(layout, inputs[0])
+        if isinstance(found, PairLayout):
+            return prepare_pairs(found, out), []
     out.mkdir(parents=True, exist_ok=True)
-    jobs = list_jobs([Path(p) for p in inputs], frames, max_frames, Path(iuv_dir) if iuv_dir else None,
-                     split, test_frames)
+    if layout is not None:
+        jobs = layout_jobs(found, max_frames, Path(iuv_dir) if iuv_dir else None)
+    else:
+        jobs = list_jobs([Path(p) for p in inputs], frames, max_frames, Path(iuv_dir) if iuv_dir else None,
+                         split, test_frames)
     done = [p for j in jobs for p in j.parts if is_done(out, p.name)]
     todo = [j for j in jobs if any(not is_done(out, p.name) for p in j.parts)]
     errors: list[str] = []

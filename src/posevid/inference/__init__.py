@@ -12,8 +12,17 @@
 ONNX Runtime and OpenVINO are optional: ``pip install 'posevid[export]'``.
 """
 
-from .backends import BACKENDS, PRECISIONS, cache_dir, is_exported, load_exported, use_backend
+from .backends import (
+    BACKENDS,
+    PRECISIONS,
+    cache_dir,
+    has_graph,
+    is_exported,
+    load_exported,
+    release_weights,
+    use_backend,
+)
 from .graph import InferenceGraph, Stage, TorchEngine, fold_norms, prepare
 
-__all__ = ["BACKENDS", "PRECISIONS", "InferenceGraph", "Stage", "TorchEngine", "cache_dir", "fold_norms",
-           "is_exported", "load_exported", "prepare", "use_backend"]
+__all__ = ["BACKENDS", "PRECISIONS", "InferenceGraph", "Stage", "TorchEngine", "cache_dir", "fold_norms", "has_graph",
+           "is_exported", "load_exported", "prepare", "release_weights", "use_backend"]

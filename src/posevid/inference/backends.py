@@ -202,6 +202,20 @@ def use_backend(method, backend: str = "auto", precision: str = "auto", threads:
     return engine
 
 
+def has_graph(method) -> bool:
+    """Whether ``method`` defines an inference graph (``Method.inference_graph``): what a backend can run."""
+    from ..methods.base import Method
+
+    return type(method).inference_graph is not Method.inference_graph
+
+
+def release_weights(method) -> None:
+    """Free the method's own parameters (empty tensors) once an engine computes for it: its animator then
+    uses only the engine, the method's buffers and its non-network code."""
+    for p in method.parameters():
+        p.data = torch.empty(0)
+
+
 def read_exported(path: str | Path) -> tuple[Any, dict[str, Any], str]:
     """(the model object, its description, "onnx" or "openvino") of an exported file."""
     path = Path(path)
@@ -237,8 +251,7 @@ def load_exported(path: str | Path, backend: str = "auto", precision: str = "aut
 
     import numpy as np
 
-    from ..checkpoints import build_from_config
-    from ..config import check_config
+    from ..checkpoints import method_from_config
 
     check(backend, precision)
     path = Path(path)
@@ -248,14 +261,11 @@ def load_exported(path: str | Path, backend: str = "auto", precision: str = "aut
                                  "(use the checkpoint for torch)")
     if kind == "openvino" and backend == "onnx":
         raise PosevidError(path, "OpenVINO IR runs with --backend openvino (or auto), not onnx")
-    cfg = meta["config"]
-    check_config(cfg, path)
-    method = build_from_config(cfg)
+    method = method_from_config(meta["config"], path)
     state = np.load(io.BytesIO(base64.b64decode(meta["state"])))
     method.load_state_dict({k: torch.from_numpy(state[k]) for k in state.files}, strict=False)
     method.eval().requires_grad_(False)
-    for p in method.parameters():
-        p.data = torch.empty(0)
+    release_weights(method)
     n = cpu.threads(threads)
     makers: dict[str, Callable[[], Engine]] = {}
     if kind == "onnx" and precision != "bf16" and available("onnx"):

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from ..errors import PosevidError
 from ..io_utils import atomic_path
+from ..poses import Poses
 from .graph import InferenceGraph, Stage, TorchEngine, fold_norms
 from .runtimes import META_KEY, OnnxEngine, output_name, require
 
@@ -37,8 +38,6 @@ FORMAT = 1
 OPSET = 17
 SUFFIXES = (".onnx", ".xml")
 QUANTIZED_OPS = ["Conv", "ConvTranspose", "Gemm", "MatMul"]
-ASSETS = Path(__file__).resolve().parents[3] / "assets"
-DEMO_MEDIA = (ASSETS / "tfexamples_image2.jpeg", ASSETS / "tfjs_pose_1.mp4")  # default int8 calibration footage
 STATE_MAX = 1 << 16  # method buffers up to this many values travel in the description
 Log = Callable[[str], None]
 
@@ -133,25 +132,40 @@ class RecordingEngine:
         self.inner.close()
 
 
-def record_calibration(method, source: str | Path, driving: str | Path, frames: int) -> list[dict[str, np.ndarray]]:
-    """Feeds of the whole graph for ``frames`` frames of ``method`` animating the photo ``source`` with the
-    motion of ``driving`` (fp32 PyTorch, the photo cropped at the model's size as ``posevid animate``
-    does)."""
+def footage(photo: str | Path, driving: str | Path, size: int,
+            frames: int) -> tuple[tuple[np.ndarray, Poses, np.ndarray], list[Poses]]:
+    """What ``posevid animate`` gives a method trained at ``size``: the square around the person of
+    ``photo`` at ``size`` (image, pose, mask) and the target poses of the first ``frames`` frames of
+    ``driving`` (retargeted onto the photo, smoothed) in that square's pixels."""
+    from ..crop import crop_photo, photo_box
     from ..pipeline import Animation
 
-    size = method.cfg.get("data", {}).get("size")
-    recorder = RecordingEngine(TorchEngine(method.inference_graph(), "fp32"))
-    animator = method.animator()
-    method.engine = recorder
-    anim = Animation(source, driving, method="warp", size=int(size) if size else None, smooth=True)
+    anim = Animation(photo, driving, smooth=True)
     try:
-        animator.reset(anim.source, anim.source_pose, anim.source_mask)
-        for i, (_, _, target) in enumerate(anim.targets()):
-            if i >= frames:
+        source = crop_photo(anim.source, anim.source_pose, anim.source_mask, size)
+        x0, y0, side = photo_box(anim.source_pose, anim.source_mask)
+        targets = []
+        for _, _, target in anim.targets():
+            if len(targets) == frames:
                 break
-            animator.step(target)
+            targets.append(target.crop(x0, y0, side, side, size, size))
     finally:
         anim.close()
+    return source, targets
+
+
+def record_calibration(method, photo: str | Path, driving: str | Path, frames: int) -> list[dict[str, np.ndarray]]:
+    """Feeds of the whole graph for ``frames`` frames of ``method`` (fp32 PyTorch) animating ``photo`` with
+    the motion of ``driving`` (``footage``)."""
+    source, targets = footage(photo, driving, int(method.cfg["data"]["size"]), frames)
+    recorder = RecordingEngine(TorchEngine(method.inference_graph(), "fp32"))
+    method.engine = recorder
+    try:
+        animator = method.animator()
+        animator.reset(*source)
+        for target in targets:
+            animator.step(target)
+    finally:
         method.engine = None
     if not recorder.feeds:
         raise PosevidError(driving, "gave no frame to calibrate int8 with")
@@ -244,7 +258,10 @@ def export_model(checkpoint: str | Path, out: str | Path, int8: bool = False,
     model = to_onnx(graph)
     meta = describe(method, graph, "int8" if int8 else "fp32")
     if int8:
-        photo, driving = (given or demo for given, demo in zip(calibration, DEMO_MEDIA))
+        from ..resources import DEMO_CLIP, DEMO_PHOTO, asset
+
+        demo = (asset(DEMO_PHOTO), asset(DEMO_CLIP))  # the default int8 calibration footage
+        photo, driving = (given or default for given, default in zip(calibration, demo))
         feeds = record_calibration(method, photo, driving, 2 * calibration_frames)
         fp32 = OnnxEngine(model, meta)
         model = quantize_int8(model, graph, feeds[0::2])

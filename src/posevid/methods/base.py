@@ -1,25 +1,67 @@
-"""The method contract every model follows, and the registry from config names to classes.
+"""The method contract every model follows.
 
 A method is built from its config dict, trains through ``train_step(batch)`` and animates through
-``animator()``. The trainer, CLI, UI and metrics only know this contract.
+``animator()``. It declares what it can do (``capabilities``), its ``model:`` options as a dataclass
+(``Options``), the dataset kind it reads (``data_kind``), its training stages (``stages``) and what it
+adds to the command line (``modify_commandline_options``). The trainer, CLI, page, pipeline and
+evaluation only know this contract; ``methods.registry`` finds a method by its config name.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import cv2
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from ..errors import PosevidError
 from ..poses import Poses
-from ..tensors import image_to_tensor, tensor_to_image
+from ..tensors import image_to_tensor, resize_image, tensor_to_image
+
+if TYPE_CHECKING:
+    from ..cli_hooks import CommandLine
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a method can do; the CLI, the page and evaluation decide from these, never from its name."""
+
+    trains: bool = True  # has optimizers: ``posevid train`` trains it
+    animates: bool = True  # ``animator()`` makes frames of a photo for target poses
+    generates_motion: bool = False  # ``motion()`` makes a pose sequence from an action label
+    needs_densepose: bool = False  # its data needs DensePose IUV (``posevid prepare --iuv``)
+
+
+@dataclass
+class NoOptions:
+    """The ``model:`` options of a method that takes none."""
+
+
+class Stage:
+    """One training stage of a multi-stage method (``Method.stages``), selected by ``model.stage``.
+
+    ``setup`` builds what the stage trains on the method (networks as sub-modules of the method, so that
+    their state-dict names stay the method's; optimizers with ``method.adam``); ``train_step`` is one
+    optimisation step. A stage that needs an earlier one checks it in ``setup`` or ``train_step`` (the
+    trainer starts each stage from the previous stage's checkpoint through ``train.init_from``).
+    """
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, method: Method):
+        self.method = method
+
+    def setup(self) -> None:
+        """Build this stage's trained networks and optimizers on ``self.method``."""
+
+    @abstractmethod
+    def train_step(self, batch: dict[str, Tensor]) -> dict[str, float]:
+        """One optimisation step of this stage; returns its losses."""
 
 
 class Animator(ABC):
@@ -72,17 +114,14 @@ class FixedSizeAnimator(Animator):
         h, w = source.shape[:2]
         self.out_size = (w, h)
         self.scale = np.array([self.width / w, self.height / h], np.float32)
-        small = cv2.resize(source, (self.width, self.height), interpolation=cv2.INTER_AREA)
+        small = resize_image(source, self.width, self.height)
         self.start(image_to_tensor(small, self.device)[None], *self._scaled(pose))
 
     @torch.no_grad()
     def step(self, target: Poses) -> np.ndarray:
         if self.out_size is None:
             raise RuntimeError(f"{type(self).__name__}.step called before reset")
-        frame = tensor_to_image(self.generate(*self._scaled(target))[0])
-        if frame.shape[1::-1] != self.out_size:
-            frame = cv2.resize(frame, self.out_size, interpolation=cv2.INTER_LINEAR)
-        return frame
+        return resize_image(tensor_to_image(self.generate(*self._scaled(target))[0]), *self.out_size)
 
     def _scaled(self, pose: Poses) -> tuple[Tensor, Tensor]:
         """The first frame of ``pose`` in model pixels: xy (1, 18, 2), conf (1, 18), on the device."""
@@ -90,29 +129,96 @@ class FixedSizeAnimator(Animator):
         return xy, torch.from_numpy(np.array(pose.conf[:1], np.float32)).to(self.device)
 
 
+class SourceAnimator(FixedSizeAnimator):
+    """A ``FixedSizeAnimator`` for a method that makes each frame from the source and the target pose
+    alone: ``generate(source (1, 3, h, w), source xy (1, 18, 2), source conf (1, 18), xy, conf) -> (1, 3,
+    h, w)`` in [-1, 1], at the model's size (PG², SCGAN, the template)."""
+
+    def __init__(self, device: torch.device, width: int, height: int,
+                 generate: Callable[[Tensor, Tensor, Tensor, Tensor, Tensor], Tensor]):
+        super().__init__(device, width, height)
+        self._generate = generate
+        self.source: tuple[Tensor, Tensor, Tensor] | None = None
+
+    def start(self, source: Tensor, xy: Tensor, conf: Tensor) -> None:
+        self.source = (source, xy, conf)
+
+    def generate(self, xy: Tensor, conf: Tensor) -> Tensor:
+        return self._generate(*self.source, xy, conf)
+
+
 class Method(nn.Module, ABC):
     """Base of every method: networks are sub-modules, optimizers live in ``self.optimizers``.
 
+    Built from a config dict (``config.resolve_config`` checks it and fills in the defaults):
+    ``self.cfg`` is that dict, ``self.opts`` the typed ``model:`` options (an ``Options`` instance, or the
+    plain mapping when the class declares no ``Options``), ``self.data_opts`` the dataset kind's options
+    and ``self.train_opts`` the trainer's (``config.TrainOptions``).
+
     Batches are dicts of tensors (see ``posevid.data.datasets``): images (B, 3, H, W) in [-1, 1],
     keypoints (B, 18, 2) in pixels, confidences (B, 18), masks (B, 1, H, W) in [0, 1].
+
+    Class attributes a method sets: ``name`` (by ``register``), ``capabilities``, ``Options`` (a
+    dataclass of its ``model:`` options), ``data_kind`` (the default ``data.kind``), ``stages`` (the
+    ``Stage`` classes trained in order by one ``posevid train``; empty for a single-stage method) and
+    ``optional_stages`` (stages run only when a config or ``--stage`` names them).
     """
 
     name: ClassVar[str] = ""
-    trainable: ClassVar[bool] = True
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    Options: ClassVar[type | None] = None
+    data_kind: ClassVar[str] = "clips"
+    stages: ClassVar[tuple[type[Stage], ...]] = ()
+    optional_stages: ClassVar[tuple[type[Stage], ...]] = ()
 
     def __init__(self, cfg: dict[str, Any]):
+        from .. import options
+        from ..config import TrainOptions, resolve_config
+        from ..data.datasets import dataset_options
+
         super().__init__()
-        self.cfg = cfg
+        self.cfg = resolve_config(cfg)
+        self.opts = (options.parse(self.Options, self.cfg["model"], "model") if self.Options is not None
+                     else self.cfg["model"])
+        data_options = dataset_options(self.cfg["data"]["kind"])
+        self.data_opts = options.parse(data_options, self.cfg["data"], "data") if data_options else self.cfg["data"]
+        self.train_opts: TrainOptions = options.parse(TrainOptions, self.cfg["train"], "train")
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self._visuals: dict[str, torch.Tensor] = {}
+        self.stage: Stage | None = None
 
-    @abstractmethod
+    # ---- the contract ---------------------------------------------------------------------------
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        """One optimisation step on ``batch`` (forward, backward, optimizer steps); returns losses."""
+        """One optimisation step on ``batch`` (forward, backward, optimizer steps); returns losses.
+
+        A multi-stage method's step is its current stage's (``start_stage``)."""
+        if self.stage is None:
+            raise NotImplementedError(f"{type(self).__name__} implements neither train_step nor stages")
+        return self.stage.train_step(batch)
 
     @abstractmethod
     def animator(self) -> Animator:
         """An animator using the current weights (eval mode, no gradients)."""
+
+    def motion(self, action: str, start: Poses, frames: int, seed: int = 0) -> Poses:
+        """A ``frames``-long pose sequence of ``action`` from the one-frame pose ``start`` (its pixels);
+        methods with ``capabilities.generates_motion``."""
+        raise PosevidError(None, f"method {self.name!r} does not generate motion")
+
+    @classmethod
+    def actions(cls, cfg: dict[str, Any]) -> tuple[str, ...]:
+        """The action labels a motion model with config ``cfg`` knows (without building it)."""
+        return ()
+
+    @classmethod
+    def modify_commandline_options(cls, cli: CommandLine) -> None:
+        """Add this method's options to ``posevid animate`` and its own subcommands (``cli_hooks``)."""
+
+    @classmethod
+    def animator_options(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """Keyword arguments of ``animator()`` from the values of this method's ``animate_option``s (those
+        given on the command line; ``seed`` is ``posevid animate --seed``). Default: the values as they are."""
+        return {k: v for k, v in values.items() if k != "seed"}
 
     def inference_graph(self):
         """This method's networks as the stages its animator runs (``posevid.inference.InferenceGraph``),
@@ -140,6 +246,36 @@ class Method(nn.Module, ABC):
         """Images of the last step for logging: name -> (B, 3, H, W) in [-1, 1]."""
         return self._visuals
 
+    # ---- stages ---------------------------------------------------------------------------------
+    @classmethod
+    def stage_classes(cls) -> dict[str, type[Stage]]:
+        """Every stage this method can train, by name (the default order first)."""
+        return {s.name: s for s in (*cls.stages, *cls.optional_stages)}
+
+    @classmethod
+    def default_stages(cls, cfg: dict[str, Any]) -> list[str]:
+        """The stages ``posevid train`` runs for ``cfg`` when its ``stages:`` section names none: ``stages``
+        in order (a method may leave out a stage its options disable)."""
+        return [s.name for s in cls.stages]
+
+    def start_stage(self, name: str) -> Stage:
+        """Make stage ``name`` the one ``train_step`` runs and build what it trains (call at the end of
+        ``__init__``, once the shared networks exist)."""
+        stages = self.stage_classes()
+        if name not in stages:
+            raise PosevidError("model.stage", f"must be one of {', '.join(stages)}, got {name!r}")
+        self.stage = stages[name](self)
+        self.stage.setup()
+        return self.stage
+
+    # ---- helpers --------------------------------------------------------------------------------
+    def image_size(self) -> int:
+        """``data.size``: the side of the square images the method works at (``PosevidError`` if unset)."""
+        size = self.cfg["data"].get("size")
+        if not size:
+            raise PosevidError("data.size", f"method {self.name!r} needs the image size (data.size)")
+        return int(size)
+
     @property
     def device(self) -> torch.device:
         for p in self.parameters():
@@ -148,16 +284,15 @@ class Method(nn.Module, ABC):
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """Mixed precision when ``train.amp`` is set: bf16 on CPU, fp16 on CUDA; else a no-op."""
-        if not self.cfg.get("train", {}).get("amp", False):
+        if not self.train_opts.amp:
             return contextlib.nullcontext()
         dev = self.device.type
         return torch.autocast(dev, dtype=torch.bfloat16 if dev == "cpu" else torch.float16)
 
     def adam(self, name: str, params: Iterable[nn.Parameter], lr: float | None = None) -> torch.optim.Adam:
         """Create and register an Adam optimizer from ``train.lr`` and ``train.betas``."""
-        train = self.cfg.get("train", {})
-        opt = torch.optim.Adam(list(params), lr=lr if lr is not None else float(train.get("lr", 2e-4)),
-                               betas=tuple(train.get("betas", (0.5, 0.999))))
+        opt = torch.optim.Adam(list(params), lr=lr if lr is not None else self.train_opts.lr,
+                               betas=tuple(self.train_opts.betas))
         self.optimizers[name] = opt
         return opt
 
@@ -206,44 +341,7 @@ def _average_gradients(opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> No
         offset += n
 
 
-METHODS: dict[str, type[Method]] = {}
-# Name -> module that registers it; imported on first use so that `import posevid` stays light.
-_MODULES = {
-    "warp": "posevid.methods.warp",
-    "dwnet": "posevid.methods.dwnet",
-    "pg2": "posevid.methods.pg2",
-    "psgan": "posevid.methods.psgan",
-    "scgan": "posevid.methods.scgan",
-    "posenet": "posevid.methods.posenet",
-    "decoupled": "posevid.methods.decoupled",
-}
+from .registry import METHODS, build_method, method_class, method_names, register  # noqa: E402  (re-exported)
 
-
-def register(name: str):
-    """Class decorator: make a ``Method`` buildable as ``method: <name>`` in a config."""
-
-    def wrap(cls: type[Method]) -> type[Method]:
-        cls.name = name
-        METHODS[name] = cls
-        return cls
-
-    return wrap
-
-
-def method_class(name: str) -> type[Method]:
-    """The class registered under ``name`` (importing its module if needed)."""
-    if name not in METHODS and name in _MODULES:
-        importlib.import_module(_MODULES[name])
-    if name not in METHODS:
-        raise KeyError(f"unknown method {name!r}; known: {', '.join(sorted(_MODULES))}")
-    return METHODS[name]
-
-
-def method_names() -> list[str]:
-    """Sorted names of every known method: the built-in ones and any registered by a plugin."""
-    return sorted({*_MODULES, *METHODS})
-
-
-def build_method(cfg: dict[str, Any]) -> Method:
-    """Instantiate the method named by ``cfg['method']`` from its config."""
-    return method_class(cfg["method"])(cfg)
+__all__ = ["METHODS", "Animator", "Capabilities", "FixedSizeAnimator", "Method", "NoOptions", "SourceAnimator", "Stage",
+           "build_method", "method_class", "method_names", "register"]

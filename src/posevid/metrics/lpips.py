@@ -78,15 +78,23 @@ class LPIPS(nn.Module):
         for i, layer in enumerate(self.features[: self.taps[-1] + 1]):
             x = layer(x)
             if i in self.taps:
-                out.append(x / (x.pow(2).sum(dim=1, keepdim=True).sqrt() + 1e-10))
+                out.append(x)
         return out
 
     @torch.no_grad()
     def forward(self, a: Tensor, b: Tensor) -> Tensor:
-        total = a.new_zeros(a.shape[0])
-        for head, fa, fb in zip(self.heads, self._taps(a.float()), self._taps(b.float())):
-            total = total + head((fa - fb) ** 2).mean(dim=(1, 2, 3))
-        return total
+        return head_distance(self.heads, self._taps(a.float()), self._taps(b.float()))
+
+
+def head_distance(heads: nn.ModuleList, taps_a: list[Tensor], taps_b: list[Tensor]) -> Tensor:
+    """The LPIPS sum over layers: each tap unit-normalised over channels, squared difference, weighted by
+    its 1x1 head, averaged over space. Taps (B, C_k, H_k, W_k) -> (B,)."""
+    total = taps_a[0].new_zeros(taps_a[0].shape[0])
+    for head, fa, fb in zip(heads, taps_a, taps_b, strict=True):
+        fa = fa / (fa.pow(2).sum(dim=1, keepdim=True).sqrt() + 1e-10)
+        fb = fb / (fb.pow(2).sum(dim=1, keepdim=True).sqrt() + 1e-10)
+        total = total + head((fa - fb) ** 2).mean(dim=(1, 2, 3))
+    return total
 
 
 def load_lpips(path: str | Path) -> LPIPS:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from torch import Tensor, nn
+
+Norm = Literal["instance", "batch", "none"]  # the ``norm`` option of the networks built from these blocks
 
 
 def norm_layer(kind: str, ch: int) -> nn.Module:

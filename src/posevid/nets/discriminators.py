@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..options import option
 from .blocks import norm_layer
+
+
+@dataclass
+class DiscOptions:
+    """Options of a (multi-scale) PatchGAN; a method sets its own defaults with ``DiscOptions(num_d=...)``."""
+
+    num_d: int = option(3, "number of scales (full, 1/2, ...)", ge=1)
+    base: int = option(64, "channels of the first layer (doubling per layer, capped at 512)", ge=1)
+    n_layers: int = option(3, "stride-2 layers per scale", ge=1)
 
 
 class PatchDiscriminator(nn.Module):

@@ -1,10 +1,13 @@
 """Decoupled learning for colour-controllable human video (Yang et al., ICASSP 2020).
 
-``model``: the method (stages encoders, restore, generator), its animator and the colour tools
-(``recolor_to_file``, ``encode_photo``, ``latents_plot``); ``nets``: feature maps, the ``decoupled``
-dataset kind, the latent standardiser and the coarse-to-fine generator.
+``model``: the method; ``options``: its ``model:`` options; ``stages``: encoders -> restore -> generator;
+``animator``: the animator and its colour options; ``tools``: recolouring clips, latent encoding and the
+latent-space plot; ``data``: feature maps and the ``decoupled`` dataset kind; ``nets``: the latent map,
+the latent standardiser and the coarse-to-fine generator.
 """
 
-from .model import Decoupled, DecoupledAnimator, encode_photo, latents_plot, recolor_to_file
+from .animator import DecoupledAnimator
+from .model import Decoupled
+from .tools import encode_photo, latents_plot, recolor_to_file
 
 __all__ = ["Decoupled", "DecoupledAnimator", "encode_photo", "latents_plot", "recolor_to_file"]

@@ -22,7 +22,7 @@ class DecoupledGraph(InferenceGraph):
     (1, 3, S, S): the previous frame -> frame (1, 3, S, S) in [-1, 1], clamped)."""
 
     def __init__(self, method):
-        super().__init__(amp=bool(method.cfg.get("train", {}).get("amp", False)))
+        super().__init__(amp=method.train_opts.amp)
         self.enc_up, self.enc_down = method.enc_up, method.enc_down
         self.restorer, self.generator = method.restorer, method.generator
         self.size, self.z_dim = method.size, sum(method.z_dims)

@@ -39,7 +39,7 @@ class DwNetGraph(InferenceGraph):
     grid_prev (1, S, S, 2) coarse backward grids -> frame (1, 3, S, S) in [-1, 1])."""
 
     def __init__(self, method):
-        super().__init__(amp=bool(method.cfg.get("train", {}).get("amp", False)))
+        super().__init__(amp=method.train_opts.amp)
         self.size, self.pose_ch = method.size, method.pose_ch
         self.pose_enc, self.app_enc, self.refine = method.pose_enc, method.app_enc, method.refine
         self.fuse, self.decoder = method.fuse, method.decoder

@@ -17,7 +17,8 @@ the previous frame is detached, which keeps memory at one frame's graph.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -26,12 +27,13 @@ from torch import Tensor, nn
 
 from ... import densepose, render, warp
 from ...errors import PosevidError
-from ...losses import GANLoss, PerceptualLoss, feature_matching, l1
-from ...nets.blocks import ConvBlock, DownBlock, ResBlock, UpBlock
-from ...nets.discriminators import MultiScaleDiscriminator
+from ...losses import GANLoss, LossWeights, PerceptualLoss, feature_matching, l1, perceptual_loss
+from ...nets.blocks import ConvBlock, DownBlock, Norm, ResBlock, UpBlock
+from ...nets.discriminators import DiscOptions, MultiScaleDiscriminator
+from ...options import option
 from ...poses import Poses
-from ...tensors import image_to_tensor, tensor_to_image
-from ..base import Animator, Method, register
+from ...tensors import image_to_tensor, resize_image, tensor_to_image
+from ..base import Animator, Capabilities, Method, register
 from .inference import DwNetGraph
 
 NUM_JOINTS = 18
@@ -67,23 +69,41 @@ class RefineBranch(nn.Module):
         return self.out(self.body(x))
 
 
+@dataclass
+class DwNetOptions:
+    """``model:`` options of DwNet (defaults: the paper at 256x256)."""
+
+    ngf: int = option(64, "channels after the 7x7 stem; E, A and R reach 4 ngf at size / 4", ge=1)
+    res_blocks: int = option(9, "residual blocks of the decoder", ge=0)
+    norm: Norm = option("instance", "normalisation layers")
+    sigma: float | None = option(None, "standard deviation of the keypoint heatmaps in pixels (default: size / 48)",
+                                 gt=0)
+    iuv: bool = option(False, "coarse grids from DensePose IUV, and IUV in the pose input (the dataset needs IUV)")
+    grid_background: Literal["outside", "identity", "torso"] = option(
+        "identity", "what the keypoint coarse grid does off the body (``warp.dense_grid``)")
+    disc: DiscOptions = option(DiscOptions(num_d=2), "the conditional multi-scale critic")
+    loss: LossWeights = option(LossWeights(), "loss weights (eq. 7: lambda = 10)")
+
+
 @register("dwnet")
 class DwNet(Method):
-    """DwNet. Config ``model``: ngf, res_blocks (decoder, 9), norm, sigma (heatmap std in pixels),
-    iuv (bool), grid_background (``warp.dense_grid``'s, "identity"), disc {num_d, base, n_layers},
-    loss {gan, feature_matching, perceptual, l1}.
-    ``train.vgg_weights``: VGG-19 weights file for the perceptual loss (off without it)."""
+    """DwNet: options in ``DwNetOptions``. Perceptual loss: ST-LPIPS's VGG-16 at ``train.perceptual_layers``,
+    or the VGG-19 of ``train.vgg_weights``."""
+
+    capabilities = Capabilities(trains=True, animates=True)
+    Options = DwNetOptions
+    opts: DwNetOptions
 
     def __init__(self, cfg: dict[str, Any]):
         super().__init__(cfg)
-        m = cfg.get("model", {})
-        self.size = int(cfg.get("data", {}).get("size", 256))
+        m = self.opts
+        self.size = self.image_size()
         if self.size % 4:
-            raise PosevidError("config", f"data.size must be divisible by 4 for DwNet, got {self.size}")
-        ngf, norm = int(m.get("ngf", 64)), str(m.get("norm", "instance"))
-        self.use_iuv = bool(m.get("iuv", False))
-        self.sigma = float(m.get("sigma", self.size / 48))
-        self.grid_background = str(m.get("grid_background", "identity"))
+            raise PosevidError("data.size", f"must be divisible by 4 for DwNet, got {self.size}")
+        ngf, norm = m.ngf, m.norm
+        self.use_iuv = m.iuv
+        self.sigma = m.sigma or self.size / 48
+        self.grid_background = m.grid_background
         self.pose_ch = NUM_JOINTS + (3 if self.use_iuv else 0)
         self.register_buffer("identity", torch.from_numpy(densepose.pixel_grid(self.size, self.size))[None],
                              persistent=False)
@@ -91,17 +111,12 @@ class DwNet(Method):
         self.app_enc = _encoder(3, ngf, norm)
         self.refine = RefineBranch(self.pose_ch, ngf, norm)
         self.fuse = nn.Conv2d(12 * ngf, 4 * ngf, 1)
-        self.decoder = nn.Sequential(*[ResBlock(4 * ngf, norm) for _ in range(int(m.get("res_blocks", 9)))],
+        self.decoder = nn.Sequential(*[ResBlock(4 * ngf, norm) for _ in range(m.res_blocks)],
                                      UpBlock(4 * ngf, 2 * ngf, norm), UpBlock(2 * ngf, ngf, norm),
                                      ConvBlock(ngf, 3, 7, 1, "none", "tanh"))
-        d = m.get("disc", {})
-        self.disc = MultiScaleDiscriminator(3 + self.pose_ch, int(d.get("num_d", 2)), int(d.get("base", 64)),
-                                            int(d.get("n_layers", 3)), norm)
-        w = m.get("loss", {})
-        self.w_gan = float(w.get("gan", 1.0))
-        self.w_fm = float(w.get("feature_matching", 10.0))
-        self.w_perc = float(w.get("perceptual", 10.0))
-        self.w_l1 = float(w.get("l1", 0.0))
+        self.disc = MultiScaleDiscriminator(3 + self.pose_ch, m.disc.num_d, m.disc.base, m.disc.n_layers, norm)
+        self.w_gan, self.w_fm = m.loss.gan, m.loss.feature_matching
+        self.w_perc, self.w_l1 = m.loss.perceptual, m.loss.l1
         self.gan = GANLoss("lsgan")
         self._perceptual: PerceptualLoss | None = None  # made on the first training step (no warning at animation)
         self.adam("G", self.generator_parameters())
@@ -184,7 +199,7 @@ class DwNet(Method):
         keys = [(xy[:, t], conf[:, t], iuv[:, t] if iuv is not None else None) for t in range(frames.shape[1])]
         opt_g, opt_d = self.optimizers["G"], self.optimizers["D"]
         if self.w_perc and self._perceptual is None:
-            self._perceptual = PerceptualLoss(self.cfg.get("train", {}).get("vgg_weights"))
+            self._perceptual = perceptual_loss(self.cfg["train"])
         perceptual = self._perceptual
         # All coarse grids at once: source -> frame t, and frame t-1 -> frame t (t >= 1).
         n = len(keys)
@@ -237,15 +252,6 @@ class DwNet(Method):
         return DwNetGraph(self)
 
 
-def _to_tensor(rgb: np.ndarray, size: int, device: torch.device) -> Tensor:
-    """(H, W, 3) uint8 -> (1, 3, size, size) in [-1, 1] (area resize when needed)."""
-    x = image_to_tensor(rgb, device)[None]
-    if x.shape[-2:] != (size, size):
-        x = F.interpolate(x, size=(size, size), mode="area" if x.shape[-1] > size else "bilinear",
-                          align_corners=None if x.shape[-1] > size else False)
-    return x
-
-
 def _iuv_tensor(iuv: np.ndarray | None, size: int, device: torch.device, where: str) -> Tensor:
     """(H, W, 3) uint8 IUV image -> (1, 3, size, size) raw values, nearest-neighbour resized."""
     if iuv is None:
@@ -270,7 +276,7 @@ class DwNetAnimator(Animator):
         m, s = self.m, self.m.size
         m.eval()
         self.out_hw = source.shape[:2]
-        self._src = _to_tensor(source, s, m.device)
+        self._src = image_to_tensor(resize_image(source, s, s), m.device)[None]
         self.engine = m.engine
         self._src_feats = self.engine.run("source", src=self._src)["src_feats"]
         self._src_key = self._key(pose, iuv, "source")
@@ -296,7 +302,4 @@ class DwNetAnimator(Animator):
         fake = self.engine.run("frame", src=self._src, src_feats=self._src_feats, prev=self._prev, pose=pose,
                                grid_src=grid_src, grid_prev=grid_prev)["frame"]
         self._prev, self._prev_key = fake, key
-        out = fake
-        if tuple(out.shape[-2:]) != tuple(self.out_hw):
-            out = F.interpolate(out, size=tuple(self.out_hw), mode="bilinear", align_corners=False)
-        return tensor_to_image(out[0])
+        return resize_image(tensor_to_image(fake[0]), self.out_hw[1], self.out_hw[0])

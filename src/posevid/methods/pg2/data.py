@@ -17,8 +17,8 @@ I_B is ``frames[0]``; images are resized to height x width and keypoints scaled 
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -28,6 +28,7 @@ from torch.utils.data import Dataset
 from ...data.augment import flip_item
 from ...data.datasets import register_dataset
 from ...errors import PosevidError
+from ...options import option
 from ...posefiles import read_poses
 from ...render import pose_mask
 from ...tensors import image_to_tensor
@@ -130,8 +131,23 @@ class PG2PairDataset(Dataset):
         return item
 
 
-@register_dataset("pg2_pairs")
-def _pg2_pairs(cfg: dict[str, Any], root: Path, split: str) -> PG2PairDataset:
-    return PG2PairDataset(root, split, int(cfg.get("size", 256)), cfg.get("width"),
-                          flip=split == "train" and bool(cfg.get("flip", False)), pairs=cfg.get("pairs"),
-                          annotations=cfg.get("annotations"), images=cfg.get("images"))
+@dataclass
+class PairOptions:
+    """``data:`` options of the ``pg2_pairs`` kind (DeepFashion / Market-1501 pair lists)."""
+
+    kind: str = "pg2_pairs"
+    size: int = option(256, "image height in pixels", ge=8)
+    width: int | None = option(None, "image width in pixels (default: size)", ge=8)
+    flip: bool = option(False, "mirror half of the training pairs")
+    pairs: str | None = option(None, "pair list under the data folder ({split} is filled in); "
+                                     "default: the one *pairs-{split}.csv")
+    annotations: str | None = option(None, "keypoint annotations under the data folder; "
+                                           "default: the one *annotation-{split}.csv")
+    images: str | None = option(None, "image folder under the data folder (default: {split})")
+    frames: int = option(1, "target images per pair (always 1)", ge=1, le=1)
+
+
+@register_dataset("pg2_pairs", PairOptions)
+def _pg2_pairs(opts: PairOptions, root: Path, split: str) -> PG2PairDataset:
+    return PG2PairDataset(root, split, opts.size, opts.width, flip=split == "train" and opts.flip,
+                          pairs=opts.pairs, annotations=opts.annotations, images=opts.images)

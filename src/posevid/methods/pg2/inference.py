@@ -22,9 +22,9 @@ class PG2Graph(InferenceGraph):
     encoder's features, and z_image, its code) runs once per clip and the frame stage takes them."""
 
     def __init__(self, method):
-        super().__init__(amp=bool(method.cfg.get("train", {}).get("amp", False)))
+        super().__init__(amp=method.train_opts.amp)
         self.g1 = method.g1
-        self.g2 = method.g2 if method.stage == "g2" else None
+        self.g2 = method.g2 if method.opts.stage == "g2" else None
         self.height, self.width = method.height, method.width
         self.joints = NUM_JOINTS
         if self.g1.embedding == "heatmap":

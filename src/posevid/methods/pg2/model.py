@@ -1,20 +1,17 @@
 """PG2: two-stage pose-guided person image generation (Ma et al., NeurIPS 2017).
 
-Stage I (``model.stage: g1``): G1 turns [I_A, heatmaps of P_B] into a coarse I_B1, trained with the pose
-mask loss ||(G1 - I_B) * (1 + M_B)||_1 (or plain L1). Stage II (``g2``): G1 is frozen (its weights come
-from a stage-I run through ``train.init_from``), G2 predicts a difference map added to I_B1, and a DCGAN
-discriminator on (I_A, image) pairs is trained against it with BCE + lambda * masked L1. ``g1_d`` is the
-paper's one-stage baseline: G1 trained with the same adversarial loss.
-
-Options (``model:``): stage, blocks (N; default from the image size), hidden (filters of the first
-block), z_dim (FC bottleneck), pose_embedding (heatmap | coordinate | heatmap_encoder), loss (pose_mask
-| l1), l1_weight (lambda), heatmap_radius (pixels), d_base (discriminator width), g2_blocks (default N - 2).
+Stage I (``G1Stage``, ``g1``): G1 turns [I_A, heatmaps of P_B] into a coarse I_B1, trained with the pose
+mask loss ||(G1 - I_B) * (1 + M_B)||_1 (or plain L1). Stage II (``G2Stage``, ``g2``): G1 is frozen (its
+weights come from stage I: ``posevid train`` runs both stages in order), G2 predicts a difference map
+added to I_B1, and a DCGAN discriminator on (I_A, image) pairs is trained against it with BCE + lambda *
+masked L1. ``g1_d`` is the paper's one-stage baseline (``G1DStage``): G1 trained with the same adversarial
+loss. Options: ``PG2Options``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -23,21 +20,32 @@ from torch import Tensor
 from ... import render
 from ...errors import PosevidError
 from ...losses import GANLoss, l1, pose_mask_l1
-from ...poses import Poses
-from ..base import Animator, FixedSizeAnimator, Method, register
+from ...options import option
+from ..base import Animator, Capabilities, FixedSizeAnimator, Method, Stage, register
 from . import data as _pairs  # noqa: F401  (registers data.kind "pg2_pairs")
 from .inference import PG2Graph
 from .nets import G1, G2, PairDiscriminator, default_blocks, pose_vector
 
-STAGES = ("g1", "g1_d", "g2")
-LOSSES = ("pose_mask", "l1")
+if TYPE_CHECKING:
+    from ...cli_hooks import CommandLine
 
 
-def image_size(cfg: dict[str, Any]) -> tuple[int, int]:
-    """(height, width) of the model's images: ``data.size`` and ``data.width`` (default: square)."""
-    data = cfg.get("data", {})
-    size = int(data.get("size", 64))
-    return size, int(data.get("width") or size)
+@dataclass
+class PG2Options:
+    """``model:`` options of PG² (defaults: the paper at 256x256)."""
+
+    stage: Literal["g1", "g2", "g1_d"] = option("g1", "the stage this model trains / was trained in (the "
+                                                      "trainer sets it for each stage)")
+    blocks: int | None = option(None, "N, residual blocks of G1 (default: from the image size)", ge=1)
+    hidden: int = option(128, "filters of G1's first block (block i has hidden * (i + 1))", ge=1)
+    z_dim: int = option(64, "fully connected bottleneck of G1", ge=1)
+    pose_embedding: Literal["heatmap", "coordinate", "heatmap_encoder"] = option(
+        "heatmap", "target pose input: heatmaps (the paper), coordinates (CE) or a heatmap encoder (HME)")
+    loss: Literal["pose_mask", "l1"] = option("pose_mask", "reconstruction loss: eq. 1's pose-mask L1, or plain L1")
+    l1_weight: float = option(10.0, "lambda on the reconstruction loss in the adversarial stages", ge=0)
+    heatmap_radius: float = option(4.0, "radius of the keypoint disks in pixels", gt=0)
+    d_base: int = option(64, "discriminator width", ge=1)
+    g2_blocks: int | None = option(None, "residual blocks of G2 (default: N - 2)", ge=1)
 
 
 def pose_masks(xy: Tensor, conf: Tensor, height: int, width: int) -> Tensor:
@@ -47,42 +55,110 @@ def pose_masks(xy: Tensor, conf: Tensor, height: int, width: int) -> Tensor:
     return torch.from_numpy(masks[:, None]).to(xy.device)
 
 
+class G1Stage(Stage):
+    """Stage I: G1 alone, trained with the reconstruction loss."""
+
+    name = "g1"
+
+    def setup(self) -> None:
+        self.method.adam("g1", self.method.g1.parameters())
+
+    def train_step(self, batch: dict[str, Tensor]) -> dict[str, float]:
+        m = self.method
+        src, tgt, xy, conf, mask = m.unpack(batch)
+        fake = m.coarse(src, xy, conf)
+        m._visuals = {"source": src, "target": tgt, "coarse": fake.detach()}
+        m.g1_steps += 1
+        return self.update(src, tgt, fake, mask)
+
+    def update(self, src: Tensor, tgt: Tensor, fake: Tensor, mask: Tensor) -> dict[str, float]:
+        """One step of G1 on its output ``fake`` for the target ``tgt``."""
+        loss = self.method.reconstruction(fake, tgt, mask)
+        opt = self.method.optimizers["g1"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"l1": loss.item()}
+
+
+class G1DStage(G1Stage):
+    """The paper's one-stage baseline: G1 trained with the adversarial loss + lambda * reconstruction."""
+
+    name = "g1_d"
+
+    def setup(self) -> None:
+        super().setup()
+        self.method.add_discriminator()
+
+    def update(self, src: Tensor, tgt: Tensor, fake: Tensor, mask: Tensor) -> dict[str, float]:
+        return self.method.adversarial(src, tgt, fake, mask, "g1")
+
+
+class G2Stage(Stage):
+    """Stage II: G1 frozen (from stage I, through ``train.init_from``), G2 + D trained adversarially."""
+
+    name = "g2"
+
+    def setup(self) -> None:
+        m = self.method
+        m.g1.requires_grad_(False)
+        m.adam("g2", m.g2.parameters())
+        m.add_discriminator()
+
+    def train_step(self, batch: dict[str, Tensor]) -> dict[str, float]:
+        m = self.method
+        if int(m.g1_steps) == 0:
+            raise PosevidError("train.init_from", "PG2 stage g2 needs a trained G1: set it to a stage-I checkpoint")
+        src, tgt, xy, conf, mask = m.unpack(batch)
+        with torch.no_grad():
+            coarse = m.coarse(src, xy, conf)
+        fake = m.refine(src, coarse)
+        m._visuals = {"source": src, "target": tgt, "coarse": coarse, "refined": fake.detach()}
+        losses = m.adversarial(src, tgt, fake, mask, "g2")
+        losses["l1_coarse"] = m.reconstruction(coarse, tgt, mask).item()
+        return losses
+
+
 @register("pg2")
 class PG2(Method):
-    """PG2 for one training stage; every stage's checkpoint holds G1 (and G2 + D when trained)."""
+    """PG² trained in two stages (``G1Stage`` then ``G2Stage``; ``G1DStage`` is the one-stage baseline).
+    Every stage's checkpoint holds G1 (and G2 + D once trained); options in ``PG2Options``."""
+
+    capabilities = Capabilities(trains=True, animates=True)
+    Options = PG2Options
+    opts: PG2Options
+    stages = (G1Stage, G2Stage)
+    optional_stages = (G1DStage,)
 
     def __init__(self, cfg: dict[str, Any]):
         super().__init__(cfg)
-        m = cfg.get("model", {})
-        self.height, self.width = image_size(cfg)
-        self.stage = m.get("stage", "g1")
-        self.loss_kind = m.get("loss", "pose_mask")
-        if self.stage not in STAGES:
-            raise PosevidError("model.stage", f"must be one of {', '.join(STAGES)}, got {self.stage!r}")
-        if self.loss_kind not in LOSSES:
-            raise PosevidError("model.loss", f"must be one of {', '.join(LOSSES)}, got {self.loss_kind!r}")
-        blocks = int(m.get("blocks") or default_blocks(self.height, self.width))
-        hidden = int(m.get("hidden", 128))
-        self.radius = float(m.get("heatmap_radius", 4))
-        self.l1_weight = float(m.get("l1_weight", 10.0))
+        m = self.opts
+        self.height = self.image_size()
+        self.width = int(self.cfg["data"].get("width") or self.height)
+        blocks = m.blocks or default_blocks(self.height, self.width)
+        self.radius, self.l1_weight = m.heatmap_radius, m.l1_weight
         try:
-            self.g1 = G1(self.height, self.width, blocks, hidden, int(m.get("z_dim", 64)),
-                         m.get("pose_embedding", "heatmap"))
-            if self.stage == "g2":
-                self.g2 = G2(self.height, self.width, int(m.get("g2_blocks") or max(1, blocks - 2)), hidden)
+            self.g1 = G1(self.height, self.width, blocks, m.hidden, m.z_dim, m.pose_embedding)
+            if m.stage == "g2":
+                self.g2 = G2(self.height, self.width, m.g2_blocks or max(1, blocks - 2), m.hidden)
         except ValueError as err:  # pose embedding or image size that does not fit the blocks
             raise PosevidError("model", str(err)) from None
         # Counts stage-I steps; stage II refuses to start from an untrained G1.
         self.register_buffer("g1_steps", torch.zeros((), dtype=torch.long))
-        if self.stage == "g2":
-            self.g1.requires_grad_(False)
-            self.adam("g2", self.g2.parameters())
-        else:
-            self.adam("g1", self.g1.parameters())
-        if self.stage != "g1":
-            self.d = PairDiscriminator(self.height, self.width, int(m.get("d_base", 64)))
-            self.adam("d", self.d.parameters())
-            self.gan = GANLoss("bce")
+        self.start_stage(m.stage)
+
+    def add_discriminator(self) -> None:
+        """The DCGAN pair discriminator and its optimizer (the adversarial stages)."""
+        self.d = PairDiscriminator(self.height, self.width, self.opts.d_base)
+        self.adam("d", self.d.parameters())
+        self.gan = GANLoss("bce")
+
+    def unpack(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """(source, target, target xy, target conf, target pose mask) of a pairs batch, on the device."""
+        dev = self.device
+        xy, conf = batch["xy"][:, 0].to(dev), batch["conf"][:, 0].to(dev)
+        return (batch["src"].to(dev), batch["frames"][:, 0].to(dev), xy, conf,
+                pose_masks(xy, conf, self.height, self.width))
 
     def pose_inputs(self, xy: Tensor, conf: Tensor) -> tuple[Tensor, Tensor]:
         """Target pose as G1 inputs: heatmaps (B, 18, H, W) (disks of ``heatmap_radius``) and the
@@ -105,42 +181,15 @@ class PG2(Method):
     def generate(self, image: Tensor, xy: Tensor, conf: Tensor) -> Tensor:
         """The trained stage's output (refined for g2, else coarse), clamped to [-1, 1]: (B, 3, H, W)."""
         out = self.coarse(image, xy, conf)
-        if self.stage == "g2":
+        if self.opts.stage == "g2":
             out = self.refine(image, out)
         return out.clamp(-1, 1)
 
     def reconstruction(self, fake: Tensor, real: Tensor, mask: Tensor) -> Tensor:
         """The configured L1 term: pose-mask L1 (eq. 1) or plain L1."""
-        return pose_mask_l1(fake, real, mask) if self.loss_kind == "pose_mask" else l1(fake, real)
+        return pose_mask_l1(fake, real, mask) if self.opts.loss == "pose_mask" else l1(fake, real)
 
-    def train_step(self, batch: dict[str, Tensor]) -> dict[str, float]:
-        dev = self.device
-        src, tgt = batch["src"].to(dev), batch["frames"][:, 0].to(dev)
-        xy, conf = batch["xy"][:, 0].to(dev), batch["conf"][:, 0].to(dev)
-        mask = pose_masks(xy, conf, self.height, self.width)
-        if self.stage == "g2":
-            if int(self.g1_steps) == 0:
-                raise PosevidError("train.init_from", "PG2 stage g2 needs a trained G1: set it to a stage-I checkpoint")
-            with torch.no_grad():
-                coarse = self.coarse(src, xy, conf)
-            fake = self.refine(src, coarse)
-            self._visuals = {"source": src, "target": tgt, "coarse": coarse, "refined": fake.detach()}
-            losses = self._adversarial(src, tgt, fake, mask, "g2")
-            losses["l1_coarse"] = self.reconstruction(coarse, tgt, mask).item()
-            return losses
-        fake = self.coarse(src, xy, conf)
-        self._visuals = {"source": src, "target": tgt, "coarse": fake.detach()}
-        self.g1_steps += 1
-        if self.stage == "g1_d":
-            return self._adversarial(src, tgt, fake, mask, "g1")
-        loss = self.reconstruction(fake, tgt, mask)
-        opt = self.optimizers["g1"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return {"l1": loss.item()}
-
-    def _adversarial(self, src: Tensor, tgt: Tensor, fake: Tensor, mask: Tensor, gen: str) -> dict[str, float]:
+    def adversarial(self, src: Tensor, tgt: Tensor, fake: Tensor, mask: Tensor, gen: str) -> dict[str, float]:
         """One D step (eq. 2: real (I_A, I_B) vs fake (I_A, fake)), then one step of generator ``gen``
         on eq. 3 + l1_weight * the reconstruction loss."""
         opt_d, opt_g = self.optimizers["d"], self.optimizers[gen]
@@ -161,10 +210,18 @@ class PG2(Method):
         return {"l1": rec.item(), "g_adv": g_adv.item(), "d_real": d_real.item(), "d_fake": d_fake.item()}
 
     def animator(self) -> Animator:
+        """Frame by frame at the model's size from the source and the target pose (``PG2Animator``)."""
         return PG2Animator(self)
 
     def inference_graph(self) -> PG2Graph:
         return PG2Graph(self)
+
+    @classmethod
+    def modify_commandline_options(cls, cli: CommandLine) -> None:
+        """``posevid transfer``: single-image pose transfer."""
+        from .cli import add_commands
+
+        add_commands(cli)
 
 
 class PG2Animator(FixedSizeAnimator):
@@ -186,46 +243,3 @@ class PG2Animator(FixedSizeAnimator):
         maps, vec = self.method.pose_inputs(xy, conf)
         feed = {**self.cached, "maps": maps, "vec": vec}
         return self.engine.run("frame", **{k: feed[k] for k in self.engine.stages["frame"].inputs})["frame"]
-
-
-def read_target_pose(path: str | Path, frame: int = 0) -> Poses:
-    """The one-frame target pose of ``transfer``: frame ``frame`` of a pose file, or the pose estimated
-    in an image of another person (its own pixel coordinates)."""
-    from ...video import IMAGE_SUFFIXES, read_image
-
-    path = Path(path)
-    if path.suffix.lower() in IMAGE_SUFFIXES:
-        from ...estimate import estimate_poses
-
-        poses = estimate_poses(read_image(path))
-        if not (poses.conf > 0).any():
-            raise PosevidError(path, "no person found in the target image")
-        return poses
-    from ...posefiles import read_poses
-
-    poses = read_poses(path)
-    if not -len(poses) <= frame < len(poses):
-        raise PosevidError(path, f"has {len(poses)} frames; frame {frame} does not exist")
-    if not (poses.conf[frame] > 0).any():
-        raise PosevidError(path, f"frame {frame} holds no visible joint")
-    return poses[frame]
-
-
-def transfer(source: str | Path | np.ndarray, target: str | Path | Poses, checkpoint: str | Path,
-             size: int | None = None, frame: int = 0) -> np.ndarray:
-    """Single-image pose transfer: the person in ``source`` in the pose of ``target``.
-
-    ``target``: a pose file (frame ``frame``), an image of another person, or one-frame ``Poses``. The
-    source is cropped to a square around the person (side ``size``, default the checkpoint's training
-    size) as ``posevid animate`` does, and the target pose is scaled and moved onto the source body
-    (absolute retargeting). Works with any trained method's animator. Returns (size, size, 3) uint8.
-    """
-    from ...pipeline import Animation
-
-    pose = target if isinstance(target, Poses) else read_target_pose(target, frame)
-    anim = Animation(source, pose[:1], checkpoint=checkpoint, mode="absolute", size=size, smooth=False)
-    try:
-        result, _ = next(iter(anim))
-    finally:
-        anim.close()
-    return result

@@ -9,16 +9,14 @@ condition) plus an auxiliary action classifier. Losses: adversarial + lambda_cls
 (lambda_cls = 0.01). Instance norm everywhere, ReLU in G (leaky ReLU in D, as pix2pix).
 
 Keypoints are in the motion dataset's normalised coordinates: (x, y) in [-1, 1], x right, y down.
-The action names are ``data.labels`` (a subset of the motion dataset's). Options (``model:``):
-heatmap_size, sigma (heatmap pixels), base, z_dim, decoder, skip (start from the initial pose; our addition), d_base,
-gan_mode, lambda_cls.
+The action names are ``data.labels`` (a subset of the motion dataset's). Options: ``PSGANOptions``.
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -29,10 +27,14 @@ from ... import render
 from ...data import motion as _motion_data  # noqa: F401  (registers the "motion" dataset kind)
 from ...errors import PosevidError
 from ...losses import GANLoss
-from ...poses import Poses, body_height
+from ...options import option
+from ...poses import Poses
 from ...skeleton import NUM_JOINTS
 from ...tensors import image_to_tensor
-from ..base import Animator, Method, register
+from ..base import Animator, Capabilities, Method, register
+
+if TYPE_CHECKING:
+    from ...cli_hooks import CommandLine
 
 FILL = 0.5  # the body chain spans this fraction of the normalised square (``mocap.fit``)
 
@@ -163,30 +165,68 @@ class SequenceDiscriminator(nn.Module):
         return feats, self.classify(x.float().mean((2, 3, 4)))
 
 
+@dataclass
+class PSGANOptions:
+    """``model:`` options of PSGAN."""
+
+    decoder: Literal["heatmaps", "coords"] = option(
+        "heatmaps", "heatmaps: transposed 3D convs to T heatmap frames + soft-argmax (the paper); coords: 1D "
+                    "temporal convs to T x J x 2 coordinates")
+    heatmap_size: int = option(32, "side of the heatmaps poses are drawn in (a multiple of 16)", ge=16)
+    sigma: float = option(1.5, "Gaussian sigma of a joint's heatmap, in heatmap pixels", gt=0)
+    base: int = option(32, "channels of the first encoder conv (doubling per conv)", ge=1)
+    z_dim: int = option(32, "noise dimension", ge=1)
+    skip: bool = option(True, "start every frame at the initial pose and learn the motion on top (ours)")
+    d_base: int = option(32, "channels of the discriminator's first conv", ge=1)
+    gan_mode: Literal["lsgan", "bce", "hinge"] = option("lsgan", "adversarial loss")
+    lambda_cls: float = option(0.01, "L_p, the weight of the action classification loss", ge=0)
+
+
 @register("psgan")
 class PSGAN(Method):
     """Pose Sequence GAN. Batches come from the motion dataset: ``xy (B, T, 18, 2)`` in [-1, 1],
-    ``conf (B, T, 18)``, ``label (B,)``. ``generate`` samples sequences; ``generate_motion`` wraps it."""
+    ``conf (B, T, 18)``, ``label (B,)``. ``generate`` samples sequences; ``motion`` (the contract of a
+    method that ``generates_motion``) and ``generate_motion`` wrap it. Its animator draws the target
+    poses as stick figures (it has no appearance model)."""
+
+    capabilities = Capabilities(trains=True, animates=True, generates_motion=True)
+    Options = PSGANOptions
+    opts: PSGANOptions
+    data_kind = "motion"
 
     def __init__(self, cfg: dict[str, Any]):
         super().__init__(cfg)
-        m = cfg.get("model", {})
-        self.labels: list[str] = list(cfg.get("data", {}).get("labels") or [])
+        m = self.opts
+        self.labels: list[str] = list(self.actions(self.cfg))
         if not self.labels:
-            raise PosevidError(None, "psgan needs data.labels: the action names to learn, from the motion dataset "
-                                     "(`posevid motion dataset` prints them), e.g. data.labels=[walk,run]")
-        self.frames = int(cfg.get("data", {}).get("frames", 16))
-        self.size = int(m.get("heatmap_size", 32))
-        self.sigma = float(m.get("sigma", 1.5))
-        self.z_dim = int(m.get("z_dim", 32))
-        self.lambda_cls = float(m.get("lambda_cls", 0.01))
+            raise PosevidError("data.labels", "psgan needs the action names to learn, from the motion dataset "
+                                              "(`posevid motion dataset` prints them), e.g. data.labels=[walk,run]")
+        self.frames = int(self.cfg["data"]["frames"])
+        self.size, self.sigma, self.z_dim, self.lambda_cls = m.heatmap_size, m.sigma, m.z_dim, m.lambda_cls
         K = len(self.labels)
-        self.G = PoseSequenceGenerator(K, self.frames, self.size, int(m.get("base", 32)), self.z_dim,
-                                       m.get("decoder", "heatmaps"), skip=bool(m.get("skip", True)))
-        self.D = SequenceDiscriminator(2 * NUM_JOINTS, K, int(m.get("d_base", 32)))
-        self.gan = GANLoss(m.get("gan_mode", "lsgan"))
+        self.G = PoseSequenceGenerator(K, self.frames, self.size, m.base, self.z_dim, m.decoder, skip=m.skip)
+        self.D = SequenceDiscriminator(2 * NUM_JOINTS, K, m.d_base)
+        self.gan = GANLoss(m.gan_mode)
         self.adam("G", self.G.parameters())
         self.adam("D", self.D.parameters())
+
+    @classmethod
+    def actions(cls, cfg: dict[str, Any]) -> tuple[str, ...]:
+        """``data.labels`` of a PSGAN config."""
+        return tuple(str(x) for x in (cfg.get("data") or {}).get("labels") or ())
+
+    def motion(self, action: str, start: Poses, frames: int, seed: int = 0) -> Poses:
+        """``motion.generate_motion`` with this model."""
+        from .motion import generate_motion
+
+        return generate_motion(self, action, start, frames, seed)
+
+    @classmethod
+    def modify_commandline_options(cls, cli: CommandLine) -> None:
+        """``posevid motion generate`` and ``posevid motion sample``."""
+        from .cli import add_commands
+
+        add_commands(cli)
 
     def _d_input(self, xy: Tensor, conf: Tensor, init_maps: Tensor) -> Tensor:
         """(B, T, J, 2), (B, T, J), (B, J, S, S) -> (B, 2J, T, S, S): the sequence's maps and P_0's."""
@@ -287,103 +327,3 @@ class PosePreviewAnimator(Animator):
     def step(self, target: Poses) -> np.ndarray:
         h, w = self._shape
         return render.stick_figure(target.xy[0], target.conf[0], h, w)
-
-
-def normalise_pose(pose: Poses) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
-    """One-frame pixel pose -> normalised (18, 2), conf (18,), the scale and the centre (2,) used.
-
-    The body chain (``poses.body_height``) spans ``FILL`` of the [-1, 1] square, as in the motion dataset.
-    """
-    height = float(body_height(pose[:1])[0])
-    if height <= 0:
-        raise PosevidError(None, "the initial pose has no visible body segment")
-    vis = pose.conf[0] > 0
-    center = (pose.xy[0][vis].min(0) + pose.xy[0][vis].max(0)) / 2
-    scale = 2 * FILL / height
-    xy = np.where(vis[:, None], (pose.xy[0] - center) * scale, 0).astype(np.float32)
-    return xy, pose.conf[0].copy(), scale, center
-
-
-def generate_motion(checkpoint: str | Path | PSGAN, action: str, source_pose: Poses, frames: int,
-                    seed: int = 0, fps: float | None = None) -> Poses:
-    """A ``frames``-long pose sequence of ``action`` starting from ``source_pose`` (its first frame).
-
-    ``checkpoint``: a PSGAN checkpoint path (or a loaded ``PSGAN``). The output is in the source pose's
-    pixel coordinates and image size, every joint present, at ``fps`` (default: the motion data's fps
-    recorded in the model config, else 30).
-    """
-    if isinstance(checkpoint, PSGAN):
-        model = checkpoint
-    else:
-        from ...checkpoints import load_method
-
-        model = load_method(checkpoint)
-        if not isinstance(model, PSGAN):
-            raise PosevidError(checkpoint, f"not a PSGAN checkpoint (method {model.name!r})")
-    if frames < 1:
-        raise PosevidError(None, f"frames must be at least 1, got {frames}")
-    model.eval()
-    label = model.label_index(action)
-    xy, conf, scale, center = normalise_pose(source_pose)
-    gen = torch.Generator().manual_seed(int(seed))
-    seq = model.generate(torch.tensor([label]), torch.from_numpy(xy)[None], torch.from_numpy(conf)[None],
-                         frames, generator=gen)[0].cpu().numpy()
-    pix = seq / scale + center
-    rate = fps or float(model.cfg.get("data", {}).get("fps", 30.0))
-    return Poses(pix, np.ones(pix.shape[:2], np.float32), source_pose.width, source_pose.height, rate)
-
-
-def initial_pose(source: str | Path) -> Poses:
-    """The first pose of a pose file (.npz, .json, .csv) or the pose estimated in a photo: one-frame ``Poses``."""
-    path = Path(source)
-    if path.suffix.lower() in (".npz", ".json", ".csv"):
-        from ...posefiles import read_poses
-
-        return read_poses(path)[0]
-    from ...estimate import PoseEstimator
-    from ...video import read_image
-
-    with PoseEstimator() as estimator:
-        pose, _ = estimator.image(read_image(path))
-    if not (pose.conf > 0).any():
-        raise PosevidError(path, "no person found in the photo")
-    return pose
-
-
-def motion_for_photo(source: str | Path, checkpoint: str | Path, action: str, frames: int, seed: int = 0) -> Poses:
-    """``generate_motion`` from the pose in ``source`` (a photo or a pose file), in its pixels."""
-    return generate_motion(checkpoint, action, initial_pose(source), frames, seed)
-
-
-def sample_to_folder(checkpoint: str | Path, data: str | Path, out: str | Path, split: str = "test",
-                     starts: int = 8, samples: int = 3, frames: int | None = None, size: int = 256,
-                     seed: int = 0) -> int:
-    """Write ``samples`` sequences per initial pose, ``starts`` initial poses per action (first frames of
-    the ``split`` sequences of ``data``), as ``out/<label>/<start>_<sample>.npz`` in a ``size`` image.
-    Returns the number of files written."""
-    from ...checkpoints import load_method
-    from ...data.motion import MotionDataset
-    from ...posefiles import write_poses
-
-    model = load_method(checkpoint)
-    if not isinstance(model, PSGAN):
-        raise PosevidError(checkpoint, f"not a PSGAN checkpoint (method {model.name!r})")
-    ds = MotionDataset(data, split, labels=model.labels)
-    rng = np.random.default_rng(seed)
-    gen = torch.Generator().manual_seed(seed)
-    fps = float(ds.index["fps"])
-    count = 0
-    for k, name in enumerate(model.labels):
-        pool = np.flatnonzero(ds.label == k)
-        for i in rng.choice(pool, min(starts, len(pool)), replace=False) if len(pool) else []:
-            init = torch.from_numpy(ds.xy[i, 0])[None].expand(samples, -1, -1)
-            conf = torch.from_numpy(ds.conf[i, 0])[None].expand(samples, -1)
-            seqs = model.generate(torch.full((samples,), k), init, conf, frames, generator=gen).cpu().numpy()
-            for s, seq in enumerate(seqs):
-                pix = (seq + 1) * (size / 2) - 0.5
-                write_poses(Path(out) / name / f"{int(i)}_{s}.npz",
-                            Poses(pix, np.ones(pix.shape[:2], np.float32), size, size, fps))
-                count += 1
-    if not count:
-        raise PosevidError(data, f"no {split} sequence of the model's actions to start from")
-    return count

@@ -19,7 +19,7 @@ class SCGANGraph(InferenceGraph):
     target_maps (1, 18, S, S) -> frame (1, 3, S, S) in [-1, 1])."""
 
     def __init__(self, method):
-        super().__init__(amp=bool(method.cfg.get("train", {}).get("amp", False)))
+        super().__init__(amp=method.train_opts.amp)
         self.G, self.size = method.G, method.size
         self.joints = method.G.pose[0][0].in_channels
         n = len(self.G.app)  # without skips only the deepest level reaches the rest of G

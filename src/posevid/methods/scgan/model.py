@@ -4,21 +4,19 @@ G(I_s, P_s, P_t): an appearance encoder over (source image, its pose maps) and a
 target pose maps, each 4 stride-2 4x4 convs; residual blocks over the concatenated codes; a decoder of
 nearest-neighbour interpolation + 3x3 conv (x4) and a tanh output. Instance norm, ReLU. D: a PatchGAN
 over (source image, target pose maps, frame). Losses: adversarial + lambda_l1 * L1 (10) + lambda_sem *
-semantic consistency (0.1): the L2 distance between the features of a frozen pose network
-(``posenet``, trained beforehand on the same data) on the generated and the real frame.
+semantic consistency (0.1): the L2 distance between the features of a frozen pose network on the
+generated and the real frame. The pose network (``posenet.model.PoseNet``) is SCGAN's first training
+stage (``PoseNetStage``, on the same data); the generator is the second (``GeneratorStage``).
 
 Robustness to abnormal poses: with ``model.perturb_prob`` > 0 the target keypoints fed to G are, for
 that fraction of samples, jittered (Gaussian, ``perturb_jitter`` x image size) and each joint dropped
-with ``perturb_drop``; the losses still compare with the real frame.
-Options (``model:``): base, res_blocks, skips (U-Net skips from both encoders; off in the paper),
-sigma (pose map sigma in pixels), d_base, d_layers, gan_mode, lambda_l1, lambda_sem, posenet (a
-posenet checkpoint; needed when lambda_sem > 0), perturb_prob, perturb_jitter, perturb_drop.
+with ``perturb_drop``; the losses still compare with the real frame. Options: ``SCGANOptions``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -29,8 +27,10 @@ from ...errors import PosevidError
 from ...losses import GANLoss, l1
 from ...nets.blocks import ConvBlock, ResBlock, UpBlock
 from ...nets.discriminators import PatchDiscriminator
+from ...options import option
 from ...skeleton import NUM_JOINTS
-from ..base import Animator, FixedSizeAnimator, Method, register
+from ..base import Animator, Capabilities, FixedSizeAnimator, Method, Stage, register
+from ..posenet.model import PoseNet, PoseNetOptions, joint_error, posenet_loss
 from .inference import SCGANGraph
 
 
@@ -119,55 +119,136 @@ def perturbation_response(model: SCGAN, clips: Any, jitter: float, drop: float, 
             "l1_perturbed_pose": float(np.mean(l1_noisy))}
 
 
+@dataclass
+class SCGANOptions:
+    """``model:`` options of SCGAN (and of the pose network it trains first)."""
+
+    stage: Literal["posenet", "generator"] = option("generator", "the stage this model trains / was trained in "
+                                                                 "(the trainer sets it for each stage)")
+    base: int = option(32, "channels of the first encoder conv (doubling per conv, capped at 256)", ge=1)
+    res_blocks: int = option(4, "residual blocks over the concatenated codes (at size / 16)", ge=0)
+    skips: bool = option(False, "U-Net skips from both encoders to the decoder (not in the paper)")
+    sigma: float | None = option(None, "sigma of the Gaussian pose maps in pixels (default: size / 32)", gt=0)
+    d_base: int = option(32, "channels of the PatchGAN's first layer", ge=1)
+    d_layers: int = option(3, "stride-2 layers of the PatchGAN", ge=1)
+    gan_mode: Literal["lsgan", "bce", "hinge"] = option("lsgan", "adversarial loss")
+    lambda_l1: float = option(10.0, "L_r, the weight of the L1 reconstruction loss", ge=0)
+    lambda_sem: float = option(0.1, "L_s, the weight of the semantic-consistency loss (0: no pose network)", ge=0)
+    perturb_prob: float = option(0.0, "fraction of training targets given abnormal keypoints", ge=0, le=1)
+    perturb_jitter: float = option(0.03, "their keypoint jitter, as a fraction of the image size", ge=0)
+    perturb_drop: float = option(0.1, "their probability of dropping each joint", ge=0, le=1)
+    posenet: PoseNetOptions = option(PoseNetOptions(), "the pose network of the semantic loss (stage posenet)")
+
+
+class PoseNetStage(Stage):
+    """Stage one: the pose network whose features give the semantic-consistency loss, trained on the
+    dataset's own frames and poses (``posenet.model``)."""
+
+    name = "posenet"
+
+    def setup(self) -> None:
+        self.method.pose_net.requires_grad_(True)
+        self.method.adam("pose_net", self.method.pose_net.parameters())
+
+    def train_step(self, batch: dict[str, Tensor]) -> dict[str, float]:
+        m = self.method
+        images = batch["frames"].flatten(0, 1).float()
+        xy, conf = batch["xy"].flatten(0, 1), batch["conf"].flatten(0, 1)
+        loss, maps, target = posenet_loss(m.pose_net, images, xy, conf, m.opts.posenet.sigma, m.autocast())
+        opt = m.optimizers["pose_net"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        m.posenet_steps += 1
+        m._visuals = {"image": images[:4], "maps": maps.detach()[:4].amax(1, keepdim=True).clamp(0, 1) * 2 - 1,
+                      "target": target[:4].amax(1, keepdim=True) * 2 - 1}
+        return {"mse": loss.item(), "joint_error_px": joint_error(maps, xy, conf, *images.shape[-2:]).item()}
+
+
+class GeneratorStage(Stage):
+    """Stage two: G and D, with the frozen pose network's semantic-consistency loss."""
+
+    name = "generator"
+
+    def setup(self) -> None:
+        m = self.method
+        m.adam("G", m.G.parameters())
+        m.adam("D", m.D.parameters())
+
+    def train_step(self, batch: dict[str, Tensor]) -> dict[str, float]:
+        m = self.method
+        T = batch["frames"].shape[1]
+        real = batch["frames"].flatten(0, 1).float()
+        src = batch["src"].float().repeat_interleave(T, 0)
+        src_xy, src_conf = batch["src_xy"].repeat_interleave(T, 0), batch["src_conf"].repeat_interleave(T, 0)
+        xy, conf = batch["xy"].flatten(0, 1).float(), batch["conf"].flatten(0, 1).float()
+        if m.opts.perturb_prob > 0:
+            xy, conf = perturb(xy, conf, m.size, m.opts.perturb_prob, m.opts.perturb_jitter, m.opts.perturb_drop)
+        tgt_maps = m.maps(batch["xy"].flatten(0, 1), batch["conf"].flatten(0, 1))
+        fake = m.generate(src, src_xy, src_conf, xy, conf)
+        opt_d, opt_g = m.optimizers["D"], m.optimizers["G"]
+        with m.autocast():
+            d_real = m.gan(m.D(torch.cat([src, tgt_maps, real], 1)), True)
+            d_fake = m.gan(m.D(torch.cat([src, tgt_maps, fake.detach()], 1)), False)
+        opt_d.zero_grad(set_to_none=True)
+        (d_real + d_fake).backward()
+        opt_d.step()
+        m.D.requires_grad_(False)
+        with m.autocast():
+            g_adv = m.gan(m.D(torch.cat([src, tgt_maps, fake], 1)), True, for_discriminator=False)
+        m.D.requires_grad_(True)
+        rec = l1(fake, real)
+        loss = g_adv + m.opts.lambda_l1 * rec
+        sem = m.semantic(fake, real) if m.opts.lambda_sem > 0 else torch.zeros(())
+        loss = loss + m.opts.lambda_sem * sem
+        opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        opt_g.step()
+        m._visuals = {"source": src[:4], "pose": tgt_maps[:4].amax(1, keepdim=True) * 2 - 1,
+                      "generated": fake.detach()[:4], "real": real[:4]}
+        return {"l1": rec.item(), "semantic": sem.item(), "g_adv": g_adv.item(), "d_real": d_real.item(),
+                "d_fake": d_fake.item()}
+
+
 @register("scgan")
 class SCGAN(Method):
     """Semantic Consistent GAN on ``ClipDataset`` batches (``src``, ``src_xy``, ``src_conf``, ``frames``,
-    ``xy``, ``conf``); every one of the T frames of an item is a target."""
+    ``xy``, ``conf``); every one of the T frames of an item is a target. Two stages: ``PoseNetStage``
+    (the pose network of the semantic loss), then ``GeneratorStage``. Options: ``SCGANOptions``."""
+
+    capabilities = Capabilities(trains=True, animates=True)
+    Options = SCGANOptions
+    opts: SCGANOptions
+    stages = (PoseNetStage, GeneratorStage)
 
     def __init__(self, cfg: dict[str, Any]):
         super().__init__(cfg)
-        m = cfg.get("model", {})
-        self.size = int(cfg.get("data", {}).get("size", 64))
+        m = self.opts
+        self.size = self.image_size()
         if self.size % 16:
-            raise PosevidError(None, f"scgan needs data.size divisible by 16, got {self.size}")
-        self.sigma = float(m.get("sigma", self.size / 32))
-        self.lambda_l1 = float(m.get("lambda_l1", 10.0))
-        self.lambda_sem = float(m.get("lambda_sem", 0.1))
-        self.perturb_cfg = (float(m.get("perturb_prob", 0.0)), float(m.get("perturb_jitter", 0.03)),
-                            float(m.get("perturb_drop", 0.1)))
-        self.posenet_path = m.get("posenet")
-        self.G = SCGenerator(int(m.get("base", 32)), int(m.get("res_blocks", 4)), bool(m.get("skips", False)))
-        self.D = PatchDiscriminator(3 + 3 + NUM_JOINTS, int(m.get("d_base", 32)), int(m.get("d_layers", 3)))
-        self.gan = GANLoss(m.get("gan_mode", "lsgan"))
-        self._posenet: list[nn.Module] = []  # kept out of the module tree: frozen, not checkpointed
-        self.adam("G", self.G.parameters())
-        self.adam("D", self.D.parameters())
+            raise PosevidError("data.size", f"scgan needs data.size divisible by 16, got {self.size}")
+        self.sigma = m.sigma or self.size / 32
+        self.G = SCGenerator(m.base, m.res_blocks, m.skips)
+        self.D = PatchDiscriminator(3 + 3 + NUM_JOINTS, m.d_base, m.d_layers)
+        self.gan = GANLoss(m.gan_mode)
+        self.pose_net = PoseNet(m.posenet.base, m.posenet.blocks).requires_grad_(False)
+        # Steps of the pose-network stage; the generator stage refuses a semantic loss from an untrained one.
+        self.register_buffer("posenet_steps", torch.zeros((), dtype=torch.long))
+        self.start_stage(m.stage)
 
     def maps(self, xy: Tensor, conf: Tensor) -> Tensor:
         """Gaussian pose maps (B, 18, H, W) of keypoints (B, 18, 2) in model-image pixels."""
         return render.heatmaps(xy.float(), conf.float(), self.size, self.size, kind="gaussian",
                                sigma=self.sigma).to(xy.device)
 
-    def posenet(self) -> nn.Module:
-        """The frozen pose network (loaded from ``model.posenet`` on first use)."""
-        if not self._posenet:
-            if not self.posenet_path or not Path(self.posenet_path).exists():
-                raise PosevidError(self.posenet_path, "scgan with lambda_sem > 0 needs model.posenet: a posenet "
-                                   "checkpoint or run (train one with configs/posenet/tiny.yaml), or lambda_sem=0")
-            from ...checkpoints import load_method
-
-            method = load_method(self.posenet_path)
-            if method.name != "posenet":
-                raise PosevidError(self.posenet_path, f"not a posenet checkpoint (method {method.name!r})")
-            net = method.net.eval().requires_grad_(False)
-            self._posenet.append(net)
-        return self._posenet[0].to(self.device)
-
     def semantic(self, fake: Tensor, real: Tensor) -> Tensor:
         """Semantic consistency: the L2 distance (Euclidean norm over C x H x W) between the pose
         network's features of generated and (detached) real frames, averaged over the batch and over
         its two last feature maps (residual features, heatmaps)."""
-        net = self.posenet()
+        if int(self.posenet_steps) == 0:
+            raise PosevidError("train.init_from", "scgan's semantic loss (model.lambda_sem > 0) needs a trained pose "
+                                                  "network: train stage posenet first, or set model.lambda_sem=0")
+        net = self.pose_net.eval()
         with self.autocast():
             with torch.no_grad():
                 real_f = net(real)[1:]
@@ -180,40 +261,6 @@ class SCGAN(Method):
         """Frames (B, 3, H, W) for sources (B, 3, H, W) in [-1, 1] and keypoints (B, 18, 2) in pixels."""
         with self.autocast():
             return self.G(source, self.maps(src_xy, src_conf), self.maps(xy, conf)).float()
-
-    def train_step(self, batch: dict[str, Tensor]) -> dict[str, float]:
-        T = batch["frames"].shape[1]
-        real = batch["frames"].flatten(0, 1).float()
-        src = batch["src"].float().repeat_interleave(T, 0)
-        src_xy, src_conf = batch["src_xy"].repeat_interleave(T, 0), batch["src_conf"].repeat_interleave(T, 0)
-        xy, conf = batch["xy"].flatten(0, 1).float(), batch["conf"].flatten(0, 1).float()
-        prob, jitter, drop = self.perturb_cfg
-        if prob > 0:
-            xy, conf = perturb(xy, conf, self.size, prob, jitter, drop)
-        tgt_maps = self.maps(batch["xy"].flatten(0, 1), batch["conf"].flatten(0, 1))
-        fake = self.generate(src, src_xy, src_conf, xy, conf)
-        opt_d, opt_g = self.optimizers["D"], self.optimizers["G"]
-        with self.autocast():
-            d_real = self.gan(self.D(torch.cat([src, tgt_maps, real], 1)), True)
-            d_fake = self.gan(self.D(torch.cat([src, tgt_maps, fake.detach()], 1)), False)
-        opt_d.zero_grad(set_to_none=True)
-        (d_real + d_fake).backward()
-        opt_d.step()
-        self.D.requires_grad_(False)
-        with self.autocast():
-            g_adv = self.gan(self.D(torch.cat([src, tgt_maps, fake], 1)), True, for_discriminator=False)
-        self.D.requires_grad_(True)
-        rec = l1(fake, real)
-        loss = g_adv + self.lambda_l1 * rec
-        sem = self.semantic(fake, real) if self.lambda_sem > 0 else torch.zeros(())
-        loss = loss + self.lambda_sem * sem
-        opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        opt_g.step()
-        self._visuals = {"source": src[:4], "pose": tgt_maps[:4].amax(1, keepdim=True) * 2 - 1,
-                         "generated": fake.detach()[:4], "real": real[:4]}
-        return {"l1": rec.item(), "semantic": sem.item(), "g_adv": g_adv.item(), "d_real": d_real.item(),
-                "d_fake": d_fake.item()}
 
     def animator(self) -> Animator:
         return SCGANAnimator(self)

@@ -1,5 +1,5 @@
-"""The ``warp`` method (no training): part-wise affine warping of the source person; see ``model``."""
+"""The ``warp`` method (no training): the source person as a layered, skinned mesh (``posevid.rig``); see ``model``."""
 
-from .model import WarpAnimator, WarpMethod, inpaint_background
+from .model import WarpAnimator, WarpMethod
 
-__all__ = ["WarpAnimator", "WarpMethod", "inpaint_background"]
+__all__ = ["WarpAnimator", "WarpMethod"]

@@ -1,0 +1,445 @@
+"""Layers of the person in a photo: which body part each pixel shows, where a limb is cut free of the body,
+what lies under a limb that covers the body, and the parts' depth order in each frame.
+
+Parts are ``skeleton.PART_NAMES`` (0-9) plus ``LOOSE`` (10): person pixels well outside every part's shape
+(a skirt, a wide coat), which hang on the body. Shapes come from the pose: capsules along the limbs with
+radii measured on the silhouette, the torso polygon and the head ellipse of ``render.part_masks``.
+Pixels inside several shapes go to the front-most (``depth_keys``); a limb lying over the torso is
+therefore labelled limb, and ``cut_rule`` keeps it joined to the body only at its own joint.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .render import MIN_CONF, body_scale, part_masks
+from .skeleton import BODY_PARTS, JOINT, NUM_PARTS, PART_NAMES
+
+LOOSE = NUM_PARTS
+TORSO, HEAD = PART_NAMES.index("torso"), PART_NAMES.index("head")
+LIMBS = tuple(p for p in range(NUM_PARTS) if p not in (TORSO, HEAD))
+THIGHS = (PART_NAMES.index("right_upper_leg"), PART_NAMES.index("left_upper_leg"))
+SHINS = (PART_NAMES.index("right_lower_leg"), PART_NAMES.index("left_lower_leg"))
+LEGS = THIGHS + SHINS
+# Chains: the body (head, torso, loose), and each arm and leg.
+_CHAINS = ("body", "right_upper_arm", "left_upper_arm", "right_upper_leg", "left_upper_leg")
+GROUP: tuple[int, ...] = tuple(0 if n in ("head", "torso") else _CHAINS.index(n.replace("lower", "upper"))
+                               for n in PART_NAMES) + (0,)
+GROUP_ARRAY = np.array(GROUP)
+# Layers that show through each other's soft edges: each limb part, and the body (head, torso, loose) as one.
+LAYER = np.array([p if p in LIMBS else TORSO for p in range(NUM_PARTS)] + [TORSO])
+# Default capsule radius and extension past the end joint (hand, foot), in body scales.
+_LIMB_RADIUS = {"upper_arm": 0.11, "lower_arm": 0.09, "upper_leg": 0.16, "lower_leg": 0.12}
+_LIMB_EXTEND = {"upper_arm": 0.0, "lower_arm": 0.4, "upper_leg": 0.0, "lower_leg": 0.25}
+# Measured radii stay within this range of the defaults (arms in sleeves, legs in trousers or skirts).
+_RADIUS_RANGE = {"upper_arm": (0.6, 1.4), "lower_arm": (0.6, 1.3), "upper_leg": (0.6, 1.6), "lower_leg": (0.6, 1.5)}
+# Default depth (in front is higher), body scales: a part's z from the pose (nearer is higher) is added.
+_DEPTH_BIAS = {"torso": 0.0, "head": 0.05, "upper_leg": 0.10, "lower_leg": 0.15, "upper_arm": 0.20,
+               "lower_arm": 0.25}
+_BEHIND = 0.3  # a limb this many body scales farther than the torso is drawn behind it
+# Joints where a limb may stay glued to its parent, and how far from the joint (in the limb's radii).
+_JOINT_OF = {p: BODY_PARTS[PART_NAMES[p]][0] for p in LIMBS}
+_GLUE_REACH = {"upper_arm": 1.7, "lower_arm": 2.5, "upper_leg": 1.6, "lower_leg": 2.5}
+_LOOSE_GLUE = frozenset((TORSO, HEAD, LOOSE) + THIGHS)
+
+
+def _kind(p: int) -> str:
+    return PART_NAMES[p].split("_", 1)[1]
+
+
+def scale_of(xy: np.ndarray, conf: np.ndarray, silhouette: np.ndarray) -> float:
+    """The body scale (``render.body_scale``, about the neck-to-hip length) in pixels; from the
+    silhouette's height when the pose gives none."""
+    s = float(body_scale(xy, conf))
+    if s > 0:
+        return s
+    ys = np.flatnonzero(silhouette.any(1))
+    return max(4.0, (ys[-1] - ys[0] + 1) / 3.5) if ys.size else 4.0
+
+
+def _segment_distance(px: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distance of points (..., 2) to the segment a-b."""
+    ab = b - a
+    t = np.clip(((px - a) @ ab) / max(float(ab @ ab), 1e-9), 0.0, 1.0)
+    return np.linalg.norm(px - (a + t[..., None] * ab), axis=-1)
+
+
+def _limb_segment(xy: np.ndarray, p: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    a, b = (xy[j].astype(np.float64) for j in BODY_PARTS[PART_NAMES[p]])
+    bone = b - a
+    end = b + bone * (_LIMB_EXTEND[_kind(p)] * scale / max(float(np.linalg.norm(bone)), 1e-6))
+    return a, end
+
+
+def limb_radii(xy: np.ndarray, conf: np.ndarray, silhouette: np.ndarray, scale: float) -> np.ndarray:
+    """(10,) capsule radius of each limb in pixels (0 for head and torso), measured as the silhouette's
+    half width (its distance transform) along the bone where the limb is clear of the torso and of the
+    other limbs (legs pressed together measure as one), within
+    ``_RADIUS_RANGE`` of the default proportion of the body scale."""
+    vis = conf > MIN_CONF
+    inside = cv2.distanceTransform(silhouette.astype(np.uint8), cv2.DIST_L2, 5)
+    h, w = silhouette.shape
+    torso = part_masks(xy, conf, h, w)[TORSO] > 0
+    radii = np.zeros(NUM_PARTS)
+    for p in LIMBS:
+        default = _LIMB_RADIUS[_kind(p)] * scale
+        radii[p] = default
+        a, b = BODY_PARTS[PART_NAMES[p]]
+        if not (vis[a] and vis[b]):
+            continue
+        t = np.linspace(0.25, 0.75, 11)[:, None]
+        pts = np.round(xy[a] + t * (xy[b] - xy[a])).astype(int)
+        ok = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
+        pts = pts[ok]
+        near = np.zeros(len(pts), bool)
+        for q in LIMBS:
+            qa, qb = BODY_PARTS[PART_NAMES[q]]
+            if q != p and vis[qa] and vis[qb] and not {qa, qb} & {a, b}:
+                near |= _segment_distance(pts.astype(np.float64), xy[qa], xy[qb]) < 2.2 * _LIMB_RADIUS[_kind(q)] * scale
+        free = pts[~torso[pts[:, 1], pts[:, 0]] & ~near] if len(pts) else pts
+        widths = inside[free[:, 1], free[:, 0]] if len(free) else np.zeros(0)
+        widths = widths[widths > 0]
+        if len(widths) >= 3:
+            radii[p] = float(np.clip(np.percentile(widths, 70), *(np.array(_RADIUS_RANGE[_kind(p)]) * default)))
+    return radii
+
+
+def part_distances(xy: np.ndarray, conf: np.ndarray, radii: np.ndarray, scale: float, height: int,
+                   width: int) -> np.ndarray:
+    """(10, H, W) float32 signed distance in pixels to each part's shape (negative inside; +inf for a part
+    the pose does not define): limb capsules of ``radii``, the lower limbs' extended past the wrist and the
+    ankle by a capsule at least as wide as the default forearm or shin (a hand is wider than a thin wrist),
+    and the torso and head of ``render.part_masks``."""
+    vis = conf > MIN_CONF
+    out = np.full((NUM_PARTS, height, width), np.inf, np.float32)
+    masks = part_masks(xy, conf, height, width)
+    for p in (TORSO, HEAD):
+        m = (masks[p] > 0).astype(np.uint8)
+        if m.any():
+            out[p] = cv2.distanceTransform(1 - m, cv2.DIST_L2, 5) - cv2.distanceTransform(m, cv2.DIST_L2, 5)
+    ys, xs = np.mgrid[0:height, 0:width]
+    px = np.stack([xs, ys], -1).astype(np.float64)
+    for p in LIMBS:
+        a, b = BODY_PARTS[PART_NAMES[p]]
+        if vis[a] and vis[b]:
+            start, end = _limb_segment(xy, p, scale)
+            out[p] = _segment_distance(px, start, xy[b]) - radii[p]
+            if _LIMB_EXTEND[_kind(p)]:
+                wide = max(radii[p], _LIMB_RADIUS[_kind(p)] * scale)
+                out[p] = np.minimum(out[p], _segment_distance(px, xy[b].astype(np.float64), end) - wide)
+    return out
+
+
+def depth_keys(xy: np.ndarray, conf: np.ndarray, z: np.ndarray | None, scale: float) -> np.ndarray:
+    """(11,) depth key per part and ``LOOSE`` (higher is in front): the default order (lower arms, upper
+    arms, lower legs, upper legs, head, torso from front to back; of two legs the one whose ankle is lower
+    in the image in front), shifted by the pose's depth ``z`` (18,) when given: nearer limbs come forward,
+    and a limb more than ``_BEHIND`` body scales behind the torso goes behind it. Loose pixels share the
+    torso's depth."""
+    vis = conf > MIN_CONF
+    keys = np.array([_DEPTH_BIAS["torso" if p == TORSO else "head" if p == HEAD else _kind(p)]
+                     for p in range(NUM_PARTS)] + [0.0])
+    ra, la = JOINT["right_ankle"], JOINT["left_ankle"]
+    if vis[ra] and vis[la]:  # the foot lower in the picture is nearer (on a floor seen from above)
+        lower = 0.05 * (xy[ra, 1] - xy[la, 1]) / max(scale, 1e-6)
+        keys[[THIGHS[0], SHINS[0]]] += lower
+        keys[[THIGHS[1], SHINS[1]]] -= lower
+    keys -= 1e-4 * np.arange(NUM_PARTS + 1)  # strict order: of two equal parts, the first (right) in front
+    if z is None:
+        return keys
+    torso_joints = [j for j in BODY_PARTS["torso"] if vis[j]]
+    if not torso_joints:
+        return keys
+    zt = float(np.mean(z[torso_joints]))
+    for p in LIMBS:
+        joints = [j for j in BODY_PARTS[PART_NAMES[p]] if vis[j]]
+        if not joints:
+            continue
+        rel = (float(np.mean(z[joints])) - zt) / max(scale, 1e-6)
+        keys[p] -= 0.1 * rel + (10.0 if rel > _BEHIND else 0.0)
+    return keys
+
+
+def label_parts(distances: np.ndarray, region: np.ndarray, keys: np.ndarray, radii: np.ndarray,
+                scale: float, rgb: np.ndarray | None = None, xy: np.ndarray | None = None) -> np.ndarray:
+    """(H, W) int64 part label of every pixel.
+
+    A pixel inside one or more part shapes takes the front-most (``keys``), except between two limbs side
+    by side (``_side_by_side``: legs pressed together, an elbow's two bones), which split their overlap
+    by the distance to their bones in radii. The pixels of ``region``
+    (H, W) bool outside every shape form pieces; each piece's pixels go to the nearest, in units of its
+    reach (``_reach``: a limb's radius, a third of the body scale for torso and head), of the parts that
+    the piece touches (so spread fingers that touch only the forearm move with it, and a coat's flap
+    beside a folded arm stays with the torso), becoming ``LOOSE`` beyond the torso's or a thigh's reach
+    (a skirt, a wide coat). With the photo ``rgb`` (H, W, 3) uint8 and the pose's joints ``xy`` (18, 2),
+    ``refine_by_colour`` then settles the pixels near each limb by colour. Pixels outside
+    ``region`` get the label of the nearest region pixel (so any lookup near the person is defined).
+    """
+    inside = distances <= 0
+    in_any = inside.any(0)
+    ranked = np.where(inside, keys[:NUM_PARTS, None, None], -np.inf)
+    label = np.where(in_any, ranked.argmax(0), distances.argmin(0))
+    reach = _reach(radii, scale)
+    if xy is not None:  # two limbs side by side (not crossing) split their overlap down the middle
+        np.put_along_axis(ranked, label[None], -np.inf, 0)
+        second, other = ranked.max(0), ranked.argmax(0)
+        both = in_any & np.isfinite(second)
+        for p in LIMBS:
+            for q in LIMBS:
+                if p == q or not _side_by_side(xy, p, q):
+                    continue
+                pair = both & (label == p) & (other == q)
+                closer = (distances[q] + radii[q]) / radii[q] < (distances[p] + radii[p]) / radii[p]
+                label[pair & closer] = q
+    rest = (region & ~in_any).astype(np.uint8)
+    count, comp, stats, _ = cv2.connectedComponentsWithStats(rest, connectivity=8)
+    h, w = region.shape
+    for c in range(1, count):
+        x, y, bw, bh = stats[c, :4]
+        x0, y0, x1, y1 = max(x - 1, 0), max(y - 1, 0), min(x + bw + 1, w), min(y + bh + 1, h)
+        piece = comp[y0:y1, x0:x1] == c
+        ring = cv2.dilate(piece.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ~piece
+        ring &= in_any[y0:y1, x0:x1]
+        touched = np.unique(label[y0:y1, x0:x1][ring])
+        candidates = touched if touched.size else np.arange(NUM_PARTS)
+        d = distances[candidates, y0:y1, x0:x1]
+        best = candidates[(d / reach[candidates, None, None]).argmin(0)]
+        far = np.take_along_axis(distances[:, y0:y1, x0:x1], best[None], 0)[0] > reach[best]
+        best = np.where(far & np.isin(best, (TORSO,) + THIGHS), LOOSE, best)
+        sub = label[y0:y1, x0:x1]
+        sub[piece] = best[piece]
+    if rgb is not None and xy is not None:
+        label = refine_by_colour(label, rgb, distances, xy, radii, scale, region)
+    label = _majority(label, region)
+    if region.any() and not region.all():
+        from scipy.ndimage import distance_transform_edt
+
+        _, (iy, ix) = distance_transform_edt(~region, return_indices=True)
+        label = label[iy, ix]
+    return label.astype(np.int64)
+
+
+def _side_by_side(xy: np.ndarray, p: int, q: int, folded: float = 45.0) -> bool:
+    """Whether limbs p and q lie side by side rather than one across the other: their bones do not cross,
+    or, for a limb and the next one down its chain, the joint between them is bent by less than 180 minus
+    ``folded`` degrees (a forearm folded onto its upper arm lies across it)."""
+    (a1, b1), (a2, b2) = BODY_PARTS[PART_NAMES[p]], BODY_PARTS[PART_NAMES[q]]
+    shared = {a1, b1} & {a2, b2}
+    if shared:
+        j = shared.pop()
+        u = xy[a1 if b1 == j else b1] - xy[j]
+        v = xy[a2 if b2 == j else b2] - xy[j]
+        cos = float(u @ v) / max(float(np.linalg.norm(u) * np.linalg.norm(v)), 1e-9)
+        return cos < np.cos(np.radians(folded))
+
+    def side(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> float:
+        return float((b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]))
+
+    crosses = (side(xy[a1], xy[b1], xy[a2]) * side(xy[a1], xy[b1], xy[b2]) < 0
+               and side(xy[a2], xy[b2], xy[a1]) * side(xy[a2], xy[b2], xy[b1]) < 0)
+    return not crosses
+
+
+def _palette(lab: np.ndarray, k: int = 3, most: int = 3000) -> np.ndarray | None:
+    """(k, 3) k-means colour centres of Lab pixels (N, 3) (None for fewer than 30 pixels)."""
+    if len(lab) < 30:
+        return None
+    if len(lab) > most:
+        lab = lab[np.random.default_rng(0).choice(len(lab), most, replace=False)]
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
+    cv2.setRNGSeed(0)
+    _, _, centres = cv2.kmeans(np.ascontiguousarray(lab, np.float32), k, None, criteria, 2, cv2.KMEANS_PP_CENTERS)
+    return centres
+
+
+def _colour_distance(lab: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """(N,) distance of Lab pixels (N, 3) to the nearest of the centres (k, 3)."""
+    return np.sqrt(((lab[:, None] - centres[None]) ** 2).sum(-1)).min(1)
+
+
+def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray, xy: np.ndarray,
+                     radii: np.ndarray, scale: float, region: np.ndarray, ratio: float = 0.5,
+                     least: float = 12.0) -> np.ndarray:
+    """Labels near each limb settled by colour.
+
+    A pixel of a limb within 2 radii of its bone but off the bone's core (0.6 radii around it) goes to the
+    nearest of torso, head and loose cloth (in units of reach) when its colour (CIE Lab) is much closer to
+    that part's colours near the limb than to the core's (distances to the nearest of 3 k-means colours:
+    under ``ratio`` times, the core's over ``least``). So a bare arm over a white dress or against dark hair
+    takes only the arm, while same-coloured parts (an arm in a sleeve over its jacket) keep the geometric
+    labels. Colour only takes pixels from limbs, and never beyond the bone's end: a hand's colours are not
+    its sleeve's.
+    """
+    lab = cv2.cvtColor(np.ascontiguousarray(rgb, np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
+    h, w = labels.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    px = np.stack([xs, ys], -1).astype(np.float64)
+    alone = (distances <= 0).sum(0) <= 1
+    cores = {}
+    for p in range(NUM_PARTS + 1):
+        if p in LIMBS:
+            if not np.isfinite(distances[p]).any():
+                continue
+            a, b = (xy[j].astype(np.float64) for j in BODY_PARTS[PART_NAMES[p]])
+            core = _segment_distance(px, a, b) <= 0.6 * radii[p]
+        elif p == LOOSE:
+            core = cv2.erode((labels == LOOSE).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        else:
+            core = distances[p] <= -(0.15 if p == TORSO else 0.1) * scale
+        cores[p] = core & (labels == p) & region & (alone | (p in LIMBS) | (p == LOOSE))
+    reach = np.append(_reach(radii, scale), 0.33 * scale)
+    dist = np.concatenate([distances[:NUM_PARTS], np.where(labels == LOOSE, 0.0, np.inf)[None]])
+    out = labels.copy()
+    for p in LIMBS:
+        own = _palette(lab[cores[p]]) if p in cores else None
+        if own is None:
+            continue
+        near = distances[p] <= 3 * radii[p]  # other parts' colours are taken near the limb only
+        palettes = {q: _palette(lab[c & near]) for q, c in cores.items() if q in (TORSO, HEAD, LOOSE)}
+        others = np.array([q for q, c in palettes.items() if c is not None])
+        a, b = (xy[j].astype(np.float64) for j in BODY_PARTS[PART_NAMES[p]])
+        band = region & (_segment_distance(px, a, b) <= 2 * radii[p]) & ~cores[p]
+        if not others.size or not band.any():
+            continue
+        alt = others[(dist[others][:, band] / reach[others, None]).argmin(0)]
+        pix = lab[band]
+        dp = _colour_distance(pix, own)
+        dq = np.zeros_like(dp)
+        for q in np.unique(alt):
+            dq[alt == q] = _colour_distance(pix[alt == q], palettes[q])
+        cur = out[band]
+        out[band] = np.where((cur == p) & (dq < ratio * dp) & (dp > least), alt, cur)
+    return out
+
+
+def _reach(radii: np.ndarray, scale: float) -> np.ndarray:
+    """(10,) how far past its shape a part plausibly extends: limbs their radius, torso and head a third of
+    the body scale."""
+    reach = np.maximum(radii, 1.0)
+    reach[[TORSO, HEAD]] = max(0.33 * scale, 1.0)
+    return reach
+
+
+def _majority(label: np.ndarray, region: np.ndarray, sigma: float = 1.0) -> np.ndarray:
+    """Labels smoothed by a Gaussian-weighted vote over the region's pixels (no staircase specks)."""
+    votes = np.stack([cv2.GaussianBlur(((label == v) & region).astype(np.float32), (0, 0), sigma)
+                      for v in range(LOOSE + 1)])
+    return np.where(region, votes.argmax(0), label)
+
+
+def body_under_limbs(labels: np.ndarray, distances: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """(H, W) int64: for each limb pixel lying over the body in the photo, the body part under it, else -1.
+    Over the body means inside the torso's shape (then the torso is under it) or a thigh's (that thigh):
+    the body's extent that the pose implies, so a forearm across the chest has chest under it while an arm
+    hanging beside the body has nothing."""
+    out = np.full(labels.shape, -1, np.int64)
+    limb = np.isin(labels, LIMBS) & region
+    for p in THIGHS + (TORSO,):  # the torso last: it wins where a thigh's shape overlaps it
+        out[limb & (distances[p] <= 0) & (labels != p)] = p
+    return out
+
+
+def limbs_under_limbs(labels: np.ndarray, distances: np.ndarray, keys: np.ndarray, region: np.ndarray
+                      ) -> np.ndarray:
+    """(H, W) int64: where a limb's shape runs under another part in front of it (a forearm folded under
+    the other one, the far leg behind the near one, an arm behind the body), that hidden limb (the
+    front-most of them), else -1."""
+    out = np.full(labels.shape, -1, np.int64)
+    best = np.full(labels.shape, -np.inf)
+    for p in LIMBS:
+        hidden = (distances[p] <= 0) & region & (labels != p) & (keys[labels] > keys[p])
+        hidden &= np.isin(labels, LIMBS + (TORSO, HEAD))
+        take = hidden & (keys[p] > best)
+        out[take], best[take] = p, keys[p]
+    return out
+
+
+def leg_gap_top(xy: np.ndarray, conf: np.ndarray, silhouette: np.ndarray) -> float | None:
+    """How far down the legs (in pixels along the body's down direction from the hip centre) the first
+    background pixel between the two legs lies: above it the legs are one piece of cloth (a skirt, or legs
+    pressed together); None when the hips or knees are not seen."""
+    vis = conf > MIN_CONF
+    rh, lh, rk, lk = JOINT["right_hip"], JOINT["left_hip"], JOINT["right_knee"], JOINT["left_knee"]
+    ra, la = JOINT["right_ankle"], JOINT["left_ankle"]
+    if not (vis[rh] and vis[lh] and vis[rk] and vis[lk]):
+        return None
+    hip = (xy[rh] + xy[lh]) / 2
+    lower = [(xy[rk] + xy[lk]) / 2]
+    if vis[ra] and vis[la]:
+        lower.append((xy[ra] + xy[la]) / 2)
+    end = lower[-1]
+    down = end - hip
+    length = float(np.linalg.norm(down))
+    if length < 2:
+        return None
+    h, w = silhouette.shape
+    # Walk down the midline between the legs (through the knees' midpoint).
+    path = [hip, *lower]
+    travelled = 0.0
+    for a, b in zip(path[:-1], path[1:]):
+        seg = float(np.linalg.norm(b - a))
+        for t in np.arange(0.0, seg, 1.0):
+            x, y = np.round(a + (b - a) * t / max(seg, 1e-6)).astype(int)
+            if 0 <= x < w and 0 <= y < h and not silhouette[y, x]:
+                return travelled + t
+        travelled += seg
+    return travelled
+
+
+def glue(label_a: np.ndarray, label_b: np.ndarray, points: np.ndarray, xy: np.ndarray, radii: np.ndarray,
+         gap_top: float | None) -> np.ndarray:
+    """Whether mesh edges between parts ``label_a`` and ``label_b`` (E,) at ``points`` (E, 2) stay joined.
+
+    Joined: within a part; head and torso; loose cloth with the body and thighs; a limb and its parent
+    near the joint between them (``_GLUE_REACH`` limb radii); the two legs above ``gap_top`` (pixels down
+    from the hip centre; skirts). Everything else is cut: an arm lying along the body is free of it.
+    """
+    a, b = np.minimum(label_a, label_b), np.maximum(label_a, label_b)
+    out = a == b
+    out |= (a == min(TORSO, HEAD)) & (b == max(TORSO, HEAD))
+    loose_a = np.isin(a, tuple(_LOOSE_GLUE))
+    out |= (b == LOOSE) & loose_a
+    for p in LIMBS:
+        parent = TORSO if _kind(p).startswith("upper") else p - 1
+        joint = xy[_JOINT_OF[p]]
+        near = np.linalg.norm(points - joint, axis=1) <= _GLUE_REACH[_kind(p)] * radii[p]
+        pair = ((a == min(p, parent)) & (b == max(p, parent)))
+        out |= pair & near
+    if gap_top is not None:
+        rh, lh = JOINT["right_hip"], JOINT["left_hip"]
+        rk, lk = JOINT["right_knee"], JOINT["left_knee"]
+        hip = (xy[rh] + xy[lh]) / 2
+        down = (xy[rk] + xy[lk]) / 2 - hip
+        down = down / max(float(np.linalg.norm(down)), 1e-6)
+        above = (points - hip) @ down <= gap_top
+        both_legs = np.isin(a, LEGS) & np.isin(b, LEGS) & (GROUP_ARRAY[a] != GROUP_ARRAY[b])
+        out |= both_legs & above
+    return out
+
+
+
+def fill_from(rgb: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """(H, W, C) float32 image whose unknown pixels are filled from the ``known`` (H, W) bool ones by
+    push-pull (averages over a pyramid, coarse levels filling the holes of finer ones): a smooth
+    continuation of the surrounding colours."""
+    img = np.asarray(rgb, np.float32) * known[..., None]
+    weight = known.astype(np.float32)
+    pyramid = [(img, weight)]
+    while min(img.shape[:2]) > 2 and weight.min() <= 0:
+        img = cv2.resize(img, (max(1, img.shape[1] // 2), max(1, img.shape[0] // 2)), interpolation=cv2.INTER_AREA)
+        weight = cv2.resize(weight, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_AREA)
+        if img.ndim == 2:
+            img = img[..., None]
+        pyramid.append((img, weight))
+    filled = None
+    for img, weight in reversed(pyramid):
+        mean = img / np.maximum(weight[..., None], 1e-6)
+        if filled is not None:
+            up = cv2.resize(filled, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR)
+            if up.ndim == 2:
+                up = up[..., None]
+            a = np.clip(weight, 0, 1)[..., None]
+            mean = a * mean + (1 - a) * up
+        filled = mean
+    return np.where(known[..., None], np.asarray(rgb, np.float32), filled)

@@ -1,0 +1,92 @@
+"""PSGAN's motion tools: a pose sequence of an action from a photo or pose (``posevid motion generate``,
+``posevid animate --action``) and samples for every action (``posevid motion sample``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ...checkpoints import load_method
+from ...errors import PosevidError
+from ...poses import Poses, body_height
+from .model import FILL, PSGAN
+
+
+def normalise_pose(pose: Poses) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """One-frame pixel pose -> normalised (18, 2), conf (18,), the scale and the centre (2,) used.
+
+    The body chain (``poses.body_height``) spans ``FILL`` of the [-1, 1] square, as in the motion dataset.
+    """
+    height = float(body_height(pose[:1])[0])
+    if height <= 0:
+        raise PosevidError(None, "the initial pose has no visible body segment")
+    vis = pose.conf[0] > 0
+    center = (pose.xy[0][vis].min(0) + pose.xy[0][vis].max(0)) / 2
+    scale = 2 * FILL / height
+    xy = np.where(vis[:, None], (pose.xy[0] - center) * scale, 0).astype(np.float32)
+    return xy, pose.conf[0].copy(), scale, center
+
+
+def generate_motion(checkpoint: str | Path | PSGAN, action: str, source_pose: Poses, frames: int,
+                    seed: int = 0, fps: float | None = None) -> Poses:
+    """A ``frames``-long pose sequence of ``action`` starting from ``source_pose`` (its first frame).
+
+    ``checkpoint``: a PSGAN checkpoint path (or a loaded ``PSGAN``). The output is in the source pose's
+    pixel coordinates and image size, every joint present, at ``fps`` (default: the motion data's fps
+    recorded in the model config, else 30).
+    """
+    if isinstance(checkpoint, PSGAN):
+        model = checkpoint
+    else:
+        model = load_method(checkpoint, expect="psgan")
+    if frames < 1:
+        raise PosevidError(None, f"frames must be at least 1, got {frames}")
+    model.eval()
+    label = model.label_index(action)
+    xy, conf, scale, center = normalise_pose(source_pose)
+    gen = torch.Generator().manual_seed(int(seed))
+    seq = model.generate(torch.tensor([label]), torch.from_numpy(xy)[None], torch.from_numpy(conf)[None],
+                         frames, generator=gen)[0].cpu().numpy()
+    pix = seq / scale + center
+    rate = fps or float(model.cfg["data"].get("fps") or 30.0)
+    return Poses(pix, np.ones(pix.shape[:2], np.float32), source_pose.width, source_pose.height, rate)
+
+
+def motion_for_photo(source: str | Path, checkpoint: str | Path, action: str, frames: int, seed: int = 0) -> Poses:
+    """``generate_motion`` from the pose in ``source`` (a photo or a pose file), in its pixels."""
+    from ...estimate import first_pose
+
+    return generate_motion(checkpoint, action, first_pose(source), frames, seed)
+
+
+def sample_to_folder(checkpoint: str | Path, data: str | Path, out: str | Path, split: str = "test",
+                     starts: int = 8, samples: int = 3, frames: int | None = None, size: int = 256,
+                     seed: int = 0) -> int:
+    """Write ``samples`` sequences per initial pose, ``starts`` initial poses per action (first frames of
+    the ``split`` sequences of ``data``), as ``out/<label>/<start>_<sample>.npz`` in a ``size`` image.
+    Returns the number of files written."""
+    from ...data.motion import MotionDataset
+    from ...posefiles import write_poses
+
+    model = load_method(checkpoint, expect="psgan")
+    ds = MotionDataset(data, split, labels=model.labels)
+    rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(seed)
+    fps = float(ds.index["fps"])
+    count = 0
+    for k, name in enumerate(model.labels):
+        pool = np.flatnonzero(ds.label == k)
+        for i in rng.choice(pool, min(starts, len(pool)), replace=False) if len(pool) else []:
+            init = torch.from_numpy(ds.xy[i, 0])[None].expand(samples, -1, -1)
+            conf = torch.from_numpy(ds.conf[i, 0])[None].expand(samples, -1)
+            seqs = model.generate(torch.full((samples,), k), init, conf, frames, generator=gen).cpu().numpy()
+            for s, seq in enumerate(seqs):
+                pix = (seq + 1) * (size / 2) - 0.5
+                write_poses(Path(out) / name / f"{int(i)}_{s}.npz",
+                            Poses(pix, np.ones(pix.shape[:2], np.float32), size, size, fps))
+                count += 1
+    if not count:
+        raise PosevidError(data, f"no {split} sequence of the model's actions to start from")
+    return count

@@ -1,0 +1,137 @@
+"""The photo to animate: its output frame, its person (pose and mask) found and checked, and the square
+crop a method trained on square crops works in.
+
+``frame_size`` says how large the result is: the photo's whole frame and aspect ratio, its longer side
+``size`` (or ``width`` x ``height``; the pipeline crops the photo around the person to fill them when the
+aspect differs), never padded. ``find_person`` runs BlazePose on the photo and, when it finds nobody or
+only a small person, on crops of it (its detector can miss a person in a busy scene, or take a
+reflection for one), and keeps the tallest person found. ``check_person`` turns a photo that cannot be
+animated (no person, too small, shoulders cut off) into one ``PosevidError`` line, and says once when the
+photo shows only part of the body (those joints stay still).
+``paste`` puts a square crop generated at a method's training size back into the full frame with a
+feathered seam.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import PosevidError
+from .poses import Poses, body_height, outside_photo
+from .skeleton import COCO18_NAMES, JOINT
+
+# Regions of the photo (x0, y0, x1, y1 as fractions) the person is looked for in: the whole, then crops.
+CROPS = ((0.0, 0.0, 1.0, 1.0), (0.0, 0.0, 0.7, 1.0), (0.3, 0.0, 1.0, 1.0), (0.0, 0.0, 1.0, 0.7))
+RETRY_BELOW = 0.5  # the crops are tried while the tallest person found is shorter than this share of the photo
+MIN_SEEN = 0.5  # BlazePose visibility under which a joint near the border counts as not shown (it guesses them)
+EDGE = 0.08  # of the photo's longer side: "near the border"
+MIN_HEIGHT = 32  # pixels: a smaller person (``poses.body_height`` at the output size) is refused
+FEATHER = 0.06  # of the crop's side: the width of the seam where a pasted crop fades into the frame
+_TORSO = (JOINT["right_shoulder"], JOINT["left_shoulder"])
+_BODY = tuple(range(14))  # the body joints whose absence makes a half-body photo (not eyes and ears)
+
+
+def _even(n: float) -> int:
+    return max(2, int(round(n / 2)) * 2)
+
+
+def frame_size(width: int, height: int, size: int | None = None, out_width: int | None = None,
+               out_height: int | None = None) -> tuple[int, int]:
+    """(width, height) of the result for a ``width`` x ``height`` photo: ``size`` sets the longer side,
+    ``out_width`` / ``out_height`` one side (the other keeps the aspect) or both; with none of them, the
+    photo's own size. Sides are rounded to even numbers (video encoders need them)."""
+    if out_width and out_height:
+        return _even(out_width), _even(out_height)
+    if out_width:
+        return _even(out_width), _even(height * out_width / width)
+    if out_height:
+        return _even(width * out_height / height), _even(out_height)
+    scale = size / max(width, height) if size else 1.0
+    return _even(width * scale), _even(height * scale)
+
+
+def find_person(estimator, rgb: np.ndarray) -> tuple[Poses, np.ndarray]:
+    """The one-frame pose (``rgb``'s pixels) and (H, W) float32 mask of the person in the photo ``rgb``,
+    by BlazePose (``estimator``, static mode). When the whole photo gives nobody or a person under
+    ``RETRY_BELOW`` of its height, the ``CROPS`` of it are tried too (BlazePose's detector can miss a
+    person in a busy scene, or take a reflection for one) and the tallest person found is kept. An empty
+    pose and mask when nobody is found."""
+    h, w = rgb.shape[:2]
+    best: tuple[float, Poses, np.ndarray] | None = None
+    for fx0, fy0, fx1, fy1 in CROPS:
+        x0, y0, x1, y1 = round(fx0 * w), round(fy0 * h), round(fx1 * w), round(fy1 * h)
+        pose, mask = estimator.image(np.ascontiguousarray(rgb[y0:y1, x0:x1]))
+        if (x0, y0, x1, y1) != (0, 0, w, h):
+            pose = pose.crop(-x0, -y0, w, h, w, h)
+            mask = np.pad(mask, ((y0, h - y1), (x0, w - x1)))
+        tall = float(body_height(pose)[0])
+        if tall > 0 and (best is None or tall > best[0] * 1.05):
+            best = (tall, pose, mask)
+        if best is not None and best[0] >= RETRY_BELOW * h:
+            break
+    if best is None:
+        return Poses.empty(1, w, h), np.zeros((h, w), np.float32)
+    return best[1], best[2]
+
+
+def unseen_joints(pose: Poses) -> np.ndarray:
+    """(18,) bool: the joints a photo (one-frame ``pose``) does not show: outside it, or with a confidence
+    under ``MIN_SEEN`` within ``EDGE`` of its border (BlazePose places joints cut off by the frame at a
+    guess just inside it, with a low visibility; a dark or hidden leg in the middle of a photo is still
+    seen). The pipeline keeps them still (``poses.retarget``'s ``still``)."""
+    x, y = pose.xy[0, :, 0], pose.xy[0, :, 1]
+    border = np.minimum(np.minimum(x, pose.width - 1 - x), np.minimum(y, pose.height - 1 - y))
+    guessed = (pose.conf[0] < MIN_SEEN) & (border < EDGE * max(pose.width, pose.height))
+    return outside_photo(pose)[0] | guessed
+
+
+def check_person(where: str | Path, pose: Poses) -> str | None:
+    """Raise ``PosevidError`` for a photo whose person cannot be animated: none found, smaller than
+    ``MIN_HEIGHT`` pixels, or without both shoulders in the frame. Returns a one-line note when the photo
+    shows only part of the body (``unseen_joints``: they stay still), else None."""
+    tall = float(body_height(pose)[0])
+    if tall <= 0:
+        raise PosevidError(where, "no person found in the photo")
+    if tall < MIN_HEIGHT:
+        raise PosevidError(where, f"the person is too small ({tall:.0f} pixels tall, at least {MIN_HEIGHT} needed): "
+                                  "use a larger --size or a closer photo")
+    unseen = unseen_joints(pose)
+    if unseen[list(_TORSO)].any():
+        raise PosevidError(where, "the person is cut by the frame: both shoulders must be in the photo")
+    missing = [COCO18_NAMES[j].replace("_", " ") for j in _BODY if unseen[j]]
+    if missing:
+        return (f"{where}: the photo shows only part of the body ({', '.join(missing)} not in it); "
+                "those joints stay still and nothing is drawn below the photo's edge")
+    return None
+
+
+def paste(frame: np.ndarray, crop: np.ndarray, box: tuple[int, int, int]) -> np.ndarray:
+    """``frame`` (H, W, 3) uint8 with ``crop`` (S, S, 3) resized onto the square ``box`` (x0, y0, side) of it,
+    faded in over ``FEATHER`` of the side at the box's edges that lie inside the frame."""
+    x0, y0, side = box
+    h, w = frame.shape[:2]
+    big = cv2.resize(crop, (side, side), interpolation=cv2.INTER_LINEAR if side > crop.shape[0] else cv2.INTER_AREA)
+    fx0, fy0, fx1, fy1 = max(x0, 0), max(y0, 0), min(x0 + side, w), min(y0 + side, h)
+    if fx1 <= fx0 or fy1 <= fy0:
+        return frame
+    ramp = max(1.0, FEATHER * side)
+    def inside(start: int, stop: int, low: int, limit: int) -> np.ndarray:
+        """Distance of each pixel in [start, stop) to the box's edges at ``low`` and ``low + side``, leaving
+        out an edge at or beyond the frame's (0, ``limit``): there is nothing to fade into."""
+        at = np.arange(start, stop, dtype=np.float32)
+        d = np.full(at.shape, np.inf, np.float32)
+        if low > 0:
+            d = np.minimum(d, at - low + 0.5)
+        if low + side < limit:
+            d = np.minimum(d, low + side - at - 0.5)
+        return d
+
+    near = np.minimum(inside(fy0, fy1, y0, h)[:, None], inside(fx0, fx1, x0, w)[None, :])
+    weight = np.clip(near / ramp, 0.0, 1.0)[..., None]
+    out = frame.copy()
+    region = big[fy0 - y0:fy1 - y0, fx0 - x0:fx1 - x0].astype(np.float32)
+    out[fy0:fy1, fx0:fx1] = np.round(weight * region + (1 - weight) * frame[fy0:fy1, fx0:fx1]).astype(np.uint8)
+    return out

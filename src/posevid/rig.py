@@ -1,0 +1,284 @@
+"""The person in a photo as a layered, skinned puppet: built once per photo, posed once per frame.
+
+``Rig.build(rgb, pose, alpha)`` labels the person's pixels by body part (``layers``), triangulates the
+person (``mesh.triangulate``, finer along the part boundaries), cuts the limbs free of the body except at
+their joints (``layers.glue``, ``mesh.cut_mesh``), lays a patch of body under each limb that covers the
+torso in the photo (textured from the surrounding clothing, ``layers.fill_from``) and gives every vertex
+harmonic skinning weights. ``Rig.raster(target)`` deforms the mesh by the target pose (linear blend
+skinning of per-part affines) and rasterises it in the target's depth order; ``Rig.render(target)`` draws
+the person (premultiplied RGB and alpha), ``Rig.grid(target)`` gives the backward ``grid_sample`` grid into
+the photo (for networks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from . import layers, mesh
+from .errors import PosevidError
+from .poses import Poses, body_height
+from .render import MIN_CONF
+from .skeleton import JOINT, NUM_PARTS
+
+MARGIN = 2.0  # pixels the mesh reaches past the silhouette (alpha > 0.5), so soft edges are drawn
+TRIANGLES_PER_SCALE = 9.0  # triangle edge ~ body scale / this
+BLEND = 0.7  # skinning weights blend over this many limb radii on each side of a joint
+MIN_PIXELS = 150  # a person covering fewer pixels than this is not rigged
+MIN_HEIGHT = 24.0  # nor one shorter than this (``poses.body_height``, pixels)
+STICK = 0.2  # how strongly the previous frame's depth order holds (body scales of depth, over all ranks)
+_UNDERLAY_KEY = -100.0
+
+
+@dataclass
+class Rig:
+    """A rigged person over an (H, W) source image.
+
+    mesh: the cut mesh in source pixels; weights: (N, 10) skinning weights per part; part: (M,) label per
+    triangle (0-9 parts, ``layers.LOOSE``); texture: (M,) int, which (H, W) slice of ``atlas`` a triangle
+    shows: 0 the photo, 1 the body filled in under the limbs (those triangles are drawn behind everything),
+    2.. hidden limbs filled in; atlas: (T H, W, 4) float32 premultiplied RGB in [0, 255] and alpha in [0, 1];
+    src_xy, src_conf: the source pose (18, 2), (18,).
+    """
+
+    mesh: mesh.Mesh
+    weights: np.ndarray
+    part: np.ndarray
+    texture: np.ndarray
+    atlas: np.ndarray
+    src_xy: np.ndarray
+    src_conf: np.ndarray
+    src_z: np.ndarray | None
+    scale: float
+    height: int
+    width: int
+
+    @classmethod
+    def build(cls, rgb: np.ndarray, pose: Poses, alpha: np.ndarray, where: str = "source image") -> Rig:
+        """Rig the person of ``rgb`` (H, W, 3) uint8 with one-frame ``pose`` (its pixels) and ``alpha``
+        (H, W) float in [0, 1]. Raises ``PosevidError(where, ...)`` when the person cannot be rigged."""
+        height, width = rgb.shape[:2]
+        xy, conf = pose.xy[0].astype(np.float64), pose.conf[0]
+        z = None if getattr(pose, "z", None) is None else pose.z[0]
+        alpha = np.clip(np.asarray(alpha, np.float32), 0.0, 1.0)
+        silhouette = alpha > 0.5
+        pixels, tall = int(silhouette.sum()), float(body_height(pose[:1])[0])
+        if pixels < MIN_PIXELS or tall < MIN_HEIGHT:
+            raise PosevidError(where, f"the person is too small to animate ({tall:.0f} pixels tall, {pixels} "
+                                      f"pixels in all; at least {MIN_HEIGHT:.0f} tall and {MIN_PIXELS} in all)")
+        vis = conf > MIN_CONF
+        if not (vis[[JOINT["right_shoulder"], JOINT["left_shoulder"], JOINT["right_hip"], JOINT["left_hip"]]].sum()
+                >= 2 and vis[JOINT["neck"]]):
+            raise PosevidError(where, "the person's torso is not in the picture (no two of the shoulders and "
+                                      "hips are seen); cannot animate it")
+        scale = layers.scale_of(xy, conf, silhouette)
+        radii = layers.limb_radii(xy, conf, silhouette, scale)
+        distances = layers.part_distances(xy, conf, radii, scale, height, width)
+        keys = layers.depth_keys(xy, conf, z, scale)
+        k = max(1, int(round(MARGIN)))
+        region = cv2.dilate(silhouette.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2))
+        region = cv2.morphologyEx(region, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0  # no one-pixel slits
+        labels = layers.label_parts(distances, region, keys, radii, scale, rgb, xy)
+        gap = layers.leg_gap_top(xy, conf, silhouette)
+
+        # Hidden layers: the body under limbs that cover it, limbs under the parts in front of them. Their
+        # triangles get copies in the hidden part's layer (textured by filling in from that part's pixels).
+        body_under = layers.body_under_limbs(labels, distances, region)
+        limb_under = layers.limbs_under_limbs(labels, distances, keys, region)
+        area = max(2.0, 0.5 * (scale / TRIANGLES_PER_SCALE) ** 2)
+        n = layers.LOOSE + 1
+        codes = labels + n * (1 + body_under) + n * n * (1 + limb_under)
+        tri_mesh, tri_codes = mesh.triangulate(np.where(region, codes, -1), area)
+        if len(tri_mesh.triangles) == 0:
+            raise PosevidError(where, "the person's outline could not be meshed")
+        layered = _layered_mesh(tri_mesh, tri_codes % n, (tri_codes // n) % n - 1, tri_codes // (n * n) - 1,
+                                xy, radii, gap)
+        cut, part, texture, hidden_parts = layered
+        weights = _skinning_weights(cut, part, radii, scale)
+        atlas = _atlas(rgb, alpha, silhouette, labels, hidden_parts)
+        return cls(cut, weights, part, texture, atlas, xy, conf.astype(np.float32), z, scale, height, width)
+
+    def transforms(self, target: Poses) -> np.ndarray:
+        """(10, 2, 3) per-part affines source -> target pose (``mesh.part_transforms``)."""
+        return mesh.part_transforms(self.src_xy, self.src_conf, target.xy[0], target.conf[0])
+
+    def depth(self, target: Poses, previous: np.ndarray | None = None) -> np.ndarray:
+        """(11,) depth keys of the parts in the one-frame ``target`` pose (``layers.depth_keys``, higher in
+        front). Given the keys used for the previous frame, the previous order is favoured by up to
+        ``STICK`` (body scales of depth), so two parts at nearly the same depth do not swap every frame."""
+        z = None if getattr(target, "z", None) is None else target.z[0]
+        keys = layers.depth_keys(target.xy[0], target.conf[0], z, self.scale)
+        if previous is not None:
+            keys = keys + STICK * np.argsort(np.argsort(previous)) / (len(previous) - 1)
+        return keys
+
+    def raster(self, target: Poses, levels: int = 2, keys: np.ndarray | None = None) -> mesh.Raster:
+        """The mesh moved to the one-frame ``target`` pose (source pixels) and rasterised over the source's
+        (H, W) in the depth order of ``keys`` (default ``depth(target)``): ``levels`` depth levels (see
+        ``mesh.rasterize``)."""
+        moved = mesh.skin(self.mesh.vertices, self.weights, self.transforms(target))
+        keys = self.depth(target) if keys is None else keys
+        key = np.where(self.texture == 1, _UNDERLAY_KEY, keys[self.part])
+        priority = np.unique(key, return_inverse=True)[1]
+        tris = self.mesh.triangles
+        return mesh.rasterize(moved[tris], self.mesh.vertices[tris], priority, self.height, self.width,
+                              group=layers.LAYER[self.part], levels=levels)
+
+    def render(self, target: Poses, keys: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The person in the ``target`` pose: premultiplied RGB (H, W, 3) float32 in [0, 255] and alpha
+        (H, W) float32, in the depth order of ``keys`` (default ``depth(target)``). Two depth levels are
+        composited where the front one is not opaque (a soft limb
+        edge over the body shows the body)."""
+        r = self.raster(target, 2, keys)
+        front = self._sample(r, 0, (slice(None), slice(None)))
+        rgb, alpha = front[..., :3], front[..., 3]
+        see_through = (alpha < 0.999) & (r.triangle[1] >= 0)
+        if see_through.any():
+            ys, xs = np.nonzero(see_through)
+            box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+            back = self._sample(r, 1, box)
+            a = alpha[box][..., None]
+            rgb[box] += (1 - a) * back[..., :3]
+            alpha[box] += (1 - a[..., 0]) * back[..., 3]
+        return rgb, alpha
+
+    def _sample(self, r: mesh.Raster, level: int, box: tuple[slice, slice]) -> np.ndarray:
+        """The atlas read through level ``level`` of a raster within ``box``: (h, w, 4) float32."""
+        tri = r.triangle[level][box]
+        src = r.source[level][box]
+        map_x = np.ascontiguousarray(src[..., 0])
+        map_y = src[..., 1] + np.where(tri >= 0, self.texture[tri], 0).astype(np.float32) * self.height
+        return cv2.remap(self.atlas, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+    def grid(self, target: Poses, background: str = "outside"):
+        """Backward grid (1, H, W, 2) float32 torch tensor into the photo (``grid_sample``,
+        ``align_corners=False``): the front-most part at each pixel reads the photo where it came from."""
+        r = self.raster(target, levels=1)
+        return mesh.grid_from_coords(r.source[0][None], self.height, self.width, background)
+
+
+def _lookup(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Values of ``image`` (H, W) at the nearest pixels of ``points`` (K, 2) (clamped to the image)."""
+    h, w = image.shape[:2]
+    x = np.clip(np.round(points[:, 0]).astype(int), 0, w - 1)
+    y = np.clip(np.round(points[:, 1]).astype(int), 0, h - 1)
+    return image[y, x]
+
+
+def _layered_mesh(tri_mesh: mesh.Mesh, part: np.ndarray, body_under: np.ndarray, limb_under: np.ndarray,
+                  xy: np.ndarray, radii: np.ndarray, gap: float | None
+                  ) -> tuple[mesh.Mesh, np.ndarray, np.ndarray, list[int]]:
+    """The mesh with hidden layers, cut along unglued part boundaries.
+
+    Each triangle (label ``part``) gets a copy labelled ``body_under`` and one labelled ``limb_under``
+    where those are >= 0 (-1: nothing hidden there). Two triangles (originals or copies) whose originals
+    share an edge are joined across it when ``layers.glue`` joins their labels; everything else is cut.
+    Returns the cut mesh (originals, then the copies), the label and texture index of each triangle
+    (0 photo, 1 body fill, 2 + i the fill of ``hidden_parts[i]``) and the hidden limbs that need a fill.
+    """
+    tris = tri_mesh.triangles
+    m = len(tris)
+    hidden_parts = sorted(set(limb_under[limb_under >= 0].tolist()))
+    base, label, texture = [np.arange(m)], [part], [np.zeros(m, np.int64)]
+    layer_of = [np.arange(m)]  # per layer: the index of each original triangle's copy there, or -1
+    for under, tex in ((body_under, np.ones(m, np.int64)),
+                       (limb_under, 2 + np.searchsorted(hidden_parts, np.maximum(limb_under, 0)))):
+        idx = np.flatnonzero(under >= 0)
+        start = sum(len(b) for b in base)
+        copy = np.full(m, -1)
+        copy[idx] = start + np.arange(len(idx))
+        base.append(idx)
+        label.append(under[idx])
+        texture.append(tex[idx])
+        layer_of.append(copy)
+    base, label, texture = np.concatenate(base), np.concatenate(label), np.concatenate(texture)
+    edges = mesh.interior_edges(tris)
+    rows = []
+    for la in layer_of:
+        for lb in layer_of:
+            i, j = la[edges[:, 0]], lb[edges[:, 1]]
+            ok = (i >= 0) & (j >= 0)
+            rows.append(np.stack([i[ok], j[ok], edges[ok, 2], edges[ok, 3]], 1))
+    all_edges = np.concatenate(rows)
+    glued = layers.glue(label[all_edges[:, 0]], label[all_edges[:, 1]],
+                        tri_mesh.vertices[all_edges[:, 2:]].mean(1), xy, radii, gap)
+    cut, _ = mesh.cut_mesh(mesh.Mesh(tri_mesh.vertices, tris[base]), glued, all_edges)
+    return cut, label, texture, hidden_parts
+
+
+def _skinning_weights(cut: mesh.Mesh, part: np.ndarray, radii: np.ndarray, scale: float) -> np.ndarray:
+    """(N, 10) harmonic skinning weights: a vertex whose triangles within ``BLEND`` limb radii all belong to
+    one part is fixed to it; the others (around joints, on loose cloth) interpolate harmonically."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import dijkstra
+
+    n = len(cut.vertices)
+    tris = cut.triangles
+    low = np.full(n, NUM_PARTS + 1)
+    high = np.full(n, -1)
+    for k in range(3):
+        np.minimum.at(low, tris[:, k], part)
+        np.maximum.at(high, tris[:, k], part)
+    mixed = (low != high) & (high >= 0)
+    vertex_part = np.where(high >= 0, low, -1)
+    # Geodesic distance (mesh edges) to the nearest mixed vertex.
+    e = np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]])
+    length = np.linalg.norm(cut.vertices[e[:, 0]] - cut.vertices[e[:, 1]], axis=1)
+    graph = sp.coo_matrix((length, (e[:, 0], e[:, 1])), shape=(n, n)).tocsr()
+    graph = graph.maximum(graph.T)
+    sources = np.flatnonzero(mixed)
+    if sources.size:
+        dist = dijkstra(graph, directed=False, indices=sources, min_only=True)
+    else:
+        dist = np.full(n, np.inf)
+    reach = np.where(vertex_part < NUM_PARTS, np.take(np.append(radii, 0.0), np.clip(vertex_part, 0, NUM_PARTS)),
+                     0.0)
+    reach = np.where(reach > 0, reach, 0.12 * scale) * BLEND
+    fixed = (~mixed) & (vertex_part >= 0) & (vertex_part < NUM_PARTS) & (dist > reach)
+    idx = np.flatnonzero(fixed)
+    values = np.zeros((len(idx), NUM_PARTS))
+    values[np.arange(len(idx)), vertex_part[idx]] = 1.0
+    return mesh.harmonic_weights(cut, idx, values)
+
+
+def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: np.ndarray,
+           hidden_parts: list[int]) -> np.ndarray:
+    """((2 + K) H, W, 4) float32 textures: the photo premultiplied by its solid alpha (1 from 2 pixels inside
+    the silhouette); the body (torso, thighs, loose cloth) filled in from its pixels; each of the K hidden
+    limbs filled in from its own pixels (the fills are opaque)."""
+    inner = cv2.distanceTransform(silhouette.astype(np.uint8), cv2.DIST_L2, 3)
+    solid = np.maximum(alpha, np.clip(inner - 1.0, 0.0, 1.0))
+    slices = [np.concatenate([rgb.astype(np.float32) * solid[..., None], solid[..., None]], -1)]
+    for parts in [(layers.TORSO, layers.LOOSE) + layers.THIGHS] + [(p,) for p in hidden_parts]:
+        fill = np.zeros_like(slices[0])
+        known = np.isin(labels, parts) & (inner >= 2)
+        if not known.any():
+            known = np.isin(labels, parts) & silhouette
+        if known.any():
+            fill[..., :3] = layers.fill_from(rgb.astype(np.float32), known)
+            fill[..., 3] = 1.0
+        slices.append(fill)
+    return np.concatenate(slices, 0)
+
+
+def mesh_grids(images: np.ndarray, src_xy: np.ndarray, src_conf: np.ndarray, masks: np.ndarray,
+               dst_xy: np.ndarray, dst_conf: np.ndarray, background: str = "identity"):
+    """Backward ``grid_sample`` grids (B, H, W, 2) float32 (torch) moving each source person onto its target
+    pose with the rig's skinned mesh: the mesh counterpart of ``warp.dense_grid`` for the learned methods.
+
+    images (B, H, W, 3) uint8, src_xy (B, 18, 2) pixels, src_conf (B, 18), masks (B, H, W) in [0, 1];
+    dst_xy, dst_conf: the target poses in the same pixels. One rig is built per item (0.1-1 s each on a CPU),
+    so callers that see a source many times should keep its ``Rig`` and call ``Rig.grid``. ``background``:
+    ``"identity"`` (pixels the person does not cover read themselves) or ``"outside"`` (they read zeros).
+    """
+    import torch
+
+    grids = []
+    for b in range(len(images)):
+        h, w = images[b].shape[:2]
+        source = Poses(src_xy[b][None], src_conf[b][None], w, h)
+        target = Poses(dst_xy[b][None], dst_conf[b][None], w, h)
+        grids.append(Rig.build(images[b], source, masks[b], where=f"batch item {b}").grid(target, background))
+    return torch.cat(grids)

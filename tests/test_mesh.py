@@ -1,0 +1,254 @@
+"""The skinned, layered mesh of the photo's person (``mesh``, ``layers``, ``rig``) on real photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from posevid import layers, mesh
+from posevid.errors import PosevidError
+from posevid.poses import Poses
+from posevid.rig import Rig
+from posevid.skeleton import JOINT, PART_NAMES
+from posevid.video import read_image
+
+SIDE = 192  # the photos' longer side in these tests
+
+
+def _photo(shared_data: Path, name: str) -> tuple[np.ndarray, Poses, np.ndarray]:
+    from posevid.estimate import PoseEstimator
+
+    rgb = read_image(shared_data / "images" / name)
+    h, w = rgb.shape[:2]
+    s = SIDE / max(h, w)
+    rgb = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+    with PoseEstimator() as est:
+        pose, mask = est.image(rgb)
+    return rgb, pose, mask
+
+
+@pytest.fixture(scope="module")
+def catalog(shared_data: Path) -> tuple[np.ndarray, Poses, np.ndarray, Rig]:
+    """The catalog photo (a man standing, arms at his sides), its pose, mask and rig."""
+    rgb, pose, mask = _photo(shared_data, "animateanyone_anyone-11.png")
+    return rgb, pose, mask, Rig.build(rgb, pose, mask)
+
+
+@pytest.fixture(scope="module")
+def folded(shared_data: Path) -> tuple[np.ndarray, Poses, np.ndarray, Rig]:
+    """The demo photo (a man with his arms folded over his chest), its pose, mask and rig."""
+    rgb, pose, mask = _photo(shared_data, "tfexamples_image2.jpeg")
+    return rgb, pose, mask, Rig.build(rgb, pose, mask)
+
+
+def _turn(pose: Poses, pivot: int, joints: tuple[int, ...], degrees: float) -> Poses:
+    """``pose`` with ``joints`` turned about joint ``pivot``."""
+    xy = pose.xy.copy()
+    a = np.radians(degrees)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]], np.float32)
+    for j in joints:
+        xy[0, j] = xy[0, pivot] + rot @ (xy[0, j] - xy[0, pivot])
+    return Poses(xy, pose.conf, pose.width, pose.height)
+
+
+def test_rasterize_matches_a_dense_reference() -> None:
+    """Every pixel takes the front-most triangle containing its centre, and the source point of that
+    triangle's affine map; level 1 the front-most of another group."""
+    rng = np.random.default_rng(0)
+    h, w, m = 24, 32, 30
+    target = rng.uniform([-4, -4], [w + 4, h + 4], size=(m, 3, 2))
+    source = rng.uniform(0, 40, size=(m, 3, 2))
+    priority = rng.integers(0, 5, m)
+    group = rng.integers(0, 3, m)
+    r = mesh.rasterize(target, source, priority, h, w, group=group, levels=2, eps=1e-9)
+    ys, xs = np.mgrid[0:h, 0:w]
+    px = np.stack([xs, ys], -1).reshape(-1, 2).astype(np.float64)
+    inside = np.zeros((m, h * w), bool)
+    bary = np.zeros((m, h * w, 3))
+    for t in range(m):
+        mat = np.concatenate([target[t].T, np.ones((1, 3))])
+        b = np.linalg.solve(mat, np.concatenate([px.T, np.ones((1, h * w))])).T
+        inside[t], bary[t] = (b >= -1e-9).all(1), b
+    key = np.where(inside, (priority * m + np.arange(m))[:, None], -1)
+    top = np.where(key.max(0) >= 0, key.argmax(0), -1)
+    assert (r.triangle[0].ravel() == top).all()
+    drawn = top >= 0
+    want = np.einsum("pk,pkc->pc", bary[top[drawn], np.flatnonzero(drawn)], source[top[drawn]])
+    assert np.abs(r.source[0].reshape(-1, 2)[drawn] - want).max() < 1e-3
+    assert (r.source[0].reshape(-1, 2)[~drawn] == mesh.NO_SOURCE).all()
+    other = np.where(inside & (group[:, None] != group[np.maximum(top, 0)][None]) & drawn[None], key, -1)
+    second = np.where(other.max(0) >= 0, other.argmax(0), -1)
+    assert (r.triangle[1].ravel() == second).all()
+
+
+def test_triangulation_follows_the_part_boundaries(catalog) -> None:
+    """Triangles never straddle two parts, cover the person, and cutting splits vertices only along cuts."""
+    rgb, pose, mask, _ = catalog
+    labels = np.where(mask > 0.5, (np.arange(mask.shape[1]) > mask.shape[1] // 2)[None].astype(int), -1)
+    tri, tri_labels = mesh.triangulate(labels, max_area=6.0)
+    corners = tri.corners
+    area = 0.5 * np.abs(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]))
+    assert abs(area.sum() / (mask > 0.5).sum() - 1) < 0.05
+    assert area.max() <= 6.0 + 1e-6
+    split = mask.shape[1] // 2 + 0.5
+    on_left = corners[..., 0] <= split + 1e-6
+    on_right = corners[..., 0] >= split - 1e-6
+    assert (on_left.all(1) | on_right.all(1)).all()  # no triangle crosses the boundary between the labels
+    assert ((tri_labels == 0) == on_left.all(1)).all()
+    edges = mesh.interior_edges(tri.triangles)
+    glued = tri_labels[edges[:, 0]] == tri_labels[edges[:, 1]]
+    cut, origin = mesh.cut_mesh(tri, glued, edges)
+    on_cut = np.unique(edges[~glued][:, 2:])
+    assert len(cut.vertices) - len(tri.vertices) == len(on_cut)  # each vertex on the cut gets one copy
+    assert (np.bincount(origin, minlength=len(tri.vertices))[on_cut] == 2).all()
+    assert np.allclose(cut.corners, tri.corners)
+
+
+def test_skinning_weights_are_a_partition_of_unity(catalog) -> None:
+    _, pose, _, rig = catalog
+    w = rig.weights
+    assert w.shape == (len(rig.mesh.vertices), 10) and (w >= 0).all() and np.allclose(w.sum(1), 1)
+    # Away from their joints, a part's vertices follow that part only: the forearm near the wrist, the thigh
+    # at its middle.
+    verts = rig.mesh.vertices
+    for name, (j0, j1), at in (("right_lower_arm", ("right_elbow", "right_wrist"), 1.0),
+                               ("right_upper_leg", ("right_hip", "right_knee"), 0.5)):
+        p = PART_NAMES.index(name)
+        a, b = pose.xy[0, JOINT[j0]], pose.xy[0, JOINT[j1]]
+        near = np.linalg.norm(verts - (a + at * (b - a)), axis=1) < 0.2 * np.linalg.norm(b - a)
+        own = np.zeros(len(verts), bool)
+        own[rig.mesh.triangles[(rig.part == p) & (rig.texture == 0)].ravel()] = True
+        assert (own & near).sum() > 3
+        assert np.median(w[own & near, p]) > 0.99
+
+
+@pytest.mark.parametrize("which", ["catalog", "folded"])
+def test_the_source_pose_reproduces_the_photo(which: str, request: pytest.FixtureRequest) -> None:
+    rgb, pose, mask, rig = request.getfixturevalue(which)
+    person, alpha = rig.render(pose)
+    inner = cv2.erode((mask > 0.5).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    assert alpha[inner].min() > 0.99  # solid inside: no translucent limbs
+    diff = np.abs(person - rgb.astype(np.float32) * alpha[..., None]).mean(-1)
+    assert diff[inner].mean() < 1.0 and np.percentile(diff[inner], 99) < 8
+    far = cv2.dilate((mask > 0.1).astype(np.uint8), np.ones((9, 9), np.uint8)) == 0
+    assert alpha[far].max() == 0
+    grid = rig.grid(pose)
+    assert grid.shape == (1, *mask.shape, 2) and grid.dtype == torch.float32
+    src = torch.from_numpy(rgb).permute(2, 0, 1)[None].float()
+    warped = torch.nn.functional.grid_sample(src, grid, align_corners=False)[0].permute(1, 2, 0).numpy()
+    assert np.abs(warped - rgb)[inner].mean() < 1.0
+
+
+def test_translation_moves_the_person_rigidly(catalog) -> None:
+    rgb, pose, mask, rig = catalog
+    shifted = Poses(pose.xy + np.array([12, 5], np.float32), pose.conf, pose.width, pose.height)
+    person, alpha = rig.render(shifted)
+    want = np.zeros_like(rgb, np.float32)
+    want[5:, 12:] = rgb[:-5, :-12]
+    inner = np.zeros(mask.shape, bool)
+    inner[5:, 12:] = cv2.erode((mask > 0.5).astype(np.uint8), np.ones((5, 5), np.uint8))[:-5, :-12] > 0
+    assert np.abs(person - want)[inner].mean() < 1.5
+
+
+def test_a_moved_limb_lands_on_its_target_bone(catalog) -> None:
+    """The forearm raised by 120 degrees about the elbow: along the target forearm the pixels read the
+    source forearm, and the place it left is not drawn (the background shows)."""
+    rgb, pose, mask, rig = catalog
+    e, wr = JOINT["right_elbow"], JOINT["right_wrist"]
+    target = _turn(pose, e, (wr,), 120.0)
+    r = rig.raster(target, levels=1)
+    for t in (0.35, 0.6, 0.85):
+        at = np.round(target.xy[0, e] + t * (target.xy[0, wr] - target.xy[0, e])).astype(int)
+        want = pose.xy[0, e] + t * (pose.xy[0, wr] - pose.xy[0, e])
+        assert rig.part[r.triangle[0, at[1], at[0]]] == PART_NAMES.index("right_lower_arm")
+        assert np.linalg.norm(r.source[0, at[1], at[0]] - want) < 3.0
+    _, alpha = rig.render(target)
+    left = np.round(pose.xy[0, e] + 0.7 * (pose.xy[0, wr] - pose.xy[0, e])).astype(int)
+    assert alpha[left[1], left[0]] < 0.1  # the arm hung beside the body: the background shows there now
+
+
+def test_a_folded_forearm_leaves_the_body_filled_in(folded) -> None:
+    """Unfolding the arms (forearms turned out, away from the chest): where the forearms crossed the
+    body the body is drawn, solid and in the clothes' colour; the forearms are drawn whole, in front."""
+    rgb, pose, mask, rig = folded
+    target = pose
+    for side in ("right", "left"):
+        s, e, w = JOINT[f"{side}_shoulder"], JOINT[f"{side}_elbow"], JOINT[f"{side}_wrist"]
+        out = 1.0 if side == "left" else -1.0
+        xy = target.xy.copy()
+        down = np.linalg.norm(xy[0, e] - xy[0, s])
+        xy[0, e] = xy[0, s] + np.array([0.3 * out, 1.0]) * down
+        xy[0, w] = xy[0, e] + np.array([out, 0.0]) * np.linalg.norm(pose.xy[0, w] - pose.xy[0, e])
+        target = Poses(xy, pose.conf, pose.width, pose.height)
+    person, alpha = rig.render(target)
+    r = rig.raster(target, levels=1)
+    body = (rig.part[np.maximum(r.triangle[0], 0)] == layers.TORSO) & (r.triangle[0] >= 0)
+    crossed = []
+    for side in ("right", "left"):
+        e, w = pose.xy[0, JOINT[f"{side}_elbow"]], pose.xy[0, JOINT[f"{side}_wrist"]]
+        crossed += [np.round(e + t * (w - e)).astype(int) for t in (0.5, 0.8)]
+    for x, y in crossed:
+        assert body[y, x] and alpha[y, x] > 0.99  # the chest the forearm covered is body now
+    suit = rgb[mask > 0.5].astype(np.float32).mean(0)
+    shown = np.array([person[y, x] for x, y in crossed])
+    assert np.abs(shown - suit).mean() < 60  # filled in with the suit's colour, not the white background
+    for side in ("right", "left"):
+        e, w = target.xy[0, JOINT[f"{side}_elbow"]], target.xy[0, JOINT[f"{side}_wrist"]]
+        for t in (0.3, 0.6, 0.9):  # the whole forearm, also where it was hidden under the other one
+            x, y = np.round(e + t * (w - e)).astype(int)
+            assert alpha[y, x] > 0.9 and rig.part[r.triangle[0, y, x]] == PART_NAMES.index(f"{side}_lower_arm")
+
+
+def test_no_cracks_inside_the_drawn_person(catalog, folded) -> None:
+    """Poses far from the photo's (limbs turned in turn): no pixel inside a drawn part is left undrawn
+    (an undrawn pixel with 6 or more of its 8 neighbours drawn by one part; a crack along a seam would make
+    a line of them, a notch where a limb's cut edge meets the outline makes one or two)."""
+    for _rgb, pose, _mask, rig in (catalog, folded):
+        targets = [_turn(pose, JOINT["right_shoulder"], (JOINT["right_elbow"], JOINT["right_wrist"]), -100),
+                   _turn(pose, JOINT["left_hip"], (JOINT["left_knee"], JOINT["left_ankle"]), -40),
+                   _turn(pose, JOINT["right_knee"], (JOINT["right_ankle"],), 70)]
+        for target in targets:
+            tri = rig.raster(target, levels=1).triangle[0]
+            part = np.pad(np.where(tri >= 0, rig.part[np.maximum(tri, 0)], -1), 1, constant_values=-1)
+            h, w = tri.shape
+            around = [part[1 + dy:1 + dy + h, 1 + dx:1 + dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
+            most = np.max([sum((a == p).astype(int) for a in around) for p in np.unique(part[part >= 0])], axis=0)
+            assert ((tri < 0) & (most >= 6)).sum() <= 2
+
+
+def test_the_person_it_cannot_rig_is_named(catalog) -> None:
+    rgb, pose, mask, _ = catalog
+    with pytest.raises(PosevidError, match="photo.png: the person is too small"):
+        Rig.build(rgb, pose.rescale(rgb.shape[1], rgb.shape[0]), np.zeros_like(mask), where="photo.png")
+    legs = pose.copy()
+    legs.conf[0, [JOINT[n] for n in ("neck", "right_shoulder", "left_shoulder", "right_hip", "left_hip")]] = 0
+    with pytest.raises(PosevidError, match="torso is not in the picture"):
+        Rig.build(rgb, legs, mask)
+
+
+def test_mesh_grids_for_networks(catalog) -> None:
+    """The batched grid (the learned methods' coarse warp): identity at the source pose, and a shifted target
+    reads the photo where the person was."""
+    rgb, pose, mask, _ = catalog
+    flipped = pose.flip()
+    images = np.stack([rgb, rgb[:, ::-1].copy()])
+    masks = np.stack([mask, mask[:, ::-1].copy()])
+    xy, conf = np.concatenate([pose.xy, flipped.xy]), np.concatenate([pose.conf, flipped.conf])
+    from posevid.rig import mesh_grids
+    from posevid.warp import identity_grid
+
+    h, w = mask.shape
+    same = mesh_grids(images, xy, conf, masks, xy, conf)
+    assert same.shape == (2, h, w, 2)
+    assert (same - identity_grid(2, h, w)).abs().max() < 1e-3
+    shift = np.array([10.0, 0.0], np.float32)
+    moved = mesh_grids(images, xy, conf, masks, xy + shift, conf, background="outside")
+    inner = cv2.erode((mask > 0.5).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    ys, xs = np.nonzero(inner[:, : w - 10])
+    want = identity_grid(1, h, w)[0, ys, xs]
+    assert (moved[0, ys, xs + 10] - want).abs().max() < 1e-3
+    assert (moved[0][torch.from_numpy(~np.roll(cv2.dilate(mask, np.ones((9, 9))) > 0.1, 10, 1))] == -2.0).all()

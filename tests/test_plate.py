@@ -1,0 +1,95 @@
+"""The clean plate (``posevid.plate``) on real photos: the refined alpha and the background without the person."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from posevid.estimate import PoseEstimator
+from posevid.plate import clean_plate, person_hole, refine_alpha
+from posevid.video import read_image
+
+SIDE = 320  # the photos are shrunk to this longer side: the tests stay fast
+
+
+def _shrink(rgb: np.ndarray, side: int = SIDE) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    s = side / max(h, w)
+    return cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+
+
+@pytest.fixture(scope="module")
+def beach(shared_data: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The yoga photo on a beach (textured background), BlazePose's mask, and the reference mask that ships
+    with it (blue person on red)."""
+    rgb = _shrink(read_image(shared_data / "images" / "tfjs_pose.jpg"))
+    truth = _shrink(read_image(shared_data / "images" / "tfjs_pose_segmentation.png"))
+    with PoseEstimator() as est:
+        _, mask = est.image(rgb)
+    return rgb, mask, truth[..., 2] > truth[..., 0]
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / (a | b).sum())
+
+
+def test_refine_alpha_keeps_the_core_and_follows_the_reference_mask(beach) -> None:
+    rgb, mask, truth = beach
+    alpha = refine_alpha(rgb, mask)
+    assert alpha.shape == mask.shape and alpha.dtype == np.float32
+    assert alpha.min() >= 0 and alpha.max() <= 1
+    core = cv2.erode((mask > 0.5).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    far = ~cv2.dilate((mask > 0.5).astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
+    assert (alpha[core] == 1).all() and (alpha[far] == 0).all()
+    before, after = _iou(mask > 0.5, truth), _iou(alpha > 0.5, truth)
+    print(f"IoU with the reference mask: segmentation {before:.3f}, refined {after:.3f}")
+    assert after > before
+    soft = ((mask > 0.1) & (mask < 0.9)).sum(), ((alpha > 0.1) & (alpha < 0.9)).sum()
+    assert soft[1] < soft[0]  # fewer half-transparent pixels: limbs come out solid
+
+
+def test_clean_plate_leaves_no_person_and_keeps_the_background(beach) -> None:
+    rgb, mask, _ = beach
+    alpha = refine_alpha(rgb, mask)
+    hole = person_hole(alpha)
+    assert hole[alpha > 0.05].all()
+    plate = clean_plate(rgb, alpha)
+    assert plate.shape == rgb.shape and plate.dtype == np.uint8
+    assert (plate[~hole] == rgb[~hole]).all()
+    with PoseEstimator() as est:
+        _, seen = est.image(plate)
+    print(f"share of the hole the segmenter calls person on the plate: {(seen[hole] > 0.5).mean():.4f}")
+    assert (seen[hole] > 0.5).mean() < 0.01
+    # The sea and the sand run on into the hole: its colours are those of the rows beside it.
+    rows = np.flatnonzero(hole.any(1))
+    for y in rows[len(rows) // 2::max(1, len(rows) // 8)]:
+        beside = rgb[y][~cv2.dilate(hole.astype(np.uint8), np.ones((1, 31), np.uint8))[y].astype(bool)]
+        assert np.abs(plate[y][hole[y]].mean(0) - beside.mean(0)).max() < 40
+
+
+def test_clean_plate_reconstructs_known_background_better_than_telea(beach) -> None:
+    """The person's hole moved sideways onto the beach, both ways: its true pixels are known."""
+    rgb, mask, _ = beach
+    person = person_hole(refine_alpha(rgb, mask))
+    xs = np.flatnonzero(person.any(0))
+    err = np.zeros(2)
+    for dx in (-(xs[-1] - xs[0]) // 2 - 5, (xs[-1] - xs[0]) // 2 + 5):
+        moved = cv2.warpAffine(person.astype(np.uint8), np.float32([[1, 0, dx], [0, 1, 0]]), person.shape[::-1],
+                               flags=cv2.INTER_NEAREST) > 0
+        hole = moved | person
+        known = moved & ~person
+        ours = clean_plate(rgb, hole.astype(np.float32), grow=0)
+        telea = cv2.inpaint(rgb, hole.astype(np.uint8), 5, cv2.INPAINT_TELEA)
+        err += [np.abs(x.astype(np.float32) - rgb)[known].mean() / 255 for x in (ours, telea)]
+    print(f"L1 on the known background: clean_plate {err[0] / 2:.4f}, Telea {err[1] / 2:.4f}")
+    assert err[0] < err[1]
+
+
+def test_clean_plate_edge_cases() -> None:
+    rgb = np.random.default_rng(0).integers(0, 255, (40, 60, 3), dtype=np.uint8)
+    nobody = np.zeros((40, 60), np.float32)
+    assert (clean_plate(rgb, nobody) == rgb).all()
+    assert np.ptp(clean_plate(rgb, nobody + 1).reshape(-1, 3), axis=0).max() == 0  # all person: one flat colour
