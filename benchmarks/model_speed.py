@@ -2,7 +2,7 @@
 
     python -m benchmarks.model_speed [--method dwnet] [--config configs/dwnet/fashion.yaml] [--size 256]
         [--frames 10] [--threads 1] [--variants torch-fp32 torch onnx openvino onnx-int8 openvino-int8]
-        [--fomm PATH] [--rounds 1] [--work out/bench_model_speed]
+        [--no-fomm] [--no-isolated] [--rounds 1] [--work out/bench_model_speed]
 
 The method is built from ``--config`` at ``--size`` with random weights (seed 0; step counters set so that
 every stage animates) and saved once; every variant loads that checkpoint in its own subprocess (so that
@@ -13,17 +13,22 @@ norms, bf16 and channels-last where the CPU has native bf16), ``onnx`` (ONNX Run
 (bf16 where native), ``*-int8`` (``posevid export --int8``, calibrated on 8 frames of the same clip; its
 quality against fp32 is reported, not enforced, since the weights are random).
 
-``--fomm PATH``: a checkout of first-order-model (github.com/AliaksandrSiarohin/first-order-model, not part
-of posevid) whose key-point detector and generator (``config/taichi-256.yaml``, random weights) animate the
-same photo with the same clip's frames in the same run: per frame the detector on the driving frame and the
-generator, as its ``demo.py`` does (fp32, and bf16 autocast as a reference).
+first-order-model (``benchmarks/fomm_reference.py``: its key-point detector and generator at the TaiChi-256
+configuration, random weights) animates the same photo with the same clip's driving frames: per frame the
+detector on the driving frame and the generator, as its ``demo.py`` does (fp32, and bf16 autocast as a
+reference); ``--no-fomm`` leaves it out.
 
-Prints one JSON object: machine (with its load), settings, per variant fps (wall), CPU seconds per frame
-(all threads), peak RSS, RSS growth from the second to the last frame (flat memory), PSNR of the frames
-against torch-fp32 (the first frame, and all: DwNet and the decoupled method feed each frame back, and
-with random weights that feedback amplifies any difference from frame to frame, so only the first frame
-measures the arithmetic; tests/test_inference.py and ``posevid export --int8`` measure trained models);
-the FOMM rows and each variant's fps ratio to FOMM fp32 (wall clock and CPU time).
+Two measurements: ``isolated`` (every variant in its own subprocess: fps, CPU seconds per frame, peak RSS,
+RSS growth from the second to the last frame; ``--no-isolated`` skips it) and ``side_by_side`` (one
+process, ``--threads`` threads, every variant and first-order-model loaded together and stepped in turn,
+frame by frame, so that the machine's load falls on all of them alike: the fps ratios to first-order-model
+come from here).
+
+Prints one JSON object: machine (with its load at the start and the end), settings, both measurements,
+PSNR of the frames against torch-fp32 (the first frame, and all: DwNet and the decoupled method feed each
+frame back, and with random weights that feedback amplifies any difference from frame to frame, so only
+the first frame measures the arithmetic; tests/test_inference.py and ``posevid export --int8`` measure
+trained models), and each variant's fps ratio to first-order-model fp32 (wall clock and CPU time).
 """
 
 from __future__ import annotations
@@ -45,7 +50,8 @@ REPO = Path(__file__).resolve().parents[1]
 PHOTO = REPO / "assets" / "tfexamples_image2.jpeg"
 CLIP = REPO / "assets" / "tfjs_pose_1.mp4"
 VARIANTS = ("torch-fp32", "torch", "onnx", "openvino", "onnx-int8", "openvino-int8")
-FOMM_CONFIG = "config/taichi-256.yaml"
+FOMM = ("fomm", "fomm-bf16")
+FOMM_CONFIG = "first-order-model config/taichi-256.yaml (benchmarks/fomm_reference.py)"
 
 
 def machine(threads: int) -> dict:
@@ -123,87 +129,114 @@ def _poses(data, prefix: str = ""):
     return Poses(data[f"{prefix}xy"], data[f"{prefix}conf"], int(data["width"]), int(data["height"]), 30.0)
 
 
+class Player:
+    """One variant ready to animate the benchmark's inputs: ``step(t)`` makes frame ``t`` (uint8)."""
+
+    def __init__(self, args: argparse.Namespace, variant: str, data):
+        self.variant, self.data = variant, data
+        if variant in FOMM:
+            self._start_fomm(variant == "fomm-bf16")
+        else:
+            self._start_method(args, variant)
+
+    def _start_method(self, args: argparse.Namespace, variant: str) -> None:
+        from posevid.checkpoints import load_method
+        from posevid.inference import load_exported, use_backend
+
+        backend, _, kind = variant.partition("-")
+        if kind == "int8":
+            method = load_exported(args.int8, backend, threads=args.threads)
+        else:
+            method = load_method(args.ckpt)
+            if kind != "fp32":
+                use_backend(method, backend, threads=args.threads, where="benchmark")
+        self.backend, self.precision = method.engine.name, method.engine.precision
+        self.poses = _poses(self.data)
+        self.animator = method.animator()
+        self.animator.reset(self.data["source"], _poses(self.data, "src_"), self.data["mask"])
+
+    def _start_fomm(self, bf16: bool) -> None:
+        import contextlib
+
+        import torch
+
+        from benchmarks.fomm_reference import FirstOrderModel
+
+        torch.manual_seed(0)
+        self.fomm = FirstOrderModel()
+        self.backend, self.precision = "torch", "bf16" if bf16 else "fp32"
+        self.amp = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
+        with self.amp():
+            self.fomm.set_source(self._fomm_input(self.data["source"]))
+
+    @staticmethod
+    def _fomm_input(rgb: np.ndarray):
+        """(1, 3, 256, 256) in [0, 1], as first-order-model's demo feeds its networks."""
+        import cv2
+        import torch
+
+        rgb = cv2.resize(rgb, (256, 256), interpolation=cv2.INTER_AREA)
+        return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255
+
+    def step(self, t: int) -> np.ndarray:
+        if hasattr(self, "fomm"):
+            with self.amp():
+                out = self.fomm.animate(self._fomm_input(self.data["driving"][t]))
+            return (out[0].float().clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        return self.animator.step(self.poses[t])
+
+
+def _row(variant: str, player: Player, times: list[float], cpu_times: list[float]) -> dict:
+    """Medians over the timed frames (the first one is the warm-up)."""
+    timed, cpu_timed = times[1:] or times, cpu_times[1:] or cpu_times
+    return {"variant": variant, "backend": player.backend, "precision": player.precision, "frames": len(timed),
+            "s_per_frame": round(statistics.median(timed), 4), "fps": round(1 / statistics.median(timed), 3),
+            "cpu_s_per_frame": round(statistics.median(cpu_timed), 4)}
+
+
 def child_variant(args: argparse.Namespace) -> dict:
-    """Animate with one variant; timings, memory and the frames (saved beside for the PSNR)."""
+    """Animate with one variant alone in this process; timings, memory and the frames (saved for the PSNR)."""
     import torch
 
-    from posevid.checkpoints import load_method
-    from posevid.inference import load_exported, use_backend
-
     torch.set_num_threads(args.threads)
-    variant = args.child
-    backend, _, int8 = variant.partition("-")
-    if int8 == "int8":
-        method = load_exported(args.int8, backend, threads=args.threads)
-    else:
-        method = load_method(args.ckpt)
-        if int8 != "fp32":
-            use_backend(method, backend, threads=args.threads, where="benchmark")
-    engine = method.engine
     data = np.load(args.inputs)
-    poses, src = _poses(data), _poses(data, "src_")
-    animator = method.animator()
-    animator.reset(data["source"], src, data["mask"])
+    player = Player(args, args.child, data)
     frames, times, cpu_times, rss = [], [], [], []
-    for t in range(len(poses)):
+    for t in range(len(data["xy"])):
         t0, c0 = time.perf_counter(), time.process_time()
-        frames.append(animator.step(poses[t]))
+        frames.append(player.step(t))
         times.append(time.perf_counter() - t0)
         cpu_times.append(time.process_time() - c0)
         rss.append(rss_mb())
-    np.save(Path(args.work) / f"frames_{variant}.npy", np.stack(frames))
-    timed, cpu_timed = times[1:] or times, cpu_times[1:] or cpu_times
-    return {"variant": variant, "backend": engine.name, "precision": engine.precision,
-            "frames": len(timed), "s_per_frame": round(statistics.median(timed), 4),
-            "fps": round(1 / statistics.median(timed), 3), "cpu_s_per_frame": round(statistics.median(cpu_timed), 4),
-            "peak_rss_mb": round(peak_rss_mb(), 1), "rss_first_frame_mb": round(rss[0], 1),
-            "rss_last_frame_mb": round(rss[-1], 1), "rss_growth_mb": round(rss[-1] - rss[1 if len(rss) > 1 else 0], 1)}
+    if args.child not in FOMM:
+        np.save(Path(args.work) / f"frames_{args.child}.npy", np.stack(frames))
+    return {**_row(args.child, player, times, cpu_times), "peak_rss_mb": round(peak_rss_mb(), 1),
+            "rss_first_frame_mb": round(rss[0], 1), "rss_last_frame_mb": round(rss[-1], 1),
+            "rss_growth_mb": round(rss[-1] - rss[1 if len(rss) > 1 else 0], 1)}
 
 
-def child_fomm(args: argparse.Namespace) -> dict:
-    """first-order-model's detector + generator per frame on the same photo and clip (random weights)."""
-    import contextlib
-    import warnings
-
-    import cv2
+def child_side_by_side(args: argparse.Namespace) -> dict:
+    """Every variant loaded in this one process and stepped in turn, frame by frame (the order rotates
+    each frame), so that load and thermal state fall on all alike."""
     import torch
-    import yaml
 
-    warnings.simplefilter("ignore")
     torch.set_num_threads(args.threads)
-    sys.path.insert(0, str(Path(args.fomm).resolve()))
-    from modules.generator import OcclusionAwareGenerator  # noqa: I001  (from the first-order-model checkout)
-    from modules.keypoint_detector import KPDetector
-
-    with open(Path(args.fomm) / FOMM_CONFIG) as f:
-        params = yaml.safe_load(f)["model_params"]
-    torch.manual_seed(0)
-    generator = OcclusionAwareGenerator(**params["generator_params"], **params["common_params"]).eval()
-    detector = KPDetector(**params["kp_detector_params"], **params["common_params"]).eval()
     data = np.load(args.inputs)
-
-    def tensor(rgb: np.ndarray) -> torch.Tensor:  # FOMM's input: (1, 3, 256, 256) in [0, 1]
-        rgb = cv2.resize(rgb, (256, 256), interpolation=cv2.INTER_AREA)
-        return torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255
-
-    bf16 = args.child == "fomm-bf16"
-    amp = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-    times, cpu_times, rss = [], [], []
-    with torch.no_grad(), amp:
-        source = tensor(data["source"])
-        kp_source = detector(source)
-        for frame in data["driving"]:
+    names = args.side_variants
+    players = {v: Player(args, v, data) for v in names}
+    times: dict[str, list[float]] = {v: [] for v in names}
+    cpu_times: dict[str, list[float]] = {v: [] for v in names}
+    frames: dict[str, list[np.ndarray]] = {v: [] for v in names}
+    for t in range(len(data["xy"])):
+        for v in names[t % len(names):] + names[:t % len(names)]:
             t0, c0 = time.perf_counter(), time.process_time()
-            out = generator(source, kp_source=kp_source, kp_driving=detector(tensor(frame)))["prediction"]
-            out.float().numpy()
-            times.append(time.perf_counter() - t0)
-            cpu_times.append(time.process_time() - c0)
-            rss.append(rss_mb())
-    timed, cpu_timed = times[1:], cpu_times[1:]
-    return {"variant": args.child, "config": FOMM_CONFIG, "precision": "bf16" if bf16 else "fp32",
-            "frames": len(timed), "s_per_frame": round(statistics.median(timed), 4),
-            "fps": round(1 / statistics.median(timed), 3), "cpu_s_per_frame": round(statistics.median(cpu_timed), 4),
-            "peak_rss_mb": round(peak_rss_mb(), 1), "rss_growth_mb": round(rss[-1] - rss[1], 1)}
+            frames[v].append(players[v].step(t))
+            times[v].append(time.perf_counter() - t0)
+            cpu_times[v].append(time.process_time() - c0)
+    for v in names:
+        if v not in FOMM:
+            np.save(Path(args.work) / f"frames_side_{v}.npy", np.stack(frames[v]))
+    return {v: _row(v, players[v], times[v], cpu_times[v]) for v in names}
 
 
 def run_child(args: argparse.Namespace, variant: str, extra: list[str]) -> dict:
@@ -230,16 +263,19 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=10, help="timed frames (one more is the warm-up)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
-    ap.add_argument("--fomm", default=os.environ.get("POSEVID_FOMM"), help="first-order-model checkout")
+    ap.add_argument("--no-fomm", dest="fomm", action="store_false", help="leave first-order-model out")
+    ap.add_argument("--no-isolated", dest="isolated", action="store_false",
+                    help="skip the per-variant subprocess runs (peak RSS); measure side by side only")
     ap.add_argument("--rounds", type=int, default=1, help="run every variant this many times; medians reported")
     ap.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--ckpt", help=argparse.SUPPRESS)
     ap.add_argument("--int8", help=argparse.SUPPRESS)
     ap.add_argument("--inputs", help=argparse.SUPPRESS)
+    ap.add_argument("--side-variants", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(child_fomm(args) if args.child.startswith("fomm") else child_variant(args)))
+        print(json.dumps(child_side_by_side(args) if args.child == "side-by-side" else child_variant(args)))
         return
     with tempfile.TemporaryDirectory() as tmp:
         args.work = Path(args.work or tmp)
@@ -266,41 +302,61 @@ def run(args: argparse.Namespace) -> dict:
                             log=lambda msg: print(msg, file=sys.stderr))
         int8 = meta["int8"]
         common += ["--int8", str(path)]
-    variants = list(args.variants) + (["fomm", "fomm-bf16"] if args.fomm else [])
+    variants = list(args.variants) + (list(FOMM) if args.fomm else [])
     runs: dict[str, list[dict]] = {v: [] for v in variants}
+    side: list[dict] = []
     for _ in range(args.rounds):
-        for variant in variants:
-            extra = ["--fomm", args.fomm, "--inputs", str(data)] if variant.startswith("fomm") else common
-            runs[variant].append(run_child(args, variant, extra))
-            print(json.dumps(runs[variant][-1]), file=sys.stderr, flush=True)
-    results = {}
-    for variant, rows in runs.items():
-        row = dict(rows[0])
-        for key in ("s_per_frame", "cpu_s_per_frame", "peak_rss_mb"):
-            row[key] = round(statistics.median(r[key] for r in rows), 4)
-        row["fps"] = round(1 / row["s_per_frame"], 3)
-        results[variant] = row
-    reference = args.work / "frames_torch-fp32.npy"
-    if reference.is_file():
-        ref = np.load(reference)
-        for variant in args.variants:
-            frames = np.load(args.work / f"frames_{variant}.npy")
-            results[variant]["psnr_vs_torch_fp32_db"] = {"first_frame": psnr(frames[0], ref[0]),
-                                                         "all_frames": psnr(frames, ref)}
+        if args.isolated:
+            for variant in variants:
+                runs[variant].append(run_child(args, variant, common))
+                print(json.dumps(runs[variant][-1]), file=sys.stderr, flush=True)
+        side.append(run_child(args, "side-by-side", [*common, "--side-variants", *variants]))
+        print(json.dumps(side[-1]), file=sys.stderr, flush=True)
     report = {"benchmark": "model_speed", "machine": started,
               "settings": {"method": args.method, "config": os.path.relpath(args.config, REPO), "size": args.size,
                            "frames": args.frames, "threads": args.threads, "rounds": args.rounds,
                            "weights": "random (seed 0)", "photo": PHOTO.name, "driving": CLIP.name,
-                           "fomm": f"{FOMM_CONFIG} of {args.fomm}" if args.fomm else None},
-              "results": results, "load_average_1m_end": round(os.getloadavg()[0], 2)}
+                           "fomm": FOMM_CONFIG if args.fomm else None}}
+    if args.isolated:
+        report["isolated"] = medians(runs)
+        add_psnr(report["isolated"], args.work, args.variants, "frames_")
+    report["side_by_side"] = medians({v: [rows[v] for rows in side] for v in variants})
+    add_psnr(report["side_by_side"], args.work, args.variants, "frames_side_")
+    if args.fomm:
+        rows = report["side_by_side"]
+        fomm = rows["fomm"]
+        report["fps_ratio_to_fomm"] = {v: round(rows[v]["fps"] / fomm["fps"], 3) for v in variants}
+        report["cpu_ratio_to_fomm"] = {v: round(fomm["cpu_s_per_frame"] / rows[v]["cpu_s_per_frame"], 3)
+                                       for v in variants}
     if int8:
         report["int8_export"] = int8
-    if "fomm" in results:
-        base = results["fomm"]["fps"]
-        report["fps_ratio_to_fomm"] = {v: round(results[v]["fps"] / base, 3) for v in args.variants}
-        report["cpu_ratio_to_fomm"] = {v: round(results["fomm"]["cpu_s_per_frame"] / results[v]["cpu_s_per_frame"], 3)
-                                       for v in args.variants}
+    report["load_average_1m_end"] = round(os.getloadavg()[0], 2)
     return report
+
+
+def medians(runs: dict[str, list[dict]]) -> dict[str, dict]:
+    """Per variant: the first round's row with the medians over the rounds."""
+    results = {}
+    for variant, rows in runs.items():
+        row = dict(rows[0])
+        for key in ("s_per_frame", "cpu_s_per_frame", "peak_rss_mb"):
+            if key in row:
+                row[key] = round(statistics.median(r[key] for r in rows), 4)
+        row["fps"] = round(1 / row["s_per_frame"], 3)
+        results[variant] = row
+    return results
+
+
+def add_psnr(results: dict[str, dict], work: Path, variants: list[str], prefix: str) -> None:
+    """PSNR of each variant's frames (the last round's) against torch-fp32's, when that ran."""
+    reference = work / f"{prefix}torch-fp32.npy"
+    if not reference.is_file():
+        return
+    ref = np.load(reference)
+    for variant in variants:
+        frames = np.load(work / f"{prefix}{variant}.npy")
+        results[variant]["psnr_vs_torch_fp32_db"] = {"first_frame": psnr(frames[0], ref[0]),
+                                                     "all_frames": psnr(frames, ref)}
 
 
 if __name__ == "__main__":
