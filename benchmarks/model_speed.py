@@ -2,7 +2,8 @@
 
     python -m benchmarks.model_speed [--method dwnet] [--config configs/dwnet/fashion.yaml] [--size 256]
         [--frames 10] [--threads 1] [--variants torch-fp32 torch onnx openvino onnx-int8 openvino-int8]
-        [--no-fomm] [--no-isolated] [--rounds 1] [--work out/bench_model_speed]
+        [--set KEY=VALUE ...] [--no-fomm] [--no-isolated] [--calibration-frames 8] [--rounds 1]
+        [--work out/bench_model_speed]
 
 The method is built from ``--config`` at ``--size`` with random weights (seed 0; step counters set so that
 every stage animates) and saved once; every variant loads that checkpoint in its own subprocess (so that
@@ -10,8 +11,8 @@ its peak RSS is its own) and animates the bundled photo with the bundled dancing
 and retargeted once, as ``posevid animate`` does), ``--frames`` frames after one warm-up frame. Variants:
 ``torch-fp32`` (the method's own animator as training leaves it), ``torch`` (``inference.prepare``: folded
 norms, bf16 and channels-last where the CPU has native bf16), ``onnx`` (ONNX Runtime fp32), ``openvino``
-(bf16 where native), ``*-int8`` (``posevid export --int8``, calibrated on 8 frames of the same clip; its
-quality against fp32 is reported, not enforced, since the weights are random).
+(bf16 where native), ``*-int8`` (``posevid export --int8``, calibrated on ``--calibration-frames`` frames of
+the same clip; its quality against fp32 is reported, not enforced, since the weights are random).
 
 first-order-model (``benchmarks/fomm_reference.py``: its key-point detector and generator at the TaiChi-256
 configuration, random weights) animates the same photo with the same clip's driving frames: per frame the
@@ -84,15 +85,16 @@ def peak_rss_mb() -> float:
         return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
 
 
-def random_checkpoint(config: str, size: int, out: Path) -> Path:
-    """The method of ``config`` at ``size`` with random weights (seed 0) as a checkpoint."""
+def random_checkpoint(config: str, size: int, out: Path, overrides: list[str]) -> Path:
+    """The method of ``config`` at ``size`` (and ``overrides``, ``key=value``) with random weights (seed 0)
+    as a checkpoint."""
     import torch
 
     from posevid.checkpoints import save_checkpoint
     from posevid.config import load_config
     from posevid.methods import build_method
 
-    cfg = load_config(config, [f"data.size={size}"])
+    cfg = load_config(config, [f"data.size={size}", *overrides])
     torch.manual_seed(0)
     method = build_method(cfg)
     for name, buf in method.named_buffers():  # step counters: every stage counts as trained
@@ -266,6 +268,9 @@ def main() -> None:
     ap.add_argument("--no-fomm", dest="fomm", action="store_false", help="leave first-order-model out")
     ap.add_argument("--no-isolated", dest="isolated", action="store_false",
                     help="skip the per-variant subprocess runs (peak RSS); measure side by side only")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="config overrides, e.g. model.stage=g2 (PG2's two-stage generator)")
+    ap.add_argument("--calibration-frames", type=int, default=8, help="int8 calibration frames (as many held out)")
     ap.add_argument("--rounds", type=int, default=1, help="run every variant this many times; medians reported")
     ap.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -292,13 +297,14 @@ def run(args: argparse.Namespace) -> dict:
     if method != args.method:
         raise SystemExit(f"{args.config} configures {method!r}, not {args.method!r}")
     started = machine(args.threads)
-    ckpt = random_checkpoint(args.config, args.size, args.work)
+    ckpt = random_checkpoint(args.config, args.size, args.work, args.set)
     data = inputs(args.size, args.frames + 1, args.work)
     common = ["--ckpt", str(ckpt), "--inputs", str(data)]
     int8 = {}
     if any(v.endswith("int8") for v in args.variants):
         path = args.work / "model_int8.onnx"
-        meta = export_model(ckpt, path, int8=True, calibration=(PHOTO, CLIP), calibration_frames=8, min_psnr=0.0,
+        meta = export_model(ckpt, path, int8=True, calibration=(PHOTO, CLIP),
+                            calibration_frames=args.calibration_frames, min_psnr=0.0,
                             log=lambda msg: print(msg, file=sys.stderr))
         int8 = meta["int8"]
         common += ["--int8", str(path)]
@@ -315,6 +321,7 @@ def run(args: argparse.Namespace) -> dict:
     report = {"benchmark": "model_speed", "machine": started,
               "settings": {"method": args.method, "config": os.path.relpath(args.config, REPO), "size": args.size,
                            "frames": args.frames, "threads": args.threads, "rounds": args.rounds,
+                           "calibration_frames": args.calibration_frames, "overrides": args.set,
                            "weights": "random (seed 0)", "photo": PHOTO.name, "driving": CLIP.name,
                            "fomm": FOMM_CONFIG if args.fomm else None}}
     if args.isolated:
