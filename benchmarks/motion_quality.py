@@ -94,6 +94,127 @@ def run_psgan(steps: int, work: Path, overrides: list[str], actions: tuple[str, 
             "nearest_train_real_test": round(float(nearest_distance(te.xy[:, :T], tr.xy).mean()), 4)}
 
 
+def _canonical(xy: np.ndarray, conf: np.ndarray) -> np.ndarray:
+    from posevid.data.motion_augment import canonical
+
+    return np.stack([canonical(s, c) for s, c in zip(xy, conf)])
+
+
+def _pairwise(xy: np.ndarray) -> float:
+    """Mean per-joint distance over all pairs of sequences (N, T, J, 2)."""
+    flat = torch.from_numpy(np.ascontiguousarray(xy)).float()
+    d = (flat[:, None] - flat[None]).norm(dim=-1).mean((2, 3))
+    n = len(xy)
+    return float(d.sum() / max(n * (n - 1), 1))
+
+
+def run_label(checkpoint: str | None, starts: int, judge_steps: int, chunks: int, train_seconds: float | None,
+              seed: int = 0) -> dict:
+    """The bundled PSGAN (or ``checkpoint``) judged by an action classifier trained on real windows only.
+
+    Real data: every mocap clip, windows as in the model's ``data.build``; the judge trains on the
+    training windows of the model's 8 camera yaws; everything judged comes from 8 other yaws (22.5 + 45k
+    degrees) that neither PSGAN nor the judge saw. For each action, ``starts`` sequences start from first
+    poses of other actions' windows (requested-label accuracy) and ``starts`` from its own (diversity,
+    motion FID against the real windows of the held-out yaws, whose two halves give the reference FID).
+    Seams: ``chunks`` chained samples from the own-action starts, with the model's overlap and without.
+    """
+    from posevid.checkpoints import find_checkpoint
+    from posevid.data.motion import build_motion_arrays
+    from posevid.methods.psgan import PSGAN, load_psgan
+    from posevid.metrics.inception import fid
+    from posevid.motion_judge import features, heldout_accuracy, predict, seam_velocity, train_judge
+    from posevid.resources import motion_model
+
+    path = Path(checkpoint) if checkpoint else motion_model()
+    model = load_psgan(path)
+    step = find_checkpoint(path)[0].get("step")
+    assert isinstance(model, PSGAN)
+    build = dict(model.cfg["data"]["build"])
+    build["labels"] = build.pop("label_map", None)
+    clips = [SHARED / "mocap"]
+    t0 = time.perf_counter()
+    real, index = build_motion_arrays(clips, **build)
+    held, _ = build_motion_arrays(clips, **{**build, "yaws": [22.5 + 45 * k for k in range(8)]})
+    names = model.labels
+    remap = np.array([names.index(n) for n in index["labels"]])
+    real["label"], held["label"] = remap[real["label"]], remap[held["label"]]
+    T = model.frames
+    train = ~real["test"]
+    judge = train_judge(real["xy"][train], real["conf"][train], real["label"][train], names, T, judge_steps,
+                        seed=seed)
+    judge_seconds = time.perf_counter() - t0
+    judge_yaws = heldout_accuracy(judge, held["xy"], held["label"], T)
+    judge_time = heldout_accuracy(judge, real["xy"][~train], real["label"][~train], T)
+    rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(seed)
+    K = len(names)
+    per_label, as_start, own_acc = {}, [], {}
+    other_seqs, own_seqs, own_starts = [], [], []
+    div_gen, div_real = {}, {}
+    t1 = time.perf_counter()
+    for k in range(K):
+        for own in (False, True):
+            pool = np.flatnonzero((held["label"] == k) == own)
+            pick = rng.choice(pool, starts, replace=len(pool) < starts)
+            init, conf = torch.from_numpy(held["xy"][pick, 0]), torch.from_numpy(held["conf"][pick, 0])
+            seqs = model.generate(torch.full((starts,), k), init, conf, T, generator=gen).numpy()
+            pred = predict(judge, seqs)
+            if own:
+                own_acc[names[k]] = float((pred == k).mean())
+                own_seqs.append(seqs)
+                own_starts.append(pick)
+                div_gen[names[k]] = _pairwise(_canonical(seqs, np.ones(seqs.shape[:3], np.float32)))
+                mine = np.flatnonzero(held["label"] == k)
+                div_real[names[k]] = _pairwise(_canonical(held["xy"][mine, :T], held["conf"][mine, :T]))
+            else:
+                per_label[names[k]] = float((pred == k).mean())
+                as_start.append(float((pred == held["label"][pick]).mean()))
+                other_seqs.append(seqs)
+    gen_seconds = time.perf_counter() - t1
+    # noise diversity: 4 samples from one start per action
+    noise = []
+    for k, pick in enumerate(own_starts):
+        init = torch.from_numpy(held["xy"][pick[:1], 0]).expand(4, -1, -1)
+        conf = torch.from_numpy(held["conf"][pick[:1], 0]).expand(4, -1)
+        noise.append(_pairwise(_canonical(model.generate(torch.full((4,), k), init, conf, T, generator=gen).numpy(),
+                                          np.ones((4, T, init.shape[1]), np.float32))))
+    f_real = features(judge, held["xy"][:, :T])
+    half = rng.permutation(len(f_real))
+    f_own, f_other = features(judge, np.concatenate(own_seqs)), features(judge, np.concatenate(other_seqs))
+    seams = {}
+    starts_all = np.concatenate(own_starts)[::4]
+    labels_all = np.repeat(np.arange(K), starts)[::4]
+    for overlap in sorted({model.chain_overlap, 0}):
+        model.chain_overlap = overlap
+        long = model.generate(torch.from_numpy(labels_all), torch.from_numpy(held["xy"][starts_all, 0]),
+                              torch.from_numpy(held["conf"][starts_all, 0]), chunks * (T - 1 - overlap) + 1,
+                              generator=gen).numpy()
+        seams[f"overlap_{overlap}"] = {k: round(v, 4) for k, v in seam_velocity(long, T, overlap).items()}
+    ratios = [div_gen[n] / div_real[n] for n in names]
+    return {"checkpoint": str(path), "checkpoint_bytes": path.stat().st_size,
+            "train_seconds": train_seconds, "model_step": step, "labels": names, "frames": T,
+            "starts_per_label": starts, "judge": {"steps": judge_steps, "seconds": round(judge_seconds, 1),
+                                                  "accuracy_heldout_yaws": round(judge_yaws["accuracy"], 3),
+                                                  "accuracy_heldout_time": round(judge_time["accuracy"], 3),
+                                                  "per_label_heldout_yaws": {k: round(v, 2) for k, v in
+                                                                             judge_yaws["per_label"].items()}},
+            "requested_accuracy_from_other_actions": round(float(np.mean(list(per_label.values()))), 3),
+            "recognised_as_start_action": round(float(np.mean(as_start)), 3),
+            "requested_accuracy_per_label": {k: round(v, 2) for k, v in per_label.items()},
+            "own_start_accuracy": round(float(np.mean(list(own_acc.values()))), 3),
+            "diversity_generated": round(float(np.mean(list(div_gen.values()))), 4),
+            "diversity_real": round(float(np.mean(list(div_real.values()))), 4),
+            "diversity_ratio_mean": round(float(np.mean(ratios)), 3),
+            "diversity_ratio_min": round(float(np.min(ratios)), 3),
+            "diversity_ratio_per_label": {n: round(r, 2) for n, r in zip(names, ratios)},
+            "diversity_noise_only": round(float(np.mean(noise)), 4),
+            "motion_fid_own_starts": round(fid(f_own, f_real), 2),
+            "motion_fid_other_starts": round(fid(f_other, f_real), 2),
+            "motion_fid_real_halves": round(fid(f_real[half[::2]], f_real[half[1::2]]), 2),
+            "seams": seams, "generate_seconds": round(gen_seconds, 1)}
+
+
 def run_scgan(posenet_steps: int, steps: int, work: Path) -> dict:
     from posevid.checkpoints import load_method
     from posevid.config import load_config
@@ -129,7 +250,7 @@ def run_scgan(posenet_steps: int, steps: int, work: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=("psgan", "scgan"))
+    parser.add_argument("--only", choices=("psgan", "label", "scgan"))
     parser.add_argument("--psgan-steps", type=int, default=300)
     parser.add_argument("--actions", nargs="+", default=list(ACTIONS),
                         help="DeepMimic actions for PSGAN (humanoid3d_<action>.txt).")
@@ -137,6 +258,11 @@ def main() -> None:
     parser.add_argument("--scgan-steps", type=int, default=1500)
     parser.add_argument("--work", default="out/bench_motion")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--checkpoint", help="label: a PSGAN checkpoint instead of the bundled model.")
+    parser.add_argument("--starts", type=int, default=24, help="label: sequences per action and start kind.")
+    parser.add_argument("--judge-steps", type=int, default=1500, help="label: training steps of the judge.")
+    parser.add_argument("--chunks", type=int, default=4, help="label: chained samples per long sequence.")
+    parser.add_argument("--train-seconds", type=float, help="label: the measured training time, to report.")
     parser.add_argument("overrides", nargs="*", help="PSGAN config overrides key=value, e.g. model.decoder=coords.")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -144,11 +270,14 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     result = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "threads": args.threads,
-                          "torch": torch.__version__}}
+                          "torch": torch.__version__, "load_before": os.getloadavg()}}
     if args.only in (None, "psgan"):
         result["psgan"] = run_psgan(args.psgan_steps, work, args.overrides, tuple(args.actions))
+    if args.only in (None, "label"):
+        result["label"] = run_label(args.checkpoint, args.starts, args.judge_steps, args.chunks, args.train_seconds)
     if args.only in (None, "scgan"):
         result["scgan"] = run_scgan(args.posenet_steps, args.scgan_steps, work)
+    result["machine"]["load_after"] = os.getloadavg()
     print(json.dumps(result, indent=1))
 
 

@@ -2,13 +2,13 @@
 
 1. Prepare the real dance / exercise videos at ``--size`` (64, the tiny config's size): of each video the
    last ``--test-frames`` frames are its test clip, the frames before them its training clip.
-2. Train DwNet's tiny config (``configs/dwnet/tiny.yaml``, its own step count) on the training clips.
+2. Train DwNet's tiny config (``configs/dwnet/tiny.yaml``) for ``--steps`` (500) on the training clips.
 3. Run ``posevid.protocols.run_protocol("reconstruction", ...)`` with the untrained warp method and with
    the DwNet checkpoint: each test clip rebuilt from its frame 0, driven by its own poses; L1, AKD, MKR
    (AED is reported missing: no re-identification network offline), plus ST-LPIPS.
 
-    python -m benchmarks.reconstruction_protocol [--size 64] [--test-frames 30] [--work out/bench_protocol]
-        [--threads 2] [key=value ...]
+    python -m benchmarks.reconstruction_protocol [--size 64] [--test-frames 30] [--steps 500]
+        [--work out/bench_protocol] [--threads 2] [key=value ...]
 
 Prints one JSON object: machine and load, settings, training summary, and per method the protocol's
 numbers, the seconds it took, and the published FOMM row beside them (Tai-Chi-HD, not these clips).
@@ -34,6 +34,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--test-frames", type=int, default=30)
+    ap.add_argument("--steps", type=int, default=500, help="DwNet training steps")
     ap.add_argument("--work", default=str(REPO / "out" / "bench_protocol"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("overrides", nargs="*", help="overrides of configs/dwnet/tiny.yaml, key.sub=value")
@@ -52,11 +53,12 @@ def main() -> None:
     for name, length in VIDEOS.items():
         start = length - args.test_frames
         _, errors = prepare([SHARED / name], data, size=args.size, test_frames=f"{start}:{length}",
-                            show_progress=False)
+                            test_fraction=0.0, show_progress=False)
         if errors:
             raise SystemExit(f"prepare failed: {errors}")
-    cfg = load_config(REPO / "configs" / "dwnet" / "tiny.yaml", [f"data.size={args.size}", "train.tensorboard=false",
-                                                                 *args.overrides])
+    cfg = load_config(REPO / "configs" / "dwnet" / "tiny.yaml",
+                      [f"data.size={args.size}", f"train.steps={args.steps}", f"train.checkpoint_every={args.steps}",
+                       "train.tensorboard=false", *args.overrides])
     run = work / "dwnet_tiny"
     shutil.rmtree(run, ignore_errors=True)
     t0 = time.perf_counter()
@@ -75,7 +77,7 @@ def main() -> None:
            "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__,
                        "threads": args.threads, "loadavg_end": list(os.getloadavg())},
            "settings": {"videos": list(VIDEOS), "size": args.size, "test_frames_per_video": args.test_frames,
-                        "config": "configs/dwnet/tiny.yaml", "overrides": args.overrides},
+                        "config": "configs/dwnet/tiny.yaml", "steps": args.steps, "overrides": args.overrides},
            "training": {"steps": trained["step"], "minutes": round(train_minutes, 2),
                         "final_losses": {k: round(v, 4) for k, v in trained["losses"].items()}},
            "results": results, "published": published,

@@ -55,7 +55,10 @@ def pair_data(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 
 def _data_for(name: str, request: pytest.FixtureRequest) -> Path:
-    kind = load_config(REPO / "configs" / f"{name}.yaml")["data"]["kind"]
+    data = load_config(REPO / "configs" / f"{name}.yaml")["data"]
+    if data.get("build"):  # a folder of mocap clips, turned into windows in memory
+        return request.getfixturevalue("shared_data") / "mocap"
+    kind = data["kind"]
     fixture = {"motion": "motion_data", "pg2_pairs": "pair_data"}.get(kind, "tiny_data")
     return request.getfixturevalue(fixture)
 

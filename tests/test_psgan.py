@@ -148,5 +148,8 @@ def test_motion_cli_generate_sample_evaluate(trained: Path, motion_data: Path, s
                                  "--frames", "6", "--size", "64", "-o", str(video)])
     assert result.exit_code == 0, result.output
     assert "6 frames, 40x64" in result.output  # the photo's aspect (399x640), longer side 64
-    result = runner.invoke(app, ["animate", str(photo), "--action", "crawl", "-o", str(video)])
-    assert isinstance(result.exception, PosevidError) and "--motion-checkpoint" in str(result.exception)
+    result = runner.invoke(app, ["animate", str(photo), "--action", "fly", "--motion-checkpoint", str(trained),
+                                 "-o", str(video)])  # the user's model, not the bundled one: its three actions
+    assert isinstance(result.exception, PosevidError) and str(result.exception).endswith("walk, crawl, cartwheel")
+    result = runner.invoke(app, ["animate", str(photo), "--motion-checkpoint", str(trained), "-o", str(video)])
+    assert isinstance(result.exception, PosevidError) and "--action" in str(result.exception)

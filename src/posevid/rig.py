@@ -1,13 +1,13 @@
 """The person in a photo as a layered, skinned puppet: built once per photo, posed once per frame.
 
 ``Rig.build(rgb, pose, alpha)`` labels the person's pixels by body part (``layers``), triangulates the
-person (``mesh.triangulate``, finer along the part boundaries), cuts the limbs free of the body except at
-their joints (``layers.glue``, ``mesh.cut_mesh``), lays a patch of body under each limb that covers the
-torso in the photo (textured from the surrounding clothing, ``layers.fill_from``) and gives every vertex
-harmonic skinning weights. ``Rig.raster(target)`` deforms the mesh by the target pose (linear blend
-skinning of per-part affines) and rasterises it in the target's depth order; ``Rig.render(target)`` draws
-the person (premultiplied RGB and alpha), ``Rig.grid(target)`` gives the backward ``grid_sample`` grid into
-the photo (for networks).
+person along the part boundaries (``mesh.triangulate``), cuts the limbs free of the body except at their
+joints (``layers.glue``, ``mesh.cut_mesh``), lays hidden layers (the body under a limb that covered it in
+the photo, a limb under the part in front of it, textured by filling in from that part's own pixels,
+``layers.fill_from``) and gives every vertex harmonic skinning weights. ``Rig.raster(target)`` deforms the
+mesh by the target pose (linear blend skinning of per-part affines) and rasterises it in the target's
+depth order; ``Rig.render(target)`` draws the person (premultiplied RGB and alpha), ``Rig.grid(target)``
+gives the backward ``grid_sample`` grid into the photo (for networks).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class Rig:
     triangle (0-9 parts, ``layers.LOOSE``); texture: (M,) int, which (H, W) slice of ``atlas`` a triangle
     shows: 0 the photo, 1 the body filled in under the limbs (those triangles are drawn behind everything),
     2.. hidden limbs filled in; atlas: (T H, W, 4) float32 premultiplied RGB in [0, 255] and alpha in [0, 1];
-    src_xy, src_conf: the source pose (18, 2), (18,).
+    src_xy, src_conf: the source pose (18, 2), (18,); scale: its body scale in pixels (``render.body_scale``).
     """
 
     mesh: mesh.Mesh
@@ -50,7 +50,6 @@ class Rig:
     atlas: np.ndarray
     src_xy: np.ndarray
     src_conf: np.ndarray
-    src_z: np.ndarray | None
     scale: float
     height: int
     width: int
@@ -61,7 +60,7 @@ class Rig:
         (H, W) float in [0, 1]. Raises ``PosevidError(where, ...)`` when the person cannot be rigged."""
         height, width = rgb.shape[:2]
         xy, conf = pose.xy[0].astype(np.float64), pose.conf[0]
-        z = None if getattr(pose, "z", None) is None else pose.z[0]
+        z = None if pose.z is None else pose.z[0]
         alpha = np.clip(np.asarray(alpha, np.float32), 0.0, 1.0)
         silhouette = alpha > 0.5
         pixels, tall = int(silhouette.sum()), float(body_height(pose[:1])[0])
@@ -74,31 +73,45 @@ class Rig:
             raise PosevidError(where, "the person's torso is not in the picture (no two of the shoulders and "
                                       "hips are seen); cannot animate it")
         scale = layers.scale_of(xy, conf, silhouette)
-        radii = layers.limb_radii(xy, conf, silhouette, scale)
-        distances = layers.part_distances(xy, conf, radii, scale, height, width)
-        keys = layers.depth_keys(xy, conf, z, scale)
         k = max(1, int(round(MARGIN)))
         region = cv2.dilate(silhouette.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2))
         region = cv2.morphologyEx(region, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0  # no one-pixel slits
-        labels = layers.label_parts(distances, region, keys, radii, scale, rgb, xy)
-        gap = layers.leg_gap_top(xy, conf, silhouette)
+        # Everything below works in the box around the person (plus half a body scale), pose moved into it.
+        ys, xs = np.nonzero(region)
+        pad = int(np.ceil(0.5 * scale)) + 4
+        y0, x0 = max(0, ys.min() - pad), max(0, xs.min() - pad)
+        box = (slice(y0, min(height, ys.max() + pad + 1)), slice(x0, min(width, xs.max() + pad + 1)))
+        shift = np.array([x0, y0], np.float64)
+        cxy = np.where(vis[:, None], xy - shift, 0.0)
+        hands = None
+        if pose.hand_xy is not None:
+            hands = (pose.hand_xy[0] - shift.astype(np.float32), pose.hand_conf[0])
+        crgb, csil, cregion = rgb[box], silhouette[box], region[box]
+        radii = layers.limb_radii(cxy, conf, csil, scale)
+        distances = layers.part_distances(cxy, conf, radii, scale, *csil.shape, hands)
+        keys = layers.depth_keys(cxy, conf, z, scale)
+        seen = tuple(p for p in layers.LIMBS if layers.hand_points(hands, p) is not None)
+        labels = layers.label_parts(distances, cregion, keys, radii, scale, crgb, cxy, seen)
+        gap = layers.leg_gap_top(cxy, conf, csil)
 
         # Hidden layers: the body under limbs that cover it, limbs under the parts in front of them. Their
         # triangles get copies in the hidden part's layer (textured by filling in from that part's pixels).
-        body_under = layers.body_under_limbs(labels, distances, region)
-        limb_under = layers.limbs_under_limbs(labels, distances, keys, region)
+        body_under = layers.body_under_limbs(labels, distances, cregion)
+        limb_under = layers.limbs_under_limbs(labels, distances, keys, cregion)
         area = max(2.0, 0.5 * (scale / TRIANGLES_PER_SCALE) ** 2)
         n = layers.LOOSE + 1
         codes = labels + n * (1 + body_under) + n * n * (1 + limb_under)
-        tri_mesh, tri_codes = mesh.triangulate(np.where(region, codes, -1), area)
+        tri_mesh, tri_codes = mesh.triangulate(np.where(cregion, codes, -1), area)
         if len(tri_mesh.triangles) == 0:
             raise PosevidError(where, "the person's outline could not be meshed")
         layered = _layered_mesh(tri_mesh, tri_codes % n, (tri_codes // n) % n - 1, tri_codes // (n * n) - 1,
-                                xy, radii, gap)
+                                cxy, radii, gap)
         cut, part, texture, hidden_parts = layered
         weights = _skinning_weights(cut, part, radii, scale)
-        atlas = _atlas(rgb, alpha, silhouette, labels, hidden_parts)
-        return cls(cut, weights, part, texture, atlas, xy, conf.astype(np.float32), z, scale, height, width)
+        cut = mesh.Mesh(cut.vertices + shift, cut.triangles)
+        stray = layers.stray_skin(crgb, labels, cxy, conf, radii, scale)
+        atlas = _atlas(rgb, alpha, silhouette, labels, box, hidden_parts, stray)
+        return cls(cut, weights, part, texture, atlas, xy, conf.astype(np.float32), scale, height, width)
 
     def transforms(self, target: Poses) -> np.ndarray:
         """(10, 2, 3) per-part affines source -> target pose (``mesh.part_transforms``)."""
@@ -108,7 +121,7 @@ class Rig:
         """(11,) depth keys of the parts in the one-frame ``target`` pose (``layers.depth_keys``, higher in
         front). Given the keys used for the previous frame, the previous order is favoured by up to
         ``STICK`` (body scales of depth), so two parts at nearly the same depth do not swap every frame."""
-        z = None if getattr(target, "z", None) is None else target.z[0]
+        z = None if target.z is None else target.z[0]
         keys = layers.depth_keys(target.xy[0], target.conf[0], z, self.scale)
         if previous is not None:
             keys = keys + STICK * np.argsort(np.argsort(previous)) / (len(previous) - 1)
@@ -157,14 +170,6 @@ class Rig:
         ``align_corners=False``): the front-most part at each pixel reads the photo where it came from."""
         r = self.raster(target, levels=1)
         return mesh.grid_from_coords(r.source[0][None], self.height, self.width, background)
-
-
-def _lookup(image: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Values of ``image`` (H, W) at the nearest pixels of ``points`` (K, 2) (clamped to the image)."""
-    h, w = image.shape[:2]
-    x = np.clip(np.round(points[:, 0]).astype(int), 0, w - 1)
-    y = np.clip(np.round(points[:, 1]).astype(int), 0, h - 1)
-    return image[y, x]
 
 
 def _layered_mesh(tri_mesh: mesh.Mesh, part: np.ndarray, body_under: np.ndarray, limb_under: np.ndarray,
@@ -244,22 +249,29 @@ def _skinning_weights(cut: mesh.Mesh, part: np.ndarray, radii: np.ndarray, scale
 
 
 def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: np.ndarray,
-           hidden_parts: list[int]) -> np.ndarray:
+           box: tuple[slice, slice], hidden_parts: list[int], stray: np.ndarray) -> np.ndarray:
     """((2 + K) H, W, 4) float32 textures: the photo premultiplied by its solid alpha (1 from 2 pixels inside
     the silhouette); the body (torso, thighs, loose cloth) filled in from its pixels; each of the K hidden
-    limbs filled in from its own pixels (the fills are opaque)."""
+    limbs filled in from its own pixels (the fills are opaque). ``labels`` are the part labels of the
+    person's ``box`` of the photo, where the fills are made; ``stray`` (box-sized bool, ``layers.stray_skin``)
+    marks tucked hands on the torso: they are painted over with the body's fill in the photo's texture."""
     inner = cv2.distanceTransform(silhouette.astype(np.uint8), cv2.DIST_L2, 3)
     solid = np.maximum(alpha, np.clip(inner - 1.0, 0.0, 1.0))
     slices = [np.concatenate([rgb.astype(np.float32) * solid[..., None], solid[..., None]], -1)]
+    crop_rgb, crop_inner, crop_sil = rgb[box].astype(np.float32), inner[box], silhouette[box]
     for parts in [(layers.TORSO, layers.LOOSE) + layers.THIGHS] + [(p,) for p in hidden_parts]:
         fill = np.zeros_like(slices[0])
-        known = np.isin(labels, parts) & (inner >= 2)
+        known = np.isin(labels, parts) & (crop_inner >= 2) & ~stray
+        known &= cv2.erode(known.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0  # not the mixed edge pixels
         if not known.any():
-            known = np.isin(labels, parts) & silhouette
+            known = np.isin(labels, parts) & crop_sil
         if known.any():
-            fill[..., :3] = layers.fill_from(rgb.astype(np.float32), known)
-            fill[..., 3] = 1.0
+            fill[box + (slice(0, 3),)] = layers.fill_from(crop_rgb, known)
+            fill[box + (3,)] = 1.0
         slices.append(fill)
+    if stray.any():  # the tucked hands go: the torso shows its fill there
+        photo, body = slices[0][box], slices[1][box]
+        photo[stray, :3] = body[stray, :3] * photo[stray, 3:]
     return np.concatenate(slices, 0)
 
 

@@ -31,8 +31,9 @@ from ..io_utils import NUMPY_LOAD_ERRORS, atomic_path
 from ..mocap import chain_length, fit, label_from_name, load_motion3d, project
 from ..options import option
 from ..poses import body_height, fill_gaps
-from ..skeleton import FLIP_PERM, NUM_JOINTS
+from ..skeleton import NUM_JOINTS
 from .datasets import register_dataset
+from .motion_augment import MotionAugment, body_scale, box_center
 
 MOCAP_SUFFIXES = (".bvh", ".txt", ".json")
 DEFAULT_YAWS = (0.0, 45.0, 90.0, 135.0, 180.0, 225.0, 270.0, 315.0)
@@ -128,18 +129,19 @@ def _fit_windows(xy: np.ndarray, conf: np.ndarray, height: float) -> np.ndarray:
     return out
 
 
-def write_motion_dataset(inputs: Sequence[str | Path], out: str | Path, labels: dict[str, str] | None = None,
-                         fps: float = 30.0, frames: int = 32, yaws: Sequence[float] = DEFAULT_YAWS,
-                         stride: int | None = None, projection: str = "orthographic", test_fraction: float = 0.2,
-                         character: str | Path | None = None) -> dict[str, Any]:
-    """Write a motion dataset to folder ``out`` (layout in the module doc) and return its index.
+def build_motion_arrays(inputs: Sequence[str | Path], labels: dict[str, str] | None = None, fps: float = 30.0,
+                        frames: int = 32, yaws: Sequence[float] = DEFAULT_YAWS, stride: int | None = None,
+                        projection: str = "orthographic", test_fraction: float = 0.2,
+                        character: str | Path | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The arrays and index of a motion dataset (layout in the module doc), in memory.
 
     Labels come from ``labels`` (keys: path, file name, stem or default label) else the file name
     (``mocap.label_from_name``). Windows start every ``stride`` frames (default ``frames // 4``);
     wrap-around DeepMimic clips are looped to at least ``4 * frames`` frames.
     """
     if frames < 2 or fps <= 0 or not 0 <= test_fraction < 1 or not yaws:
-        raise PosevidError(out, "need frames >= 2, fps > 0, 0 <= test_fraction < 1 and at least one yaw")
+        raise PosevidError(", ".join(map(str, inputs)), "need frames >= 2, fps > 0, 0 <= test_fraction < 1 "
+                                                         "and at least one yaw")
     stride = max(1, int(stride or frames // 4))
     files = collect_inputs(inputs)
     char = Path(character) if character else None
@@ -170,15 +172,26 @@ def write_motion_dataset(inputs: Sequence[str | Path], out: str | Path, labels: 
     if not arrays["xy"]:
         raise PosevidError(inputs[0], f"no input has {frames} frames at {fps} fps")
     data = {k: np.concatenate(v) for k, v in arrays.items()}
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    data = {"xy": data["xy"].astype(np.float32), "conf": data["conf"].astype(np.float32),
+            "label": data["label"].astype(np.int64), "source": data["source"].astype(np.int64),
+            "yaw": data["yaw"].astype(np.float32), "test": data["test"].astype(bool)}
     index = {"kind": "motion", "labels": names, "fps": float(fps), "frames": int(frames),
              "yaws": [float(y) for y in yaws], "projection": projection,
              "train": int((~data["test"]).sum()), "test": int(data["test"].sum()), "sources": sources}
+    return data, index
+
+
+def write_motion_dataset(inputs: Sequence[str | Path], out: str | Path, labels: dict[str, str] | None = None,
+                         fps: float = 30.0, frames: int = 32, yaws: Sequence[float] = DEFAULT_YAWS,
+                         stride: int | None = None, projection: str = "orthographic", test_fraction: float = 0.2,
+                         character: str | Path | None = None) -> dict[str, Any]:
+    """Write a motion dataset to folder ``out`` (layout in the module doc; ``build_motion_arrays`` for
+    the arguments) and return its index."""
+    data, index = build_motion_arrays(inputs, labels, fps, frames, yaws, stride, projection, test_fraction, character)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "sequences.npz") as tmp:
-        np.savez_compressed(tmp, xy=data["xy"].astype(np.float32), conf=data["conf"].astype(np.float32),
-                            label=data["label"].astype(np.int64), source=data["source"].astype(np.int64),
-                            yaw=data["yaw"], test=data["test"].astype(bool))
+        np.savez_compressed(tmp, **data)
     with atomic_path(out / "index.json") as tmp:
         tmp.write_text(json.dumps(index, indent=1))
     return index
@@ -202,7 +215,7 @@ def load_motion_arrays(root: str | Path, split: str | None = None) -> dict[str, 
     read_motion_index(root)
     path = Path(root) / "sequences.npz"
     try:
-        with np.load(path) as z:
+        with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in ("xy", "conf", "label", "source", "yaw", "test")}
     except NUMPY_LOAD_ERRORS as err:
         raise PosevidError(path, f"broken motion dataset ({err})") from None
@@ -217,54 +230,95 @@ def load_motion_arrays(root: str | Path, split: str | None = None) -> dict[str, 
 class MotionDataset(Dataset):
     """Windows of a motion dataset: ``xy (T, 18, 2)`` in [-1, 1], ``conf (T, 18)``, ``label`` (int64).
 
+    ``root``: a motion dataset folder, or ``arrays``: (data, index) from ``build_motion_arrays``.
     ``labels``: the action names a model uses (``data.labels``); only sequences of these actions are
     kept and ``label`` indexes this list (None = all of the dataset's labels, in its order).
     ``frames``: a random sub-window of that length (None = as stored); ``flip``: mirror half of the
-    items (x -> -x, left/right joints swapped). Keys may be ``(index, seed)`` like ``ClipDataset``.
+    items (x -> -x, left/right joints swapped); ``augment``: more (``MotionAugment``; its ``flip``
+    is or-ed with ``flip``). Keys may be ``(index, seed)`` like ``ClipDataset``.
     """
 
-    def __init__(self, root: str | Path, split: str, frames: int | None = None, flip: bool = False,
-                 labels: Sequence[str] | None = None):
-        self.index = read_motion_index(root)
+    def __init__(self, root: str | Path | None, split: str, frames: int | None = None, flip: bool = False,
+                 labels: Sequence[str] | None = None, augment: MotionAugment | None = None,
+                 arrays: tuple[dict[str, np.ndarray], dict[str, Any]] | None = None):
+        where = root if root is not None else "the motion clips"
+        if arrays is None:
+            self.index = read_motion_index(root)
+            data = load_motion_arrays(root, split)
+        else:
+            data, self.index = arrays
+            if split not in ("train", "test"):
+                raise PosevidError(None, f"split must be train or test, not {split!r}")
+            keep = data["test"] if split == "test" else ~data["test"]
+            data = {k: v[keep] for k, v in data.items()}
         stored: list[str] = list(self.index["labels"])
         self.labels: list[str] = list(labels) if labels else stored
         unknown = [name for name in self.labels if name not in stored]
         if unknown:
-            raise PosevidError(root, f"actions {', '.join(unknown)} are not in the motion dataset "
-                                     f"(it has {', '.join(stored)})")
-        data = load_motion_arrays(root, split)
+            raise PosevidError(where, f"actions {', '.join(unknown)} are not in the motion dataset "
+                                      f"(it has {', '.join(stored)})")
         remap = np.array([self.labels.index(n) if n in self.labels else -1 for n in stored])
         keep = remap[data["label"]] >= 0
         data = {k: v[keep] for k, v in data.items()}
         data["label"] = remap[data["label"]]
         if len(data["xy"]) == 0:
-            raise PosevidError(root, f"the motion dataset has no {split} sequence of {', '.join(self.labels)}")
-        stored = data["xy"].shape[1]
-        self.frames = int(frames or stored)
-        if not 2 <= self.frames <= stored:
-            raise PosevidError(root, f"frames must be between 2 and the stored {stored}, got {self.frames}")
-        self.xy, self.conf, self.label = data["xy"], data["conf"], data["label"]
-        self.flip = bool(flip)
+            raise PosevidError(where, f"the motion dataset has no {split} sequence of {', '.join(self.labels)}")
+        stored_frames = data["xy"].shape[1]
+        self.frames = int(frames or stored_frames)
+        if not 2 <= self.frames <= stored_frames:
+            raise PosevidError(where, f"frames must be between 2 and the stored {stored_frames}, got {self.frames}")
+        self.xy, self.conf, self.label, self.yaw = data["xy"], data["conf"], data["label"], data["yaw"]
+        self.augment = augment or MotionAugment()
+        self.augment.flip = self.augment.flip or bool(flip)
+        self.flip = self.augment.flip
+        self._pools = [np.flatnonzero(self.label == k) for k in range(len(self.labels))]
+        self._labelled = [k for k, pool in enumerate(self._pools) if len(pool)]
+        yaws = np.nan_to_num(self.yaw, nan=1e9)
+        self._same_yaw = {float(y): np.flatnonzero(yaws == y) for y in np.unique(yaws)}
+        self._shapes = None
+        if self.augment.match_phase:  # every stored pose scale- and position-free, for phase matching
+            chain = body_scale(self.xy[:, :, None], self.conf[:, :, None])  # (N, T)
+            self._shapes = (self.xy - box_center(self.xy, self.conf)[..., None, :]) / np.maximum(chain, 1e-6)[
+                ..., None, None]
 
     def __len__(self) -> int:
         return len(self.xy)
 
+    def _nearest_phase(self, same_yaw: np.ndarray, index: int, other: int, t: int,
+                       rng: np.random.Generator) -> tuple[int, tuple[float, float]]:
+        """The window of ``index``'s action and yaw, and its (speed, first frame), whose first pose is nearest
+        to pose ``t`` of window ``other`` (one of the 3 nearest, at random)."""
+        pool = same_yaw[self.label[same_yaw] == self.label[index]]
+        speed, _ = self.augment.timing(self.xy.shape[1], self.frames, rng)
+        last = int(np.floor(self.xy.shape[1] - 1 - speed * (self.frames - 1) + 1e-6))
+        cand = self._shapes[pool, :last + 1]  # (P, S, J, 2)
+        d = np.linalg.norm(cand - self._shapes[other, t], axis=-1).mean(-1).ravel()
+        best = np.argpartition(d, min(2, len(d) - 1))[:3]
+        w, s = np.unravel_index(int(rng.choice(best)), cand.shape[:2])
+        return int(pool[w]), (speed, float(s))
+
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
         index, seed = (int(key[0]), int(key[1])) if isinstance(key, (tuple, list)) else (int(key), int(key))
         rng = np.random.default_rng(seed)
-        j = int(rng.integers(self.xy.shape[1] - self.frames + 1))
-        xy = self.xy[index, j:j + self.frames].copy()
-        conf = self.conf[index, j:j + self.frames].copy()
-        if self.flip and rng.random() < 0.5:
-            xy, conf = xy[:, list(FLIP_PERM)], conf[:, list(FLIP_PERM)]
-            xy[..., 0] = np.where(conf > 0, -xy[..., 0], 0)
+        aug = self.augment
+        if aug.balance:
+            index = int(rng.choice(self._pools[int(rng.choice(self._labelled))]))
+        start = timing = None
+        if aug.start_mix > 0 and rng.random() < aug.start_mix:
+            same = self._same_yaw[float(np.nan_to_num(self.yaw[index], nan=1e9))]
+            other = int(rng.choice(same))
+            t = int(rng.integers(self.xy.shape[1]))
+            start = (self.xy[other, t], self.conf[other, t])
+            if self._shapes is not None:
+                index, timing = self._nearest_phase(same, index, other, t, rng)
+        xy, conf = aug.window(self.xy[index], self.conf[index], self.frames, rng, start, timing)
         return {"xy": torch.from_numpy(xy), "conf": torch.from_numpy(conf),
                 "label": torch.tensor(int(self.label[index]))}
 
 
 @dataclass
 class MotionOptions:
-    """``data:`` options of the ``motion`` kind (``MotionDataset``)."""
+    """``data:`` options of the ``motion`` kind (``MotionDataset``; the augmentations: ``MotionAugment``)."""
 
     kind: str = "motion"
     labels: list[str] = option([], "the actions to learn, a subset of the motion dataset's labels "
@@ -273,12 +327,44 @@ class MotionOptions:
     flip: bool = option(False, "mirror half of the training sequences (left/right joints swapped)")
     fps: float | None = option(None, "the motion dataset's frame rate (checked against it; default: its own)",
                                gt=0)
+    build: dict[str, Any] | None = option(None, "--data is a folder of mocap clips, turned into windows in memory "
+                                                "with these options of `posevid motion dataset` (frames, yaws, "
+                                                "stride, projection, test_fraction, label_map: file name or stem "
+                                                "-> action label)")
+    balance: bool = option(False, "every action equally often (a label, then one of its windows)")
+    speed: tuple[float, float] = option((1.0, 1.0), "playback speed range (log-uniform)")
+    rotate: float = option(0.0, "in-plane rotation range in degrees", ge=0)
+    start_mix: float = option(0.0, "fraction of windows that start from a pose of another window and blend "
+                                   "into their own motion", ge=0, le=1)
+    blend: int = option(8, "frames over which such a start blends into the motion", ge=1)
+    match_phase: bool = option(False, "enter the motion at the frame of that action nearest the start pose")
+    canonical: bool = option(False, "scale each window to body chain 1 and centre its first frame "
+                                    "(coordinates may leave [-1, 1])")
+
+
+def _augment(opts: MotionOptions, split: str) -> MotionAugment:
+    try:
+        return MotionAugment.from_options(opts, split == "train")
+    except (TypeError, ValueError) as err:
+        raise PosevidError("data", str(err)) from None
 
 
 @register_dataset("motion", MotionOptions)
 def _motion(opts: MotionOptions, root: Path, split: str) -> MotionDataset:
-    fps = read_motion_index(root)["fps"]
+    """A motion dataset folder, or (with ``data.build``) a folder of mocap clips turned into one in memory."""
+    arrays = None
+    if opts.build and not (root / "index.json").is_file():
+        build = dict(opts.build)
+        build["labels"] = build.pop("label_map", None)
+        build.setdefault("fps", opts.fps or 30.0)
+        try:
+            arrays = build_motion_arrays([root], **build)
+        except TypeError as err:
+            raise PosevidError("data.build", str(err)) from None
+        fps = arrays[1]["fps"]
+    else:
+        fps = read_motion_index(root)["fps"]
     if opts.fps is not None and abs(opts.fps - float(fps)) > 1e-6:
         raise PosevidError(root, f"the motion dataset is at {fps:g} fps, the config says data.fps={opts.fps:g}")
-    return MotionDataset(root, split, frames=opts.frames, flip=split == "train" and opts.flip,
-                         labels=opts.labels or None)
+    return MotionDataset(root, split, frames=opts.frames, labels=opts.labels or None, augment=_augment(opts, split),
+                         arrays=arrays)

@@ -9,8 +9,8 @@ from ...cli_hooks import CommandLine
 
 
 def generate(
-    checkpoint: str = typer.Option(..., help="PSGAN checkpoint (file or run folder)."),
-    action: str = typer.Option(..., help="Action label, one the model was trained on."),
+    checkpoint: str = typer.Option(None, help="PSGAN checkpoint (file or run folder; default: the bundled one)."),
+    action: str = typer.Option(..., help="Action label, one the model was trained on (`posevid motion actions`)."),
     source: str = typer.Option(..., help="Photo whose person's pose starts the motion (or a pose file)."),
     frames: int = typer.Option(32, help="Number of poses to generate."),
     out: str = typer.Option(..., "-o", "--out", help="Pose file to write (.npz, .json, .csv or a folder)."),

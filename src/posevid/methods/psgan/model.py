@@ -4,9 +4,12 @@ G(z, c, P_0): the initial pose P_0 enters as Gaussian heatmaps through 4 stride-
 joined with the noise z and the one-hot class c, is extended with a time axis (C x H x W -> C x 1 x H x W)
 and decoded by stride-2 transposed 3D convs into T heatmap frames, whose soft-argmax gives the keypoints
 (``model.decoder: heatmaps``). ``decoder: coords`` instead decodes T x J x 2 coordinates with transposed
-1D temporal convs. D is a 3D PatchGAN over the rendered heatmaps of the sequence (with P_0's maps as the
-condition) plus an auxiliary action classifier. Losses: adversarial + lambda_cls * cross-entropy
-(lambda_cls = 0.01). Instance norm everywhere, ReLU in G (leaky ReLU in D, as pix2pix).
+1D temporal convs (``nets.CoordDecoder``), and ``encoder: coords`` reads P_0's coordinates with an MLP.
+D is a 3D PatchGAN over the rendered heatmaps of the sequence (with P_0's maps as the condition) plus an
+auxiliary action classifier, or (``discriminator: coords``) a temporal PatchGAN over the coordinates
+(``nets.CoordSequenceDiscriminator``). Losses: adversarial + lambda_cls * cross-entropy (the paper:
+lambda_cls = 0.01), optionally + lambda_rec * the variety loss. Instance norm in the conv nets, ReLU in G
+(leaky ReLU in D, as pix2pix).
 
 Keypoints are in the motion dataset's normalised coordinates: (x, y) in [-1, 1], x right, y down.
 The action names are ``data.labels`` (a subset of the motion dataset's). Options: ``PSGANOptions``.
@@ -32,6 +35,7 @@ from ...poses import Poses
 from ...skeleton import NUM_JOINTS
 from ...tensors import image_to_tensor
 from ..base import Animator, Capabilities, Method, register
+from .nets import CoordDecoder, CoordSequenceDiscriminator, PoseBank, body_size, box_center
 
 if TYPE_CHECKING:
     from ...cli_hooks import CommandLine
@@ -72,14 +76,21 @@ class PoseSequenceGenerator(nn.Module):
 
     The logits are (B, J, T, S, S) for ``decoder="heatmaps"`` and None for ``"coords"``. ``skip`` (our
     addition) starts every frame at the initial pose: its maps (times a learnt gain) are added to the
-    decoded logits, or its coordinates to the decoded ones, and the decoder's last conv starts at zero,
-    so training starts from a still sequence and the decoder learns the motion.
+    decoded logits, or its coordinates to the decoded offsets (minus the first frame's offset, so the
+    sequence starts exactly at P_0), and the decoder's last conv starts at zero,
+    so training starts from a still sequence and the decoder learns the motion. ``encoder="coords"`` (with
+    the coords decoder; our CPU substitution) reads P_0's coordinates with a 3-layer MLP instead of
+    convolving its maps.
     """
 
     def __init__(self, classes: int, frames: int, size: int, base: int = 32, z_dim: int = 32,
-                 decoder: str = "heatmaps", joints: int = NUM_JOINTS, skip: bool = True):
+                 decoder: str = "heatmaps", joints: int = NUM_JOINTS, skip: bool = True, coord_range: float = 1.0,
+                 encoder: str = "heatmaps"):
         super().__init__()
-        self.skip = skip
+        if encoder not in ("heatmaps", "coords") or (encoder == "coords" and decoder != "coords"):
+            raise ValueError(f"unknown PSGAN encoder {encoder!r}; use heatmaps, or coords with decoder coords")
+        self.encoder_kind = encoder
+        self.skip, self.coord_range = skip, float(coord_range)
         self.skip_gain = nn.Parameter(torch.tensor(12.0))
         if size % 16 or size < 16:
             raise ValueError(f"heatmap_size must be a multiple of 16, got {size}")
@@ -91,9 +102,15 @@ class PoseSequenceGenerator(nn.Module):
         for i in range(4):
             norm = nn.InstanceNorm2d(chs[i + 1], affine=True) if 0 < i < 3 else nn.Identity()
             enc += [nn.Conv2d(chs[i], chs[i + 1], 4, 2, 1), norm, nn.ReLU(True)]
-        self.encoder = nn.Sequential(*enc)
         top = base * 8
-        self.fuse = nn.Sequential(nn.Conv2d(top + z_dim + classes, top, 3, 1, 1), nn.ReLU(True))
+        if encoder == "coords":
+            enc = [nn.Linear(joints * 2, top), nn.ReLU(True), nn.Linear(top, top), nn.ReLU(True),
+                   nn.Linear(top, top), nn.ReLU(True)]
+        self.encoder = nn.Sequential(*enc)
+        if encoder == "coords":
+            self.fuse = nn.Sequential(nn.Linear(top + z_dim + classes, top), nn.ReLU(True))
+        else:
+            self.fuse = nn.Sequential(nn.Conv2d(top + z_dim + classes, top, 3, 1, 1), nn.ReLU(True))
         length = _decoded_length(frames)
         if decoder == "heatmaps":
             t_up = min(4, int(math.log2(length))) if length <= 16 else 4
@@ -109,23 +126,18 @@ class PoseSequenceGenerator(nn.Module):
                         nn.InstanceNorm3d(out, affine=True), nn.ReLU(True)]
                 ch = out
             dec.append(nn.Conv3d(ch, joints, 3, 1, 1))
+            self.decode: nn.Module = nn.Sequential(*dec)
+            if skip:  # start exactly at the initial pose: the last conv's output begins at zero
+                nn.init.zeros_(dec[-1].weight)
+                nn.init.zeros_(dec[-1].bias)
         else:
-            t0 = length // 2 ** int(math.log2(length) if length <= 16 else 4)
-            dec = [nn.ConvTranspose1d(top, top, t0), nn.ReLU(True)]
-            ch = top
-            while t0 < length:
-                out = max(base, ch // 2)
-                dec += [nn.ConvTranspose1d(ch, out, 4, 2, 1), nn.InstanceNorm1d(out, affine=True), nn.ReLU(True)]
-                ch, t0 = out, t0 * 2
-            dec += [nn.Conv1d(ch, joints * 2, 3, 1, 1), nn.Tanh()]
-        self.decode = nn.Sequential(*dec)
-        if skip:  # start exactly at the initial pose: the last conv's output begins at zero
-            last = dec[-1] if decoder == "heatmaps" else dec[-2]
-            nn.init.zeros_(last.weight)
-            nn.init.zeros_(last.bias)
+            self.decode = CoordDecoder(top, z_dim + classes, length, joints, base)
 
     def forward(self, z: Tensor, onehot: Tensor, init_maps: Tensor, init_xy: Tensor) -> tuple[Tensor, Tensor | None]:
-        """``init_xy`` (B, J, 2) is only used by the initial-pose skip (``skip=True``)."""
+        """``init_xy`` (B, J, 2) is used by the initial-pose skip (``skip=True``) and the coords encoder."""
+        if self.encoder_kind == "coords":
+            h = self.fuse(torch.cat([self.encoder(init_xy.flatten(1).float()), z, onehot], 1))
+            return self._coords(h, torch.cat([z, onehot], 1), init_xy)
         h = self.encoder(init_maps)
         code = torch.cat([z, onehot], 1)[:, :, None, None].expand(-1, -1, *h.shape[-2:]).to(h.dtype)
         h = self.fuse(torch.cat([h, code], 1))
@@ -134,9 +146,15 @@ class PoseSequenceGenerator(nn.Module):
             if self.skip:
                 logits = logits + self.skip_gain * init_maps[:, :, None].float()
             return soft_argmax(logits), logits
-        out = self.decode(h.mean((2, 3))[:, :, None])[:, :, :self.frames].float()  # (B, J * 2, T)
-        xy = out.view(out.shape[0], self.joints, 2, -1).permute(0, 3, 1, 2)
-        return (xy + init_xy[:, None].float() if self.skip else xy), None
+        return self._coords(h.mean((2, 3)), torch.cat([z, onehot], 1), init_xy)
+
+    def _coords(self, code: Tensor, cond: Tensor, init_xy: Tensor) -> tuple[Tensor, None]:
+        """The coords decoder on a code (B, C) and the noise + action (B, Z + K) -> (B, T, J, 2)."""
+        out = self.decode(code, cond.to(code.dtype))[:, :, :self.frames].float()  # (B, J * 2, T)
+        xy = out.view(out.shape[0], self.joints, 2, -1).permute(0, 3, 1, 2) * self.coord_range
+        if not self.skip:
+            return xy, None
+        return init_xy[:, None].float() + xy - xy[:, :1], None  # frame 0 is the initial pose exactly
 
 
 class SequenceDiscriminator(nn.Module):
@@ -165,6 +183,7 @@ class SequenceDiscriminator(nn.Module):
         return feats, self.classify(x.float().mean((2, 3, 4)))
 
 
+
 @dataclass
 class PSGANOptions:
     """``model:`` options of PSGAN."""
@@ -172,22 +191,43 @@ class PSGANOptions:
     decoder: Literal["heatmaps", "coords"] = option(
         "heatmaps", "heatmaps: transposed 3D convs to T heatmap frames + soft-argmax (the paper); coords: 1D "
                     "temporal convs to T x J x 2 coordinates")
-    heatmap_size: int = option(32, "side of the heatmaps poses are drawn in (a multiple of 16)", ge=16)
+    encoder: Literal["heatmaps", "coords"] = option(
+        "heatmaps", "how P_0 enters G: heatmaps through strided convs (the paper); coords: an MLP on its "
+                    "coordinates (with decoder coords)")
+    discriminator: Literal["heatmaps", "coords"] = option(
+        "heatmaps", "heatmaps: a 3D PatchGAN over the rendered maps (the paper); coords: a temporal PatchGAN "
+                    "over the coordinates and velocities")
+    heatmap_size: int = option(32, "side of the heatmaps poses are drawn in (a multiple of 16)", ge=16, le=1024)
     sigma: float = option(1.5, "Gaussian sigma of a joint's heatmap, in heatmap pixels", gt=0)
     base: int = option(32, "channels of the first encoder conv (doubling per conv)", ge=1)
     z_dim: int = option(32, "noise dimension", ge=1)
     skip: bool = option(True, "start every frame at the initial pose and learn the motion on top (ours)")
+    coord_range: float = option(1.0, "scale of the coords decoder's tanh output (motion offsets)", gt=0)
     d_base: int = option(32, "channels of the discriminator's first conv", ge=1)
+    label_cond: Literal["aux", "projection"] = option(
+        "aux", "how the coordinate D sees the label: aux (an auxiliary classifier, the paper) or projection")
+    classifier: Literal["shared", "separate"] = option(
+        "shared", "the coordinate D's action head: on the real/fake trunk (shared) or its own trunk over "
+                  "scale- and position-free features (separate)")
+    spectral: bool = option(False, "spectral norm on the coordinate D's real/fake convs")
     gan_mode: Literal["lsgan", "bce", "hinge"] = option("lsgan", "adversarial loss")
     lambda_cls: float = option(0.01, "L_p, the weight of the action classification loss", ge=0)
+    cls_fake: bool = option(True, "D's action head also learns from generated sequences (the paper)")
+    lambda_rec: float = option(0.0, "weight of the variety loss: L1 to the real sequence of the best of "
+                                    "`variety` samples (0: off)", ge=0)
+    variety: int = option(1, "samples per real sequence for the variety loss", ge=1)
+    chain_overlap: int = option(0, "frames over which chained samples cross-fade (longer motions)", ge=0)
+    far_pose: float = option(0.15, "a start pose farther than this (mean joint distance in body heights) "
+                                   "from every training pose gets a note", ge=0)
+    pose_bank: int = option(2048, "training start poses kept for the nearest-pose check", ge=1)
 
 
 @register("psgan")
 class PSGAN(Method):
     """Pose Sequence GAN. Batches come from the motion dataset: ``xy (B, T, 18, 2)`` in [-1, 1],
     ``conf (B, T, 18)``, ``label (B,)``. ``generate`` samples sequences; ``motion`` (the contract of a
-    method that ``generates_motion``) and ``generate_motion`` wrap it. Its animator draws the target
-    poses as stick figures (it has no appearance model)."""
+    method that ``generates_motion``) and ``motion.generate_motion`` wrap it. Its animator draws the
+    target poses as stick figures (it has no appearance model)."""
 
     capabilities = Capabilities(trains=True, animates=True, generates_motion=True)
     Options = PSGANOptions
@@ -203,9 +243,18 @@ class PSGAN(Method):
                                               "(`posevid motion dataset` prints them), e.g. data.labels=[walk,run]")
         self.frames = int(self.cfg["data"]["frames"])
         self.size, self.sigma, self.z_dim, self.lambda_cls = m.heatmap_size, m.sigma, m.z_dim, m.lambda_cls
+        self.chain_overlap, self.cls_fake, self.lambda_rec = m.chain_overlap, m.cls_fake, m.lambda_rec
+        self.variety, self.far_pose = m.variety, m.far_pose
+        self.bank = PoseBank(m.pose_bank)
+        self.canonical = bool(self.cfg["data"].get("canonical", False))
         K = len(self.labels)
-        self.G = PoseSequenceGenerator(K, self.frames, self.size, m.base, self.z_dim, m.decoder, skip=m.skip)
-        self.D = SequenceDiscriminator(2 * NUM_JOINTS, K, m.d_base)
+        self.G = PoseSequenceGenerator(K, self.frames, self.size, m.base, self.z_dim, m.decoder, skip=m.skip,
+                                       coord_range=m.coord_range, encoder=m.encoder)
+        self.d_kind = m.discriminator
+        if self.d_kind == "heatmaps":
+            self.D: nn.Module = SequenceDiscriminator(2 * NUM_JOINTS, K, m.d_base)
+        else:
+            self.D = CoordSequenceDiscriminator(NUM_JOINTS, K, m.d_base, m.label_cond, m.classifier, m.spectral)
         self.gan = GANLoss(m.gan_mode)
         self.adam("G", self.G.parameters())
         self.adam("D", self.D.parameters())
@@ -228,45 +277,65 @@ class PSGAN(Method):
 
         add_commands(cli)
 
-    def _d_input(self, xy: Tensor, conf: Tensor, init_maps: Tensor) -> Tensor:
-        """(B, T, J, 2), (B, T, J), (B, J, S, S) -> (B, 2J, T, S, S): the sequence's maps and P_0's."""
+    def _discriminate(self, xy: Tensor, conf: Tensor, init_maps: Tensor, init_xy: Tensor,
+                      label: Tensor) -> tuple[list[Tensor], Tensor]:
+        """D on a sequence (B, T, J, 2), (B, T, J) given P_0 (its maps (B, J, S, S) for the heatmap D,
+        its coordinates (B, J, 2) for the coordinate D) -> (features, class logits)."""
+        if self.d_kind == "coords":
+            return self.D(xy, init_xy, label)
         maps = to_heatmaps(xy, conf, self.size, self.sigma).permute(0, 2, 1, 3, 4)
-        return torch.cat([maps, init_maps[:, :, None].expand_as(maps)], 1)
+        return self.D(torch.cat([maps, init_maps[:, :, None].expand_as(maps)], 1))
 
     def train_step(self, batch: dict[str, Tensor]) -> dict[str, float]:
         xy, conf, label = batch["xy"].float(), batch["conf"].float(), batch["label"].long()
         B = xy.shape[0]
+        self.bank.add(xy[:, 0], conf[:, 0])
         init_maps = to_heatmaps(xy[:, 0], conf[:, 0], self.size, self.sigma)
-        z = torch.randn(B, self.z_dim, device=xy.device)
+        k = self.variety if self.lambda_rec > 0 else 1
+        z = torch.randn(k * B, self.z_dim, device=xy.device)
         onehot = F.one_hot(label, len(self.labels)).float()
         with self.autocast():
-            fake, _ = self.G(z, onehot, init_maps, xy[:, 0])
-        fake = fake.float()
-        real_in = self._d_input(xy, conf, init_maps)
-        fake_in = self._d_input(fake, conf, init_maps)
+            fakes, _ = self.G(z, onehot.repeat(k, 1), init_maps.repeat(k, 1, 1, 1), xy[:, 0].repeat(k, 1, 1))
+        fakes = fakes.float().view(k, B, *xy.shape[1:])
+        fake = fakes[0]
         opt_d, opt_g = self.optimizers["D"], self.optimizers["G"]
         opt_d.zero_grad(set_to_none=True)
         with self.autocast():
-            d_real, cls_real = self.D(real_in)
-            d_fake, cls_fake = self.D(fake_in.detach())
+            d_real, cls_real = self._discriminate(xy, conf, init_maps, xy[:, 0], label)
+            d_fake, cls_fake = self._discriminate(fake.detach(), conf, init_maps, xy[:, 0], label)
             loss_d_adv = self.gan(d_real, True) + self.gan(d_fake, False)
-            loss_d_cls = F.cross_entropy(cls_real.float(), label) + F.cross_entropy(cls_fake.float(), label)
+            loss_d_cls = F.cross_entropy(cls_real.float(), label)
+            if self.cls_fake:
+                loss_d_cls = loss_d_cls + F.cross_entropy(cls_fake.float(), label)
             loss_d = loss_d_adv + self.lambda_cls * loss_d_cls
         loss_d.backward()
         opt_d.step()
         opt_g.zero_grad(set_to_none=True)
         with self.autocast():
-            g_fake, g_cls = self.D(fake_in)
+            g_fake, g_cls = self._discriminate(fake, conf, init_maps, xy[:, 0], label)
             loss_g_adv = self.gan(g_fake, True, for_discriminator=False)
             loss_g_cls = F.cross_entropy(g_cls.float(), label)
             loss_g = loss_g_adv + self.lambda_cls * loss_g_cls
+            # variety loss: L1 to the real sequence of the closest of k samples (keeps z meaningful)
+            seen = conf[None, :, :, :, None] > 0
+            l1 = ((fakes - xy[None]).abs() * seen).flatten(2).mean(-1)  # (k, B)
+            loss_rec = l1.min(0).values.mean()
+            if self.lambda_rec > 0:
+                loss_g = loss_g + self.lambda_rec * loss_rec
         loss_g.backward()
         opt_g.step()
         with torch.no_grad():
             acc = (cls_real.argmax(1) == label).float().mean()
-        self._visuals = {"real": _sheet(xy[:1], conf[:1]), "fake": _sheet(fake[:1].detach(), conf[:1])}
+        self._last = (xy[:1].detach(), fake[:1].detach(), conf[:1].detach())
         return {"d_adv": loss_d_adv.item(), "d_cls": loss_d_cls.item(), "g_adv": loss_g_adv.item(),
-                "g_cls": loss_g_cls.item(), "d_real_acc": acc.item()}
+                "g_cls": loss_g_cls.item(), "rec": loss_rec.item(), "d_real_acc": acc.item()}
+
+    def visuals(self) -> dict[str, Tensor]:
+        """The last step's first real and generated sequence as stick figures (drawn on request)."""
+        if getattr(self, "_last", None) is None:
+            return {}
+        real, fake, conf = self._last
+        return {"real": _sheet(real, conf), "fake": _sheet(fake, conf)}
 
     def label_index(self, action: str) -> int:
         """Index of an action name (``PosevidError`` listing the known ones when unknown)."""
@@ -280,33 +349,41 @@ class PSGAN(Method):
         """Sample sequences: label (B,), initial pose (B, J, 2) normalised, (B, J) -> (B, frames, J, 2).
 
         Longer sequences than the trained length are chained: each chunk starts from the previous
-        chunk's last pose, re-centred on it (the model was trained on sequences centred in the square).
+        chunk's pose ``model.chain_overlap`` frames before its end (re-centred on it, as in training) and
+        the overlapping frames cross-fade from the old chunk to the new one (smoothstep weights).
         """
         frames = int(frames or self.frames)
         onehot = F.one_hot(label.long(), len(self.labels)).float()
-        pose, conf = init_xy.float(), init_conf.float()
-        chunks, have = [], 0
-        while have < frames:
-            shift = _center(pose, conf)[:, None]
-            init_maps = to_heatmaps(pose - shift, conf, self.size, self.sigma)
-            z = torch.randn(len(label), self.z_dim, generator=generator).to(pose.device)
-            with self.autocast():
-                seq = self.G(z, onehot, init_maps, pose - shift)[0].float() + shift[:, None]
-            chunks.append(seq if not chunks else seq[:, 1:])
-            have += chunks[-1].shape[1]
-            pose, conf = seq[:, -1], torch.ones_like(conf)
-        return torch.cat(chunks, 1)[:, :frames]
+        overlap = min(self.chain_overlap, self.frames - 2)
+        out = self._sample(onehot, init_xy.float(), init_conf.float(), generator)
+        ones = torch.ones_like(init_conf, dtype=torch.float32)
+        while out.shape[1] < frames:
+            m = min(overlap, out.shape[1] - 1)
+            seq = self._sample(onehot, out[:, -1 - m], ones, generator)
+            u = torch.arange(m + 1, dtype=torch.float32, device=seq.device) / max(m, 1)
+            w = (u * u * (3 - 2 * u))[None, :, None, None]
+            blended = (1 - w) * out[:, out.shape[1] - 1 - m:] + w * seq[:, :m + 1]
+            out = torch.cat([out[:, :out.shape[1] - 1 - m], blended, seq[:, m + 1:]], 1)
+        return out[:, :frames]
+
+    def _sample(self, onehot: Tensor, pose: Tensor, conf: Tensor, generator: torch.Generator | None) -> Tensor:
+        """One sequence per initial pose (B, J, 2), (B, J) of the trained length, in the pose's units."""
+        shift = box_center(pose, conf)[:, None]
+        scale = self._scale(pose, conf)
+        init = (pose - shift) / scale
+        init_maps = to_heatmaps(init, conf, self.size, self.sigma)
+        z = torch.randn(len(pose), self.z_dim, generator=generator).to(pose.device)
+        with self.autocast():
+            return self.G(z, onehot, init_maps, init)[0].float() * scale[:, None] + shift[:, None]
+
+    def _scale(self, pose: Tensor, conf: Tensor) -> Tensor:
+        """(B, 1, 1) body chain length of poses (B, J, 2) when trained on ``data.canonical`` windows, else 1."""
+        if not self.canonical:
+            return torch.ones(len(pose), 1, 1, device=pose.device)
+        return body_size(pose, conf)[:, None, None]
 
     def animator(self) -> Animator:
         return PosePreviewAnimator()
-
-
-def _center(xy: Tensor, conf: Tensor) -> Tensor:
-    """(B, J, 2), (B, J) -> (B, 2) centre of the box around the visible joints."""
-    vis = (conf > 0)[..., None]
-    lo = torch.where(vis, xy, torch.full_like(xy, 1e9)).amin(1)
-    hi = torch.where(vis, xy, torch.full_like(xy, -1e9)).amax(1)
-    return torch.where(vis.any(1), (lo + hi) / 2, torch.zeros_like(lo))
 
 
 def _sheet(xy: Tensor, conf: Tensor, size: int = 64, frames: int = 8) -> Tensor:
@@ -327,3 +404,4 @@ class PosePreviewAnimator(Animator):
     def step(self, target: Poses) -> np.ndarray:
         h, w = self._shape
         return render.stick_figure(target.xy[0], target.conf[0], h, w)
+

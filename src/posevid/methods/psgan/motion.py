@@ -1,17 +1,24 @@
 """PSGAN's motion tools: a pose sequence of an action from a photo or pose (``posevid motion generate``,
-``posevid animate --action``) and samples for every action (``posevid motion sample``)."""
+``posevid animate --action``), samples for every action (``posevid motion sample``), the bundled model
+(``resources.MOTION_MODEL``) and the export of a run as a release checkpoint."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from ...checkpoints import load_method
+from ...checkpoints import find_checkpoint, load_method, save_checkpoint
 from ...errors import PosevidError
 from ...poses import Poses, body_height
+from ...skeleton import COCO18_NAMES
 from .model import FILL, PSGAN
+
+_NOTE = logging.getLogger("posevid").warning  # where the note on a far start pose goes by default
 
 
 def normalise_pose(pose: Poses) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
@@ -29,36 +36,59 @@ def normalise_pose(pose: Poses) -> tuple[np.ndarray, np.ndarray, float, np.ndarr
     return xy, pose.conf[0].copy(), scale, center
 
 
-def generate_motion(checkpoint: str | Path | PSGAN, action: str, source_pose: Poses, frames: int,
-                    seed: int = 0, fps: float | None = None) -> Poses:
+
+def load_psgan(checkpoint: str | Path | PSGAN | None = None) -> PSGAN:
+    """A PSGAN from a checkpoint file or run folder, or the bundled one (None); a loaded one as is."""
+    if isinstance(checkpoint, PSGAN):
+        return checkpoint
+    from ...resources import motion_model
+
+    model = load_method(motion_model() if checkpoint is None else checkpoint, expect="psgan")
+    assert isinstance(model, PSGAN)
+    return model
+
+
+def generate_motion(checkpoint: str | Path | PSGAN | None, action: str, source_pose: Poses, frames: int,
+                    seed: int = 0, fps: float | None = None, log: Callable[[str], None] | None = _NOTE) -> Poses:
     """A ``frames``-long pose sequence of ``action`` starting from ``source_pose`` (its first frame).
 
-    ``checkpoint``: a PSGAN checkpoint path (or a loaded ``PSGAN``). The output is in the source pose's
-    pixel coordinates and image size, every joint present, at ``fps`` (default: the motion data's fps
-    recorded in the model config, else 30).
+    ``checkpoint``: a PSGAN checkpoint path (or a loaded ``PSGAN``; None = the bundled one). The output
+    is in the source pose's pixel coordinates and image size, every joint present, at ``fps`` (default:
+    the motion data's fps recorded in the model config, else 30). Joints missing from the source pose are taken from the
+    nearest training pose; when that pose is farther than ``model.far_pose`` body heights (or joints were
+    missing), ``log`` gets one line saying so.
     """
-    if isinstance(checkpoint, PSGAN):
-        model = checkpoint
-    else:
-        model = load_method(checkpoint, expect="psgan")
+    model = load_psgan(checkpoint)
     if frames < 1:
         raise PosevidError(None, f"frames must be at least 1, got {frames}")
     model.eval()
     label = model.label_index(action)
     xy, conf, scale, center = normalise_pose(source_pose)
+    distance, completed = model.bank.nearest(torch.from_numpy(xy)[None], torch.from_numpy(conf)[None])
+    missing = [COCO18_NAMES[j] for j in np.flatnonzero(conf <= 0)]
+    if log is not None and (missing or float(distance[0]) > model.far_pose):
+        what = f"without {', '.join(missing)} (taken from the nearest training pose)" if missing else ""
+        far = f"{float(distance[0]):.2f} body heights from the nearest training pose" if model.bank.count else ""
+        log(f"note: the starting pose is {what}{' and ' if what and far else ''}{far}; the {action} motion may "
+            "look odd until it settles")
     gen = torch.Generator().manual_seed(int(seed))
-    seq = model.generate(torch.tensor([label]), torch.from_numpy(xy)[None], torch.from_numpy(conf)[None],
-                         frames, generator=gen)[0].cpu().numpy()
+    seq = model.generate(torch.tensor([label]), completed, torch.ones(1, len(conf)), frames,
+                         generator=gen)[0].cpu().numpy()
     pix = seq / scale + center
     rate = fps or float(model.cfg["data"].get("fps") or 30.0)
     return Poses(pix, np.ones(pix.shape[:2], np.float32), source_pose.width, source_pose.height, rate)
 
 
-def motion_for_photo(source: str | Path, checkpoint: str | Path, action: str, frames: int, seed: int = 0) -> Poses:
-    """``generate_motion`` from the pose in ``source`` (a photo or a pose file), in its pixels."""
+
+def motion_for_photo(source: str | Path, checkpoint: str | Path | PSGAN | None, action: str, frames: int,
+                     seed: int = 0, log: Callable[[str], None] | None = _NOTE) -> Poses:
+    """``generate_motion`` from the pose in ``source`` (a photo or a pose file), in its pixels
+    (``checkpoint`` None = the bundled PSGAN)."""
     from ...estimate import first_pose
 
-    return generate_motion(checkpoint, action, first_pose(source), frames, seed)
+    model = load_psgan(checkpoint)
+    model.label_index(action)  # an unknown action fails before the photo is read
+    return generate_motion(model, action, first_pose(source), frames, seed, log=log)
 
 
 def sample_to_folder(checkpoint: str | Path, data: str | Path, out: str | Path, split: str = "test",
@@ -70,7 +100,7 @@ def sample_to_folder(checkpoint: str | Path, data: str | Path, out: str | Path, 
     from ...data.motion import MotionDataset
     from ...posefiles import write_poses
 
-    model = load_method(checkpoint, expect="psgan")
+    model = load_psgan(checkpoint)
     ds = MotionDataset(data, split, labels=model.labels)
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -90,3 +120,15 @@ def sample_to_folder(checkpoint: str | Path, data: str | Path, out: str | Path, 
     if not count:
         raise PosevidError(data, f"no {split} sequence of the model's actions to start from")
     return count
+
+
+
+def export_checkpoint(run: str | Path, out: str | Path) -> dict[str, Any]:
+    """Write the newest checkpoint of ``run`` as a release file ``out``: config, step and weights in float16
+    (no optimizer, scheduler or RNG state). Returns {"step", "bytes", "tensors"}."""
+    payload, found = find_checkpoint(run)
+    if payload.get("config", {}).get("method") != "psgan":
+        raise PosevidError(found, "not a PSGAN checkpoint")
+    state = {k: v.half() if v.is_floating_point() else v for k, v in payload["method"].items()}
+    save_checkpoint(out, {"version": 1, "step": int(payload["step"]), "config": payload["config"], "method": state})
+    return {"step": int(payload["step"]), "bytes": Path(out).stat().st_size, "tensors": len(state)}
