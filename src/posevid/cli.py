@@ -64,13 +64,15 @@ def prepare(
                                           "fashion_{train,test}.txt and the videos), deepfashion or market (PG2/PATN "
                                           "pair and annotation CSVs with the images; copied for data.kind "
                                           "pg2_pairs)."),
+    subject: str = typer.Option("body", help="body: person crops with body poses; face: head crops of "
+                                             "talking-head videos with the 68 face landmarks and face masks."),
 ) -> None:
     """Crop the person in each video, estimate poses and masks, and write a training dataset."""
     from .data.prepare import prepare as run
 
     index, errors = run(inputs, out, size=size, workers=workers, iuv_dir=iuv, test_fraction=test_fraction,
                         frames=frames, max_frames=max_frames, split=split, test_frames=test_frames,
-                        margin=margin, layout=layout)
+                        margin=margin, layout=layout, subject=subject)
     if "layout" in index:
         counts = index["images"]
         print(f"{out}: {index['layout']} pairs, {counts['train']} train / {counts['test']} test images "
@@ -90,7 +92,8 @@ def poses_extract(
     out: str = typer.Option(..., "-o", "--out", help="Pose file: .npz, .json (COCO), .csv (PG2) or a folder."),
     fmt: str = typer.Option(None, "--format", help="npz, openpose, coco or pg2 (default: from OUT)."),
     smooth: bool = typer.Option(False, "--smooth", help="Fill short gaps, then apply a one-euro filter."),
-    keypoints: str = typer.Option("body", help="body, body+hands or body+hands+face (MediaPipe Holistic)."),
+    keypoints: str = typer.Option("body", help="body, body+hands or body+hands+face (MediaPipe Holistic), or "
+                                               "face (the face mesh alone: 68 landmarks, for face close-ups)."),
     driving_kind: str = typer.Option(None, "--driving-kind", help="rgb, skeleton or densepose (default: guessed "
                                                                   "from the first frames)."),
     person: str = typer.Option("largest", help="Whom to follow when there are several people: largest, left, right."),
@@ -164,7 +167,10 @@ def animate(
                                                                   "densepose (a part render or raw IUV); guessed "
                                                                   "by default."),
     keypoints: str = typer.Option("body", help="What to estimate on camera video: body, body+hands or "
-                                               "body+hands+face."),
+                                               "body+hands+face (a face close-up's face is found by --subject)."),
+    subject: str = typer.Option("auto", help="What to animate: body, face (the portrait's face, from the driver's "
+                                             "face landmarks) or auto (face for a face close-up in the photo or "
+                                             "the driving video)."),
     person: str = typer.Option("largest", help="Whom to animate and follow when the photo or the clip shows "
                                                "several people: largest, left or right."),
     force: bool = typer.Option(False, "--force", help="Go on with a driver that shows a person in under half "
@@ -225,7 +231,7 @@ def animate(
                                       "--motion-checkpoint for your own model)")
     options = AnimateOptions(method=method, checkpoint=checkpoint, mode=mode, size=size, width=width, height=height,
                              smooth=not no_smooth, fps=fps, driving_kind=driving_kind, keypoints=keypoints,
-                             person=person, force=force, backend=backend, precision=precision)
+                             person=person, force=force, subject=subject, backend=backend, precision=precision)
     given = given_method_options(ctx, seed)
     if given is not None:
         options.method_options = given[1]
@@ -263,8 +269,9 @@ def _animate_many(pipe: Pipeline, photos: list[str], drivers: list[str], pairs: 
         raise PosevidError("animate", "give at least one photo and one driver")
     opts = pipe.options
 
-    def driving_poses(path: Path):
-        with Driving(path, opts.driving_kind, opts.keypoints, opts.person, check=not opts.force) as driving:
+    def driving_poses(path: Path):  # a face subject is driven by the driver's face landmarks
+        keypoints = "face" if opts.subject == "face" else opts.keypoints
+        with Driving(path, opts.driving_kind, keypoints, opts.person, check=not opts.force) as driving:
             return driving.poses()
 
     def animate_pair(source: Path, poses, out: Path) -> int:

@@ -36,6 +36,7 @@ from .crop import crop_square, photo_box
 from .driving import Driving
 from .errors import PosevidError
 from .estimate import KEYPOINT_SETS, PERSON_CHOICES, choose_person, find_people
+from .face import SUBJECTS, FaceTargets, face_box, face_only, inter_ocular, wants_face
 from .methods.base import Animator, Method
 from .poses import (
     DEFAULT_RETARGET,
@@ -79,7 +80,9 @@ class AnimateOptions:
     ``body+hands+face``: what to estimate on camera video (the warp method turns the hands to their
     keypoints). person: ``largest``, ``left`` or ``right``: whom to animate and follow when the photo or
     the driver shows several people. force: go on with a driver that has a person in under half its
-    frames or poses that jump (``poses.SequenceCheck``).
+    frames or poses that jump (``poses.SequenceCheck``). subject: ``face`` animates the portrait's face from
+    the driver's face landmarks (a method whose capabilities include ``faces``), ``body`` the person's body,
+    ``auto`` the face for a face close-up in the photo or in the driving video (``face.wants_face``).
     """
 
     method: str | None = None
@@ -97,6 +100,7 @@ class AnimateOptions:
     keypoints: str = "body"
     person: str = "largest"
     force: bool = False
+    subject: str = "auto"
 
     def __post_init__(self) -> None:
         from .inference import BACKENDS, PRECISIONS
@@ -104,7 +108,7 @@ class AnimateOptions:
 
         for name, value, valid in (("driving kind", self.driving_kind, (None, *DRIVING_KINDS)),
                                    ("keypoints", self.keypoints, KEYPOINT_SETS),
-                                   ("person", self.person, PERSON_CHOICES)):
+                                   ("person", self.person, PERSON_CHOICES), ("subject", self.subject, SUBJECTS)):
             if value not in valid:
                 raise PosevidError(f"{name} {value}", f"must be one of {', '.join(v for v in valid if v)}")
         if self.backend not in BACKENDS:
@@ -256,6 +260,21 @@ def _retarget_frame(reference: Poses, current: Poses, source: Poses, mode: str,
     return retarget(Poses.concat([reference, reference, current]), source, mode, still)[2]
 
 
+def _groups(pose: Poses) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The hands and face of a one-frame pose, as ``render.stick_figure`` takes them."""
+    out = {}
+    if pose.hand_xy is not None:
+        out["hands"] = (pose.hand_xy[0], pose.hand_conf[0])
+    if pose.face_xy is not None:
+        out["face"] = (pose.face_xy[0], pose.face_conf[0])
+    return out
+
+
+def _with_face(body: Poses, face: Poses) -> Poses:
+    """A one-frame body pose with the face landmarks of another estimate of the same image."""
+    return dataclasses.replace(body, face_xy=face.face_xy, face_conf=face.face_conf)
+
+
 class Animation:
     """A prepared animation: inputs read and checked, source pose estimated; iterate it for frames.
 
@@ -285,6 +304,10 @@ class Animation:
         opts = pipeline.options
         self.mode, self.smooth, self.side_by_side = opts.mode, opts.smooth, side_by_side
         self.person, self.iuv = opts.person, None
+        self.subject = opts.subject if pipeline.model.capabilities.faces or opts.subject != "auto" else "body"
+        if self.subject == "face" and not pipeline.model.capabilities.faces:
+            raise PosevidError(f"method {pipeline.method}", "does not animate faces (--subject face needs the warp "
+                                                            "method)")
         self.target: Poses | None = None
         self.animator = pipeline.animator()
         trained_size = pipeline.trained_size
@@ -343,17 +366,44 @@ class Animation:
                 pose, mask = people[choose_person(people, self.person)]
                 self.note(f"{where}: {len(people)} people in the photo; animating the {self.person} "
                           "(--person left|right|largest)")
+        face = self._face_pose(rgb, pose, str(where))
+        if face is not None:
+            pose, mask = face, np.zeros(rgb.shape[:2], np.float32)
         if cover != (out_w, out_h):
-            box = bbox(pose)[0] if body_height(pose)[0] > 0 else np.array([0, 0, cover[0], cover[1]], np.float32)
+            box = (face_box(pose.face_xy[0]) if face is not None else bbox(pose)[0] if body_height(pose)[0] > 0
+                   else np.array([0, 0, cover[0], cover[1]], np.float32))
             x0 = int(np.clip(round((box[0] + box[2]) / 2 - out_w / 2), 0, cover[0] - out_w))
             y0 = int(np.clip(round((box[1] + box[3]) / 2 - out_h / 2), 0, cover[1] - out_h))
             rgb, mask = rgb[y0:y0 + out_h, x0:x0 + out_w], mask[y0:y0 + out_h, x0:x0 + out_w]
             pose = pose.crop(x0, y0, out_w, out_h, out_w, out_h)
-        note = check_person(where, pose)
+        note = check_person(where, pose) if face is None else None
         if note:
             self.note(note)
         self.still = unseen_joints(pose)
         return np.ascontiguousarray(rgb), pose, np.ascontiguousarray(mask)
+
+    def _face_pose(self, rgb: np.ndarray, body: Poses, where: str) -> Poses | None:
+        """The photo's face pose when its face is what to animate (``face.wants_face``: ``subject``, or a
+        face close-up in the photo or in the driver's first frame), else None (the body is animated). The
+        subject is then ``face`` and the driving video's faces are estimated instead of its bodies."""
+        from .estimate import PoseEstimator
+
+        if self.subject == "body":
+            return None
+        first = self.driving.first
+        with PoseEstimator(keypoints="face") as faces:
+            photo = _with_face(body, faces.image(rgb)[0])
+            driver = None
+            if self.subject == "auto" and first is not None:
+                driver = _with_face(self._estimator.image(first)[0], faces.image(first)[0])
+            elif self.subject == "auto" and self.driving.kind == "poses":
+                driver = self.driving.poses()[:1]
+        if not wants_face(self.subject, photo, driver, where):
+            self.subject = "body"
+            return None
+        self.subject = "face"
+        self.driving.keypoints = "face"
+        return face_only(photo)
 
     def _source_iuv(self, iuv: str | Path | np.ndarray | None) -> np.ndarray | None:
         """The photo's DensePose IUV image (for IUV-trained models) at the photo's (output) size."""
@@ -410,6 +460,9 @@ class Animation:
         driving pixels; the one-frame target pose in source pixels). A frame with nobody in it keeps the
         last target (the source pose until the driver is first seen); a driver never seen at all raises
         ``PosevidError`` at the end (so ``animate_to_file`` writes nothing)."""
+        if self.subject == "face":
+            yield from self._face_targets()
+            return
         reference: Poses | None = None
         smoother = OneEuroFilter(self.driving_fps, float(body_height(self.source_pose)[0])) if self.smooth else None
         last = self.source_pose
@@ -426,6 +479,18 @@ class Animation:
         if reference is None:
             raise PosevidError(self.driving_name, "no person found in any driving frame")
 
+    def _face_targets(self) -> Iterator[tuple[np.ndarray | None, Poses, Poses]]:
+        """``targets`` for a face: the portrait's landmarks moved as the driver's face moves (``FaceTargets``)."""
+        unit = float(inter_ocular(self.source_pose.face_xy[0]))
+        targets = FaceTargets(self.source_pose, OneEuroFilter(self.driving_fps, unit) if self.smooth else None)
+        for frame, pose, _ in self._driving_poses():
+            t0 = time.perf_counter()
+            target = targets(pose)
+            self.timings["retarget"] += time.perf_counter() - t0
+            yield frame, pose, self.source_pose if target is None else target
+        if targets.reference is None:
+            raise PosevidError(self.driving_name, "no face found in any driving frame")
+
     def _panel(self, frame: np.ndarray | None, pose: Poses, target: Poses, result: np.ndarray) -> np.ndarray:
         from .render import stick_figure
 
@@ -433,10 +498,10 @@ class Animation:
         if frame is None:
             dw = max(1, int(round(pose.width * h / pose.height)))
             p = pose.rescale(dw, h)
-            left = stick_figure(p.xy[0], p.conf[0], h, dw)
+            left = stick_figure(p.xy[0], p.conf[0], h, dw, **_groups(p))
         else:
             left = resize_image(frame, max(1, int(round(frame.shape[1] * h / frame.shape[0]))), h)
-        middle = stick_figure(target.xy[0], target.conf[0], h, w)
+        middle = stick_figure(target.xy[0], target.conf[0], h, w, **_groups(target))
         return np.concatenate([left, middle, result], axis=1)
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:

@@ -35,6 +35,7 @@ class Capabilities:
     animates: bool = True  # ``animator()`` makes frames of a photo for target poses
     generates_motion: bool = False  # ``motion()`` makes a pose sequence from an action label
     needs_densepose: bool = False  # its data and animator need DensePose IUV (``posevid prepare --iuv``)
+    faces: bool = False  # its animator animates a face pose (``face.is_face_pose``: a portrait's face)
 
 
 @dataclass
