@@ -15,6 +15,7 @@ with ``perturb_drop``; the losses still compare with the real frame. Options: ``
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -228,6 +229,9 @@ class SCGAN(Method):
         self.D = PatchDiscriminator(3 + 3 + m.joints, m.d_base, m.d_layers)
         self.gan = GANLoss(m.gan_mode)
         self.pose_net = PoseNet(m.posenet.base, m.posenet.blocks, m.joints).requires_grad_(False)
+        self.keypoints = getattr(self.data_opts, "keypoints", "body")
+        if self.keypoints == "face":  # trained on faces: animates a portrait's face, not a body
+            self.capabilities = dataclasses.replace(type(self).capabilities, faces=True, bodies=False)
         # Steps of the pose-network stage; the generator stage refuses a semantic loss from an untrained one.
         self.register_buffer("posenet_steps", torch.zeros((), dtype=torch.long))
         self.start_stage(m.stage)
@@ -260,4 +264,4 @@ class SCGAN(Method):
 
     def animator(self) -> Animator:
         """Frame by frame at the model's square size from the source, its pose and the target pose."""
-        return SourceAnimator(self.device, self.size, self.size, self.generate)
+        return SourceAnimator(self.device, self.size, self.size, self.generate, self.keypoints)
