@@ -14,6 +14,7 @@ are downloaded at run time.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import sys
@@ -21,7 +22,7 @@ import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,45 @@ MESH_TO_IBUG68: tuple[int, ...] = (
     78, 82, 13, 312, 308, 317, 14, 87)
 _NOISE = re.compile(r"XNNPACK delegate|absl::InitializeLog|inference_feedback_manager|landmark_projection_calculator"
                     r"|gl_context|Feedback manager")
+
+
+class _Deferred(ModuleType):
+    """A module that runs its code on first use of one of its names (dunder look-ups, which the import
+    system makes, do not count)."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        self.__class__ = ModuleType
+        self.__spec__.loader.exec_module(self)
+        return getattr(self, name)
+
+
+_DRAWING = ("drawing_utils", "drawing_styles")
+
+
+def _mediapipe() -> ModuleType:
+    """``import mediapipe``, with its drawing helpers (``solutions.drawing_utils``, ``drawing_styles``)
+    deferred until used: its package init imports them, and they import ``matplotlib.pyplot``, about
+    three quarters of mediapipe's import time (seconds of CPU at every ``posevid animate``), for plots
+    posevid never draws."""
+    if "mediapipe" not in sys.modules:
+        spec = importlib.util.find_spec("mediapipe")
+        folder = Path(next(iter(spec.submodule_search_locations))) / "python" / "solutions"
+        for name in _DRAWING:
+            full = f"mediapipe.python.solutions.{name}"
+            if full not in sys.modules and (folder / f"{name}.py").is_file():
+                module = importlib.util.module_from_spec(importlib.util.spec_from_file_location(
+                    full, folder / f"{name}.py"))
+                module.__class__ = _Deferred
+                sys.modules[full] = module
+    import mediapipe
+
+    for name in _DRAWING:  # the package attributes the import system sets only for modules it loads
+        full = f"mediapipe.python.solutions.{name}"
+        if full in sys.modules and not hasattr(mediapipe.solutions, name):
+            setattr(mediapipe.solutions, name, sys.modules[full])
+    return mediapipe
 
 
 @contextlib.contextmanager
@@ -116,8 +156,7 @@ class PoseEstimator:
         The graph loads its models in background threads that log as they go; the blank frame makes
         that finish while the logs are being filtered, and leaves no tracking state behind.
         """
-        import mediapipe as mp
-
+        mp = _mediapipe()
         options = dict(static_image_mode=static, model_complexity=1, smooth_landmarks=True,
                        enable_segmentation=True, smooth_segmentation=True,
                        min_detection_confidence=self.min_detection_confidence,
