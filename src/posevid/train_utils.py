@@ -19,28 +19,29 @@ from .tensors import tensor_to_image
 class EpochBatchSampler(Sampler):
     """Endless batches of ``(index, item_seed)`` keys, resumable at any batch.
 
-    Epoch e is ``DistributedSampler``'s order after ``set_epoch(e)`` (``range(n)`` shuffled with seed
-    ``seed + e``, padded by wrapping to a multiple of ``world``, every ``world``-th index from ``rank``),
-    wrapped to whole batches. Item seeds depend on (seed, epoch, position) only, the position in the
-    shuffled epoch being ``rank + world * j`` for this rank's j-th item, so ``world`` processes with
-    ``batch_size`` B draw, step by step, the items (and seeds) one process draws with batch size
-    ``world * B``; starting at batch ``start`` reproduces exactly what an uninterrupted run draws there.
+    Epoch e shuffles ``range(n)`` with seed (seed, e) and ``DistributedSampler`` deals it out (padded by
+    wrapping to a multiple of ``world``, every ``world``-th position from ``rank``), wrapped to whole
+    batches. (The shuffle is numpy's, seeded with (seed, e), not ``DistributedSampler``'s own, so that a
+    one-process run keeps the data order it always had.) Item seeds depend on (seed, epoch, position) only,
+    the position in the shuffled epoch being ``rank + world * j`` for this rank's j-th item, so ``world``
+    processes with ``batch_size`` B draw, step by step, the items (and seeds) one process draws with batch
+    size ``world * B``; starting at batch ``start`` reproduces exactly what an uninterrupted run draws there.
     """
 
     def __init__(self, n: int, batch_size: int, seed: int = 0, rank: int = 0, world: int = 1, start: int = 0):
         if n <= 0:
             raise PosevidError(None, "the training dataset is empty")
         self.n, self.batch_size, self.seed, self.rank, self.world, self.start = n, batch_size, seed, rank, world, start
-        self.order = DistributedSampler(range(n), num_replicas=world, rank=rank, shuffle=True, seed=seed)
-        self.batches_per_epoch = -(-len(self.order) // batch_size)
+        self.deal = DistributedSampler(range(n), num_replicas=world, rank=rank, shuffle=False)
+        self.batches_per_epoch = -(-len(self.deal) // batch_size)
 
     def epoch_batches(self, epoch: int) -> list[list[tuple[int, int]]]:
         """This rank's batches of one epoch."""
-        self.order.set_epoch(epoch)
+        perm = np.random.default_rng([self.seed, epoch]).permutation(self.n)
         total = self.batches_per_epoch * self.batch_size
-        indices = np.resize(np.fromiter(self.order, np.int64), total)
+        positions = np.resize(np.fromiter(self.deal, np.int64), total)
         seeds = np.random.SeedSequence([self.seed, epoch]).generate_state(total * self.world, np.uint64) % (2 ** 63)
-        keys = [(int(i), int(seeds[self.rank + self.world * j])) for j, i in enumerate(indices)]
+        keys = [(int(perm[p]), int(seeds[self.rank + self.world * j])) for j, p in enumerate(positions)]
         return [keys[k:k + self.batch_size] for k in range(0, len(keys), self.batch_size)]
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
