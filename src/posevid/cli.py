@@ -90,11 +90,15 @@ def poses_extract(
     from rich.progress import Progress
 
     from .estimate import estimate_with_masks
-    from .posefiles import write_poses
+    from .io_utils import check_outputs
+    from .posefiles import detect_format, write_poses
     from .poses import Poses, fill_gaps
     from .poses import smooth as smooth_poses
     from .video import open_video
 
+    check_outputs({"video": source}, {"pose file": out})
+    if fmt is None:
+        detect_format(out, writing=True)
     with open_video(source) as reader:
         total = reader.frame_count
     frames = []
@@ -122,6 +126,7 @@ def poses_convert(
 ) -> None:
     """Convert a pose file between formats (npz, OpenPose JSON, COCO JSON, PG2 CSV; BVH in)."""
     from .errors import PosevidError
+    from .io_utils import check_outputs
     from .posefiles import read_poses, write_poses
 
     wh = None
@@ -130,6 +135,7 @@ def poses_convert(
         if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
             raise PosevidError(None, f"--size must look like 256x256, got {size!r}")
         wh = (int(parts[0]), int(parts[1]))
+    check_outputs({"pose file": src}, {"output": dst})
     poses = read_poses(src, input_format, size=wh, fps=fps)
     write_poses(dst, poses, fmt)
     print(f"{dst}: {len(poses)} frames, {poses.width}x{poses.height} at {poses.fps:g} fps")
@@ -220,11 +226,13 @@ def poses_render(
     fps: float = typer.Option(None, help="Frame rate (default: the pose file's)."),
 ) -> None:
     """Draw each pose of POSES as an OpenPose-style stick figure on black, at the poses' image size."""
-    from .posefiles import read_poses
+    from .io_utils import check_outputs
+    from .posefiles import read_poses, require_coco18
     from .render import stick_figure
     from .video import VideoWriter
 
-    poses = read_poses(poses_path)
+    check_outputs({"pose file": poses_path}, {"output": out})
+    poses = require_coco18(poses_path, read_poses(poses_path), "drawing")
     with VideoWriter(out, fps or poses.fps) as writer:
         for pose in poses:
             writer.write(stick_figure(pose.xy[0], pose.conf[0], poses.height, poses.width))

@@ -264,13 +264,11 @@ class Animation:
 
             self._reader = open_video(driving)
         if self._poses is not None:
-            from .skeleton import NUM_JOINTS
+            from .posefiles import require_coco18
 
             if len(self._poses) == 0:
                 raise PosevidError(self.driving_name, "the pose sequence is empty")
-            if self._poses.num_joints != NUM_JOINTS:
-                raise PosevidError(self.driving_name, f"holds {self._poses.num_joints} joints per pose; animating "
-                                                      f"needs COCO-18 poses ({NUM_JOINTS} joints)")
+            require_coco18(self.driving_name, self._poses, "animating")
             check_fps(self.driving_name, self._poses.fps, "its frame rate")
             self.driving_fps, self.driving_count = self._poses.fps, len(self._poses)
             self.driving_size = (self._poses.width, self._poses.height)
