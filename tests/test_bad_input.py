@@ -175,6 +175,10 @@ CASES: dict[str, Case] = {
                                                  "CHANNELS -2", _bvh_channels("-2")),
     "bvh_too_many_channels": Case(["poses", "convert", "bad.bvh", "out.npz"], "bad.bvh", "CHANNELS 99",
                                   _bvh_channels("99")),
+    "motion_dataset_fps_1e9": Case(["motion", "dataset", "drive.npz", "-o", "ds", "--fps", "1e9"], "--fps",
+                                   "out of range"),
+    "motion_dataset_stride_0": Case(["motion", "dataset", "drive.npz", "-o", "ds", "--stride", "0"], "drive.npz",
+                                    "stride >= 1"),
     "train_batch_size_negative": Case(_train("train.batch_size=-1"), "train.batch_size", "at least 1", data=True),
     "animate_fps_1e9": Case([*ANIMATE, "drive.npz", "-o", "out.mp4", "--fps", "1e9"], "--fps", "out of range"),
     # numbers
@@ -198,6 +202,13 @@ CASES: dict[str, Case] = {
     # inputs an output would destroy
     "extract_into_the_frame_folder": Case(["poses", "extract", "frames", "-o", "frames"], "frames",
                                           "is the video", _frames_folder),
+    "evaluate_report_onto_the_video": Case(["evaluate", "clip.mp4", "clip.mp4", "-o", "clip.mp4"], "clip.mp4",
+                                           "is the generated video"),
+    "prepare_into_the_video": Case(["prepare", "clip.mp4", "-o", "clip.mp4"], "clip.mp4", "is the input 1"),
+    "motion_dataset_onto_its_input": Case(["motion", "dataset", "drive.npz", "-o", "drive.npz"], "drive.npz",
+                                          "is the input 1"),
+    "out_empty_path": Case([*ANIMATE, "drive.npz", "-o", ""], "output", "an empty path"),
+    "driving_empty_path": Case([*ANIMATE, "", "-o", "out.mp4"], "driving input", "an empty path"),
     "convert_onto_itself": Case(["poses", "convert", "drive.npz", "drive.npz"], "drive.npz", "is the pose file"),
     "render_onto_the_pose_folder": Case(["poses", "render", "op", "-o", "op"], "op", "is the pose file",
                                         lambda t: write_poses(t / "op", Poses(_pose_array(18), np.ones((3, 18)),
@@ -250,6 +261,9 @@ CASES: dict[str, Case] = {
     "checkpoint_data_size_1e9": Case([*ANIMATE, "drive.npz", "-o", "out.mp4", "--checkpoint", "big.ckpt"],
                                      "big.ckpt", "data.size",
                                      lambda t: signed_checkpoint(t / "big.ckpt", _warp_config(data__size=10**9))),
+    "prepare_test_fraction_2": Case(["prepare", "clip.mp4", "-o", "ds", "--test-fraction", "2"], "--test-fraction",
+                                    "[0, 1]"),
+    "ui_port_negative": Case(["ui", "--port", "-1"], "--port", "between 0 and 65535"),
     # config values (refused before a run folder is made)
     **{f"train_{key}={value}": Case(_train(f"train.{key}={value}"), f"train.{key}", problem, data=True)
        for key, value, problem in [("lr", "abc", "must be a number"), ("lr", "-1", "at least 0"),

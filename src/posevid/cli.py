@@ -63,7 +63,9 @@ def prepare(
 ) -> None:
     """Crop the person in each video, estimate poses and masks, and write a training dataset."""
     from .data.prepare import prepare as run
+    from .io_utils import check_outputs
 
+    check_outputs({f"input {i + 1}": path for i, path in enumerate(inputs)}, {"dataset folder": out}, replaced=False)
     index, errors = run(inputs, out, size=size, workers=workers, iuv_dir=iuv, test_fraction=test_fraction,
                         frames=frames, max_frames=max_frames, split=split, test_frames=test_frames,
                         margin=margin, layout=layout)
@@ -316,6 +318,10 @@ def evaluate(
     (--protocol); missing weights are named. ST-LPIPS (Ghildyal & Liu, ECCV 2022) is not comparable with LPIPS."""
     from .errors import PosevidError
     from .evaluate import evaluate_checkpoint, evaluate_videos, markdown_table, write_report
+    from .io_utils import check_outputs
+
+    check_outputs({"generated video": generated, "real video": real, "dataset": data, "checkpoint": checkpoint,
+                   "motion folder": motion}, {"report": output, "plot folder": plot})
 
     weights = {"lpips_weights": lpips_weights, "vgg_weights": vgg_weights, "inception_classifier": inception_classifier}
     run = {"device": device, "batch": batch}
@@ -371,6 +377,9 @@ def motion_dataset(
     """Turn labelled mocap and pose files into 2D pose sequences with action labels (for PSGAN)."""
     from .data.motion import read_labels, write_motion_dataset
     from .errors import PosevidError
+    from .io_utils import check_outputs
+
+    check_outputs({f"input {i + 1}": path for i, path in enumerate(inputs)}, {"dataset folder": out}, replaced=False)
 
     try:
         yaw_list = [float(y) for y in yaws.split(",") if y.strip()]
@@ -417,7 +426,10 @@ def ui(
 ) -> None:
     """Start the web page (http://HOST:PORT): animate a photo with a driving video, pose file or action."""
     from .app import serve
+    from .errors import PosevidError
 
+    if not 0 <= port <= 65535:
+        raise PosevidError(f"--port {port}", "must be between 0 and 65535")
     serve(host, port, checkpoints)
 
 
