@@ -10,6 +10,7 @@ the kind is given. The poses stream (one frame in memory at a time) and are chec
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import time
@@ -122,11 +123,13 @@ class Driving:
             yield from ((None, p, None) for p in self._poses)
             return
         checker = SequenceCheck(self.name, self.count, self._hint()) if self.check else None
-        items = self._estimated() if self.kind == "rgb" else self._decoded()
-        for item in items:
-            if checker is not None:
-                checker(item[1])
-            yield item
+        # closed here, in the thread that runs it, whatever ends the loop: left to the garbage collector, the
+        # estimator's MediaPipe graph would be closed in whichever thread collects it, which can deadlock
+        with contextlib.closing(self._estimated() if self.kind == "rgb" else self._decoded()) as items:
+            for item in items:
+                if checker is not None:
+                    checker(item[1])
+                yield item
         if checker is not None:
             checker.finish()
 

@@ -414,10 +414,11 @@ class Animation:
 
         def work() -> None:
             try:
-                for item in self.driving:
-                    put(item)
-                    if stop.is_set():
-                        return
+                with contextlib.closing(iter(self.driving)) as driving:  # closed in this thread (see Driving)
+                    for item in driving:
+                        put(item)
+                        if stop.is_set():
+                            return
                 put(None)
             except BaseException as err:  # handed to the consumer, raised there
                 put(err)
