@@ -243,6 +243,7 @@ def child_side_by_side(args: argparse.Namespace) -> dict:
 
 def run_child(args: argparse.Namespace, variant: str, extra: list[str]) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "OMP_WAIT_POLICY": "PASSIVE",
+           "POSEVID_CACHE": str(Path(args.work) / "cache"),  # the exports made for onnx / openvino stay in --work
            "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
     cmd = [sys.executable, "-m", "benchmarks.model_speed", "--child", variant, "--threads", str(args.threads),
            "--work", str(args.work), *extra]
