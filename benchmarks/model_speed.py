@@ -253,9 +253,10 @@ def run_child(args: argparse.Namespace, variant: str, extra: list[str]) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
+def psnr(a: np.ndarray, b: np.ndarray) -> float | None:
+    """PSNR in dB of uint8 frames; None for identical frames (JSON has no infinity)."""
     mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
-    return round(10 * np.log10(255.0 ** 2 / mse), 2) if mse > 0 else float("inf")
+    return round(10 * np.log10(255.0 ** 2 / mse), 2) if mse > 0 else None
 
 
 def main() -> None:
