@@ -262,8 +262,8 @@ def _animate_many(pipe: Pipeline, photos: list[str], drivers: list[str], pairs: 
         with Driving(path, opts.driving_kind, opts.keypoints, opts.person, check=not opts.force) as driving:
             return driving.poses()
 
-    def animate_pair(source: Path, poses, out: Path) -> int:
-        return pipe.to_file(source, poses, out, show_progress=False, audio=audio)
+    def animate_pair(pair, poses) -> int:  # the driver's poses, read once; its sound from its video
+        return pipe.to_file(pair.source, poses, pair.out, show_progress=False, audio=audio, audio_from=pair.driving)
 
     def report(outcome) -> None:
         if outcome.error is None:
