@@ -388,6 +388,13 @@ def _nearest_end(seg: _Segment, point: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return seg.ends[near], seg.ends[1 - near]
 
 
+def _on_border(point: np.ndarray, width: int, height: int) -> bool:
+    """Whether a limb end lies on the image's edge (the limb goes on outside the frame: its end is no joint)."""
+    margin = max(2.0, 0.01 * min(width, height))
+    x, y = float(point[0]), float(point[1])
+    return min(x, y, width - 1 - x, height - 1 - y) <= margin
+
+
 def _inset(end: np.ndarray, other: np.ndarray, seg: _Segment) -> np.ndarray:
     """A limb end moved inwards by half the limb's half-width: joint centres sit inside the rounded ends."""
     axis = (other - end) / max(float(np.linalg.norm(other - end)), 1e-6)
@@ -408,7 +415,8 @@ def keypoints_from_parts(parts: np.ndarray, fps: float = 30.0) -> Poses:
     the nose at the head's centre, each elbow and knee where the upper and lower limb parts meet (or
     between their nearest ends), shoulders and hips at the upper parts' ends nearer the head (arms) or
     the torso's centre (legs), wrists and ankles where the lower parts meet the hands and feet, or at
-    their far ends. Eyes and ears are not decoded (confidence 0).
+    their far ends; none of these on the image's edge (a limb cut by the frame). Eyes and ears are not
+    decoded (confidence 0).
     """
     height, width = parts.shape[:2]
     xy = np.zeros((NUM_JOINTS, 2), np.float32)
@@ -420,6 +428,9 @@ def keypoints_from_parts(parts: np.ndarray, fps: float = 30.0) -> Poses:
     def put(joint: str, p: np.ndarray | None) -> None:
         if p is not None:
             xy[JOINT[joint]], conf[JOINT[joint]] = p, 1
+
+    def inside(p: np.ndarray) -> np.ndarray | None:
+        return None if _on_border(p, width, height) else p
 
     ty, tx = np.nonzero(regions["torso"])
     torso_centre = np.array([tx.mean(), ty.mean()], np.float32)
@@ -444,14 +455,14 @@ def keypoints_from_parts(parts: np.ndarray, fps: float = 30.0) -> Poses:
                 _, a, b = min(((np.linalg.norm(a - b), a, b) for a in up.ends for b in low.ends), key=lambda g: g[0])
                 meet = (a + b) / 2
             if meet is not None:
-                put(f"{side}_{middle}", meet)
+                put(f"{side}_{middle}", inside(meet))
             if low is not None:
                 touch = _contact(low_mask, end_mask) if end_mask.any() else None
                 if meet is not None:
-                    put(f"{side}_{tip}", touch if touch is not None else _nearest_end(low, meet)[1])
+                    put(f"{side}_{tip}", touch if touch is not None else inside(_nearest_end(low, meet)[1]))
                 elif touch is not None:
                     put(f"{side}_{tip}", touch)
-                    put(f"{side}_{middle}", _nearest_end(low, touch)[1])
+                    put(f"{side}_{middle}", inside(_nearest_end(low, touch)[1]))
     shoulders = [JOINT["left_shoulder"], JOINT["right_shoulder"]]
     if (conf[shoulders] > 0).all():  # the neck as the estimator makes it: between the shoulders
         put("neck", xy[shoulders].mean(0))
