@@ -125,6 +125,21 @@ def test_cli_extract(shared_data: Path, tmp_path: Path) -> None:
     assert len(poses) == 1 and (poses.conf > 0).sum() >= 17
 
 
+def test_mediapipe_loads_without_matplotlib() -> None:
+    """Estimating a pose does not import matplotlib (mediapipe's drawing helpers load on first use)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from posevid.estimate import PoseEstimator\n"
+            "with PoseEstimator() as e: pose, _ = e.image(np.zeros((64, 48, 3), np.uint8))\n"
+            "assert 'matplotlib' not in sys.modules and pose.xy.shape == (1, 18, 2)\n"
+            "import mediapipe as mp\n"
+            "assert callable(mp.solutions.drawing_utils.draw_landmarks) and 'matplotlib' in sys.modules\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 @pytest.fixture(scope="module")
 def holistic() -> Iterator[PoseEstimator]:
     with PoseEstimator(keypoints="body+hands+face") as est:

@@ -64,13 +64,15 @@ def prepare(
                                           "fashion_{train,test}.txt and the videos), deepfashion or market (PG2/PATN "
                                           "pair and annotation CSVs with the images; copied for data.kind "
                                           "pg2_pairs)."),
+    subject: str = typer.Option("body", help="body: person crops with body poses; face: head crops of "
+                                             "talking-head videos with the 68 face landmarks and face masks."),
 ) -> None:
     """Crop the person in each video, estimate poses and masks, and write a training dataset."""
     from .data.prepare import prepare as run
 
     index, errors = run(inputs, out, size=size, workers=workers, iuv_dir=iuv, test_fraction=test_fraction,
                         frames=frames, max_frames=max_frames, split=split, test_frames=test_frames,
-                        margin=margin, layout=layout)
+                        margin=margin, layout=layout, subject=subject)
     if "layout" in index:
         counts = index["images"]
         print(f"{out}: {index['layout']} pairs, {counts['train']} train / {counts['test']} test images "
@@ -90,7 +92,8 @@ def poses_extract(
     out: str = typer.Option(..., "-o", "--out", help="Pose file: .npz, .json (COCO), .csv (PG2) or a folder."),
     fmt: str = typer.Option(None, "--format", help="npz, openpose, coco or pg2 (default: from OUT)."),
     smooth: bool = typer.Option(False, "--smooth", help="Fill short gaps, then apply a one-euro filter."),
-    keypoints: str = typer.Option("body", help="body, body+hands or body+hands+face (MediaPipe Holistic)."),
+    keypoints: str = typer.Option("body", help="body, body+hands or body+hands+face (MediaPipe Holistic), or "
+                                               "face (the face mesh alone: 68 landmarks, for face close-ups)."),
     driving_kind: str = typer.Option(None, "--driving-kind", help="rgb, skeleton or densepose (default: guessed "
                                                                   "from the first frames)."),
     person: str = typer.Option("largest", help="Whom to follow when there are several people: largest, left, right."),
@@ -164,7 +167,10 @@ def animate(
                                                                   "densepose (a part render or raw IUV); guessed "
                                                                   "by default."),
     keypoints: str = typer.Option("body", help="What to estimate on camera video: body, body+hands or "
-                                               "body+hands+face."),
+                                               "body+hands+face (a face close-up's face is found by --subject)."),
+    subject: str = typer.Option("auto", help="What to animate: body, face (the portrait's face, from the driver's "
+                                             "face landmarks) or auto (face for a face close-up in the photo or "
+                                             "the driving video)."),
     person: str = typer.Option("largest", help="Whom to animate and follow when the photo or the clip shows "
                                                "several people: largest, left or right."),
     force: bool = typer.Option(False, "--force", help="Go on with a driver that shows a person in under half "
@@ -172,7 +178,12 @@ def animate(
     source_iuv: str = typer.Option(None, "--source-iuv", help="The photo's DensePose IUV image, for a DwNet "
                                                               "model trained with IUV (drive it with IUV frames)."),
     method: str = typer.Option(None, help="Method: the checkpoint's, or warp (no training) without --checkpoint."),
-    checkpoint: str = typer.Option(None, help="Checkpoint of a trained method."),
+    checkpoint: str = typer.Option(None, help="Checkpoint of a trained method, or a model made by `posevid "
+                                              "export` (.onnx, .xml)."),
+    backend: str = typer.Option("auto", help="What runs a trained model: torch, onnx (ONNX Runtime), openvino, "
+                                             "or auto (the fastest here, measured once and remembered)."),
+    precision: str = typer.Option("auto", help="auto (bf16 where the CPU computes it natively; an int8 export "
+                                               "stays int8), fp32 or bf16."),
     mode: str = typer.Option(DEFAULT_RETARGET, help="pose: the photo's person takes the driving pose (the "
                                                     "driver's bone directions, the photo's lengths and place); "
                                                     "bones: the photo's limbs turn as the driver's do from its "
@@ -220,7 +231,7 @@ def animate(
                                       "--motion-checkpoint for your own model)")
     options = AnimateOptions(method=method, checkpoint=checkpoint, mode=mode, size=size, width=width, height=height,
                              smooth=not no_smooth, fps=fps, driving_kind=driving_kind, keypoints=keypoints,
-                             person=person, force=force)
+                             person=person, force=force, subject=subject, backend=backend, precision=precision)
     given = given_method_options(ctx, seed)
     if given is not None:
         options.method_options = given[1]
@@ -258,8 +269,9 @@ def _animate_many(pipe: Pipeline, photos: list[str], drivers: list[str], pairs: 
         raise PosevidError("animate", "give at least one photo and one driver")
     opts = pipe.options
 
-    def driving_poses(path: Path):
-        with Driving(path, opts.driving_kind, opts.keypoints, opts.person, check=not opts.force) as driving:
+    def driving_poses(path: Path):  # a face subject is driven by the driver's face landmarks
+        keypoints = "face" if opts.subject == "face" else opts.keypoints
+        with Driving(path, opts.driving_kind, keypoints, opts.person, check=not opts.force) as driving:
             return driving.poses()
 
     def animate_pair(pair, poses) -> int:  # the driver's poses, read once; its sound from its video
@@ -276,6 +288,27 @@ def _animate_many(pipe: Pipeline, photos: list[str], drivers: list[str], pairs: 
     print(f"{folder}: {len(outcomes) - failed} of {len(outcomes)} animations written")
     if failed:
         sys.exit(2)
+
+
+@app.command("export")
+def export_cmd(
+    checkpoint: str = typer.Argument(..., help="Checkpoint or run folder of a trained method."),
+    out: str = typer.Option(..., "-o", "--out", help="model.onnx (ONNX) or model.xml (OpenVINO IR, with model.bin)."),
+    int8: bool = typer.Option(False, "--int8", help="Quantize to int8, calibrated on real footage; refused when "
+                                                    "the result is below --min-psnr from fp32."),
+    calibration_photo: str = typer.Option(None, help="Photo to calibrate int8 with (default: the bundled demo "
+                                                      "photo)."),
+    calibration_driving: str = typer.Option(None, help="Driving video or pose file to calibrate int8 with "
+                                                        "(default: the bundled demo clip)."),
+    calibration_frames: int = typer.Option(16, help="Frames to calibrate on (as many again are held out to check)."),
+    min_psnr: float = typer.Option(30.0, help="Refuse an int8 model further than this (dB) from fp32."),
+) -> None:
+    """Export a trained method to ONNX or OpenVINO IR, for `posevid animate --checkpoint model.onnx`."""
+    from .inference.export import export_model
+
+    meta = export_model(checkpoint, out, int8=int8, calibration=(calibration_photo, calibration_driving),
+                        calibration_frames=calibration_frames, min_psnr=min_psnr)
+    print(f"{out}: {meta['method']} {meta['precision']}, stages {', '.join(meta['stages'])}")
 
 
 @app.command()

@@ -73,6 +73,7 @@ class Driving:
         self.name = "driving poses" if isinstance(driving, Poses) else str(driving)
         self._poses: Poses | None = None
         self._reader = None
+        self.first: np.ndarray | None = None
         if isinstance(driving, Poses) or is_pose_file(Path(driving)):
             self._open_poses(driving)
             return
@@ -84,6 +85,7 @@ class Driving:
         try:
             first = list(itertools.islice(iter(self._reader), KIND_FRAMES))
             self.kind = self._kind(kind, first)
+            self.first = first[0] if first else None  # the first frame, for a look at what it shows
         except BaseException:
             self.close()
             raise
@@ -164,7 +166,7 @@ class Driving:
     def _estimated(self) -> Iterator[Item]:
         """Poses estimated on a shrunk copy of each camera frame (tracking mode), following one person."""
         width, height = self.size
-        side = ANALYSIS_SIDE if self.keypoints == "body" else HANDS_ANALYSIS_SIDE
+        side = ANALYSIS_SIDE if self.keypoints in ("body", "face") else HANDS_ANALYSIS_SIDE
         scale = min(1.0, side / max(width, height))
         small = (max(1, round(width * scale)), max(1, round(height * scale)))
         mailbox: list[np.ndarray] = []
@@ -181,7 +183,7 @@ class Driving:
             def shrink(f: np.ndarray) -> np.ndarray:
                 return cv2.resize(f, small, interpolation=cv2.INTER_AREA) if scale < 1 else f
 
-            focus = self._choose(estimator, shrink(first))
+            focus = None if self.keypoints == "face" else self._choose(estimator, shrink(first))
             stream = estimator.stream(posted(), self.fps, focus=focus)
             try:
                 for frame in itertools.chain([first], frames):

@@ -14,6 +14,7 @@ are downloaded at run time.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import sys
@@ -21,7 +22,7 @@ import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import Any
 
 import numpy as np
@@ -35,8 +36,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype", category=UserWarning)
 
 MARGIN = 0.1  # landmarks further than this fraction of the image size outside it get confidence 0
-# What to estimate: ``body`` (BlazePose), or body with hands (and face) from MediaPipe Holistic.
-KEYPOINT_SETS: tuple[str, ...] = ("body", "body+hands", "body+hands+face")
+# What to estimate: ``body`` (BlazePose), body with hands (and face) from MediaPipe Holistic, or ``face``
+# alone (the face mesh: for face close-ups, where Holistic needs a body to find the face from).
+KEYPOINT_SETS: tuple[str, ...] = ("body", "body+hands", "body+hands+face", "face")
 # The face-mesh vertex nearest to each of the 68 iBUG landmarks (jaw, brows, nose, eyes, mouth).
 MESH_TO_IBUG68: tuple[int, ...] = (
     127, 234, 93, 58, 172, 136, 149, 148, 152, 377, 378, 365, 397, 288, 323, 454, 356,
@@ -47,6 +49,45 @@ MESH_TO_IBUG68: tuple[int, ...] = (
     78, 82, 13, 312, 308, 317, 14, 87)
 _NOISE = re.compile(r"XNNPACK delegate|absl::InitializeLog|inference_feedback_manager|landmark_projection_calculator"
                     r"|gl_context|Feedback manager")
+
+
+class _Deferred(ModuleType):
+    """A module that runs its code on first use of one of its names (dunder look-ups, which the import
+    system makes, do not count)."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        self.__class__ = ModuleType
+        self.__spec__.loader.exec_module(self)
+        return getattr(self, name)
+
+
+_DRAWING = ("drawing_utils", "drawing_styles")
+
+
+def _mediapipe() -> ModuleType:
+    """``import mediapipe``, with its drawing helpers (``solutions.drawing_utils``, ``drawing_styles``)
+    deferred until used: its package init imports them, and they import ``matplotlib.pyplot``, about
+    three quarters of mediapipe's import time (seconds of CPU at every ``posevid animate``), for plots
+    posevid never draws."""
+    if "mediapipe" not in sys.modules:
+        spec = importlib.util.find_spec("mediapipe")
+        folder = Path(next(iter(spec.submodule_search_locations))) / "python" / "solutions"
+        for name in _DRAWING:
+            full = f"mediapipe.python.solutions.{name}"
+            if full not in sys.modules and (folder / f"{name}.py").is_file():
+                module = importlib.util.module_from_spec(importlib.util.spec_from_file_location(
+                    full, folder / f"{name}.py"))
+                module.__class__ = _Deferred
+                sys.modules[full] = module
+    import mediapipe
+
+    for name in _DRAWING:  # the package attributes the import system sets only for modules it loads
+        full = f"mediapipe.python.solutions.{name}"
+        if full in sys.modules and not hasattr(mediapipe.solutions, name):
+            setattr(mediapipe.solutions, name, sys.modules[full])
+    return mediapipe
 
 
 @contextlib.contextmanager
@@ -115,8 +156,7 @@ class PoseEstimator:
         The graph loads its models in background threads that log as they go; the blank frame makes
         that finish while the logs are being filtered, and leaves no tracking state behind.
         """
-        import mediapipe as mp
-
+        mp = _mediapipe()
         options = dict(static_image_mode=static, model_complexity=1, smooth_landmarks=True,
                        enable_segmentation=True, smooth_segmentation=True,
                        min_detection_confidence=self.min_detection_confidence,
@@ -124,6 +164,11 @@ class PoseEstimator:
         with _quiet_native_logs():
             if self.keypoints == "body":
                 graph = mp.solutions.pose.Pose(**options)
+            elif self.keypoints == "face":
+                graph = mp.solutions.face_mesh.FaceMesh(
+                    static_image_mode=static, max_num_faces=1, refine_landmarks=False,
+                    min_detection_confidence=self.min_detection_confidence,
+                    min_tracking_confidence=self.min_tracking_confidence)
             else:
                 graph = mp.solutions.holistic.Holistic(refine_face_landmarks=False, **options)
             graph.process(np.zeros(shape, np.uint8))
@@ -142,6 +187,8 @@ class PoseEstimator:
         """One frame through ``graph`` -> (Poses with 1 frame, (H, W) float32 mask)."""
         height, width = rgb.shape[:2]
         result = graph.process(rgb)
+        if self.keypoints == "face":
+            return self._face_only(result, width, height, fps)
         groups: dict[str, np.ndarray] = {}
         if self.keypoints != "body":
             hands = [(np.zeros((HAND_POINTS, 2), np.float32), np.zeros(HAND_POINTS, np.float32))] * 2
@@ -168,6 +215,17 @@ class PoseEstimator:
         mask = result.segmentation_mask
         mask = np.zeros((height, width), np.float32) if mask is None else np.clip(mask, 0, 1).astype(np.float32)
         return Poses(xy, conf, width, height, fps, z=z, **groups), mask
+
+    def _face_only(self, result: Any, width: int, height: int, fps: float) -> tuple[Poses, np.ndarray]:
+        """A face-mesh result -> (Poses[1] with no body (conf 0) and the 68 face landmarks, an empty mask)."""
+        f_xy, f_c = np.zeros((FACE_POINTS, 2), np.float32), np.zeros(FACE_POINTS, np.float32)
+        if result.multi_face_landmarks:
+            m_xy, m_c, _ = self._landmarks(result.multi_face_landmarks[0], width, height, visibility=False)
+            f_c = m_c[list(MESH_TO_IBUG68)]
+            f_xy = np.where(f_c[:, None] > 0, m_xy[list(MESH_TO_IBUG68)], 0)
+        empty = Poses.empty(1, width, height, fps)
+        return (Poses(empty.xy, empty.conf, width, height, fps, z=np.zeros_like(empty.conf), face_xy=f_xy[None],
+                      face_conf=f_c[None]), np.zeros((height, width), np.float32))
 
     def image(self, rgb: np.ndarray) -> tuple[Poses, np.ndarray]:
         """Pose and mask of the person in one (H, W, 3) uint8 RGB photo.

@@ -36,6 +36,7 @@ from .crop import crop_square, photo_box
 from .driving import Driving
 from .errors import PosevidError
 from .estimate import KEYPOINT_SETS, PERSON_CHOICES, choose_person, find_people
+from .face import SUBJECTS, FaceTargets, face_box, face_only, inter_ocular, wants_face
 from .methods.base import Animator, Method
 from .poses import (
     DEFAULT_RETARGET,
@@ -70,13 +71,18 @@ class AnimateOptions:
     square around the person at its training size, pasted back into the frame. smooth: causal one-euro
     filtering of the target poses. fps: the output rate (driving frames dropped or repeated; None: the
     driving rate). method_options: keyword arguments of the method's ``animator()`` (e.g. the decoupled
-    method's colours).
+    method's colours). backend: what runs a trained method's networks (torch, onnx, openvino, or auto: the
+    fastest here, measured once and cached); precision: auto (bf16 where the CPU computes it natively),
+    fp32 or bf16 (``posevid.inference.use_backend``). ``checkpoint`` may also be a model made by
+    ``posevid export`` (``.onnx``, ``.xml``).
     driving_kind: ``rgb``, ``skeleton`` or ``densepose``: what a driving video shows (None: guessed from its
     first frames; renders are decoded, camera frames estimated). keypoints: ``body``, ``body+hands`` or
     ``body+hands+face``: what to estimate on camera video (the warp method turns the hands to their
     keypoints). person: ``largest``, ``left`` or ``right``: whom to animate and follow when the photo or
     the driver shows several people. force: go on with a driver that has a person in under half its
-    frames or poses that jump (``poses.SequenceCheck``).
+    frames or poses that jump (``poses.SequenceCheck``). subject: ``face`` animates the portrait's face from
+    the driver's face landmarks (a method whose capabilities include ``faces``), ``body`` the person's body,
+    ``auto`` the face for a face close-up in the photo or in the driving video (``face.wants_face``).
     """
 
     method: str | None = None
@@ -88,19 +94,27 @@ class AnimateOptions:
     smooth: bool = True
     fps: float | None = None
     method_options: dict[str, Any] = field(default_factory=dict)
+    backend: str = "torch"
+    precision: str = "auto"
     driving_kind: str | None = None
     keypoints: str = "body"
     person: str = "largest"
     force: bool = False
+    subject: str = "auto"
 
     def __post_init__(self) -> None:
+        from .inference import BACKENDS, PRECISIONS
         from .render_decode import DRIVING_KINDS
 
         for name, value, valid in (("driving kind", self.driving_kind, (None, *DRIVING_KINDS)),
                                    ("keypoints", self.keypoints, KEYPOINT_SETS),
-                                   ("person", self.person, PERSON_CHOICES)):
+                                   ("person", self.person, PERSON_CHOICES), ("subject", self.subject, SUBJECTS)):
             if value not in valid:
                 raise PosevidError(f"{name} {value}", f"must be one of {', '.join(v for v in valid if v)}")
+        if self.backend not in BACKENDS:
+            raise PosevidError(f"backend {self.backend}", f"must be one of {', '.join(BACKENDS)}")
+        if self.precision not in PRECISIONS:
+            raise PosevidError(f"precision {self.precision}", f"must be one of {', '.join(PRECISIONS)}")
         if self.mode not in RETARGET_MODES:
             raise PosevidError(f"mode {self.mode}", f"must be one of {', '.join(RETARGET_MODES)}")
         for name in ("size", "width", "height"):
@@ -117,11 +131,14 @@ class AnimateOptions:
         return dataclasses.replace(options or cls(), **fields)
 
 
-def load_model(method: str | None, checkpoint: str | Path | None) -> tuple[Method, int | None]:
+def load_model(method: str | None, checkpoint: str | Path | None, backend: str = "torch",
+               precision: str = "auto") -> tuple[Method, int | None]:
     """The model to animate with and the image size it was trained at (None for an untrained one).
 
     With a checkpoint the method is the one saved in it (``method``, if given, must match); without one,
-    ``method`` (default ``DEFAULT_METHOD``) must be a method that needs no training.
+    ``method`` (default ``DEFAULT_METHOD``) must be a method that needs no training. A trained model's
+    networks run on ``backend`` at ``precision`` (``posevid.inference``); ``checkpoint`` may be an exported
+    model (``.onnx``, ``.xml``).
     """
     from .methods.registry import method_class
 
@@ -137,9 +154,17 @@ def load_model(method: str | None, checkpoint: str | Path | None) -> tuple[Metho
         if not cls.capabilities.animates:
             raise PosevidError(f"method {name}", "does not animate a photo")
         return cls({"method": name}), None
-    from .checkpoints import load_method
+    from . import inference
 
-    model = load_method(checkpoint)
+    if inference.is_exported(checkpoint):
+        model = inference.load_exported(checkpoint, backend, precision)
+    else:
+        from .checkpoints import load_method
+
+        model = load_method(checkpoint)
+        if model.capabilities.animates and inference.has_graph(model):
+            inference.use_backend(model, backend, precision, where=str(checkpoint))
+            inference.release_weights(model)  # the engine holds what it needs (a prepared copy or an export)
     if method not in (None, DEFAULT_METHOD, model.name):
         raise PosevidError(checkpoint, f"holds a {model.name!r} model, not {method!r}")
     if not model.capabilities.animates:
@@ -158,7 +183,8 @@ class Pipeline:
 
     def __init__(self, options: AnimateOptions | None = None, **fields: Any):
         self.options = AnimateOptions.make(options, **fields)
-        self.model, self.trained_size = load_model(self.options.method, self.options.checkpoint)
+        opts = self.options
+        self.model, self.trained_size = load_model(opts.method, opts.checkpoint, opts.backend, opts.precision)
 
     @property
     def method(self) -> str:
@@ -237,6 +263,21 @@ def _retarget_frame(reference: Poses, current: Poses, source: Poses, mode: str,
     return retarget(Poses.concat([reference, reference, current]), source, mode, still)[2]
 
 
+def _groups(pose: Poses) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The hands and face of a one-frame pose, as ``render.stick_figure`` takes them."""
+    out = {}
+    if pose.hand_xy is not None:
+        out["hands"] = (pose.hand_xy[0], pose.hand_conf[0])
+    if pose.face_xy is not None:
+        out["face"] = (pose.face_xy[0], pose.face_conf[0])
+    return out
+
+
+def _with_face(body: Poses, face: Poses) -> Poses:
+    """A one-frame body pose with the face landmarks of another estimate of the same image."""
+    return dataclasses.replace(body, face_xy=face.face_xy, face_conf=face.face_conf)
+
+
 class Animation:
     """A prepared animation: inputs read and checked, source pose estimated; iterate it for frames.
 
@@ -266,6 +307,10 @@ class Animation:
         opts = pipeline.options
         self.mode, self.smooth, self.side_by_side = opts.mode, opts.smooth, side_by_side
         self.person, self.iuv = opts.person, None
+        self.subject = opts.subject if pipeline.model.capabilities.faces or opts.subject != "auto" else "body"
+        if self.subject == "face" and not pipeline.model.capabilities.faces:
+            raise PosevidError(f"method {pipeline.method}", "does not animate faces (--subject face needs the warp "
+                                                            "method)")
         self.target: Poses | None = None
         self.animator = pipeline.animator()
         trained_size = pipeline.trained_size
@@ -324,17 +369,44 @@ class Animation:
                 pose, mask = people[choose_person(people, self.person)]
                 self.note(f"{where}: {len(people)} people in the photo; animating the {self.person} "
                           "(--person left|right|largest)")
+        face = self._face_pose(rgb, pose, str(where))
+        if face is not None:
+            pose, mask = face, np.zeros(rgb.shape[:2], np.float32)
         if cover != (out_w, out_h):
-            box = bbox(pose)[0] if body_height(pose)[0] > 0 else np.array([0, 0, cover[0], cover[1]], np.float32)
+            box = (face_box(pose.face_xy[0]) if face is not None else bbox(pose)[0] if body_height(pose)[0] > 0
+                   else np.array([0, 0, cover[0], cover[1]], np.float32))
             x0 = int(np.clip(round((box[0] + box[2]) / 2 - out_w / 2), 0, cover[0] - out_w))
             y0 = int(np.clip(round((box[1] + box[3]) / 2 - out_h / 2), 0, cover[1] - out_h))
             rgb, mask = rgb[y0:y0 + out_h, x0:x0 + out_w], mask[y0:y0 + out_h, x0:x0 + out_w]
             pose = pose.crop(x0, y0, out_w, out_h, out_w, out_h)
-        note = check_person(where, pose)
+        note = check_person(where, pose) if face is None else None
         if note:
             self.note(note)
         self.still = unseen_joints(pose)
         return np.ascontiguousarray(rgb), pose, np.ascontiguousarray(mask)
+
+    def _face_pose(self, rgb: np.ndarray, body: Poses, where: str) -> Poses | None:
+        """The photo's face pose when its face is what to animate (``face.wants_face``: ``subject``, or a
+        face close-up in the photo or in the driver's first frame), else None (the body is animated). The
+        subject is then ``face`` and the driving video's faces are estimated instead of its bodies."""
+        from .estimate import PoseEstimator
+
+        if self.subject == "body":
+            return None
+        first = self.driving.first
+        with PoseEstimator(keypoints="face") as faces:
+            photo = _with_face(body, faces.image(rgb)[0])
+            driver = None
+            if self.subject == "auto" and first is not None:
+                driver = _with_face(self._estimator.image(first)[0], faces.image(first)[0])
+            elif self.subject == "auto" and self.driving.kind == "poses":
+                driver = self.driving.poses()[:1]
+        if not wants_face(self.subject, photo, driver, where):
+            self.subject = "body"
+            return None
+        self.subject = "face"
+        self.driving.keypoints = "face"
+        return face_only(photo)
 
     def _source_iuv(self, iuv: str | Path | np.ndarray | None) -> np.ndarray | None:
         """The photo's DensePose IUV image (for IUV-trained models) at the photo's (output) size."""
@@ -391,6 +463,9 @@ class Animation:
         driving pixels; the one-frame target pose in source pixels). A frame with nobody in it keeps the
         last target (the source pose until the driver is first seen); a driver never seen at all raises
         ``PosevidError`` at the end (so ``animate_to_file`` writes nothing)."""
+        if self.subject == "face":
+            yield from self._face_targets()
+            return
         reference: Poses | None = None
         smoother = OneEuroFilter(self.driving_fps, float(body_height(self.source_pose)[0])) if self.smooth else None
         last = self.source_pose
@@ -407,6 +482,18 @@ class Animation:
         if reference is None:
             raise PosevidError(self.driving_name, "no person found in any driving frame")
 
+    def _face_targets(self) -> Iterator[tuple[np.ndarray | None, Poses, Poses]]:
+        """``targets`` for a face: the portrait's landmarks moved as the driver's face moves (``FaceTargets``)."""
+        unit = float(inter_ocular(self.source_pose.face_xy[0]))
+        targets = FaceTargets(self.source_pose, OneEuroFilter(self.driving_fps, unit) if self.smooth else None)
+        for frame, pose, _ in self._driving_poses():
+            t0 = time.perf_counter()
+            target = targets(pose)
+            self.timings["retarget"] += time.perf_counter() - t0
+            yield frame, pose, self.source_pose if target is None else target
+        if targets.reference is None:
+            raise PosevidError(self.driving_name, "no face found in any driving frame")
+
     def _panel(self, frame: np.ndarray | None, pose: Poses, target: Poses, result: np.ndarray) -> np.ndarray:
         from .render import stick_figure
 
@@ -414,10 +501,10 @@ class Animation:
         if frame is None:
             dw = max(1, int(round(pose.width * h / pose.height)))
             p = pose.rescale(dw, h)
-            left = stick_figure(p.xy[0], p.conf[0], h, dw)
+            left = stick_figure(p.xy[0], p.conf[0], h, dw, **_groups(p))
         else:
             left = resize_image(frame, max(1, int(round(frame.shape[1] * h / frame.shape[0]))), h)
-        middle = stick_figure(target.xy[0], target.conf[0], h, w)
+        middle = stick_figure(target.xy[0], target.conf[0], h, w, **_groups(target))
         return np.concatenate([left, middle, result], axis=1)
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:

@@ -571,7 +571,10 @@ class SequenceCheck:
 
     def __call__(self, pose: Poses) -> None:
         self.seen += 1
-        if body_height(pose)[0] > 0:
+        face = pose.face_conf is not None and (pose.face_conf[0] > 0).mean() > 0.9
+        if face and not (pose.conf[0] > 0).any():  # a face pose (a face close-up): the face is the person
+            self.with_person += 1
+        elif body_height(pose)[0] > 0:
             self.with_person += 1
             if self.last is not None and (change := bone_change(self.last, pose)) is not None:
                 self.pairs += 1
