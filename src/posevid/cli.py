@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from .cli_hooks import RootGroup
+from .devices import DEVICE_HELP, resolve_device
 from .poses import DEFAULT_RETARGET
 
 if TYPE_CHECKING:
@@ -186,7 +187,12 @@ def animate(
     source_iuv: str = typer.Option(None, "--source-iuv", help="The photo's DensePose IUV image, for a DwNet "
                                                               "model trained with IUV (drive it with IUV frames)."),
     method: str = typer.Option(None, help="Method: the checkpoint's, or warp (no training) without --checkpoint."),
-    checkpoint: str = typer.Option(None, help="Checkpoint of a trained method."),
+    checkpoint: str = typer.Option(None, help="Checkpoint of a trained method, or a model made by `posevid "
+                                              "export` (.onnx, .xml)."),
+    backend: str = typer.Option("auto", help="What runs a trained model: torch, onnx (ONNX Runtime), openvino, "
+                                             "or auto (the fastest here, measured once and remembered)."),
+    precision: str = typer.Option("auto", help="auto (bf16 where the CPU computes it natively; an int8 export "
+                                               "stays int8), fp32 or bf16."),
     mode: str = typer.Option(DEFAULT_RETARGET, help="pose: the photo's person takes the driving pose (the "
                                                     "driver's bone directions, the photo's lengths and place); "
                                                     "bones: the photo's limbs turn as the driver's do from its "
@@ -210,6 +216,7 @@ def animate(
     frames: int = typer.Option(32, help="With --action: number of frames to generate."),
     seed: int = typer.Option(0, help="Noise seed of a generated motion (--action) and of a method's random "
                                      "choices."),
+    device: str = typer.Option("auto", help=f"Device of the model: {DEVICE_HELP}."),
 ) -> None:
     """Animate the person in a photo with the motion of a driver (or of a generated --action) and write OUT;
     or many photos and drivers at once into the folder OUT.
@@ -232,9 +239,11 @@ def animate(
                      or (action is None and motion_checkpoint is not None)):
         raise PosevidError("animate", "give a PHOTO and a DRIVER, or a PHOTO with --action (with "
                                       "--motion-checkpoint for your own model)")
+    resolve_device(device)
     options = AnimateOptions(method=method, checkpoint=checkpoint, mode=mode, size=size, width=width, height=height,
                              smooth=not no_smooth, fps=fps, driving_kind=driving_kind, keypoints=keypoints,
-                             person=person, force=force, subject=subject)
+                             person=person, force=force, subject=subject, backend=backend, precision=precision,
+                             device=device)
     given = given_method_options(ctx, seed)
     if given is not None:
         options.method_options = given[1]
@@ -246,7 +255,7 @@ def animate(
         _animate_many(pipe, photos, drivers, pairs, Path(out), audio=not no_audio)
         return
     source = photos[0]
-    driving = drivers[0] if drivers else motion_from_action(source, motion_checkpoint, action, frames, seed)
+    driving = drivers[0] if drivers else motion_from_action(source, motion_checkpoint, action, frames, seed, device)
     count = pipe.to_file(source, driving, out, side_by_side, save_poses, audio=not no_audio, source_iuv=source_iuv)
     with open_video(out) as reader:
         print(f"{out}: {count} frames, {reader.width}x{reader.height} at {reader.fps:g} fps")
@@ -277,8 +286,8 @@ def _animate_many(pipe: Pipeline, photos: list[str], drivers: list[str], pairs: 
         with Driving(path, opts.driving_kind, keypoints, opts.person, check=not opts.force) as driving:
             return driving.poses()
 
-    def animate_pair(source: Path, poses, out: Path) -> int:
-        return pipe.to_file(source, poses, out, show_progress=False, audio=audio)
+    def animate_pair(pair, poses) -> int:  # the driver's poses, read once; its sound from its video
+        return pipe.to_file(pair.source, poses, pair.out, show_progress=False, audio=audio, audio_from=pair.driving)
 
     def report(outcome) -> None:
         if outcome.error is None:
@@ -291,6 +300,27 @@ def _animate_many(pipe: Pipeline, photos: list[str], drivers: list[str], pairs: 
     print(f"{folder}: {len(outcomes) - failed} of {len(outcomes)} animations written")
     if failed:
         sys.exit(2)
+
+
+@app.command("export")
+def export_cmd(
+    checkpoint: str = typer.Argument(..., help="Checkpoint or run folder of a trained method."),
+    out: str = typer.Option(..., "-o", "--out", help="model.onnx (ONNX) or model.xml (OpenVINO IR, with model.bin)."),
+    int8: bool = typer.Option(False, "--int8", help="Quantize to int8, calibrated on real footage; refused when "
+                                                    "the result is below --min-psnr from fp32."),
+    calibration_photo: str = typer.Option(None, help="Photo to calibrate int8 with (default: the bundled demo "
+                                                      "photo)."),
+    calibration_driving: str = typer.Option(None, help="Driving video or pose file to calibrate int8 with "
+                                                        "(default: the bundled demo clip)."),
+    calibration_frames: int = typer.Option(16, help="Frames to calibrate on (as many again are held out to check)."),
+    min_psnr: float = typer.Option(30.0, help="Refuse an int8 model further than this (dB) from fp32."),
+) -> None:
+    """Export a trained method to ONNX or OpenVINO IR, for `posevid animate --checkpoint model.onnx`."""
+    from .inference.export import export_model
+
+    meta = export_model(checkpoint, out, int8=int8, calibration=(calibration_photo, calibration_driving),
+                        calibration_frames=calibration_frames, min_psnr=min_psnr)
+    print(f"{out}: {meta['method']} {meta['precision']}, stages {', '.join(meta['stages'])}")
 
 
 @app.command()
@@ -342,19 +372,26 @@ def train(
                                                         "multi-stage run: at the first unfinished stage)."),
     stage: str = typer.Option(None, help="Train only this stage of a multi-stage method."),
     progress: bool = typer.Option(True, help="Show the progress bar."),
+    device: str = typer.Option(None, help=f"Device: {DEVICE_HELP} (default: train.device, else auto; under "
+                                          "torchrun each process takes its own GPU)."),
 ) -> None:
-    """Train a method, every stage of a multi-stage one in order; data-parallel under torchrun."""
+    """Train a method, every stage of a multi-stage one in order; data-parallel under torchrun (one process
+    per GPU; multi-node: torchrun --nnodes N --nproc_per_node G --rdzv-backend c10d ...)."""
     from .config import load_config
+    from .distributed import rank
     from .errors import PosevidError
     from .train import train as run
 
     if steps is not None and steps < 1:
         raise PosevidError(f"--steps {steps}", "must be at least 1")
+    if device is not None:
+        resolve_device(device)
     cfg = load_config(config, list(overrides or []))
-    result = run(cfg, data, out, resume=resume, show_progress=progress, stage=stage, steps=steps)
+    result = run(cfg, data, out, resume=resume, show_progress=progress, stage=stage, steps=steps, device=device)
     losses = " ".join(f"{k} {v:.4f}" for k, v in result.get("losses", {}).items())
     where = f" (stage {result['stage']})" if result.get("stage") else ""
-    print(f"{out}: step {result.get('step', 0)}{where} {losses}".rstrip())
+    if rank() == 0:
+        print(f"{out}: step {result.get('step', 0)}{where} {losses}".rstrip())
 
 
 @configs_app.command("list")
@@ -395,7 +432,7 @@ def evaluate(
                                             "beside ours: reconstruction (first-order-model / TPSMM), pg2-pairs "
                                             "(PG2 / PATN test pairs), dwnet, decoupled, scgan, psgan (a motion "
                                             "model on a motion dataset)."),
-    device: str = typer.Option(None, help="Device for the model and the network metrics (cpu, cuda, cuda:1)."),
+    device: str = typer.Option("auto", help=f"Device for the model and the network metrics: {DEVICE_HELP}."),
     batch: int = typer.Option(8, help="Frame pairs per batch for the network metrics."),
     motion: str = typer.Option(None, help="Folder of generated pose sequences (<label>/*.npz): motion metrics "
                                           "against the motion dataset --data (posevid motion dataset)."),
@@ -412,7 +449,7 @@ def evaluate(
                    "motion folder": motion}, {"report": output, "plot folder": plot})
 
     weights = {"lpips_weights": lpips_weights, "vgg_weights": vgg_weights, "inception_classifier": inception_classifier}
-    run = {"device": device, "batch": batch}
+    run = {"device": resolve_device(device), "batch": batch}
     if motion is not None:
         from .motion_metrics import evaluate_motion, write_motion_report
 
@@ -511,6 +548,7 @@ def ui(
     port: int = typer.Option(7860, help="Port to serve the page on."),
     host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 serves the whole network)."),
     checkpoints: str = typer.Option("runs", help="Folder searched for trained models (run folders, .ckpt files)."),
+    device: str = typer.Option("auto", help=f"Device of the models: {DEVICE_HELP}."),
 ) -> None:
     """Start the web page (http://HOST:PORT): animate a photo with a driving video, pose file or action."""
     from .app import serve
@@ -518,7 +556,8 @@ def ui(
 
     if not 0 <= port <= 65535:
         raise PosevidError(f"--port {port}", "must be between 0 and 65535")
-    serve(host, port, checkpoints)
+    resolve_device(device)
+    serve(host, port, checkpoints, device=device)
 
 
 def _import_plugins_first(argv: list[str]) -> None:

@@ -35,6 +35,7 @@ from ...options import option
 from ...poses import Poses
 from ...tensors import image_to_tensor, resize_image, tensor_to_image
 from ..base import Animator, Capabilities, Method, register
+from .inference import DwNetGraph
 
 NUM_JOINTS = 18
 Key = tuple[Tensor, Tensor, Tensor | None]  # a pose: xy (B, 18, 2) pixels, conf (B, 18), IUV (B, 3, S, S) or None
@@ -199,7 +200,6 @@ class DwNet(Method):
         src_key = (batch["src_xy"].to(dev), batch["src_conf"].to(dev),
                    batch["src_iuv"].to(dev) if self.use_iuv else None)
         keys = [(xy[:, t], conf[:, t], iuv[:, t] if iuv is not None else None) for t in range(frames.shape[1])]
-        opt_g, opt_d = self.optimizers["G"], self.optimizers["D"]
         if self.w_perc and self._perceptual is None:
             self._perceptual = perceptual_loss(self.cfg["train"])
         perceptual = self._perceptual
@@ -227,16 +227,12 @@ class DwNet(Method):
             loss_g = self.w_gan * losses["g_gan"] + self.w_fm * losses["g_fm"] + self.w_l1 * rec
             if "g_vgg" in losses:
                 loss_g = loss_g + self.w_perc * losses["g_vgg"]
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
+            self.optimize("G", loss_g)
             # Critic (eq. 4), on the target pose and the real / generated frame.
             self.disc.requires_grad_(True)
             losses["d_real"] = self.gan(pred_real, True)
             losses["d_fake"] = self.gan(self._critic(pose, fake.detach()), False)
-            opt_d.zero_grad(set_to_none=True)
-            (0.5 * (losses["d_real"] + losses["d_fake"])).backward()
-            opt_d.step()
+            self.optimize("D", 0.5 * (losses["d_real"] + losses["d_fake"]))
             losses["rec_l1"] = rec
             for name, value in losses.items():
                 totals[name] = totals.get(name, 0.0) + float(value.detach()) / n
@@ -249,6 +245,9 @@ class DwNet(Method):
 
     def animator(self) -> DwNetAnimator:
         return DwNetAnimator(self)
+
+    def inference_graph(self) -> DwNetGraph:
+        return DwNetGraph(self)
 
 
 def _iuv_tensor(iuv: np.ndarray | None, size: int, device: torch.device, where: str) -> Tensor:
@@ -276,8 +275,8 @@ class DwNetAnimator(Animator):
         m.eval()
         self.out_hw = source.shape[:2]
         self._src = image_to_tensor(resize_image(source, s, s), m.device)[None]
-        with m.autocast():
-            self._src_feats = m.app_enc(self._src)
+        self.engine = m.engine
+        self._src_feats = self.engine.run("source", src=self._src)["src_feats"]
         self._src_key = self._key(pose, iuv, "source")
         self._prev, self._prev_key = self._src, self._src_key
 
@@ -298,6 +297,7 @@ class DwNetAnimator(Animator):
         pose = m.pose_input(*key)
         grid_src = m.coarse_grids(self._src_key, key)
         grid_prev = grid_src if self._prev is self._src else m.coarse_grids(self._prev_key, key)
-        fake = m.generate(self._src, pose, self._prev, grid_src, grid_prev, self._src_feats)
+        fake = self.engine.run("frame", src=self._src, src_feats=self._src_feats, prev=self._prev, pose=pose,
+                               grid_src=grid_src, grid_prev=grid_prev)["frame"]
         self._prev, self._prev_key = fake, key
         return resize_image(tensor_to_image(fake[0]), self.out_hw[1], self.out_hw[0])

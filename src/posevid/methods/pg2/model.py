@@ -21,8 +21,9 @@ from ... import render
 from ...errors import PosevidError
 from ...losses import GANLoss, l1, pose_mask_l1
 from ...options import option
-from ..base import Animator, Capabilities, Method, SourceAnimator, Stage, register
+from ..base import Animator, Capabilities, FixedSizeAnimator, Method, Stage, register
 from . import data as _pairs  # noqa: F401  (registers data.kind "pg2_pairs")
+from .inference import PG2Graph
 from .nets import G1, G2, PairDiscriminator, default_blocks, pose_vector
 
 if TYPE_CHECKING:
@@ -73,10 +74,7 @@ class G1Stage(Stage):
     def update(self, src: Tensor, tgt: Tensor, fake: Tensor, mask: Tensor) -> dict[str, float]:
         """One step of G1 on its output ``fake`` for the target ``tgt``."""
         loss = self.method.reconstruction(fake, tgt, mask)
-        opt = self.method.optimizers["g1"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        self.method.optimize("g1", loss)
         return {"l1": loss.item()}
 
 
@@ -191,27 +189,24 @@ class PG2(Method):
     def adversarial(self, src: Tensor, tgt: Tensor, fake: Tensor, mask: Tensor, gen: str) -> dict[str, float]:
         """One D step (eq. 2: real (I_A, I_B) vs fake (I_A, fake)), then one step of generator ``gen``
         on eq. 3 + l1_weight * the reconstruction loss."""
-        opt_d, opt_g = self.optimizers["d"], self.optimizers[gen]
         with self.autocast():
             d_real = self.gan(self.d(src, tgt), True)
             d_fake = self.gan(self.d(src, fake.detach()), False)
-        opt_d.zero_grad(set_to_none=True)
-        (d_real + d_fake).backward()
-        opt_d.step()
+        self.optimize("d", d_real + d_fake)
         self.d.requires_grad_(False)
         with self.autocast():
             g_adv = self.gan(self.d(src, fake), True, for_discriminator=False)
         self.d.requires_grad_(True)
         rec = self.reconstruction(fake, tgt, mask)
-        opt_g.zero_grad(set_to_none=True)
-        (g_adv + self.l1_weight * rec).backward()
-        opt_g.step()
+        self.optimize(gen, g_adv + self.l1_weight * rec)
         return {"l1": rec.item(), "g_adv": g_adv.item(), "d_real": d_real.item(), "d_fake": d_fake.item()}
 
     def animator(self) -> Animator:
-        """Frame by frame at the model's size from the source and the target pose."""
-        return SourceAnimator(self.device, self.width, self.height, lambda src, _xy, _conf, xy, conf:
-                              self.generate(src, xy, conf))
+        """Frame by frame at the model's size from the source and the target pose (``PG2Animator``)."""
+        return PG2Animator(self)
+
+    def inference_graph(self) -> PG2Graph:
+        return PG2Graph(self)
 
     @classmethod
     def modify_commandline_options(cls, cli: CommandLine) -> None:
@@ -219,3 +214,24 @@ class PG2(Method):
         from .cli import add_commands
 
         add_commands(cli)
+
+
+class PG2Animator(FixedSizeAnimator):
+    """Frame by frame at the model's size (``FixedSizeAnimator``), through the method's engine
+    (``PG2Graph``: the image encoder once per clip where the pose embedding allows)."""
+
+    def __init__(self, method: PG2):
+        super().__init__(method.device, method.width, method.height)
+        self.method = method
+        self.cached: dict[str, Tensor] = {}
+
+    def start(self, source: Tensor, xy: Tensor, conf: Tensor) -> None:
+        self.engine = self.method.engine
+        self.cached = {"image": source}
+        if "source" in self.engine.stages:
+            self.cached.update(self.engine.run("source", image=source))
+
+    def generate(self, xy: Tensor, conf: Tensor) -> Tensor:
+        maps, vec = self.method.pose_inputs(xy, conf)
+        feed = {**self.cached, "maps": maps, "vec": vec}
+        return self.engine.run("frame", **{k: feed[k] for k in self.engine.stages["frame"].inputs})["frame"]
