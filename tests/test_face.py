@@ -187,7 +187,8 @@ def test_poses_extract_face(shared_data: Path, tmp_path: Path):
     with open_video(shared_data / "faces" / "liveportrait_d12.mp4") as reader, VideoWriter(clip, reader.fps) as w:
         for frame in itertools.islice(iter(reader), 4):
             w.write(frame)
-    result = CliRunner().invoke(app, ["poses", "extract", str(clip), "-o", str(tmp_path / "face"), "--keypoints", "face"])
+    args = ["poses", "extract", str(clip), "-o", str(tmp_path / "face"), "--keypoints", "face"]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "a face in 4" in result.output
     poses = read_poses(tmp_path / "face")
