@@ -118,7 +118,8 @@ def seeds(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
 
 # ---- mutations ---------------------------------------------------------------------------------------
 
-SPECIAL = [b"", b"0", b"-1", b"nan", b"NaN", b"inf", b"-Infinity", b"1e400", b"-1e400", b"99999999999999999999999",
+SPECIAL = [b"", b"0", b"-1", b"-2", b"-6", b"1e9", b"1e30", b"1e300", b"1e-300",
+           b"nan", b"NaN", b"inf", b"-Infinity", b"1e400", b"-1e400", b"99999999999999999999999",
            b"1e-320", b"3.5", b"[]", b"{}", b"null", b'"x"', b"true", b"[[[[[[", b"]]}", b"\x00", b"\xff\xfe",
            "\u00e9".encode(), b"\n", b":", b",", b"{", b"}", b"-"]
 NUMBER = re.compile(rb"-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\b[A-Za-z_]+\b")

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from posevid.errors import PosevidError
-from posevid.video import VideoWriter, has_audio, open_video, read_image, write_image
+from posevid.video import FRAMES_MARKER, VideoWriter, has_audio, open_video, read_image, write_image
 
 
 @pytest.fixture(scope="module")
@@ -90,9 +90,9 @@ def test_folder_output_replaces_old_frames_but_not_other_folders(tmp_path: Path,
         with VideoWriter(out, fps=30) as writer:
             for frame in clip[:count]:
                 writer.write(frame)
-    assert sorted(p.name for p in out.iterdir()) == ["000000.png", "000001.png"]
+    assert sorted(p.name for p in out.iterdir()) == [FRAMES_MARKER, "000000.png", "000001.png"]
     (out / "notes.txt").write_text("mine")
-    with pytest.raises(PosevidError, match="more than PNG"), VideoWriter(out, fps=30) as writer:
+    with pytest.raises(PosevidError, match="did not write"), VideoWriter(out, fps=30) as writer:
         writer.write(clip[0])
     assert (out / "notes.txt").read_text() == "mine"
 

@@ -19,7 +19,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,12 +32,13 @@ from .errors import PosevidError
 from .pipeline import POSE_SUFFIXES, AnimateOptions, Animation, Pipeline, motion_from_action
 from .poses import DEFAULT_RETARGET, RETARGET_MODES, Poses, body_height
 from .resources import DEMO_CLIP, DEMO_PHOTO, asset, asset_folder, motion_model
+from .video import MAX_PIXELS
 
 if TYPE_CHECKING:
     import gradio as gr
 
 MAX_SIDE = 4096  # photos with a longer side are scaled down to it; driving videos are refused
-MAX_MEGAPIXELS = 50  # photos above this are refused before they are decoded
+MAX_MEGAPIXELS = MAX_PIXELS // 1_000_000  # photos above this are refused before they are decoded
 MAX_FRAMES = 300  # driving videos, pose files and generated motions
 MAX_UPLOAD_MB = 200  # any uploaded file (checkpoints included)
 SIZES = ("auto", "128", "256", "384", "512")
@@ -124,18 +125,9 @@ class Workspace:
 def check_photo(path: str | Path, folder: Path) -> tuple[Path, str | None]:
     """The photo to animate and a note for the user: photos above ``MAX_MEGAPIXELS`` are refused before
     decoding, photos with a side above ``MAX_SIDE`` px are scaled down into ``folder``."""
-    from PIL import Image
+    from .video import image_size, read_image, write_image
 
-    from .video import read_image, write_image
-
-    try:
-        with Image.open(path) as img:
-            width, height = img.size
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
-        raise PosevidError(path, f"cannot read the photo ({err})") from None
-    if width * height > MAX_MEGAPIXELS * 1e6:
-        raise PosevidError(path, f"the photo is {width}x{height} ({width * height / 1e6:.0f} megapixels); "
-                                 f"the limit is {MAX_MEGAPIXELS} megapixels")
+    width, height = image_size(path)
     if max(width, height) <= MAX_SIDE:
         return Path(path), None
     rgb = read_image(path)
@@ -339,13 +331,18 @@ def animate_request(photo: str | Path | None, driving: str | Path | None, folder
                 yield outcome
             if anim.first is None:
                 raise PosevidError(driving, "no person found in any frame of the driving motion")
+        outcome.notes += [n for n in anim.notes if n not in outcome.notes]
     outcome.video, outcome.side_by_side = video, panels
     yield outcome
 
 
 def user_message(err: PosevidError, uploads: list[str | Path | None]) -> str:
     """The error as the user should read it: uploaded files named by their own name, not the server's path."""
-    text = str(err)
+    return hide_uploads(str(err), uploads)
+
+
+def hide_uploads(text: str, uploads: list[str | Path | None]) -> str:
+    """``text`` with each uploaded file's server path replaced by the file's own name."""
     for path in sorted((str(p) for p in uploads if p), key=len, reverse=True):
         text = text.replace(path, Path(path).name)
     return text
@@ -400,6 +397,23 @@ def _motion_updates(found: list[Checkpoint], selected: str | None = None,
             gr.update(choices=labels, value=action if action in labels else default))
 
 
+def _raw_path_on_failure(preprocess: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Gradio's image upload step, handing on the uploaded file's path where Gradio cannot open it (not an
+    image, a decompression bomb), so that ``check_photo`` says what is wrong in one line naming the file,
+    instead of Gradio's multi-line error with the server's path."""
+
+    def run(payload: Any) -> Any:
+        try:
+            return preprocess(payload)
+        except Exception:  # any failure to open the upload: checked and reported by check_photo
+            path = getattr(payload, "path", None)
+            if path is None:
+                raise
+            return str(path)
+
+    return run
+
+
 def build(checkpoints: str | Path | None = "runs") -> gr.Blocks:
     """The page (a ``gradio.Blocks``), offering the checkpoints found under ``checkpoints`` (scanned again
     whenever a list is shown) and the session's uploaded ones. Queue and launch it, or use ``serve``."""
@@ -422,6 +436,7 @@ def build(checkpoints: str | Path | None = "runs") -> gr.Blocks:
             with gr.Column(scale=1):
                 photo = gr.Image(label="Photo of one person, full body", type="filepath", image_mode=None,
                                  sources=["upload"], height=260, elem_id="photo")
+                photo.preprocess = _raw_path_on_failure(photo.preprocess)
                 kind = gr.Radio([CLIP, ACTION], value=CLIP, label="Motion", elem_id="kind")
                 with gr.Group(visible=True) as clip_group:
                     driving = gr.File(label=f"Driving video ({', '.join(VIDEO_TYPES)}) or pose file "
@@ -527,8 +542,9 @@ def build(checkpoints: str | Path | None = "runs") -> gr.Blocks:
                 message = f"internal error ({type(err).__name__}: {err}); the server log has the details"
                 yield {status: _status(f"Error: {message}", "error")}
                 raise gr.Error(_text(message), print_exception=False) from None
+            notes = hide_uploads(" ".join(outcome.notes), [photo_path, driving_path, ckpt, motion_path])
             text = (f"Done: {outcome.done} frames, {outcome.width}x{outcome.height} at {outcome.fps:g} fps, "
-                    f"in {time.perf_counter() - start:.1f} s. {' '.join(outcome.notes)}")
+                    f"in {time.perf_counter() - start:.1f} s. {notes}")
             yield {status: _status(text.strip(), "done"), result: str(outcome.video), side: str(outcome.side_by_side),
                    download: str(outcome.video), photo_view: outcome.photo_pose, driving_view: outcome.driving_pose}
 

@@ -9,7 +9,9 @@ traceback.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import typer
@@ -428,18 +430,41 @@ def _import_plugins_first(argv: list[str]) -> None:
         import_plugins(modules)
 
 
+def _terminate(signum: int, frame: object) -> None:
+    from .errors import Terminated
+
+    raise Terminated()
+
+
 def main() -> None:
-    """Console-script entry point."""
-    from .errors import PosevidError
+    """Console-script entry point. A ``PosevidError`` (and a file-system ``OSError``: no space left, permission
+    denied) is printed as one line with exit code 2; SIGTERM unwinds like Ctrl-C (exit 143), so no temporary
+    file is left behind."""
+    from .errors import PosevidError, Terminated
+    from .io_utils import os_error
 
     # Idle OpenMP threads sleep instead of spinning: torch shares the cores with MediaPipe and x264.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         _import_plugins_first(sys.argv[1:])
         app()
     except PosevidError as err:
         print(f"posevid: error: {err}", file=sys.stderr)
         sys.exit(2)
+    except OSError as err:  # the file system refused (disk full, read-only, permissions)
+        print(f"posevid: error: {os_error(err)}", file=sys.stderr)
+        sys.exit(2)
+    except MemoryError:
+        print("posevid: error: out of memory (an input is too large for this machine)", file=sys.stderr)
+        sys.exit(2)
+    except Terminated:
+        print("posevid: terminated", file=sys.stderr)
+        sys.exit(143)
     except KeyboardInterrupt:
         print("posevid: interrupted", file=sys.stderr)
         sys.exit(130)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)

@@ -15,3 +15,11 @@ class PosevidError(Exception):
         self.where = str(where) if where is not None else None
         self.problem = " ".join(str(problem).split())
         super().__init__(f"{self.where}: {self.problem}" if self.where else self.problem)
+
+
+class Terminated(SystemExit):
+    """Raised in the main thread when the process gets SIGTERM (``cli.main`` installs the handler): it unwinds
+    like any exception, so temporary files are removed; the exit code is 143 (128 + SIGTERM)."""
+
+    def __init__(self) -> None:
+        super().__init__(143)

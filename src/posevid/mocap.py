@@ -129,6 +129,9 @@ def _parse_bvh(path: Path) -> _Rig:
                 i += 4
             elif tok == "CHANNELS":
                 n = int(tokens[i + 1])
+                if not 0 <= n <= 6 or len(tokens) < i + 2 + n:
+                    raise PosevidError(path, f"CHANNELS {tokens[i + 1]} of joint {names[stack[-1]]!r}: a joint has "
+                                             "0 to 6 channels, each named")
                 channels[stack[-1]] = tokens[i + 2:i + 2 + n]
                 i += 2 + n
             else:

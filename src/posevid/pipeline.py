@@ -34,7 +34,16 @@ import torch
 from .crop import crop_square, photo_box
 from .errors import PosevidError
 from .methods.base import Animator, Method
-from .poses import DEFAULT_RETARGET, RETARGET_MODES, OneEuroFilter, Poses, bbox, body_height, retarget
+from .poses import (
+    DEFAULT_RETARGET,
+    RETARGET_MODES,
+    OneEuroFilter,
+    Poses,
+    bbox,
+    body_height,
+    check_fps,
+    retarget,
+)
 from .tensors import resize_image
 
 POSE_SUFFIXES = (".npz", ".json", ".csv", ".bvh")
@@ -80,8 +89,8 @@ class AnimateOptions:
             value = getattr(self, name)
             if value is not None and not 16 <= value <= MAX_SOURCE_SIDE:
                 raise PosevidError(f"{name} {value}", f"must be between 16 and {MAX_SOURCE_SIDE} pixels")
-        if self.fps is not None and not (math.isfinite(self.fps) and self.fps > 0):
-            raise PosevidError(f"fps {self.fps}", "must be a positive number")
+        if self.fps is not None:
+            self.fps = check_fps("--fps", self.fps, "the output rate")
         self.method_options = dict(self.method_options or {})
 
     @classmethod
@@ -162,6 +171,19 @@ class Pipeline:
                 side_by_side_out: str | Path | None = None, poses_out: str | Path | None = None,
                 show_progress: bool = True, timings: dict[str, float] | None = None, audio: bool = True) -> int:
         """Animate straight to ``out`` (see ``animate_to_file``); returns the number of frames written."""
+        from .io_utils import check_outputs
+
+        check_outputs({"photo": source, "driving input": driving, "checkpoint": self.options.checkpoint},
+                      {"output": out, "side-by-side output": side_by_side_out, "pose output": poses_out})
+        from .video import check_video_output
+
+        for video in (out, side_by_side_out):
+            if video is not None:
+                check_video_output(video)
+        if poses_out is not None:
+            from .posefiles import detect_format
+
+            detect_format(poses_out, writing=True)
         anim = self.open(source, driving, side_by_side_out is not None)
         return _write(anim, driving, out, side_by_side_out, poses_out, show_progress, timings, audio)
 
@@ -242,8 +264,14 @@ class Animation:
 
             self._reader = open_video(driving)
         if self._poses is not None:
+            from .skeleton import NUM_JOINTS
+
             if len(self._poses) == 0:
                 raise PosevidError(self.driving_name, "the pose sequence is empty")
+            if self._poses.num_joints != NUM_JOINTS:
+                raise PosevidError(self.driving_name, f"holds {self._poses.num_joints} joints per pose; animating "
+                                                      f"needs COCO-18 poses ({NUM_JOINTS} joints)")
+            check_fps(self.driving_name, self._poses.fps, "its frame rate")
             self.driving_fps, self.driving_count = self._poses.fps, len(self._poses)
             self.driving_size = (self._poses.width, self._poses.height)
         else:
@@ -347,6 +375,8 @@ class Animation:
                 frame = next(frames, None)
                 t1 = time.perf_counter()
                 if frame is None:
+                    if (short := self._reader.shortfall()) is not None:
+                        self.note(short)
                     return
                 mailbox.append(resize_image(frame, *small) if scale < 1 else frame)
                 pose, _ = next(stream)

@@ -41,7 +41,7 @@ import numpy as np
 
 from .errors import PosevidError
 from .io_utils import NUMPY_LOAD_ERRORS, atomic_path
-from .poses import Poses
+from .poses import Poses, check_fps
 from .skeleton import (
     FACE_POINTS,
     HAND_POINTS,
@@ -55,6 +55,7 @@ from .skeleton import (
 FORMATS = ("npz", "openpose", "coco", "pg2", "bvh")
 DEFAULT_FPS = 30.0
 MAX_SIDE = 65536  # larger image sizes in a pose file are refused as malformed
+MAX_COORD = 16 * MAX_SIDE  # keypoints farther out (in pixels) are refused as malformed
 PG2_HEADER = "name:keypoints_y:keypoints_x"
 COCO17_NAMES = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
                 "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
@@ -83,6 +84,9 @@ def detect_format(path: str | Path, *, writing: bool = False) -> str:
         return {".npz": "npz", ".csv": "pg2", ".bvh": "bvh"}[suffix]
     if suffix == ".json" and writing:
         return "coco"
+    if (suffix and suffix != ".json") or writing:
+        raise PosevidError(path, f"unknown pose file type {suffix or '(no suffix)'!r}; use .npz, .json, .csv, "
+                                 f".bvh or a folder{'' if writing else ' of OpenPose JSON'}, or give the format")
     if suffix == ".json" and path.is_file():
         with _reading(path, "JSON"):
             data = json.loads(path.read_text())
@@ -113,17 +117,28 @@ def read_poses(path: str | Path, fmt: str | None = None, *, size: Size | None = 
     if not path.exists():
         raise PosevidError(path, "no such pose file or folder")
     if fmt == "bvh":
-        return _read_bvh(path)
+        return check_poses(path, _read_bvh(path))
     with _reading(path, fmt):
         poses = {"npz": _read_npz, "openpose": _read_openpose, "coco": _read_coco, "pg2": _read_pg2}[fmt](path, size)
         if fps is not None:
             poses.fps = float(fps)
-    if not (0 < min(poses.width, poses.height) and max(poses.width, poses.height) <= MAX_SIDE
-            and 0 < poses.fps < math.inf):
-        raise PosevidError(path, f"bad image size {poses.width}x{poses.height} or fps {poses.fps}")
+    return check_poses(path, poses)
+
+
+def check_poses(where: str | Path, poses: Poses) -> Poses:
+    """``poses`` if usable, else one ``PosevidError`` naming ``where``: an image size in 1..``MAX_SIDE``, a
+    frame rate in ``poses.MIN_FPS``..``poses.MAX_FPS``, coordinates within ``MAX_COORD`` pixels, confidences in
+    [0, 1]."""
+    if not (0 < min(poses.width, poses.height) and max(poses.width, poses.height) <= MAX_SIDE):
+        raise PosevidError(where, f"bad image size {poses.width}x{poses.height} (1 to {MAX_SIDE} pixels a side)")
+    check_fps(where, poses.fps)
+    for xy in (poses.xy, poses.hand_xy, poses.face_xy):
+        if xy is not None and xy.size and float(np.abs(xy).max()) > MAX_COORD:
+            raise PosevidError(where, f"a keypoint lies {float(np.abs(xy).max()):.3g} pixels away; coordinates "
+                                      f"must be within {MAX_COORD:g} pixels")
     for c in (poses.conf, poses.hand_conf, poses.face_conf):
         if c is not None and not ((c >= 0) & (c <= 1)).all():
-            raise PosevidError(path, "keypoint confidences must lie in [0, 1]")
+            raise PosevidError(where, "keypoint confidences must lie in [0, 1]")
     return poses
 
 

@@ -7,6 +7,7 @@ Retargeting, smoothing and gap filling live here too; they take and return ``Pos
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,11 +19,24 @@ from .skeleton import DRAWN_LIMBS, FACE_FLIP_PERM, FACE_POINTS, FLIP_PERM, HAND_
 # How ``retarget`` puts the driving motion on the source body; the first is the default.
 RETARGET_MODES: tuple[str, ...] = ("pose", "bones", "relative", "absolute")
 DEFAULT_RETARGET = RETARGET_MODES[0]
+MIN_FPS, MAX_FPS = 1.0, 1000.0  # frame rates read or written outside this range are refused
 # Optional point groups beside the body: (xy field, conf field, shape of one frame's xy).
 GROUPS: dict[str, tuple[str, str, tuple[int, ...]]] = {
     "hands": ("hand_xy", "hand_conf", (2, HAND_POINTS, 2)),
     "face": ("face_xy", "face_conf", (FACE_POINTS, 2)),
 }
+
+
+def check_fps(where: object, fps: object, what: str = "frame rate") -> float:
+    """``fps`` as a float if it lies in [``MIN_FPS``, ``MAX_FPS``] frames per second, else a one-line
+    ``PosevidError`` naming ``where``."""
+    try:
+        value = float(fps)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise PosevidError(where, f"{what} {fps!r:.30} is not a number") from None
+    if not (math.isfinite(value) and MIN_FPS <= value <= MAX_FPS):
+        raise PosevidError(where, f"{what} {value:g} is out of range ({MIN_FPS:g} to {MAX_FPS:g} fps)")
+    return value
 
 
 @dataclass

@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader
 from .checkpoints import checkpoint_candidates, find_checkpoint, save_checkpoint, serialise, stage_folder
 from .config import dump_config, stage_config
 from .errors import PosevidError
+from .io_utils import check_output
 from .train_utils import (
     Dist,
     EpochBatchSampler,
@@ -302,6 +303,10 @@ def train(cfg: dict[str, Any], data: str | Path, out: str | Path, resume: bool =
     Returns {"step", "losses", "checkpoint"} of the last stage trained (and its "stage").
     """
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise PosevidError(out, "is a file; --out is a run folder (new, or one to --resume)")
+    if not out.is_dir():
+        check_output(out)
     plan = stage_plan(cfg)
     if not plan:
         if stage is not None:

@@ -126,6 +126,26 @@ def image_grid(visuals: dict[str, torch.Tensor], rows: int = 4) -> np.ndarray:
     return tensor_to_image(grid)
 
 
+def check_device(name: str) -> torch.device:
+    """``train.device`` as a torch device; one-line ``PosevidError`` for a name torch does not know or a CUDA
+    device this machine does not have."""
+    from .errors import PosevidError
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise PosevidError("train.device", f"{name!r:.40} is not a device (cpu, cuda or cuda:N)") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise PosevidError("train.device", f"{name}: no CUDA device is available on this machine")
+        if device.index is not None and device.index >= count:
+            raise PosevidError("train.device", f"{name}: this machine has {count} CUDA device(s)")
+    elif device.type != "cpu" and not getattr(torch, device.type).is_available():
+        raise PosevidError("train.device", f"{name}: no {device.type} device is available on this machine")
+    return device
+
+
 class Dist:
     """Process-group facts: rank, world size, device; a no-op outside torchrun."""
 
@@ -134,7 +154,7 @@ class Dist:
         self.rank = int(os.environ.get("RANK", "0"))
         local = int(os.environ.get("LOCAL_RANK", "0"))
         if device:
-            self.device = torch.device(device)
+            self.device = check_device(device)
         else:
             self.device = torch.device(f"cuda:{local}" if torch.cuda.is_available() else "cpu")
         self.enabled = self.world > 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import warnings
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -21,13 +22,17 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import PosevidError
 from .io_utils import atomic_path
+from .poses import check_fps
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 MP4_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v")  # the containers written with libx264, which also carry audio
 _COPIED_AUDIO = ("aac", "mp3", "ac3", "alac")  # audio codecs every one of them takes as they are (others: AAC)
 DEFAULT_FPS = 30.0
+FRAMES_MARKER = ".posevid-frames"  # in a folder of PNG frames posevid wrote (the only folders it replaces)
+MAX_PIXELS = 50_000_000  # images with more pixels are refused before they are decoded
 
-Image.MAX_IMAGE_PIXELS = 20000 * 20000
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
 
 
 def _to_rgb(img: Image.Image) -> np.ndarray:
@@ -56,17 +61,54 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
 def read_image(path: str | Path) -> np.ndarray:
     """Read an image file as (H, W, 3) uint8 RGB (EXIF rotation applied; grey, RGBA, 16-bit converted)."""
     path = Path(path)
-    if not path.is_file():
-        raise PosevidError(path, "no such image file")
+    image_size(path)
     try:
         with Image.open(path) as img:
             img = ImageOps.exif_transpose(img)
             rgb = _to_rgb(img)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
         raise PosevidError(path, f"cannot read the image ({err})") from None
+    except MemoryError:
+        raise PosevidError(path, "the image is too large to decode") from None
     if rgb.shape[0] == 0 or rgb.shape[1] == 0:
         raise PosevidError(path, "the image is empty")
     return rgb
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) of an image file from its header, without decoding it; one-line ``PosevidError`` for a
+    path that is not a readable image file or an image over ``MAX_PIXELS``."""
+    path = Path(path)
+    _check_is_file(path, "image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, in one line
+            with Image.open(path) as img:
+                width, height = img.size
+    except UnidentifiedImageError:
+        raise PosevidError(path, "not an image (or a format Pillow cannot read)") from None
+    except Image.DecompressionBombError:
+        raise PosevidError(path, f"the image is over {2 * MAX_PIXELS / 1e6:g} megapixels; the limit is "
+                                 f"{MAX_PIXELS / 1e6:g} megapixels") from None
+    except (OSError, ValueError, SyntaxError) as err:
+        raise PosevidError(path, f"cannot read the image ({err})") from None
+    if width * height > MAX_PIXELS:
+        raise PosevidError(path, f"the image is {width}x{height} ({width * height / 1e6:.0f} megapixels); the limit "
+                                 f"is {MAX_PIXELS / 1e6:g} megapixels")
+    return width, height
+
+
+def _check_is_file(path: Path, what: str) -> None:
+    """One-line ``PosevidError`` unless ``path`` is a readable file: missing, a folder, a symlink loop."""
+    if path.is_file():
+        return
+    if path.is_symlink():
+        raise PosevidError(path, f"is a broken symlink or a symlink loop, not an {what} file")
+    if path.is_dir():
+        raise PosevidError(path, f"is a folder, not an {what} file")
+    if path.exists():
+        raise PosevidError(path, f"is not a regular file (an {what} file is needed)")
+    raise PosevidError(path, f"no such {what} file")
 
 
 def _check_frame(where: str | Path, rgb: np.ndarray) -> np.ndarray:
@@ -105,7 +147,11 @@ class VideoReader:
         self._files: list[Path] | None = None
         self.fps = DEFAULT_FPS
         self.frame_count: int | None = None
+        self.decoded: int | None = None  # frames decoded by the last complete pass (a video file)
+        self._timing: tuple[float, int | None] | None = None
         if not self.path.exists():
+            if self.path.is_symlink():
+                raise PosevidError(self.path, "is a broken symlink or a symlink loop")
             raise PosevidError(self.path, "no such video, image or folder")
         if self.path.is_dir():
             self._files = _frame_files(self.path)
@@ -131,9 +177,9 @@ class VideoReader:
             raise PosevidError(self.path, "the file holds no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        rate = stream.average_rate or stream.guessed_rate
-        self.fps = float(rate) if rate else DEFAULT_FPS
-        self.frame_count = int(stream.frames) if stream.frames else None
+        if self._timing is None:
+            self._timing = _stream_timing(self.path, stream)
+        self.fps, self.frame_count = self._timing
         self._container = container
         return container, stream
 
@@ -148,12 +194,21 @@ class VideoReader:
                     rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
                 index += 1
                 yield rgb
+            self.decoded = index
         except av.error.FFmpegError as err:
             raise PosevidError(self.path, f"cannot decode frame {index} ({err})") from None
         finally:
             container.close()
             if self._container is container:
                 self._container = None
+
+    def shortfall(self) -> str | None:
+        """A one-line note when the last complete pass decoded fewer frames than the stream declares (a cut or
+        damaged file), else None."""
+        if self.decoded is None or self.frame_count is None or self.decoded >= self.frame_count:
+            return None
+        return (f"{self.path}: the video declares {self.frame_count} frames but only {self.decoded} could be decoded "
+                "(the file may be cut short or damaged)")
 
     def __iter__(self) -> Iterator[np.ndarray]:
         if self._files is not None:
@@ -171,6 +226,31 @@ class VideoReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _stream_timing(path: Path, stream: av.video.stream.VideoStream) -> tuple[float, int | None]:
+    """(frames per second, frame count or None) of the video stream ``stream`` of ``path``, from its real timing.
+
+    The declared average rate is kept when the container also says how many frames there are (mp4, mov).
+    Otherwise (mkv, webm: variable frame rates, rates that are only a time base such as 1000) the packets
+    are read once without decoding: the count, and the rate as frames over the span of their time stamps.
+    """
+    declared = stream.average_rate or stream.guessed_rate
+    fps = float(declared) if declared else DEFAULT_FPS
+    if stream.frames:
+        return check_fps(path, fps, "its frame rate"), int(stream.frames)
+    stamps = []
+    with contextlib.suppress(av.error.FFmpegError, OSError), av.open(str(path)) as container:
+        for packet in container.demux(container.streams.video[0]):
+            if packet.size and packet.pts is not None:
+                stamps.append((packet.pts, packet.duration or 0))
+    if len(stamps) >= 2 and stream.time_base:
+        stamps.sort()
+        last = stamps[-1][1] or (stamps[-1][0] - stamps[0][0]) / (len(stamps) - 1)
+        span = float((stamps[-1][0] + last - stamps[0][0]) * stream.time_base)
+        if span > 0:
+            fps = len(stamps) / span
+    return check_fps(path, fps, "its frame rate"), len(stamps) or None
 
 
 def has_audio(path: str | Path) -> bool:
@@ -222,6 +302,30 @@ def open_video(path: str | Path) -> VideoReader:
     return VideoReader(path)
 
 
+def check_video_output(path: str | Path) -> bool:
+    """Whether ``path`` is a folder of PNG frames (else a video file); one-line ``PosevidError`` for an unknown
+    suffix or a folder posevid may not replace (``_replaceable``)."""
+    folder = _is_folder_target(path)
+    path = Path(path)
+    if not folder and path.suffix.lower() not in MP4_SUFFIXES + (".gif",):
+        raise PosevidError(path, "unknown video suffix; use .mp4, .mov, .mkv, .gif or a folder name")
+    if folder and path.is_dir() and not _replaceable(path):
+        raise PosevidError(path, "the folder holds files posevid did not write; not replacing it (give a new or "
+                                 "empty folder)")
+    return folder
+
+
+def _replaceable(folder: Path) -> bool:
+    """Whether a PNG frame folder may be replaced: empty, or written by posevid (its marker file) and holding
+    nothing but PNG frames."""
+    found = list(folder.iterdir())
+    if not found:
+        return True
+    names = {p.name for p in found}
+    return FRAMES_MARKER in names and all(
+        p.name == FRAMES_MARKER or (p.suffix.lower() == ".png" and p.is_file() and not p.is_symlink()) for p in found)
+
+
 def _is_folder_target(path: str | Path) -> bool:
     return str(path).endswith(("/", os.sep)) or Path(path).suffix == ""
 
@@ -248,13 +352,10 @@ class VideoWriter:
 
     def __init__(self, path: str | Path, fps: float = DEFAULT_FPS, crf: int = 18,
                  audio_from: str | Path | None = None):
-        self.folder = _is_folder_target(path)
+        self.folder = check_video_output(path)
         self.path = Path(path)
         suffix = self.path.suffix.lower()
-        if not self.folder and suffix not in MP4_SUFFIXES + (".gif",):
-            raise PosevidError(self.path, "unknown video suffix; use .mp4, .mov, .mkv, .gif or a folder name")
-        if not fps > 0:
-            raise PosevidError(self.path, f"fps must be positive, got {fps}")
+        fps = check_fps(self.path, fps)
         self.fps, self.crf, self.count = float(fps), int(crf), 0
         self.audio_from = audio_from if suffix in MP4_SUFFIXES and not self.folder else None
         self.size: tuple[int, int] | None = None  # (height, width) of the frames given
@@ -264,12 +365,11 @@ class VideoWriter:
         self._stream: av.video.stream.VideoStream | None = None
 
     def __enter__(self) -> VideoWriter:
-        if self.folder and self.path.is_dir() and any(
-                p.suffix.lower() != ".png" or p.is_dir() for p in self.path.iterdir()):
-            raise PosevidError(self.path, "the folder exists and holds more than PNG frames; not replacing it")
+        check_video_output(self.path)
         self._tmp = self._stack.enter_context(atomic_path(self.path))
         if self.folder:
             self._tmp.mkdir()
+            (self._tmp / FRAMES_MARKER).write_text("PNG frames written by posevid (a later run may replace them)\n")
         return self
 
     def _start(self, height: int, width: int) -> None:

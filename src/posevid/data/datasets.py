@@ -38,7 +38,7 @@ class ClipOptions:
 
     kind: str = "clips"
     size: int | None = option(None, "side of the square images in pixels (resized on load); "
-                                    "default: the prepared dataset's size", ge=16)
+                                    "default: the prepared dataset's size", ge=16, le=4096)
     frames: int = option(1, "consecutive target frames per item (T)", ge=1)
     source: bool = option(True, "also give a random source frame of the same clip")
     flip: bool = option(False, "mirror half of the training items (left/right joints swapped)")

@@ -215,7 +215,7 @@ def load_motion_arrays(root: str | Path, split: str | None = None) -> dict[str, 
     read_motion_index(root)
     path = Path(root) / "sequences.npz"
     try:
-        with np.load(path) as z:
+        with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in ("xy", "conf", "label", "source", "yaw", "test")}
     except NUMPY_LOAD_ERRORS as err:
         raise PosevidError(path, f"broken motion dataset ({err})") from None

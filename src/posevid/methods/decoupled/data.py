@@ -99,7 +99,7 @@ class DecoupledDataOptions:
     """``data:`` options of the ``decoupled`` kind: clips with a source frame, feature maps and recolouring."""
 
     kind: str = "decoupled"
-    size: int | None = option(None, "side of the square images in pixels; default: the prepared size", ge=16)
+    size: int | None = option(None, "side of the square images in pixels; default: the prepared size", ge=16, le=4096)
     flip: bool = option(False, "mirror half of the training items (left/right joints swapped)")
     frames: int = option(2, "consecutive frames per item (stage II generates all; 2 in the paper)", ge=1)
     edges: Literal["sobel", "canny"] = option("sobel", "grey edge map of F: sobel (soft, like RCF) or canny")

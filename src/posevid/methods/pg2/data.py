@@ -136,7 +136,7 @@ class PairOptions:
     """``data:`` options of the ``pg2_pairs`` kind (DeepFashion / Market-1501 pair lists)."""
 
     kind: str = "pg2_pairs"
-    size: int = option(256, "image height in pixels", ge=8)
+    size: int = option(256, "image height in pixels", ge=8, le=4096)
     width: int | None = option(None, "image width in pixels (default: size)", ge=8)
     flip: bool = option(False, "mirror half of the training pairs")
     pairs: str | None = option(None, "pair list under the data folder ({split} is filled in); "

@@ -197,7 +197,7 @@ class PSGANOptions:
     discriminator: Literal["heatmaps", "coords"] = option(
         "heatmaps", "heatmaps: a 3D PatchGAN over the rendered maps (the paper); coords: a temporal PatchGAN "
                     "over the coordinates and velocities")
-    heatmap_size: int = option(32, "side of the heatmaps poses are drawn in (a multiple of 16)", ge=16)
+    heatmap_size: int = option(32, "side of the heatmaps poses are drawn in (a multiple of 16)", ge=16, le=1024)
     sigma: float = option(1.5, "Gaussian sigma of a joint's heatmap, in heatmap pixels", gt=0)
     base: int = option(32, "channels of the first encoder conv (doubling per conv)", ge=1)
     z_dim: int = option(32, "noise dimension", ge=1)
