@@ -7,7 +7,10 @@ peak RSS with the driving clip looped 1x and ``--loops`` times (at the first siz
 Each run is a fresh subprocess so that its peak RSS (``ru_maxrss``) is its own. ``cpu_ms_per_frame``
 (process CPU time, all threads) is less sensitive than wall time to other jobs on a shared machine.
 Decoding and pose estimation run in a worker thread beside warping and encoding, so the per-stage
-times add up to more than the wall time. Run: ``python -m benchmarks.animate_speed [--repeats 3]``.
+times add up to more than the wall time. ``--against DIR`` (another checkout of posevid, e.g. a
+``git worktree`` of an older commit) runs that checkout's code the same way, alternating run by run, and
+reports it beside this one (``against``), so the machine's load weighs on both alike.
+Run: ``python -m benchmarks.animate_speed [--repeats 3] [--against DIR]``.
 """
 
 from __future__ import annotations
@@ -54,10 +57,12 @@ def child(driving: str, out: str, size: str) -> dict:
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def run_child(driving: Path, out: Path, size: int) -> dict:
+def run_child(driving: Path, out: Path, size: int, root: Path = REPO) -> dict:
+    """One animation in a fresh process running the code of the checkout at ``root``."""
     cmd = [sys.executable, "-m", "benchmarks.animate_speed", "--child", str(driving), str(out), str(size)]
-    env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}  # as the CLI sets it
-    done = subprocess.run(cmd, cwd=REPO, check=True, capture_output=True, text=True, env=env)
+    env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),  # as the CLI sets it
+           "PYTHONPATH": str(root / "src")}
+    done = subprocess.run(cmd, cwd=root, check=True, capture_output=True, text=True, env=env)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -73,11 +78,24 @@ def looped(times: int, folder: Path) -> Path:
     return path
 
 
+def summary(runs: list[dict]) -> dict:
+    """Medians over runs of one size: frames/s end to end and per stage, CPU ms per frame, peak RSS."""
+    med = {key: statistics.median(r[key] for r in runs) for key in ("seconds", "cpu_seconds", "peak_rss_mib")}
+    frames = runs[0]["frames"]
+    stage_ms = {s: statistics.median(1000 * r["timings"].get(s, 0.0) / r["frames"] for r in runs) for s in STAGES}
+    return {"frames": frames, "median": {
+        "fps_end_to_end": frames / med["seconds"], "seconds": med["seconds"],
+        "cpu_ms_per_frame": 1000 * med["cpu_seconds"] / frames, "ms_per_frame": stage_ms,
+        "fps_per_stage": {s: 1000 / v for s, v in stage_ms.items() if v > 0}, "peak_rss_mib": med["peak_rss_mib"]},
+        "runs_fps": [r["frames"] / r["seconds"] for r in runs]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="runs of the 1x clip for the speed medians")
     parser.add_argument("--loops", type=int, default=10, help="length of the long clip, in loops of the demo clip")
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="the results' longer sides")
+    parser.add_argument("--against", type=Path, help="another posevid checkout, run alternately beside this one")
     parser.add_argument("--child", nargs=3, metavar=("DRIVING", "OUT", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -87,29 +105,26 @@ def main() -> None:
     from posevid.video import read_image
 
     height, width = read_image(SOURCE).shape[:2]
+    roots = {"this": REPO} | ({"against": args.against.resolve()} if args.against else {})
     report: dict = {"machine": machine(), "settings": {
         "method": "warp", "mode": "default", "smooth": True, "source": f"{SOURCE.name} ({width}x{height})",
         "driving": f"{DRIVING.name} (576x576, 30 fps)", "repeats": args.repeats, "sizes": args.sizes,
-        "output": "mp4 libx264 crf 18 veryfast"}, "per_size": {}}
+        "output": "mp4 libx264 crf 18 veryfast", "checkouts": {k: str(v) for k, v in roots.items()}},
+        "per_size": {}}
+    runs: dict = {(name, size): [] for name in roots for size in args.sizes}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         short = looped(1, folder)
-        for size in args.sizes:  # sizes alternate run by run, so that the load weighs on each alike
-            report["per_size"][size] = {"frame": "x".join(map(str, frame_size(width, height, size))), "runs": []}
-        for _ in range(args.repeats):
+        for _ in range(args.repeats):  # sizes and checkouts alternate run by run: the load weighs on each alike
             for size in args.sizes:
-                report["per_size"][size]["runs"].append(run_child(short, folder / "out.mp4", size))
+                for name, root in roots.items():
+                    runs[name, size].append(run_child(short, folder / "out.mp4", size, root))
         long = run_child(looped(args.loops, folder), folder / "out_long.mp4", args.sizes[0])
-    for entry in report["per_size"].values():
-        runs = entry.pop("runs")
-        med = {key: statistics.median(r[key] for r in runs) for key in ("seconds", "cpu_seconds", "peak_rss_mib")}
-        frames = runs[0]["frames"]
-        stage_ms = {s: statistics.median(1000 * r["timings"].get(s, 0.0) / r["frames"] for r in runs) for s in STAGES}
-        entry.update({"frames": frames, "median": {
-            "fps_end_to_end": frames / med["seconds"], "seconds": med["seconds"],
-            "cpu_ms_per_frame": 1000 * med["cpu_seconds"] / frames, "ms_per_frame": stage_ms,
-            "fps_per_stage": {s: 1000 / v for s, v in stage_ms.items() if v > 0}, "peak_rss_mib": med["peak_rss_mib"]},
-            "runs_fps": [r["frames"] / r["seconds"] for r in runs]})
+    for size in args.sizes:
+        entry = {"frame": "x".join(map(str, frame_size(width, height, size))), **summary(runs["this", size])}
+        if args.against:
+            entry["against"] = summary(runs["against", size])
+        report["per_size"][size] = entry
     first = report["per_size"][args.sizes[0]]
     ratio = long["peak_rss_mib"] / first["median"]["peak_rss_mib"]
     report["memory"] = {"size": args.sizes[0], "loops": [1, args.loops], "frames": [first["frames"], long["frames"]],

@@ -12,6 +12,9 @@ to look at. ``--out/index.md`` lists the sheets and the pairs that failed, with 
 
     python -m benchmarks.gallery [--size 320] [--frames 8] [--all] [--photos NAME ...] [--clips NAME ...]
 
+``--faces``: the face gallery instead: the portraits of ``DATA/faces`` driven by its talking-head clips
+(the face path, chosen automatically), into ``docs/gallery/faces/``.
+
 Prints one JSON object: machine, settings, per pair the sheet, frames, seconds and bytes, or the error.
 """
 
@@ -122,9 +125,14 @@ def main() -> None:
     parser.add_argument("--all", action="store_true", help="also the pairs whose media may not be committed")
     parser.add_argument("--photos", nargs="*", help="only these photo file names")
     parser.add_argument("--clips", nargs="*", help="only these clip file names")
+    parser.add_argument("--faces", action="store_true", help="the face gallery: portraits x talking heads")
     args = parser.parse_args()
-    clips = [c for c in sorted((args.data / "videos").glob("*.mp4")) if not args.clips or c.name in args.clips]
-    stills = [p for p in photos(args.data) if not args.photos or p.name in args.photos]
+    folder = "faces" if args.faces else "videos"
+    if args.faces and args.out == OUT:
+        args.out = OUT / "faces"
+    clips = [c for c in sorted((args.data / folder).glob("*.mp4")) if not args.clips or c.name in args.clips]
+    stills = [p for p in photos(args.data) if (not args.photos or p.name in args.photos)
+              and (not args.faces or p.parent.name == "faces")]
     report: dict = {"machine": machine(), "settings": {"size": args.size, "frames": args.frames, "all": args.all},
                     "pairs": {}}
     args.out.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,10 @@ the photo (pose and segmentation from static BlazePose, as ``posevid animate`` t
 clip drives it with its own poses (BlazePose tracking mode, no retargeting), at the clip's own size.
 Every ``--stride``-th frame is made and scored in the person's box: a square around the real frame's
 keypoints with ``BOX_MARGIN`` of the body height on each side, resized to 256x256 (outside the frame
-counts as black in both images). Metrics: L1 on [0, 1], SSIM, ST-LPIPS (VGG) when
+counts as black in both images). Metrics: L1 on [0, 1] (also split into the parts of the box it comes
+from, which add up to it: ``l1_person`` where the segmenter calls the real frame's person, ``l1_revealed``
+where the photo's person stood and the real frame shows background, ``l1_background`` elsewhere: with a
+moving camera the background drifts there, which no pose-driven animator can follow), SSIM, ST-LPIPS (VGG) when
 ``posevid.metrics.stlpips`` is there, and AKD / MKR: BlazePose (static) on the generated and on the real
 frame, AKD in pixels of the 256 box.
 
@@ -71,6 +74,7 @@ ANALYSIS_SIDE = 320  # driving frames are estimated at this longer side, as in t
 SEG_THRESHOLD = 0.5
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 PLATE_FILLS = ("telea", "fsr_fast", "clean_plate")
+REGIONS = ("l1_person", "l1_revealed", "l1_background")  # the parts of the box's L1 (``box_regions``)
 TARGETS = {"ghost_area_max": 0.01, "solidity_min": 0.9, "self_l1_and_lpips_drop": 0.2}
 
 
@@ -184,12 +188,14 @@ def self_reconstruction(clip: Path, names: list[str], stride: int, estimator, lp
     animators = {n: make_animator(n)() for n in names}
     for a in animators.values():
         a.reset(photo, photo_pose, photo_mask)
-    sums: dict[str, dict[str, list[float]]] = {n: {k: [] for k in ("l1", "ssim", "lpips", "akd", "ms")} for n in names}
+    keys = ("l1", "ssim", "lpips", "akd", "ms") + REGIONS
+    sums: dict[str, dict[str, list[float]]] = {n: {k: [] for k in keys} for n in names}
     missing = {n: [0, 0] for n in names}
     for i, real in frames_of(clip, set(scored)):
         box = person_box(poses[i], real.shape[0])
         real_box = crop_box(real, box)
-        real_pose, _ = estimator.image(real)
+        real_pose, real_mask = estimator.image(real)
+        regions = box_regions(real_mask, photo_mask, box)
         k = BOX / box[2]
         for n, a in animators.items():
             t0 = time.perf_counter()
@@ -197,6 +203,9 @@ def self_reconstruction(clip: Path, names: list[str], stride: int, estimator, lp
             sums[n]["ms"].append(1000 * (time.perf_counter() - t0))
             gen_box = crop_box(gen, box)
             sums[n]["l1"].append(l1(gen_box, real_box))
+            diff = np.abs(gen_box.astype(np.float32) - real_box.astype(np.float32)).mean(2) / 255.0
+            for key, region in zip(REGIONS, regions):
+                sums[n][key].append(float(diff[region].sum() / diff.size))
             sums[n]["ssim"].append(ssim(gen_box, real_box))
             if lpips is not None:
                 sums[n]["lpips"].append(lpips(gen_box, real_box))
@@ -209,11 +218,20 @@ def self_reconstruction(clip: Path, names: list[str], stride: int, estimator, lp
     out = {}
     for n in names:
         s = sums[n]
-        out[n] = {key: _mean(s[key]) for key in ("l1", "ssim", "lpips", "akd")}
+        out[n] = {key: _mean(s[key]) for key in ("l1", "ssim", "lpips", "akd") + REGIONS}
         out[n]["mkr"] = missing[n][0] / max(missing[n][1], 1)
         out[n]["ms_per_step"] = statistics.median(s["ms"]) if s["ms"] else None
         out[n]["frames"] = len(s["l1"])
     return {"size": list(photo.shape[1::-1]), "frames": len(scored), **out}
+
+
+def box_regions(real_mask: np.ndarray, photo_mask: np.ndarray, box: tuple[float, float, float]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(BOX, BOX) bool masks of the person box: the real frame's person, the photo's person's place
+    where the real frame shows background, and the rest (see ``REGIONS``)."""
+    person, photo = (crop_box((np.asarray(m) > SEG_THRESHOLD).astype(np.uint8) * 255, box) > 127
+                     for m in (real_mask, photo_mask))
+    return person, photo & ~person, ~photo & ~person
 
 
 def _mean(values: list[float]) -> float | None:

@@ -73,3 +73,19 @@ def add_hands_and_face(poses, seed: int = 0):
     face_conf = np.where(poses.conf[:, JOINT["nose"], None] > 0, np.full((frames, 68), 0.8, np.float32), 0)
     face_xy = np.where(face_conf[..., None] > 0, nose[:, None] + half[None], 0).astype(np.float32)
     return dataclasses.replace(poses, hand_xy=hand_xy, hand_conf=hand_conf, face_xy=face_xy, face_conf=face_conf)
+
+
+@pytest.fixture(scope="session")
+def holistic_dancer(shared_data: Path):
+    """MediaPipe Holistic's body, depth, hands and face on every 4th frame of ``videos/tfjs_pose_1.mp4``
+    (30 frames, 576x576; the dancer is about 230 pixels tall)."""
+    import itertools
+
+    import numpy as np
+
+    from posevid.estimate import estimate_poses
+    from posevid.video import open_video
+
+    with open_video(shared_data / "videos" / "tfjs_pose_1.mp4") as reader:
+        frames = np.stack(list(itertools.islice(reader, 0, None, 4)))
+    return estimate_poses(frames, fps=7.5, keypoints="body+hands+face")

@@ -204,8 +204,10 @@ def test_animate_rejects_bad_input(tmp_path: Path, photo: Path, clip: Path) -> N
     with pytest.raises(PosevidError, match="no person"):
         next(animate(blank, clip))
     nobody = Poses.empty(5, 399, 640)
-    with pytest.raises(PosevidError, match="no person found in any driving frame"):
+    with pytest.raises(PosevidError, match="a person was found in only 0 of 5 frames"):
         list(animate(photo, nobody, size=64))
+    with pytest.raises(PosevidError, match="no person found in any driving frame"):
+        list(animate(photo, nobody, size=64, force=True))
     result = CliRunner().invoke(app, ["animate", str(photo), str(tmp_path / "missing.mp4"), "-o",
                                       str(tmp_path / "o.mp4")])
     assert result.exit_code != 0 and isinstance(result.exception, PosevidError)
@@ -247,7 +249,7 @@ def test_landscape_photo_keeps_its_whole_frame(shared_data: Path, tmp_path: Path
     --height both (64x64) crop the photo around the man, still without padding."""
     photo = shared_data / "images" / "tfjs_pose.jpg"
     rgb = read_image(photo)
-    with Animation(photo, Poses.empty(1, 1000, 667)) as anim:
+    with Animation(photo, Poses.empty(1, 1000, 667), force=True) as anim:
         still = anim.source_pose  # the man's own pose drives him: the frame should be the photo
     frames = list(animate(photo, Poses.concat([still] * 2), size=96))
     assert frames[0].shape == (64, 96, 3)

@@ -25,7 +25,8 @@ from posevid.data.motion import write_motion_dataset
 from posevid.train import stage_plan
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = {"decoupled/tiny", "dwnet/tiny", "pg2/tiny", "posenet/tiny", "psgan/tiny", "scgan/tiny", "template/tiny"}
+TINY = {"decoupled/tiny", "dwnet/tiny", "pg2/tiny", "posenet/tiny", "psgan/tiny", "scgan/tiny", "scgan/face_tiny",
+        "template/tiny"}
 CONFIGS = sorted(f"{p.parent.name}/{p.stem}" for p in (REPO / "configs").glob("*/*.yaml"))
 
 
@@ -54,12 +55,26 @@ def pair_data(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     return root
 
 
+@pytest.fixture(scope="module")
+def face_data(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A talking-head clip prepared as a face dataset at 64x64 (``prepare --subject face``): frames 0-11 train,
+    12-17 test."""
+    from posevid.data.prepare import prepare
+
+    out = tmp_path_factory.mktemp("face_data")
+    _, errors = prepare([shared_data / "faces" / "liveportrait_d18.mp4"], out, size=64, frames="0:12", split="train",
+                        test_frames="12:18", show_progress=False, subject="face")
+    assert not errors, errors
+    return out
+
+
 def _data_for(name: str, request: pytest.FixtureRequest) -> Path:
     data = load_config(REPO / "configs" / f"{name}.yaml")["data"]
     if data.get("build"):  # a folder of mocap clips, turned into windows in memory
         return request.getfixturevalue("shared_data") / "mocap"
-    kind = data["kind"]
-    fixture = {"motion": "motion_data", "pg2_pairs": "pair_data"}.get(kind, "tiny_data")
+    fixture = {"motion": "motion_data", "pg2_pairs": "pair_data"}.get(data["kind"], "tiny_data")
+    if data.get("keypoints") == "face":
+        fixture = "face_data"
     return request.getfixturevalue(fixture)
 
 

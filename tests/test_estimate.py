@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from posevid.cli import app
 from posevid.errors import PosevidError
-from posevid.estimate import PoseEstimator, estimate_poses, estimate_with_masks
+from posevid.estimate import PoseEstimator, choose_person, estimate_poses, estimate_with_masks, find_people
 from posevid.posefiles import read_poses
-from posevid.poses import Poses
+from posevid.poses import Poses, bbox
 from posevid.skeleton import coco18_to_coco17, to_coco18
 from posevid.video import open_video, read_image
 
@@ -123,3 +123,117 @@ def test_cli_extract(shared_data: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     poses = read_poses(out, size=(399, 640))
     assert len(poses) == 1 and (poses.conf > 0).sum() >= 17
+
+
+def test_mediapipe_loads_without_matplotlib() -> None:
+    """Estimating a pose does not import matplotlib (mediapipe's drawing helpers load on first use)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from posevid.estimate import PoseEstimator\n"
+            "with PoseEstimator() as e: pose, _ = e.image(np.zeros((64, 48, 3), np.uint8))\n"
+            "assert 'matplotlib' not in sys.modules and pose.xy.shape == (1, 18, 2)\n"
+            "import mediapipe as mp\n"
+            "assert callable(mp.solutions.drawing_utils.draw_landmarks) and 'matplotlib' in sys.modules\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def holistic() -> Iterator[PoseEstimator]:
+    with PoseEstimator(keypoints="body+hands+face") as est:
+        yield est
+
+
+def test_hands_face_and_depth_on_a_real_photo(shared_data: Path, holistic: PoseEstimator) -> None:
+    """anyone-11: a man standing front-on, arms down, hands by his thighs."""
+    rgb = read_image(shared_data / "images/animateanyone_anyone-11.png")
+    poses, mask = holistic.image(rgb)
+    assert poses.has_hands and poses.has_face and poses.z.shape == (1, 18)
+    assert (poses.hand_conf[0] == 1).all() and (poses.face_conf[0] == 1).all()
+    height = float(np.ptp(poses.xy[0][poses.conf[0] > 0.5][:, 1]))
+    for side, wrist in ((0, 7), (1, 4)):  # each hand starts at its own wrist
+        assert np.linalg.norm(poses.hand_xy[0, side, 0] - poses.xy[0, wrist]) < 0.03 * height
+        assert np.linalg.norm(poses.hand_xy[0, side, 12] - poses.xy[0, wrist]) < 0.15 * height  # middle fingertip
+    face = poses.face_xy[0]
+    assert np.linalg.norm(face.mean(0) - poses.xy[0, 0]) < 0.03 * height  # the landmarks centre on the nose
+    assert face[36:42, 0].mean() < face[30, 0] < face[42:48, 0].mean()  # his right eye on the image's left
+    assert face[8, 1] > face[57, 1] > face[30, 1] > face[27, 1] > face[19, 1]  # chin, lip, nose tip, bridge, brow
+    # Depth: hips at 0; in the body-only estimator the same z.
+    assert abs(poses.z[0, 8] + poses.z[0, 11]) < 0.02 * height
+
+
+def test_a_mirrored_photo_gives_the_flipped_hands_and_face(shared_data: Path, holistic: PoseEstimator) -> None:
+    rgb = read_image(shared_data / "images/animateanyone_anyone-11.png")
+    poses, _ = holistic.image(rgb)
+    mirrored, _ = holistic.image(np.ascontiguousarray(rgb[:, ::-1]))
+    flipped = poses.flip()
+    face_size = float(np.ptp(poses.face_xy[0, :, 0]))
+    face_err = np.linalg.norm(mirrored.face_xy[0] - flipped.face_xy[0], axis=-1)
+    assert np.median(face_err) < 0.05 * face_size  # FACE_FLIP_PERM pairs the mirrored landmarks
+    hand_err = np.linalg.norm(mirrored.hand_xy[0] - flipped.hand_xy[0], axis=-1)
+    assert np.median(hand_err) < 0.1 * face_size  # the left hand is found as the right one
+
+
+def test_body_only_estimation_has_depth_but_no_hands(shared_data: Path, estimator: PoseEstimator) -> None:
+    poses, _ = estimator.image(read_image(shared_data / "images/animateanyone_anyone-11.png"))
+    assert poses.z is not None and not poses.has_hands and not poses.has_face
+    assert (poses.z[0][poses.conf[0] <= 0] == 0).all()
+    with pytest.raises(PosevidError, match="keypoints"):
+        PoseEstimator(keypoints="hands")
+
+
+def test_streaming_keeps_hands_and_face_per_frame(shared_data: Path) -> None:
+    with open_video(shared_data / "videos/tfjs_pose_squats.mp4") as reader:
+        frames = np.stack(list(itertools.islice(reader, 0, 24, 3)))
+    poses = estimate_poses(frames, fps=5 / 3, keypoints="body+hands")
+    assert len(poses) == 8 and poses.hand_xy.shape == (8, 2, 21, 2) and not poses.has_face
+    both = (poses.hand_conf[:, :, 0] > 0).all(1)
+    assert both.mean() >= 0.75
+    wrists = poses.xy[:, [7, 4]]
+    near = np.linalg.norm(poses.hand_xy[:, :, 0] - wrists, axis=-1)[both]
+    assert np.median(near) < 0.05 * np.median(np.ptp(poses.xy[:, :, 1], axis=1))
+
+
+def _beside(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Two pictures side by side at the left one's height (white above a shorter right one)."""
+    import cv2
+
+    h = left.shape[0]
+    scale = h / right.shape[0]
+    right = cv2.resize(right, (int(right.shape[1] * scale), h))
+    return np.concatenate([left, right], 1)
+
+
+def test_several_people_are_found_and_one_chosen(shared_data: Path, estimator: PoseEstimator) -> None:
+    man = read_image(shared_data / "images/animateanyone_anyone-11.png")
+    woman = read_image(shared_data / "images/animateanyone_anyone-3.png")
+    import cv2
+
+    small = cv2.resize(woman, (woman.shape[1] * 3 // 4, woman.shape[0] * 3 // 4))
+    small = np.concatenate([np.full((man.shape[0] - small.shape[0], small.shape[1], 3), 255, np.uint8), small])
+    photo = _beside(small, man)  # a smaller woman on the left, the man on the right
+    people = find_people(estimator, photo)
+    assert len(people) == 2
+    centres = [bbox(p)[0, [0, 2]].mean() for p, _ in people]
+    largest, left, right = (choose_person(people, how) for how in ("largest", "left", "right"))
+    assert centres[left] < small.shape[1] < centres[right] and largest == right
+    alone = find_people(estimator, man)
+    assert len(alone) == 1
+    with pytest.raises(PosevidError, match="person middle"):
+        choose_person(people, "middle")
+
+
+def test_tracking_stays_on_the_chosen_person(shared_data: Path, estimator: PoseEstimator) -> None:
+    other = read_image(shared_data / "images/animateanyone_anyone-11.png")
+    with open_video(shared_data / "videos/tfjs_pose_1.mp4") as reader:
+        frames = [f for _, f in zip(range(24), itertools.islice(reader, 0, None, 4))]
+    pairs = [_beside(f, other) for f in frames]  # the dancer on the left, a man standing on the right
+    alone = Poses.concat([p for p, _ in estimator.stream(frames, 7.5)])
+    people = find_people(estimator, pairs[0])
+    dancer = people[choose_person(people, "left")][0]
+    focused = Poses.concat([p for p, _ in estimator.stream(pairs, 7.5, focus=bbox(dancer)[0])])
+    err = np.linalg.norm(focused.xy - alone.xy, axis=-1)[(alone.conf > 0.5) & (focused.conf > 0.5)]
+    assert np.median(err) < 0.2 * np.median(torso_length(alone.xy))
+    assert (bbox(focused)[:, 2] < 576).all()  # never the man's joints

@@ -198,6 +198,19 @@ def test_bvh_goes_to_the_mocap_module(tmp_path: Path, monkeypatch: pytest.Monkey
     check_error(err, path)
 
 
+def test_reads_a_deepmimic_clip_and_refuses_other_text(shared_data: Path, tmp_path: Path) -> None:
+    path = shared_data / "mocap/deepmimic/humanoid3d_walk.txt"
+    assert detect_format(path) == "deepmimic"
+    poses = read_poses(path)
+    assert poses.fps == 30 and len(poses) >= 30 and (poses.conf > 0).all()
+    (tmp_path / "notes.txt").write_text("walk, then run\n")
+    with pytest.raises(PosevidError, match="notes.txt: not a valid DeepMimic pose file"):
+        read_poses(tmp_path / "notes.txt")
+    (tmp_path / "list.txt").write_text("[1, 2]")
+    with pytest.raises(PosevidError, match="list.txt: text file is not a DeepMimic motion"):
+        read_poses(tmp_path / "list.txt")
+
+
 def test_reads_a_real_bvh_clip(shared_data: Path) -> None:
     poses = read_poses(shared_data / "mocap/cmu_bvh/131_01.bvh")
     assert len(poses) > 900 and poses.fps == 120 and poses.num_joints == 18

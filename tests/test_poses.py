@@ -13,7 +13,7 @@ import pytest
 from conftest import add_hands_and_face
 from posevid.errors import PosevidError
 from posevid.posefiles import COCO17_NAMES
-from posevid.poses import Poses, bbox, body_height, fill_gaps, retarget, smooth
+from posevid.poses import Poses, SequenceCheck, bbox, body_height, check_sequence, fill_gaps, retarget, smooth
 from posevid.skeleton import DRAWN_LIMBS, joint_values_to_coco18, to_coco18
 
 
@@ -308,3 +308,37 @@ def test_retarget_carries_depth_hands_and_face(shared_data: Path, mode: str) -> 
     offsets = out.face_xy - out.face_xy[:, 30:31]
     np.testing.assert_allclose(offsets, scale * (driving.face_xy - driving.face_xy[:, 30:31]), atol=0.05)
     assert not retarget(squats(shared_data), source, mode).has_hands
+
+
+def test_sequence_check_passes_real_motion_and_stops_garbage(shared_data: Path) -> None:
+    poses = dancer(shared_data)
+    check_sequence(poses, "dance.mp4")
+    sparse = poses.copy()
+    sparse.conf[::3] = 0  # a person in 2 of 3 frames: still fine
+    check_sequence(sparse, "dance.mp4")
+    rare = poses.copy()
+    rare.conf[1:] = 0
+    with pytest.raises(PosevidError, match=r"dance.mp4: a person was found in only 1 of 120 frames"):
+        check_sequence(rare, "dance.mp4")
+    # Streaming with a known length stops as soon as half the frames cannot have a person any more.
+    check = SequenceCheck("dance.mp4", 120)
+    with pytest.raises(PosevidError, match="only 0 of the first 61 of its 120 frames"):
+        for t in range(120):
+            check(rare[t + 1] if t < 119 else rare[0])
+    assert check.seen == 61
+    jumpy = poses.copy()
+    centre = jumpy.xy[1::2, 1:2]
+    jumpy.xy[1::2] = centre + 1.6 * (jumpy.xy[1::2] - centre)  # every other frame 60% larger
+    with pytest.raises(PosevidError, match="the poses jump: .* between 119 of 119 pairs"):
+        check_sequence(jumpy, "jumpy.npz")
+
+
+def test_pose_estimation_on_a_skeleton_render_is_stopped(shared_data: Path) -> None:
+    from posevid.estimate import estimate_poses
+    from posevid.video import open_video
+
+    path = shared_data / "pose_renders/animateanyone_anyone-video-2_kps.mp4"
+    with open_video(path) as reader:
+        frames = np.stack([rgb for _, rgb in zip(range(12), reader)])
+    with pytest.raises(PosevidError, match="a person was found in only"):
+        check_sequence(estimate_poses(frames), str(path))

@@ -128,3 +128,31 @@ def test_body_scale_scales_with_the_pose(clip):
     assert s.shape == (2,) and (s > 10).all() and (s < SIZE / 2).all()
     assert torch.allclose(render.body_scale(xy * 2, conf), 2 * s)
     assert float(render.body_scale(xy[0], np.zeros(18))) == 0
+
+
+def test_openpose_style_with_hands_and_face(shared_data: Path):
+    """The DWPose look at 512: wide limbs at 60% brightness, full-brightness joint dots, rainbow hand bones
+    with blue dots near the wrists, white face dots around the nose."""
+    from conftest import add_hands_and_face
+    from posevid.poses import Poses
+
+    xy, conf = load_clip_poses(shared_data, 512)
+    poses = add_hands_and_face(Poses(xy[:2], conf[:2], 512, 512))
+    img = render.pose_image(poses, 0)
+    assert img.shape == (512, 512, 3) and img.dtype == np.uint8
+    a, b = skeleton.DRAWN_LIMBS[7]  # right thigh
+    mid = np.round((xy[0, a] + xy[0, b]) / 2).astype(int)
+    assert np.abs(img[mid[1], mid[0]].astype(int) - 0.6 * np.array(skeleton.COLORS[7])).max() <= 3
+    knee = np.round(xy[0, 9]).astype(int)
+    assert tuple(img[knee[1], knee[0]]) == skeleton.COLORS[9]
+    tip = np.round(poses.hand_xy[0, 0, 8]).astype(int)  # left index fingertip: a blue dot
+    assert tuple(img[tip[1], tip[0]]) == render.HAND_DOT
+    face = np.round(poses.face_xy[0, 30]).astype(int)
+    assert tuple(img[face[1], face[0]]) == render.FACE_DOT
+    colors = render.hand_colors()
+    assert len(set(colors)) == 20 and colors[0] == (255, 0, 0)
+    plain = render.pose_image(poses.body_only(), 0)
+    assert (plain == render.FACE_DOT).all(-1).sum() == 0 and (img == render.FACE_DOT).all(-1).sum() > 100
+    assert (render.pose_image(poses, 1) == render.HAND_DOT).all(-1).sum() < (img == render.HAND_DOT).all(-1).sum()
+    with pytest.raises(ValueError):
+        render.stick_figure(xy[0], conf[0], 64, 64, style="sketch")

@@ -108,6 +108,12 @@ def test_corrupt_video_raises(tmp_path: Path, shared_data: Path, content: bytes 
                 pass
 
 
+def test_a_text_file_is_not_a_video(shared_data: Path) -> None:
+    path = shared_data / "mocap/deepmimic/humanoid3d_walk.txt"  # FFmpeg would show it as ANSI art
+    with pytest.raises(PosevidError, match="humanoid3d_walk.txt: is a text file, not a video"):
+        open_video(path)
+
+
 def test_missing_and_empty_inputs_raise(tmp_path: Path) -> None:
     with pytest.raises(PosevidError, match="no such"):
         open_video(tmp_path / "missing.mp4")

@@ -28,8 +28,9 @@ import cv2
 import numpy as np
 import yaml
 
+from .driving import POSE_SUFFIXES
 from .errors import PosevidError
-from .pipeline import POSE_SUFFIXES, AnimateOptions, Animation, Pipeline, motion_from_action
+from .pipeline import AnimateOptions, Animation, Pipeline, motion_from_action
 from .poses import DEFAULT_RETARGET, RETARGET_MODES, Poses, body_height
 from .resources import DEMO_CLIP, DEMO_PHOTO, asset, asset_folder, motion_model
 from .video import MAX_PIXELS

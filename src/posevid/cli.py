@@ -13,11 +13,15 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from .cli_hooks import RootGroup
 from .poses import DEFAULT_RETARGET
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
 
 app = typer.Typer(cls=RootGroup, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Pose-guided human video generation.")
@@ -60,13 +64,15 @@ def prepare(
                                           "fashion_{train,test}.txt and the videos), deepfashion or market (PG2/PATN "
                                           "pair and annotation CSVs with the images; copied for data.kind "
                                           "pg2_pairs)."),
+    subject: str = typer.Option("body", help="body: person crops with body poses; face: head crops of "
+                                             "talking-head videos with the 68 face landmarks and face masks."),
 ) -> None:
     """Crop the person in each video, estimate poses and masks, and write a training dataset."""
     from .data.prepare import prepare as run
 
     index, errors = run(inputs, out, size=size, workers=workers, iuv_dir=iuv, test_fraction=test_fraction,
                         frames=frames, max_frames=max_frames, split=split, test_frames=test_frames,
-                        margin=margin, layout=layout)
+                        margin=margin, layout=layout, subject=subject)
     if "layout" in index:
         counts = index["images"]
         print(f"{out}: {index['layout']} pairs, {counts['train']} train / {counts['test']} test images "
@@ -81,26 +87,33 @@ def prepare(
 
 @poses_app.command("extract")
 def poses_extract(
-    source: str = typer.Argument(..., help="Video, GIF, frame folder or image with one person."),
+    source: str = typer.Argument(..., help="Video, GIF, frame folder or image with one person: a camera video, or a "
+                                           "skeleton (OpenPose/DWPose) or DensePose render."),
     out: str = typer.Option(..., "-o", "--out", help="Pose file: .npz, .json (COCO), .csv (PG2) or a folder."),
     fmt: str = typer.Option(None, "--format", help="npz, openpose, coco or pg2 (default: from OUT)."),
     smooth: bool = typer.Option(False, "--smooth", help="Fill short gaps, then apply a one-euro filter."),
+    keypoints: str = typer.Option("body", help="body, body+hands or body+hands+face (MediaPipe Holistic), or "
+                                               "face (the face mesh alone: 68 landmarks, for face close-ups)."),
+    driving_kind: str = typer.Option(None, "--driving-kind", help="rgb, skeleton or densepose (default: guessed "
+                                                                  "from the first frames)."),
+    person: str = typer.Option("largest", help="Whom to follow when there are several people: largest, left, right."),
+    force: bool = typer.Option(False, "--force", help="Write the poses even when a person shows in under half the "
+                                                      "frames or the poses jump."),
 ) -> None:
-    """Estimate COCO-18 poses (MediaPipe BlazePose) in every frame of SOURCE and write them to OUT."""
+    """Estimate COCO-18 poses (MediaPipe BlazePose; with hands and face, Holistic) in every frame of SOURCE, or
+    decode them from a skeleton or DensePose render, and write them to OUT."""
     from rich.progress import Progress
 
-    from .estimate import estimate_with_masks
+    from .driving import Driving
     from .posefiles import write_poses
     from .poses import Poses, fill_gaps
     from .poses import smooth as smooth_poses
-    from .video import open_video
 
-    with open_video(source) as reader:
-        total = reader.frame_count
     frames = []
-    with Progress(transient=True) as progress:
-        task = progress.add_task("estimating poses", total=total)
-        for pose, _ in estimate_with_masks(source):
+    with Driving(source, driving_kind, keypoints, person, check=not force) as driving, \
+            Progress(transient=True) as progress:
+        task = progress.add_task("reading poses", total=driving.count)
+        for _, pose, _ in driving:
             frames.append(pose)
             progress.advance(task)
     poses = Poses.concat(frames)
@@ -138,11 +151,32 @@ def poses_convert(
 @app.command()
 def animate(
     ctx: typer.Context,
-    source: str = typer.Argument(..., help="Photo of the person to animate."),
-    driving: str = typer.Argument(None, help="Driving video (mp4, gif, frame folder) or pose file (.npz, .json, .csv); "
-                                             "not with --action."),
-    out: str = typer.Option(..., "-o", "--out", help="Output video: .mp4, .mov, .mkv (with the driving sound), .gif "
-                                                     "or a folder of PNG frames."),
+    inputs: list[str] = typer.Argument(None, help="The photo(s) of the person to animate, then the driving "
+                                                  "video(s) (camera, skeleton or DensePose render; mp4, gif, "
+                                                  "frame folder) or pose file(s) (.npz, .json, .csv, .bvh, "
+                                                  "DeepMimic .txt); photos are told by their suffix. Several "
+                                                  "photos or drivers: every photo with every driver, into the "
+                                                  "folder OUT. Only the photo with --action."),
+    out: str = typer.Option(..., "-o", "--out", help="Output video: .mp4, .mov, .mkv (with the driving sound), "
+                                                     ".gif or a folder of PNG frames; the output folder with several "
+                                                     "inputs or --pairs."),
+    pairs: str = typer.Option(None, "--pairs", help="YAML list of pairs to animate into the folder OUT: "
+                                                    "{source: PHOTO, driving: VIDEO, out: FILE} or [PHOTO, VIDEO]."),
+    driving_kind: str = typer.Option(None, "--driving-kind", help="What the driving video shows: rgb (a camera), "
+                                                                  "skeleton (an OpenPose/DWPose render) or "
+                                                                  "densepose (a part render or raw IUV); guessed "
+                                                                  "by default."),
+    keypoints: str = typer.Option("body", help="What to estimate on camera video: body, body+hands or "
+                                               "body+hands+face (a face close-up's face is found by --subject)."),
+    subject: str = typer.Option("auto", help="What to animate: body, face (the portrait's face, from the driver's "
+                                             "face landmarks) or auto (face for a face close-up in the photo or "
+                                             "the driving video)."),
+    person: str = typer.Option("largest", help="Whom to animate and follow when the photo or the clip shows "
+                                               "several people: largest, left or right."),
+    force: bool = typer.Option(False, "--force", help="Go on with a driver that shows a person in under half "
+                                                      "its frames, or poses that jump."),
+    source_iuv: str = typer.Option(None, "--source-iuv", help="The photo's DensePose IUV image, for a DwNet "
+                                                              "model trained with IUV (drive it with IUV frames)."),
     method: str = typer.Option(None, help="Method: the checkpoint's, or warp (no training) without --checkpoint."),
     checkpoint: str = typer.Option(None, help="Checkpoint of a trained method."),
     mode: str = typer.Option(DEFAULT_RETARGET, help="pose: the photo's person takes the driving pose (the "
@@ -169,18 +203,30 @@ def animate(
     seed: int = typer.Option(0, help="Noise seed of a generated motion (--action) and of a method's random "
                                      "choices."),
 ) -> None:
-    """Animate the person in SOURCE with the motion of DRIVING (or of a generated --action) and write OUT.
+    """Animate the person in a photo with the motion of a driver (or of a generated --action) and write OUT;
+    or many photos and drivers at once into the folder OUT.
 
     Methods add their own options below (e.g. the decoupled method's colours)."""
+    from .batch import is_photo
     from .cli_hooks import given_method_options
     from .errors import PosevidError
     from .pipeline import AnimateOptions, Pipeline, motion_from_action
     from .video import open_video
 
-    if (driving is None) == (action is None) or (action is None and motion_checkpoint is not None):
-        raise PosevidError("animate", "give DRIVING, or --action (with --motion-checkpoint for your own model)")
+    inputs = list(inputs or [])
+    photos = [p for p in inputs if is_photo(p)] if len(inputs) != 2 else inputs[:1]
+    drivers = [p for p in inputs if p not in photos] if len(inputs) != 2 else inputs[1:]
+    many = pairs is not None or len(photos) > 1 or len(drivers) > 1
+    if many and (action is not None or side_by_side or save_poses or source_iuv):
+        raise PosevidError("animate", "--action, --side-by-side, --save-poses and --source-iuv take one photo "
+                                      "and one driver")
+    if not many and (len(photos) != 1 or (not drivers) == (action is None)
+                     or (action is None and motion_checkpoint is not None)):
+        raise PosevidError("animate", "give a PHOTO and a DRIVER, or a PHOTO with --action (with "
+                                      "--motion-checkpoint for your own model)")
     options = AnimateOptions(method=method, checkpoint=checkpoint, mode=mode, size=size, width=width, height=height,
-                             smooth=not no_smooth, fps=fps)
+                             smooth=not no_smooth, fps=fps, driving_kind=driving_kind, keypoints=keypoints,
+                             person=person, force=force, subject=subject)
     given = given_method_options(ctx, seed)
     if given is not None:
         options.method_options = given[1]
@@ -188,13 +234,55 @@ def animate(
     if given is not None and given[0] != pipe.method:
         raise PosevidError(checkpoint or "animate", f"the options given are method {given[0]!r}'s; this model "
                                                     f"is {pipe.method!r}")
-    if action is not None:
-        driving = motion_from_action(source, motion_checkpoint, action, frames, seed)
-    count = pipe.to_file(source, driving, out, side_by_side, save_poses, audio=not no_audio)
+    if many:
+        _animate_many(pipe, photos, drivers, pairs, Path(out), audio=not no_audio)
+        return
+    source = photos[0]
+    driving = drivers[0] if drivers else motion_from_action(source, motion_checkpoint, action, frames, seed)
+    count = pipe.to_file(source, driving, out, side_by_side, save_poses, audio=not no_audio, source_iuv=source_iuv)
     with open_video(out) as reader:
         print(f"{out}: {count} frames, {reader.width}x{reader.height} at {reader.fps:g} fps")
     if side_by_side:
         print(f"{side_by_side}: side by side (driving | pose | result)")
+
+
+def _animate_many(pipe: Pipeline, photos: list[str], drivers: list[str], pairs: str | None, folder: Path,
+                  audio: bool) -> None:
+    """``animate`` with several inputs: the model loaded once (``pipe``), each driver's poses read once, a
+    failing pair reported and the others still run (exit code 2 at the end if any failed)."""
+    from .batch import all_pairs, read_pairs, run_batch
+    from .driving import Driving
+    from .errors import PosevidError
+
+    if folder.suffix:
+        raise PosevidError(folder, "with several inputs or --pairs, OUT is a folder (no suffix)")
+    if pairs is not None and (photos or drivers):
+        raise PosevidError("animate", "give --pairs or photos and drivers, not both")
+    todo = read_pairs(pairs, folder) if pairs else all_pairs([Path(p) for p in photos], [Path(d) for d in drivers],
+                                                             folder)
+    if not todo:
+        raise PosevidError("animate", "give at least one photo and one driver")
+    opts = pipe.options
+
+    def driving_poses(path: Path):  # a face subject is driven by the driver's face landmarks
+        keypoints = "face" if opts.subject == "face" else opts.keypoints
+        with Driving(path, opts.driving_kind, keypoints, opts.person, check=not opts.force) as driving:
+            return driving.poses()
+
+    def animate_pair(source: Path, poses, out: Path) -> int:
+        return pipe.to_file(source, poses, out, show_progress=False, audio=audio)
+
+    def report(outcome) -> None:
+        if outcome.error is None:
+            print(f"{outcome.pair.out}: {outcome.frames} frames")
+        else:
+            print(f"posevid: error: {outcome.error}", file=sys.stderr)
+
+    outcomes = run_batch(todo, animate_pair, driving_poses, report)
+    failed = sum(o.error is not None for o in outcomes)
+    print(f"{folder}: {len(outcomes) - failed} of {len(outcomes)} animations written")
+    if failed:
+        sys.exit(2)
 
 
 @app.command()

@@ -96,4 +96,4 @@ def iuv_input(iuv: torch.Tensor) -> torch.Tensor:
 
 def iuv_tensor(iuv: np.ndarray) -> torch.Tensor:
     """One (H, W, 3) uint8 IUV image -> (1, 3, H, W) float32 tensor of its raw values."""
-    return torch.from_numpy(np.ascontiguousarray(iuv)).permute(2, 0, 1)[None].float()
+    return torch.from_numpy(np.array(iuv, np.float32)).permute(2, 0, 1)[None]  # a copy: frames may be read-only

@@ -92,6 +92,21 @@ def test_clips(data: Path, max_frames: int | None) -> Iterator[_Clip]:
             yield name, source, poses, mask, itertools.chain([source], frames)
 
 
+def _with_iuv(animator: Any, source: np.ndarray, poses: Poses, mask: np.ndarray, clip: Path) -> Iterator[np.ndarray]:
+    """An IUV-trained model's frames: each step gets the clip's IUV frame (``clip/iuv/``; the first one
+    for the source)."""
+    from .video import open_video
+
+    if not (clip / "iuv").is_dir():
+        raise PosevidError(clip, "this model was trained with DensePose IUV and the clip has no iuv/ frames "
+                                 "(prepare the dataset with --iuv DIR)")
+    iuv = itertools.islice(iter(open_video(clip / "iuv")), len(poses))
+    first = next(iuv)
+    animator.reset(source, poses[0], mask, iuv=first)
+    for pose, frame in zip(poses, itertools.chain([first], iuv)):
+        yield animator.step(pose, iuv=frame)
+
+
 def evaluate_checkpoint(data: str | Path, checkpoint: str | Path | None = None, *, method: str | None = None,
                         max_frames: int | None = None, lpips_weights: str | Path | None = None,
                         vgg_weights: str | Path | None = None, inception_classifier: str | Path | None = None,
@@ -110,7 +125,10 @@ def evaluate_checkpoint(data: str | Path, checkpoint: str | Path | None = None, 
         for name, source, poses, mask, real in test_clips(data, max_frames):
             animator = model.animator()
             with torch.inference_mode():
-                generated = animator.animate(source, poses[0], iter(poses), mask)
+                if model.capabilities.needs_densepose:
+                    generated = _with_iuv(animator, source, poses, mask, data / name)
+                else:
+                    generated = animator.animate(source, poses[0], iter(poses), mask)
                 ev.add_clip(generated, real)
             names.append(name)
         report = ev.report()

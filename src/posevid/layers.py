@@ -13,6 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .mesh import nearest_known
 from .render import MIN_CONF, body_scale, part_masks
 from .skeleton import BODY_PARTS, JOINT, NUM_PARTS, PART_NAMES
 
@@ -248,9 +249,7 @@ def label_parts(distances: np.ndarray, region: np.ndarray, keys: np.ndarray, rad
         label = refine_by_colour(label, rgb, distances, xy, radii, scale, region, hands_seen=hands_seen)
     label = _majority(label, region)
     if region.any() and not region.all():
-        from scipy.ndimage import distance_transform_edt
-
-        _, (iy, ix) = distance_transform_edt(~region, return_indices=True)
+        iy, ix = nearest_known(region)
         label = label[iy, ix]
     return label.astype(np.int64)
 
@@ -508,10 +507,8 @@ def fill_from(rgb: np.ndarray, known: np.ndarray, sigma: float = 2.5) -> np.ndar
     """(H, W, C) float32 image whose unknown pixels take the colour of the nearest ``known`` (H, W) bool
     pixel, blurred by ``sigma`` pixels (so the seams between neighbouring sources soften): a hand that lay
     on a bare thigh below the shorts leaves skin, not a mix of skin and denim."""
-    from scipy.ndimage import distance_transform_edt
-
     rgb = np.asarray(rgb, np.float32)
-    _, (iy, ix) = distance_transform_edt(~known, return_indices=True)
+    iy, ix = nearest_known(known)
     soft = cv2.GaussianBlur(np.ascontiguousarray(rgb[iy, ix]), (0, 0), sigma)
     return np.where(known[..., None], rgb, soft.reshape(rgb.shape))
 

@@ -49,11 +49,25 @@ class Mesh:
         return self.vertices[self.triangles]
 
 
+def nearest_known(known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each pixel of an (H, W) bool image, the row and column (H, W) int of the nearest ``known``
+    pixel (OpenCV's labelled distance transform, 5x5 mask: within a fraction of a pixel of the Euclidean
+    nearest); an image with nothing known maps every pixel to itself."""
+    known = np.asarray(known, bool)
+    rows, cols = np.indices(known.shape)
+    if not known.any():
+        return rows, cols
+    _, label = cv2.distanceTransformWithLabels((~known).astype(np.uint8), cv2.DIST_L2, 5,
+                                               labelType=cv2.DIST_LABEL_PIXEL)
+    at = np.zeros((int(label.max()) + 1, 2), np.int64)
+    at[label[known]] = np.stack([rows[known], cols[known]], 1)
+    found = at[label]
+    return found[..., 0], found[..., 1]
+
+
 def _clean_labels(labels: np.ndarray, min_area: int) -> np.ndarray:
     """Labels (H, W) int (negative: outside) with connected pieces smaller than ``min_area`` pixels
     (specks, one-pixel slivers) given the label of the nearest larger piece."""
-    from scipy.ndimage import distance_transform_edt
-
     keep = np.ones(labels.shape, bool)
     for value in np.unique(labels):
         count, comp, stats, _ = cv2.connectedComponentsWithStats((labels == value).astype(np.uint8), connectivity=4)
@@ -62,7 +76,7 @@ def _clean_labels(labels: np.ndarray, min_area: int) -> np.ndarray:
             keep &= ~np.isin(comp, small)
     if keep.all() or not keep.any():
         return labels
-    _, (iy, ix) = distance_transform_edt(~keep, return_indices=True)
+    iy, ix = nearest_known(keep)
     return labels[iy, ix]
 
 
@@ -159,26 +173,23 @@ def _holes(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Enclosed background (negative labels not connected to the image's edge): a point deep inside each
     pocket at least 2 pixels from its rim (K, 2), and the labels with narrower pockets filled in from the
     nearest labelled pixels (a hole's point must lie inside it, also after the rim is simplified)."""
-    from scipy.ndimage import distance_transform_edt, maximum_position
-    from scipy.ndimage import label as components
-
-    outside = np.pad(labels < 0, 1, constant_values=True)
-    comp, count = components(outside)
+    outside = np.pad(labels < 0, 1, constant_values=True).astype(np.uint8)
+    count, comp = cv2.connectedComponents(outside, connectivity=4)
     comp = comp[1:-1, 1:-1]
-    exterior = comp[0, 0] if count else 0
-    depth = distance_transform_edt(labels < 0)
+    exterior = 1  # the padded frame's component (the first one found, from the top left corner)
+    depth = cv2.distanceTransform((labels < 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     points, narrow = [], np.zeros(labels.shape, bool)
-    for c in range(1, count + 1):
+    for c in range(1, count):
         if c == exterior:
             continue
-        pocket = comp == c
-        if depth[pocket].max() >= 2.0:
-            y, x = maximum_position(depth, comp, c)
-            points.append((x, y))
+        pocket = np.flatnonzero(comp == c)
+        deepest = pocket[np.argmax(depth.flat[pocket])]
+        if depth.flat[deepest] >= 2.0:
+            points.append((deepest % labels.shape[1], deepest // labels.shape[1]))
         else:
-            narrow |= pocket
+            narrow.flat[pocket] = True
     if narrow.any():
-        _, (iy, ix) = distance_transform_edt(labels < 0, return_indices=True)
+        iy, ix = nearest_known(labels >= 0)
         labels = np.where(narrow, labels[iy, ix], labels)
     return np.asarray(points, np.float64).reshape(-1, 2), labels
 

@@ -1,7 +1,8 @@
 """The main job: animate the person in one photo with the motion of a driving video or pose sequence.
 
 Pipeline (streamed, one driving frame in memory at a time):
-source photo -> its pose and person mask (once) -> driving frames -> poses (BlazePose, tracking mode)
+source photo -> its pose and person mask (once) -> driving frames -> poses (``driving.Driving``:
+estimated with BlazePose in tracking mode, or decoded from a skeleton or DensePose render, or read)
 -> retargeted onto the source body (``poses.retarget``) -> causal one-euro smoothing -> the method's
 animator -> frames.
 
@@ -16,12 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import inspect
 import logging
 import math
 import queue
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,10 @@ import numpy as np
 import torch
 
 from .crop import crop_square, photo_box
+from .driving import Driving
 from .errors import PosevidError
+from .estimate import KEYPOINT_SETS, PERSON_CHOICES, choose_person, find_people
+from .face import SUBJECTS, FaceTargets, face_box, face_only, inter_ocular, wants_face
 from .methods.base import Animator, Method
 from .poses import (
     DEFAULT_RETARGET,
@@ -46,8 +50,6 @@ from .poses import (
 )
 from .tensors import resize_image
 
-POSE_SUFFIXES = (".npz", ".json", ".csv", ".bvh")
-ANALYSIS_SIDE = 320  # driving frames are shrunk to this longer side for pose estimation (speed)
 QUEUE = 4  # decoded and estimated driving frames waiting for the animator
 MAX_SOURCE_SIDE = 4096  # larger source photos are downscaled to this longer side (with a logged note)
 DEFAULT_METHOD = "warp"  # the method used without a checkpoint: it needs no training
@@ -70,6 +72,14 @@ class AnimateOptions:
     filtering of the target poses. fps: the output rate (driving frames dropped or repeated; None: the
     driving rate). method_options: keyword arguments of the method's ``animator()`` (e.g. the decoupled
     method's colours).
+    driving_kind: ``rgb``, ``skeleton`` or ``densepose``: what a driving video shows (None: guessed from its
+    first frames; renders are decoded, camera frames estimated). keypoints: ``body``, ``body+hands`` or
+    ``body+hands+face``: what to estimate on camera video (the warp method turns the hands to their
+    keypoints). person: ``largest``, ``left`` or ``right``: whom to animate and follow when the photo or
+    the driver shows several people. force: go on with a driver that has a person in under half its
+    frames or poses that jump (``poses.SequenceCheck``). subject: ``face`` animates the portrait's face from
+    the driver's face landmarks (a method whose capabilities include ``faces``), ``body`` the person's body,
+    ``auto`` the face for a face close-up in the photo or in the driving video (``face.wants_face``).
     """
 
     method: str | None = None
@@ -81,8 +91,20 @@ class AnimateOptions:
     smooth: bool = True
     fps: float | None = None
     method_options: dict[str, Any] = field(default_factory=dict)
+    driving_kind: str | None = None
+    keypoints: str = "body"
+    person: str = "largest"
+    force: bool = False
+    subject: str = "auto"
 
     def __post_init__(self) -> None:
+        from .render_decode import DRIVING_KINDS
+
+        for name, value, valid in (("driving kind", self.driving_kind, (None, *DRIVING_KINDS)),
+                                   ("keypoints", self.keypoints, KEYPOINT_SETS),
+                                   ("person", self.person, PERSON_CHOICES), ("subject", self.subject, SUBJECTS)):
+            if value not in valid:
+                raise PosevidError(f"{name} {value}", f"must be one of {', '.join(v for v in valid if v)}")
         if self.mode not in RETARGET_MODES:
             raise PosevidError(f"mode {self.mode}", f"must be one of {', '.join(RETARGET_MODES)}")
         for name in ("size", "width", "height"):
@@ -158,18 +180,19 @@ class Pipeline:
             raise PosevidError(where, f"method {self.method!r} does not take these options ({err})") from None
 
     def open(self, source: str | Path | np.ndarray, driving: str | Path | Poses,
-             side_by_side: bool = False) -> Animation:
+             side_by_side: bool = False, source_iuv: str | Path | np.ndarray | None = None) -> Animation:
         """An ``Animation`` of ``source`` driven by ``driving`` (inputs read and checked now)."""
-        return Animation(source, driving, side_by_side=side_by_side, pipeline=self)
+        return Animation(source, driving, side_by_side=side_by_side, pipeline=self, source_iuv=source_iuv)
 
     def __call__(self, source: str | Path | np.ndarray, driving: str | Path | Poses, side_by_side: bool = False,
-                 progress: Progress | None = None) -> Frames:
+                 progress: Progress | None = None, source_iuv: str | Path | np.ndarray | None = None) -> Frames:
         """The frames (H, W, 3) uint8 RGB of ``source`` moving like ``driving`` (see ``animate``)."""
-        return Frames(self.open(source, driving, side_by_side), side_by_side, progress)
+        return Frames(self.open(source, driving, side_by_side, source_iuv), side_by_side, progress)
 
     def to_file(self, source: str | Path | np.ndarray, driving: str | Path | Poses, out: str | Path,
                 side_by_side_out: str | Path | None = None, poses_out: str | Path | None = None,
-                show_progress: bool = True, timings: dict[str, float] | None = None, audio: bool = True) -> int:
+                show_progress: bool = True, timings: dict[str, float] | None = None, audio: bool = True,
+                source_iuv: str | Path | np.ndarray | None = None) -> int:
         """Animate straight to ``out`` (see ``animate_to_file``); returns the number of frames written."""
         from .io_utils import check_outputs
 
@@ -184,8 +207,25 @@ class Pipeline:
             from .posefiles import detect_format
 
             detect_format(poses_out, writing=True)
-        anim = self.open(source, driving, side_by_side_out is not None)
+        anim = self.open(source, driving, side_by_side_out is not None, source_iuv)
         return _write(anim, driving, out, side_by_side_out, poses_out, show_progress, timings, audio)
+
+
+def _crop_exact(image: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
+    """The ``side`` square at (x0, y0) of a label image (zeros outside it), not resized."""
+    h, w = image.shape[:2]
+    out = np.zeros((side, side, *image.shape[2:]), image.dtype)
+    ys, xs = slice(max(y0, 0), min(y0 + side, h)), slice(max(x0, 0), min(x0 + side, w))
+    out[ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0] = image[ys, xs]
+    return out
+
+
+def _iuv_hint(problem: str) -> str:
+    """A DensePose-IUV model's complaint, with what to give it."""
+    if "IUV" not in problem:
+        return problem
+    return ("this model was trained with DensePose IUV: drive it with a video of raw I, U, V frames and give the "
+            "photo's IUV image with --source-iuv")
 
 
 def _retarget_frame(reference: Poses, current: Poses, source: Poses, mode: str,
@@ -198,10 +238,19 @@ def _retarget_frame(reference: Poses, current: Poses, source: Poses, mode: str,
     return retarget(Poses.concat([reference, reference, current]), source, mode, still)[2]
 
 
-def _is_pose_file(path: Path) -> bool:
-    if path.is_dir():
-        return any(path.glob("*.json"))
-    return path.suffix.lower() in POSE_SUFFIXES
+def _groups(pose: Poses) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The hands and face of a one-frame pose, as ``render.stick_figure`` takes them."""
+    out = {}
+    if pose.hand_xy is not None:
+        out["hands"] = (pose.hand_xy[0], pose.hand_conf[0])
+    if pose.face_xy is not None:
+        out["face"] = (pose.face_xy[0], pose.face_conf[0])
+    return out
+
+
+def _with_face(body: Poses, face: Poses) -> Poses:
+    """A one-frame body pose with the face landmarks of another estimate of the same image."""
+    return dataclasses.replace(body, face_xy=face.face_xy, face_conf=face.face_conf)
 
 
 class Animation:
@@ -218,29 +267,40 @@ class Animation:
     animation's animator. A method trained on square crops (its checkpoint says the size) gets the square
     around the person at that size (``crop.photo_box``, cut as the training crops are); what it makes is
     pasted back into the frame with a feathered seam (``photo.paste``).
+    ``driving`` is opened as a ``driving.Driving`` (its notes join ``notes``) with the options'
+    ``driving_kind``, ``keypoints``, ``person`` and ``force``. ``source_iuv``: the photo's DensePose IUV
+    image, for models trained with IUV (driven by raw IUV frames).
     """
 
     def __init__(self, source: str | Path | np.ndarray, driving: str | Path | Poses,
                  options: AnimateOptions | None = None, side_by_side: bool = False, *,
-                 pipeline: Pipeline | None = None, **fields: Any):
+                 pipeline: Pipeline | None = None, source_iuv: str | Path | np.ndarray | None = None,
+                 **fields: Any):
         from .estimate import PoseEstimator
 
         pipeline = pipeline or Pipeline(options, **fields)
         opts = pipeline.options
         self.mode, self.smooth, self.side_by_side = opts.mode, opts.smooth, side_by_side
-        self.timings: dict[str, float] = defaultdict(float)
-        self.notes: list[str] = []  # one-line remarks on the inputs (e.g. a downscaled source), also logged
+        self.person, self.iuv = opts.person, None
+        self.subject = opts.subject if pipeline.model.capabilities.faces or opts.subject != "auto" else "body"
+        if self.subject == "face" and not pipeline.model.capabilities.faces:
+            raise PosevidError(f"method {pipeline.method}", "does not animate faces (--subject face needs the warp "
+                                                            "method)")
         self.target: Poses | None = None
         self.animator = pipeline.animator()
         trained_size = pipeline.trained_size
-        self._estimator = PoseEstimator()
+        self._estimator = PoseEstimator(keypoints=opts.keypoints)
+        self.driving: Driving | None = None
         with contextlib.ExitStack() as failure:
             failure.callback(self.close)
-            self._reader = None
-            self._poses: Poses | None = None
-            self._open_driving(driving)
+            self.driving = Driving(driving, opts.driving_kind, opts.keypoints, opts.person, check=not opts.force)
+            self.driving_name, self.driving_fps = self.driving.name, self.driving.fps
+            self.driving_count, self.driving_size = self.driving.count, self.driving.size
+            # seconds per stage: decode, estimate, retarget, warp; remarks on the inputs, also logged
+            self.timings, self.notes = self.driving.timings, self.driving.notes
             self.source, self.source_pose, self.source_mask = self._prepare_source(source, opts.size, opts.width,
                                                                                     opts.height)
+            self.source_iuv = self._source_iuv(source_iuv)
             self.crop = None if trained_size is None else (photo_box(self.source_pose, self.source_mask),
                                                            trained_size)
             self.fps = float(opts.fps) if opts.fps else self.driving_fps
@@ -250,33 +310,6 @@ class Animation:
         self.height, self.width = self.source.shape[:2]
         count = self.driving_count
         self.frame_count = None if count is None else int(np.floor(count * self.fps / self.driving_fps + 1e-6))
-
-    def _open_driving(self, driving: str | Path | Poses) -> None:
-        self.driving_name = "driving poses" if isinstance(driving, Poses) else str(driving)
-        if isinstance(driving, Poses):
-            self._poses = driving
-        elif _is_pose_file(Path(driving)):
-            from .posefiles import read_poses
-
-            self._poses = read_poses(driving)
-        else:
-            from .video import open_video
-
-            self._reader = open_video(driving)
-        if self._poses is not None:
-            from .skeleton import NUM_JOINTS
-
-            if len(self._poses) == 0:
-                raise PosevidError(self.driving_name, "the pose sequence is empty")
-            if self._poses.num_joints != NUM_JOINTS:
-                raise PosevidError(self.driving_name, f"holds {self._poses.num_joints} joints per pose; animating "
-                                                      f"needs COCO-18 poses ({NUM_JOINTS} joints)")
-            check_fps(self.driving_name, self._poses.fps, "its frame rate")
-            self.driving_fps, self.driving_count = self._poses.fps, len(self._poses)
-            self.driving_size = (self._poses.width, self._poses.height)
-        else:
-            self.driving_fps, self.driving_count = self._reader.fps, self._reader.frame_count
-            self.driving_size = (self._reader.width, self._reader.height)
 
     def note(self, note: str) -> None:
         """Keep a one-line remark on the inputs in ``notes`` and log it (once)."""
@@ -305,26 +338,70 @@ class Animation:
         if cover != (w, h):
             rgb = cv2.resize(rgb, cover, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
         pose, mask = find_person(self._estimator, rgb)
+        if body_height(pose)[0] > 0:
+            people = find_people(self._estimator, rgb, first=(pose, mask))
+            if len(people) > 1:
+                pose, mask = people[choose_person(people, self.person)]
+                self.note(f"{where}: {len(people)} people in the photo; animating the {self.person} "
+                          "(--person left|right|largest)")
+        face = self._face_pose(rgb, pose, str(where))
+        if face is not None:
+            pose, mask = face, np.zeros(rgb.shape[:2], np.float32)
         if cover != (out_w, out_h):
-            box = bbox(pose)[0] if body_height(pose)[0] > 0 else np.array([0, 0, cover[0], cover[1]], np.float32)
+            box = (face_box(pose.face_xy[0]) if face is not None else bbox(pose)[0] if body_height(pose)[0] > 0
+                   else np.array([0, 0, cover[0], cover[1]], np.float32))
             x0 = int(np.clip(round((box[0] + box[2]) / 2 - out_w / 2), 0, cover[0] - out_w))
             y0 = int(np.clip(round((box[1] + box[3]) / 2 - out_h / 2), 0, cover[1] - out_h))
             rgb, mask = rgb[y0:y0 + out_h, x0:x0 + out_w], mask[y0:y0 + out_h, x0:x0 + out_w]
             pose = pose.crop(x0, y0, out_w, out_h, out_w, out_h)
-        note = check_person(where, pose)
+        note = check_person(where, pose) if face is None else None
         if note:
             self.note(note)
         self.still = unseen_joints(pose)
         return np.ascontiguousarray(rgb), pose, np.ascontiguousarray(mask)
 
-    def _driving_poses(self) -> Iterator[tuple[np.ndarray | None, Poses]]:
-        """(driving frame or None, its one-frame pose in driving pixels) for each driving frame.
+    def _face_pose(self, rgb: np.ndarray, body: Poses, where: str) -> Poses | None:
+        """The photo's face pose when its face is what to animate (``face.wants_face``: ``subject``, or a
+        face close-up in the photo or in the driver's first frame), else None (the body is animated). The
+        subject is then ``face`` and the driving video's faces are estimated instead of its bodies."""
+        from .estimate import PoseEstimator
 
-        Video frames are decoded and their poses estimated in a worker thread (MediaPipe releases the
-        GIL), at most ``QUEUE`` frames ahead of the animator, so memory stays flat.
+        if self.subject == "body":
+            return None
+        first = self.driving.first
+        with PoseEstimator(keypoints="face") as faces:
+            photo = _with_face(body, faces.image(rgb)[0])
+            driver = None
+            if self.subject == "auto" and first is not None:
+                driver = _with_face(self._estimator.image(first)[0], faces.image(first)[0])
+            elif self.subject == "auto" and self.driving.kind == "poses":
+                driver = self.driving.poses()[:1]
+        if not wants_face(self.subject, photo, driver, where):
+            self.subject = "body"
+            return None
+        self.subject = "face"
+        self.driving.keypoints = "face"
+        return face_only(photo)
+
+    def _source_iuv(self, iuv: str | Path | np.ndarray | None) -> np.ndarray | None:
+        """The photo's DensePose IUV image (for IUV-trained models) at the photo's (output) size."""
+        if iuv is None:
+            return None
+        from .densepose import check_iuv
+        from .video import read_image
+
+        where = "source IUV" if isinstance(iuv, np.ndarray) else iuv
+        image = check_iuv(np.asarray(iuv) if isinstance(iuv, np.ndarray) else read_image(iuv), where)
+        return cv2.resize(image, (self.source.shape[1], self.source.shape[0]), interpolation=cv2.INTER_NEAREST)
+
+    def _driving_poses(self) -> Iterator[tuple[np.ndarray | None, Poses, np.ndarray | None]]:
+        """(driving frame or None, its one-frame pose in driving pixels, IUV frame or None) per driving frame.
+
+        Video frames are decoded and their poses estimated or decoded in a worker thread (MediaPipe
+        releases the GIL), at most ``QUEUE`` frames ahead of the animator, so memory stays flat.
         """
-        if self._poses is not None:
-            yield from ((None, p) for p in self._poses)
+        if self.driving.kind == "poses":
+            yield from self.driving
             return
         items: queue.Queue = queue.Queue(maxsize=QUEUE)
         stop = threading.Event()
@@ -337,7 +414,7 @@ class Animation:
 
         def work() -> None:
             try:
-                for item in self._estimated():
+                for item in self.driving:
                     put(item)
                     if stop.is_set():
                         return
@@ -356,46 +433,19 @@ class Animation:
             stop.set()
             worker.join()
 
-    def _estimated(self) -> Iterator[tuple[np.ndarray, Poses]]:
-        """Decode the driving video and estimate each frame's pose (tracking mode) on a shrunk copy."""
-        width, height = self.driving_size
-        scale = min(1.0, ANALYSIS_SIDE / max(width, height))
-        small = (max(1, round(width * scale)), max(1, round(height * scale)))
-        mailbox: list[np.ndarray] = []
-
-        def posted() -> Iterator[np.ndarray]:  # hands the estimator the one frame just decoded
-            while mailbox:
-                yield mailbox.pop()
-
-        stream = self._estimator.stream(posted(), self.driving_fps)
-        frames = iter(self._reader)
-        try:
-            while True:
-                t0 = time.perf_counter()
-                frame = next(frames, None)
-                t1 = time.perf_counter()
-                if frame is None:
-                    if (short := self._reader.shortfall()) is not None:
-                        self.note(short)
-                    return
-                mailbox.append(resize_image(frame, *small) if scale < 1 else frame)
-                pose, _ = next(stream)
-                self.timings["decode"] += t1 - t0
-                self.timings["estimate"] += time.perf_counter() - t1
-                yield frame, pose.rescale(width, height)
-        finally:
-            stream.close()
-            self._reader.close()
-
     def targets(self) -> Iterator[tuple[np.ndarray | None, Poses, Poses]]:
         """Per driving frame: (the frame (H', W', 3) uint8, or None for pose input; its one-frame pose in
         driving pixels; the one-frame target pose in source pixels). A frame with nobody in it keeps the
         last target (the source pose until the driver is first seen); a driver never seen at all raises
         ``PosevidError`` at the end (so ``animate_to_file`` writes nothing)."""
+        if self.subject == "face":
+            yield from self._face_targets()
+            return
         reference: Poses | None = None
         smoother = OneEuroFilter(self.driving_fps, float(body_height(self.source_pose)[0])) if self.smooth else None
         last = self.source_pose
-        for frame, pose in self._driving_poses():
+        for frame, pose, iuv in self._driving_poses():
+            self.iuv = iuv
             t0 = time.perf_counter()
             if reference is None and body_height(pose)[0] > 0:
                 reference = pose
@@ -407,6 +457,18 @@ class Animation:
         if reference is None:
             raise PosevidError(self.driving_name, "no person found in any driving frame")
 
+    def _face_targets(self) -> Iterator[tuple[np.ndarray | None, Poses, Poses]]:
+        """``targets`` for a face: the portrait's landmarks moved as the driver's face moves (``FaceTargets``)."""
+        unit = float(inter_ocular(self.source_pose.face_xy[0]))
+        targets = FaceTargets(self.source_pose, OneEuroFilter(self.driving_fps, unit) if self.smooth else None)
+        for frame, pose, _ in self._driving_poses():
+            t0 = time.perf_counter()
+            target = targets(pose)
+            self.timings["retarget"] += time.perf_counter() - t0
+            yield frame, pose, self.source_pose if target is None else target
+        if targets.reference is None:
+            raise PosevidError(self.driving_name, "no face found in any driving frame")
+
     def _panel(self, frame: np.ndarray | None, pose: Poses, target: Poses, result: np.ndarray) -> np.ndarray:
         from .render import stick_figure
 
@@ -414,15 +476,15 @@ class Animation:
         if frame is None:
             dw = max(1, int(round(pose.width * h / pose.height)))
             p = pose.rescale(dw, h)
-            left = stick_figure(p.xy[0], p.conf[0], h, dw)
+            left = stick_figure(p.xy[0], p.conf[0], h, dw, **_groups(p))
         else:
             left = resize_image(frame, max(1, int(round(frame.shape[1] * h / frame.shape[0]))), h)
-        middle = stick_figure(target.xy[0], target.conf[0], h, w)
+        middle = stick_figure(target.xy[0], target.conf[0], h, w, **_groups(target))
         return np.concatenate([left, middle, result], axis=1)
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         threads = torch.get_num_threads()
-        if self._reader is not None:  # one core goes to pose estimation in the worker thread
+        if self.driving.kind != "poses":  # one core goes to pose estimation in the worker thread
             torch.set_num_threads(max(1, threads - 1))
         try:
             yield from self._frames()
@@ -438,10 +500,15 @@ class Animation:
             x0, y0, side = box
             photo = (crop_square(self.source, box, size), self.source_pose.crop(x0, y0, side, side, size, size),
                      crop_square(self.source_mask, box, size))
+        self._takes_iuv = "iuv" in inspect.signature(self.animator.step).parameters
+        iuv = self.source_iuv
+        if iuv is not None and crop is not None:
+            (x0, y0, side), size = crop
+            iuv = cv2.resize(_crop_exact(iuv, x0, y0, side), (size, size), interpolation=cv2.INTER_NEAREST)
         try:
-            self.animator.reset(*photo)
+            self.animator.reset(*photo, **({"iuv": iuv} if self._takes_iuv else {}))
         except PosevidError as err:  # the animator cannot take this photo: say which photo
-            raise PosevidError(self.source_name, err.problem) from None
+            raise PosevidError(self.source_name, _iuv_hint(err.problem)) from None
         ratio = self.fps / self.driving_fps
         made = 0
         for i, (frame, pose, target) in enumerate(self.targets()):
@@ -458,18 +525,29 @@ class Animation:
                 yield result, panel
 
     def _step(self, target: Poses) -> np.ndarray:
-        """The animator's frame for ``target`` (source pixels), in the photo's whole frame."""
-        if self.crop is None:
-            return self.animator.step(target)
-        from .photo import paste
+        """The animator's frame for ``target`` (source pixels), in the photo's whole frame; an IUV-taking
+        animator also gets the driving IUV frame, resized to what it draws."""
+        extra = {}
+        if self._takes_iuv:
+            extra["iuv"] = None
+            if self.iuv is not None:
+                side = (self.width, self.height) if self.crop is None else (self.crop[1], self.crop[1])
+                extra["iuv"] = cv2.resize(self.iuv, side, interpolation=cv2.INTER_NEAREST)
+        try:
+            if self.crop is None:
+                return self.animator.step(target, **extra)
+            from .photo import paste
 
-        (x0, y0, side), size = self.crop
-        return paste(self.source, self.animator.step(target.crop(x0, y0, side, side, size, size)), (x0, y0, side))
+            (x0, y0, side), size = self.crop
+            made = self.animator.step(target.crop(x0, y0, side, side, size, size), **extra)
+        except PosevidError as err:
+            raise PosevidError(self.driving_name, _iuv_hint(err.problem)) from None
+        return paste(self.source, made, (x0, y0, side))
 
     def close(self) -> None:
         """Release the decoder and the pose estimator."""
-        if getattr(self, "_reader", None) is not None:
-            self._reader.close()
+        if getattr(self, "driving", None) is not None:
+            self.driving.close()
         self._estimator.close()
 
     def __enter__(self) -> Animation:
@@ -512,25 +590,29 @@ class Frames:
 
 
 def animate(source: str | Path | np.ndarray, driving: str | Path | Poses, options: AnimateOptions | None = None, *,
-            side_by_side: bool = False, progress: Progress | None = None, **fields: Any) -> Frames:
+            side_by_side: bool = False, progress: Progress | None = None,
+            source_iuv: str | Path | np.ndarray | None = None, **fields: Any) -> Frames:
     """Frames (H, W, 3) uint8 RGB of the person in ``source`` moving like the person in ``driving``.
 
-    source: an image path or an (H, W, 3) uint8 RGB array. driving: a video (file, GIF or frame folder),
-    a pose file (``.npz``, OpenPose folder/JSON, COCO JSON, PG2 CSV, BVH) or ``Poses``. options: an
-    ``AnimateOptions``; ``fields`` replace any of its fields (``method=``, ``checkpoint=``, ``mode=``,
-    ``size=``, ``width=``, ``height=``, ``smooth=``, ``fps=``, ``method_options=``). side_by_side:
+    source: an image path or an (H, W, 3) uint8 RGB array. driving: a video (file, GIF or frame folder:
+    camera frames, a skeleton render or a DensePose render), a pose file (``.npz``, OpenPose folder/JSON,
+    COCO JSON, PG2 CSV, BVH, DeepMimic ``.txt``) or ``Poses``. options: an ``AnimateOptions``; ``fields``
+    replace any of its fields (``method=``, ``checkpoint=``, ``mode=``, ``size=``, ``width=``, ``height=``,
+    ``smooth=``, ``fps=``, ``method_options=``, ``driving_kind=``, ``keypoints=``, ``person=``,
+    ``force=``). source_iuv: the photo's DensePose IUV image, for IUV-trained models. side_by_side:
     yield ``driving | target pose | result`` panels instead of the result. progress(done, total or
     None) is called after each frame. Inputs are checked now (``PosevidError``); the returned
     ``Frames`` knows ``fps``, ``width``, ``height`` and ``frame_count``. To animate several pairs with
     one loaded model, use ``Pipeline``.
     """
-    return Pipeline(options, **fields)(source, driving, side_by_side, progress)
+    return Pipeline(options, **fields)(source, driving, side_by_side, progress, source_iuv)
 
 
 def animate_to_file(source: str | Path | np.ndarray, driving: str | Path | Poses, out: str | Path,
                     side_by_side_out: str | Path | None = None, options: AnimateOptions | None = None, *,
                     poses_out: str | Path | None = None, show_progress: bool = True,
-                    timings: dict[str, float] | None = None, audio: bool = True, **fields: Any) -> int:
+                    timings: dict[str, float] | None = None, audio: bool = True,
+                    source_iuv: str | Path | np.ndarray | None = None, **fields: Any) -> int:
     """Animate (see ``animate``) straight to the video ``out`` (mp4, mov, mkv, gif or frame folder), and the
     ``driving | pose | result`` panels to ``side_by_side_out`` when given; both written atomically.
     ``poses_out``: also write the target pose of every output frame (source pixels) as a pose file.
@@ -541,7 +623,7 @@ def animate_to_file(source: str | Path | np.ndarray, driving: str | Path | Poses
     warp, encode) to ``timings`` when given. Returns the number of frames written.
     """
     return Pipeline(options, **fields).to_file(source, driving, out, side_by_side_out, poses_out, show_progress,
-                                               timings, audio)
+                                               timings, audio, source_iuv)
 
 
 def _write(anim: Animation, driving: str | Path | Poses, out: str | Path, side_by_side_out: str | Path | None,

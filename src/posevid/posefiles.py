@@ -22,6 +22,9 @@ Formats (picked from the path when ``fmt`` is None):
 - ``pg2``: ``name:keypoints_y:keypoints_x`` rows with COCO-18 lists of integer pixels, -1 for a
   missing joint (PG2, PATN, Deformable GAN). It stores no image size: ``size`` if given, else the
   dataset's (64x128 when the file name says ``market``, 176x256 otherwise), grown to hold all points.
+- ``bvh`` and ``deepmimic`` (read only): motion capture (BVH, or DeepMimic's JSON ``.txt`` with its
+  character file beside it), projected to 2D by ``posevid.mocap`` (front view, 256 x 256, 30 fps for
+  DeepMimic, the file's rate for BVH).
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ from .skeleton import (
     to_coco18,
 )
 
-FORMATS = ("npz", "openpose", "coco", "pg2", "bvh")
+FORMATS = ("npz", "openpose", "coco", "pg2", "bvh", "deepmimic")
 DEFAULT_FPS = 30.0
 MAX_SIDE = 65536  # larger image sizes in a pose file are refused as malformed
 MAX_COORD = 16 * MAX_SIDE  # keypoints farther out (in pixels) are refused as malformed
@@ -82,11 +85,18 @@ def detect_format(path: str | Path, *, writing: bool = False) -> str:
         return "openpose"
     if suffix in (".npz", ".csv", ".bvh"):
         return {".npz": "npz", ".csv": "pg2", ".bvh": "bvh"}[suffix]
+    if suffix == ".txt" and not writing and path.is_file():
+        with _reading(path, "DeepMimic"):
+            data = json.loads(path.read_text())
+        if isinstance(data, dict) and "Frames" in data:
+            return "deepmimic"
+        raise PosevidError(path, "text file is not a DeepMimic motion (no 'Frames')")
     if suffix == ".json" and writing:
         return "coco"
     if (suffix and suffix != ".json") or writing:
+        also = "" if writing else ", DeepMimic .txt"
         raise PosevidError(path, f"unknown pose file type {suffix or '(no suffix)'!r}; use .npz, .json, .csv, "
-                                 f".bvh or a folder{'' if writing else ' of OpenPose JSON'}, or give the format")
+                                 f".bvh{also} or a folder{'' if writing else ' of OpenPose JSON'}, or give the format")
     if suffix == ".json" and path.is_file():
         with _reading(path, "JSON"):
             data = json.loads(path.read_text())
@@ -97,8 +107,8 @@ def detect_format(path: str | Path, *, writing: bool = False) -> str:
         raise PosevidError(path, "JSON is neither OpenPose (no 'people') nor COCO keypoints (no 'annotations')")
     if not path.exists():
         raise PosevidError(path, "no such pose file or folder")
-    raise PosevidError(path, f"unknown pose file type {suffix or '(no suffix)'!r}; use .npz, .json, .csv, .bvh "
-                             "or a folder of OpenPose JSON, or give the format")
+    raise PosevidError(path, f"unknown pose file type {suffix or '(no suffix)'!r}; use .npz, .json, .csv, .bvh, "
+                             "DeepMimic .txt or a folder of OpenPose JSON, or give the format")
 
 
 def read_poses(path: str | Path, fmt: str | None = None, *, size: Size | None = None,
@@ -107,8 +117,8 @@ def read_poses(path: str | Path, fmt: str | None = None, *, size: Size | None = 
 
     ``size`` = (width, height) of the images the coordinates refer to, for files that do not store it
     (it overrides a stored one); ``fps`` likewise (default 30). Any malformed file raises
-    ``PosevidError(path, problem)``. ``.bvh`` goes to ``posevid.mocap.read_bvh`` with its defaults
-    (``size`` and ``fps`` do not apply).
+    ``PosevidError(path, problem)``. ``.bvh`` and DeepMimic ``.txt`` go to ``posevid.mocap`` with its
+    defaults (``size`` and ``fps`` do not apply).
     """
     path = Path(path)
     fmt = fmt or detect_format(path)
@@ -116,8 +126,8 @@ def read_poses(path: str | Path, fmt: str | None = None, *, size: Size | None = 
         raise PosevidError(path, f"unknown pose format {fmt!r}; known: {', '.join(FORMATS)}")
     if not path.exists():
         raise PosevidError(path, "no such pose file or folder")
-    if fmt == "bvh":
-        return check_poses(path, _read_bvh(path))
+    if fmt in ("bvh", "deepmimic"):
+        return check_poses(path, _read_mocap(path, fmt))
     with _reading(path, fmt):
         poses = {"npz": _read_npz, "openpose": _read_openpose, "coco": _read_coco, "pg2": _read_pg2}[fmt](path, size)
         if fps is not None:
@@ -523,10 +533,10 @@ def _write_pg2(tmp: Path, poses: Poses) -> None:
 
 # ---- motion capture --------------------------------------------------------------------------------
 
-def _read_bvh(path: Path) -> Poses:
-    """BVH motion capture, through ``posevid.mocap.read_bvh(path) -> Poses``."""
+def _read_mocap(path: Path, fmt: str) -> Poses:
+    """BVH or DeepMimic motion capture, through ``posevid.mocap`` (``read_bvh``, ``load_mocap``)."""
     try:
         mocap = importlib.import_module("posevid.mocap")
     except ModuleNotFoundError:
-        raise PosevidError(path, "reading .bvh needs posevid.mocap, which is not available") from None
-    return mocap.read_bvh(path)
+        raise PosevidError(path, f"reading {fmt} motion needs posevid.mocap, which is not available") from None
+    return mocap.read_bvh(path) if fmt == "bvh" else mocap.load_mocap(path, fps=DEFAULT_FPS)[0]

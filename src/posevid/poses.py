@@ -534,3 +534,71 @@ def fill_gaps(poses: Poses, max_gap: int = 5) -> Poses:
             if z is not None:
                 z[a:b, j] = (1 - w) * z[a - 1, j] + w * z[b, j]
     return dataclasses.replace(poses, xy=xy, conf=conf, z=z)
+
+
+# A driving sequence is refused (unless forced) when a person shows in fewer than this share of its
+# frames, or when more than MAX_JUMP_SHARE of its consecutive frame pairs "jump": their bones (the
+# 12 of arms, torso and legs seen in both frames) change length by more than JUMP (median share).
+# Real clips estimated by BlazePose change by 1-2% a frame (median) and never jump.
+MIN_PERSON_SHARE = 0.5
+JUMP = 0.3
+MAX_JUMP_SHARE = 0.2
+_CHECKED_BONES = DRAWN_LIMBS[:12]
+
+
+def bone_change(before: Poses, after: Poses, min_conf: float = 0.3) -> float | None:
+    """Median relative change of the bone lengths between two one-frame poses (None when fewer than 3
+    bones are seen in both)."""
+    changes = []
+    for a, b in _CHECKED_BONES:
+        if min(before.conf[0, a], before.conf[0, b], after.conf[0, a], after.conf[0, b]) > min_conf:
+            l0 = float(np.linalg.norm(before.xy[0, a] - before.xy[0, b]))
+            l1 = float(np.linalg.norm(after.xy[0, a] - after.xy[0, b]))
+            changes.append(abs(l1 - l0) / max(l0, l1, 1e-6))
+    return float(np.median(changes)) if len(changes) >= 3 else None
+
+
+class SequenceCheck:
+    """Checks a driving pose sequence as it streams by, one frame at a time (``check(pose)``, then
+    ``finish()``): too few frames with a person, or poses that jump, raise ``PosevidError(where, ...)``
+    saying what was found. With ``frames`` (the expected count) a sequence that can no longer reach
+    ``MIN_PERSON_SHARE`` stops at once."""
+
+    def __init__(self, where: str, frames: int | None = None, hint: str = ""):
+        self.where, self.frames, self.hint = where, frames, hint
+        self.seen = self.with_person = self.pairs = self.jumps = 0
+        self.last: Poses | None = None
+
+    def __call__(self, pose: Poses) -> None:
+        self.seen += 1
+        face = pose.face_conf is not None and (pose.face_conf[0] > 0).mean() > 0.9
+        if face and not (pose.conf[0] > 0).any():  # a face pose (a face close-up): the face is the person
+            self.with_person += 1
+        elif body_height(pose)[0] > 0:
+            self.with_person += 1
+            if self.last is not None and (change := bone_change(self.last, pose)) is not None:
+                self.pairs += 1
+                self.jumps += change > JUMP
+            self.last = pose
+        missing = self.seen - self.with_person
+        if self.frames and self.seen < self.frames and missing > (1 - MIN_PERSON_SHARE) * self.frames:
+            raise PosevidError(self.where, f"a person was found in only {self.with_person} of the first {self.seen} "
+                                           f"of its {self.frames} frames, so in fewer than {MIN_PERSON_SHARE:.0%} "
+                                           f"of them{self.hint}")
+
+    def finish(self) -> None:
+        """Raise if the whole sequence has too few frames with a person or too many jumps."""
+        if self.seen and self.with_person < MIN_PERSON_SHARE * self.seen:
+            raise PosevidError(self.where, f"a person was found in only {self.with_person} of {self.seen} frames "
+                                           f"(fewer than {MIN_PERSON_SHARE:.0%}){self.hint}")
+        if self.pairs >= 5 and self.jumps > MAX_JUMP_SHARE * self.pairs:
+            raise PosevidError(self.where, f"the poses jump: bone lengths change by more than {JUMP:.0%} between "
+                                           f"{self.jumps} of {self.pairs} pairs of frames{self.hint}")
+
+
+def check_sequence(poses: Poses, where: str, hint: str = "") -> None:
+    """``SequenceCheck`` over a whole sequence at once."""
+    check = SequenceCheck(where, None, hint)
+    for pose in poses:
+        check(pose)
+    check.finish()

@@ -29,6 +29,7 @@ reported as missing with the reason, never as a number. Our keypoints come from 
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -264,17 +265,24 @@ def _motion_run(model: Method, data: Path, starts: int | None, show: bool) -> tu
             for i in np.flatnonzero(test["label"] == k)[:starts or 8]]
     if not jobs:
         raise PosevidError(data, f"no test sequence of the model's actions ({', '.join(sorted(known))})")
+    notes = logging.getLogger("posevid")
+    level = notes.level
+    notes.setLevel(logging.ERROR)  # no per-sample notes about the dataset's own start poses
     bar = _progress(show)
-    with tempfile.TemporaryDirectory() as tmp, bar:
-        task = bar.add_task("sequences", total=len(jobs) * MOTION_SAMPLES)
-        for label, i in jobs:
-            pix = (test["xy"][i, :1] + 1) * (MOTION_SIZE / 2) - 0.5
-            start = Poses(pix, test["conf"][i, :1], MOTION_SIZE, MOTION_SIZE, fps)
-            for sample in range(MOTION_SAMPLES):
-                with torch.inference_mode():
-                    write_poses(Path(tmp) / label / f"{i}_{sample}.npz", model.motion(label, start, frames, sample))
-                bar.advance(task)
-        return evaluate_motion(tmp, data), len(jobs) * MOTION_SAMPLES
+    try:
+        with tempfile.TemporaryDirectory() as tmp, bar:
+            task = bar.add_task("sequences", total=len(jobs) * MOTION_SAMPLES)
+            for label, i in jobs:
+                pix = (test["xy"][i, :1] + 1) * (MOTION_SIZE / 2) - 0.5
+                start = Poses(pix, test["conf"][i, :1], MOTION_SIZE, MOTION_SIZE, fps)
+                for sample in range(MOTION_SAMPLES):
+                    with torch.inference_mode():
+                        poses = model.motion(label, start, frames, sample)
+                    write_poses(Path(tmp) / label / f"{i}_{sample}.npz", poses)
+                    bar.advance(task)
+            return evaluate_motion(tmp, data), len(jobs) * MOTION_SAMPLES
+    finally:
+        notes.setLevel(level)
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Pose renderings: PG2 heatmaps, OpenPose stick figures, the PG2 pose mask and 10 body-part masks.
+"""Pose renderings: PG2 heatmaps, OpenPose / DWPose stick figures (with hands and face), the PG2 pose
+mask and 10 body-part masks.
 
 Keypoints are COCO-18 pixel coordinates ``(x, y)`` with pixel centres at integer coordinates (pixel
 ``(i, j)`` of an image is the point ``x = j, y = i``). A joint is drawn when its confidence exceeds
@@ -12,9 +13,17 @@ import cv2
 import numpy as np
 import torch
 
-from .skeleton import BODY_PARTS, COLORS, DRAWN_LIMBS, JOINT, LIMBS, NUM_PARTS, PART_NAMES
+from .poses import Poses
+from .skeleton import BODY_PARTS, COLORS, DRAWN_LIMBS, HAND_LIMBS, JOINT, LIMBS, NUM_PARTS, PART_NAMES
 
 MIN_CONF = 0.1
+# Stick-figure looks: ``posevid`` thin lines and dots in the joint colours; ``openpose`` as the OpenPose
+# / ControlNet / DWPose renderers draw them (wide ellipse limbs at 60% brightness under full-brightness
+# joint dots; hands with rainbow bones and blue dots; face landmarks as white dots).
+STICK_STYLES: tuple[str, ...] = ("posevid", "openpose")
+LIMB_BRIGHTNESS = 0.6  # the ``openpose`` style's limb colours are COLORS times this
+HAND_DOT = (0, 0, 255)
+FACE_DOT = (255, 255, 255)
 _SHIFT = 4  # OpenCV sub-pixel drawing: coordinates are passed multiplied by 2**_SHIFT
 _ONE = 1 << _SHIFT
 
@@ -122,34 +131,104 @@ def _capsule(canvas: np.ndarray, a: np.ndarray, b: np.ndarray, radius: float, va
         cv2.circle(canvas, _pt(p), int(round(r * _ONE)), value, -1, cv2.LINE_8, _SHIFT)
 
 
+def hand_colors() -> list[tuple[int, int, int]]:
+    """RGB colour of each of the 20 ``skeleton.HAND_LIMBS``: hues evenly round the colour wheel, as DWPose."""
+    hsv = np.array([[[round(180 * k / len(HAND_LIMBS)), 255, 255] for k in range(len(HAND_LIMBS))]], np.uint8)
+    return [tuple(int(v) for v in c) for c in cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0]]
+
+
 def stick_figure(xy: np.ndarray | torch.Tensor, conf: np.ndarray | torch.Tensor, height: int, width: int,
-                 thickness: int | None = None) -> np.ndarray:
+                 thickness: int | None = None, *, hands: tuple[np.ndarray, np.ndarray] | None = None,
+                 face: tuple[np.ndarray, np.ndarray] | None = None, style: str = "posevid") -> np.ndarray:
     """OpenPose-style RGB skeleton on black: ``(18, 2), (18,) -> (H, W, 3) uint8``.
 
     Limb k of ``skeleton.DRAWN_LIMBS`` is drawn in ``skeleton.COLORS[k]``, joint j as a dot in ``COLORS[j]``.
-    ``thickness`` (pixels) defaults to ``max(1, min(H, W) // 100)``.
+    hands: ``(2, 21, 2), (2, 21)`` (``Poses.hand_xy[t], hand_conf[t]``) and face: ``(68, 2), (68,)``
+    are drawn as DWPose does: each hand bone in its ``hand_colors()`` colour, hand points as blue dots,
+    face landmarks as white dots. ``style``: see ``STICK_STYLES``. ``thickness`` (pixels: the line width
+    for ``posevid``, the limb half-width and dot radius for ``openpose``) defaults to
+    ``max(1, min(H, W) // 100)`` and ``max(1, round(min(H, W) / 128))`` (4 at 512, as DWPose draws).
     """
     canvas = np.zeros((height, width, 3), np.uint8)
-    return draw_poses_on(canvas, xy, conf, thickness)
+    return draw_poses_on(canvas, xy, conf, thickness, hands=hands, face=face, style=style)
+
+
+def pose_image(poses: Poses, t: int = 0, style: str = "openpose", thickness: int | None = None) -> np.ndarray:
+    """Frame ``t`` of ``poses`` drawn with its hands and face as ``stick_figure`` does, at the poses'
+    image size: ``-> (poses.height, poses.width, 3) uint8``."""
+    hands = (poses.hand_xy[t], poses.hand_conf[t]) if poses.has_hands else None
+    face = (poses.face_xy[t], poses.face_conf[t]) if poses.has_face else None
+    return stick_figure(poses.xy[t], poses.conf[t], poses.height, poses.width, thickness, hands=hands, face=face,
+                        style=style)
 
 
 def draw_poses_on(image: np.ndarray, xy: np.ndarray | torch.Tensor, conf: np.ndarray | torch.Tensor,
-                  thickness: int | None = None) -> np.ndarray:
-    """A copy of ``image`` (H, W, 3) uint8 with one pose ``(18, 2)`` or several ``(N, 18, 2)`` drawn on it."""
+                  thickness: int | None = None, *, hands: tuple[np.ndarray, np.ndarray] | None = None,
+                  face: tuple[np.ndarray, np.ndarray] | None = None, style: str = "posevid") -> np.ndarray:
+    """A copy of ``image`` (H, W, 3) uint8 with one pose ``(18, 2)`` or several ``(N, 18, 2)`` drawn on it
+    (hands ``([N,] 2, 21, 2), ([N,] 2, 21)`` and face ``([N,] 68, 2), ([N,] 68)`` likewise; see
+    ``stick_figure``)."""
+    if style not in STICK_STYLES:
+        raise ValueError(f"stick figure style must be one of {', '.join(STICK_STYLES)}, got {style!r}")
     out = np.ascontiguousarray(image, dtype=np.uint8).copy()
     xy_n, conf_n = _as_numpy(xy), _as_numpy(conf)
-    if xy_n.ndim == 2:
+    single = xy_n.ndim == 2
+    if single:
         xy_n, conf_n = xy_n[None], conf_n[None]
+    n = len(xy_n)
+    hands_n = [None] * n if hands is None else list(zip(*(_as_numpy(a).reshape(n, 2, -1, k)
+                                                            for a, k in zip(hands, (2, 1)))))
+    face_n = [None] * n if face is None else list(zip(*(_as_numpy(a).reshape(n, -1, k) for a, k in zip(face, (2, 1)))))
     h, w = out.shape[:2]
-    t = max(1, min(h, w) // 100) if thickness is None else max(1, int(thickness))
-    for pxy, pconf in zip(xy_n, conf_n):
+    if style == "posevid":
+        t = max(1, min(h, w) // 100) if thickness is None else max(1, int(thickness))
+    else:
+        t = max(1, round(min(h, w) / 128)) if thickness is None else max(1, int(thickness))
+    for pxy, pconf, phands, pface in zip(xy_n, conf_n, hands_n, face_n):
         vis = pconf > MIN_CONF
-        for k, (a, b) in enumerate(DRAWN_LIMBS):
-            if vis[a] and vis[b]:
-                cv2.line(out, _pt(pxy[a]), _pt(pxy[b]), COLORS[k], t, cv2.LINE_AA, _SHIFT)
+        if style == "posevid":
+            for k, (a, b) in enumerate(DRAWN_LIMBS):
+                if vis[a] and vis[b]:
+                    cv2.line(out, _pt(pxy[a]), _pt(pxy[b]), COLORS[k], t, cv2.LINE_AA, _SHIFT)
+        else:
+            limbs = np.zeros_like(out)
+            for k, (a, b) in enumerate(DRAWN_LIMBS):
+                if vis[a] and vis[b]:
+                    _ellipse_limb(limbs, pxy[a], pxy[b], t, COLORS[k])
+            drawn = limbs.any(-1)
+            out[drawn] = (limbs[drawn] * LIMB_BRIGHTNESS).astype(np.uint8)
         for j in np.flatnonzero(vis):
             cv2.circle(out, _pt(pxy[j]), int(round(t * _ONE)), COLORS[j], -1, cv2.LINE_AA, _SHIFT)
+        if phands is not None:
+            _draw_hands(out, phands[0], phands[1][..., 0], max(1, round(t / 2)), t)
+        if pface is not None:
+            for p in pface[0][pface[1][:, 0] > MIN_CONF]:
+                cv2.circle(out, _pt(p), int(round(max(1.0, 0.75 * t) * _ONE)), FACE_DOT, -1, cv2.LINE_AA, _SHIFT)
     return out
+
+
+def _ellipse_limb(canvas: np.ndarray, a: np.ndarray, b: np.ndarray, half_width: float,
+                  color: tuple[int, int, int]) -> None:
+    """A filled ellipse whose long axis runs from a to b and whose half-width is ``half_width`` (OpenPose's limbs)."""
+    centre, axis = (a + b) / 2, (b - a) / 2
+    length = float(np.linalg.norm(axis))
+    u = axis / length if length > 1e-6 else np.array([1.0, 0.0], np.float32)
+    v = np.array([-u[1], u[0]], np.float32)
+    angles = np.linspace(0, 2 * np.pi, 36, endpoint=False)
+    pts = centre + np.cos(angles)[:, None] * length * u + np.sin(angles)[:, None] * half_width * v
+    cv2.fillConvexPoly(canvas, np.round(pts * _ONE).astype(np.int32), color, cv2.LINE_AA, _SHIFT)
+
+
+def _draw_hands(canvas: np.ndarray, xy: np.ndarray, conf: np.ndarray, line: int, radius: int) -> None:
+    """Both hands ``(2, 21, 2), (2, 21)``: bones in ``hand_colors()``, then the points as blue dots."""
+    colors = hand_colors()
+    for h_xy, h_conf in zip(xy, conf):
+        vis = h_conf > MIN_CONF
+        for k, (a, b) in enumerate(HAND_LIMBS):
+            if vis[a] and vis[b]:
+                cv2.line(canvas, _pt(h_xy[a]), _pt(h_xy[b]), colors[k], line, cv2.LINE_AA, _SHIFT)
+        for p in h_xy[vis]:
+            cv2.circle(canvas, _pt(p), int(round(radius * _ONE)), HAND_DOT, -1, cv2.LINE_AA, _SHIFT)
 
 
 def _torso_points(xy: np.ndarray, vis: np.ndarray, scale: float) -> np.ndarray:

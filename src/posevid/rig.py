@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from . import layers, mesh
+from . import hands, layers, mesh
 from .errors import PosevidError
 from .poses import Poses, body_height
 from .render import MIN_CONF
@@ -40,7 +40,9 @@ class Rig:
     triangle (0-9 parts, ``layers.LOOSE``); texture: (M,) int, which (H, W) slice of ``atlas`` a triangle
     shows: 0 the photo, 1 the body filled in under the limbs (those triangles are drawn behind everything),
     2.. hidden limbs filled in; atlas: (T H, W, 4) float32 premultiplied RGB in [0, 255] and alpha in [0, 1];
-    src_xy, src_conf: the source pose (18, 2), (18,); scale: its body scale in pixels (``render.body_scale``).
+    src_xy, src_conf: the source pose (18, 2), (18,); scale: its body scale in pixels (``render.body_scale``);
+    source: the one-frame source pose itself (its hands let ``hands.bend`` turn the hands to target hand
+    keypoints).
     """
 
     mesh: mesh.Mesh
@@ -53,6 +55,7 @@ class Rig:
     scale: float
     height: int
     width: int
+    source: Poses | None = None
 
     @classmethod
     def build(cls, rgb: np.ndarray, pose: Poses, alpha: np.ndarray, where: str = "source image") -> Rig:
@@ -111,7 +114,8 @@ class Rig:
         cut = mesh.Mesh(cut.vertices + shift, cut.triangles)
         stray = layers.stray_skin(crgb, labels, cxy, conf, radii, scale)
         atlas = _atlas(rgb, alpha, silhouette, labels, box, hidden_parts, stray)
-        return cls(cut, weights, part, texture, atlas, xy, conf.astype(np.float32), scale, height, width)
+        return cls(cut, weights, part, texture, atlas, xy, conf.astype(np.float32), scale, height, width,
+                   source=pose[:1])
 
     def transforms(self, target: Poses) -> np.ndarray:
         """(10, 2, 3) per-part affines source -> target pose (``mesh.part_transforms``)."""
@@ -131,7 +135,10 @@ class Rig:
         """The mesh moved to the one-frame ``target`` pose (source pixels) and rasterised over the source's
         (H, W) in the depth order of ``keys`` (default ``depth(target)``): ``levels`` depth levels (see
         ``mesh.rasterize``)."""
-        moved = mesh.skin(self.mesh.vertices, self.weights, self.transforms(target))
+        transforms = self.transforms(target)
+        moved = mesh.skin(self.mesh.vertices, self.weights, transforms)
+        if self.source is not None:
+            moved = hands.bend(moved, self.mesh.vertices, self.weights, self.source, target, transforms)
         keys = self.depth(target) if keys is None else keys
         key = np.where(self.texture == 1, _UNDERLAY_KEY, keys[self.part])
         priority = np.unique(key, return_inverse=True)[1]

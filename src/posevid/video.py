@@ -172,6 +172,10 @@ class VideoReader:
             container = av.open(str(self.path), mode="r")
         except (av.error.FFmpegError, OSError, UnicodeDecodeError) as err:
             raise PosevidError(self.path, f"cannot open the video ({err})") from None
+        if container.format.name == "tty":  # FFmpeg shows any text file as an ANSI-art video
+            container.close()
+            raise PosevidError(self.path, "is a text file, not a video (pose files: .npz, .json, .csv, .bvh, "
+                                          "DeepMimic .txt)")
         if not container.streams.video:
             container.close()
             raise PosevidError(self.path, "the file holds no video stream")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..skeleton import FLIP_PERM
+from ..skeleton import FACE_FLIP_PERM, FLIP_PERM
 
 # DensePose part index (1..24) -> its mirror part (hands, feet, legs, arms and head sides swap).
 _IUV_FLIP = np.array([0, 1, 2, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15, 18, 17, 20, 19, 22, 21, 24, 23],
@@ -20,11 +20,12 @@ _IUV_KEYS = ("src_iuv", "iuv")
 
 
 def flip_keypoints(xy: torch.Tensor, conf: torch.Tensor, width: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mirror COCO-18 keypoints: xy (..., 18, 2) pixels, conf (..., 18) -> flipped copies.
+    """Mirror COCO-18 keypoints (or the 68 iBUG face landmarks): xy (..., J, 2) pixels, conf (..., J) -> flipped
+    copies.
 
     Left and right joints swap, x -> width - 1 - x, missing joints (conf 0) stay at 0.
     """
-    perm = list(FLIP_PERM)
+    perm = list(FACE_FLIP_PERM if xy.shape[-2] == len(FACE_FLIP_PERM) else FLIP_PERM)
     xy, conf = xy[..., perm, :].clone(), conf[..., perm].clone()
     xy[..., 0] = width - 1 - xy[..., 0]
     xy[conf <= 0] = 0

@@ -18,7 +18,7 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -27,6 +27,7 @@ from torch.utils.data import Dataset
 
 from ..errors import PosevidError
 from ..options import option, parse
+from ..poses import Poses
 from ..tensors import image_to_tensor
 from .augment import color_jitter, flip_item
 from .prepared import FRAMES, IUV, MASKS, image_path, read_clip_poses, read_index, read_meta, read_png
@@ -43,6 +44,8 @@ class ClipOptions:
     source: bool = option(True, "also give a random source frame of the same clip")
     flip: bool = option(False, "mirror half of the training items (left/right joints swapped)")
     color: float = option(0.0, "colour jitter strength of training items (0: off)", ge=0)
+    keypoints: Literal["body", "face"] = option("body", "the pose of each item: the 18 body joints, or the 68 face "
+                                                        "landmarks of a face dataset (prepare --subject face)")
 
 
 @dataclass(frozen=True)
@@ -94,11 +97,12 @@ class ClipDataset(Dataset):
 
     ``source``: also give a random source frame of the same clip. ``flip``: mirror half of the items
     (left/right joints and IUV parts swapped). ``size``: resize on load (None = as prepared).
-    ``color``: colour jitter strength (0 = off). Clips shorter than ``frames`` are skipped.
+    ``color``: colour jitter strength (0 = off). Clips shorter than ``frames`` are skipped. ``keypoints``
+    ``face``: ``xy`` / ``conf`` hold the 68 face landmarks (a face dataset) instead of the body's 18 joints.
     """
 
     def __init__(self, root: str | Path, split: str, frames: int = 1, source: bool = True, flip: bool = False,
-                 size: int | None = None, color: float = 0.0):
+                 size: int | None = None, color: float = 0.0, keypoints: str = "body"):
         self.root = Path(root)
         index = read_index(self.root)
         if split not in ("train", "test"):
@@ -114,6 +118,10 @@ class ClipDataset(Dataset):
             if int(meta["frames"]) < self.frames:
                 continue
             poses = read_clip_poses(self.root, name)
+            if keypoints == "face":  # the 68 landmarks take the joints' place in the items
+                if poses.face_xy is None:
+                    raise PosevidError(self.root / name, "has no face landmarks (make it with prepare --subject face)")
+                poses = Poses(poses.face_xy, poses.face_conf, poses.width, poses.height, poses.fps)
             self.clips.append(name)
             self.poses.append(poses.rescale(self.size, self.size) if self.size != poses.width else poses)
             self.has_iuv.append(bool(meta.get("iuv")))
@@ -176,4 +184,4 @@ class ClipDataset(Dataset):
 def _clips(opts: ClipOptions, root: Path, split: str) -> ClipDataset:
     train = split == "train"
     return ClipDataset(root, split, frames=opts.frames, source=opts.source, flip=train and opts.flip,
-                       size=opts.size, color=opts.color if train else 0.0)
+                       size=opts.size, color=opts.color if train else 0.0, keypoints=opts.keypoints)

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..crop import crop_square, square_box
 from ..errors import PosevidError
+from ..face import face_mask
 from ..io_utils import atomic_path
 from ..posefiles import write_poses
 from ..poses import Poses
@@ -195,11 +196,25 @@ def _inside(part: Part, t: int) -> bool:
     return part.start <= t and (part.stop is None or t < part.stop)
 
 
+def face_region(pose: Poses) -> np.ndarray | None:
+    """(x0, y0, x1, y1) of the head in one frame: the face's box (forehead included) grown by a quarter of its
+    size each side (hair, ears, chin); None without a face."""
+    from ..face import face_box, found
+
+    if not found(pose)[0]:
+        return None
+    x0, y0, x1, y1 = face_box(pose.face_xy[0])
+    gx, gy = 0.25 * (x1 - x0), 0.25 * (y1 - y0)
+    return np.array([x0 - gx, y0 - gy, x1 + gx, y1 + gy])
+
+
 def prepare_video(job: VideoJob, out: Path, size: int, margin: float = 0.1,
-                  progress: Callable[[int], None] | None = None) -> list[tuple[Part, dict]]:
+                  progress: Callable[[int], None] | None = None, subject: str = "body") -> list[tuple[Part, dict]]:
     """Prepare the unfinished clips of one video into ``out/<part.name>``; returns (part, meta) pairs.
 
-    One square box around the person over all the frames used is shared by the video's clips.
+    One square box around the person over all the frames used is shared by the video's clips. ``subject``
+    ``face``: the box is around the head (``face_region``), the poses are face poses (68 landmarks, no body:
+    ``keypoints="face"``) and the masks the face's (``face.face_mask``).
     ``progress(n)`` is called with the number of frames just processed (two passes: 2 x frames).
     """
     from ..estimate import PoseEstimator
@@ -222,13 +237,17 @@ def prepare_video(job: VideoJob, out: Path, size: int, margin: float = 0.1,
         fps, width, height = reader.fps, reader.width, reader.height
         reader.close()
         poses, boxes = [], []
-        with PoseEstimator() as est:
+        with PoseEstimator(keypoints="face" if subject == "face" else "body") as est:
             for k, (pose, mask) in enumerate(est.stream(_frames(job.source, lo, hi), fps)):
                 mask = np.asarray(mask, np.float32)
                 if mask.shape != (height, width):
                     mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR)
                 poses.append(pose)
-                box = person_box(mask, pose.xy[0], pose.conf[0])
+                if subject == "face":
+                    box = face_region(pose)
+                    mask = face_mask(pose.face_xy[0], height, width) if box is not None else mask
+                else:
+                    box = person_box(mask, pose.xy[0], pose.conf[0])
                 if box is not None and any(_inside(p, lo + k) for p in parts):
                     boxes.append(box)
                 _write_png(scratch / f"{k:06d}.png", (mask > 0.5).astype(np.uint8) * 255)
@@ -241,7 +260,7 @@ def prepare_video(job: VideoJob, out: Path, size: int, margin: float = 0.1,
         if job.crop == "full":
             box = full_box(width, height)
         elif not boxes:
-            raise PosevidError(job.source, "no person found in any frame")
+            raise PosevidError(job.source, f"no {'face' if subject == 'face' else 'person'} found in any frame")
         else:
             box = track_box(np.stack(boxes), width, height, margin)
         iuv_frames = _frames(job.iuv, lo, hi) if job.iuv else None
@@ -270,7 +289,7 @@ def prepare_video(job: VideoJob, out: Path, size: int, margin: float = 0.1,
             write_poses(work[p.name] / POSES, all_poses[p.start - lo:stop - lo], "npz")
             meta = {"source": str(job.source), "frame_range": [p.start, stop], "crop": list(box),
                     "source_size": [width, height], "fps": fps, "frames": n, "size": size,
-                    "iuv": job.iuv is not None, "iuv_source": str(job.iuv) if job.iuv else None}
+                    "iuv": job.iuv is not None, "iuv_source": str(job.iuv) if job.iuv else None, "subject": subject}
             with atomic_path(work[p.name] / META) as tmp:
                 tmp.write_text(json.dumps(meta, indent=1))
             shutil.rmtree(out / p.name, ignore_errors=True)
@@ -391,10 +410,10 @@ def prepare_pairs(layout: PairLayout, out: str | Path) -> dict:
 
 
 def _run_job(job: VideoJob, out: Path, size: int, margin: float,
-             progress: Callable[[int], None] | None) -> tuple[list[Part], str | None]:
+             progress: Callable[[int], None] | None, subject: str = "body") -> tuple[list[Part], str | None]:
     """Prepare one video (also a worker entry); a ``PosevidError`` becomes an error line, not a stop."""
     try:
-        return [p for p, _ in prepare_video(job, out, size, margin, progress)], None
+        return [p for p, _ in prepare_video(job, out, size, margin, progress, subject)], None
     except PosevidError as err:
         return [], str(err)
 
@@ -418,18 +437,23 @@ def _frame_total(jobs: list[VideoJob]) -> int | None:
 def prepare(inputs: list[str | Path], out: str | Path, size: int = 256, workers: int = 1,
             iuv_dir: str | Path | None = None, test_fraction: float = 0.2, frames: str | None = None,
             max_frames: int | None = None, split: str | None = None, test_frames: str | None = None,
-            margin: float = 0.1, show_progress: bool = True, layout: str | None = None) -> tuple[dict, list[str]]:
+            margin: float = 0.1, show_progress: bool = True, layout: str | None = None,
+            subject: str = "body") -> tuple[dict, list[str]]:
     """Prepare every clip of ``inputs`` into ``out`` (skipping finished ones) and update the index.
 
     Returns (index dict, error lines). A video that fails (unreadable, no person) gives one error line
     and the others go on. ``split`` ("train" | "test") forces the split of the clips of ``frames``.
     ``layout`` (``posevid.data.layouts``): ``inputs`` is one downloaded dataset folder in that layout; a
     video layout's clips keep its splits; a pair layout is copied by ``prepare_pairs`` (its dict returned).
+    ``subject``: ``body`` (person crops) or ``face`` (head crops of talking-head videos with face landmarks
+    and face masks; see ``prepare_video``).
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     if size < 16 or size % 16:
         raise PosevidError(None, f"--size must be a multiple of 16 (got {size})")
+    if subject not in ("body", "face"):
+        raise PosevidError(None, f"--subject must be body or face, not {subject}")
     if split not in (None, "train", "test"):
         raise PosevidError(None, f"--split must be train or test, not {split}")
     if iuv_dir is not None and not Path(iuv_dir).is_dir():
@@ -466,12 +490,12 @@ def prepare(inputs: list[str | Path], out: str | Path, size: int = 256, workers:
 
         if workers <= 1 or len(todo) <= 1:
             for job in todo:
-                finish(*_run_job(job, out, size, margin, lambda n: bar.advance(task, n)))
+                finish(*_run_job(job, out, size, margin, lambda n: bar.advance(task, n), subject))
             return index, errors
         ctx = multiprocessing.get_context("spawn")
         with ctx.Manager() as manager, ProcessPoolExecutor(min(workers, len(todo)), mp_context=ctx) as pool:
             queue = manager.Queue()
-            pending = {pool.submit(_run_job, job, out, size, margin, queue.put) for job in todo}
+            pending = {pool.submit(_run_job, job, out, size, margin, queue.put, subject) for job in todo}
             while pending:
                 finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 while not queue.empty():

@@ -34,7 +34,8 @@ class Capabilities:
     trains: bool = True  # has optimizers: ``posevid train`` trains it
     animates: bool = True  # ``animator()`` makes frames of a photo for target poses
     generates_motion: bool = False  # ``motion()`` makes a pose sequence from an action label
-    needs_densepose: bool = False  # its data needs DensePose IUV (``posevid prepare --iuv``)
+    needs_densepose: bool = False  # its data and animator need DensePose IUV (``posevid prepare --iuv``)
+    faces: bool = False  # its animator animates a face pose (``face.is_face_pose``: a portrait's face)
 
 
 @dataclass

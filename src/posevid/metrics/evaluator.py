@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..errors import PosevidError
+from ..face import found as face_found
 from ..tensors import image_to_tensor
 from . import inception, keypoints, pixel, temporal
 from .lpips import load_lpips
@@ -30,14 +31,15 @@ METRICS: dict[str, bool] = {
     "l1": False, "psnr": True, "ssim": True, "ms_ssim": True, "mask_ssim": True, "mask_ms_ssim": True,
     "masked_l1": False, "lpips": False, "mask_lpips": False, "st_lpips_alex": False, "st_lpips_vgg": False,
     "mask_st_lpips_alex": False, "perceptual": False, "fid": False, "kid": False,
-    "is": True, "mask_is": True, "akd": False, "mkr": False, "warp_error": False,
+    "is": True, "mask_is": True, "akd": False, "mkr": False, "face_nme": False, "warp_error": False,
 }
 # What a reader must know beside a number (shown in the Markdown report).
 NOTES = {name: ST_LPIPS_CITATION for name in ("st_lpips_alex", "st_lpips_vgg", "mask_st_lpips_alex")}
 # Reference numbers reported beside them: the same measure on the real video, or a spread.
 EXTRAS = ("warp_error_real", "is_real", "mask_is_real", "is_std", "kid_std")
 CURVES = ("l1", "psnr", "ssim", "ms_ssim", "masked_l1", "mask_ssim", "mask_ms_ssim", "lpips", "mask_lpips",
-          "st_lpips_alex", "st_lpips_vgg", "mask_st_lpips_alex", "perceptual", "akd", "warp_error", "warp_error_real")
+          "st_lpips_alex", "st_lpips_vgg", "mask_st_lpips_alex", "perceptual", "akd", "face_nme", "warp_error",
+          "warp_error_real")
 # Metrics computed by networks in batches (``_NetBatch``), in the order their curves are filled.
 NET_METRICS = ("lpips", "mask_lpips", "st_lpips_alex", "st_lpips_vgg", "mask_st_lpips_alex", "perceptual")
 FID_MIN_IMAGES = 2048  # below this FID is biased upward and not comparable with published numbers
@@ -183,6 +185,7 @@ class Evaluator:
         self.classifier = inception.load_classifier(inception_classifier) if inception_classifier else None
         self.inception = inception.InceptionFeatures()
         self.estimator = PoseEstimator()
+        self.face_estimator = PoseEstimator(keypoints="face")
         self.curves: dict[str, list[float]] = {k: [] for k in CURVES}
         names = ["generated", "real"] + (["generated_masked", "real_masked"] if self.classifier is not None else [])
         self.features = {k: _Features(self.inception, inception_batch) for k in names}
@@ -246,6 +249,9 @@ class Evaluator:
         c["akd"].append(dist)
         self.keypoints_missing += lost
         self.keypoints_real += found
+        real_face, gen_face = self.face_estimator.image(real)[0], self.face_estimator.image(gen)[0]
+        if face_found(real_face)[0] and face_found(gen_face)[0]:
+            c["face_nme"].append(keypoints.face_landmark_error(gen_face.face_xy[0], real_face.face_xy[0]))
         if self.classifier is not None and mask.any():
             self.features["generated_masked"].add(gen_m)
             self.features["real_masked"].add(real_m)
@@ -300,13 +306,15 @@ class Evaluator:
         out["akd"] = akd if akd is not None else missing("no keypoint found in the same frame of both videos")
         out["mkr"] = (self.keypoints_missing / self.keypoints_real if self.keypoints_real
                       else missing("no keypoint found in the real video"))
+        nme = _mean(self.curves["face_nme"])
+        out["face_nme"] = nme if nme is not None else missing("no face found in the same frame of both videos")
         warp_gen, warp_real = _mean(self.curves["warp_error"]), _mean(self.curves["warp_error_real"])
         out["warp_error"] = warp_gen if warp_gen is not None else missing("needs at least 2 paired frames")
         if warp_real is not None:
             out["warp_error_real"] = warp_real
         if self.counts["paired"] == 0:
             for name in ("l1", "psnr", "ssim", "ms_ssim", "mask_ms_ssim", "lpips", "mask_lpips", "st_lpips_alex",
-                         "st_lpips_vgg", "mask_st_lpips_alex", "perceptual", "akd", "mkr"):
+                         "st_lpips_vgg", "mask_st_lpips_alex", "perceptual", "akd", "mkr", "face_nme"):
                 out[name] = missing("no frame pairs")
         ordered = {k: out[k] for k in (*METRICS, *EXTRAS) if k in out}
         ordered["meta"] = self._meta()
@@ -317,6 +325,7 @@ class Evaluator:
         return {
             "frames": dict(self.counts), "size": [w, h],
             "units": {"l1": "[0, 1]", "psnr": f"dB, identical frames = {pixel.PSNR_CAP:g}", "akd": "pixels",
+                      "face_nme": "mean landmark distance / the real face's inter-ocular distance",
                       "warp_error": "MSE of values in [0, 1]"},
             "ms_ssim_scales": pixel.ms_ssim_scales(h, w) if self.size else None,
             "keypoint_min_conf": keypoints.MIN_CONF,
@@ -328,8 +337,9 @@ class Evaluator:
         }
 
     def close(self) -> None:
-        """Free the pose estimator's graph."""
+        """Free the pose estimators' graphs."""
         self.estimator.close()
+        self.face_estimator.close()
 
     def __enter__(self) -> Evaluator:
         return self

@@ -17,6 +17,7 @@ the previous frame is detached, which keeps memory at one frame's graph.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -101,6 +102,8 @@ class DwNet(Method):
             raise PosevidError("data.size", f"must be divisible by 4 for DwNet, got {self.size}")
         ngf, norm = m.ngf, m.norm
         self.use_iuv = m.iuv
+        if self.use_iuv:  # this model's data, and its animator's every step, need DensePose IUV
+            self.capabilities = dataclasses.replace(self.capabilities, needs_densepose=True)
         self.sigma = m.sigma or self.size / 48
         self.grid_background = m.grid_background
         self.pose_ch = NUM_JOINTS + (3 if self.use_iuv else 0)

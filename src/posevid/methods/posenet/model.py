@@ -30,12 +30,12 @@ STRIDE = 4
 class PoseNet(nn.Module):
     """(B, 3, H, W) in [-1, 1] -> features: [stride-2 features, residual features, heatmaps (B, 18, H/4, W/4)]."""
 
-    def __init__(self, base: int = 32, blocks: int = 2):
+    def __init__(self, base: int = 32, blocks: int = 2, joints: int = NUM_JOINTS):
         super().__init__()
         self.stem = nn.Sequential(ConvBlock(3, base, 7), DownBlock(base, base * 2))
         self.down = DownBlock(base * 2, base * 4)
         self.res = nn.Sequential(*[ResBlock(base * 4) for _ in range(blocks)])
-        self.head = nn.Conv2d(base * 4, NUM_JOINTS, 1)
+        self.head = nn.Conv2d(base * 4, joints, 1)
 
     def forward(self, x: Tensor) -> list[Tensor]:
         a = self.stem(x)

@@ -131,6 +131,8 @@ class SCGANOptions:
     perturb_prob: float = option(0.0, "fraction of training targets given abnormal keypoints", ge=0, le=1)
     perturb_jitter: float = option(0.03, "their keypoint jitter, as a fraction of the image size", ge=0)
     perturb_drop: float = option(0.1, "their probability of dropping each joint", ge=0, le=1)
+    joints: int = option(NUM_JOINTS, "keypoints per pose: 18 body joints, or 68 face landmarks (data.keypoints: "
+                                     "face, the paper's face experiment)", ge=1)
     posenet: PoseNetOptions = option(PoseNetOptions(), "the pose network of the semantic loss (stage posenet)")
 
 
@@ -222,10 +224,10 @@ class SCGAN(Method):
         if self.size % 16:
             raise PosevidError("data.size", f"scgan needs data.size divisible by 16, got {self.size}")
         self.sigma = m.sigma or self.size / 32
-        self.G = SCGenerator(m.base, m.res_blocks, m.skips)
-        self.D = PatchDiscriminator(3 + 3 + NUM_JOINTS, m.d_base, m.d_layers)
+        self.G = SCGenerator(m.base, m.res_blocks, m.skips, m.joints)
+        self.D = PatchDiscriminator(3 + 3 + m.joints, m.d_base, m.d_layers)
         self.gan = GANLoss(m.gan_mode)
-        self.pose_net = PoseNet(m.posenet.base, m.posenet.blocks).requires_grad_(False)
+        self.pose_net = PoseNet(m.posenet.base, m.posenet.blocks, m.joints).requires_grad_(False)
         # Steps of the pose-network stage; the generator stage refuses a semantic loss from an untrained one.
         self.register_buffer("posenet_steps", torch.zeros((), dtype=torch.long))
         self.start_stage(m.stage)

@@ -5,6 +5,10 @@ layers, with harmonic skinning weights and the body filled in under limbs that c
 pose deforms the mesh by linear blend skinning and rasterises it in depth order, and the drawn person is
 composited over the clean plate made once from the source (``posevid.plate``: the person's region, its
 alpha refined at the edges, inpainted from the background around it).
+
+A face pose (the face landmarks with no body joints, as the pipeline gives for a face close-up: see
+``posevid.face``) animates the portrait's face instead: ``facewarp.FaceRig``, a triangle mesh of the face
+deformed by the target landmarks, the background and hair kept still.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import numpy as np
 import torch
 
 from ...errors import PosevidError
+from ...face import is_face_pose
+from ...facewarp import FaceRig
 from ...plate import clean_plate, refine_alpha
 from ...poses import Poses
 from ...rig import Rig
@@ -27,6 +33,7 @@ class WarpAnimator(Animator):
 
     def __init__(self) -> None:
         self._rig: Rig | None = None
+        self._face: FaceRig | None = None
         self._background: np.ndarray | None = None  # (H, W, 3) float32 in [0, 255]
 
     def reset(self, source: np.ndarray, pose: Poses, mask: np.ndarray | None = None) -> None:
@@ -40,15 +47,21 @@ class WarpAnimator(Animator):
             raise ValueError(f"source pose is for {pose.width}x{pose.height}, the image is {width}x{height}")
         if mask is None:
             mask = pose_mask(pose.xy[0], pose.conf[0], height, width)
+        self.alpha = None
+        if is_face_pose(pose):
+            self._rig, self._face = None, FaceRig(source, pose.face_xy[0])
+            return
+        self._face = None
         mask = np.clip(np.asarray(mask, np.float32), 0.0, 1.0)
         self._rig = Rig.build(source, pose, mask)
         plate = clean_plate(source, np.maximum(mask, refine_alpha(source, mask)))  # with the soft fringes
         self._background = plate.astype(np.float32)
         self._keys: np.ndarray | None = None  # the depth order of the last frame (it holds against flicker)
-        self.alpha = None
 
     def step(self, target: Poses) -> np.ndarray:
         """The frame (H, W, 3) uint8 of the source person in the one-frame ``target`` pose (source pixels)."""
+        if self._face is not None:
+            return self._face.render(target.face_xy[0])
         if self._rig is None or self._background is None:
             raise RuntimeError("WarpAnimator.step before reset")
         self._keys = self._rig.depth(target, self._keys)
@@ -62,7 +75,7 @@ class WarpAnimator(Animator):
 class WarpMethod(Method):
     """Untrained baseline: the photo's person as a skinned, layered mesh posed by each target."""
 
-    capabilities = Capabilities(trains=False, animates=True)
+    capabilities = Capabilities(trains=False, animates=True, faces=True)
     Options = NoOptions
 
     def __init__(self, cfg: dict[str, Any] | None = None):

@@ -1,0 +1,502 @@
+"""Skeleton renders back to keypoints: OpenPose / DWPose-style stick figures (coloured limbs on a dark
+background, as Moore-AnimateAnyone, MimicMotion and MusePose keep their driving motion) decoded frame by frame.
+
+Each of OpenPose's 17 drawn limbs has its own colour (``skeleton.COLORS[k]`` for limb k, at full or at
+60% brightness) and each joint its own dot (``COLORS[j]``), all 18 hues 20 degrees apart. A pixel's hue
+names the limb it belongs to; each limb's pixels give a segment whose two ends are its joints, and a
+joint's dot, where it can be told apart from the limbs (the DWPose look: dim limbs, bright dots), pins
+the joint down. Hands (DWPose: 20 bones in hues 18 degrees apart, bright and thin, near the wrists) are
+decoded the same way from their bones. White face dots carry no identity and are not decoded.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .densepose import NUM_IUV_PARTS
+from .poses import Poses
+from .skeleton import DRAWN_LIMBS, HAND_LIMBS, HAND_POINTS, JOINT, NUM_JOINTS
+
+BODY_HUE_STEP = 20.0  # degrees between the hues of skeleton.COLORS
+HAND_HUE_STEP = 360.0 / len(HAND_LIMBS)  # degrees between the hues of render.hand_colors()
+HUE_TOLERANCE = 7.0  # degrees a pixel's hue may be off its colour's (video compression)
+MIN_SATURATION = 0.55
+MIN_VALUE = 70  # darker pixels are background
+BRIGHT = 215  # dots and hand bones are drawn at full brightness, OpenPose-style limbs at 60% (153)
+MIN_LIMB_PIXELS = 6
+MIN_HAND_BONES = 10  # a hand is decoded only when this many of its 20 bones show (DWPose's dots hide small hands)
+
+
+@dataclass
+class _Segment:
+    """A limb's pixels as a segment: its two ends (2, 2) and its half-width, in pixels."""
+
+    ends: np.ndarray
+    half_width: float
+
+
+def hue_saturation_value(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(H, W, 3) uint8 RGB -> hue in degrees [0, 360) (in steps of 360/256), saturation [0, 1] and
+    value 0..255, float32 each."""
+    hsv = cv2.cvtColor(np.ascontiguousarray(rgb, np.uint8), cv2.COLOR_RGB2HSV_FULL)
+    return (hsv[..., 0].astype(np.float32) * (360 / 256), hsv[..., 1].astype(np.float32) / 255,
+            hsv[..., 2].astype(np.float32))
+
+
+def _hue_index(hue: np.ndarray, step: float, count: int) -> np.ndarray:
+    """Index of the nearest of ``count`` hues ``step`` degrees apart, or -1 when further than the tolerance."""
+    idx = np.round(hue / step).astype(np.int64)
+    off = np.abs(hue - idx * step)
+    return np.where(off <= HUE_TOLERANCE, idx % count, -1)
+
+
+def _segment(ys: np.ndarray, xs: np.ndarray) -> _Segment | None:
+    """The segment through a limb's pixels (row and column indices): its main component(s), principal
+    axis and extreme projections; None for too few pixels or a round blob."""
+    if xs.size < MIN_LIMB_PIXELS:
+        return None
+    y0, x0 = ys.min(), xs.min()
+    mask = np.zeros((ys.max() - y0 + 1, xs.max() - x0 + 1), np.uint8)
+    mask[ys - y0, xs - x0] = 1
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = np.zeros(count, bool)
+    keep[1:] = areas >= max(MIN_LIMB_PIXELS, 0.25 * areas.max())
+    kept = keep[labels[ys - y0, xs - x0]]
+    pts = np.stack([xs[kept], ys[kept]], 1).astype(np.float32)
+    if len(pts) < MIN_LIMB_PIXELS:
+        return None
+    centre = pts.mean(0)
+    _, _, vt = np.linalg.svd(pts - centre, full_matrices=False)
+    u = vt[0]
+    proj = (pts - centre) @ u
+    lo, hi = np.percentile(proj, [0.5, 99.5])
+    length = max(float(hi - lo), 1.0)
+    half_width = float(len(pts)) / length / 2
+    if length < 2.5 * half_width:  # a blob, not a limb
+        return None
+    return _Segment(np.stack([centre + lo * u, centre + hi * u]), half_width)
+
+
+def _blobs(ys: np.ndarray, xs: np.ndarray) -> list[tuple[np.ndarray, float]]:
+    """Centres (x, y) and areas of the connected blobs of the pixels at rows ``ys``, columns ``xs``."""
+    if xs.size == 0:
+        return []
+    y0, x0 = ys.min(), xs.min()
+    mask = np.zeros((ys.max() - y0 + 1, xs.max() - x0 + 1), np.uint8)
+    mask[ys - y0, xs - x0] = 1
+    count, _, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    return [(centroids[i].astype(np.float32) + [x0, y0], float(stats[i, cv2.CC_STAT_AREA])) for i in range(1, count)
+            if stats[i, cv2.CC_STAT_AREA] >= 4]
+
+
+def _by_index(mask: np.ndarray, idx: np.ndarray, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(rows, columns) of the pixels of ``mask`` with each colour index 0..count-1."""
+    ys, xs = np.nonzero(mask & (idx >= 0))
+    labels = idx[ys, xs]
+    order = np.argsort(labels, kind="stable")
+    ys, xs, labels = ys[order], xs[order], labels[order]
+    bounds = np.searchsorted(labels, np.arange(count + 1))
+    return [(ys[bounds[k]:bounds[k + 1]], xs[bounds[k]:bounds[k + 1]]) for k in range(count)]
+
+
+def _split_dots(coloured: np.ndarray, bright: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(dot pixels, limb pixels) of a render whose pixels have colour indices ``idx``.
+
+    Two brightness levels (OpenPose / DWPose: limbs at 60%): dots are the bright blobs that survive an
+    opening (thin bright hand bones do not), limbs the dim pixels. One level (posevid's thin lines):
+    within each colour, dots are the round blobs apart from the lines (a dot on its own colour's line
+    stays part of the line).
+    """
+    dim = coloured & ~bright
+    if dim.sum() > 0.3 * coloured.sum():
+        disc3 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+        return cv2.morphologyEx(bright.astype(np.uint8), cv2.MORPH_OPEN, disc3) > 0, dim
+    dots = np.zeros_like(coloured)
+    for j in np.unique(idx[coloured & (idx >= 0)]):
+        count, labels, stats, _ = cv2.connectedComponentsWithStats((coloured & (idx == j)).astype(np.uint8),
+                                                                   connectivity=8)
+        for c in range(1, count):
+            x, y, w, h, area = stats[c]
+            if area >= 4 and _round(labels[y:y + h, x:x + w] == c):
+                dots[y:y + h, x:x + w] |= labels[y:y + h, x:x + w] == c
+    return dots, coloured & ~dots
+
+
+def _round(mask: np.ndarray) -> bool:
+    """Whether a blob is about as long as it is wide (a dot rather than a line)."""
+    ys, xs = np.nonzero(mask)
+    cov = np.cov(np.stack([xs, ys]).astype(np.float64)) if xs.size > 2 else np.eye(2)
+    low, high = np.linalg.eigvalsh(cov)
+    return bool(high <= 2.5 * max(low, 1e-6))
+
+
+def _orient(segments: dict[int, _Segment], limbs: tuple[tuple[int, int], ...], anchors: dict[int, np.ndarray],
+            root: int | None) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Which end of each segment is which joint: {limb: (end at joint a, end at joint b)}.
+
+    Limbs are oriented from joints already placed (``anchors``, e.g. dots), then outwards from the
+    ``root`` joint (where most segments meet), then from each other, until nothing changes.
+    """
+    placed: dict[int, list[np.ndarray]] = {j: [p] for j, p in anchors.items()}
+    if root is not None and root not in placed:
+        ends = [(k, e) for k, seg in segments.items() if root in limbs[k] for e in seg.ends]
+        if ends:
+            best = min(ends, key=lambda ke: sum(min(np.linalg.norm(e2 - ke[1]) for e2 in segments[k2].ends)
+                                                for k2 in {k for k, _ in ends}))
+            placed[root] = [best[1]]
+    oriented: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    changed = True
+    while changed:
+        changed = False
+        for k, seg in segments.items():
+            if k in oriented:
+                continue
+            a, b = limbs[k]
+            cost = []
+            for first, second in ((0, 1), (1, 0)):
+                terms = [min(np.linalg.norm(seg.ends[first] - p) for p in placed[a])] if a in placed else []
+                terms += [min(np.linalg.norm(seg.ends[second] - p) for p in placed[b])] if b in placed else []
+                cost.append(sum(terms) / len(terms) if terms else None)
+            if cost[0] is None:
+                continue
+            first, second = (0, 1) if cost[0] <= cost[1] else (1, 0)
+            oriented[k] = (seg.ends[first], seg.ends[second])
+            placed.setdefault(a, []).append(seg.ends[first])
+            placed.setdefault(b, []).append(seg.ends[second])
+            changed = True
+    return oriented
+
+
+def _assemble(oriented: dict[int, tuple[np.ndarray, np.ndarray]], segments: dict[int, _Segment],
+              limbs: tuple[tuple[int, int], ...], dots: dict[int, list[tuple[np.ndarray, float]]], joints: int,
+              prefer_dots: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Joint positions: the joint's dot nearest the limb ends at it, where one lies within reach (or the
+    only dot of its colour when no limb reaches the joint (DWPose's hand dots share the left knee's blue),
+    or the one whole dot of a ``prefer_dots`` joint), else the mean of those limb ends. Returns (J, 2), (J,)
+    with confidence 1 or 0, and (J,) bool: placed on a dot."""
+    ends: dict[int, list[tuple[np.ndarray, float]]] = {}
+    for k, (ea, eb) in oriented.items():
+        a, b = limbs[k]
+        ends.setdefault(a, []).append((ea, segments[k].half_width))
+        ends.setdefault(b, []).append((eb, segments[k].half_width))
+    xy = np.zeros((joints, 2), np.float32)
+    conf = np.zeros(joints, np.float32)
+    on_dot = np.zeros(joints, bool)
+    sizes = [area for found in dots.values() for _, area in found]
+    full = 0.5 * float(np.median(sizes)) if sizes else 0.0
+    for j in range(joints):
+        near = ends.get(j, [])
+        candidates = dots.get(j, [])
+        whole = [d for d in candidates if d[1] >= full]
+        # The head's limbs are short and hidden under its dots: one clean dot of the colour places the joint.
+        if (not near and len(candidates) == 1) or (j in prefer_dots and len(whole) == 1):
+            xy[j], conf[j], on_dot[j] = max(whole or candidates, key=lambda d: d[1])[0], 1, True
+            continue
+        if not near:
+            continue
+        estimate = np.mean([e for e, _ in near], 0)
+        reach = 3 * max(w for _, w in near) + 3
+        best = min(candidates, key=lambda d: float(np.linalg.norm(d[0] - estimate)), default=None)
+        use_dot = best is not None and np.linalg.norm(best[0] - estimate) <= reach
+        xy[j], conf[j], on_dot[j] = (best[0] if use_dot else estimate), 1, use_dot
+    return xy, conf, on_dot
+
+
+def decode_skeleton(rgb: np.ndarray, fps: float = 30.0, hands: bool = True) -> Poses:
+    """One OpenPose / DWPose-style skeleton render (H, W, 3) uint8 RGB -> a one-frame ``Poses``.
+
+    Body joints (COCO-18) from the limb colours and joint dots; with ``hands``, both hands (21 points
+    each) from the bone colours near each wrist when the render has them. Decoded points have
+    confidence 1, the rest 0. Works on full-brightness (posevid, thin OpenPose) and 60%-brightness
+    (ControlNet / DWPose) limbs.
+    """
+    height, width = rgb.shape[:2]
+    hue, sat, val = hue_saturation_value(rgb)
+    coloured = (sat >= MIN_SATURATION) & (val >= MIN_VALUE)
+    ys, xs = np.nonzero(coloured)
+    if xs.size == 0:
+        return Poses.empty(1, width, height, fps)
+    y0, x0 = max(int(ys.min()) - 2, 0), max(int(xs.min()) - 2, 0)
+    box = np.s_[y0:int(ys.max()) + 3, x0:int(xs.max()) + 3]
+    hue, coloured, bright = hue[box], coloured[box], coloured[box] & (val[box] >= BRIGHT)
+    body_idx = _hue_index(hue, BODY_HUE_STEP, NUM_JOINTS)
+    dot_mask, limb_mask = _split_dots(coloured, bright, body_idx)
+    segments = _segments(limb_mask, body_idx, len(DRAWN_LIMBS))
+    dots = {j: found for j, (ys, xs) in enumerate(_by_index(dot_mask, body_idx, NUM_JOINTS))
+            if (found := _blobs(ys, xs))}
+    anchors = {j: max(found, key=lambda d: d[1])[0] for j, found in dots.items() if len(found) == 1}
+    oriented = _orient(segments, DRAWN_LIMBS, anchors, JOINT["neck"])
+    xy, conf, on_dot = _assemble(oriented, segments, DRAWN_LIMBS, dots, NUM_JOINTS, HEAD_JOINTS)
+    _head_from_face(xy, conf, on_dot, coloured, sat[box] < 0.3, val[box], body_idx)
+    groups = {}
+    if hands:
+        hand_xy, hand_conf = _decode_hands(hue, bright & ~dot_mask, xy, conf)
+        if (hand_conf > 0).any():
+            hand_xy[hand_conf > 0] += [x0, y0]
+            groups = {"hand_xy": hand_xy[None], "hand_conf": hand_conf[None]}
+    xy[conf > 0] += [x0, y0]
+    return Poses(xy[None], conf[None], width, height, fps, **groups)
+
+
+EYE_OFFSET = (0.19, 0.17)  # eyes from the face dots' centre, across and up, in face-dot extents (measured)
+HEAD_JOINTS = (JOINT["nose"], JOINT["right_eye"], JOINT["left_eye"], JOINT["right_ear"], JOINT["left_ear"])
+
+
+def _head_from_face(xy: np.ndarray, conf: np.ndarray, on_dot: np.ndarray, coloured: np.ndarray, grey: np.ndarray,
+                    val: np.ndarray, idx: np.ndarray) -> None:
+    """Head joints under DWPose's white face dots, in place: a head joint placed by limb ends (which the
+    face dots cover) or far from the face is dropped; a missing one takes the centre of the visible
+    fragments of its colour near the face; the nose, when nothing of it shows, the centre of the face
+    dots (the nose lies there within about 5% of the face size); the eyes, likewise, where they sit on
+    a face seen from the front (confidence 0.5)."""
+    white = grey & (val >= 180)
+    if white.sum() < 20:
+        return
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(white.astype(np.uint8), connectivity=8)
+    face = labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))  # the face dots touch: one blob
+    ys, xs = np.nonzero(face)
+    centre = np.array([xs.mean(), ys.mean()], np.float32)
+    size = float(max(np.ptp(xs), np.ptp(ys)) + 1)
+    pad = int(np.ceil(0.15 * size))
+    near = np.zeros_like(face)
+    near[max(ys.min() - pad, 0):ys.max() + pad + 1, max(xs.min() - pad, 0):xs.max() + pad + 1] = True
+    for j in HEAD_JOINTS:
+        if conf[j] > 0 and (not on_dot[j] or np.linalg.norm(xy[j] - centre) > size):
+            xy[j], conf[j] = 0, 0
+        if conf[j] > 0:
+            continue
+        fy, fx = np.nonzero(coloured & near & (idx == j))
+        if fx.size >= 3:
+            xy[j], conf[j] = (fx.mean(), fy.mean()), 1
+        elif j == JOINT["nose"]:
+            xy[j], conf[j] = centre, 1
+    # Eyes with nothing showing: where they sit on a face seen from the front, tilted with the head.
+    up = centre - xy[JOINT["neck"]] if conf[JOINT["neck"]] > 0 else np.array([0, -1], np.float32)
+    up = up / max(float(np.linalg.norm(up)), 1e-6)
+    shoulders = xy[JOINT["left_shoulder"]] - xy[JOINT["right_shoulder"]]
+    facing = -1.0 if conf[JOINT["left_shoulder"]] > 0 and conf[JOINT["right_shoulder"]] > 0 and shoulders[0] < 0 else 1
+    side = facing * np.array([-up[1], up[0]], np.float32) * (1 if up[1] <= 0 else -1)
+    for j, sign in ((JOINT["right_eye"], -1), (JOINT["left_eye"], 1)):
+        if conf[j] <= 0:
+            xy[j], conf[j] = centre + size * (EYE_OFFSET[1] * up + sign * EYE_OFFSET[0] * side), 0.5
+
+
+def _segments(mask: np.ndarray, idx: np.ndarray, count: int) -> dict[int, _Segment]:
+    """The segment of each colour index 0..count-1 among the pixels of ``mask``."""
+    out = {k: seg for k, (ys, xs) in enumerate(_by_index(mask, idx, count)) if (seg := _segment(ys, xs)) is not None}
+    if out:  # slivers between other colours (anti-aliasing, covered limbs) are much thinner than the limbs
+        typical = float(np.median([seg.half_width for seg in out.values()]))
+        out = {k: seg for k, seg in out.items() if seg.half_width >= 0.4 * typical}
+    return out
+
+
+def _decode_hands(hue: np.ndarray, pixels: np.ndarray, xy: np.ndarray, conf: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Both hands (2, 21, 2), (2, 21) from the bone colours within reach of each decoded wrist."""
+    hand_xy = np.zeros((2, HAND_POINTS, 2), np.float32)
+    hand_conf = np.zeros((2, HAND_POINTS), np.float32)
+    hand_idx = _hue_index(hue, HAND_HUE_STEP, len(HAND_LIMBS))
+    height, width = hue.shape
+    for side, (elbow, wrist) in enumerate(((JOINT["left_elbow"], JOINT["left_wrist"]),
+                                           (JOINT["right_elbow"], JOINT["right_wrist"]))):
+        if conf[wrist] <= 0:
+            continue
+        reach = 0.8 * float(np.linalg.norm(xy[wrist] - xy[elbow])) if conf[elbow] > 0 else 0.1 * max(height, width)
+        x0, y0 = np.maximum(xy[wrist] - reach, 0).astype(int)
+        x1, y1 = np.minimum(xy[wrist] + reach + 1, [width, height]).astype(int)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        near = np.zeros_like(pixels)
+        near[y0:y1, x0:x1] = pixels[y0:y1, x0:x1]
+        segments = _segments(near, hand_idx, len(HAND_LIMBS))
+        oriented = _orient(segments, HAND_LIMBS, {0: xy[wrist]}, None)
+        if len(oriented) >= MIN_HAND_BONES:
+            hand_xy[side], hand_conf[side], _ = _assemble(oriented, segments, HAND_LIMBS, {}, HAND_POINTS)
+    return hand_xy, hand_conf
+
+
+# ---- DensePose part renders -------------------------------------------------------------------------
+
+# DensePose's 24 part indices (1-based; "left" and "right" are the person's), grouped into the regions
+# keypoints are read from.
+DENSEPOSE_REGIONS: dict[str, tuple[int, ...]] = {
+    "torso": (1, 2), "right_hand": (3,), "left_hand": (4,), "left_foot": (5,), "right_foot": (6,),
+    "right_upper_leg": (7, 9), "left_upper_leg": (8, 10), "right_lower_leg": (11, 13), "left_lower_leg": (12, 14),
+    "left_upper_arm": (15, 17), "right_upper_arm": (16, 18), "left_lower_arm": (19, 21),
+    "right_lower_arm": (20, 22), "head": (23, 24),
+}
+PART_COLOR_TOLERANCE = 14.0  # RGB distance to the nearest palette colour (video compression)
+
+
+def densepose_palette() -> np.ndarray:
+    """(25, 3) uint8 RGB colour of part index 0 (background) .. 24 in DensePose's part visualisation
+    (detectron2's fine-segmentation visualiser, as MagicAnimate's driving videos): the viridis colour
+    map at ``index * 255 / 24``."""
+    lut = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], cv2.COLORMAP_VIRIDIS)[:, 0, ::-1]
+    return lut[np.round(np.arange(25) * 255 / 24).astype(int)]
+
+
+@functools.lru_cache(maxsize=1)
+def _part_table() -> np.ndarray:
+    """Nearest palette entry (0 when off the palette) for each colour quantised to 32 levels a channel."""
+    grid = np.arange(4, 256, 8)
+    cube = np.stack(np.meshgrid(grid, grid, grid, indexing="ij"), -1).reshape(-1, 1, 3)
+    dist = np.linalg.norm(cube - densepose_palette().astype(np.int32)[None], axis=-1)
+    return np.where(dist.min(1) <= PART_COLOR_TOLERANCE, dist.argmin(1), 0).astype(np.uint8)
+
+
+def densepose_parts(rgb: np.ndarray) -> np.ndarray:
+    """A DensePose part visualisation (H, W, 3) uint8 RGB -> (H, W) uint8 part index (0 background or
+    a colour off the palette), each pixel the nearest palette colour."""
+    q = np.ascontiguousarray(rgb, np.uint8) >> 3
+    return _part_table()[(q[..., 0].astype(np.int32) << 10) | (q[..., 1].astype(np.int32) << 5) | q[..., 2]]
+
+
+def _region(parts: np.ndarray, name: str) -> np.ndarray:
+    """The cleaned mask of one region: an opening (5 pixels at 512, less in smaller images) drops the
+    colour fringes compression leaves between parts, and pieces under a fifth of the largest (or 30
+    pixels at 512) are dropped."""
+    side = min(parts.shape[:2])
+    k = max(1, int(round(side / 100)))
+    mask = np.isin(parts, DENSEPOSE_REGIONS[name]).astype(np.uint8)
+    if k > 1:
+        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if count <= 1:
+        return mask > 0
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = np.zeros(count, bool)
+    keep[1:] = (areas >= max(2.0, 30 * (side / 512) ** 2)) & (areas >= 0.2 * areas.max())
+    return keep[labels]
+
+
+def _contact(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """Centre (x, y) of where two region masks touch, or None."""
+    grown = cv2.dilate(a.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))) > 0
+    ys, xs = np.nonzero(grown & b)
+    return np.array([xs.mean(), ys.mean()], np.float32) if xs.size >= 5 else None
+
+
+def _nearest_end(seg: _Segment, point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(end of ``seg`` nearer ``point``, the other end)."""
+    near = int(np.argmin(np.linalg.norm(seg.ends - point, axis=1)))
+    return seg.ends[near], seg.ends[1 - near]
+
+
+def _inset(end: np.ndarray, other: np.ndarray, seg: _Segment) -> np.ndarray:
+    """A limb end moved inwards by half the limb's half-width: joint centres sit inside the rounded ends."""
+    axis = (other - end) / max(float(np.linalg.norm(other - end)), 1e-6)
+    return end + 0.5 * seg.half_width * axis
+
+
+def decode_densepose_parts(rgb: np.ndarray, fps: float = 30.0) -> Poses:
+    """One DensePose part visualisation (H, W, 3) uint8 RGB -> a one-frame ``Poses`` (COCO-18 body),
+    by ``keypoints_from_parts(densepose_parts(rgb))``."""
+    return keypoints_from_parts(densepose_parts(rgb), fps)
+
+
+def keypoints_from_parts(parts: np.ndarray, fps: float = 30.0) -> Poses:
+    """A DensePose part index map (H, W) (0 background, 1..24; a visualisation's ``densepose_parts`` or
+    an IUV image's first channel) -> a one-frame ``Poses`` (COCO-18 body).
+
+    Joints come from the part regions: the neck between the shoulders (or where head and torso meet),
+    the nose at the head's centre, each elbow and knee where the upper and lower limb parts meet (or
+    between their nearest ends), shoulders and hips at the upper parts' ends nearer the head (arms) or
+    the torso's centre (legs), wrists and ankles where the lower parts meet the hands and feet, or at
+    their far ends. Eyes and ears are not decoded (confidence 0).
+    """
+    height, width = parts.shape[:2]
+    xy = np.zeros((NUM_JOINTS, 2), np.float32)
+    conf = np.zeros(NUM_JOINTS, np.float32)
+    regions = {name: _region(parts, name) for name in DENSEPOSE_REGIONS}
+    if not regions["torso"].any():
+        return Poses(xy[None], conf[None], width, height, fps)
+
+    def put(joint: str, p: np.ndarray | None) -> None:
+        if p is not None:
+            xy[JOINT[joint]], conf[JOINT[joint]] = p, 1
+
+    ty, tx = np.nonzero(regions["torso"])
+    torso_centre = np.array([tx.mean(), ty.mean()], np.float32)
+    top = np.array([tx.mean(), ty.min()], np.float32)  # the shoulders lie near the head, not the torso's middle
+    head = regions["head"]
+    if head.any():
+        hy, hx = np.nonzero(head)
+        top = np.array([hx.mean(), hy.mean()], np.float32)
+        put("nose", top)
+        put("neck", _contact(head, regions["torso"]))
+    for side in ("left", "right"):
+        for upper, lower, extremity, (root, middle, tip), anchor in (
+                ("upper_arm", "lower_arm", "hand", ("shoulder", "elbow", "wrist"), top),
+                ("upper_leg", "lower_leg", "foot", ("hip", "knee", "ankle"), torso_centre)):
+            up_mask, low_mask, end_mask = (regions[f"{side}_{n}"] for n in (upper, lower, extremity))
+            up, low = _segment(*np.nonzero(up_mask)), _segment(*np.nonzero(low_mask))
+            if up is not None:
+                root_end, far = _nearest_end(up, anchor)
+                put(f"{side}_{root}", _inset(root_end, far, up))
+            meet = _contact(up_mask, low_mask) if up is not None and low is not None else None
+            if up is not None and low is not None and meet is None:
+                _, a, b = min(((np.linalg.norm(a - b), a, b) for a in up.ends for b in low.ends), key=lambda g: g[0])
+                meet = (a + b) / 2
+            if meet is not None:
+                put(f"{side}_{middle}", meet)
+            if low is not None:
+                touch = _contact(low_mask, end_mask) if end_mask.any() else None
+                if meet is not None:
+                    put(f"{side}_{tip}", touch if touch is not None else _nearest_end(low, meet)[1])
+                elif touch is not None:
+                    put(f"{side}_{tip}", touch)
+                    put(f"{side}_{middle}", _nearest_end(low, touch)[1])
+    shoulders = [JOINT["left_shoulder"], JOINT["right_shoulder"]]
+    if (conf[shoulders] > 0).all():  # the neck as the estimator makes it: between the shoulders
+        put("neck", xy[shoulders].mean(0))
+    xy[conf <= 0] = 0
+    return Poses(xy[None], conf[None], width, height, fps)
+
+
+# ---- what a driving video holds ----------------------------------------------------------------------
+
+DRIVING_KINDS: tuple[str, ...] = ("rgb", "skeleton", "densepose")
+
+
+def frame_kind(rgb: np.ndarray) -> str:
+    """What one (H, W, 3) uint8 RGB frame shows: ``skeleton`` (an OpenPose/DWPose-style render: mostly
+    dark, the rest saturated colours on the skeleton hues or white face dots), ``iuv`` (a raw DensePose
+    IUV image: part index <= 24 in the first channel, U and V spread in the others), ``densepose`` (a
+    DensePose part visualisation: nearly every pixel on the viridis part palette, with a background)
+    or ``rgb`` (anything else: a camera frame)."""
+    rgb = np.ascontiguousarray(rgb, np.uint8)
+    small = rgb[:: max(1, rgb.shape[0] // 256), :: max(1, rgb.shape[1] // 256)]  # a sample is enough
+    i_channel = small[..., 0]
+    body = i_channel > 0
+    if (i_channel <= NUM_IUV_PARTS + 2).mean() >= 0.995 and body.mean() >= 0.01:
+        low, high = np.percentile(small[..., 1:][body], [5, 95])
+        if high - low >= 50:  # U and V spread over the body (a dark photo is dark in every channel)
+            return "iuv"
+    parts = densepose_parts(small)
+    if (parts > 0).mean() >= 0.01 and (parts == 0).mean() >= 0.2:
+        on_palette = np.linalg.norm(small.astype(np.float32) - densepose_palette()[parts].astype(np.float32),
+                                    axis=-1) <= PART_COLOR_TOLERANCE
+        if on_palette.mean() >= 0.9 and len(np.unique(parts[parts > 0])) >= 3:
+            return "densepose"
+    hue, sat, val = hue_saturation_value(small)
+    dark = val < 40
+    drawn = val >= MIN_VALUE
+    if dark.mean() >= 0.7 and drawn.mean() >= 0.002:
+        body_hue = _hue_index(hue, BODY_HUE_STEP, NUM_JOINTS) >= 0
+        hand_hue = _hue_index(hue, HAND_HUE_STEP, len(HAND_LIMBS)) >= 0
+        skeletal = ((sat >= MIN_SATURATION) & (body_hue | hand_hue)) | (sat < 0.25)
+        if skeletal[drawn].mean() >= 0.8 and (sat[drawn] >= MIN_SATURATION).mean() >= 0.3:
+            return "skeleton"
+    return "rgb"
+
+
+def guess_driving_kind(frames: list[np.ndarray]) -> str:
+    """The driving kind (``DRIVING_KINDS``) most of ``frames`` show; an IUV video counts as ``densepose``."""
+    votes = [("densepose" if kind == "iuv" else kind) for kind in map(frame_kind, frames)]
+    return max(DRIVING_KINDS, key=votes.count) if votes else "rgb"

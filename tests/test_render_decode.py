@@ -1,0 +1,121 @@
+"""Skeleton renders back to keypoints: our own renders of real poses (both looks, lossless and through
+an mp4), and the AnimateAnyone DWPose renders of ``shared/data/pose_renders``."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from posevid.poses import Poses, body_height
+from posevid.render import pose_image
+from posevid.render_decode import (
+    decode_densepose_parts,
+    decode_skeleton,
+    densepose_parts,
+    frame_kind,
+    guess_driving_kind,
+    keypoints_from_parts,
+)
+from posevid.skeleton import DRAWN_LIMBS, JOINT
+from posevid.video import VideoWriter, open_video
+
+
+@pytest.fixture(scope="module")
+def dancer(holistic_dancer: Poses) -> Poses:
+    """Real poses with hands and face (MediaPipe Holistic on the dancing clip), joints below 0.1
+    confidence dropped as the renderer drops them."""
+    keep = holistic_dancer.conf > 0.1
+    return dataclasses.replace(holistic_dancer, conf=np.where(keep, holistic_dancer.conf, 0),
+                               xy=np.where(keep[..., None], holistic_dancer.xy, 0))
+
+
+def pck(decoded: Poses, truth: Poses, share: float = 0.05) -> float:
+    """Share of the drawn body joints decoded within ``share`` of the body height."""
+    err = np.linalg.norm(decoded.xy - truth.xy, axis=-1)
+    ok = (err <= share * body_height(truth)[:, None]) & (decoded.conf > 0)
+    return float(ok[truth.conf > 0].mean())
+
+
+@pytest.mark.parametrize("style,extras", [("openpose", False), ("openpose", True), ("posevid", False)])
+def test_own_renders_decode_to_the_drawn_poses(dancer: Poses, style: str, extras: bool) -> None:
+    drawn = dancer if extras else dancer.body_only()
+    decoded = Poses.concat([decode_skeleton(pose_image(drawn, t, style=style)) for t in range(len(drawn))])
+    score = pck(decoded, dancer)
+    print(f"PCK@0.05 {style} {'with' if extras else 'without'} hands and face: {score:.3f}")
+    assert score >= 0.95
+    assert (decoded.width, decoded.height) == (576, 576)
+
+
+def test_an_mp4_of_a_render_still_decodes(dancer: Poses, tmp_path: Path) -> None:
+    with VideoWriter(tmp_path / "kps.mp4", 30.0) as writer:
+        for t in range(len(dancer)):
+            writer.write(pose_image(dancer.body_only(), t))
+    with open_video(tmp_path / "kps.mp4") as reader:
+        decoded = Poses.concat([decode_skeleton(rgb) for rgb in reader])
+    assert pck(decoded, dancer) >= 0.95
+
+
+def test_animateanyone_renders_decode_frame_by_frame(shared_data: Path) -> None:
+    with open_video(shared_data / "pose_renders/animateanyone_anyone-video-2_kps.mp4") as reader:
+        decoded = Poses.concat([decode_skeleton(rgb, reader.fps) for _, rgb in zip(range(40), reader)])
+    assert (decoded.width, decoded.height, decoded.fps) == (512, 768, 30.0)
+    assert (body_height(decoded) > 0).all() and (decoded.conf > 0).sum(1).min() >= 16
+    changes = []
+    for a, b in DRAWN_LIMBS[:12]:  # arms, torso and legs
+        length = np.linalg.norm(decoded.xy[:, a] - decoded.xy[:, b], axis=-1)
+        changes += (np.abs(np.diff(length)) / length[:-1]).tolist()
+    assert np.median(changes) < 0.05
+
+
+def test_nothing_drawn_decodes_to_nobody() -> None:
+    empty = decode_skeleton(np.zeros((64, 48, 3), np.uint8))
+    assert len(empty) == 1 and (empty.conf == 0).all() and (empty.width, empty.height) == (48, 64)
+
+
+def _frames(path: Path, count: int, step: int = 1) -> list[np.ndarray]:
+    with open_video(path) as reader:
+        return [rgb for _, rgb in zip(range(count), itertools.islice(reader, 0, None, step))]
+
+
+def test_driving_kinds_are_recognised(shared_data: Path, dancer: Poses) -> None:
+    renders = shared_data / "pose_renders"
+    assert guess_driving_kind(_frames(renders / "animateanyone_anyone-video-4_kps.mp4", 5, 10)) == "skeleton"
+    assert guess_driving_kind(_frames(renders / "magicanimate_densepose_demo4.mp4", 5, 10)) == "densepose"
+    assert guess_driving_kind(_frames(shared_data / "videos/animatex_dance_2.mp4", 5, 10)) == "rgb"
+    assert guess_driving_kind(_frames(shared_data / "faces/liveportrait_d12.mp4", 3, 10)) == "rgb"
+    assert frame_kind(pose_image(dancer, 3, style="posevid")) == "skeleton"
+    assert frame_kind(pose_image(dancer, 3)) == "skeleton"
+    assert frame_kind(np.zeros((64, 64, 3), np.uint8)) == "rgb"
+    iuv = _iuv_from_parts(_frames(renders / "magicanimate_densepose_demo4.mp4", 1)[0])
+    assert frame_kind(iuv) == "iuv" and guess_driving_kind([iuv, iuv]) == "densepose"
+
+
+def _iuv_from_parts(rgb: np.ndarray) -> np.ndarray:
+    """An IUV image with the part map of a DensePose visualisation and U, V ramps across each part."""
+    parts = densepose_parts(rgb)
+    ys, xs = np.mgrid[: parts.shape[0], : parts.shape[1]]
+    u, v = (xs * 255 // parts.shape[1]).astype(np.uint8), (ys * 255 // parts.shape[0]).astype(np.uint8)
+    return np.stack([parts, np.where(parts > 0, u, 0), np.where(parts > 0, v, 0)], -1).astype(np.uint8)
+
+
+def test_densepose_parts_give_a_steady_skeleton(shared_data: Path) -> None:
+    frames = _frames(shared_data / "pose_renders/magicanimate_densepose_demo4.mp4", 30)
+    poses = Poses.concat([decode_densepose_parts(rgb, 25.0) for rgb in frames])
+    assert (body_height(poses) > 0).all() and poses.fps == 25.0
+    arms = [JOINT[f"{s}_{j}"] for s in ("left", "right") for j in ("shoulder", "elbow", "wrist")]
+    assert (poses.conf[:, arms] > 0).all() and (poses.conf[:, [0, 1, 8, 11]] > 0).all()
+    assert (poses.conf[:, 14:] == 0).all()  # eyes and ears are not in the part map
+    right, left = poses.xy[:, JOINT["right_shoulder"], 0], poses.xy[:, JOINT["left_shoulder"], 0]
+    assert (right < left).mean() > 0.9  # she faces the camera: her right shoulder is on the image's left
+    changes = []
+    for a, b in DRAWN_LIMBS[:6]:
+        length = np.linalg.norm(poses.xy[:, a] - poses.xy[:, b], axis=-1)
+        changes += (np.abs(np.diff(length)) / length[:-1]).tolist()
+    assert np.median(changes) < 0.06
+    # The same parts as a raw IUV image give the same joints.
+    again = keypoints_from_parts(_iuv_from_parts(frames[0])[..., 0])
+    np.testing.assert_allclose(again.xy, poses.xy[:1], atol=1e-3)
