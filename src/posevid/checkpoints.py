@@ -110,43 +110,52 @@ def find_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
     raise PosevidError(path, "every checkpoint in the run is damaged")
 
 
+def method_from_config(cfg: Any, where: str | Path, expect: str | None = None):
+    """The method a saved config describes, built (untrained weights), after checking the config like any
+    config. Nothing the config names is imported: its method must be registered (built in, installed
+    through the ``posevid.methods`` entry points, or a module the user imported, e.g. ``posevid --plugin
+    MODULE``); any other method or plugin module is one ``PosevidError`` naming ``where``. ``expect``: the
+    method name it must hold."""
+    from .methods.registry import method_names
+
+    if not isinstance(cfg, dict):
+        raise PosevidError(where, "holds no config")
+    plugins = cfg.get("plugins") or []
+    if not isinstance(plugins, list):
+        raise PosevidError(where, f"plugins must be a list of module names, got {plugins!r:.40}")
+    for module in plugins:
+        if not isinstance(module, str) or module not in sys.modules:
+            raise PosevidError(where, f"names the plugin module {module!r:.60}, which is not loaded; a checkpoint "
+                                      "never imports code (name a module you trust with --plugin)")
+    name = cfg.get("method")
+    if isinstance(name, str) and name not in method_names():
+        raise PosevidError(where, f"holds method {name!r:.60}, which is not registered (known: "
+                                  f"{', '.join(method_names())}); a checkpoint never imports code")
+    cfg = resolve_config(cfg, where)
+    if expect is not None and cfg["method"] != expect:
+        raise PosevidError(where, f"holds a {cfg['method']!r} model, not {expect!r}")
+    try:
+        return build_method(cfg)
+    except (TypeError, ValueError, KeyError) as err:
+        raise PosevidError(where, f"cannot build method {cfg['method']!r} from its config ({err})") from None
+
+
 def load_method(path: str | Path, expect: str | None = None, device: str | torch.device = "cpu"):
     """Rebuild the method saved in a checkpoint (file or run folder: its newest valid checkpoint), load its
     weights and move it to ``device``, in eval mode. ``expect``: the method name it must hold.
 
-    The saved config is checked like any config before anything is built. Nothing the checkpoint names
-    is imported: its method must be registered (built in, installed through the ``posevid.methods``
-    entry points, or a module the user imported, e.g. ``posevid --plugin MODULE``); any other method or
-    plugin module is one ``PosevidError`` naming the checkpoint and the module.
+    The saved config is checked like any config before anything is built, and nothing the checkpoint
+    names is imported (``method_from_config``).
     """
-    from .methods.registry import method_names
-
     payload, found = find_checkpoint(path, "cpu")
     cfg, state = payload.get("config"), payload.get("method")
     if not isinstance(cfg, dict):
         raise PosevidError(found, "the checkpoint holds no config")
-    plugins = cfg.get("plugins") or []
-    if not isinstance(plugins, list):
-        raise PosevidError(found, f"plugins must be a list of module names, got {plugins!r:.40}")
-    for module in plugins:
-        if not isinstance(module, str) or module not in sys.modules:
-            raise PosevidError(found, f"names the plugin module {module!r:.60}, which is not loaded; a checkpoint "
-                                      "never imports code (name a module you trust with --plugin)")
-    name = cfg.get("method")
-    if isinstance(name, str) and name not in method_names():
-        raise PosevidError(found, f"holds method {name!r:.60}, which is not registered (known: "
-                                  f"{', '.join(method_names())}); a checkpoint never imports code")
-    cfg = resolve_config(cfg, found)
-    if expect is not None and cfg["method"] != expect:
-        raise PosevidError(found, f"holds a {cfg['method']!r} model, not {expect!r}")
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise PosevidError(found, "the checkpoint holds no weights (a name -> tensor mapping)")
-    try:
-        method = build_method(cfg)
-    except (TypeError, ValueError, KeyError) as err:
-        raise PosevidError(found, f"cannot build method {cfg['method']!r} from its config ({err})") from None
+    method = method_from_config(cfg, found, expect)
     try:
         method.load_state_dict(state)
     except RuntimeError as err:
-        raise PosevidError(found, f"weights do not fit method {cfg['method']!r} ({str(err).splitlines()[0]})") from None
+        raise PosevidError(found, f"weights do not fit method {method.name!r} ({str(err).splitlines()[0]})") from None
     return method.to(device).eval()

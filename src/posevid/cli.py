@@ -178,7 +178,12 @@ def animate(
     source_iuv: str = typer.Option(None, "--source-iuv", help="The photo's DensePose IUV image, for a DwNet "
                                                               "model trained with IUV (drive it with IUV frames)."),
     method: str = typer.Option(None, help="Method: the checkpoint's, or warp (no training) without --checkpoint."),
-    checkpoint: str = typer.Option(None, help="Checkpoint of a trained method."),
+    checkpoint: str = typer.Option(None, help="Checkpoint of a trained method, or a model made by `posevid "
+                                              "export` (.onnx, .xml)."),
+    backend: str = typer.Option("auto", help="What runs a trained model: torch, onnx (ONNX Runtime), openvino, "
+                                             "or auto (the fastest here, measured once and remembered)."),
+    precision: str = typer.Option("auto", help="auto (bf16 where the CPU computes it natively; an int8 export "
+                                               "stays int8), fp32 or bf16."),
     mode: str = typer.Option(DEFAULT_RETARGET, help="pose: the photo's person takes the driving pose (the "
                                                     "driver's bone directions, the photo's lengths and place); "
                                                     "bones: the photo's limbs turn as the driver's do from its "
@@ -226,7 +231,7 @@ def animate(
                                       "--motion-checkpoint for your own model)")
     options = AnimateOptions(method=method, checkpoint=checkpoint, mode=mode, size=size, width=width, height=height,
                              smooth=not no_smooth, fps=fps, driving_kind=driving_kind, keypoints=keypoints,
-                             person=person, force=force, subject=subject)
+                             person=person, force=force, subject=subject, backend=backend, precision=precision)
     given = given_method_options(ctx, seed)
     if given is not None:
         options.method_options = given[1]
@@ -283,6 +288,27 @@ def _animate_many(pipe: Pipeline, photos: list[str], drivers: list[str], pairs: 
     print(f"{folder}: {len(outcomes) - failed} of {len(outcomes)} animations written")
     if failed:
         sys.exit(2)
+
+
+@app.command("export")
+def export_cmd(
+    checkpoint: str = typer.Argument(..., help="Checkpoint or run folder of a trained method."),
+    out: str = typer.Option(..., "-o", "--out", help="model.onnx (ONNX) or model.xml (OpenVINO IR, with model.bin)."),
+    int8: bool = typer.Option(False, "--int8", help="Quantize to int8, calibrated on real footage; refused when "
+                                                    "the result is below --min-psnr from fp32."),
+    calibration_photo: str = typer.Option(None, help="Photo to calibrate int8 with (default: the bundled demo "
+                                                      "photo)."),
+    calibration_driving: str = typer.Option(None, help="Driving video or pose file to calibrate int8 with "
+                                                        "(default: the bundled demo clip)."),
+    calibration_frames: int = typer.Option(16, help="Frames to calibrate on (as many again are held out to check)."),
+    min_psnr: float = typer.Option(30.0, help="Refuse an int8 model further than this (dB) from fp32."),
+) -> None:
+    """Export a trained method to ONNX or OpenVINO IR, for `posevid animate --checkpoint model.onnx`."""
+    from .inference.export import export_model
+
+    meta = export_model(checkpoint, out, int8=int8, calibration=(calibration_photo, calibration_driving),
+                        calibration_frames=calibration_frames, min_psnr=min_psnr)
+    print(f"{out}: {meta['method']} {meta['precision']}, stages {', '.join(meta['stages'])}")
 
 
 @app.command()

@@ -71,7 +71,10 @@ class AnimateOptions:
     square around the person at its training size, pasted back into the frame. smooth: causal one-euro
     filtering of the target poses. fps: the output rate (driving frames dropped or repeated; None: the
     driving rate). method_options: keyword arguments of the method's ``animator()`` (e.g. the decoupled
-    method's colours).
+    method's colours). backend: what runs a trained method's networks (torch, onnx, openvino, or auto: the
+    fastest here, measured once and cached); precision: auto (bf16 where the CPU computes it natively),
+    fp32 or bf16 (``posevid.inference.use_backend``). ``checkpoint`` may also be a model made by
+    ``posevid export`` (``.onnx``, ``.xml``).
     driving_kind: ``rgb``, ``skeleton`` or ``densepose``: what a driving video shows (None: guessed from its
     first frames; renders are decoded, camera frames estimated). keypoints: ``body``, ``body+hands`` or
     ``body+hands+face``: what to estimate on camera video (the warp method turns the hands to their
@@ -91,6 +94,8 @@ class AnimateOptions:
     smooth: bool = True
     fps: float | None = None
     method_options: dict[str, Any] = field(default_factory=dict)
+    backend: str = "torch"
+    precision: str = "auto"
     driving_kind: str | None = None
     keypoints: str = "body"
     person: str = "largest"
@@ -98,6 +103,7 @@ class AnimateOptions:
     subject: str = "auto"
 
     def __post_init__(self) -> None:
+        from .inference import BACKENDS, PRECISIONS
         from .render_decode import DRIVING_KINDS
 
         for name, value, valid in (("driving kind", self.driving_kind, (None, *DRIVING_KINDS)),
@@ -105,6 +111,10 @@ class AnimateOptions:
                                    ("person", self.person, PERSON_CHOICES), ("subject", self.subject, SUBJECTS)):
             if value not in valid:
                 raise PosevidError(f"{name} {value}", f"must be one of {', '.join(v for v in valid if v)}")
+        if self.backend not in BACKENDS:
+            raise PosevidError(f"backend {self.backend}", f"must be one of {', '.join(BACKENDS)}")
+        if self.precision not in PRECISIONS:
+            raise PosevidError(f"precision {self.precision}", f"must be one of {', '.join(PRECISIONS)}")
         if self.mode not in RETARGET_MODES:
             raise PosevidError(f"mode {self.mode}", f"must be one of {', '.join(RETARGET_MODES)}")
         for name in ("size", "width", "height"):
@@ -121,11 +131,14 @@ class AnimateOptions:
         return dataclasses.replace(options or cls(), **fields)
 
 
-def load_model(method: str | None, checkpoint: str | Path | None) -> tuple[Method, int | None]:
+def load_model(method: str | None, checkpoint: str | Path | None, backend: str = "torch",
+               precision: str = "auto") -> tuple[Method, int | None]:
     """The model to animate with and the image size it was trained at (None for an untrained one).
 
     With a checkpoint the method is the one saved in it (``method``, if given, must match); without one,
-    ``method`` (default ``DEFAULT_METHOD``) must be a method that needs no training.
+    ``method`` (default ``DEFAULT_METHOD``) must be a method that needs no training. A trained model's
+    networks run on ``backend`` at ``precision`` (``posevid.inference``); ``checkpoint`` may be an exported
+    model (``.onnx``, ``.xml``).
     """
     from .methods.registry import method_class
 
@@ -141,9 +154,17 @@ def load_model(method: str | None, checkpoint: str | Path | None) -> tuple[Metho
         if not cls.capabilities.animates:
             raise PosevidError(f"method {name}", "does not animate a photo")
         return cls({"method": name}), None
-    from .checkpoints import load_method
+    from . import inference
 
-    model = load_method(checkpoint)
+    if inference.is_exported(checkpoint):
+        model = inference.load_exported(checkpoint, backend, precision)
+    else:
+        from .checkpoints import load_method
+
+        model = load_method(checkpoint)
+        if model.capabilities.animates and inference.has_graph(model):
+            inference.use_backend(model, backend, precision, where=str(checkpoint))
+            inference.release_weights(model)  # the engine holds what it needs (a prepared copy or an export)
     if method not in (None, DEFAULT_METHOD, model.name):
         raise PosevidError(checkpoint, f"holds a {model.name!r} model, not {method!r}")
     if not model.capabilities.animates:
@@ -162,7 +183,8 @@ class Pipeline:
 
     def __init__(self, options: AnimateOptions | None = None, **fields: Any):
         self.options = AnimateOptions.make(options, **fields)
-        self.model, self.trained_size = load_model(self.options.method, self.options.checkpoint)
+        opts = self.options
+        self.model, self.trained_size = load_model(opts.method, opts.checkpoint, opts.backend, opts.precision)
 
     @property
     def method(self) -> str:

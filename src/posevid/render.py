@@ -69,12 +69,11 @@ def heatmaps(xy: np.ndarray | torch.Tensor, conf: np.ndarray | torch.Tensor, hei
     ys = torch.arange(height, dtype=torch.float32, device=xy_t.device)
     dx2 = (xs - xy_t[..., 0, None]) ** 2  # (..., J, W)
     dy2 = (ys - xy_t[..., 1, None]) ** 2  # (..., J, H)
-    d2 = dy2[..., :, None] + dx2[..., None, :]
     if kind == "disk":
-        maps = (d2 <= radius * radius).float()
-    elif kind == "gaussian":
+        maps = (dy2[..., :, None] + dx2[..., None, :] <= radius * radius).float()
+    elif kind == "gaussian":  # separable: the outer product of two 1-D gaussians (H + W exponentials)
         s = float(radius if sigma is None else sigma)
-        maps = torch.exp(-d2 / (2 * s * s))
+        maps = torch.exp(-dy2 / (2 * s * s))[..., :, None] * torch.exp(-dx2 / (2 * s * s))[..., None, :]
     else:
         raise ValueError(f"unknown heatmap kind {kind!r}; use 'disk' or 'gaussian'")
     return maps * (conf_t > 0).float()[..., None, None]

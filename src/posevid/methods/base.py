@@ -221,6 +221,28 @@ class Method(nn.Module, ABC):
         given on the command line; ``seed`` is ``posevid animate --seed``). Default: the values as they are."""
         return {k: v for k, v in values.items() if k != "seed"}
 
+    def inference_graph(self):
+        """This method's networks as the stages its animator runs (``posevid.inference.InferenceGraph``),
+        sharing the method's weights; what backends prepare, export and run. Methods without networks
+        have none."""
+        raise PosevidError(f"method {self.name}", "has no networks to run with an inference backend")
+
+    @property
+    def engine(self):
+        """What runs the inference graph for this method's animators: the one chosen with
+        ``posevid.inference.use_backend`` (or loaded from an exported model), else the graph itself in
+        PyTorch at the training precision."""
+        engine = self.__dict__.get("_engine")
+        if engine is None:
+            from ..inference.graph import default_engine
+
+            engine = default_engine(self.inference_graph())
+        return engine
+
+    @engine.setter
+    def engine(self, engine) -> None:
+        self.__dict__["_engine"] = engine
+
     def visuals(self) -> dict[str, torch.Tensor]:
         """Images of the last step for logging: name -> (B, 3, H, W) in [-1, 1]."""
         return self._visuals

@@ -19,6 +19,7 @@ from ...render import part_masks, pose_mask
 from ...tensors import image_to_tensor, resize_image, tensor_to_image
 from ..base import Animator
 from .data import feature_maps
+from .nets import latent_map
 
 if TYPE_CHECKING:
     from .model import Decoupled
@@ -79,14 +80,19 @@ class DecoupledAnimator(Animator):
         m = self.m
         r = REGIONS.index(region)
         dim = m.z_dims[r]
+
+        def part(z: Tensor) -> Tensor:  # this region's dimensions of [z_up, z_down]
+            return (z[:, :dim] if r == 0 else z[:, m.z_dims[0]:]).to(m.device)
+
+        def encode(image: np.ndarray) -> Tensor:  # through the method's engine (``DecoupledGraph.encode``)
+            return part(self.engine.run("encode", image=image_to_tensor(image, m.device)[None])["z"])
+
         if spec is None:
             if self.sample_colors:  # from the Gaussian fitted to the training latents
-                z = m.z_stats.sample(1, rng)
-                return (z[:, :dim] if r == 0 else z[:, m.z_dims[0]:]).to(m.device)
-            return m.encode(image_to_tensor(source, m.device)[None], region)
+                return part(m.z_stats.sample(1, rng))
+            return encode(source)
         if isinstance(spec, (str, Path)) and not Path(spec).exists():  # a colour (checked in __init__)
-            image = recolor(source, regions[r], rgb_to_ab(parse_color(str(spec))), m.lift)
-            return m.encode(image_to_tensor(image, m.device)[None], region)
+            return encode(recolor(source, regions[r], rgb_to_ab(parse_color(str(spec))), m.lift))
         if isinstance(spec, (str, Path)) and Path(spec).suffix.lower() == ".npy":
             try:
                 spec = np.load(spec, allow_pickle=False)
@@ -96,7 +102,7 @@ class DecoupledAnimator(Animator):
             spec = load_photo(spec, m.size)[0]
         arr = np.asarray(spec)
         if arr.ndim == 3:
-            return m.encode(image_to_tensor(resize_image(arr.astype(np.uint8), m.size, m.size), m.device)[None], region)
+            return encode(resize_image(arr.astype(np.uint8), m.size, m.size))
         flat = arr.astype(np.float32).reshape(-1)
         if flat.size == sum(m.z_dims):
             flat = flat[:m.z_dims[0]] if r == 0 else flat[m.z_dims[0]:]
@@ -117,6 +123,7 @@ class DecoupledAnimator(Animator):
         mask_s = pose_mask(xy, conf, s, s) if mask is None else resize_image(np.asarray(mask, np.float32), s, s)
         regions = body_regions(xy, conf, s, s, mask_s)
         rng = np.random.default_rng(self.seed)
+        self.engine = m.engine
         start = [self.latent(spec, reg, small, regions, rng) for spec, reg in zip(self.specs, REGIONS)]
         end = [start[i] if spec is None else self.latent(spec, reg, small, regions, rng)
                for i, (spec, reg) in enumerate(zip(self.specs_to, REGIONS))]
@@ -146,7 +153,8 @@ class DecoupledAnimator(Animator):
         dst_xy = torch.from_numpy(p.xy[:1].copy()).to(m.device)
         dst_conf = torch.from_numpy(p.conf[:1].copy()).to(m.device)
         feat, regions = m.estimate_features(src["feat"], src["parts"], src["regions"], src["xy"], src["conf"],
-                                            dst_xy, dst_conf)
-        self.prev = m.generate(feat, regions, self.z_at(self.t), self.prev).clamp(-1, 1)
+                                            dst_xy, dst_conf, restore=False)
+        zmap = latent_map(list(m.z_stats(self.z_at(self.t)).split(m.z_dims, 1)), regions)
+        self.prev = self.engine.run("frame", feat=feat, zmap=zmap, prev=self.prev)["frame"]
         self.t += 1
         return resize_image(tensor_to_image(self.prev[0]), self.out_hw[1], self.out_hw[0])

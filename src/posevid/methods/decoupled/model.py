@@ -30,6 +30,7 @@ from ...nets.unet import UNet
 from ..base import Capabilities, Method, register
 from . import data as _data  # noqa: F401  (registers data.kind "decoupled")
 from .animator import DecoupledAnimator, LatentSpec
+from .inference import DecoupledGraph
 from .nets import FEATURE_CH, CoarseToFineGenerator, LatentStandardizer, latent_map
 from .options import DecoupledOptions
 from .stages import STAGES
@@ -173,3 +174,6 @@ class Decoupled(Method):
             raise PosevidError("checkpoint", f"holds a model.stage={self.stage.name} model whose generator is "
                                              "untrained; train model.stage=generator from it first")
         return DecoupledAnimator(self, upper, lower, upper_to, lower_to, frames, sample_colors, seed)
+
+    def inference_graph(self) -> DecoupledGraph:
+        return DecoupledGraph(self)

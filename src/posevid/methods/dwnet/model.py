@@ -35,6 +35,7 @@ from ...options import option
 from ...poses import Poses
 from ...tensors import image_to_tensor, resize_image, tensor_to_image
 from ..base import Animator, Capabilities, Method, register
+from .inference import DwNetGraph
 
 NUM_JOINTS = 18
 Key = tuple[Tensor, Tensor, Tensor | None]  # a pose: xy (B, 18, 2) pixels, conf (B, 18), IUV (B, 3, S, S) or None
@@ -250,6 +251,9 @@ class DwNet(Method):
     def animator(self) -> DwNetAnimator:
         return DwNetAnimator(self)
 
+    def inference_graph(self) -> DwNetGraph:
+        return DwNetGraph(self)
+
 
 def _iuv_tensor(iuv: np.ndarray | None, size: int, device: torch.device, where: str) -> Tensor:
     """(H, W, 3) uint8 IUV image -> (1, 3, size, size) raw values, nearest-neighbour resized."""
@@ -276,8 +280,8 @@ class DwNetAnimator(Animator):
         m.eval()
         self.out_hw = source.shape[:2]
         self._src = image_to_tensor(resize_image(source, s, s), m.device)[None]
-        with m.autocast():
-            self._src_feats = m.app_enc(self._src)
+        self.engine = m.engine
+        self._src_feats = self.engine.run("source", src=self._src)["src_feats"]
         self._src_key = self._key(pose, iuv, "source")
         self._prev, self._prev_key = self._src, self._src_key
 
@@ -298,6 +302,7 @@ class DwNetAnimator(Animator):
         pose = m.pose_input(*key)
         grid_src = m.coarse_grids(self._src_key, key)
         grid_prev = grid_src if self._prev is self._src else m.coarse_grids(self._prev_key, key)
-        fake = m.generate(self._src, pose, self._prev, grid_src, grid_prev, self._src_feats)
+        fake = self.engine.run("frame", src=self._src, src_feats=self._src_feats, prev=self._prev, pose=pose,
+                               grid_src=grid_src, grid_prev=grid_prev)["frame"]
         self._prev, self._prev_key = fake, key
         return resize_image(tensor_to_image(fake[0]), self.out_hw[1], self.out_hw[0])

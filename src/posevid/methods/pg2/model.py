@@ -21,8 +21,9 @@ from ... import render
 from ...errors import PosevidError
 from ...losses import GANLoss, l1, pose_mask_l1
 from ...options import option
-from ..base import Animator, Capabilities, Method, SourceAnimator, Stage, register
+from ..base import Animator, Capabilities, FixedSizeAnimator, Method, Stage, register
 from . import data as _pairs  # noqa: F401  (registers data.kind "pg2_pairs")
+from .inference import PG2Graph
 from .nets import G1, G2, PairDiscriminator, default_blocks, pose_vector
 
 if TYPE_CHECKING:
@@ -209,9 +210,11 @@ class PG2(Method):
         return {"l1": rec.item(), "g_adv": g_adv.item(), "d_real": d_real.item(), "d_fake": d_fake.item()}
 
     def animator(self) -> Animator:
-        """Frame by frame at the model's size from the source and the target pose."""
-        return SourceAnimator(self.device, self.width, self.height, lambda src, _xy, _conf, xy, conf:
-                              self.generate(src, xy, conf))
+        """Frame by frame at the model's size from the source and the target pose (``PG2Animator``)."""
+        return PG2Animator(self)
+
+    def inference_graph(self) -> PG2Graph:
+        return PG2Graph(self)
 
     @classmethod
     def modify_commandline_options(cls, cli: CommandLine) -> None:
@@ -219,3 +222,24 @@ class PG2(Method):
         from .cli import add_commands
 
         add_commands(cli)
+
+
+class PG2Animator(FixedSizeAnimator):
+    """Frame by frame at the model's size (``FixedSizeAnimator``), through the method's engine
+    (``PG2Graph``: the image encoder once per clip where the pose embedding allows)."""
+
+    def __init__(self, method: PG2):
+        super().__init__(method.device, method.width, method.height)
+        self.method = method
+        self.cached: dict[str, Tensor] = {}
+
+    def start(self, source: Tensor, xy: Tensor, conf: Tensor) -> None:
+        self.engine = self.method.engine
+        self.cached = {"image": source}
+        if "source" in self.engine.stages:
+            self.cached.update(self.engine.run("source", image=source))
+
+    def generate(self, xy: Tensor, conf: Tensor) -> Tensor:
+        maps, vec = self.method.pose_inputs(xy, conf)
+        feed = {**self.cached, "maps": maps, "vec": vec}
+        return self.engine.run("frame", **{k: feed[k] for k in self.engine.stages["frame"].inputs})["frame"]

@@ -29,8 +29,9 @@ from ...nets.blocks import ConvBlock, ResBlock, UpBlock
 from ...nets.discriminators import PatchDiscriminator
 from ...options import option
 from ...skeleton import NUM_JOINTS
-from ..base import Animator, Capabilities, Method, SourceAnimator, Stage, register
+from ..base import Animator, Capabilities, FixedSizeAnimator, Method, Stage, register
 from ..posenet.model import PoseNet, PoseNetOptions, joint_error, posenet_loss
+from .inference import SCGANGraph
 
 
 def _encoder(in_ch: int, base: int) -> nn.ModuleList:
@@ -68,13 +69,18 @@ class SCGenerator(nn.Module):
         for ea, ep in zip(self.app, self.pose):
             a, p = ea(a), ep(p)
             feats.append(torch.cat([a, p], 1))
+        return self.out(self.decode(feats))
+
+    def decode(self, feats: list[Tensor]) -> Tensor:
+        """The residual blocks and upsamplings over the joined encoder features (finest first; only the
+        last is read without skips) -> the features before the output conv (B, base, H, W)."""
         h = self.res(feats[-1])
         for i, up in enumerate(self.ups):
             h = up(h)
             level = 2 - i
             if self.skips and level >= 0:
                 h = torch.cat([h, feats[level]], 1)
-        return self.out(h)
+        return h
 
 
 def perturb(xy: Tensor, conf: Tensor, size: int, prob: float, jitter: float, drop: float,
@@ -259,5 +265,24 @@ class SCGAN(Method):
             return self.G(source, self.maps(src_xy, src_conf), self.maps(xy, conf)).float()
 
     def animator(self) -> Animator:
-        """Frame by frame at the model's square size from the source, its pose and the target pose."""
-        return SourceAnimator(self.device, self.size, self.size, self.generate)
+        return SCGANAnimator(self)
+
+    def inference_graph(self) -> SCGANGraph:
+        return SCGANGraph(self)
+
+
+class SCGANAnimator(FixedSizeAnimator):
+    """Frame by frame at the model's square size (``FixedSizeAnimator``); the appearance features of the
+    source are computed once (``SCGANGraph``)."""
+
+    def __init__(self, method: SCGAN):
+        super().__init__(method.device, method.size, method.size)
+        self.method = method
+        self.app: dict[str, Tensor] = {}
+
+    def start(self, source: Tensor, xy: Tensor, conf: Tensor) -> None:
+        self.engine = self.method.engine
+        self.app = self.engine.run("source", source=source, source_maps=self.method.maps(xy, conf))
+
+    def generate(self, xy: Tensor, conf: Tensor) -> Tensor:
+        return self.engine.run("frame", **self.app, target_maps=self.method.maps(xy, conf))["frame"]
