@@ -278,3 +278,16 @@ def test_hand_keypoints_place_the_hand(catalog) -> None:
         built = Rig.build(rgb, p, mask)
         at[name] = built.part[built.raster(p, levels=1).triangle[0, probe[1], probe[0]]]
     assert at["with"] == PART_NAMES.index("right_lower_arm") != at["without"]
+
+
+def test_a_scrap_cut_off_its_part_joins_what_surrounds_it() -> None:
+    """A few torso pixels walled off from the torso by a forearm go with the forearm; the torso's own
+    body, and a large cut-off piece (a shirt between crossed arms), keep their label."""
+    torso, arm = PART_NAMES.index("torso"), PART_NAMES.index("left_lower_arm")
+    label = np.full((60, 60), torso)
+    label[:, 30:40] = arm  # an arm from top to bottom cuts the torso into a left and a right piece
+    label[20:24, 34:37] = torso  # a 3x4 scrap inside the arm
+    region = np.ones_like(label, bool)
+    out = layers._attach_islands(label, region, scale=40.0)  # ISLAND * 40^2 = 24 pixels
+    assert (out[20:24, 34:37] == arm).all()
+    assert (out[:, :30] == torso).all() and (out[:, 40:] == torso).all()  # 1800 and 1200 pixels: not scraps

@@ -41,6 +41,7 @@ _BEHIND = 0.3  # a limb this many body scales farther than the torso is drawn be
 # Joints where a limb may stay glued to its parent, and how far from the joint (in the limb's radii).
 _JOINT_OF = {p: BODY_PARTS[PART_NAMES[p]][0] for p in LIMBS}
 _GLUE_REACH = {"upper_arm": 1.7, "lower_arm": 2.5, "upper_leg": 1.6, "lower_leg": 2.5}
+ISLAND = 0.015  # square body scales: a part's cut-off piece smaller than this joins what borders it
 _LOOSE_GLUE = frozenset((TORSO, HEAD, LOOSE) + THIGHS)
 
 
@@ -247,7 +248,7 @@ def label_parts(distances: np.ndarray, region: np.ndarray, keys: np.ndarray, rad
         sub[piece] = best[piece]
     if rgb is not None and xy is not None:
         label = refine_by_colour(label, rgb, distances, xy, radii, scale, region, hands_seen=hands_seen)
-    label = _majority(label, region)
+    label = _attach_islands(_majority(label, region), region, scale)
     if region.any() and not region.all():
         iy, ix = nearest_known(region)
         label = label[iy, ix]
@@ -403,6 +404,32 @@ def _reach(radii: np.ndarray, scale: float) -> np.ndarray:
     reach = np.maximum(radii, 1.0)
     reach[[TORSO, HEAD]] = max(0.33 * scale, 1.0)
     return reach
+
+
+def _attach_islands(label: np.ndarray, region: np.ndarray, scale: float) -> np.ndarray:
+    """Labels where each small piece of a part cut off from the rest of that part (smaller than
+    ``ISLAND`` square body scales: a scrap of the shorts between a hand and the hip) takes the label that
+    borders it most, so it moves with what surrounds it instead of floating beside the body."""
+    label = label.copy()
+    ring = np.ones((3, 3), np.uint8)
+    for v in range(LOOSE + 1):
+        count, comp, stats, _ = cv2.connectedComponentsWithStats(((label == v) & region).astype(np.uint8),
+                                                                 connectivity=4)
+        if count <= 2:
+            continue
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        for c in np.flatnonzero(areas < ISLAND * scale**2) + 1:
+            if c == 1 + np.argmax(areas):
+                continue
+            x, y, bw, bh = stats[c, :4]
+            box = (slice(max(0, y - 1), y + bh + 1), slice(max(0, x - 1), x + bw + 1))
+            piece = comp[box] == c
+            border = (cv2.dilate(piece.astype(np.uint8), ring) > 0) & ~piece & region[box]
+            around = label[box][border]
+            around = around[around != v]
+            if around.size:
+                label[box][piece] = np.bincount(around).argmax()
+    return label
 
 
 def _majority(label: np.ndarray, region: np.ndarray, sigma: float = 1.0) -> np.ndarray:

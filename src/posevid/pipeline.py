@@ -304,10 +304,16 @@ class Animation:
         opts = pipeline.options
         self.mode, self.smooth, self.side_by_side = opts.mode, opts.smooth, side_by_side
         self.person, self.iuv = opts.person, None
-        self.subject = opts.subject if pipeline.model.capabilities.faces or opts.subject != "auto" else "body"
-        if self.subject == "face" and not pipeline.model.capabilities.faces:
-            raise PosevidError(f"method {pipeline.method}", "does not animate faces (--subject face needs the warp "
-                                                            "method)")
+        caps = pipeline.model.capabilities
+        self.subject = opts.subject if caps.faces or opts.subject != "auto" else "body"
+        if not caps.bodies:  # a model trained on faces alone
+            self.subject = "face"
+        where = opts.checkpoint or f"method {pipeline.method}"
+        if opts.subject == "face" and not caps.faces:
+            raise PosevidError(where, "does not animate faces (--subject face needs the warp method or a model "
+                                      "trained on faces)")
+        if opts.subject == "body" and not caps.bodies:
+            raise PosevidError(where, "was trained on faces: it animates a portrait's face, not a body")
         self.target: Poses | None = None
         self.animator = pipeline.animator()
         trained_size = pipeline.trained_size

@@ -36,6 +36,7 @@ class Capabilities:
     generates_motion: bool = False  # ``motion()`` makes a pose sequence from an action label
     needs_densepose: bool = False  # its data and animator need DensePose IUV (``posevid prepare --iuv``)
     faces: bool = False  # its animator animates a face pose (``face.is_face_pose``: a portrait's face)
+    bodies: bool = True  # its animator animates body poses (False: a model trained on faces alone)
 
 
 @dataclass
@@ -98,8 +99,9 @@ class FixedSizeAnimator(Animator):
     (``width``, ``height``) once, each target pose is scaled the same way, and each generated frame is
     resized back to the source's size. Subclasses implement ``start`` and ``generate``."""
 
-    def __init__(self, device: torch.device, width: int, height: int):
+    def __init__(self, device: torch.device, width: int, height: int, keypoints: str = "body"):
         self.device, self.width, self.height = device, width, height
+        self.keypoints = keypoints  # "face": the poses' 68 face landmarks are what the model takes
         self.scale = np.ones(2, np.float32)
         self.out_size: tuple[int, int] | None = None
 
@@ -125,9 +127,13 @@ class FixedSizeAnimator(Animator):
         return resize_image(tensor_to_image(self.generate(*self._scaled(target))[0]), *self.out_size)
 
     def _scaled(self, pose: Poses) -> tuple[Tensor, Tensor]:
-        """The first frame of ``pose`` in model pixels: xy (1, 18, 2), conf (1, 18), on the device."""
-        xy = torch.from_numpy(np.asarray(pose.xy[:1] * self.scale, np.float32)).to(self.device)
-        return xy, torch.from_numpy(np.array(pose.conf[:1], np.float32)).to(self.device)
+        """The first frame of ``pose`` in model pixels: xy (1, 18, 2), conf (1, 18) (the face's (1, 68, 2),
+        (1, 68) for ``keypoints="face"``), on the device."""
+        xy, conf = (pose.face_xy, pose.face_conf) if self.keypoints == "face" else (pose.xy, pose.conf)
+        if xy is None:
+            raise PosevidError("pose", "this model animates faces: the pose has no face landmarks")
+        xy = torch.from_numpy(np.asarray(xy[:1] * self.scale, np.float32)).to(self.device)
+        return xy, torch.from_numpy(np.array(conf[:1], np.float32)).to(self.device)
 
 
 class SourceAnimator(FixedSizeAnimator):
@@ -136,8 +142,8 @@ class SourceAnimator(FixedSizeAnimator):
     h, w)`` in [-1, 1], at the model's size (PG², SCGAN, the template)."""
 
     def __init__(self, device: torch.device, width: int, height: int,
-                 generate: Callable[[Tensor, Tensor, Tensor, Tensor, Tensor], Tensor]):
-        super().__init__(device, width, height)
+                 generate: Callable[[Tensor, Tensor, Tensor, Tensor, Tensor], Tensor], keypoints: str = "body"):
+        super().__init__(device, width, height, keypoints)
         self._generate = generate
         self.source: tuple[Tensor, Tensor, Tensor] | None = None
 

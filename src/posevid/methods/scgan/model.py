@@ -15,6 +15,7 @@ with ``perturb_drop``; the losses still compare with the real frame. Options: ``
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -234,6 +235,9 @@ class SCGAN(Method):
         self.D = PatchDiscriminator(3 + 3 + m.joints, m.d_base, m.d_layers)
         self.gan = GANLoss(m.gan_mode)
         self.pose_net = PoseNet(m.posenet.base, m.posenet.blocks, m.joints).requires_grad_(False)
+        self.keypoints = getattr(self.data_opts, "keypoints", "body")
+        if self.keypoints == "face":  # trained on faces: animates a portrait's face, not a body
+            self.capabilities = dataclasses.replace(type(self).capabilities, faces=True, bodies=False)
         # Steps of the pose-network stage; the generator stage refuses a semantic loss from an untrained one.
         self.register_buffer("posenet_steps", torch.zeros((), dtype=torch.long))
         self.start_stage(m.stage)
@@ -276,7 +280,7 @@ class SCGANAnimator(FixedSizeAnimator):
     source are computed once (``SCGANGraph``)."""
 
     def __init__(self, method: SCGAN):
-        super().__init__(method.device, method.size, method.size)
+        super().__init__(method.device, method.size, method.size, method.keypoints)
         self.method = method
         self.app: dict[str, Tensor] = {}
 
