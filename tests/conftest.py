@@ -34,6 +34,16 @@ def tiny_data(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     return out
 
 
+@pytest.fixture(scope="session")
+def motion_data(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every DeepMimic action, one yaw, 32-frame windows (the psgan configs' labels and lengths)."""
+    from posevid.data.motion import write_motion_dataset
+
+    out = tmp_path_factory.mktemp("motion_all")
+    write_motion_dataset([shared_data / "mocap" / "deepmimic"], out, frames=32, yaws=(0,))
+    return out
+
+
 def add_hands_and_face(poses, seed: int = 0):
     """``poses`` (COCO-18) with hands and a face built around its joints, for tests of the point groups.
 
