@@ -127,8 +127,12 @@ def poses_extract(
     if smooth:
         poses = smooth_poses(fill_gaps(poses))
     write_poses(out, poses, fmt)
-    found = int((poses.conf > 0).any(1).sum())
-    print(f"{out}: {len(poses)} frames, a person in {found}")
+    if keypoints == "face":
+        from .face import found as face_found
+
+        print(f"{out}: {len(poses)} frames, a face in {int(face_found(poses).sum())}")
+    else:
+        print(f"{out}: {len(poses)} frames, a person in {int((poses.conf > 0).any(1).sum())}")
 
 
 @poses_app.command("convert")
