@@ -43,7 +43,6 @@ def calibrate(cfg: dict, data: Path, work: Path) -> float:
     trainer.method.train_step(next(batches))
     t0 = time.perf_counter()
     trainer.method.train_step(next(batches))
-    trainer.close()
     shutil.rmtree(work / "calibrate", ignore_errors=True)
     return time.perf_counter() - t0
 

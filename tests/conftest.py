@@ -13,6 +13,13 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _posevid_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The backend choices and exports of ``--backend auto`` (the CLI's default) go to a session folder, not
+    the user's ``~/.cache/posevid``."""
+    os.environ["POSEVID_CACHE"] = str(tmp_path_factory.mktemp("posevid_cache"))
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The folder of real human data (images, videos, pose renders, mocap); see its MANIFEST.md."""
@@ -31,6 +38,16 @@ def tiny_data(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     _, errors = prepare([shared_data / "videos" / "tfjs_pose_1.mp4"], out, size=64, test_frames="90:120",
                         show_progress=False)
     assert not errors, errors
+    return out
+
+
+@pytest.fixture(scope="session")
+def motion_data(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every DeepMimic action, one yaw, 32-frame windows (the psgan configs' labels and lengths)."""
+    from posevid.data.motion import write_motion_dataset
+
+    out = tmp_path_factory.mktemp("motion_all")
+    write_motion_dataset([shared_data / "mocap" / "deepmimic"], out, frames=32, yaws=(0,))
     return out
 
 

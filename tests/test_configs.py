@@ -21,21 +21,12 @@ from typer.testing import CliRunner
 from posevid.checkpoints import load_method
 from posevid.cli import app
 from posevid.config import load_config
-from posevid.data.motion import write_motion_dataset
 from posevid.train import stage_plan
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"decoupled/tiny", "dwnet/tiny", "pg2/tiny", "posenet/tiny", "psgan/tiny", "scgan/tiny", "scgan/face_tiny",
         "template/tiny"}
 CONFIGS = sorted(f"{p.parent.name}/{p.stem}" for p in (REPO / "configs").glob("*/*.yaml"))
-
-
-@pytest.fixture(scope="module")
-def motion_data(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every DeepMimic action, one yaw, 32-frame windows (the psgan configs' labels and lengths)."""
-    out = tmp_path_factory.mktemp("motion_all")
-    write_motion_dataset([shared_data / "mocap" / "deepmimic"], out, frames=32, yaws=(0,))
-    return out
 
 
 @pytest.fixture(scope="module")

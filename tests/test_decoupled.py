@@ -206,7 +206,8 @@ def test_interpolated_clip_moves_the_hue(runs: dict) -> None:
     ab = np.stack([mean_ab(f, region) for f in frames])
     hue = np.unwrap(hue_angle(ab))
     steps = np.diff(hue) * np.sign(hue[-1] - hue[0])
-    assert abs(hue[-1] - hue[0]) > 0.5 and steps.min() > -0.1, hue
+    # Monotonic up to small wobbles (a tenth of the whole move) where the colour is still nearly grey.
+    assert abs(hue[-1] - hue[0]) > 0.5 and steps.min() > -0.1 * abs(hue[-1] - hue[0]), hue
     towards = rgb_to_ab(parse_color(end)) - rgb_to_ab(parse_color(start))
     assert (ab[-1] - ab[0]) @ towards / np.linalg.norm(towards) > 10, ab  # moved towards yellow
 

@@ -136,3 +136,60 @@ def test_face_landmark_error(portrait):
     assert face_landmark_error(real, real) == 0
     iod = inter_ocular(real)
     assert abs(face_landmark_error(real + [0.1 * iod, 0.0], real) - 0.1) < 1e-4
+
+
+def test_face_scgan_animates_portrait(shared_data: Path, tmp_path: Path):
+    """SCGAN trained on a face dataset (``configs/scgan/face_tiny.yaml``) animates a portrait's face: the model
+    says it animates faces and not bodies, the pipeline crops the head as ``prepare --subject face`` does and
+    pastes the result back; the frame away from the head stays the photo."""
+    from typer.testing import CliRunner
+
+    from posevid.cli import app
+    from posevid.data.prepare import prepare
+    from posevid.errors import PosevidError
+    from posevid.pipeline import Animation, Pipeline
+    from posevid.video import VideoWriter, open_video, read_image
+
+    talking = shared_data / "faces" / "liveportrait_d18.mp4"
+    prepare([talking], tmp_path / "data", size=64, frames="0:8", split="train", show_progress=False, subject="face")
+    run = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", "scgan/face_tiny", "--data", str(tmp_path / "data"), "--out", str(run),
+                                      "--steps", "1", "--no-progress", "train.tensorboard=false", "train.workers=0"])
+    assert result.exit_code == 0, result.output
+    pipe = Pipeline(checkpoint=run)
+    assert pipe.model.capabilities.faces and not pipe.model.capabilities.bodies
+    clip = tmp_path / "talking.mp4"
+    with open_video(talking) as reader, VideoWriter(clip, reader.fps) as writer:
+        for frame in itertools.islice(iter(reader), 3):
+            writer.write(frame)
+    portrait = shared_data / "faces" / "liveportrait_s12.jpg"
+    with pipe.open(portrait, clip) as anim:
+        assert anim.subject == "face" and anim.crop is not None
+        frames = [f for f, _ in anim]
+        x0, y0, side = anim.crop[0]
+        photo = anim.source  # the portrait at the output size (even sides)
+    assert abs(photo.shape[1] - read_image(portrait).shape[1]) <= 1
+    assert len(frames) == 3 and frames[0].shape == photo.shape
+    assert 60 < side < photo.shape[0] and (frames[0][:max(y0 - 2, 1)] == photo[:max(y0 - 2, 1)]).all()
+    with pytest.raises(PosevidError, match="trained on faces"):
+        Animation(portrait, clip, checkpoint=run, subject="body")
+
+
+def test_poses_extract_face(shared_data: Path, tmp_path: Path):
+    """``posevid poses extract --keypoints face`` writes the 68 landmarks (OpenPose ``face_keypoints_2d``)."""
+    from typer.testing import CliRunner
+
+    from posevid.cli import app
+    from posevid.posefiles import read_poses
+    from posevid.video import VideoWriter, open_video
+
+    clip = tmp_path / "talking.mp4"
+    with open_video(shared_data / "faces" / "liveportrait_d12.mp4") as reader, VideoWriter(clip, reader.fps) as w:
+        for frame in itertools.islice(iter(reader), 4):
+            w.write(frame)
+    args = ["poses", "extract", str(clip), "-o", str(tmp_path / "face"), "--keypoints", "face"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "a face in 4" in result.output
+    poses = read_poses(tmp_path / "face")
+    assert len(poses) == 4 and (poses.face_conf > 0).all() and not (poses.conf > 0).any()

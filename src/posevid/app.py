@@ -258,9 +258,10 @@ class _Watched(Animation):
 
 
 @functools.lru_cache(maxsize=2)
-def _pipeline(method: str | None, checkpoint: str | None, mtime_ns: int, mode: str, size: int | None) -> Pipeline:
-    """A ``Pipeline`` per model and framing, kept for the next requests (the model is loaded once)."""
-    return Pipeline(AnimateOptions(method=method, checkpoint=checkpoint, mode=mode, size=size))
+def _pipeline(method: str | None, checkpoint: str | None, mtime_ns: int, mode: str, size: int | None,
+              device: str | None) -> Pipeline:
+    """A ``Pipeline`` per model, framing and device, kept for the next requests (the model is loaded once)."""
+    return Pipeline(AnimateOptions(method=method, checkpoint=checkpoint, mode=mode, size=size, device=device))
 
 
 def _cacheable(options: AnimateOptions) -> bool:
@@ -277,7 +278,7 @@ def pipeline_for(options: AnimateOptions) -> Pipeline:
         mtime = -1
     if not _cacheable(options):
         return Pipeline(options)
-    return _pipeline(options.method, ckpt, mtime, options.mode, options.size)
+    return _pipeline(options.method, ckpt, mtime, options.mode, options.size, options.device)
 
 
 def animate_request(photo: str | Path | None, driving: str | Path | None, folder: Path,
@@ -305,7 +306,7 @@ def animate_request(photo: str | Path | None, driving: str | Path | None, folder
     if action:
         if not 1 <= frames <= MAX_FRAMES:
             raise PosevidError("action", f"frames must be between 1 and {MAX_FRAMES}, got {frames}")
-        motion: Path | Poses = motion_from_action(photo, motion_checkpoint, action, frames, seed)
+        motion: Path | Poses = motion_from_action(photo, motion_checkpoint, action, frames, seed, options.device)
     elif driving:
         motion = check_driving(driving)
     else:
@@ -415,9 +416,10 @@ def _raw_path_on_failure(preprocess: Callable[[Any], Any]) -> Callable[[Any], An
     return run
 
 
-def build(checkpoints: str | Path | None = "runs") -> gr.Blocks:
+def build(checkpoints: str | Path | None = "runs", device: str | None = None) -> gr.Blocks:
     """The page (a ``gradio.Blocks``), offering the checkpoints found under ``checkpoints`` (scanned again
-    whenever a list is shown) and the session's uploaded ones. Queue and launch it, or use ``serve``."""
+    whenever a list is shown) and the session's uploaded ones, its models on ``device`` (None: auto).
+    Queue and launch it, or use ``serve``."""
     import gradio as gr
 
     from .methods.registry import method_class, method_classes
@@ -523,7 +525,8 @@ def build(checkpoints: str | Path | None = "runs") -> gr.Blocks:
                     raise PosevidError("action", "pick a motion checkpoint and one of its actions")
                 progress(0, desc="Checking the inputs")
                 side_px = None if size_name == "auto" else int(size_name)
-                options = AnimateOptions(method=method_name, checkpoint=ckpt, mode=mode_name, size=side_px)
+                options = AnimateOptions(method=method_name, checkpoint=ckpt, mode=mode_name, size=side_px,
+                                         device=device)
                 requests = animate_request(photo_path, None if use_action else driving_path, work.new(), options,
                                            action=action_name if use_action else None, motion_checkpoint=motion_path,
                                            frames=int(n_frames), seed=int(seed_value or 0))
@@ -565,12 +568,13 @@ def build(checkpoints: str | Path | None = "runs") -> gr.Blocks:
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860, checkpoints: str | Path | None = "runs",
-          block: bool = True) -> gr.Blocks:
-    """Build the page and serve it at http://host:port (one request at a time, ``QUEUE_SIZE`` waiting).
-    With ``block`` False, return the running app at once (``.close()`` stops it)."""
+          block: bool = True, device: str | None = None) -> gr.Blocks:
+    """Build the page and serve it at http://host:port (one request at a time, ``QUEUE_SIZE`` waiting),
+    its models on ``device`` (None: auto). With ``block`` False, return the running app at once
+    (``.close()`` stops it)."""
     import gradio as gr
 
-    demo = build(checkpoints)
+    demo = build(checkpoints, device)
     demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
     demo.launch(server_name=host, server_port=port, max_file_size=f"{MAX_UPLOAD_MB}mb", show_error=True,
                 ssr_mode=False, share=False, prevent_thread_lock=not block, allowed_paths=[str(asset_folder())],

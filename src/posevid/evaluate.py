@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from .devices import resolve_device
 from .errors import PosevidError
 from .io_utils import atomic_path
 from .metrics.evaluator import METRICS, NOTES, Evaluator, Report
@@ -29,11 +30,12 @@ def evaluate_videos(generated: str | Path, real: str | Path, *, lpips_weights: s
                     vgg_weights: str | Path | None = None, inception_classifier: str | Path | None = None,
                     device: str | torch.device | None = None, batch: int = 8) -> Report:
     """Evaluate a generated video against the real one (videos, GIFs or frame folders), streaming; the
-    network metrics run on ``device``, ``batch`` frames at a time."""
+    network metrics run on ``device`` (``devices.resolve_device``; None: auto), ``batch`` frames at a time."""
     from .video import open_video
 
     with open_video(generated) as gen_reader, open_video(real) as real_reader:
-        with Evaluator(lpips_weights, vgg_weights, inception_classifier, device=device, batch=batch) as ev:
+        with Evaluator(lpips_weights, vgg_weights, inception_classifier, device=resolve_device(device),
+                       batch=batch) as ev:
             ev.add_clip(gen_reader, real_reader)
             report = ev.report()
     report.metrics["meta"].update(generated=str(generated), real=str(real))
@@ -42,9 +44,9 @@ def evaluate_videos(generated: str | Path, real: str | Path, *, lpips_weights: s
 
 def load_for_evaluation(checkpoint: str | Path | None, method: str | None,
                         device: str | torch.device | None = None) -> Method:
-    """The method to evaluate, in eval mode on ``device``: loaded from ``checkpoint``, or an untrained one
-    named ``method`` (e.g. "warp")."""
-    return _method(checkpoint, method).to(torch.device(device or "cpu")).eval()
+    """The method to evaluate, in eval mode on ``device`` (None: auto): loaded from ``checkpoint``, or an
+    untrained one named ``method`` (e.g. "warp")."""
+    return _method(checkpoint, method).to(resolve_device(device)).eval()
 
 
 def _method(checkpoint: str | Path | None, method: str | None) -> Method:
@@ -118,7 +120,7 @@ def evaluate_checkpoint(data: str | Path, checkpoint: str | Path | None = None, 
     untrained methods (``method="warp"``) need none. ``max_frames`` limits each clip's length. The model
     and the network metrics run on ``device``.
     """
-    data = Path(data)
+    data, device = Path(data), resolve_device(device)
     model = load_for_evaluation(checkpoint, method, device)
     names = []
     with Evaluator(lpips_weights, vgg_weights, inception_classifier, device=device, batch=batch) as ev:

@@ -157,6 +157,16 @@ def face_box(face_xy: np.ndarray) -> np.ndarray:
     return np.array([x0, y0 - 0.35 * (y1 - y0), x1, y1])
 
 
+def face_region(pose: Poses) -> np.ndarray | None:
+    """(x0, y0, x1, y1) of the head in one frame: the face's box (forehead included) grown by a quarter of its
+    size each side (hair, ears, chin); None without a face."""
+    if not found(pose)[0]:
+        return None
+    x0, y0, x1, y1 = face_box(pose.face_xy[0])
+    gx, gy = 0.25 * (x1 - x0), 0.25 * (y1 - y0)
+    return np.array([x0 - gx, y0 - gy, x1 + gx, y1 + gy])
+
+
 def is_closeup(poses: Poses) -> bool:
     """Whether the one-frame ``poses`` (with a face) show a face close-up: the face found and at least
     ``CLOSEUP_FACE_HEIGHT`` of the frame's height, or found with no hip in view (head and shoulders)."""

@@ -83,6 +83,8 @@ class AnimateOptions:
     frames or poses that jump (``poses.SequenceCheck``). subject: ``face`` animates the portrait's face from
     the driver's face landmarks (a method whose capabilities include ``faces``), ``body`` the person's body,
     ``auto`` the face for a face close-up in the photo or in the driving video (``face.wants_face``).
+    device: where the model runs, ``auto`` (None: CUDA when present), ``cpu``, ``cuda`` or ``cuda:N``; the
+    model is moved there once, when the ``Pipeline`` loads it.
     """
 
     method: str | None = None
@@ -101,6 +103,7 @@ class AnimateOptions:
     person: str = "largest"
     force: bool = False
     subject: str = "auto"
+    device: str | None = None
 
     def __post_init__(self) -> None:
         from .inference import BACKENDS, PRECISIONS
@@ -132,15 +135,19 @@ class AnimateOptions:
 
 
 def load_model(method: str | None, checkpoint: str | Path | None, backend: str = "torch",
-               precision: str = "auto") -> tuple[Method, int | None]:
-    """The model to animate with and the image size it was trained at (None for an untrained one).
+               precision: str = "auto", device: str | torch.device | None = None) -> tuple[Method, int | None]:
+    """The model to animate with, on ``device`` (``devices.resolve_device``: None is auto), and the image
+    size it was trained at (None for an untrained one).
 
     With a checkpoint the method is the one saved in it (``method``, if given, must match); without one,
     ``method`` (default ``DEFAULT_METHOD``) must be a method that needs no training. A trained model's
     networks run on ``backend`` at ``precision`` (``posevid.inference``); ``checkpoint`` may be an exported
     model (``.onnx``, ``.xml``).
     """
+    from .devices import resolve_device
     from .methods.registry import method_class
+
+    dev = resolve_device(device)
 
     if checkpoint is None:
         name = method or DEFAULT_METHOD
@@ -153,17 +160,23 @@ def load_model(method: str | None, checkpoint: str | Path | None, backend: str =
                                                  f"'{DEFAULT_METHOD}' works without")
         if not cls.capabilities.animates:
             raise PosevidError(f"method {name}", "does not animate a photo")
-        return cls({"method": name}), None
+        return cls({"method": name}).to(dev), None
     from . import inference
 
     if inference.is_exported(checkpoint):
+        if dev.type != "cpu":
+            raise PosevidError(checkpoint, f"an exported model runs on the CPU (ONNX Runtime, OpenVINO), not {dev}; "
+                                           "use --device cpu, or the checkpoint for the GPU")
         model = inference.load_exported(checkpoint, backend, precision)
     else:
         from .checkpoints import load_method
 
-        model = load_method(checkpoint)
+        model = load_method(checkpoint, device=dev)
         if model.capabilities.animates and inference.has_graph(model):
-            inference.use_backend(model, backend, precision, where=str(checkpoint))
+            if dev.type != "cpu" and backend not in ("torch", "auto"):
+                raise PosevidError(checkpoint, f"--backend {backend} runs on the CPU; on {dev} the model runs in "
+                                               "PyTorch (--backend torch)")
+            inference.use_backend(model, backend if dev.type == "cpu" else "torch", precision, where=str(checkpoint))
             inference.release_weights(model)  # the engine holds what it needs (a prepared copy or an export)
     if method not in (None, DEFAULT_METHOD, model.name):
         raise PosevidError(checkpoint, f"holds a {model.name!r} model, not {method!r}")
@@ -184,7 +197,8 @@ class Pipeline:
     def __init__(self, options: AnimateOptions | None = None, **fields: Any):
         self.options = AnimateOptions.make(options, **fields)
         opts = self.options
-        self.model, self.trained_size = load_model(opts.method, opts.checkpoint, opts.backend, opts.precision)
+        self.model, self.trained_size = load_model(opts.method, opts.checkpoint, opts.backend, opts.precision,
+                                                   opts.device)
 
     @property
     def method(self) -> str:
@@ -214,8 +228,10 @@ class Pipeline:
     def to_file(self, source: str | Path | np.ndarray, driving: str | Path | Poses, out: str | Path,
                 side_by_side_out: str | Path | None = None, poses_out: str | Path | None = None,
                 show_progress: bool = True, timings: dict[str, float] | None = None, audio: bool = True,
-                source_iuv: str | Path | np.ndarray | None = None) -> int:
-        """Animate straight to ``out`` (see ``animate_to_file``); returns the number of frames written."""
+                source_iuv: str | Path | np.ndarray | None = None, audio_from: str | Path | None = None) -> int:
+        """Animate straight to ``out`` (see ``animate_to_file``); returns the number of frames written.
+        ``audio_from``: the video whose sound the result gets (default: ``driving``, when it is a video; a
+        batch passes the driver's poses read once and its video here)."""
         from .io_utils import check_outputs
 
         check_outputs({"photo": source, "driving input": driving, "checkpoint": self.options.checkpoint},
@@ -230,7 +246,8 @@ class Pipeline:
 
             detect_format(poses_out, writing=True)
         anim = self.open(source, driving, side_by_side_out is not None, source_iuv)
-        return _write(anim, driving, out, side_by_side_out, poses_out, show_progress, timings, audio)
+        sound = driving if audio_from is None else audio_from
+        return _write(anim, sound, out, side_by_side_out, poses_out, show_progress, timings, audio)
 
 
 def _crop_exact(image: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
@@ -304,10 +321,16 @@ class Animation:
         opts = pipeline.options
         self.mode, self.smooth, self.side_by_side = opts.mode, opts.smooth, side_by_side
         self.person, self.iuv = opts.person, None
-        self.subject = opts.subject if pipeline.model.capabilities.faces or opts.subject != "auto" else "body"
-        if self.subject == "face" and not pipeline.model.capabilities.faces:
-            raise PosevidError(f"method {pipeline.method}", "does not animate faces (--subject face needs the warp "
-                                                            "method)")
+        caps = pipeline.model.capabilities
+        self.subject = opts.subject if caps.faces or opts.subject != "auto" else "body"
+        if not caps.bodies:  # a model trained on faces alone
+            self.subject = "face"
+        where = opts.checkpoint or f"method {pipeline.method}"
+        if opts.subject == "face" and not caps.faces:
+            raise PosevidError(where, "does not animate faces (--subject face needs the warp method or a model "
+                                      "trained on faces)")
+        if opts.subject == "body" and not caps.bodies:
+            raise PosevidError(where, "was trained on faces: it animates a portrait's face, not a body")
         self.target: Poses | None = None
         self.animator = pipeline.animator()
         trained_size = pipeline.trained_size
@@ -648,7 +671,7 @@ def animate_to_file(source: str | Path | np.ndarray, driving: str | Path | Poses
                                                timings, audio, source_iuv)
 
 
-def _write(anim: Animation, driving: str | Path | Poses, out: str | Path, side_by_side_out: str | Path | None,
+def _write(anim: Animation, sound_from: str | Path | Poses, out: str | Path, side_by_side_out: str | Path | None,
            poses_out: str | Path | None, show_progress: bool, timings: dict[str, float] | None,
            audio: bool) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -657,7 +680,7 @@ def _write(anim: Animation, driving: str | Path | Poses, out: str | Path, side_b
 
     with contextlib.ExitStack() as stack:
         stack.callback(anim.close)
-        sound = driving if audio and not isinstance(driving, Poses) and has_audio(driving) else None
+        sound = sound_from if audio and not isinstance(sound_from, Poses) and has_audio(sound_from) else None
         if sound is not None and Path(out).suffix.lower() not in MP4_SUFFIXES:
             anim.note(f"{out}: a gif or PNG frames cannot hold sound; the driving video's audio is not kept "
                        "(write .mp4, .mov or .mkv to keep it)")
@@ -684,8 +707,7 @@ def _write(anim: Animation, driving: str | Path | Poses, out: str | Path, side_b
         if poses_out is not None:
             from .posefiles import write_poses
 
-            write_poses(poses_out, Poses(np.concatenate([p.xy for p in targets]), np.concatenate(
-                [p.conf for p in targets]), anim.width, anim.height, anim.fps))
+            write_poses(poses_out, dataclasses.replace(Poses.concat(targets), fps=anim.fps))  # hands, face kept
         return writer.count
 
 
@@ -710,16 +732,18 @@ def motion_actions(checkpoint: str | Path | None = None) -> tuple[str, ...]:
 
 
 def motion_from_action(source: str | Path, checkpoint: str | Path | None, action: str, frames: int,
-                       seed: int = 0) -> Poses:
+                       seed: int = 0, device: str | torch.device | None = None) -> Poses:
     """A ``frames``-long pose sequence of ``action`` from a motion model (a method that
     ``generates_motion``, e.g. PSGAN; None: the bundled one, ``resources.motion_model``), starting from the
-    pose of the person in ``source`` (a photo or a pose file), in its pixels."""
+    pose of the person in ``source`` (a photo or a pose file), in its pixels; the model runs on ``device``
+    (None: auto)."""
     from .checkpoints import load_method
+    from .devices import resolve_device
     from .estimate import first_pose
     from .resources import motion_model
 
     checkpoint = motion_model() if checkpoint is None else checkpoint
-    model = load_method(checkpoint)
+    model = load_method(checkpoint, device=resolve_device(device))
     if not model.capabilities.generates_motion:
         raise PosevidError(checkpoint, f"holds a {model.name!r} model, which does not generate motion")
     known = model.actions(model.cfg)

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from .devices import resolve_device
 from .errors import PosevidError
 from .io_utils import atomic_path
 from .metrics.evaluator import METRICS, Evaluator, Report, missing
@@ -311,7 +312,7 @@ def run_protocol(name: str, data: str | Path, checkpoint: str | Path | None = No
     protocol, data = PROTOCOLS[name], Path(data)
     if not data.is_dir():
         raise PosevidError(data, "no such dataset folder")
-    dev = torch.device(device or "cpu")
+    dev = resolve_device(device)
     meta: dict[str, Any] = {"protocol": name, "data": str(data), "checkpoint": str(checkpoint) if checkpoint else None,
                             "device": str(dev)}
     if protocol.data == "motion":

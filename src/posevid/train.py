@@ -13,8 +13,12 @@ hold the method's state dict, optimizers, schedulers, step, the RNG states of ev
 config. Data order and per-item augmentation derive from (seed, epoch, position), so ``--resume``
 continues exactly: the losses are those of an uninterrupted run.
 
-Under ``torchrun --nproc_per_node N -m posevid train ...`` each process trains on its shard of every
-epoch (``train.batch_size`` is per process) and gradients are averaged (``Method.distribute``).
+Under ``torchrun --nproc_per_node N -m posevid train ...`` (multi-node: ``--nnodes``, ``--rdzv-backend
+c10d``) each process trains on its shard of every epoch (``train.batch_size`` is per process): each trained
+network runs in its own ``DistributedDataParallel`` (``Method.distribute``, ``posevid.distributed``).
+Rank 0 alone prints, logs, writes samples and checkpoints. ``--device`` / ``train.device`` picks the
+device (auto: this process's GPU when CUDA is present), ``train.amp`` the precision (fp16 with one
+``GradScaler`` per optimizer, saved in checkpoints), ``train.channels_last`` / ``train.compile`` opt in.
 """
 
 from __future__ import annotations
@@ -31,10 +35,11 @@ from torch.utils.data import DataLoader
 
 from .checkpoints import checkpoint_candidates, find_checkpoint, save_checkpoint, serialise, stage_folder
 from .config import dump_config, stage_config
+from .devices import resolve_device
+from .distributed import Dist, network_parts, rank
 from .errors import PosevidError
 from .io_utils import check_output
 from .train_utils import (
-    Dist,
     EpochBatchSampler,
     image_grid,
     linear_decay,
@@ -77,6 +82,8 @@ class Trainer:
         self.cfg, self.out, self.tcfg = cfg, Path(out), cfg["train"]
         self.dist = Dist(self.tcfg.get("device"))
         self.main = self.dist.rank == 0
+        if not self.main:  # each message once: library warnings too come from rank 0 only
+            warnings.simplefilter("ignore")
         self.console = Console(stderr=True)
         self.log = log or (lambda msg: self.console.print(msg) if self.main else None)
         self.show_progress = show_progress and self.main
@@ -89,6 +96,8 @@ class Trainer:
         seed = int(cfg.get("seed", 0))
         seed_everything(seed)
         self.method = _build(cfg).to(self.dist.device)
+        if self.tcfg.get("channels_last"):
+            self.method.to(memory_format=torch.channels_last)
         if self.tcfg.get("init_from") and payload is None:
             init_weights(self.method, self.tcfg["init_from"], self.log)
         if not self.method.optimizers:
@@ -103,13 +112,17 @@ class Trainer:
             seed_everything(seed + self.dist.rank)
         if self.dist.enabled:
             self.method.distribute()
+        if self.tcfg.get("compile"):
+            for name in {n for names in network_parts(self.method, self.method.optimizers).values() for n in names}:
+                self.method._modules[name].compile()
         self.dataset = build_dataset(cfg.get("data", {}), data, "train")
         self.sampler = EpochBatchSampler(len(self.dataset), int(self.tcfg["batch_size"]), seed, self.dist.rank,
                                          self.dist.world, start=self.step)
         workers = int(self.tcfg.get("workers") or 0)
         self.loader = DataLoader(self.dataset, batch_sampler=self.sampler, num_workers=workers,
                                  generator=torch.Generator().manual_seed(seed), persistent_workers=workers > 0,
-                                 pin_memory=self.dist.device.type == "cuda")
+                                 pin_memory=self.dist.device.type == "cuda",
+                                 prefetch_factor=2 if workers > 0 else None)
 
     def _resume_payload(self) -> dict[str, Any] | None:
         if not checkpoint_candidates(self.out):
@@ -132,6 +145,9 @@ class Trainer:
             opt.load_state_dict(payload["optimizers"][name])
         for name, sched in self.schedulers.items():
             sched.load_state_dict(payload["schedulers"][name])
+        for name, state in (payload.get("scalers") or {}).items():
+            if state and name in self.method.optimizers:
+                self.method.scaler(name).load_state_dict(state)
         self.step = int(payload["step"])
         states = payload["rng"]
         if len(states) != self.dist.world:
@@ -147,6 +163,7 @@ class Trainer:
             payload = {"version": 1, "step": self.step, "config": self.cfg, "method": self.method.state_dict(),
                        "optimizers": {k: o.state_dict() for k, o in self.method.optimizers.items()},
                        "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+                       "scalers": {k: self.method.scaler(k).state_dict() for k in self.method.optimizers},
                        "rng": rngs, "world_size": self.dist.world}
             blob = serialise(payload)
             save_checkpoint(path, blob)
@@ -208,7 +225,7 @@ class Trainer:
                 task = bar.add_task("", total=self.steps, completed=self.step)
                 last = min(self.steps, until) if until else self.steps
                 while self.step < last:
-                    batch = to_device(next(batches), self.dist.device)
+                    batch = to_device(next(batches), self.dist.device, bool(self.tcfg.get("channels_last")))
                     self.method.train()
                     losses = self.dist.mean({k: float(v) for k, v in self.method.train_step(batch).items()})
                     for sched in self.schedulers.values():
@@ -244,9 +261,6 @@ class Trainer:
                 writer.close()
         return {"step": self.step, "losses": losses, "checkpoint": saved}
 
-    def close(self) -> None:
-        self.dist.close()
-
 
 def _build(cfg: dict[str, Any]):
     """The method of a training config, after importing the modules its ``plugins`` name (the user's own
@@ -262,11 +276,7 @@ def _build(cfg: dict[str, Any]):
 
 def _train_one(cfg: dict[str, Any], data: str | Path, out: Path, resume: bool, show_progress: bool,
                log: Log | None, until: int | None) -> dict[str, Any]:
-    trainer = Trainer(cfg, data, out, resume, show_progress, log)
-    try:
-        return trainer.run(until)
-    finally:
-        trainer.close()
+    return Trainer(cfg, data, out, resume, show_progress, log).run(until)
 
 
 def stage_plan(cfg: dict[str, Any]) -> list[str]:
@@ -292,17 +302,22 @@ def _finished(run: Path, steps: int) -> bool:
 
 def train(cfg: dict[str, Any], data: str | Path, out: str | Path, resume: bool = False,
           show_progress: bool = True, log: Log | None = None, until: int | None = None,
-          stage: str | None = None, steps: int | None = None) -> dict[str, Any]:
+          stage: str | None = None, steps: int | None = None, device: str | None = None) -> dict[str, Any]:
     """Train ``cfg`` (see ``config.load_config``) on prepared ``data`` into the run folder ``out``.
 
     A multi-stage method runs every stage of ``stage_plan(cfg)`` in order into ``out/<n>-<name>/`` (or
     only ``stage``), each later stage starting from the previous stage's folder (``train.init_from``,
     unless the stage sets its own); with ``resume``, finished stages are skipped and the first unfinished
     one continues from its newest valid checkpoint. ``steps``: every stage's ``train.steps``. ``until``:
-    stop at that step of a stage (saving a checkpoint) and train no further stage.
+    stop at that step of a stage (saving a checkpoint) and train no further stage. ``device``: ``auto``,
+    ``cpu``, ``cuda`` or ``cuda:N``, replacing ``train.device`` (of every stage).
     Returns {"step", "losses", "checkpoint"} of the last stage trained (and its "stage").
     """
     out = Path(out)
+    if device is not None:
+        resolve_device(device)
+        cfg = {**cfg, "train": {**cfg["train"], "device": device}}
+    resolve_device(cfg["train"].get("device"), "train.device")  # before anything is written
     if out.exists() and not out.is_dir():
         raise PosevidError(out, "is a file; --out is a run folder (new, or one to --resume)")
     if not out.is_dir():
@@ -325,7 +340,7 @@ def train(cfg: dict[str, Any], data: str | Path, out: str | Path, resume: bool =
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(dump_config({**cfg, "stages": {n: (cfg.get("stages") or {}).get(n) or {}
                                                                      for n in plan}}))
-    say = log or (lambda msg: print(msg))
+    say = log or (lambda msg: print(msg) if rank() == 0 else None)
     result: dict[str, Any] = {}
     for i, name in enumerate(plan):
         if stage is not None and name != stage:
@@ -333,6 +348,8 @@ def train(cfg: dict[str, Any], data: str | Path, out: str | Path, resume: bool =
         scfg = stage_config(cfg, name)
         if steps is not None:
             scfg["train"]["steps"] = int(steps)
+        if device is not None:
+            scfg["train"]["device"] = device
         if i and not scfg["train"]["init_from"] and checkpoint_candidates(folders[i - 1]):
             scfg["train"]["init_from"] = str(folders[i - 1].resolve())
         if resume and _finished(folders[i], scfg["train"]["steps"]):

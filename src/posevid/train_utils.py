@@ -1,17 +1,16 @@
-"""The trainer's parts: the resumable batch sampler, the learning-rate schedule, RNG state, the process
-group facts under ``torchrun`` and the sample sheets. ``train.Trainer`` puts them together."""
+"""The trainer's parts: the resumable batch sampler, the learning-rate schedule, RNG state and the sample
+sheets (the process group: ``posevid.distributed``). ``train.Trainer`` puts them together."""
 
 from __future__ import annotations
 
 import json
-import os
 import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Sampler
+from torch.utils.data import DistributedSampler, Sampler
 
 from .errors import PosevidError
 from .tensors import tensor_to_image
@@ -20,25 +19,28 @@ from .tensors import tensor_to_image
 class EpochBatchSampler(Sampler):
     """Endless batches of ``(index, item_seed)`` keys, resumable at any batch.
 
-    Epoch e shuffles ``range(n)`` with seed (seed, e), pads it by wrapping to a multiple of
-    ``world * batch_size`` and gives this ``rank`` every ``world``-th index (as
-    ``DistributedSampler`` does). Item seeds depend on (seed, epoch, rank, position) only, so
-    starting at batch ``start`` reproduces exactly what an uninterrupted run would draw there.
+    Epoch e is ``DistributedSampler``'s order after ``set_epoch(e)`` (``range(n)`` shuffled with seed
+    ``seed + e``, padded by wrapping to a multiple of ``world``, every ``world``-th index from ``rank``),
+    wrapped to whole batches. Item seeds depend on (seed, epoch, position) only, the position in the
+    shuffled epoch being ``rank + world * j`` for this rank's j-th item, so ``world`` processes with
+    ``batch_size`` B draw, step by step, the items (and seeds) one process draws with batch size
+    ``world * B``; starting at batch ``start`` reproduces exactly what an uninterrupted run draws there.
     """
 
     def __init__(self, n: int, batch_size: int, seed: int = 0, rank: int = 0, world: int = 1, start: int = 0):
         if n <= 0:
             raise PosevidError(None, "the training dataset is empty")
         self.n, self.batch_size, self.seed, self.rank, self.world, self.start = n, batch_size, seed, rank, world, start
-        self.batches_per_epoch = -(-n // (world * batch_size))
+        self.order = DistributedSampler(range(n), num_replicas=world, rank=rank, shuffle=True, seed=seed)
+        self.batches_per_epoch = -(-len(self.order) // batch_size)
 
     def epoch_batches(self, epoch: int) -> list[list[tuple[int, int]]]:
         """This rank's batches of one epoch."""
-        perm = np.random.default_rng([self.seed, epoch]).permutation(self.n)
-        total = self.batches_per_epoch * self.world * self.batch_size
-        seeds = np.random.SeedSequence([self.seed, epoch]).generate_state(total, np.uint64) % (2 ** 63)
-        picked = slice(self.rank, None, self.world)
-        keys = [(int(i), int(s)) for i, s in zip(np.resize(perm, total)[picked], seeds[picked])]
+        self.order.set_epoch(epoch)
+        total = self.batches_per_epoch * self.batch_size
+        indices = np.resize(np.fromiter(self.order, np.int64), total)
+        seeds = np.random.SeedSequence([self.seed, epoch]).generate_state(total * self.world, np.uint64) % (2 ** 63)
+        keys = [(int(i), int(seeds[self.rank + self.world * j])) for j, i in enumerate(indices)]
         return [keys[k:k + self.batch_size] for k in range(0, len(keys), self.batch_size)]
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
@@ -89,13 +91,17 @@ def seed_everything(seed: int) -> None:
 
 # ---- helpers ---------------------------------------------------------------------------------------
 
-def to_device(batch: Any, device: torch.device) -> Any:
+def to_device(batch: Any, device: torch.device, channels_last: bool = False) -> Any:
+    """Tensors of a batch (nested dicts, lists, tuples) on ``device``, copied without blocking (from pinned
+    memory on CUDA); with ``channels_last``, 4-d float tensors (images) in that memory format."""
     if isinstance(batch, torch.Tensor):
+        if channels_last and batch.dim() == 4 and batch.is_floating_point():
+            return batch.to(device, non_blocking=True, memory_format=torch.channels_last)
         return batch.to(device, non_blocking=True)
     if isinstance(batch, dict):
-        return {k: to_device(v, device) for k, v in batch.items()}
+        return {k: to_device(v, device, channels_last) for k, v in batch.items()}
     if isinstance(batch, (list, tuple)):
-        return type(batch)(to_device(v, device) for v in batch)
+        return type(batch)(to_device(v, device, channels_last) for v in batch)
     return batch
 
 
@@ -124,71 +130,3 @@ def image_grid(visuals: dict[str, torch.Tensor], rows: int = 4) -> np.ndarray:
     n = min(c.shape[0] for c in cols)
     grid = torch.cat([torch.cat([c[i] for c in cols], dim=2) for i in range(n)], dim=1)
     return tensor_to_image(grid)
-
-
-def check_device(name: str) -> torch.device:
-    """``train.device`` as a torch device; one-line ``PosevidError`` for a name torch does not know or a CUDA
-    device this machine does not have."""
-    from .errors import PosevidError
-
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise PosevidError("train.device", f"{name!r:.40} is not a device (cpu, cuda or cuda:N)") from None
-    if device.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            raise PosevidError("train.device", f"{name}: no CUDA device is available on this machine")
-        if device.index is not None and device.index >= count:
-            raise PosevidError("train.device", f"{name}: this machine has {count} CUDA device(s)")
-    elif device.type != "cpu" and not getattr(torch, device.type).is_available():
-        raise PosevidError("train.device", f"{name}: no {device.type} device is available on this machine")
-    return device
-
-
-class Dist:
-    """Process-group facts: rank, world size, device; a no-op outside torchrun."""
-
-    def __init__(self, device: str | None):
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        if device:
-            self.device = check_device(device)
-        else:
-            self.device = torch.device(f"cuda:{local}" if torch.cuda.is_available() else "cpu")
-        self.enabled = self.world > 1
-        if self.device.type == "cuda":
-            torch.cuda.set_device(self.device)
-        if self.enabled and not torch.distributed.is_initialized():
-            torch.distributed.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
-
-    def barrier(self) -> None:
-        if self.enabled:
-            torch.distributed.barrier()
-
-    def mean(self, values: dict[str, float]) -> dict[str, float]:
-        """Average scalar losses over the processes."""
-        if not self.enabled or not values:
-            return values
-        t = torch.tensor(list(values.values()), dtype=torch.float64)
-        torch.distributed.all_reduce(t)
-        return dict(zip(values, (t / self.world).tolist()))
-
-    def any(self, flag: bool) -> bool:
-        if not self.enabled:
-            return flag
-        t = torch.tensor([float(flag)])
-        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
-        return bool(t.item())
-
-    def gather(self, obj: Any) -> list[Any]:
-        if not self.enabled:
-            return [obj]
-        out: list[Any] = [None] * self.world
-        torch.distributed.all_gather_object(out, obj)
-        return out
-
-    def close(self) -> None:
-        if self.enabled and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..crop import crop_square, square_box
 from ..errors import PosevidError
-from ..face import face_mask
+from ..face import face_mask, face_region
 from ..io_utils import atomic_path
 from ..posefiles import write_poses
 from ..poses import Poses
@@ -194,18 +194,6 @@ def _write_png(path: Path, img: np.ndarray) -> None:
 
 def _inside(part: Part, t: int) -> bool:
     return part.start <= t and (part.stop is None or t < part.stop)
-
-
-def face_region(pose: Poses) -> np.ndarray | None:
-    """(x0, y0, x1, y1) of the head in one frame: the face's box (forehead included) grown by a quarter of its
-    size each side (hair, ears, chin); None without a face."""
-    from ..face import face_box, found
-
-    if not found(pose)[0]:
-        return None
-    x0, y0, x1, y1 = face_box(pose.face_xy[0])
-    gx, gy = 0.25 * (x1 - x0), 0.25 * (y1 - y0)
-    return np.array([x0 - gx, y0 - gy, x1 + gx, y1 + gy])
 
 
 def prepare_video(job: VideoJob, out: Path, size: int, margin: float = 0.1,

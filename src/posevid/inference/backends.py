@@ -213,7 +213,7 @@ def release_weights(method) -> None:
     """Free the method's own parameters (empty tensors) once an engine computes for it: its animator then
     uses only the engine, the method's buffers and its non-network code."""
     for p in method.parameters():
-        p.data = torch.empty(0)
+        p.data = torch.empty(0, device=p.device)  # the method's device stays where its engine computes
 
 
 def read_exported(path: str | Path) -> tuple[Any, dict[str, Any], str]:

@@ -36,6 +36,7 @@ class Capabilities:
     generates_motion: bool = False  # ``motion()`` makes a pose sequence from an action label
     needs_densepose: bool = False  # its data and animator need DensePose IUV (``posevid prepare --iuv``)
     faces: bool = False  # its animator animates a face pose (``face.is_face_pose``: a portrait's face)
+    bodies: bool = True  # its animator animates body poses (False: a model trained on faces alone)
 
 
 @dataclass
@@ -98,8 +99,9 @@ class FixedSizeAnimator(Animator):
     (``width``, ``height``) once, each target pose is scaled the same way, and each generated frame is
     resized back to the source's size. Subclasses implement ``start`` and ``generate``."""
 
-    def __init__(self, device: torch.device, width: int, height: int):
+    def __init__(self, device: torch.device, width: int, height: int, keypoints: str = "body"):
         self.device, self.width, self.height = device, width, height
+        self.keypoints = keypoints  # "face": the poses' 68 face landmarks are what the model takes
         self.scale = np.ones(2, np.float32)
         self.out_size: tuple[int, int] | None = None
 
@@ -125,9 +127,13 @@ class FixedSizeAnimator(Animator):
         return resize_image(tensor_to_image(self.generate(*self._scaled(target))[0]), *self.out_size)
 
     def _scaled(self, pose: Poses) -> tuple[Tensor, Tensor]:
-        """The first frame of ``pose`` in model pixels: xy (1, 18, 2), conf (1, 18), on the device."""
-        xy = torch.from_numpy(np.asarray(pose.xy[:1] * self.scale, np.float32)).to(self.device)
-        return xy, torch.from_numpy(np.array(pose.conf[:1], np.float32)).to(self.device)
+        """The first frame of ``pose`` in model pixels: xy (1, 18, 2), conf (1, 18) (the face's (1, 68, 2),
+        (1, 68) for ``keypoints="face"``), on the device."""
+        xy, conf = (pose.face_xy, pose.face_conf) if self.keypoints == "face" else (pose.xy, pose.conf)
+        if xy is None:
+            raise PosevidError("pose", "this model animates faces: the pose has no face landmarks")
+        xy = torch.from_numpy(np.asarray(xy[:1] * self.scale, np.float32)).to(self.device)
+        return xy, torch.from_numpy(np.array(conf[:1], np.float32)).to(self.device)
 
 
 class SourceAnimator(FixedSizeAnimator):
@@ -136,8 +142,8 @@ class SourceAnimator(FixedSizeAnimator):
     h, w)`` in [-1, 1], at the model's size (PG², SCGAN, the template)."""
 
     def __init__(self, device: torch.device, width: int, height: int,
-                 generate: Callable[[Tensor, Tensor, Tensor, Tensor, Tensor], Tensor]):
-        super().__init__(device, width, height)
+                 generate: Callable[[Tensor, Tensor, Tensor, Tensor, Tensor], Tensor], keypoints: str = "body"):
+        super().__init__(device, width, height, keypoints)
         self._generate = generate
         self.source: tuple[Tensor, Tensor, Tensor] | None = None
 
@@ -283,12 +289,19 @@ class Method(nn.Module, ABC):
             return p.device
         return torch.device("cpu")
 
+    def amp_dtype(self) -> torch.dtype | None:
+        """The autocast dtype of ``train.amp`` on this method's device (``devices.amp_dtype``); None: fp32."""
+        from ..devices import amp_dtype
+
+        return amp_dtype(self.train_opts.amp, self.device)
+
     def autocast(self) -> contextlib.AbstractContextManager:
-        """Mixed precision when ``train.amp`` is set: bf16 on CPU, fp16 on CUDA; else a no-op."""
-        if not self.train_opts.amp:
+        """Mixed precision as ``train.amp`` says (bf16 or fp16 autocast on this method's device); else a
+        no-op. ``grid_sample`` stays in fp32 (``warp`` leaves autocast for it)."""
+        dtype = self.amp_dtype()
+        if dtype is None:
             return contextlib.nullcontext()
-        dev = self.device.type
-        return torch.autocast(dev, dtype=torch.bfloat16 if dev == "cpu" else torch.float16)
+        return torch.autocast(self.device.type, dtype=dtype)
 
     def adam(self, name: str, params: Iterable[nn.Parameter], lr: float | None = None) -> torch.optim.Adam:
         """Create and register an Adam optimizer from ``train.lr`` and ``train.betas``."""
@@ -297,49 +310,50 @@ class Method(nn.Module, ABC):
         self.optimizers[name] = opt
         return opt
 
+    def scaler(self, name: str) -> torch.amp.GradScaler:
+        """The gradient scaler of optimizer ``name``: active with ``train.amp: fp16`` (loss scaling against
+        fp16 underflow), a pass-through otherwise. Its state is saved in checkpoints."""
+        scalers = self.__dict__.setdefault("_scalers", {})
+        if name not in scalers:
+            scalers[name] = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype() == torch.float16)
+        return scalers[name]
+
+    def optimize(self, name: str, loss: Tensor) -> None:
+        """One update of optimizer ``name`` on ``loss``: zero its gradients, backpropagate (scaled under
+        fp16), step (skipped by the scaler when fp16 gradients overflowed) and update the scale."""
+        opt, scaler = self.optimizers[name], self.scaler(name)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+
+    # ---- data parallel ----------------------------------------------------------------------------
     def distribute(self) -> None:
-        """Data-parallel training over the default process group (DistributedDataParallel semantics).
+        """Data-parallel training under ``torchrun``: each trained network (the sub-modules holding one
+        optimizer's parameters) in its own ``DistributedDataParallel`` (``posevid.distributed``).
 
-        Called by the trainer under ``torchrun`` after the method is built. Rank 0's parameters and
-        buffers are broadcast to every process; before each step of every optimizer in
-        ``self.optimizers`` the gradients of its parameters are averaged over the processes (one flat
-        all-reduce), so all ranks take the same step. Methods need no changes, state-dict keys stay
-        the same, and unlike wrapping sub-networks in ``DistributedDataParallel`` it works when a
-        method calls a network's other methods (``encode``), runs a discriminator twice per step or
-        freezes parts of a network.
-        """
-        from torch import distributed as dist
+        Called by the trainer once the method is built, on its device, with its optimizers. While the
+        method trains with gradients enabled, ``self.<sub-module>`` is a ``distributed.Route`` that calls
+        through the wrapper; state-dict keys stay the same."""
+        from ..distributed import wrap_networks
 
-        with torch.no_grad():
-            for t in [*self.parameters(), *self.buffers()]:
-                dist.broadcast(t.data, 0)
-        for opt in self.optimizers.values():
-            opt.register_step_pre_hook(_average_gradients)
+        routes, wrappers = wrap_networks(self, self.device)
+        self.__dict__["_routes"], self.__dict__["_ddp"] = routes, wrappers
 
+    def no_sync(self, *names: str) -> contextlib.AbstractContextManager:
+        """Inside: backward passes into the trained networks of optimizers ``names`` (all when none is
+        named) accumulate gradients locally, without DDP's all-reduce (a network backpropagated twice
+        before its optimizer steps: the first pass inside). A no-op outside torchrun."""
+        from ..distributed import no_sync
 
-def _average_gradients(opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-    """Optimizer step pre-hook: average the gradients of ``opt``'s parameters over all processes.
+        ddp = self.__dict__.get("_ddp") or {}
+        return no_sync([w for n, w in ddp.items() if not names or n in names])
 
-    A parameter without a gradient on some ranks counts as zero there; one without a gradient on
-    every rank keeps ``grad = None`` (Adam skips it, as in a single-process run).
-    """
-    from torch import distributed as dist
-
-    params = [p for group in opt.param_groups for p in group["params"]]
-    if not params:
-        return
-    dev = params[0].device
-    has = torch.tensor([p.grad is not None for p in params], dtype=torch.float32, device=dev)
-    grads = [(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1).float() for p in params]
-    flat = torch.cat([*grads, has])
-    dist.all_reduce(flat)
-    flat /= dist.get_world_size()
-    offset = 0
-    for i, p in enumerate(params):
-        n = p.numel()
-        if flat[flat.numel() - len(params) + i] > 0:
-            p.grad = flat[offset:offset + n].view_as(p).to(p.dtype).clone()
-        offset += n
+    def __getattr__(self, name: str) -> Any:
+        routes = self.__dict__.get("_routes")
+        if routes and name in routes and self.__dict__.get("training") and torch.is_grad_enabled():
+            return routes[name]
+        return super().__getattr__(name)
 
 
 from .registry import METHODS, build_method, method_class, method_names, register  # noqa: E402  (re-exported)

@@ -43,13 +43,6 @@ def _bicycle_unet(in_ch: int, base: int, depth: int, norm: str) -> UNet:
     return net
 
 
-def _step(method: nn.Module, name: str, loss: Tensor) -> None:
-    opt = method.optimizers[name]
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-
-
 class EncodersStage(Stage):
     """Stage I: the colour encoders, each with a BicycleGAN U-Net and PatchGAN (``model.bicycle``)."""
 
@@ -96,14 +89,14 @@ class EncodersStage(Stage):
             total = total + g_gan + wb.l1 * out[f"{name}_l1"] + wb.kl * out[f"{name}_kl"] + wb.z * out[f"{name}_z"]
             fakes.append(fake.detach())
             reals.append(real)
-        _step(m, "EG", total)
+        m.optimize("EG", total)
         d_total = 0.0
         for r, name in enumerate(REGIONS):
             with m.autocast():
                 out[f"{name}_d_real"] = m.gan(m.bicycle_d[r](reals[r]), True)
                 out[f"{name}_d_fake"] = m.gan(m.bicycle_d[r](fakes[r]), False)
             d_total = d_total + 0.5 * (out[f"{name}_d_real"] + out[f"{name}_d_fake"])
-        _step(m, "D", d_total)
+        m.optimize("D", d_total)
         m._visuals = {"feature": a[:, :3], "upper": reals[0], "upper_rec": fakes[0],
                       "lower": reals[1], "lower_rec": fakes[1]}
         return {k: float(v.detach()) for k, v in out.items()}
@@ -135,11 +128,11 @@ class RestoreStage(Stage):
             g_gan = m.gan(m.restore_d(restored), True, for_discriminator=False)
             m.restore_d.requires_grad_(True)
         rec = l1(restored, real)
-        _step(m, "R", g_gan + m.opts.restore.l1 * rec)
+        m.optimize("R", g_gan + m.opts.restore.l1 * rec)
         with m.autocast():
             d_real = m.gan(m.restore_d(real), True)
             d_fake = m.gan(m.restore_d(restored.detach()), False)
-        _step(m, "D", 0.5 * (d_real + d_fake))
+        m.optimize("D", 0.5 * (d_real + d_fake))
         m._visuals = {"warped": warped[:, :3], "restored": restored.detach()[:, :3], "real": real[:, :3],
                       "warped_edges": warped[:, 3:], "restored_edges": restored.detach()[:, 3:],
                       "real_edges": real[:, 3:]}
@@ -192,11 +185,11 @@ class GeneratorStage(Stage):
             # One batch of all frames: the mean over frames of equal size (same value, one network pass).
             out["g_vgg"] = self.perceptual(torch.cat(fakes), frames.transpose(0, 1).flatten(0, 1))
             loss = loss + w.perceptual * out["g_vgg"]
-        _step(m, "G", loss)
+        m.optimize("G", loss)
         with m.autocast():
             out["d_real"] = m.gan(pred_real, True)
             out["d_fake"] = m.gan(m.disc(torch.cat([cond, fake_seq.detach()], 1)), False)
-        _step(m, "D", 0.5 * (out["d_real"] + out["d_fake"]))
+        m.optimize("D", 0.5 * (out["d_real"] + out["d_fake"]))
         m._visuals = {"source": batch["src"], "feature": feats[-1][:, :3], "edges": feats[-1][:, 3:],
                       "generated": fakes[-1].detach(), "real": frames[:, -1]}
         return {k: float(v.detach()) for k, v in out.items()}

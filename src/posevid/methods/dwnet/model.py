@@ -200,7 +200,6 @@ class DwNet(Method):
         src_key = (batch["src_xy"].to(dev), batch["src_conf"].to(dev),
                    batch["src_iuv"].to(dev) if self.use_iuv else None)
         keys = [(xy[:, t], conf[:, t], iuv[:, t] if iuv is not None else None) for t in range(frames.shape[1])]
-        opt_g, opt_d = self.optimizers["G"], self.optimizers["D"]
         if self.w_perc and self._perceptual is None:
             self._perceptual = perceptual_loss(self.cfg["train"])
         perceptual = self._perceptual
@@ -228,16 +227,12 @@ class DwNet(Method):
             loss_g = self.w_gan * losses["g_gan"] + self.w_fm * losses["g_fm"] + self.w_l1 * rec
             if "g_vgg" in losses:
                 loss_g = loss_g + self.w_perc * losses["g_vgg"]
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
+            self.optimize("G", loss_g)
             # Critic (eq. 4), on the target pose and the real / generated frame.
             self.disc.requires_grad_(True)
             losses["d_real"] = self.gan(pred_real, True)
             losses["d_fake"] = self.gan(self._critic(pose, fake.detach()), False)
-            opt_d.zero_grad(set_to_none=True)
-            (0.5 * (losses["d_real"] + losses["d_fake"])).backward()
-            opt_d.step()
+            self.optimize("D", 0.5 * (losses["d_real"] + losses["d_fake"]))
             losses["rec_l1"] = rec
             for name, value in losses.items():
                 totals[name] = totals.get(name, 0.0) + float(value.detach()) / n

@@ -74,10 +74,7 @@ class G1Stage(Stage):
     def update(self, src: Tensor, tgt: Tensor, fake: Tensor, mask: Tensor) -> dict[str, float]:
         """One step of G1 on its output ``fake`` for the target ``tgt``."""
         loss = self.method.reconstruction(fake, tgt, mask)
-        opt = self.method.optimizers["g1"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        self.method.optimize("g1", loss)
         return {"l1": loss.item()}
 
 
@@ -192,21 +189,16 @@ class PG2(Method):
     def adversarial(self, src: Tensor, tgt: Tensor, fake: Tensor, mask: Tensor, gen: str) -> dict[str, float]:
         """One D step (eq. 2: real (I_A, I_B) vs fake (I_A, fake)), then one step of generator ``gen``
         on eq. 3 + l1_weight * the reconstruction loss."""
-        opt_d, opt_g = self.optimizers["d"], self.optimizers[gen]
         with self.autocast():
             d_real = self.gan(self.d(src, tgt), True)
             d_fake = self.gan(self.d(src, fake.detach()), False)
-        opt_d.zero_grad(set_to_none=True)
-        (d_real + d_fake).backward()
-        opt_d.step()
+        self.optimize("d", d_real + d_fake)
         self.d.requires_grad_(False)
         with self.autocast():
             g_adv = self.gan(self.d(src, fake), True, for_discriminator=False)
         self.d.requires_grad_(True)
         rec = self.reconstruction(fake, tgt, mask)
-        opt_g.zero_grad(set_to_none=True)
-        (g_adv + self.l1_weight * rec).backward()
-        opt_g.step()
+        self.optimize(gen, g_adv + self.l1_weight * rec)
         return {"l1": rec.item(), "g_adv": g_adv.item(), "d_real": d_real.item(), "d_fake": d_fake.item()}
 
     def animator(self) -> Animator:

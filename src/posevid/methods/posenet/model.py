@@ -107,10 +107,7 @@ class PoseNetMethod(Method):
         images = batch["frames"].flatten(0, 1).float()
         xy, conf = batch["xy"].flatten(0, 1), batch["conf"].flatten(0, 1)
         loss, maps, target = posenet_loss(self.net, images, xy, conf, self.sigma, self.autocast())
-        opt = self.optimizers["net"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        self.optimize("net", loss)
         err = joint_error(maps, xy, conf, *images.shape[-2:])
         self._visuals = {"image": images[:4], "maps": maps.detach()[:4].amax(1, keepdim=True).clamp(0, 1) * 2 - 1,
                          "target": target[:4].amax(1, keepdim=True) * 2 - 1}

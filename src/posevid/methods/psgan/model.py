@@ -298,8 +298,6 @@ class PSGAN(Method):
             fakes, _ = self.G(z, onehot.repeat(k, 1), init_maps.repeat(k, 1, 1, 1), xy[:, 0].repeat(k, 1, 1))
         fakes = fakes.float().view(k, B, *xy.shape[1:])
         fake = fakes[0]
-        opt_d, opt_g = self.optimizers["D"], self.optimizers["G"]
-        opt_d.zero_grad(set_to_none=True)
         with self.autocast():
             d_real, cls_real = self._discriminate(xy, conf, init_maps, xy[:, 0], label)
             d_fake, cls_fake = self._discriminate(fake.detach(), conf, init_maps, xy[:, 0], label)
@@ -308,9 +306,7 @@ class PSGAN(Method):
             if self.cls_fake:
                 loss_d_cls = loss_d_cls + F.cross_entropy(cls_fake.float(), label)
             loss_d = loss_d_adv + self.lambda_cls * loss_d_cls
-        loss_d.backward()
-        opt_d.step()
-        opt_g.zero_grad(set_to_none=True)
+        self.optimize("D", loss_d)
         with self.autocast():
             g_fake, g_cls = self._discriminate(fake, conf, init_maps, xy[:, 0], label)
             loss_g_adv = self.gan(g_fake, True, for_discriminator=False)
@@ -322,8 +318,7 @@ class PSGAN(Method):
             loss_rec = l1.min(0).values.mean()
             if self.lambda_rec > 0:
                 loss_g = loss_g + self.lambda_rec * loss_rec
-        loss_g.backward()
-        opt_g.step()
+        self.optimize("G", loss_g)
         with torch.no_grad():
             acc = (cls_real.argmax(1) == label).float().mean()
         self._last = (xy[:1].detach(), fake[:1].detach(), conf[:1].detach())
@@ -353,10 +348,11 @@ class PSGAN(Method):
         the overlapping frames cross-fade from the old chunk to the new one (smoothstep weights).
         """
         frames = int(frames or self.frames)
-        onehot = F.one_hot(label.long(), len(self.labels)).float()
+        dev = self.device
+        onehot = F.one_hot(label.long().to(dev), len(self.labels)).float()
         overlap = min(self.chain_overlap, self.frames - 2)
-        out = self._sample(onehot, init_xy.float(), init_conf.float(), generator)
-        ones = torch.ones_like(init_conf, dtype=torch.float32)
+        out = self._sample(onehot, init_xy.float().to(dev), init_conf.float().to(dev), generator)
+        ones = torch.ones_like(init_conf, dtype=torch.float32, device=dev)
         while out.shape[1] < frames:
             m = min(overlap, out.shape[1] - 1)
             seq = self._sample(onehot, out[:, -1 - m], ones, generator)

@@ -15,6 +15,7 @@ with ``perturb_drop``; the losses still compare with the real frame. Options: ``
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -157,10 +158,7 @@ class PoseNetStage(Stage):
         images = batch["frames"].flatten(0, 1).float()
         xy, conf = batch["xy"].flatten(0, 1), batch["conf"].flatten(0, 1)
         loss, maps, target = posenet_loss(m.pose_net, images, xy, conf, m.opts.posenet.sigma, m.autocast())
-        opt = m.optimizers["pose_net"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        m.optimize("pose_net", loss)
         m.posenet_steps += 1
         m._visuals = {"image": images[:4], "maps": maps.detach()[:4].amax(1, keepdim=True).clamp(0, 1) * 2 - 1,
                       "target": target[:4].amax(1, keepdim=True) * 2 - 1}
@@ -188,13 +186,10 @@ class GeneratorStage(Stage):
             xy, conf = perturb(xy, conf, m.size, m.opts.perturb_prob, m.opts.perturb_jitter, m.opts.perturb_drop)
         tgt_maps = m.maps(batch["xy"].flatten(0, 1), batch["conf"].flatten(0, 1))
         fake = m.generate(src, src_xy, src_conf, xy, conf)
-        opt_d, opt_g = m.optimizers["D"], m.optimizers["G"]
         with m.autocast():
             d_real = m.gan(m.D(torch.cat([src, tgt_maps, real], 1)), True)
             d_fake = m.gan(m.D(torch.cat([src, tgt_maps, fake.detach()], 1)), False)
-        opt_d.zero_grad(set_to_none=True)
-        (d_real + d_fake).backward()
-        opt_d.step()
+        m.optimize("D", d_real + d_fake)
         m.D.requires_grad_(False)
         with m.autocast():
             g_adv = m.gan(m.D(torch.cat([src, tgt_maps, fake], 1)), True, for_discriminator=False)
@@ -203,9 +198,7 @@ class GeneratorStage(Stage):
         loss = g_adv + m.opts.lambda_l1 * rec
         sem = m.semantic(fake, real) if m.opts.lambda_sem > 0 else torch.zeros(())
         loss = loss + m.opts.lambda_sem * sem
-        opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        opt_g.step()
+        m.optimize("G", loss)
         m._visuals = {"source": src[:4], "pose": tgt_maps[:4].amax(1, keepdim=True) * 2 - 1,
                       "generated": fake.detach()[:4], "real": real[:4]}
         return {"l1": rec.item(), "semantic": sem.item(), "g_adv": g_adv.item(), "d_real": d_real.item(),
@@ -234,6 +227,9 @@ class SCGAN(Method):
         self.D = PatchDiscriminator(3 + 3 + m.joints, m.d_base, m.d_layers)
         self.gan = GANLoss(m.gan_mode)
         self.pose_net = PoseNet(m.posenet.base, m.posenet.blocks, m.joints).requires_grad_(False)
+        self.keypoints = getattr(self.data_opts, "keypoints", "body")
+        if self.keypoints == "face":  # trained on faces: animates a portrait's face, not a body
+            self.capabilities = dataclasses.replace(type(self).capabilities, faces=True, bodies=False)
         # Steps of the pose-network stage; the generator stage refuses a semantic loss from an untrained one.
         self.register_buffer("posenet_steps", torch.zeros((), dtype=torch.long))
         self.start_stage(m.stage)
@@ -276,7 +272,7 @@ class SCGANAnimator(FixedSizeAnimator):
     source are computed once (``SCGANGraph``)."""
 
     def __init__(self, method: SCGAN):
-        super().__init__(method.device, method.size, method.size)
+        super().__init__(method.device, method.size, method.size, method.keypoints)
         self.method = method
         self.app: dict[str, Tensor] = {}
 

@@ -81,10 +81,7 @@ class TemplateMethod(Method):
         real = batch["frames"][:, 0]
         fake = self.generate(batch["src"], batch["xy"][:, 0], batch["conf"][:, 0])
         loss = l1(fake, real)
-        opt = self.optimizers["net"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        self.optimize("net", loss)
         self._visuals = {"source": batch["src"], "generated": fake.detach(), "real": real}
         return {"l1": loss.item()}
 
