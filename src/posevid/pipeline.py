@@ -233,11 +233,11 @@ class Pipeline:
         ``audio_from``: the video whose sound the result gets (default: ``driving``, when it is a video; a
         batch passes the driver's poses read once and its video here)."""
         from .io_utils import check_outputs
-
-        check_outputs({"photo": source, "driving input": driving, "checkpoint": self.options.checkpoint},
-                      {"output": out, "side-by-side output": side_by_side_out, "pose output": poses_out})
         from .video import check_video_output
 
+        check_outputs({"photo": source, "driving input": driving, "checkpoint": self.options.checkpoint,
+                       "photo's DensePose": source_iuv},
+                      {"output": out, "side-by-side output": side_by_side_out, "pose output": poses_out})
         for video in (out, side_by_side_out):
             if video is not None:
                 check_video_output(video)
@@ -459,10 +459,11 @@ class Animation:
 
         def work() -> None:
             try:
-                for item in self.driving:
-                    put(item)
-                    if stop.is_set():
-                        return
+                with contextlib.closing(iter(self.driving)) as driving:  # closed in this thread (see Driving)
+                    for item in driving:
+                        put(item)
+                        if stop.is_set():
+                            return
                 put(None)
             except BaseException as err:  # handed to the consumer, raised there
                 put(err)
