@@ -127,5 +127,9 @@ def test_action_without_a_checkpoint_end_to_end(shared_data: Path, tmp_path: Pat
                                  "-o", str(video)])
     assert result.exit_code == 0, result.output
     assert "10 frames, 40x64" in result.output  # the photo's aspect
+    busy = shared_data / "images" / "animatex_ty_woman.jpg"  # found in a crop of the photo, as when animating
+    result = runner.invoke(app, ["motion", "generate", "--action", "run", "--source", str(busy), "--frames", "8",
+                                 "-o", str(tmp_path / "run.npz")])
+    assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["motion", "generate", "--action", "fly", "--source", str(photo), "-o", str(out)])
     assert result.exit_code != 0 and "walk" in str(result.exception) + result.output
