@@ -13,7 +13,9 @@ to look at. ``--out/index.md`` lists the sheets and the pairs that failed, with 
     python -m benchmarks.gallery [--size 320] [--frames 8] [--all] [--photos NAME ...] [--clips NAME ...]
 
 ``--faces``: the face gallery instead: the portraits of ``DATA/faces`` driven by its talking-head clips
-(the face path, chosen automatically), into ``docs/gallery/faces/``.
+(the face path, chosen automatically), into ``docs/gallery/faces/``. ``--renders``: the photos driven by
+the skeleton (AnimateAnyone DWPose) and DensePose (MagicAnimate) renders of ``DATA/pose_renders``, whose
+poses are decoded from the render, into ``docs/gallery/renders/``.
 
 Prints one JSON object: machine, settings, per pair the sheet, frames, seconds and bytes, or the error.
 """
@@ -36,7 +38,8 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 OUT = REPO / "docs" / "gallery"
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
-COMMITTABLE = ("tfjs_", "tfexamples_", "animatex_", "liveportrait_")  # licence allows derived images in the repo
+COMMITTABLE = ("tfjs_", "tfexamples_", "animatex_", "liveportrait_", "animateanyone_anyone-video-",
+               "magicanimate_densepose_")  # licence allows derived images in the repo (the renders show no person)
 ROW = 144  # pixels: the height of each row of a sheet
 
 
@@ -126,10 +129,11 @@ def main() -> None:
     parser.add_argument("--photos", nargs="*", help="only these photo file names")
     parser.add_argument("--clips", nargs="*", help="only these clip file names")
     parser.add_argument("--faces", action="store_true", help="the face gallery: portraits x talking heads")
+    parser.add_argument("--renders", action="store_true", help="driven by skeleton and DensePose renders")
     args = parser.parse_args()
-    folder = "faces" if args.faces else "videos"
-    if args.faces and args.out == OUT:
-        args.out = OUT / "faces"
+    folder = "faces" if args.faces else "pose_renders" if args.renders else "videos"
+    if (args.faces or args.renders) and args.out == OUT:
+        args.out = OUT / ("faces" if args.faces else "renders")
     clips = [c for c in sorted((args.data / folder).glob("*.mp4")) if not args.clips or c.name in args.clips]
     stills = [p for p in photos(args.data) if (not args.photos or p.name in args.photos)
               and (not args.faces or p.parent.name == "faces")]

@@ -243,6 +243,7 @@ def child_side_by_side(args: argparse.Namespace) -> dict:
 
 def run_child(args: argparse.Namespace, variant: str, extra: list[str]) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "OMP_WAIT_POLICY": "PASSIVE",
+           "POSEVID_CACHE": str(Path(args.work) / "cache"),  # the exports made for onnx / openvino stay in --work
            "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
     cmd = [sys.executable, "-m", "benchmarks.model_speed", "--child", variant, "--threads", str(args.threads),
            "--work", str(args.work), *extra]
@@ -252,9 +253,10 @@ def run_child(args: argparse.Namespace, variant: str, extra: list[str]) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
+def psnr(a: np.ndarray, b: np.ndarray) -> float | None:
+    """PSNR in dB of uint8 frames; None for identical frames (JSON has no infinity)."""
     mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
-    return round(10 * np.log10(255.0 ** 2 / mse), 2) if mse > 0 else float("inf")
+    return round(10 * np.log10(255.0 ** 2 / mse), 2) if mse > 0 else None
 
 
 def main() -> None:

@@ -128,7 +128,8 @@ def run_label(checkpoint: str | None, starts: int, judge_steps: int, chunks: int
 
     path = Path(checkpoint) if checkpoint else motion_model()
     model = load_psgan(path)
-    step = find_checkpoint(path)[0].get("step")
+    payload, found = find_checkpoint(path)
+    step = payload.get("step")
     assert isinstance(model, PSGAN)
     build = dict(model.cfg["data"]["build"])
     build["labels"] = build.pop("label_map", None)
@@ -192,7 +193,7 @@ def run_label(checkpoint: str | None, starts: int, judge_steps: int, chunks: int
                               generator=gen).numpy()
         seams[f"overlap_{overlap}"] = {k: round(v, 4) for k, v in seam_velocity(long, T, overlap).items()}
     ratios = [div_gen[n] / div_real[n] for n in names]
-    return {"checkpoint": str(path), "checkpoint_bytes": path.stat().st_size,
+    return {"checkpoint": str(found), "checkpoint_bytes": found.stat().st_size,
             "train_seconds": train_seconds, "model_step": step, "labels": names, "frames": T,
             "starts_per_label": starts, "judge": {"steps": judge_steps, "seconds": round(judge_seconds, 1),
                                                   "accuracy_heldout_yaws": round(judge_yaws["accuracy"], 3),

@@ -13,6 +13,13 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _posevid_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The backend choices and exports of ``--backend auto`` (the CLI's default) go to a session folder, not
+    the user's ``~/.cache/posevid``."""
+    os.environ["POSEVID_CACHE"] = str(tmp_path_factory.mktemp("posevid_cache"))
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The folder of real human data (images, videos, pose renders, mocap); see its MANIFEST.md."""

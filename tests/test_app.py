@@ -16,6 +16,7 @@ from posevid.app import (
     MAX_SIDE,
     Workspace,
     animate_request,
+    bundled_motion_models,
     check_driving,
     check_photo,
     find_checkpoints,
@@ -168,6 +169,12 @@ def test_action_drives_the_photo(shared_data: Path, psgan_run: Path, tmp_path: P
     assert outcome.driving_pose.shape[2] == 3 and outcome.driving_pose.any()  # the first generated pose, drawn
     with pytest.raises(PosevidError, match="unknown action 'fly'"):
         list(animate_request(photo, None, tmp_path, action="fly", motion_checkpoint=found.path, frames=6))
+    [bundled] = bundled_motion_models()  # offered first in the page; used when no motion model is picked
+    assert bundled.label == "bundled (psgan)" and "walk" in bundled.labels and bundled.motion
+    (tmp_path / "bundled").mkdir()
+    *_, outcome = animate_request(photo, None, tmp_path / "bundled", action="walk", frames=5, size=64)
+    with open_video(outcome.video) as reader:
+        assert len(list(reader)) == 5
 
 
 def _free_port() -> int:
@@ -178,7 +185,7 @@ def _free_port() -> int:
 
 def test_page_animates_in_chromium(shared_data: Path, clip: Path, psgan_run: Path, tmp_path: Path) -> None:
     """Upload a bad video (message in the page), then the photo and a real clip; the result plays; the
-    PSGAN run found under --checkpoints offers its actions."""
+    bundled PSGAN is the motion model offered first, with walk."""
     if not CHROMIUM.exists():
         pytest.skip("/usr/bin/chromium is missing: `make test` installs it when run as root "
                     "(apt-get install chromium)")
@@ -224,7 +231,7 @@ def test_page_animates_in_chromium(shared_data: Path, clip: Path, psgan_run: Pat
             OUT.mkdir(exist_ok=True)
             page.screenshot(path=str(OUT / "ui_test.png"), full_page=True)
             page.locator("#kind").get_by_text("Generated action (PSGAN)", exact=True).click()
-            expect(page.locator("#motion-checkpoint input")).to_have_value("psgan-tiny (psgan)")
+            expect(page.locator("#motion-checkpoint input")).to_have_value("bundled (psgan)")  # offered first
             expect(page.locator("#action input")).to_have_value("walk")
             browser.close()
     finally:

@@ -175,6 +175,10 @@ CASES: dict[str, Case] = {
                                                  "CHANNELS -2", _bvh_channels("-2")),
     "bvh_too_many_channels": Case(["poses", "convert", "bad.bvh", "out.npz"], "bad.bvh", "CHANNELS 99",
                                   _bvh_channels("99")),
+    "motion_dataset_fps_1e9": Case(["motion", "dataset", "drive.npz", "-o", "ds", "--fps", "1e9"], "--fps",
+                                   "out of range"),
+    "motion_dataset_stride_0": Case(["motion", "dataset", "drive.npz", "-o", "ds", "--stride", "0"], "drive.npz",
+                                    "stride >= 1"),
     "train_batch_size_negative": Case(_train("train.batch_size=-1"), "train.batch_size", "at least 1", data=True),
     "animate_fps_1e9": Case([*ANIMATE, "drive.npz", "-o", "out.mp4", "--fps", "1e9"], "--fps", "out of range"),
     # numbers
@@ -192,7 +196,23 @@ CASES: dict[str, Case] = {
     **{f"npz_{n}_joints": Case([*ANIMATE, f"j{n}.npz", "-o", "out.mp4"], f"j{n}.npz", f"holds {n} joints",
                                lambda t, n=n: _npz(t / f"j{n}.npz", _pose_array(n)))
        for n in (0, 1, 17, 100)},
+    **{f"render_{n}_joints": Case(["poses", "render", f"j{n}.npz", "-o", "r.mp4"], f"j{n}.npz", "COCO-18",
+                                  lambda t, n=n: _npz(t / f"j{n}.npz", _pose_array(n)))
+       for n in (0, 17)},
     # inputs an output would destroy
+    "extract_into_the_frame_folder": Case(["poses", "extract", "frames", "-o", "frames"], "frames",
+                                          "is the video", _frames_folder),
+    "evaluate_report_onto_the_video": Case(["evaluate", "clip.mp4", "clip.mp4", "-o", "clip.mp4"], "clip.mp4",
+                                           "is the generated video"),
+    "prepare_into_the_video": Case(["prepare", "clip.mp4", "-o", "clip.mp4"], "clip.mp4", "is the input 1"),
+    "motion_dataset_onto_its_input": Case(["motion", "dataset", "drive.npz", "-o", "drive.npz"], "drive.npz",
+                                          "is the input 1"),
+    "out_empty_path": Case([*ANIMATE, "drive.npz", "-o", ""], "output", "an empty path"),
+    "driving_empty_path": Case([*ANIMATE, "", "-o", "out.mp4"], "driving input", "an empty path"),
+    "convert_onto_itself": Case(["poses", "convert", "drive.npz", "drive.npz"], "drive.npz", "is the pose file"),
+    "render_onto_the_pose_folder": Case(["poses", "render", "op", "-o", "op"], "op", "is the pose file",
+                                        lambda t: write_poses(t / "op", Poses(_pose_array(18), np.ones((3, 18)),
+                                                                               576, 576), "openpose")),
     "out_is_the_driving_video": Case([*ANIMATE, "clip.mp4", "-o", "clip.mp4"], "clip.mp4", "is the driving input"),
     "out_is_the_driving_folder": Case([*ANIMATE, "frames", "-o", "frames"], "frames", "is the driving input",
                                       _frames_folder),
@@ -241,6 +261,9 @@ CASES: dict[str, Case] = {
     "checkpoint_data_size_1e9": Case([*ANIMATE, "drive.npz", "-o", "out.mp4", "--checkpoint", "big.ckpt"],
                                      "big.ckpt", "data.size",
                                      lambda t: signed_checkpoint(t / "big.ckpt", _warp_config(data__size=10**9))),
+    "prepare_test_fraction_2": Case(["prepare", "clip.mp4", "-o", "ds", "--test-fraction", "2"], "--test-fraction",
+                                    "[0, 1]"),
+    "ui_port_negative": Case(["ui", "--port", "-1"], "--port", "between 0 and 65535"),
     # config values (refused before a run folder is made)
     **{f"train_{key}={value}": Case(_train(f"train.{key}={value}"), f"train.{key}", problem, data=True)
        for key, value, problem in [("lr", "abc", "must be a number"), ("lr", "-1", "at least 0"),
@@ -360,6 +383,17 @@ def test_page_names_a_photo_that_is_not_an_image_in_one_line(tmp_path: Path) -> 
     assert message == "holiday.jpg: not an image (or a format Pillow cannot read)"
 
 
+def test_page_refuses_a_bvh_with_negative_channels_at_once(materials: dict[str, bytes], tmp_path: Path) -> None:
+    """The page reads driving pose files with the same reader: one line, no hang blocking later requests."""
+    from posevid.app import check_driving
+    from posevid.errors import PosevidError
+
+    (tmp_path / "walk.bvh").write_bytes(materials["walk.bvh"])
+    _bvh_channels("-2")(tmp_path)
+    with time_limit(CASE_SECONDS), pytest.raises(PosevidError, match="CHANNELS -2"):
+        check_driving(tmp_path / "bad.bvh")
+
+
 # ---- short or wrongly timed video ---------------------------------------------------------------------
 
 def _write_clip(path: Path, frames: int, times_ms: list[int] | None = None, rate: int | None = 30) -> Path:
@@ -391,6 +425,28 @@ def test_a_video_cut_short_says_how_many_frames_decode(tmp_path: Path) -> None:
     assert note is not None and str(cut) in note and f"only {count}" in note and "\n" not in note
     with open_video(whole) as reader:
         assert sum(1 for _ in reader) == 20 and reader.shortfall() is None
+
+
+@pytest.mark.slow
+def test_a_cut_driving_video_is_named_on_the_command_line_and_the_page(materials: dict[str, bytes], tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch,
+                                                                         capsys: pytest.CaptureFixture,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """The frames that decode are animated (exit 0), and one line says how many of the declared frames came (a
+    ``posevid`` logger warning: the command line prints it on stderr; pytest captures it here)."""
+    from posevid.app import animate_request
+
+    for file, data in materials.items():
+        (tmp_path / file).write_bytes(data)
+    data = materials["clip.mp4"]
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) * 9 // 10])
+    monkeypatch.chdir(tmp_path)
+    code, err, _ = run_cli([*ANIMATE, "cut.mp4", "-o", "out.mp4", "--size", "64"], monkeypatch, capsys, 120)
+    assert code in (0, None) and "Traceback" not in err, err
+    notes = [r.getMessage() for r in caplog.records if "declares 8 frames but only" in r.getMessage()]
+    assert len(notes) == 1 and "cut.mp4" in notes[0] and "\n" not in notes[0], notes
+    outcome = list(animate_request(tmp_path / "photo.jpg", tmp_path / "cut.mp4", tmp_path / "page", size=64))[-1]
+    assert any("declares 8 frames but only" in note for note in outcome.notes), outcome.notes
 
 
 @pytest.mark.parametrize("rate", [30, None])
@@ -455,6 +511,21 @@ def test_temporaries_of_dead_processes_are_removed(tmp_path: Path) -> None:
     with atomic_path(tmp_path / "out.mp4") as tmp:
         tmp.write_bytes(b"whole")
     assert sorted(p.name for p in tmp_path.iterdir()) == [alive.name, "out.mp4"]
+
+
+def test_a_folder_we_may_not_write_into_is_named_before_any_work(materials: dict[str, bytes], tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    """A read-only output folder (simulated: the tests run as root, for whom every folder is writable)."""
+    import posevid.io_utils
+
+    (tmp_path / "drive.npz").write_bytes(materials["drive.npz"])
+    (tmp_path / "locked").mkdir()
+    monkeypatch.setattr(posevid.io_utils.os, "access", lambda path, mode: Path(path).name != "locked")
+    monkeypatch.chdir(tmp_path)
+    code, err, _ = run_cli(["poses", "render", "drive.npz", "-o", "locked/r.mp4"], monkeypatch, capsys)
+    assert_one_line_error(code, err, "locked/r.mp4", "permission denied")
+    assert sorted(p.name for p in (tmp_path / "locked").iterdir()) == []
 
 
 @pytest.mark.parametrize("errno_name", ["ENOSPC", "EROFS", "EACCES"])

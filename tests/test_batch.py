@@ -14,11 +14,11 @@ from typer.testing import CliRunner
 from posevid.batch import read_pairs
 from posevid.cli import app
 from posevid.errors import PosevidError
-from posevid.video import VideoWriter, open_video, read_image, write_image
+from posevid.video import VideoWriter, has_audio, open_video, read_image, write_image
 
 
-def cut(source: Path, out: Path, frames: int) -> Path:
-    with open_video(source) as reader, VideoWriter(out, reader.fps) as writer:
+def cut(source: Path, out: Path, frames: int, sound: bool = False) -> Path:
+    with open_video(source) as reader, VideoWriter(out, reader.fps, audio_from=source if sound else None) as writer:
         for frame in itertools.islice(reader, frames):
             writer.write(frame)
     return out
@@ -44,6 +44,17 @@ def test_photos_times_drivers_with_a_failing_driver(shared_data: Path, tmp_path:
                        "tfexamples_image2__dance.mp4", "tfexamples_image2__kps.mp4"]
     assert all(frames_in(out / name) == 8 for name in written)
     assert result.output.count("notes.txt") == 2 and "4 of 6 animations written" in result.output
+
+
+def test_each_result_keeps_its_drivers_sound(shared_data: Path, tmp_path: Path) -> None:
+    music = cut(shared_data / "videos/animatex_dance_3.mp4", tmp_path / "music.mp4", 6, sound=True)
+    silent = cut(shared_data / "videos/tfjs_pose_1.mp4", tmp_path / "silent.mp4", 6)
+    assert has_audio(music) and not has_audio(silent)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["animate", str(shared_data / "images/tfexamples_image2.jpeg"), str(music),
+                                      str(silent), "-o", str(out), "--size", "64"])
+    assert result.exit_code == 0, result.output
+    assert has_audio(out / "tfexamples_image2__music.mp4") and not has_audio(out / "tfexamples_image2__silent.mp4")
 
 
 def test_a_yaml_list_of_pairs(shared_data: Path, tmp_path: Path) -> None:

@@ -127,3 +127,18 @@ def test_an_iuv_dwnet_animates_and_evaluates_from_the_cli(shared_data: Path, tmp
                                  str(tmp_path / "run")])
     assert result.exit_code != 0 and "--source-iuv" in str(result.exception)
     assert not (tmp_path / "no.mp4").exists()
+
+
+def test_saved_target_poses_keep_the_hands_and_face(holistic_dancer: Poses, shared_data: Path, tmp_path: Path) -> None:
+    from posevid.pipeline import animate_to_file
+    from posevid.posefiles import read_poses
+
+    driving = holistic_dancer[:4]
+    assert driving.has_hands and driving.has_face
+    saved = tmp_path / "targets.npz"
+    animate_to_file(shared_data / "images/tfexamples_image2.jpeg", driving, tmp_path / "out.gif", size=64,
+                    poses_out=saved, show_progress=False, force=True)
+    targets = read_poses(saved)
+    assert len(targets) == 4 and targets.has_hands and targets.has_face
+    with open_video(tmp_path / "out.gif") as result:
+        assert (targets.width, targets.height, targets.fps) == (result.width, result.height, driving.fps)

@@ -173,3 +173,23 @@ def test_face_scgan_animates_portrait(shared_data: Path, tmp_path: Path):
     assert 60 < side < photo.shape[0] and (frames[0][:max(y0 - 2, 1)] == photo[:max(y0 - 2, 1)]).all()
     with pytest.raises(PosevidError, match="trained on faces"):
         Animation(portrait, clip, checkpoint=run, subject="body")
+
+
+def test_poses_extract_face(shared_data: Path, tmp_path: Path):
+    """``posevid poses extract --keypoints face`` writes the 68 landmarks (OpenPose ``face_keypoints_2d``)."""
+    from typer.testing import CliRunner
+
+    from posevid.cli import app
+    from posevid.posefiles import read_poses
+    from posevid.video import VideoWriter, open_video
+
+    clip = tmp_path / "talking.mp4"
+    with open_video(shared_data / "faces" / "liveportrait_d12.mp4") as reader, VideoWriter(clip, reader.fps) as w:
+        for frame in itertools.islice(iter(reader), 4):
+            w.write(frame)
+    args = ["poses", "extract", str(clip), "-o", str(tmp_path / "face"), "--keypoints", "face"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "a face in 4" in result.output
+    poses = read_poses(tmp_path / "face")
+    assert len(poses) == 4 and (poses.face_conf > 0).all() and not (poses.conf > 0).any()

@@ -47,23 +47,25 @@ def unseen(shared_data: Path) -> dict:
 
 
 def test_bundled_model_obeys_the_label_from_other_actions_start_poses(model: PSGAN, unseen: dict) -> None:
-    names = unseen["names"]
+    """From 4 start poses of each of 6 actions, every action is requested; a judge trained on real sequences
+    of unseen camera yaws names the requested action far more often than it names that action when another
+    one was requested (the label's effect; equal if G ignored the label)."""
+    names, K = unseen["names"], len(unseen["names"])
     judge = train_judge(unseen["xy"], unseen["conf"], unseen["label"], names, frames=32, steps=150, batch=32)
     rng = np.random.default_rng(0)
+    pick = np.concatenate([rng.choice(np.flatnonzero(unseen["label"] == k), 4, replace=False) for k in range(K)])
+    init, conf = torch.from_numpy(unseen["xy"][pick, 0]), torch.from_numpy(unseen["conf"][pick, 0])
     gen = torch.Generator().manual_seed(0)
-    hits, start_hits, total = 0, 0, 0
-    for k, name in enumerate(names):
-        pick = rng.choice(np.flatnonzero(unseen["label"] != k), 6, replace=False)
-        want = torch.full((6,), model.label_index(name))
-        seqs = model.generate(want, torch.from_numpy(unseen["xy"][pick, 0]), torch.from_numpy(unseen["conf"][pick, 0]),
-                              32, generator=gen)
-        assert torch.allclose(seqs[:, 0], torch.from_numpy(unseen["xy"][pick, 0]), atol=1e-4)  # starts at P_0
-        pred = predict(judge, seqs.numpy())
-        hits += int((pred == k).sum())
-        start_hits += int((pred == unseen["label"][pick]).sum())
-        total += 6
-    assert hits / total >= 0.6, (hits, total)
-    assert start_hits / total < 0.25
+    seqs = np.stack([model.generate(torch.full((len(pick),), model.label_index(n)), init, conf, 32,
+                                    generator=gen).numpy() for n in names])  # (K requested, starts, T, J, 2)
+    assert np.allclose(seqs[:, :, 0], init.numpy()[None], atol=1e-4)  # every sequence starts at P_0
+    pred = predict(judge, seqs.reshape(-1, *seqs.shape[2:])).reshape(K, len(pick))
+    start = unseen["label"][pick]
+    requested = np.mean([(pred[k][start != k] == k).mean() for k in range(K)])
+    unrequested = np.mean([(pred[j][start != k] == k).mean() for k in range(K) for j in range(K) if j != k])
+    as_start = np.mean([(pred[k][start != k] == start[start != k]).mean() for k in range(K)])
+    assert requested >= 0.35 and requested > 4 * unrequested and requested > as_start, (requested, unrequested,
+                                                                                         as_start)
 
 
 def test_chained_samples_have_no_seam_jump(model: PSGAN, unseen: dict) -> None:
@@ -75,6 +77,16 @@ def test_chained_samples_have_no_seam_jump(model: PSGAN, unseen: dict) -> None:
     seams = seam_velocity(long, T, overlap)
     assert seams["speed_ratio"] < 2 and seams["accel_ratio"] < 2, seams
     assert np.isfinite(long).all() and np.abs(long).max() < 10
+
+
+def test_generated_motion_stays_in_place_unless_asked_to_travel(model: PSGAN, unseen: dict) -> None:
+    pix = (unseen["xy"][0, :1] + 1) * 100
+    standing = Poses(pix, np.ones((1, 18), np.float32), 200, 200)
+    hips = [8, 11]  # right and left hip
+    still = generate_motion(model, "walk", standing, 60, log=None)
+    assert np.abs(still.xy[:, hips, 0].mean(1) - pix[0, hips, 0].mean()).max() < 1e-3
+    moving = generate_motion(model, "walk", standing, 60, log=None, in_place=False)
+    assert np.allclose(moving.xy[..., 1], still.xy[..., 1]) and not np.allclose(moving.xy, still.xy)
 
 
 def test_far_or_incomplete_start_pose_is_reported_once(model: PSGAN, unseen: dict) -> None:
@@ -114,6 +126,10 @@ def test_action_without_a_checkpoint_end_to_end(shared_data: Path, tmp_path: Pat
     result = runner.invoke(app, ["animate", str(photo), "--action", "walk", "--frames", "10", "--size", "64",
                                  "-o", str(video)])
     assert result.exit_code == 0, result.output
-    assert "10 frames, 64x64" in result.output
+    assert "10 frames, 40x64" in result.output  # the photo's aspect
+    busy = shared_data / "images" / "animatex_ty_woman.jpg"  # found in a crop of the photo, as when animating
+    result = runner.invoke(app, ["motion", "generate", "--action", "run", "--source", str(busy), "--frames", "8",
+                                 "-o", str(tmp_path / "run.npz")])
+    assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["motion", "generate", "--action", "fly", "--source", str(photo), "-o", str(out)])
     assert result.exit_code != 0 and "walk" in str(result.exception) + result.output

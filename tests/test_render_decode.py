@@ -119,3 +119,14 @@ def test_densepose_parts_give_a_steady_skeleton(shared_data: Path) -> None:
     # The same parts as a raw IUV image give the same joints.
     again = keypoints_from_parts(_iuv_from_parts(frames[0])[..., 0])
     np.testing.assert_allclose(again.xy, poses.xy[:1], atol=1e-3)
+
+
+def test_limbs_cut_by_the_frame_end_in_no_joint(shared_data: Path) -> None:
+    # dancing2 crouches with her shins below the frame: their cut ends are not ankles, nor their slivers knees.
+    frames = _frames(shared_data / "pose_renders/magicanimate_densepose_dancing2.mp4", 100)[::6]
+    poses = Poses.concat([decode_densepose_parts(rgb, 25.0) for rgb in frames])
+    limbs = [JOINT[f"{s}_{j}"] for s in ("left", "right") for j in ("elbow", "wrist", "knee", "ankle")]
+    xy, seen = poses.xy[:, limbs], poses.conf[:, limbs] > 0
+    edge = np.minimum(xy, [poses.width - 1, poses.height - 1] - xy).min(-1) <= 5
+    assert seen[:, [0, 1, 4, 5]].mean() > 0.8 and seen[:, [2, 6]].any(0).all()  # arms mostly, each knee somewhere
+    assert not (edge & seen).any()

@@ -228,3 +228,29 @@ def test_ddp_two_processes_match_one_process_with_double_batch(tiny_data, plugin
     ref = load_method(single).state_dict()
     for key, value in load_method(tmp_path / "ddp").state_dict().items():
         torch.testing.assert_close(value, ref[key], rtol=1e-4, atol=1e-5)
+
+
+def test_disk_full_while_training_keeps_the_checkpoints_written(tiny_data, plugin, tmp_path, monkeypatch):
+    """The disk fills while the second checkpoint is written: one ``PosevidError`` naming it, no temporary file,
+    and the first checkpoint still loads (nothing is lost beyond the last checkpoint interval)."""
+    import errno
+
+    import posevid.checkpoints
+
+    real, calls = os.fsync, []
+
+    def fsync(fd):
+        calls.append(fd)
+        if len(calls) == 3:  # step 2 wrote step_0000002.ckpt and latest.ckpt; step 4's first write fails
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(fd)
+
+    monkeypatch.setattr(posevid.checkpoints.os, "fsync", fsync)
+    run = tmp_path / "run"
+    with pytest.raises(PosevidError, match="No space left on device") as err:
+        train(_cfg(steps=6, checkpoint_every=2), tiny_data, run, show_progress=False)
+    assert "\n" not in str(err.value) and "step_0000004.ckpt" in str(err.value)
+    monkeypatch.undo()
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["latest.ckpt", "step_0000002.ckpt"]
+    assert find_checkpoint(run)[0]["step"] == 2
+

@@ -1,6 +1,7 @@
 """The wheel works on its own: built from the sources, installed into a new virtual environment outside the
-checkout, and run from another folder: ``posevid demo`` (the bundled assets) and ``posevid train`` on a
-packaged tiny config (``posevid configs``).
+checkout, and run from another folder: ``posevid demo`` (the bundled assets), ``posevid train`` on a
+packaged tiny config (``posevid configs``) and the bundled motion model (``posevid motion actions``,
+``posevid motion generate`` without a checkpoint).
 
 The new venv reaches the third-party packages (the CPU torch, mediapipe, ...) of the environment running
 the tests through a ``.pth`` line naming that environment's site-packages, instead of installing them
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import sysconfig
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,8 @@ def test_wheel_installs_and_runs_on_its_own(tiny_data: Path, tmp_path: Path) -> 
     _run([sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-q", source, "-w", wheels],
          tmp_path, env)
     [wheel] = wheels.glob("posevid-*.whl")
+    with zipfile.ZipFile(wheel) as whl:  # the bundled motion model, byte for byte
+        assert whl.read("posevid/assets/psgan-mocap.ckpt") == (REPO / "assets" / "psgan-mocap.ckpt").read_bytes()
 
     target = tmp_path / "venv"
     venv.create(target, with_pip=False)
@@ -69,5 +73,9 @@ def test_wheel_installs_and_runs_on_its_own(tiny_data: Path, tmp_path: Path) -> 
     trained = _run([posevid, "train", "template/tiny", "--data", tiny_data, "--out", "run", "--steps", "2",
                     "--no-progress"], elsewhere, env)
     assert "step 2" in trained.stdout and (elsewhere / "run" / "checkpoints" / "latest.ckpt").is_file()
+    assert "walk" in _run([posevid, "motion", "actions"], elsewhere, env).stdout.split()
+    _run([posevid, "motion", "generate", "--action", "walk", "--source", REPO / "assets" / "tfexamples_image2.jpeg",
+          "--frames", "40", "-o", "walk.npz"], elsewhere, env)
+    assert (elsewhere / "walk.npz").stat().st_size > 0
     copied = _run([posevid, "configs", "copy", "template/tiny", "mine"], elsewhere, env).stdout.strip()
     assert (elsewhere / copied).read_text() == (REPO / "configs" / "template" / "tiny.yaml").read_text()

@@ -73,10 +73,10 @@ def read_pairs(path: str | Path, folder: Path, suffix: str = ".mp4") -> list[Pai
     return pairs
 
 
-def run_batch(pairs: list[Pair], animate: Callable[[Path, Poses | Path, Path], int],
+def run_batch(pairs: list[Pair], animate: Callable[[Pair, Poses], int],
               driving_poses: Callable[[Path], Poses], report: Callable[[Outcome], None] | None = None
               ) -> list[Outcome]:
-    """Animate each pair with ``animate(source, driving, out) -> frames``; each driver's poses come from
+    """Animate each pair with ``animate(pair, driving poses) -> frames``; each driver's poses come from
     ``driving_poses(path)`` once (a driver that fails fails its pairs, reported once each). A
     ``PosevidError`` fails only its pair; ``report(outcome)`` is called as each pair ends."""
     cache: dict[Path, Poses | PosevidError] = {}
@@ -92,7 +92,7 @@ def run_batch(pairs: list[Pair], animate: Callable[[Path, Poses | Path, Path], i
             poses = cache[pair.driving]
             if isinstance(poses, PosevidError):
                 raise poses
-            outcome.frames = animate(pair.source, poses, pair.out)
+            outcome.frames = animate(pair, poses)
         except PosevidError as err:
             outcome.error = str(err)
             logging.getLogger("posevid").debug("pair %s + %s failed: %s", pair.source, pair.driving, err)

@@ -70,7 +70,9 @@ def prepare(
 ) -> None:
     """Crop the person in each video, estimate poses and masks, and write a training dataset."""
     from .data.prepare import prepare as run
+    from .io_utils import check_outputs
 
+    check_outputs({f"input {i + 1}": path for i, path in enumerate(inputs)}, {"dataset folder": out}, replaced=False)
     index, errors = run(inputs, out, size=size, workers=workers, iuv_dir=iuv, test_fraction=test_fraction,
                         frames=frames, max_frames=max_frames, split=split, test_frames=test_frames,
                         margin=margin, layout=layout, subject=subject)
@@ -106,10 +108,14 @@ def poses_extract(
     from rich.progress import Progress
 
     from .driving import Driving
-    from .posefiles import write_poses
+    from .io_utils import check_outputs
+    from .posefiles import detect_format, write_poses
     from .poses import Poses, fill_gaps
     from .poses import smooth as smooth_poses
 
+    check_outputs({"video": source}, {"pose file": out})
+    if fmt is None:
+        detect_format(out, writing=True)
     frames = []
     with Driving(source, driving_kind, keypoints, person, check=not force) as driving, \
             Progress(transient=True) as progress:
@@ -121,8 +127,12 @@ def poses_extract(
     if smooth:
         poses = smooth_poses(fill_gaps(poses))
     write_poses(out, poses, fmt)
-    found = int((poses.conf > 0).any(1).sum())
-    print(f"{out}: {len(poses)} frames, a person in {found}")
+    if keypoints == "face":
+        from .face import found as face_found
+
+        print(f"{out}: {len(poses)} frames, a face in {int(face_found(poses).sum())}")
+    else:
+        print(f"{out}: {len(poses)} frames, a person in {int((poses.conf > 0).any(1).sum())}")
 
 
 @poses_app.command("convert")
@@ -136,6 +146,7 @@ def poses_convert(
 ) -> None:
     """Convert a pose file between formats (npz, OpenPose JSON, COCO JSON, PG2 CSV; BVH in)."""
     from .errors import PosevidError
+    from .io_utils import check_outputs
     from .posefiles import read_poses, write_poses
 
     wh = None
@@ -144,6 +155,7 @@ def poses_convert(
         if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
             raise PosevidError(None, f"--size must look like 256x256, got {size!r}")
         wh = (int(parts[0]), int(parts[1]))
+    check_outputs({"pose file": src}, {"output": dst})
     poses = read_poses(src, input_format, size=wh, fps=fps)
     write_poses(dst, poses, fmt)
     print(f"{dst}: {len(poses)} frames, {poses.width}x{poses.height} at {poses.fps:g} fps")
@@ -278,8 +290,8 @@ def _animate_many(pipe: Pipeline, photos: list[str], drivers: list[str], pairs: 
         with Driving(path, opts.driving_kind, keypoints, opts.person, check=not opts.force) as driving:
             return driving.poses()
 
-    def animate_pair(source: Path, poses, out: Path) -> int:
-        return pipe.to_file(source, poses, out, show_progress=False, audio=audio)
+    def animate_pair(pair, poses) -> int:  # the driver's poses, read once; its sound from its video
+        return pipe.to_file(pair.source, poses, pair.out, show_progress=False, audio=audio, audio_from=pair.driving)
 
     def report(outcome) -> None:
         if outcome.error is None:
@@ -338,11 +350,13 @@ def poses_render(
     fps: float = typer.Option(None, help="Frame rate (default: the pose file's)."),
 ) -> None:
     """Draw each pose of POSES as an OpenPose-style stick figure on black, at the poses' image size."""
-    from .posefiles import read_poses
+    from .io_utils import check_outputs
+    from .posefiles import read_poses, require_coco18
     from .render import stick_figure
     from .video import VideoWriter
 
-    poses = read_poses(poses_path)
+    check_outputs({"pose file": poses_path}, {"output": out})
+    poses = require_coco18(poses_path, read_poses(poses_path), "drawing")
     with VideoWriter(out, fps or poses.fps) as writer:
         for pose in poses:
             writer.write(stick_figure(pose.xy[0], pose.conf[0], poses.height, poses.width))
@@ -433,6 +447,10 @@ def evaluate(
     (--protocol); missing weights are named. ST-LPIPS (Ghildyal & Liu, ECCV 2022) is not comparable with LPIPS."""
     from .errors import PosevidError
     from .evaluate import evaluate_checkpoint, evaluate_videos, markdown_table, write_report
+    from .io_utils import check_outputs
+
+    check_outputs({"generated video": generated, "real video": real, "dataset": data, "checkpoint": checkpoint,
+                   "motion folder": motion}, {"report": output, "plot folder": plot})
 
     weights = {"lpips_weights": lpips_weights, "vgg_weights": vgg_weights, "inception_classifier": inception_classifier}
     run = {"device": resolve_device(device), "batch": batch}
@@ -488,6 +506,9 @@ def motion_dataset(
     """Turn labelled mocap and pose files into 2D pose sequences with action labels (for PSGAN)."""
     from .data.motion import read_labels, write_motion_dataset
     from .errors import PosevidError
+    from .io_utils import check_outputs
+
+    check_outputs({f"input {i + 1}": path for i, path in enumerate(inputs)}, {"dataset folder": out}, replaced=False)
 
     try:
         yaw_list = [float(y) for y in yaws.split(",") if y.strip()]
@@ -535,7 +556,10 @@ def ui(
 ) -> None:
     """Start the web page (http://HOST:PORT): animate a photo with a driving video, pose file or action."""
     from .app import serve
+    from .errors import PosevidError
 
+    if not 0 <= port <= 65535:
+        raise PosevidError(f"--port {port}", "must be between 0 and 65535")
     resolve_device(device)
     serve(host, port, checkpoints, device=device)
 

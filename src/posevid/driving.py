@@ -10,6 +10,7 @@ the kind is given. The poses stream (one frame in memory at a time) and are chec
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import time
@@ -22,6 +23,7 @@ import numpy as np
 
 from .errors import PosevidError
 from .estimate import PoseEstimator, check_keypoints, choose_person, find_people
+from .posefiles import require_coco18
 from .poses import Poses, SequenceCheck, bbox, check_fps, check_sequence
 from .render_decode import (
     DRIVING_KINDS,
@@ -31,7 +33,6 @@ from .render_decode import (
     guess_driving_kind,
     keypoints_from_parts,
 )
-from .skeleton import NUM_JOINTS
 
 POSE_SUFFIXES = (".npz", ".json", ".csv", ".bvh", ".txt")
 KIND_FRAMES = 6  # first frames looked at to recognise what a video shows
@@ -99,9 +100,7 @@ class Driving:
             poses = read_poses(driving)
         if len(poses) == 0:
             raise PosevidError(self.name, "the pose sequence is empty")
-        if poses.num_joints != NUM_JOINTS:
-            raise PosevidError(self.name, f"holds {poses.num_joints} joints per pose; animating needs COCO-18 poses "
-                                          f"({NUM_JOINTS} joints)")
+        require_coco18(self.name, poses, "animating")
         check_fps(self.name, poses.fps, "its frame rate")
         if self.check:
             check_sequence(poses, self.name, FORCE_HINT)
@@ -124,11 +123,13 @@ class Driving:
             yield from ((None, p, None) for p in self._poses)
             return
         checker = SequenceCheck(self.name, self.count, self._hint()) if self.check else None
-        items = self._estimated() if self.kind == "rgb" else self._decoded()
-        for item in items:
-            if checker is not None:
-                checker(item[1])
-            yield item
+        # closed here, in the thread that runs it, whatever ends the loop: left to the garbage collector, the
+        # estimator's MediaPipe graph would be closed in whichever thread collects it, which can deadlock
+        with contextlib.closing(self._estimated() if self.kind == "rgb" else self._decoded()) as items:
+            for item in items:
+                if checker is not None:
+                    checker(item[1])
+                yield item
         if checker is not None:
             checker.finish()
 

@@ -372,7 +372,9 @@ def estimate_poses(source: str | Path | np.ndarray, fps: float | None = None, ke
 
 def first_pose(source: str | Path) -> Poses:
     """The first pose of a pose file (.npz, .json, .csv, .bvh) or the pose estimated in a photo: one-frame
-    ``Poses`` in its own pixels (``PosevidError`` when the photo shows nobody)."""
+    ``Poses`` in its own pixels (``PosevidError`` when the photo shows nobody). A photo's person is found
+    as when it is animated (``photo.find_person``: crops of the photo are tried too)."""
+    from .photo import find_person
     from .posefiles import read_poses
     from .video import read_image
 
@@ -380,7 +382,7 @@ def first_pose(source: str | Path) -> Poses:
     if path.suffix.lower() in (".npz", ".json", ".csv", ".bvh"):
         return read_poses(path)[:1]
     with PoseEstimator() as estimator:
-        pose, _ = estimator.image(read_image(path))
+        pose, _ = find_person(estimator, read_image(path))
     if not (pose.conf > 0).any():
         raise PosevidError(path, "no person found in the photo")
     return pose

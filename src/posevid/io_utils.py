@@ -93,19 +93,24 @@ def same_file(a: str | Path, b: str | Path) -> bool:
         return False
 
 
-def check_outputs(inputs: dict[str, str | Path | None], outputs: dict[str, str | Path | None]) -> None:
+def check_outputs(inputs: dict[str, str | Path | None], outputs: dict[str, str | Path | None],
+                  replaced: bool = True) -> None:
     """Refuse outputs that would destroy an input or each other: an output that is an input, a folder
-    holding an input, or the same file as another output. ``inputs`` / ``outputs``: option name -> path
-    (None: not given). Each output is also checked with ``check_output``. One-line ``PosevidError``."""
+    holding an input (when outputs are ``replaced`` whole; a dataset folder that is extended may hold its
+    inputs), or the same file as another output. ``inputs`` / ``outputs``: option name -> path (None: not
+    given). Each output is also checked with ``check_output``. One-line ``PosevidError``."""
     from .errors import PosevidError
 
+    for name, value in {**inputs, **outputs}.items():
+        if isinstance(value, str) and not value.strip():
+            raise PosevidError(name, "an empty path was given")
     given = {k: Path(v) for k, v in outputs.items() if v is not None and not hasattr(v, "shape")}
     sources = {k: Path(v) for k, v in inputs.items() if isinstance(v, (str, Path))}
     for name, out in given.items():
         for what, src in sources.items():
             if same_file(out, src):
                 raise PosevidError(out, f"is the {what}; an output never replaces an input (give another {name})")
-            if src.exists() and out.exists() and out.is_dir() and _inside(src, out):
+            if replaced and src.exists() and out.exists() and out.is_dir() and _inside(src, out):
                 raise PosevidError(out, f"holds the {what} {src}; an output never replaces an input")
         check_output(out)
     names = list(given)

@@ -407,12 +407,14 @@ def _reach(radii: np.ndarray, scale: float) -> np.ndarray:
 
 
 def _attach_islands(label: np.ndarray, region: np.ndarray, scale: float) -> np.ndarray:
-    """Labels where each small piece of a part cut off from the rest of that part (smaller than
+    """Labels where each small piece of the torso or loose cloth cut off from the rest of it (smaller than
     ``ISLAND`` square body scales: a scrap of the shorts between a hand and the hip) takes the label that
-    borders it most, so it moves with what surrounds it instead of floating beside the body."""
+    borders it most (unless that is a leg), so it moves with the arm around it instead of floating beside
+    the body. Limbs keep their pieces (fingers parted from the forearm by a gap still move with it), and
+    the torso its pieces between the thighs."""
     label = label.copy()
     ring = np.ones((3, 3), np.uint8)
-    for v in range(LOOSE + 1):
+    for v in (TORSO, LOOSE):
         count, comp, stats, _ = cv2.connectedComponentsWithStats(((label == v) & region).astype(np.uint8),
                                                                  connectivity=4)
         if count <= 2:
@@ -427,8 +429,8 @@ def _attach_islands(label: np.ndarray, region: np.ndarray, scale: float) -> np.n
             border = (cv2.dilate(piece.astype(np.uint8), ring) > 0) & ~piece & region[box]
             around = label[box][border]
             around = around[around != v]
-            if around.size:
-                label[box][piece] = np.bincount(around).argmax()
+            if around.size and (best := np.bincount(around).argmax()) not in LEGS:  # a crotch stays torso
+                label[box][piece] = best
     return label
 
 

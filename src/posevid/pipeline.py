@@ -228,14 +228,16 @@ class Pipeline:
     def to_file(self, source: str | Path | np.ndarray, driving: str | Path | Poses, out: str | Path,
                 side_by_side_out: str | Path | None = None, poses_out: str | Path | None = None,
                 show_progress: bool = True, timings: dict[str, float] | None = None, audio: bool = True,
-                source_iuv: str | Path | np.ndarray | None = None) -> int:
-        """Animate straight to ``out`` (see ``animate_to_file``); returns the number of frames written."""
+                source_iuv: str | Path | np.ndarray | None = None, audio_from: str | Path | None = None) -> int:
+        """Animate straight to ``out`` (see ``animate_to_file``); returns the number of frames written.
+        ``audio_from``: the video whose sound the result gets (default: ``driving``, when it is a video; a
+        batch passes the driver's poses read once and its video here)."""
         from .io_utils import check_outputs
-
-        check_outputs({"photo": source, "driving input": driving, "checkpoint": self.options.checkpoint},
-                      {"output": out, "side-by-side output": side_by_side_out, "pose output": poses_out})
         from .video import check_video_output
 
+        check_outputs({"photo": source, "driving input": driving, "checkpoint": self.options.checkpoint,
+                       "photo's DensePose": source_iuv},
+                      {"output": out, "side-by-side output": side_by_side_out, "pose output": poses_out})
         for video in (out, side_by_side_out):
             if video is not None:
                 check_video_output(video)
@@ -244,7 +246,8 @@ class Pipeline:
 
             detect_format(poses_out, writing=True)
         anim = self.open(source, driving, side_by_side_out is not None, source_iuv)
-        return _write(anim, driving, out, side_by_side_out, poses_out, show_progress, timings, audio)
+        sound = driving if audio_from is None else audio_from
+        return _write(anim, sound, out, side_by_side_out, poses_out, show_progress, timings, audio)
 
 
 def _crop_exact(image: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
@@ -456,10 +459,11 @@ class Animation:
 
         def work() -> None:
             try:
-                for item in self.driving:
-                    put(item)
-                    if stop.is_set():
-                        return
+                with contextlib.closing(iter(self.driving)) as driving:  # closed in this thread (see Driving)
+                    for item in driving:
+                        put(item)
+                        if stop.is_set():
+                            return
                 put(None)
             except BaseException as err:  # handed to the consumer, raised there
                 put(err)
@@ -668,7 +672,7 @@ def animate_to_file(source: str | Path | np.ndarray, driving: str | Path | Poses
                                                timings, audio, source_iuv)
 
 
-def _write(anim: Animation, driving: str | Path | Poses, out: str | Path, side_by_side_out: str | Path | None,
+def _write(anim: Animation, sound_from: str | Path | Poses, out: str | Path, side_by_side_out: str | Path | None,
            poses_out: str | Path | None, show_progress: bool, timings: dict[str, float] | None,
            audio: bool) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -677,7 +681,7 @@ def _write(anim: Animation, driving: str | Path | Poses, out: str | Path, side_b
 
     with contextlib.ExitStack() as stack:
         stack.callback(anim.close)
-        sound = driving if audio and not isinstance(driving, Poses) and has_audio(driving) else None
+        sound = sound_from if audio and not isinstance(sound_from, Poses) and has_audio(sound_from) else None
         if sound is not None and Path(out).suffix.lower() not in MP4_SUFFIXES:
             anim.note(f"{out}: a gif or PNG frames cannot hold sound; the driving video's audio is not kept "
                        "(write .mp4, .mov or .mkv to keep it)")
@@ -704,8 +708,7 @@ def _write(anim: Animation, driving: str | Path | Poses, out: str | Path, side_b
         if poses_out is not None:
             from .posefiles import write_poses
 
-            write_poses(poses_out, Poses(np.concatenate([p.xy for p in targets]), np.concatenate(
-                [p.conf for p in targets]), anim.width, anim.height, anim.fps))
+            write_poses(poses_out, dataclasses.replace(Poses.concat(targets), fps=anim.fps))  # hands, face kept
         return writer.count
 
 

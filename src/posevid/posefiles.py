@@ -135,6 +135,15 @@ def read_poses(path: str | Path, fmt: str | None = None, *, size: Size | None = 
     return check_poses(path, poses)
 
 
+def require_coco18(where: str | Path, poses: Poses, use: str) -> Poses:
+    """``poses`` if they are COCO-18 (``NUM_JOINTS`` joints), else a one-line ``PosevidError``: ``use`` says what
+    needs them (e.g. "animating")."""
+    if poses.num_joints != NUM_JOINTS:
+        raise PosevidError(where, f"holds {poses.num_joints} joints per pose; {use} needs COCO-18 poses "
+                                  f"({NUM_JOINTS} joints)")
+    return poses
+
+
 def check_poses(where: str | Path, poses: Poses) -> Poses:
     """``poses`` if usable, else one ``PosevidError`` naming ``where``: an image size in 1..``MAX_SIDE``, a
     frame rate in ``poses.MIN_FPS``..``poses.MAX_FPS``, coordinates within ``MAX_COORD`` pixels, confidences in
@@ -163,8 +172,8 @@ def write_poses(path: str | Path, poses: Poses, fmt: str | None = None) -> None:
     writers = {"npz": _write_npz, "openpose": _write_openpose, "coco": _write_coco, "pg2": _write_pg2}
     if fmt not in writers:
         raise PosevidError(path, f"cannot write pose format {fmt!r}; writable: {', '.join(writers)}")
-    if fmt != "npz" and poses.num_joints != NUM_JOINTS:
-        raise PosevidError(path, f"{fmt} files hold COCO-18 poses, these have {poses.num_joints} joints")
+    if fmt != "npz":
+        require_coco18(path, poses, f"writing {fmt}")
     try:
         with atomic_path(path) as tmp:
             writers[fmt](tmp, poses)

@@ -331,6 +331,7 @@ DENSEPOSE_REGIONS: dict[str, tuple[int, ...]] = {
     "right_lower_arm": (20, 22), "head": (23, 24),
 }
 PART_COLOR_TOLERANCE = 14.0  # RGB distance to the nearest palette colour (video compression)
+SLIVER = 0.3  # a lower limb cut by the frame with under this share of its upper limb's pixels is ignored
 
 
 def densepose_palette() -> np.ndarray:
@@ -375,6 +376,24 @@ def _region(parts: np.ndarray, name: str) -> np.ndarray:
     return keep[labels]
 
 
+def _sides_by_contact(left: np.ndarray, right: np.ndarray, left_parent: np.ndarray, right_parent: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """The (left, right) masks of a limb part with each connected piece of either given to the side whose
+    parent part it touches most (a piece touching neither keeps its colour's side)."""
+    both = (left | right).astype(np.uint8)
+    count, labels = cv2.connectedComponents(both, connectivity=8)
+    if count <= 1:
+        return left, right
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+    near_left = np.bincount(labels[cv2.dilate(left_parent.astype(np.uint8), disc) > 0], minlength=count)
+    near_right = np.bincount(labels[cv2.dilate(right_parent.astype(np.uint8), disc) > 0], minlength=count)
+    own_left = np.bincount(labels[left], minlength=count) >= np.bincount(labels[right], minlength=count)
+    to_left = np.where(near_left == near_right, own_left, near_left > near_right)
+    to_left[0] = False
+    piece = labels > 0
+    return piece & to_left[labels], piece & ~to_left[labels]
+
+
 def _contact(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
     """Centre (x, y) of where two region masks touch, or None."""
     grown = cv2.dilate(a.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))) > 0
@@ -386,6 +405,20 @@ def _nearest_end(seg: _Segment, point: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """(end of ``seg`` nearer ``point``, the other end)."""
     near = int(np.argmin(np.linalg.norm(seg.ends - point, axis=1)))
     return seg.ends[near], seg.ends[1 - near]
+
+
+def _touches_border(mask: np.ndarray) -> bool:
+    """Whether a region reaches the image's edge (within ``_on_border``'s margin)."""
+    height, width = mask.shape
+    m = int(np.ceil(max(2.0, 0.01 * min(width, height))))
+    return bool(mask[:m].any() or mask[-m:].any() or mask[:, :m].any() or mask[:, -m:].any())
+
+
+def _on_border(point: np.ndarray, width: int, height: int) -> bool:
+    """Whether a limb end lies on the image's edge (the limb goes on outside the frame: its end is no joint)."""
+    margin = max(2.0, 0.01 * min(width, height))
+    x, y = float(point[0]), float(point[1])
+    return min(x, y, width - 1 - x, height - 1 - y) <= margin
 
 
 def _inset(end: np.ndarray, other: np.ndarray, seg: _Segment) -> np.ndarray:
@@ -408,18 +441,29 @@ def keypoints_from_parts(parts: np.ndarray, fps: float = 30.0) -> Poses:
     the nose at the head's centre, each elbow and knee where the upper and lower limb parts meet (or
     between their nearest ends), shoulders and hips at the upper parts' ends nearer the head (arms) or
     the torso's centre (legs), wrists and ankles where the lower parts meet the hands and feet, or at
-    their far ends. Eyes and ears are not decoded (confidence 0).
+    their far ends; none of these on the image's edge (a limb cut by the frame), and none from a lower limb
+    cut by the frame that shows under ``SLIVER`` of its upper limb's size. Eyes and ears are not decoded
+    (confidence 0).
     """
     height, width = parts.shape[:2]
     xy = np.zeros((NUM_JOINTS, 2), np.float32)
     conf = np.zeros(NUM_JOINTS, np.float32)
     regions = {name: _region(parts, name) for name in DENSEPOSE_REGIONS}
+    # Left and right lower legs and feet have neighbouring palette colours that compression mixes up: each
+    # piece goes with the side it is attached to (thigh, then shin).
+    for child, parent in (("lower_leg", "upper_leg"), ("foot", "lower_leg")):
+        left, right = _sides_by_contact(regions[f"left_{child}"], regions[f"right_{child}"],
+                                        regions[f"left_{parent}"], regions[f"right_{parent}"])
+        regions[f"left_{child}"], regions[f"right_{child}"] = left, right
     if not regions["torso"].any():
         return Poses(xy[None], conf[None], width, height, fps)
 
     def put(joint: str, p: np.ndarray | None) -> None:
         if p is not None:
             xy[JOINT[joint]], conf[JOINT[joint]] = p, 1
+
+    def inside(p: np.ndarray) -> np.ndarray | None:
+        return None if _on_border(p, width, height) else p
 
     ty, tx = np.nonzero(regions["torso"])
     torso_centre = np.array([tx.mean(), ty.mean()], np.float32)
@@ -435,6 +479,8 @@ def keypoints_from_parts(parts: np.ndarray, fps: float = 30.0) -> Poses:
                 ("upper_arm", "lower_arm", "hand", ("shoulder", "elbow", "wrist"), top),
                 ("upper_leg", "lower_leg", "foot", ("hip", "knee", "ankle"), torso_centre)):
             up_mask, low_mask, end_mask = (regions[f"{side}_{n}"] for n in (upper, lower, extremity))
+            if _touches_border(low_mask) and low_mask.sum() < SLIVER * up_mask.sum():
+                low_mask = np.zeros_like(low_mask)  # a sliver of a limb going on below the frame: no joint in it
             up, low = _segment(*np.nonzero(up_mask)), _segment(*np.nonzero(low_mask))
             if up is not None:
                 root_end, far = _nearest_end(up, anchor)
@@ -444,14 +490,14 @@ def keypoints_from_parts(parts: np.ndarray, fps: float = 30.0) -> Poses:
                 _, a, b = min(((np.linalg.norm(a - b), a, b) for a in up.ends for b in low.ends), key=lambda g: g[0])
                 meet = (a + b) / 2
             if meet is not None:
-                put(f"{side}_{middle}", meet)
+                put(f"{side}_{middle}", inside(meet))
             if low is not None:
                 touch = _contact(low_mask, end_mask) if end_mask.any() else None
                 if meet is not None:
-                    put(f"{side}_{tip}", touch if touch is not None else _nearest_end(low, meet)[1])
+                    put(f"{side}_{tip}", touch if touch is not None else inside(_nearest_end(low, meet)[1]))
                 elif touch is not None:
                     put(f"{side}_{tip}", touch)
-                    put(f"{side}_{middle}", _nearest_end(low, touch)[1])
+                    put(f"{side}_{middle}", inside(_nearest_end(low, touch)[1]))
     shoulders = [JOINT["left_shoulder"], JOINT["right_shoulder"]]
     if (conf[shoulders] > 0).all():  # the neck as the estimator makes it: between the shoulders
         put("neck", xy[shoulders].mean(0))

@@ -31,6 +31,8 @@ class EpochBatchSampler(Sampler):
     def __init__(self, n: int, batch_size: int, seed: int = 0, rank: int = 0, world: int = 1, start: int = 0):
         if n <= 0:
             raise PosevidError(None, "the training dataset is empty")
+        if batch_size < 1 or world < 1:
+            raise PosevidError("train.batch_size", f"must be at least 1, got {batch_size}")
         self.n, self.batch_size, self.seed, self.rank, self.world, self.start = n, batch_size, seed, rank, world, start
         self.deal = DistributedSampler(range(n), num_replicas=world, rank=rank, shuffle=False)
         self.batches_per_epoch = -(-len(self.deal) // batch_size)

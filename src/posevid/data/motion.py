@@ -28,9 +28,9 @@ from torch.utils.data import Dataset
 
 from ..errors import PosevidError
 from ..io_utils import NUMPY_LOAD_ERRORS, atomic_path
-from ..mocap import chain_length, fit, label_from_name, load_motion3d, project
+from ..mocap import MAX_FRAMES, chain_length, fit, label_from_name, load_motion3d, project
 from ..options import option
-from ..poses import body_height, fill_gaps
+from ..poses import body_height, check_fps, fill_gaps
 from ..skeleton import NUM_JOINTS
 from .datasets import register_dataset
 from .motion_augment import MotionAugment, body_scale, box_center
@@ -89,6 +89,8 @@ def _resample_2d(xy: np.ndarray, conf: np.ndarray, src_fps: float, fps: float) -
     """Linear resampling of (T, J, 2) / (T, J) from ``src_fps`` to ``fps`` (a joint is kept where both ends are)."""
     if abs(src_fps - fps) < 1e-6:
         return xy, conf
+    if (len(xy) - 1) / src_fps * fps + 1 > MAX_FRAMES:
+        raise ValueError(f"{len(xy)} poses at {src_fps:g} fps are over {MAX_FRAMES} frames at {fps:g} fps")
     t = np.arange(0, (len(xy) - 1) / src_fps + 1e-9, 1 / fps) * src_fps
     i0 = np.floor(t).astype(int)
     i1 = np.minimum(i0 + 1, len(xy) - 1)
@@ -110,7 +112,10 @@ def _sources(path: Path, fps: float, yaws: Sequence[float], projection: str, min
         h = body_height(poses)
         if not (h > 0).any():
             raise PosevidError(path, "no person in the pose file")
-        xy, conf = _resample_2d(poses.xy, poses.conf, poses.fps, fps)
+        try:
+            xy, conf = _resample_2d(poses.xy, poses.conf, poses.fps, fps)
+        except ValueError as err:
+            raise PosevidError(path, str(err)) from None
         return [(xy, conf, float(np.median(h[h > 0])), float("nan"))]
     motion = load_motion3d(path, fps, character, min_frames=min_frames)
     height = chain_length(motion.joints)
@@ -139,9 +144,10 @@ def build_motion_arrays(inputs: Sequence[str | Path], labels: dict[str, str] | N
     (``mocap.label_from_name``). Windows start every ``stride`` frames (default ``frames // 4``);
     wrap-around DeepMimic clips are looped to at least ``4 * frames`` frames.
     """
-    if frames < 2 or fps <= 0 or not 0 <= test_fraction < 1 or not yaws:
-        raise PosevidError(", ".join(map(str, inputs)), "need frames >= 2, fps > 0, 0 <= test_fraction < 1 "
-                                                         "and at least one yaw")
+    fps = check_fps("--fps", fps)
+    if not 2 <= frames <= MAX_FRAMES or not 0 <= test_fraction < 1 or not yaws or (stride is not None and stride < 1):
+        raise PosevidError(", ".join(map(str, inputs)), f"need 2 <= frames <= {MAX_FRAMES}, stride >= 1, "
+                                                         "0 <= test_fraction < 1 and at least one yaw")
     stride = max(1, int(stride or frames // 4))
     files = collect_inputs(inputs)
     char = Path(character) if character else None

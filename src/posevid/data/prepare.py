@@ -438,8 +438,13 @@ def prepare(inputs: list[str | Path], out: str | Path, size: int = 256, workers:
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    if size < 16 or size % 16:
-        raise PosevidError(None, f"--size must be a multiple of 16 (got {size})")
+    if size < 16 or size % 16 or size > 4096:
+        raise PosevidError(None, f"--size must be a multiple of 16 from 16 to 4096 (got {size})")
+    if not 0 <= test_fraction <= 1:
+        raise PosevidError(None, f"--test-fraction must lie in [0, 1] (got {test_fraction:g})")
+    if not (1 <= workers <= 256 and 0 <= margin <= 10) or (max_frames is not None and max_frames < 1):
+        raise PosevidError(None, f"need 1 <= --workers <= 256, 0 <= --margin <= 10 and --max-frames >= 1 (got "
+                                 f"{workers}, {margin:g}, {max_frames})")
     if subject not in ("body", "face"):
         raise PosevidError(None, f"--subject must be body or face, not {subject}")
     if split not in (None, "train", "test"):

@@ -15,12 +15,14 @@ def generate(
     frames: int = typer.Option(32, help="Number of poses to generate."),
     out: str = typer.Option(..., "-o", "--out", help="Pose file to write (.npz, .json, .csv or a folder)."),
     seed: int = typer.Option(0, help="Noise seed: different seeds give different motions."),
+    travel: bool = typer.Option(False, "--travel", help="Keep the motion's travel across the image (default: the "
+                                                        "hips keep their horizontal place, as on a treadmill)."),
 ) -> None:
     """Generate a pose sequence of ACTION starting from the pose of the person in SOURCE."""
     from ...posefiles import write_poses
     from .motion import motion_for_photo
 
-    poses = motion_for_photo(source, checkpoint, action, frames, seed)
+    poses = motion_for_photo(source, checkpoint, action, frames, seed, in_place=not travel)
     write_poses(out, poses)
     print(f"{out}: {len(poses)} poses of {action!r}, {poses.width}x{poses.height} at {poses.fps:g} fps")
 

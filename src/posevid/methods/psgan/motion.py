@@ -15,7 +15,7 @@ import torch
 from ...checkpoints import find_checkpoint, load_method, save_checkpoint
 from ...errors import PosevidError
 from ...poses import Poses, body_height
-from ...skeleton import COCO18_NAMES
+from ...skeleton import COCO18_NAMES, JOINT
 from .model import FILL, PSGAN
 
 _NOTE = logging.getLogger("posevid").warning  # where the note on a far start pose goes by default
@@ -49,14 +49,16 @@ def load_psgan(checkpoint: str | Path | PSGAN | None = None) -> PSGAN:
 
 
 def generate_motion(checkpoint: str | Path | PSGAN | None, action: str, source_pose: Poses, frames: int,
-                    seed: int = 0, fps: float | None = None, log: Callable[[str], None] | None = _NOTE) -> Poses:
+                    seed: int = 0, fps: float | None = None, log: Callable[[str], None] | None = _NOTE,
+                    in_place: bool = True) -> Poses:
     """A ``frames``-long pose sequence of ``action`` starting from ``source_pose`` (its first frame).
 
     ``checkpoint``: a PSGAN checkpoint path (or a loaded ``PSGAN``; None = the bundled one). The output
     is in the source pose's pixel coordinates and image size, every joint present, at ``fps`` (default:
     the motion data's fps recorded in the model config, else 30). Joints missing from the source pose are taken from the
     nearest training pose; when that pose is farther than ``model.far_pose`` body heights (or joints were
-    missing), ``log`` gets one line saying so.
+    missing), ``log`` gets one line saying so. ``in_place``: the hips keep their horizontal place (the
+    mocap's travel removed, as on a treadmill), so a walking photo's person stays in its frame.
     """
     model = load_psgan(checkpoint)
     if frames < 1:
@@ -75,20 +77,23 @@ def generate_motion(checkpoint: str | Path | PSGAN | None, action: str, source_p
     seq = model.generate(torch.tensor([label]), completed, torch.ones(1, len(conf)), frames,
                          generator=gen)[0].cpu().numpy()
     pix = seq / scale + center
+    if in_place:
+        hips = pix[:, [JOINT["right_hip"], JOINT["left_hip"]], 0].mean(1)
+        pix[..., 0] -= (hips - hips[0])[:, None]
     rate = fps or float(model.cfg["data"].get("fps") or 30.0)
     return Poses(pix, np.ones(pix.shape[:2], np.float32), source_pose.width, source_pose.height, rate)
 
 
 
 def motion_for_photo(source: str | Path, checkpoint: str | Path | PSGAN | None, action: str, frames: int,
-                     seed: int = 0, log: Callable[[str], None] | None = _NOTE) -> Poses:
+                     seed: int = 0, log: Callable[[str], None] | None = _NOTE, in_place: bool = True) -> Poses:
     """``generate_motion`` from the pose in ``source`` (a photo or a pose file), in its pixels
     (``checkpoint`` None = the bundled PSGAN)."""
     from ...estimate import first_pose
 
     model = load_psgan(checkpoint)
     model.label_index(action)  # an unknown action fails before the photo is read
-    return generate_motion(model, action, first_pose(source), frames, seed, log=log)
+    return generate_motion(model, action, first_pose(source), frames, seed, log=log, in_place=in_place)
 
 
 def sample_to_folder(checkpoint: str | Path, data: str | Path, out: str | Path, split: str = "test",
@@ -123,12 +128,23 @@ def sample_to_folder(checkpoint: str | Path, data: str | Path, out: str | Path, 
 
 
 
-def export_checkpoint(run: str | Path, out: str | Path) -> dict[str, Any]:
-    """Write the newest checkpoint of ``run`` as a release file ``out``: config, step and weights in float16
-    (no optimizer, scheduler or RNG state). Returns {"step", "bytes", "tensors"}."""
+INFERENCE_OPTIONS = ("chain_overlap", "far_pose")  # model options that do not change training
+
+
+def export_checkpoint(run: str | Path, out: str | Path, model_options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write the newest checkpoint of ``run`` (a run folder or checkpoint file) as a release file ``out``:
+    config, step and weights in float16 (no optimizer, scheduler or RNG state). ``model_options`` sets
+    ``INFERENCE_OPTIONS`` in the saved config (those that only change how sequences are sampled).
+    Returns {"step", "bytes", "tensors"}."""
     payload, found = find_checkpoint(run)
-    if payload.get("config", {}).get("method") != "psgan":
+    cfg = payload.get("config") or {}
+    if cfg.get("method") != "psgan":
         raise PosevidError(found, "not a PSGAN checkpoint")
+    other = sorted(set(model_options or {}) - set(INFERENCE_OPTIONS))
+    if other:
+        raise PosevidError(found, f"model options {', '.join(other)} change training; only "
+                                  f"{', '.join(INFERENCE_OPTIONS)} may be set when exporting")
+    cfg = {**cfg, "model": {**cfg.get("model", {}), **(model_options or {})}}
     state = {k: v.half() if v.is_floating_point() else v for k, v in payload["method"].items()}
-    save_checkpoint(out, {"version": 1, "step": int(payload["step"]), "config": payload["config"], "method": state})
+    save_checkpoint(out, {"version": 1, "step": int(payload["step"]), "config": cfg, "method": state})
     return {"step": int(payload["step"]), "bytes": Path(out).stat().st_size, "tensors": len(state)}
