@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,28 +36,11 @@ from posevid.posefiles import COCO17_NAMES, write_poses
 from posevid.poses import Poses
 from posevid.skeleton import to_coco18
 from posevid.video import VideoWriter, open_video
+from time_limits import time_limit
 
 REPO = Path(__file__).resolve().parents[1]
 CASE_SECONDS = 20.0  # a case running longer counts as a hang
 ANIMATE = ["animate", "photo.jpg"]
-
-
-class CaseTimeout(BaseException):
-    """Raised by the alarm when a case runs past ``CASE_SECONDS`` (BaseException: nothing swallows it)."""
-
-
-@contextlib.contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    def fire(signum, frame):
-        raise CaseTimeout(f"still running after {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 # ---- the inputs every case starts from -------------------------------------------------------------------

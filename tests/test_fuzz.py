@@ -13,15 +13,13 @@ target (12,500 in all) with fresh random seeds.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
 import math
 import re
 import shutil
-import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -38,29 +36,12 @@ from posevid.mocap import load_mocap
 from posevid.posefiles import COCO17_NAMES, read_poses, write_poses
 from posevid.poses import Poses
 from posevid.skeleton import to_coco18
+from time_limits import time_limit
 
 REPO = Path(__file__).resolve().parents[1]
 CASE_SECONDS = 10.0  # a case taking longer than this counts as a hang
 FAST_CASES = 19  # x 11 targets: 209 cases
 SLOW_CASES = 1250
-
-
-class CaseTimeout(BaseException):
-    """Raised by the alarm inside a reader that runs past ``CASE_SECONDS`` (BaseException: not swallowed)."""
-
-
-@contextlib.contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    def fire(signum, frame):
-        raise CaseTimeout(f"reader still running after {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 # ---- seeds: small valid files built from the real data -----------------------------------------------
