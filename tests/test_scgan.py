@@ -73,6 +73,7 @@ def test_scgan_overfits_the_clip_and_animates(tiny_data: Path, scgan_run: Path):
     assert not np.array_equal(frames[0], frames[2])
 
 
+@pytest.mark.slow  # two 100-step trainings: about 100 s of the suite's 10 minutes; perturb() is tested below
 def test_training_on_perturbed_poses_makes_scgan_robust_to_them(tiny_data: Path, tmp_path: Path):
     """The abnormal-pose option: trained against jittered and dropped target keypoints, SCGAN's output
     changes less when the keypoints of the test frames are perturbed, and its error grows less.
