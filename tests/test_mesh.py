@@ -204,6 +204,24 @@ def test_a_folded_forearm_leaves_the_body_filled_in(folded) -> None:
             assert alpha[y, x] > 0.9 and rig.part[r.triangle[0, y, x]] == PART_NAMES.index(f"{side}_lower_arm")
 
 
+def test_raised_arms_leave_no_sleeve_beside_the_body(folded) -> None:
+    """Both arms raised straight up from the folded pose: beside the body, below the folded elbow and above
+    the hip, nothing is drawn past the jacket's edge at the hip (the folded forearm's sleeve below its elbow,
+    outside the forearm's capsule but inside the tucked hand's, went with the torso and stuck out of it)."""
+    rgb, pose, mask, rig = folded
+    xy = pose.xy.copy()
+    for side in ("right", "left"):
+        s, e, w = JOINT[f"{side}_shoulder"], JOINT[f"{side}_elbow"], JOINT[f"{side}_wrist"]
+        upper, fore = np.linalg.norm(xy[0, e] - xy[0, s]), np.linalg.norm(xy[0, w] - xy[0, e])
+        xy[0, e] = xy[0, s] - np.array([0.0, upper])
+        xy[0, w] = xy[0, e] - np.array([0.0, fore])
+    _, alpha = rig.render(Poses(xy, pose.conf, pose.width, pose.height))
+    hip, elbow = pose.xy[0, JOINT["left_hip"]], pose.xy[0, JOINT["left_elbow"]]
+    edge = np.flatnonzero((mask > 0.5)[int(hip[1] - 0.3 * rig.scale):int(hip[1])].any(0)).max()
+    beside = alpha[int(elbow[1]):int(hip[1]), edge + 2:]
+    assert (beside > 0.5).sum() <= 5  # 14 with the sleeve left on the torso
+
+
 def test_no_cracks_inside_the_drawn_person(catalog, folded) -> None:
     """Poses far from the photo's (limbs turned in turn): no pixel inside a drawn part is left undrawn
     (an undrawn pixel with 6 or more of its 8 neighbours drawn by one part; a crack along a seam would make

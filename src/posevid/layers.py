@@ -23,6 +23,7 @@ LIMBS = tuple(p for p in range(NUM_PARTS) if p not in (TORSO, HEAD))
 THIGHS = (PART_NAMES.index("right_upper_leg"), PART_NAMES.index("left_upper_leg"))
 SHINS = (PART_NAMES.index("right_lower_leg"), PART_NAMES.index("left_lower_leg"))
 LEGS = THIGHS + SHINS
+ARMS = tuple(p for p in LIMBS if p not in LEGS)
 # Chains: the body (head, torso, loose) 0, and each arm and leg 1-4.
 _CHAINS = ("body", "right_upper_arm", "left_upper_arm", "right_upper_leg", "left_upper_leg")
 CHAIN = np.array([0 if n in ("head", "torso") else _CHAINS.index(n.replace("lower", "upper")) for n in PART_NAMES]
@@ -306,7 +307,8 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
     labels. Past the wrist or ankle (within 3 of its radii of the hand's or foot's axis) the limb's colours
     are its core's plus, for a hand, the skin at the nose: a strip of the shorts a hanging hand lies on goes
     to the thigh, the hand stays (not for the forearms in ``hands_seen``, whose hands come from keypoints).
-    Colour only takes pixels from limbs.
+    Colour only takes pixels from limbs; what it takes from an arm goes to the other arm instead of the body
+    where that arm's shape is within one reach (``_colour_vote``: a folded forearm's sleeve edge).
     """
     lab = cv2.cvtColor(np.ascontiguousarray(rgb, np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
     h, w = labels.shape
@@ -326,19 +328,34 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
         cores[p] = core & (labels == p) & region & (alone | (p in LIMBS) | (p == LOOSE))
     reach = np.append(_reach(radii, scale), 0.33 * scale)
 
-    def _colour_vote(pix: np.ndarray, own: np.ndarray, palettes: dict, near: np.ndarray
+    def _colour_vote(pix: np.ndarray, own: np.ndarray, palettes: dict, near: np.ndarray, first: tuple[int, ...] = ()
                      ) -> tuple[np.ndarray, np.ndarray] | None:
         """For pixels (N, 3) Lab: the nearest part with colours (``near`` (11, N) distances in reaches) and
-        whether its colours are much closer than ``own``; None when no part has colours or no pixel."""
-        others = np.array([q for q, c in palettes.items() if c is not None])
+        whether its colours are much closer than ``own``; None when no part has colours or no pixel. A pixel
+        so taken goes instead to the nearest of the parts ``first`` when it lies outside their shapes but
+        within one reach of one and their colours too are closer than ``own`` (where the arms cross, a
+        sleeve's edge outside the other forearm's capsule goes to that arm, not to the torso, which would
+        keep it when the arms part)."""
+        others = np.array([q for q, c in palettes.items() if c is not None and q not in first])
         if not others.size or not len(pix):
             return None
-        alt = others[near[others].argmin(0)]
         dp = _colour_distance(pix, own)
-        dq = np.zeros_like(dp)
-        for q in np.unique(alt):
-            dq[alt == q] = _colour_distance(pix[alt == q], palettes[q])
-        return alt, (dq < ratio * dp) & (dp > least)
+
+        def pick(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            alt = parts[near[parts].argmin(0)]
+            dq = np.zeros_like(dp)
+            for q in np.unique(alt):
+                dq[alt == q] = _colour_distance(pix[alt == q], palettes[q])
+            return alt, dq
+
+        alt, dq = pick(others)
+        closer = (dq < ratio * dp) & (dp > least)
+        firsts = np.array([q for q in first if palettes.get(q) is not None])
+        if firsts.size and closer.any():
+            alt_f, dq_f = pick(firsts)
+            gap = near[firsts].min(0)
+            alt = np.where(closer & (gap > 0.0) & (gap <= 1.0) & (dq_f < dp), alt_f, alt)
+        return alt, closer
 
     dist = np.concatenate([distances[:NUM_PARTS], np.where(labels == LOOSE, 0.0, np.inf)[None]])
     out = labels.copy()
@@ -347,10 +364,14 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
         if own is None:
             continue
         near = distances[p] <= 3 * radii[p]  # other parts' colours are taken near the limb only
-        palettes = {q: _palette(lab[c & near]) for q, c in cores.items() if q in (TORSO, HEAD, LOOSE)}
+        palettes = {q: _palette(lab[c & near]) for q, c in cores.items() if q in (TORSO, HEAD, LOOSE) + _crossing(p)}
         a, b = (xy[j].astype(np.float64) for j in BODY_PARTS[PART_NAMES[p]])
-        band = region & (_segment_distance(px, a, b) <= 2 * radii[p]) & ~cores[p]
-        vote = _colour_vote(lab[band], own, palettes, dist[:, band] / reach[:, None])
+        off_bone = _segment_distance(px, a, b)
+        band = region & (off_bone <= 2 * radii[p]) & ~cores[p]
+        near_band = dist[:, band] / reach[:, None]
+        crossing = _crossing(p)  # the other arm claims none of the limb's own capsule (a hand lying on it)
+        near_band[list(crossing)] = np.where(off_bone[band] <= radii[p], np.inf, near_band[list(crossing)])
+        vote = _colour_vote(lab[band], own, palettes, near_band, crossing)
         if vote is not None:
             alt, closer = vote
             cur = out[band]
@@ -371,8 +392,8 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
         past = ((px - b.astype(np.float32)) @ (b - a).astype(np.float32)) > 0
         zone = region & (out == p) & past & (axis <= 3 * wide)
         around = (axis <= 3 * wide) & (axis > 1.2 * wide)
-        palettes = {q: _palette(lab[(out == q) & region & around]) for q in (TORSO, HEAD, LOOSE) + LEGS}
-        vote = _colour_vote(lab[zone], own, palettes, dist[:, zone] / reach[:, None])
+        palettes = {q: _palette(lab[(out == q) & region & around]) for q in (TORSO, HEAD, LOOSE) + LEGS + _crossing(p)}
+        vote = _colour_vote(lab[zone], own, palettes, dist[:, zone] / reach[:, None], _crossing(p))
         if vote is None:
             continue
         alt, closer = vote
@@ -385,6 +406,11 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
         full_alt[zone] = alt
         out[sliver] = full_alt[sliver]
     return out
+
+
+def _crossing(p: int) -> tuple[int, ...]:
+    """The arm parts of the other arm than limb ``p``'s (none for a leg's part)."""
+    return tuple(q for q in ARMS if CHAIN[q] != CHAIN[p]) if p in ARMS else ()
 
 
 def _skin(lab: np.ndarray, xy: np.ndarray, scale: float) -> np.ndarray | None:
