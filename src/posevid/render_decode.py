@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from .densepose import NUM_IUV_PARTS
-from .hand_fit import DOT, IGNORE, fit_hand, hand_classes
+from .hand_fit import BACKGROUND, DOT, IGNORE, fit_hand, hand_classes
 from .poses import Poses
 from .skeleton import DRAWN_LIMBS, HAND_LIMBS, HAND_POINTS, JOINT, NUM_JOINTS
 
@@ -302,7 +302,8 @@ def _decode_hands(hue: np.ndarray, sat: np.ndarray, val: np.ndarray, xy: np.ndar
     """Both hands (2, 21, 2), (2, 21) from the hand dots and bones next to each decoded wrist, by
     ``hand_fit.fit_hand``: the hand's pixels are those of the dot and bone pieces that come within reach
     of the wrist (each piece goes to the nearer wrist); body joints' dots under the hand, other pieces and
-    anything not of the hand's colours are ignored. ``radius``: the dot radius in pixels."""
+    anything not of the hand's colours are ignored; a point fitted onto the background is left out
+    (confidence 0). ``radius``: the dot radius in pixels."""
     hand_xy = np.zeros((2, HAND_POINTS, 2), np.float32)
     hand_conf = np.zeros((2, HAND_POINTS), np.float32)
     classes = hand_classes(hue, sat, val, HAND_HUE_STEP, HUE_TOLERANCE)
@@ -347,7 +348,9 @@ def _decode_hands(hue: np.ndarray, sat: np.ndarray, val: np.ndarray, xy: np.ndar
             covered = np.hypot(gx - xy[j, 0], gy - xy[j, 1]) <= radius + 2
             crop[covered & ((crop != DOT) | (j == JOINT["left_knee"]))] = IGNORE
         points, _ = fit_hand(crop, xy[wrist] - [x0, y0], radius, max(1, round(radius / 2)) / 2)
-        hand_xy[side], hand_conf[side] = points + [x0, y0], 1
+        # A point fitted onto the background has no dot of its own (DWPose leaves unsure points out).
+        px, py = (np.clip(np.round(points[:, i]), 0, crop.shape[1 - i] - 1).astype(int) for i in (0, 1))
+        hand_xy[side], hand_conf[side] = points + [x0, y0], crop[py, px] != BACKGROUND
     return hand_xy, hand_conf
 
 
