@@ -25,6 +25,7 @@ from .errors import PosevidError
 from .estimate import PoseEstimator, check_keypoints, choose_person, find_people
 from .posefiles import require_coco18
 from .poses import Poses, SequenceCheck, bbox, check_fps, check_sequence
+from .prefetch import Prefetch
 from .render_decode import (
     DRIVING_KINDS,
     decode_densepose_parts,
@@ -38,6 +39,7 @@ POSE_SUFFIXES = (".npz", ".json", ".csv", ".bvh", ".txt")
 KIND_FRAMES = 6  # first frames looked at to recognise what a video shows
 ANALYSIS_SIDE = 320  # camera frames are shrunk to this longer side for body pose estimation (speed)
 HANDS_ANALYSIS_SIDE = 720  # ... and to this one when hands are estimated (small in the frame)
+DECODE_AHEAD = 4  # camera frames decoded and shrunk ahead of the pose estimator
 FORCE_HINT = "; --force goes on anyway"
 
 # One driving frame: (the frame, or None for pose input; its one-frame pose in driving pixels; the raw
@@ -165,7 +167,8 @@ class Driving:
             yield item
 
     def _estimated(self) -> Iterator[Item]:
-        """Poses estimated on a shrunk copy of each camera frame (tracking mode), following one person."""
+        """Poses estimated on a shrunk copy of each camera frame (tracking mode), following one person. The
+        frames are decoded and shrunk in a thread of their own (``Prefetch``), beside the estimator."""
         width, height = self.size
         side = ANALYSIS_SIDE if self.keypoints in ("body", "face") else HANDS_ANALYSIS_SIDE
         scale = min(1.0, side / max(width, height))
@@ -176,20 +179,24 @@ class Driving:
             while mailbox:
                 yield mailbox.pop()
 
-        with PoseEstimator(keypoints=self.keypoints) as estimator:
-            frames = self._frames()
+        def shrunk() -> Iterator[tuple[np.ndarray, np.ndarray]]:  # (frame, its shrunk copy), timed as decoding
+            for frame in self._frames():
+                t0 = time.perf_counter()
+                copy = cv2.resize(frame, small, interpolation=cv2.INTER_AREA) if scale < 1 else frame
+                self.timings["decode"] += time.perf_counter() - t0
+                yield frame, copy
+
+        with PoseEstimator(keypoints=self.keypoints) as estimator, \
+                contextlib.closing(Prefetch(shrunk, DECODE_AHEAD, "posevid-decode")) as frames:
             first = next(frames, None)
             if first is None:
                 return
-            def shrink(f: np.ndarray) -> np.ndarray:
-                return cv2.resize(f, small, interpolation=cv2.INTER_AREA) if scale < 1 else f
-
-            focus = None if self.keypoints == "face" else self._choose(estimator, shrink(first))
+            focus = None if self.keypoints == "face" else self._choose(estimator, first[1])
             stream = estimator.stream(posted(), self.fps, focus=focus)
             try:
-                for frame in itertools.chain([first], frames):
+                for frame, copy in itertools.chain([first], frames):
                     t0 = time.perf_counter()
-                    mailbox.append(shrink(frame))
+                    mailbox.append(copy)
                     pose, _ = next(stream)
                     self.timings["estimate"] += time.perf_counter() - t0
                     yield frame, pose.rescale(width, height), None

@@ -347,8 +347,8 @@ def _part_table() -> np.ndarray:
     """Nearest palette entry (0 when off the palette) for each colour quantised to 32 levels a channel."""
     grid = np.arange(4, 256, 8)
     cube = np.stack(np.meshgrid(grid, grid, grid, indexing="ij"), -1).reshape(-1, 1, 3)
-    dist = np.linalg.norm(cube - densepose_palette().astype(np.int32)[None], axis=-1)
-    return np.where(dist.min(1) <= PART_COLOR_TOLERANCE, dist.argmin(1), 0).astype(np.uint8)
+    square = ((cube - densepose_palette().astype(np.int32)[None]) ** 2).sum(-1)  # exact: squared integers
+    return np.where(square.min(1) <= PART_COLOR_TOLERANCE**2, square.argmin(1), 0).astype(np.uint8)
 
 
 def densepose_parts(rgb: np.ndarray) -> np.ndarray:
