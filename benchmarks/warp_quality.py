@@ -25,11 +25,11 @@ person it drew; > 0.5), or the pose mask of the target (``render.pose_mask``) wh
 
 **Plates** (the background behind the person, made once per photo): for each photo (long side
 ``--size``) the person's hole (``plate.person_hole`` of the refined alpha and the raw mask, as the warp
-animator makes it) is moved sideways by half its
-width, onto background, both ways; each fill (``--plates``: OpenCV's Telea, xphoto's FSR_FAST, and
-``plate.clean_plate``'s) completes that hole together with the person's own, and is scored
-on the moved hole's known background pixels: L1 on [0, 1], SSIM in its box, milliseconds. Then each
-fills the person's own hole and the segmenter judges the result: ``person_left`` is the share of the
+animator makes it) is moved sideways by half its width, onto background, both ways; each fill
+(``--plates``: OpenCV's Telea, xphoto's FSR_FAST, OpenCV's Navier-Stokes (the plate before the shift map)
+and ``plate.clean_plate``'s) completes that hole together with the person's own, and is scored on the
+moved hole's known background pixels: L1 on [0, 1], SSIM and ST-LPIPS in its box, milliseconds. Then
+each fills the person's own hole and the segmenter judges the result: ``person_left`` is the share of the
 hole that it calls person.
 
 **Candidates** (``--animators``, default ``affine warp``): ``affine`` is the part-affine warp over a
@@ -73,7 +73,7 @@ GHOST_MARGIN = 0.03  # of the photo's body height: the silhouette's dilation bef
 ANALYSIS_SIDE = 320  # driving frames are estimated at this longer side, as in the pipeline
 SEG_THRESHOLD = 0.5
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-PLATE_FILLS = ("telea", "fsr_fast", "clean_plate")
+PLATE_FILLS = ("telea", "fsr_fast", "navier_stokes", "clean_plate")
 REGIONS = ("l1_person", "l1_revealed", "l1_background")  # the parts of the box's L1 (``box_regions``)
 TARGETS = {"ghost_area_max": 0.01, "solidity_min": 0.9, "self_l1_and_lpips_drop": 0.2}
 
@@ -350,11 +350,14 @@ def plate_fills() -> dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
         return out
 
     return {"telea": lambda rgb, hole: cv2.inpaint(rgb, hole.astype(np.uint8), 5, cv2.INPAINT_TELEA),
-            "fsr_fast": fsr, "clean_plate": lambda rgb, hole: clean_plate(rgb, hole.astype(np.float32), grow=0)}
+            "fsr_fast": fsr,
+            "navier_stokes": lambda rgb, hole: cv2.inpaint(rgb, hole.astype(np.uint8), 5, cv2.INPAINT_NS),
+            "clean_plate": lambda rgb, hole: clean_plate(rgb, hole.astype(np.float32), grow=0)}
 
 
-def plate_quality(photo: np.ndarray, names: list[str], estimator) -> dict:
-    """Per fill: known-background L1 / SSIM (mean of both sideways moves), ms, and the person left."""
+def plate_quality(photo: np.ndarray, names: list[str], estimator, lpips=None) -> dict:
+    """Per fill: known-background L1 / SSIM / ST-LPIPS (``lpips``, in the moved hole's box resized to
+    ``BOX``; mean of both sideways moves), ms, and the person left."""
     from posevid.metrics import ssim
     from posevid.photo import find_person
     from posevid.plate import person_hole, refine_alpha
@@ -366,7 +369,7 @@ def plate_quality(photo: np.ndarray, names: list[str], estimator) -> dict:
     h, w = person.shape
     xs = np.flatnonzero(person.any(0))
     fills = plate_fills()
-    out: dict = {n: {"l1": [], "ssim": [], "ms": []} for n in names}
+    out: dict = {n: {"l1": [], "ssim": [], "lpips": [], "ms": []} for n in names}
     for dx in (-(xs[-1] - xs[0]) // 2 - 5, (xs[-1] - xs[0]) // 2 + 5):
         moved = cv2.warpAffine(person.astype(np.uint8), np.float32([[1, 0, dx], [0, 1, 0]]), (w, h),
                                flags=cv2.INTER_NEAREST).astype(bool)
@@ -380,12 +383,16 @@ def plate_quality(photo: np.ndarray, names: list[str], estimator) -> dict:
             filled = fills[n](photo.copy(), moved | person)
             out[n]["ms"].append(1000 * (time.perf_counter() - t0))
             out[n]["l1"].append(float(np.abs(filled.astype(np.float32) - photo)[known].mean() / 255))
-            out[n]["ssim"].append(ssim(np.where(known[..., None], filled, photo)[box], photo[box]))
+            shown = np.where(known[..., None], filled, photo)[box]
+            out[n]["ssim"].append(ssim(shown, photo[box]))
+            if lpips is not None:
+                out[n]["lpips"].append(lpips(*(cv2.resize(x, (BOX, BOX), interpolation=cv2.INTER_AREA)
+                                               for x in (shown, photo[box]))))
     result = {"hole_share": float(person.mean())}
     for n in names:
         plate = fills[n](photo.copy(), person)
         left = float((estimator.image(plate)[1][person] > SEG_THRESHOLD).mean())
-        result[n] = {"l1": _mean(out[n]["l1"]), "ssim": _mean(out[n]["ssim"]),
+        result[n] = {"l1": _mean(out[n]["l1"]), "ssim": _mean(out[n]["ssim"]), "lpips": _mean(out[n]["lpips"]),
                      "ms": statistics.median(out[n]["ms"]) if out[n]["ms"] else None, "person_left": left}
     return result
 
@@ -483,9 +490,10 @@ def main() -> None:
                                                          means[n]["solidity_worst_pair"] >= TARGETS["solidity_min"])
             report["cross_identity"] = {"per_pair": per_pair, "mean_over_pairs": means}
         if "plate" in args.parts:
-            per_photo = {p.name: plate_quality(load_photo(p, args.size), args.plates, estimator) for p in photos}
+            per_photo = {p.name: plate_quality(load_photo(p, args.size), args.plates, estimator, lpips)
+                         for p in photos}
             ok = {k: v for k, v in per_photo.items() if "error" not in v}
-            means = summarise_plain(ok, args.plates, ("l1", "ssim", "ms", "person_left"))
+            means = summarise_plain(ok, args.plates, ("l1", "ssim", "lpips", "ms", "person_left"))
             report["plate"] = {"per_photo": per_photo, "mean_over_photos": means}
     report["targets"] = TARGETS
     report["machine"]["load_average_1m_end"] = os.getloadavg()[0]

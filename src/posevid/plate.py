@@ -3,11 +3,19 @@
 ``refine_alpha`` snaps the segmentation's soft mask to the photo's edges with a guided filter (He et al.
 2013; ``cv2.ximgproc.guidedFilter`` from the OpenCV contrib build that mediapipe brings), within a band
 around the mask's boundary. ``clean_plate`` fills the person's region, dilated to take in hair, fringes and
-the segmentation's misses, with OpenCV's Navier-Stokes inpainting (Bertalmio et al. 2001). Of the fills
-compared in ``benchmarks/warp_quality.py`` (reconstructing known background: L1, SSIM, ST-LPIPS) it is
-the best: better than Telea's fast marching, xphoto's FSR (worse and 30x slower) and a PatchMatch
-completion we wrote (real texture, but wrong-coloured patches that the metrics and the eye punish on
-studio walls). Both run once per photo.
+the segmentation's misses, by the kind of background around it:
+
+- a smooth background (a studio wall: little fine detail in the ring around the hole, ``TEXTURED``) takes
+  OpenCV's Navier-Stokes inpainting (Bertalmio et al. 2001), which continues its shading smoothly;
+- a textured one (a beach, a street) takes xphoto's shift-map completion (He and Sun 2012, "Statistics of
+  patch offsets"): the hole is filled with whole pieces of the photo moved by its dominant offsets, so the
+  horizon, the waves and the sand run on through it as texture instead of the smeared streaks a
+  diffusion fill draws across a large hole. It runs on the hole's surroundings at ``SHIFTMAP_SIDE``
+  pixels (its cost grows fast with size), is scaled back up, and a membrane (the mismatch on the hole's
+  rim, spread smoothly inside) hides its seam with the photo.
+
+Measured in ``benchmarks/warp_quality.py`` (reconstructing known background: L1, SSIM, ST-LPIPS) and by
+eye on the shared photos. Both run once per photo.
 """
 
 from __future__ import annotations
@@ -20,6 +28,10 @@ BAND = 0.015  # half width of the refined band around the mask's edge, of the pe
 SHARPEN = 2.0  # the guided filter's matte is steepened this much about 0.5: only true edge pixels stay mixed
 GROW = 0.03  # the hole is the person dilated by this share of the person's height (hair, fringes, shoes)
 INPAINT_RADIUS = 5  # pixels around each filled pixel that the inpainting reads
+TEXTURED = 1.0  # mean |grey - its blur| (0-255) in the ring around the hole above which it is textured
+RING = 0.08  # width of that ring, of the hole's height
+SHIFTMAP_SIDE = 144  # pixels: the longer side the shift-map completion runs at
+SHIFTMAP_MARGIN = 0.25  # of the hole's longer side: the photo around the hole the shift map copies from
 
 
 def _person_height(alpha: np.ndarray) -> float:
@@ -61,11 +73,55 @@ def person_hole(alpha: np.ndarray, grow: float = GROW) -> np.ndarray:
     return cv2.dilate(hole.astype(np.uint8), _disk(radius)).astype(bool)
 
 
+def _textured(rgb: np.ndarray, hole: np.ndarray) -> bool:
+    """Whether the background in a ring around ``hole`` (``RING`` of its height) has fine detail: mean
+    |grey - its Gaussian blur| above ``TEXTURED``."""
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    detail = np.abs(grey - cv2.GaussianBlur(grey, (0, 0), 1.5))
+    rows = np.flatnonzero(hole.any(1))
+    radius = max(3, round(RING * (rows[-1] - rows[0] + 1)))
+    ring = cv2.dilate(hole.astype(np.uint8), _disk(radius)).astype(bool) & ~hole
+    return bool(ring.any()) and float(detail[ring].mean()) > TEXTURED
+
+
+def _shift_map(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """``rgb`` (H, W, 3) uint8 with ``hole`` (H, W) bool filled by xphoto's shift-map completion, run on the
+    hole's box (grown by ``SHIFTMAP_MARGIN``) at ``SHIFTMAP_SIDE`` pixels in Lab, scaled back up; the
+    mismatch with the photo on the hole's rim (the completion covers a rim beyond the hole) is spread
+    inside by a Navier-Stokes membrane so that no seam shows."""
+    h, w = hole.shape
+    ys, xs = np.nonzero(hole)
+    margin = max(4, round(SHIFTMAP_MARGIN * max(np.ptp(ys), np.ptp(xs))))
+    y0, y1 = max(0, ys.min() - margin), min(h, ys.max() + margin + 1)
+    x0, x1 = max(0, xs.min() - margin), min(w, xs.max() + margin + 1)
+    crop, inside = rgb[y0:y1, x0:x1], hole[y0:y1, x0:x1]
+    scale = min(1.0, SHIFTMAP_SIDE / max(crop.shape[:2]))
+    small_size = (max(8, round(crop.shape[1] * scale)), max(8, round(crop.shape[0] * scale)))
+    small = cv2.cvtColor(cv2.resize(crop, small_size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2Lab)
+    small_hole = cv2.resize(inside.astype(np.uint8), small_size, interpolation=cv2.INTER_AREA) > 0
+    small_hole = cv2.dilate(small_hole.astype(np.uint8), _disk(2))  # the rim the membrane matches on
+    filled = np.zeros_like(small)
+    cv2.xphoto.inpaint(small, (1 - small_hole) * 255, filled, cv2.xphoto.INPAINT_SHIFTMAP)
+    fill = cv2.resize(cv2.cvtColor(filled, cv2.COLOR_Lab2RGB), crop.shape[1::-1], interpolation=cv2.INTER_CUBIC)
+    mismatch = cv2.GaussianBlur(crop.astype(np.float32), (0, 0), 1.0) - fill.astype(np.float32)
+    membrane = np.stack([cv2.inpaint(np.ascontiguousarray(mismatch[..., c]), inside.astype(np.uint8), INPAINT_RADIUS,
+                                     cv2.INPAINT_NS) for c in range(3)], -1)
+    out = rgb.copy()
+    patch = out[y0:y1, x0:x1]
+    patch[inside] = np.clip(fill.astype(np.float32) + membrane + 0.5, 0, 255).astype(np.uint8)[inside]
+    return out
+
+
 def clean_plate(rgb: np.ndarray, alpha: np.ndarray, grow: float = GROW) -> np.ndarray:
     """The background of the (H, W, 3) uint8 photo with the person (alpha (H, W) in [0, 1]) removed:
-    (H, W, 3) uint8, ``rgb`` with ``person_hole(alpha, grow)`` inpainted (Navier-Stokes)."""
+    (H, W, 3) uint8, ``rgb`` with ``person_hole(alpha, grow)`` filled: by the shift map where the
+    background around it is textured, by Navier-Stokes inpainting where it is smooth (module docstring)."""
     rgb = np.ascontiguousarray(rgb)
     hole = person_hole(alpha, grow)
+    if not hole.any():
+        return rgb.copy()
     if hole.all():  # nothing to continue from: the photo's mean colour
         return np.full_like(rgb, np.round(rgb.reshape(-1, 3).mean(0)).astype(np.uint8))
+    if min(np.ptp(np.flatnonzero(hole.any(0))), np.ptp(np.flatnonzero(hole.any(1)))) >= 8 and _textured(rgb, hole):
+        return _shift_map(rgb, hole)
     return cv2.inpaint(rgb, hole.astype(np.uint8), INPAINT_RADIUS, cv2.INPAINT_NS)
