@@ -63,7 +63,9 @@ class Driving:
     keypoints: what to estimate on camera video (``estimate.KEYPOINT_SETS``).
     person: which person to follow when a camera video shows several (``estimate.PERSON_CHOICES``).
     check: stop on a sequence with too few people or jumping poses (``poses.SequenceCheck``).
-    ``timings`` accumulates seconds of ``decode`` and ``estimate``.
+    ``timings`` accumulates seconds of ``decode`` and ``estimate``. ``finder``: a ``PoseEstimator`` (of the
+    same ``keypoints``) to look for several people in the first frame with (e.g. the one the photo was
+    looked at with: its graph is loaded already); None: the one that tracks the person.
     """
 
     def __init__(self, driving: str | Path | Poses, kind: str | None = None, keypoints: str = "body",
@@ -71,6 +73,7 @@ class Driving:
         if kind is not None and kind not in DRIVING_KINDS:
             raise PosevidError(f"driving kind {kind}", f"must be one of {', '.join(DRIVING_KINDS)}")
         self.keypoints, self.person, self.check = check_keypoints(keypoints), person, check
+        self.finder: PoseEstimator | None = None
         self.notes: list[str] = []
         self.timings: dict[str, float] = defaultdict(float)
         self.name = "driving poses" if isinstance(driving, Poses) else str(driving)
@@ -191,7 +194,8 @@ class Driving:
             first = next(frames, None)
             if first is None:
                 return
-            focus = None if self.keypoints == "face" else self._choose(estimator, first[1])
+            finder = estimator if self.finder is None or self.finder.keypoints != self.keypoints else self.finder
+            focus = None if self.keypoints == "face" else self._choose(finder, first[1])
             stream = estimator.stream(posted(), self.fps, focus=focus)
             try:
                 for frame, copy in itertools.chain([first], frames):

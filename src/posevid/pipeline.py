@@ -346,6 +346,7 @@ class Animation:
         with contextlib.ExitStack() as failure:
             failure.callback(self.close)
             self.driving = Driving(driving, opts.driving_kind, opts.keypoints, opts.person, check=not opts.force)
+            self.driving.finder = self._estimator  # one static graph for the photo and the driver's first frame
             self.driving_name, self.driving_fps = self.driving.name, self.driving.fps
             self.driving_count, self.driving_size = self.driving.count, self.driving.size
             # seconds per stage: decode, estimate, retarget, warp; remarks on the inputs, also logged
