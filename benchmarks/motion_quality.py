@@ -147,10 +147,12 @@ def run_label(checkpoint: str | None, starts: int, judge_steps: int, chunks: int
     judge_seconds = time.perf_counter() - t0
     judge_yaws = heldout_accuracy(judge, held["xy"], held["label"], T)
     judge_time = heldout_accuracy(judge, real["xy"][~train], real["label"][~train], T)
+    blend = int(model.cfg["data"].get("blend", 8))
+    ceiling = _real_from_other_starts(model, held, {**index, "labels": names}, judge, blend, seed)
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
     K = len(names)
-    per_label, as_start, own_acc = {}, [], {}
+    per_label, as_start, own_acc, after, mistaken = {}, [], {}, {}, {}
     other_seqs, own_seqs, own_starts = [], [], []
     div_gen, div_real = {}, {}
     t1 = time.perf_counter()
@@ -170,6 +172,10 @@ def run_label(checkpoint: str | None, starts: int, judge_steps: int, chunks: int
                 div_real[names[k]] = _pairwise(_canonical(held["xy"][mine, :T], held["conf"][mine, :T]))
             else:
                 per_label[names[k]] = float((pred == k).mean())
+                after[names[k]] = float((predict(judge, seqs[:, blend:]) == k).mean())
+                wrong = np.bincount(pred[pred != k], minlength=K)
+                if wrong.any():
+                    mistaken[names[k]] = [names[int(wrong.argmax())], round(float(wrong.max() / len(pred)), 2)]
                 as_start.append(float((pred == held["label"][pick]).mean()))
                 other_seqs.append(seqs)
     gen_seconds = time.perf_counter() - t1
@@ -199,10 +205,16 @@ def run_label(checkpoint: str | None, starts: int, judge_steps: int, chunks: int
                                                   "accuracy_heldout_yaws": round(judge_yaws["accuracy"], 3),
                                                   "accuracy_heldout_time": round(judge_time["accuracy"], 3),
                                                   "per_label_heldout_yaws": {k: round(v, 2) for k, v in
-                                                                             judge_yaws["per_label"].items()}},
+                                                                             judge_yaws["per_label"].items()},
+                                                  "confusions_heldout_time": _confusions(
+                                                      judge, real["xy"][~train, :T], real["label"][~train])},
+            "real_from_other_starts": ceiling,
             "requested_accuracy_from_other_actions": round(float(np.mean(list(per_label.values()))), 3),
             "recognised_as_start_action": round(float(np.mean(as_start)), 3),
             "requested_accuracy_per_label": {k: round(v, 2) for k, v in per_label.items()},
+            "requested_accuracy_after_transition": round(float(np.mean(list(after.values()))), 3),
+            "requested_accuracy_after_transition_per_label": {k: round(v, 2) for k, v in after.items()},
+            "requested_most_mistaken_for": mistaken,
             "own_start_accuracy": round(float(np.mean(list(own_acc.values()))), 3),
             "diversity_generated": round(float(np.mean(list(div_gen.values()))), 4),
             "diversity_real": round(float(np.mean(list(div_real.values()))), 4),
@@ -214,6 +226,47 @@ def run_label(checkpoint: str | None, starts: int, judge_steps: int, chunks: int
             "motion_fid_other_starts": round(fid(f_other, f_real), 2),
             "motion_fid_real_halves": round(fid(f_real[half[::2]], f_real[half[1::2]]), 2),
             "seams": seams, "generate_seconds": round(gen_seconds, 1)}
+
+
+def _confusions(judge, xy: np.ndarray, labels: np.ndarray) -> list[list]:
+    """The judge's mistakes on real windows: [true, predicted, fraction of the true label's windows]."""
+    from posevid.motion_judge import predict
+
+    pred = predict(judge, xy)
+    out = []
+    for k, name in enumerate(judge.labels):
+        mine = pred[labels == k]
+        for j in np.unique(mine[mine != k]):
+            out.append([name, judge.labels[int(j)], round(float((mine == j).mean()), 2)])
+    return out
+
+
+def _real_from_other_starts(model, held: dict, index: dict, judge, blend: int, seed: int, per_label: int = 40) -> dict:
+    """The ceiling of the requested-label measure: real windows of the held-out yaws made to start from a pose
+    of another window and blend into their own motion over ``blend`` frames (PSGAN's training data,
+    ``data.start_mix`` 1), judged on all frames and on the frames after the blend."""
+    from posevid.data.motion import MotionDataset, MotionOptions, _augment
+    from posevid.motion_judge import predict
+
+    d = model.cfg["data"]
+    keys = ("flip", "balance", "speed", "rotate", "match_phase", "canonical")
+    opts = MotionOptions(labels=model.labels, frames=model.frames, start_mix=1.0, blend=blend,
+                         **{k: d[k] for k in keys if k in d})
+    arrays = {**held, "test": np.zeros_like(held["test"])}
+    data = MotionDataset(None, "train", frames=model.frames, labels=model.labels, augment=_augment(opts, "train"),
+                         arrays=(arrays, index))
+    items = [data[(i, seed * 100003 + i)] for i in range(per_label * len(model.labels))]
+    xy = torch.stack([it["xy"] for it in items]).numpy()
+    labels = np.array([int(it["label"]) for it in items])
+
+    def score(pred: np.ndarray) -> float:
+        return round(float(np.mean([(pred[labels == k] == k).mean() for k in np.unique(labels)])), 3)
+
+    full, late = predict(judge, xy), predict(judge, xy[:, blend:])
+    walk = [model.labels.index(n) for n in ("walk", "run") if n in model.labels]
+    return {"windows": int(len(xy)), "blend": blend, "accuracy_all_frames": score(full),
+            "accuracy_after_transition": score(late),
+            "per_label_all_frames": {model.labels[k]: round(float((full[labels == k] == k).mean()), 2) for k in walk}}
 
 
 def run_scgan(posenet_steps: int, steps: int, work: Path) -> dict:

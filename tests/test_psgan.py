@@ -16,6 +16,7 @@ from posevid.config import load_config
 from posevid.data.motion import MotionDataset, write_motion_dataset
 from posevid.errors import PosevidError
 from posevid.methods.psgan import PSGAN, generate_motion, soft_argmax
+from posevid.methods.psgan.model import excess_acceleration
 from posevid.motion_metrics import accuracy, train_classifier
 from posevid.posefiles import read_poses
 from posevid.poses import Poses
@@ -110,14 +111,24 @@ def test_generate_motion_from_a_pixel_pose(trained: Path, motion_data: Path):
         generate_motion(trained, "swim", source, 20)
 
 
+def test_smoothness_loss_costs_jitter_not_real_motion(motion_data: Path):
+    data = MotionDataset(motion_data, "train", frames=16, labels=list(ACTIONS))
+    xy, conf = torch.from_numpy(data.xy[:6, :16]), torch.from_numpy(data.conf[:6, :16])
+    assert excess_acceleration(xy[None], xy, conf).item() == 0  # the real motion itself
+    still = xy[:, :1].expand_as(xy)
+    assert excess_acceleration(still[None], xy, conf).item() == 0  # slower than real: free
+    ripple = xy + 0.02 * torch.tensor([1.0, -1.0]).repeat(8)[None, :, None, None]  # frame-to-frame zigzag
+    assert excess_acceleration(ripple[None], xy, conf).item() > 0.03
+
+
 def test_coordinate_decoder_trains(motion_data: Path):
-    cfg = _cfg(2, "model.decoder=coords")
+    cfg = _cfg(2, "model.decoder=coords", "model.lambda_smooth=1")
     cfg["data"]["labels"] = list(ACTIONS)
     model = PSGAN(cfg)
     data = MotionDataset(motion_data, "train", frames=8, labels=list(ACTIONS))
     batch = {k: torch.stack([data[i][k] for i in range(4)]) for k in ("xy", "conf", "label")}
     losses = model.train_step(batch)
-    assert all(np.isfinite(v) for v in losses.values())
+    assert all(np.isfinite(v) for v in losses.values()) and losses["smooth"] >= 0
     seqs = model.generate(batch["label"], batch["xy"][:, 0], batch["conf"][:, 0])
     assert seqs.shape == (4, 8, 18, 2)
 

@@ -383,9 +383,13 @@ def densepose_palette() -> np.ndarray:
 def _part_table() -> np.ndarray:
     """Nearest palette entry (0 when off the palette) for each colour quantised to 32 levels a channel."""
     grid = np.arange(4, 256, 8)
-    cube = np.stack(np.meshgrid(grid, grid, grid, indexing="ij"), -1).reshape(-1, 1, 3)
-    dist = np.linalg.norm(cube - densepose_palette().astype(np.int32)[None], axis=-1)
-    return np.where(dist.min(1) <= PART_COLOR_TOLERANCE, dist.argmin(1), 0).astype(np.uint8)
+    cube = np.stack(np.meshgrid(grid, grid, grid, indexing="ij"), -1).reshape(-1, 3).astype(np.int32)
+    best, nearest = np.full(len(cube), np.iinfo(np.int32).max), np.zeros(len(cube), np.uint8)
+    for index, colour in enumerate(densepose_palette().astype(np.int32)):  # squared distances: exact integers
+        square = ((cube - colour) ** 2).sum(1)
+        closer = square < best  # ties keep the lower index, as argmin does
+        best, nearest = np.where(closer, square, best), np.where(closer, index, nearest).astype(np.uint8)
+    return np.where(best <= PART_COLOR_TOLERANCE**2, nearest, 0).astype(np.uint8)
 
 
 def densepose_parts(rgb: np.ndarray) -> np.ndarray:

@@ -216,6 +216,8 @@ class PSGANOptions:
     lambda_rec: float = option(0.0, "weight of the variety loss: L1 to the real sequence of the best of "
                                     "`variety` samples (0: off)", ge=0)
     variety: int = option(1, "samples per real sequence for the variety loss", ge=1)
+    lambda_smooth: float = option(0.0, "weight of the smoothness loss: L1 of the generated joints' acceleration "
+                                       "beyond the real sequence's (ours; 0: off)", ge=0)
     chain_overlap: int = option(0, "frames over which chained samples cross-fade (longer motions)", ge=0)
     far_pose: float = option(0.15, "a start pose farther than this (mean joint distance in body heights) "
                                    "from every training pose gets a note", ge=0)
@@ -244,7 +246,7 @@ class PSGAN(Method):
         self.frames = int(self.cfg["data"]["frames"])
         self.size, self.sigma, self.z_dim, self.lambda_cls = m.heatmap_size, m.sigma, m.z_dim, m.lambda_cls
         self.chain_overlap, self.cls_fake, self.lambda_rec = m.chain_overlap, m.cls_fake, m.lambda_rec
-        self.variety, self.far_pose = m.variety, m.far_pose
+        self.variety, self.far_pose, self.lambda_smooth = m.variety, m.far_pose, m.lambda_smooth
         self.bank = PoseBank(m.pose_bank)
         self.canonical = bool(self.cfg["data"].get("canonical", False))
         K = len(self.labels)
@@ -318,12 +320,16 @@ class PSGAN(Method):
             loss_rec = l1.min(0).values.mean()
             if self.lambda_rec > 0:
                 loss_g = loss_g + self.lambda_rec * loss_rec
+            loss_smooth = excess_acceleration(fakes, xy, conf)
+            if self.lambda_smooth > 0:
+                loss_g = loss_g + self.lambda_smooth * loss_smooth
         self.optimize("G", loss_g)
         with torch.no_grad():
             acc = (cls_real.argmax(1) == label).float().mean()
         self._last = (xy[:1].detach(), fake[:1].detach(), conf[:1].detach())
         return {"d_adv": loss_d_adv.item(), "d_cls": loss_d_cls.item(), "g_adv": loss_g_adv.item(),
-                "g_cls": loss_g_cls.item(), "rec": loss_rec.item(), "d_real_acc": acc.item()}
+                "g_cls": loss_g_cls.item(), "rec": loss_rec.item(), "smooth": loss_smooth.item(),
+                "d_real_acc": acc.item()}
 
     def visuals(self) -> dict[str, Tensor]:
         """The last step's first real and generated sequence as stick figures (drawn on request)."""
@@ -380,6 +386,21 @@ class PSGAN(Method):
 
     def animator(self) -> Animator:
         return PosePreviewAnimator()
+
+
+def excess_acceleration(fakes: Tensor, xy: Tensor, conf: Tensor) -> Tensor:
+    """How much more generated sequences (k, B, T, J, 2) accelerate than their real ones (B, T, J, 2), conf
+    (B, T, J): per sequence and joint, the mean over time of |x[t+1] - 2 x[t] + x[t-1]| beyond the real
+    sequence's mean for that joint (relu), averaged. Jitter and the stride-2 decoder's ripple cost; motion as
+    sharp as the real one does not (its peaks need not fall on the real one's frames)."""
+    def accel(seq: Tensor) -> Tensor:  # (..., T, J, 2) -> (..., T - 2, J)
+        return (seq[..., 2:, :, :] - 2 * seq[..., 1:-1, :, :] + seq[..., :-2, :, :]).norm(dim=-1)
+
+    seen = ((conf[:, 2:] > 0) & (conf[:, 1:-1] > 0) & (conf[:, :-2] > 0)).float()  # (B, T - 2, J)
+    frames = seen.sum(1).clamp_min(1)  # (B, J)
+    real = (accel(xy.float()) * seen).sum(1) / frames
+    fake = (accel(fakes.float()) * seen).sum(2) / frames  # (k, B, J)
+    return (torch.relu(fake - real) * (frames > 1)).mean()
 
 
 def _sheet(xy: Tensor, conf: Tensor, size: int = 64, frames: int = 8) -> Tensor:
