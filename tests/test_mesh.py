@@ -85,6 +85,19 @@ def test_rasterize_matches_a_dense_reference() -> None:
     assert (r.triangle[1].ravel() == second).all()
 
 
+def test_the_per_frame_body_scale_is_the_torch_one_bit_for_bit() -> None:
+    """``mesh._body_scale`` (numpy, run twice a frame) gives ``render.body_scale``'s float32 value exactly,
+    so the part transforms and the frames do not change."""
+    from posevid.render import body_scale
+
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        xy = rng.uniform(-50, rng.choice([1.0, 100.0, 2000.0]), size=(18, 2))
+        xy = xy.astype(rng.choice([np.float32, np.float64]))
+        conf = ((rng.random(18) > rng.random()) * rng.random(18)).astype(np.float32)
+        assert mesh._body_scale(xy, conf) == float(body_scale(xy, conf))
+
+
 def test_triangulation_follows_the_part_boundaries(catalog) -> None:
     """Triangles never straddle two parts, cover the person, and cutting splits vertices only along cuts."""
     rgb, pose, mask, _ = catalog

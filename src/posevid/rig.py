@@ -155,7 +155,12 @@ class Rig:
         composited where the front one is not opaque (a soft limb
         edge over the body shows the body)."""
         r = self.raster(target, 2, keys)
-        front = self._sample(r, 0, (slice(None), slice(None)))
+        front = np.zeros((self.height, self.width, 4), np.float32)
+        drawn = r.triangle[0] >= 0
+        rows, cols = np.flatnonzero(drawn.any(1)), np.flatnonzero(drawn.any(0))
+        if rows.size:  # only the drawn box is sampled: outside it every map points nowhere and reads zeros
+            box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+            front[box] = self._sample(r, 0, box)
         rgb, alpha = front[..., :3], front[..., 3]
         see_through = (alpha < 0.999) & (r.triangle[1] >= 0)
         if see_through.any():
