@@ -194,9 +194,9 @@ def _clean_outline(rgb: np.ndarray, alpha: np.ndarray, scale: float) -> tuple[np
     photo's background seen between a folded elbow and the torso, left as a white speck inside the body
     when the arm moves away) take the colour around them and become opaque. Then the hard outline is
     softened inwards: each pixel beside one under half covered takes at most the mean alpha of its 3x3
-    neighbourhood (RGB scaled alike), so the staircase of a cut edge (a forearm cut out of a same-coloured jacket, drawn with solid
-    alpha) gets a one-pixel ramp like the photo's own edges, which the refined alpha keeps soft already
-    and this leaves nearly as they are."""
+    neighbourhood (RGB scaled alike), so the staircase of a cut edge (a forearm cut out of a jacket of
+    its colour, drawn with solid alpha) gets a one-pixel ramp like the photo's own edges, which the
+    refined alpha keeps soft already and this leaves nearly as they are."""
     radius = max(1, int(round(PINHOLE * scale)))
     solid = (alpha > 0.5).astype(np.uint8)
     closed = cv2.morphologyEx(solid, cv2.MORPH_CLOSE, cv2.getStructuringElement(
