@@ -1,16 +1,26 @@
 """Speed and memory of ``posevid animate`` with the warp method on the bundled demo clip, per output size.
 
 The bundled photo (399x640) is animated with the defaults at each of ``--sizes`` (the result's longer
-side: 160x256 and 320x512 by default). Prints JSON: machine, settings, and per size the medians over
-``--repeats`` runs of frames/s end to end and per stage (decode, estimate, retarget, warp, encode), plus
-peak RSS with the driving clip looped 1x and ``--loops`` times (at the first size).
-Each run is a fresh subprocess so that its peak RSS (``ru_maxrss``) is its own. ``cpu_ms_per_frame``
-(process CPU time, all threads) is less sensitive than wall time to other jobs on a shared machine.
-Decoding and pose estimation run in a worker thread beside warping and encoding, so the per-stage
-times add up to more than the wall time. ``--against DIR`` (another checkout of posevid, e.g. a
-``git worktree`` of an older commit) runs that checkout's code the same way, alternating run by run, and
-reports it beside this one (``against``), so the machine's load weighs on both alike.
-Run: ``python -m benchmarks.animate_speed [--repeats 3] [--against DIR]``.
+side: 160x256 and 320x512 by default). Prints JSON: machine (with the load average at the start and the
+end), settings, and per size the medians over ``--repeats`` runs of:
+- ``cli``: what a user waits for: ``posevid animate PHOTO CLIP -o out.mp4 --size N`` in a fresh
+  interpreter (start-up and imports included), wall seconds, frames/s and CPU ms per frame (the child's
+  user + system time, all threads);
+- ``median``: ``pipeline.animate_to_file`` in a process whose imports are done (the model load, the photo's
+  rig and the whole clip included): frames/s, CPU ms per frame, wall ms per frame per stage (decode:
+  decoding and shrinking the frames for the estimator, estimate, retarget, warp, encode; decoding,
+  estimation and the rest run in three threads at once, so these add up to more than the wall time) and
+  peak RSS;
+- ``cpu_ms_per_frame_by_stage``: one more run with the threads replaced by inline calls, timed in CPU
+  seconds of the process, so the stages add up (``startup``: the model load, the photo's pose, rig and
+  clean plate, the estimator graphs: everything outside the per-frame stages);
+plus peak RSS with the driving clip looped 1x and ``--loops`` times (at the first size).
+Each run is a fresh subprocess so that its peak RSS (``ru_maxrss``) is its own. CPU per frame is less
+sensitive than wall time to other jobs on a shared machine. ``--against DIR`` (another checkout of
+posevid, e.g. a ``git worktree`` of an older commit) runs that checkout's code the same way, alternating
+run by run, and reports it beside this one (``against``), so the machine's load weighs on both alike.
+``--out FILE`` also writes the JSON there (e.g. ``benchmarks/results/``).
+Run: ``python -m benchmarks.animate_speed [--repeats 3] [--against DIR] [--out FILE]`` (a few minutes).
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,25 +56,56 @@ def machine() -> dict:
             "torch_threads": torch.get_num_threads(), "shared_machine": True}
 
 
-def child(driving: str, out: str, size: str) -> dict:
-    """One animation in this process: wall time, frames, stage seconds, peak RSS (MiB)."""
-    from posevid.pipeline import animate_to_file
+def child(driving: str, out: str, size: str, inline: str = "") -> dict:
+    """One animation in this process: wall time, frames, stage seconds, peak RSS (MiB). ``inline``: the
+    driving frames are read in the main thread and the stages are timed in process CPU seconds."""
+    from posevid import driving as driving_module
+    from posevid import pipeline
+    from posevid.methods.registry import method_class, method_names
 
+    for name in method_names():  # what the CLI imports before it animates (each method's options)
+        method_class(name)
+    if inline:
+        try:
+            from posevid.prefetch import Inline
+
+            pipeline.Prefetch = driving_module.Prefetch = Inline
+        except ImportError:  # an older checkout (--against): its one worker thread goes
+            pipeline.Animation._driving_poses = lambda self: iter(self.driving)
+        pipeline.time = driving_module.time = types.SimpleNamespace(perf_counter=time.process_time)
     timings: dict[str, float] = {}
     start, cpu = time.perf_counter(), time.process_time()
-    frames = animate_to_file(SOURCE, driving, out, size=int(size), show_progress=False, timings=timings)
+    frames = pipeline.animate_to_file(SOURCE, driving, out, size=int(size), show_progress=False, timings=timings)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     return {"frames": frames, "seconds": wall, "cpu_seconds": cpu, "timings": timings,
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def run_child(driving: Path, out: Path, size: int, root: Path = REPO) -> dict:
-    """One animation in a fresh process running the code of the checkout at ``root``."""
-    cmd = [sys.executable, "-m", "benchmarks.animate_speed", "--child", str(driving), str(out), str(size)]
+def _env(root: Path) -> dict:
+    """The children's environment: ``root``'s code, bytecode cached as in an installed package."""
     env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),  # as the CLI sets it
            "PYTHONPATH": str(root / "src")}
-    done = subprocess.run(cmd, cwd=root, check=True, capture_output=True, text=True, env=env)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def run_child(driving: Path, out: Path, size: int, root: Path = REPO, inline: bool = False) -> dict:
+    """One animation in a fresh process running the code of the checkout at ``root``."""
+    cmd = [sys.executable, "-m", "benchmarks.animate_speed", "--child", str(driving), str(out), str(size),
+           "inline" if inline else ""]
+    done = subprocess.run(cmd, cwd=REPO, check=True, capture_output=True, text=True, env=_env(root))
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_cli(driving: Path, out: Path, size: int, root: Path = REPO) -> dict:
+    """``posevid animate`` as a user runs it, in a fresh interpreter: wall and CPU seconds (all threads)."""
+    cmd = [sys.executable, "-m", "posevid", "animate", str(SOURCE), str(driving), "-o", str(out), "--size", str(size)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=root, check=True, capture_output=True, text=True, env=_env(root))
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"seconds": wall, "cpu_seconds": after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime}
 
 
 def looped(times: int, folder: Path) -> Path:
@@ -78,25 +120,35 @@ def looped(times: int, folder: Path) -> Path:
     return path
 
 
-def summary(runs: list[dict]) -> dict:
-    """Medians over runs of one size: frames/s end to end and per stage, CPU ms per frame, peak RSS."""
+def summary(runs: list[dict], clis: list[dict], profile: dict) -> dict:
+    """Medians over runs of one size: frames/s end to end (in process and as the CLI) and per stage, CPU
+    ms per frame (in all and per stage), peak RSS."""
     med = {key: statistics.median(r[key] for r in runs) for key in ("seconds", "cpu_seconds", "peak_rss_mib")}
     frames = runs[0]["frames"]
     stage_ms = {s: statistics.median(1000 * r["timings"].get(s, 0.0) / r["frames"] for r in runs) for s in STAGES}
-    return {"frames": frames, "median": {
-        "fps_end_to_end": frames / med["seconds"], "seconds": med["seconds"],
-        "cpu_ms_per_frame": 1000 * med["cpu_seconds"] / frames, "ms_per_frame": stage_ms,
-        "fps_per_stage": {s: 1000 / v for s, v in stage_ms.items() if v > 0}, "peak_rss_mib": med["peak_rss_mib"]},
-        "runs_fps": [r["frames"] / r["seconds"] for r in runs]}
+    cli = {key: statistics.median(r[key] for r in clis) for key in ("seconds", "cpu_seconds")}
+    by_stage = {s: 1000 * profile["timings"].get(s, 0.0) / frames for s in STAGES}
+    by_stage["startup"] = 1000 * profile["cpu_seconds"] / frames - sum(by_stage.values())
+    return {"frames": frames,
+            "cli": {"fps_end_to_end": frames / cli["seconds"], "seconds": cli["seconds"],
+                    "cpu_ms_per_frame": 1000 * cli["cpu_seconds"] / frames, "runs_fps": [frames / r["seconds"]
+                                                                                       for r in clis]},
+            "median": {"fps_end_to_end": frames / med["seconds"], "seconds": med["seconds"],
+                       "cpu_ms_per_frame": 1000 * med["cpu_seconds"] / frames, "ms_per_frame": stage_ms,
+                       "fps_per_stage": {s: 1000 / v for s, v in stage_ms.items() if v > 0},
+                       "peak_rss_mib": med["peak_rss_mib"]},
+            "runs_fps": [r["frames"] / r["seconds"] for r in runs],
+            "cpu_ms_per_frame_by_stage": by_stage}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="runs of the 1x clip for the speed medians")
-    parser.add_argument("--loops", type=int, default=10, help="length of the long clip, in loops of the demo clip")
+    parser.add_argument("--loops", type=int, default=3, help="length of the long clip, in loops of the demo clip")
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="the results' longer sides")
     parser.add_argument("--against", type=Path, help="another posevid checkout, run alternately beside this one")
-    parser.add_argument("--child", nargs=3, metavar=("DRIVING", "OUT", "SIZE"), help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help="also write the JSON to this file")
+    parser.add_argument("--child", nargs=4, metavar=("DRIVING", "OUT", "SIZE", "INLINE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(*args.child)))
@@ -112,6 +164,8 @@ def main() -> None:
         "output": "mp4 libx264 crf 18 veryfast", "checkouts": {k: str(v) for k, v in roots.items()}},
         "per_size": {}}
     runs: dict = {(name, size): [] for name in roots for size in args.sizes}
+    clis: dict = {(name, size): [] for name in roots for size in args.sizes}
+    profiles: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         short = looped(1, folder)
@@ -119,11 +173,16 @@ def main() -> None:
             for size in args.sizes:
                 for name, root in roots.items():
                     runs[name, size].append(run_child(short, folder / "out.mp4", size, root))
+                    clis[name, size].append(run_cli(short, folder / "cli.mp4", size, root))
+        for size in args.sizes:
+            for name, root in roots.items():
+                profiles[name, size] = run_child(short, folder / "out.mp4", size, root, inline=True)
         long = run_child(looped(args.loops, folder), folder / "out_long.mp4", args.sizes[0])
     for size in args.sizes:
-        entry = {"frame": "x".join(map(str, frame_size(width, height, size))), **summary(runs["this", size])}
+        entry = {"frame": "x".join(map(str, frame_size(width, height, size))),
+                 **summary(runs["this", size], clis["this", size], profiles["this", size])}
         if args.against:
-            entry["against"] = summary(runs["against", size])
+            entry["against"] = summary(runs["against", size], clis["against", size], profiles["against", size])
         report["per_size"][size] = entry
     first = report["per_size"][args.sizes[0]]
     ratio = long["peak_rss_mib"] / first["median"]["peak_rss_mib"]
@@ -131,7 +190,10 @@ def main() -> None:
                         "peak_rss_mib": [first["median"]["peak_rss_mib"], long["peak_rss_mib"]], "ratio": ratio,
                         "within_10_percent": abs(ratio - 1) <= 0.10, "fps_long": long["frames"] / long["seconds"]}
     report["machine"]["load_average_1m_end"] = os.getloadavg()[0]
-    print(json.dumps(report, indent=2))
+    text = json.dumps(report, indent=2)
+    if args.out:
+        args.out.write_text(text + "\n")
+    print(text)
 
 
 if __name__ == "__main__":

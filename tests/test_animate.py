@@ -168,6 +168,25 @@ def test_square_crop_holds_the_person(photo: Path, photo_pose: Poses) -> None:
     assert abs(small.sum() / 96**2 - mask.sum() / side**2) < 0.02  # the whole person is inside
 
 
+def test_threads_do_not_change_the_frames(photo: Path, clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decoding, estimation and warping run in three threads at once; the frames are those of one thread."""
+    from posevid import driving, pipeline
+    from posevid.prefetch import Inline
+
+    def first(n: int) -> np.ndarray:
+        frames = animate(photo, clip, size=96)
+        try:
+            return np.stack(list(itertools.islice(frames, n)))
+        finally:
+            frames.close()
+
+    threaded = first(12)
+
+    monkeypatch.setattr(pipeline, "Prefetch", Inline)
+    monkeypatch.setattr(driving, "Prefetch", Inline)
+    assert np.array_equal(first(12), threaded)
+
+
 def test_animate_from_poses_with_fps_and_panels(photo: Path, photo_pose: Poses) -> None:
     t = np.arange(30, dtype=np.float32)[:, None, None]
     wave = photo_pose.xy + np.concatenate([np.zeros_like(t), np.sin(t / 4) * 20], -1) * (np.arange(18) == 4)[

@@ -25,6 +25,7 @@ from .errors import PosevidError
 from .estimate import PoseEstimator, check_keypoints, choose_person, find_people
 from .posefiles import require_coco18
 from .poses import Poses, SequenceCheck, bbox, check_fps, check_sequence
+from .prefetch import Prefetch
 from .render_decode import (
     DRIVING_KINDS,
     decode_densepose_parts,
@@ -38,6 +39,7 @@ POSE_SUFFIXES = (".npz", ".json", ".csv", ".bvh", ".txt")
 KIND_FRAMES = 6  # first frames looked at to recognise what a video shows
 ANALYSIS_SIDE = 320  # camera frames are shrunk to this longer side for body pose estimation (speed)
 HANDS_ANALYSIS_SIDE = 720  # ... and to this one when hands are estimated (small in the frame)
+DECODE_AHEAD = 4  # camera frames decoded and shrunk ahead of the pose estimator
 FORCE_HINT = "; --force goes on anyway"
 
 # One driving frame: (the frame, or None for pose input; its one-frame pose in driving pixels; the raw
@@ -61,7 +63,9 @@ class Driving:
     keypoints: what to estimate on camera video (``estimate.KEYPOINT_SETS``).
     person: which person to follow when a camera video shows several (``estimate.PERSON_CHOICES``).
     check: stop on a sequence with too few people or jumping poses (``poses.SequenceCheck``).
-    ``timings`` accumulates seconds of ``decode`` and ``estimate``.
+    ``timings`` accumulates seconds of ``decode`` and ``estimate``. ``finder``: a ``PoseEstimator`` (of the
+    same ``keypoints``) to look for several people in the first frame with (e.g. the one the photo was
+    looked at with: its graph is loaded already); None: the one that tracks the person.
     """
 
     def __init__(self, driving: str | Path | Poses, kind: str | None = None, keypoints: str = "body",
@@ -69,6 +73,7 @@ class Driving:
         if kind is not None and kind not in DRIVING_KINDS:
             raise PosevidError(f"driving kind {kind}", f"must be one of {', '.join(DRIVING_KINDS)}")
         self.keypoints, self.person, self.check = check_keypoints(keypoints), person, check
+        self.finder: PoseEstimator | None = None
         self.notes: list[str] = []
         self.timings: dict[str, float] = defaultdict(float)
         self.name = "driving poses" if isinstance(driving, Poses) else str(driving)
@@ -165,7 +170,8 @@ class Driving:
             yield item
 
     def _estimated(self) -> Iterator[Item]:
-        """Poses estimated on a shrunk copy of each camera frame (tracking mode), following one person."""
+        """Poses estimated on a shrunk copy of each camera frame (tracking mode), following one person. The
+        frames are decoded and shrunk in a thread of their own (``Prefetch``), beside the estimator."""
         width, height = self.size
         side = ANALYSIS_SIDE if self.keypoints in ("body", "face") else HANDS_ANALYSIS_SIDE
         scale = min(1.0, side / max(width, height))
@@ -176,20 +182,25 @@ class Driving:
             while mailbox:
                 yield mailbox.pop()
 
-        with PoseEstimator(keypoints=self.keypoints) as estimator:
-            frames = self._frames()
+        def shrunk() -> Iterator[tuple[np.ndarray, np.ndarray]]:  # (frame, its shrunk copy), timed as decoding
+            for frame in self._frames():
+                t0 = time.perf_counter()
+                copy = cv2.resize(frame, small, interpolation=cv2.INTER_AREA) if scale < 1 else frame
+                self.timings["decode"] += time.perf_counter() - t0
+                yield frame, copy
+
+        with PoseEstimator(keypoints=self.keypoints) as estimator, \
+                contextlib.closing(Prefetch(shrunk, DECODE_AHEAD, "posevid-decode")) as frames:
             first = next(frames, None)
             if first is None:
                 return
-            def shrink(f: np.ndarray) -> np.ndarray:
-                return cv2.resize(f, small, interpolation=cv2.INTER_AREA) if scale < 1 else f
-
-            focus = None if self.keypoints == "face" else self._choose(estimator, shrink(first))
+            finder = estimator if self.finder is None or self.finder.keypoints != self.keypoints else self.finder
+            focus = None if self.keypoints == "face" else self._choose(finder, first[1])
             stream = estimator.stream(posted(), self.fps, focus=focus)
             try:
-                for frame in itertools.chain([first], frames):
+                for frame, copy in itertools.chain([first], frames):
                     t0 = time.perf_counter()
-                    mailbox.append(shrink(frame))
+                    mailbox.append(copy)
                     pose, _ = next(stream)
                     self.timings["estimate"] += time.perf_counter() - t0
                     yield frame, pose.rescale(width, height), None

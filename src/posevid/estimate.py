@@ -63,30 +63,39 @@ class _Deferred(ModuleType):
         return getattr(self, name)
 
 
-_DRAWING = ("drawing_utils", "drawing_styles")
+# Parts of mediapipe that its package init imports and posevid never uses (``_mediapipe``).
+_DEFERRED = ("python.solutions.drawing_utils", "python.solutions.drawing_styles", "tasks", "tasks.python")
 
 
 def _mediapipe() -> ModuleType:
-    """``import mediapipe``, with its drawing helpers (``solutions.drawing_utils``, ``drawing_styles``)
-    deferred until used: its package init imports them, and they import ``matplotlib.pyplot``, about
-    three quarters of mediapipe's import time (seconds of CPU at every ``posevid animate``), for plots
-    posevid never draws."""
+    """``import mediapipe``, with the parts posevid never uses deferred until used: its drawing helpers
+    (``solutions.drawing_utils``, ``drawing_styles``, which import ``matplotlib.pyplot``, about three
+    quarters of mediapipe's import time) and the Tasks API (``mediapipe.tasks.python``: audio, text and
+    vision tasks, a third of what is left): seconds of CPU at every ``posevid animate``."""
     if "mediapipe" not in sys.modules:
         spec = importlib.util.find_spec("mediapipe")
-        folder = Path(next(iter(spec.submodule_search_locations))) / "python" / "solutions"
-        for name in _DRAWING:
-            full = f"mediapipe.python.solutions.{name}"
-            if full not in sys.modules and (folder / f"{name}.py").is_file():
-                module = importlib.util.module_from_spec(importlib.util.spec_from_file_location(
-                    full, folder / f"{name}.py"))
-                module.__class__ = _Deferred
-                sys.modules[full] = module
+        root = Path(next(iter(spec.submodule_search_locations)))
+        for name in _DEFERRED:
+            full, path = f"mediapipe.{name}", root.joinpath(*name.split("."))
+            if full in sys.modules:
+                continue
+            if path.is_dir() and (path / "__init__.py").is_file():
+                where = importlib.util.spec_from_file_location(full, path / "__init__.py",
+                                                               submodule_search_locations=[str(path)])
+            elif path.with_suffix(".py").is_file():
+                where = importlib.util.spec_from_file_location(full, path.with_suffix(".py"))
+            else:
+                continue
+            module = importlib.util.module_from_spec(where)
+            module.__class__ = _Deferred
+            sys.modules[full] = module
     import mediapipe
 
-    for name in _DRAWING:  # the package attributes the import system sets only for modules it loads
-        full = f"mediapipe.python.solutions.{name}"
-        if full in sys.modules and not hasattr(mediapipe.solutions, name):
-            setattr(mediapipe.solutions, name, sys.modules[full])
+    for name in _DEFERRED:  # the package attributes the import system sets only for modules it loads
+        parent, _, child = f"mediapipe.{name}".rpartition(".")
+        full = f"{parent}.{child}"
+        if full in sys.modules and parent in sys.modules and not hasattr(sys.modules[parent], child):
+            setattr(sys.modules[parent], child, sys.modules[full])
     return mediapipe
 
 

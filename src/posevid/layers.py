@@ -42,6 +42,7 @@ _BEHIND = 0.3  # a limb this many body scales farther than the torso is drawn be
 # Joints where a limb may stay glued to its parent, and how far from the joint (in the limb's radii).
 _JOINT_OF = {p: BODY_PARTS[PART_NAMES[p]][0] for p in LIMBS}
 _GLUE_REACH = {"upper_arm": 1.7, "lower_arm": 2.5, "upper_leg": 1.6, "lower_leg": 2.5}
+SLIVER = 0.3  # of a forearm's radius (a disc of this radius): past a hand, its pieces thinner go
 ISLAND = 0.015  # square body scales: a part's cut-off piece smaller than this joins what borders it
 _LOOSE_GLUE = frozenset((TORSO, HEAD, LOOSE) + THIGHS)
 
@@ -398,9 +399,13 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
             continue
         alt, closer = vote
         out[zone] = np.where(closer, alt, p)
-        # Slivers left past the hand (a blurred edge of the shorts beside it) go too: a 5x5 opening.
+        # Slivers left past the hand (a blurred edge of the shorts beside it, which would stretch into a
+        # thin spike when the arm rises) go too: an opening by a disc of ``SLIVER`` of the hand's width
+        # (5 pixels across for a foot: a shoe seen from the side is thin and stays).
         kept = (out == p) & zone
-        opened = cv2.morphologyEx(kept.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)) > 0
+        k = max(2, int(round(SLIVER * wide))) if p in ARMS else 2
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
+        opened = cv2.morphologyEx(kept.astype(np.uint8), cv2.MORPH_OPEN, disc) > 0
         sliver = kept & ~opened
         full_alt = np.full(out.shape, -1)
         full_alt[zone] = alt

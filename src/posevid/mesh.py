@@ -209,13 +209,15 @@ def _triangle_labels(labels: np.ndarray, corners: np.ndarray) -> np.ndarray:
     return np.where(counts.max(1) > 1, best, first)
 
 
-def triangulate(labels: np.ndarray, max_area: float, simplify: float = 1.0, min_piece: int = 6
-                ) -> tuple[Mesh, np.ndarray]:
+def triangulate(labels: np.ndarray, max_area: float, simplify: float = 1.0, min_piece: int = 6,
+                simplify_inner: float | None = None) -> tuple[Mesh, np.ndarray]:
     """Quality triangulation of a labelled region: (H, W) int labels (negative outside) -> ``Mesh`` (source
     pixels) and the label of each triangle (M,).
 
-    The boundaries between labels (pixel cracks, simplified by ``simplify`` pixels, shared by the regions
-    on both sides) constrain a Delaunay triangulation with angles of at least ``MIN_ANGLE`` and areas of
+    The boundaries between labels (pixel cracks, simplified by ``simplify`` pixels where they border the
+    outside, by ``simplify_inner`` (default ``simplify``) between two labels: a cut that shows only when
+    the parts part, straighter there than the pixels' staircase, shared by the regions on both sides)
+    constrain a Delaunay triangulation with angles of at least ``MIN_ANGLE`` and areas of
     at most ``max_area`` square pixels, so every triangle lies in one label's region and a cut between two
     labels runs along triangle edges. Pieces smaller than ``min_piece`` pixels are merged into their
     neighbours first. Returns an empty mesh when nothing is labelled.
@@ -237,8 +239,12 @@ def triangulate(labels: np.ndarray, max_area: float, simplify: float = 1.0, min_
             vertices.append(key)
         return index[key]
 
+    padded = np.pad(labels, 1, constant_values=-1)
     for points, closed in _crack_chains(labels):
-        ids = [vertex(points[i]) for i in _simplify(points, closed, simplify)]
+        x, y = np.round(points[len(points) // 2] + 1.5).astype(int)  # its corner in ``padded``
+        outer = bool((padded[y - 1:y + 1, x - 1:x + 1] < 0).any())
+        tolerance = simplify if outer or simplify_inner is None else simplify_inner
+        ids = [vertex(points[i]) for i in _simplify(points, closed, tolerance)]
         if closed:
             ids.append(ids[0])
         segments += [(u, v) for u, v in zip(ids[:-1], ids[1:]) if u != v]
@@ -354,12 +360,23 @@ def _rot90(v: np.ndarray) -> np.ndarray:
     return np.stack([-v[..., 1], v[..., 0]], -1)
 
 
+def _body_scale(xy: np.ndarray, conf: np.ndarray) -> float:
+    """``render.body_scale`` of one (18, 2) pose in numpy (a tenth of its time, run twice a frame), with the
+    same float32 arithmetic: each bone length is PyTorch's ``sqrt(fma(dy, dy, dx * dx))``."""
+    from .render import _SCALE_BONES, MIN_CONF
+
+    a, b, ratio = (np.array(col) for col in zip(*_SCALE_BONES))
+    conf = np.asarray(conf, np.float32)
+    ok = (conf[a] > MIN_CONF) & (conf[b] > MIN_CONF)
+    d = np.asarray(xy, np.float32)[a] - np.asarray(xy, np.float32)[b]
+    square = (d[:, 1].astype(np.float64) ** 2 + (d[:, 0] * d[:, 0]).astype(np.float64)).astype(np.float32)
+    est = np.sqrt(square) * ratio.astype(np.float32) * ok
+    return float(np.sort(est)[::-1][1 if ok.sum() >= 3 else 0])
+
+
 def _scale_ratio(src: np.ndarray, dst: np.ndarray, ok: np.ndarray) -> float:
     """Ratio of body sizes dst / src (``render.body_scale``), 1 when either is unknown."""
-    from .render import body_scale
-
-    s = float(body_scale(src, ok.astype(np.float32)))
-    d = float(body_scale(dst, ok.astype(np.float32)))
+    s, d = _body_scale(src, ok), _body_scale(dst, ok)
     return d / s if s > 0 and d > 0 else 1.0
 
 
@@ -505,25 +522,29 @@ def rasterize(target: np.ndarray, source: np.ndarray, priority: np.ndarray, heig
     inv /= np.where(good, det, 1.0)[:, None, None]
     lin = np.stack([src[:, 1] - src[:, 0], src[:, 2] - src[:, 0]], -1) @ inv  # (M, 2, 2)
     shift = src[:, 0] - (lin @ target[:, 0, :, None])[..., 0]
+    coef = np.concatenate([lin.reshape(m, 4), shift], 1)  # (M, 6): one gather per pixel below
     # Scanlines: the rows each triangle covers, and on each row the span between its edges.
     y_lo = np.maximum(np.ceil(target[:, :, 1].min(1) - eps), 0).astype(np.int64)
     y_hi = np.minimum(np.floor(target[:, :, 1].max(1) + eps), height - 1).astype(np.int64)
     rows = np.where(good, y_hi - y_lo + 1, 0).clip(min=0)
     row_tri = np.repeat(np.arange(m), rows)
     y = (y_lo[row_tri] + np.arange(int(rows.sum())) - np.repeat(np.cumsum(rows) - rows, rows)).astype(np.float64)
+    # Per edge (corner k to k + 1) and triangle, what the spans need: (3, 9, M), gathered for every row.
+    a, b = target, target[:, [1, 2, 0]]
+    dy = b[..., 1] - a[..., 1]
+    flat = np.abs(dy) < 1e-12
+    edges = np.stack([np.minimum(a[..., 1], b[..., 1]) - eps, np.maximum(a[..., 1], b[..., 1]) + eps, a[..., 1],
+                      np.where(flat, 1.0, dy), a[..., 0], b[..., 0] - a[..., 0], np.minimum(a[..., 0], b[..., 0]),
+                      np.maximum(a[..., 0], b[..., 0]), flat]).transpose(2, 0, 1).copy()
     x_min = np.full(len(y), np.inf)
     x_max = np.full(len(y), -np.inf)
-    for i, j in ((0, 1), (1, 2), (2, 0)):
-        a, b = target[row_tri, i], target[row_tri, j]
-        dy = b[:, 1] - a[:, 1]
-        flat = np.abs(dy) < 1e-12
-        on = (y >= np.minimum(a[:, 1], b[:, 1]) - eps) & (y <= np.maximum(a[:, 1], b[:, 1]) + eps)
-        t = np.clip((y - a[:, 1]) / np.where(flat, 1.0, dy), 0.0, 1.0)
-        x = a[:, 0] + t * (b[:, 0] - a[:, 0])
-        lo = np.where(flat, np.minimum(a[:, 0], b[:, 0]), x)
-        hi = np.where(flat, np.maximum(a[:, 0], b[:, 0]), x)
-        x_min = np.where(on, np.minimum(x_min, lo), x_min)
-        x_max = np.where(on, np.maximum(x_max, hi), x_max)
+    for k in range(3):
+        y_min, y_max, ay, dy_k, ax, dx, ends_lo, ends_hi, flat_k = edges[k][:, row_tri]
+        on = (y >= y_min) & (y <= y_max)
+        x = ax + np.clip((y - ay) / dy_k, 0.0, 1.0) * dx
+        flat_k = flat_k > 0
+        x_min = np.where(on, np.minimum(x_min, np.where(flat_k, ends_lo, x)), x_min)
+        x_max = np.where(on, np.maximum(x_max, np.where(flat_k, ends_hi, x)), x_max)
     x0 = np.maximum(np.ceil(x_min - eps), 0)
     x1 = np.minimum(np.floor(x_max + eps), width - 1)
     count = np.where(np.isfinite(x0) & np.isfinite(x1), x1 - x0 + 1, 0).clip(min=0).astype(np.int64)
@@ -543,9 +564,9 @@ def rasterize(target: np.ndarray, source: np.ndarray, priority: np.ndarray, heig
         win = best[pix] == key
         t, p, x, yy = tri[win], pix[win], px[win], py[win]
         out_tri[level, p] = t
-        c, d = lin[t], shift[t]
-        out_src[level, p, 0] = x * c[:, 0, 0] + yy * c[:, 0, 1] + d[:, 0]
-        out_src[level, p, 1] = x * c[:, 1, 0] + yy * c[:, 1, 1] + d[:, 1]
+        c = coef[t]
+        out_src[level, p, 0] = x * c[:, 0] + yy * c[:, 1] + c[:, 4]
+        out_src[level, p, 1] = x * c[:, 2] + yy * c[:, 3] + c[:, 5]
     return empty
 
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.spatial.transform import Rotation, Slerp
 
 from .errors import PosevidError
 from .poses import Poses
@@ -85,6 +84,20 @@ class Motion3D:
     skeleton: np.ndarray
     parents: list[int]
     forward: np.ndarray
+
+
+def _rotation():
+    """scipy's ``Rotation`` (scipy.spatial is imported on first use: a fifth of a second of every CLI start)."""
+    from scipy.spatial.transform import Rotation
+
+    return Rotation
+
+
+def _slerp():
+    """scipy's ``Slerp`` (imported on first use, as ``_rotation``)."""
+    from scipy.spatial.transform import Slerp
+
+    return Slerp
 
 
 def label_from_name(path: str | Path) -> str:
@@ -158,7 +171,7 @@ def _parse_bvh(path: Path) -> _Rig:
                 root[:, "xyz".index(c[0].lower())] = block[:, k]
         if angles:
             order = "".join(a for a, _ in angles)  # uppercase = intrinsic, BVH's convention
-            rot[:, j] = Rotation.from_euler(order, np.stack([v for _, v in angles], 1), degrees=True).as_quat()
+            rot[:, j] = _rotation().from_euler(order, np.stack([v for _, v in angles], 1), degrees=True).as_quat()
         else:
             rot[:, j] = (0, 0, 0, 1)
     if not any(c.lower().endswith("position") for c in channels[0]):
@@ -227,7 +240,7 @@ def _parse_deepmimic(path: Path, character: Path) -> _Rig:
         if dofs == 4:
             rot[:, j] = np.concatenate([block[:, 1:], block[:, :1]], 1)
         else:  # revolute joints turn about their z axis
-            rot[:, j] = Rotation.from_rotvec(np.outer(block[:, 0], [0, 0, 1])).as_quat()
+            rot[:, j] = _rotation().from_rotvec(np.outer(block[:, 0], [0, 0, 1])).as_quat()
     norms = np.linalg.norm(rot, axis=-1, keepdims=True)
     if (norms < 1e-6).any():
         raise PosevidError(path, "a joint rotation quaternion is zero")
@@ -241,7 +254,7 @@ def _parse_deepmimic(path: Path, character: Path) -> _Rig:
 def _fk(offsets: np.ndarray, parents: list[int], root: np.ndarray, rot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Forward kinematics: positions (T, J, 3) and global rotation matrices (T, J, 3, 3)."""
     T, J = rot.shape[:2]
-    local = Rotation.from_quat(rot.reshape(-1, 4)).as_matrix().reshape(T, J, 3, 3)
+    local = _rotation().from_quat(rot.reshape(-1, 4)).as_matrix().reshape(T, J, 3, 3)
     pos = np.zeros((T, J, 3))
     glob = np.zeros((T, J, 3, 3))
     for j, p in enumerate(parents):
@@ -256,7 +269,7 @@ def _fk(offsets: np.ndarray, parents: list[int], root: np.ndarray, rot: np.ndarr
 
 def _heading(rot_root: np.ndarray) -> np.ndarray:
     """Yaw angle (radians, about +y) of the root's x axis for quaternions (K, 4)."""
-    x = Rotation.from_quat(rot_root).apply([1.0, 0, 0])
+    x = _rotation().from_quat(rot_root).apply([1.0, 0, 0])
     return np.arctan2(x[:, 2], x[:, 0])
 
 
@@ -268,11 +281,11 @@ def _loop(rig: _Rig, cycles: int) -> None:
     r0 = rig.root[0] * [1, 0, 1]
     times, roots, rots = [rig.times], [rig.root], [rig.rot]
     for c in range(1, cycles):
-        step = Rotation.from_rotvec([0, -turn * c, 0])  # DeepMimic heading increases clockwise about y
+        step = _rotation().from_rotvec([0, -turn * c, 0])  # DeepMimic heading increases clockwise about y
         prev_end = roots[-1][-1] * [1, 0, 1]
         root = step.apply(rig.root[1:] - r0) + prev_end
         rot = rig.rot[1:].copy()
-        rot[:, 0] = (step * Rotation.from_quat(rig.rot[1:, 0])).as_quat()
+        rot[:, 0] = (step * _rotation().from_quat(rig.rot[1:, 0])).as_quat()
         times.append(rig.times[1:] + rig.times[-1] * c)
         roots.append(root)
         rots.append(rot)
@@ -285,7 +298,7 @@ def _resample(rig: _Rig, fps: float) -> None:
     new = np.minimum(np.arange(count) / fps, rig.times[-1])
     rot = np.zeros((len(new), rig.rot.shape[1], 4))
     for j in range(rig.rot.shape[1]):
-        rot[:, j] = Slerp(rig.times, Rotation.from_quat(rig.rot[:, j]))(new).as_quat()
+        rot[:, j] = _slerp()(rig.times, _rotation().from_quat(rig.rot[:, j]))(new).as_quat()
     rig.root = np.stack([np.interp(new, rig.times, rig.root[:, k]) for k in range(3)], 1)
     rig.rot, rig.times = rot, new
 
@@ -399,7 +412,7 @@ def project(motion: Motion3D, yaw: float = 0.0, projection: str = "orthographic"
     if projection not in ("orthographic", "weak"):
         raise ValueError(f"unknown projection {projection!r}; use orthographic or weak")
     a = np.deg2rad(yaw)
-    toward_camera = Rotation.from_rotvec(UP * a).apply(motion.forward)
+    toward_camera = _rotation().from_rotvec(UP * a).apply(motion.forward)
     view = -toward_camera
     right = np.cross(view, UP)
     hips = (motion.joints[:, JOINT["right_hip"]] + motion.joints[:, JOINT["left_hip"]]) / 2

@@ -20,8 +20,6 @@ import dataclasses
 import inspect
 import logging
 import math
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -48,6 +46,7 @@ from .poses import (
     check_fps,
     retarget,
 )
+from .prefetch import Prefetch
 from .tensors import resize_image
 
 QUEUE = 4  # decoded and estimated driving frames waiting for the animator
@@ -287,6 +286,13 @@ def _groups(pose: Poses) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return out
 
 
+def _close(items: Iterator) -> None:
+    """Close an iterator that can be closed (a generator, a ``Prefetch``)."""
+    close = getattr(items, "close", None)
+    if close is not None:
+        close()
+
+
 def _with_face(body: Poses, face: Poses) -> Poses:
     """A one-frame body pose with the face landmarks of another estimate of the same image."""
     return dataclasses.replace(body, face_xy=face.face_xy, face_conf=face.face_conf)
@@ -332,6 +338,7 @@ class Animation:
         if opts.subject == "body" and not caps.bodies:
             raise PosevidError(where, "was trained on faces: it animates a portrait's face, not a body")
         self.target: Poses | None = None
+        self._driving_items: Iterator | None = None  # the driver's items, once started (``_start_driving``)
         self.animator = pipeline.animator()
         trained_size = pipeline.trained_size
         self._estimator = PoseEstimator(keypoints=opts.keypoints)
@@ -339,6 +346,7 @@ class Animation:
         with contextlib.ExitStack() as failure:
             failure.callback(self.close)
             self.driving = Driving(driving, opts.driving_kind, opts.keypoints, opts.person, check=not opts.force)
+            self.driving.finder = self._estimator  # one static graph for the photo and the driver's first frame
             self.driving_name, self.driving_fps = self.driving.name, self.driving.fps
             self.driving_count, self.driving_size = self.driving.count, self.driving.size
             # seconds per stage: decode, estimate, retarget, warp; remarks on the inputs, also logged
@@ -439,45 +447,27 @@ class Animation:
         image = check_iuv(np.asarray(iuv) if isinstance(iuv, np.ndarray) else read_image(iuv), where)
         return cv2.resize(image, (self.source.shape[1], self.source.shape[0]), interpolation=cv2.INTER_NEAREST)
 
-    def _driving_poses(self) -> Iterator[tuple[np.ndarray | None, Poses, np.ndarray | None]]:
-        """(driving frame or None, its one-frame pose in driving pixels, IUV frame or None) per driving frame.
+    def _start_driving(self) -> Iterator[tuple[np.ndarray | None, Poses, np.ndarray | None]]:
+        """Start reading the driver: (driving frame or None, its one-frame pose in driving pixels, IUV frame or
+        None) per driving frame.
 
-        Video frames are decoded and their poses estimated or decoded in a worker thread (MediaPipe
-        releases the GIL), at most ``QUEUE`` frames ahead of the animator, so memory stays flat.
+        Video frames are decoded and their poses estimated or decoded in a worker thread (``Prefetch``:
+        MediaPipe, OpenCV and PyAV release the GIL), at most ``QUEUE`` frames ahead of the animator, so memory
+        stays flat; the worker starts now, so the first frames are ready by the time the photo is rigged.
         """
         if self.driving.kind == "poses":
-            yield from self.driving
-            return
-        items: queue.Queue = queue.Queue(maxsize=QUEUE)
-        stop = threading.Event()
+            return iter(self.driving)
+        return Prefetch(lambda: iter(self.driving), QUEUE, "posevid-estimate")
 
-        def put(item: object) -> None:
-            while not stop.is_set():
-                with contextlib.suppress(queue.Full):
-                    items.put(item, timeout=0.1)
-                    return
-
-        def work() -> None:
-            try:
-                with contextlib.closing(iter(self.driving)) as driving:  # closed in this thread (see Driving)
-                    for item in driving:
-                        put(item)
-                        if stop.is_set():
-                            return
-                put(None)
-            except BaseException as err:  # handed to the consumer, raised there
-                put(err)
-
-        worker = threading.Thread(target=work, name="posevid-estimate", daemon=True)
-        worker.start()
+    def _driving_poses(self) -> Iterator[tuple[np.ndarray | None, Poses, np.ndarray | None]]:
+        """The driver's items (``_start_driving``): the ones started by ``_frames`` before the photo was rigged,
+        else started now."""
+        items, self._driving_items = self._driving_items, None
+        items = self._start_driving() if items is None else items
         try:
-            while (item := items.get()) is not None:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
+            yield from items
         finally:
-            stop.set()
-            worker.join()
+            _close(items)
 
     def targets(self) -> Iterator[tuple[np.ndarray | None, Poses, Poses]]:
         """Per driving frame: (the frame (H', W', 3) uint8, or None for pose input; its one-frame pose in
@@ -551,6 +541,7 @@ class Animation:
         if iuv is not None and crop is not None:
             (x0, y0, side), size = crop
             iuv = cv2.resize(_crop_exact(iuv, x0, y0, side), (size, size), interpolation=cv2.INTER_NEAREST)
+        self._driving_items = self._start_driving()  # the driver's first frames are read while the photo is rigged
         try:
             self.animator.reset(*photo, **({"iuv": iuv} if self._takes_iuv else {}))
         except PosevidError as err:  # the animator cannot take this photo: say which photo
@@ -591,7 +582,10 @@ class Animation:
         return paste(self.source, made, (x0, y0, side))
 
     def close(self) -> None:
-        """Release the decoder and the pose estimator."""
+        """Stop reading the driver; release the decoder and the pose estimator."""
+        items, self._driving_items = getattr(self, "_driving_items", None), None
+        if items is not None:
+            _close(items)
         if getattr(self, "driving", None) is not None:
             self.driving.close()
         self._estimator.close()

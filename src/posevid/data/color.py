@@ -17,7 +17,6 @@ import re
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
 from ..render import part_labels, part_masks
 from ..skeleton import PART_NAMES
@@ -64,6 +63,8 @@ def body_regions(xy: np.ndarray, conf: np.ndarray, height: int, width: int,
     if person_mask is not None:
         person = np.asarray(person_mask, np.float32) > 0.5
         if (labels > 0).any():
+            from scipy import ndimage  # here: scipy.ndimage is a tenth of a second of every CLI start
+
             _, (iy, ix) = ndimage.distance_transform_edt(labels == 0, return_indices=True)
             labels = np.where(person, labels[iy, ix], 0)
         else:

@@ -35,6 +35,7 @@ class WarpAnimator(Animator):
         self._rig: Rig | None = None
         self._face: FaceRig | None = None
         self._background: np.ndarray | None = None  # (H, W, 3) float32 in [0, 255]
+        self._plate: np.ndarray | None = None  # the same, uint8
 
     def reset(self, source: np.ndarray, pose: Poses, mask: np.ndarray | None = None) -> None:
         """Take the source (H, W, 3) uint8, its one-frame pose in its pixels and the person mask (H, W) in
@@ -55,7 +56,7 @@ class WarpAnimator(Animator):
         mask = np.clip(np.asarray(mask, np.float32), 0.0, 1.0)
         self._rig = Rig.build(source, pose, mask)
         plate = clean_plate(source, np.maximum(mask, refine_alpha(source, mask)))  # with the soft fringes
-        self._background = plate.astype(np.float32)
+        self._plate, self._background = plate, plate.astype(np.float32)
         self._keys: np.ndarray | None = None  # the depth order of the last frame (it holds against flicker)
 
     def step(self, target: Poses) -> np.ndarray:
@@ -67,8 +68,13 @@ class WarpAnimator(Animator):
         self._keys = self._rig.depth(target, self._keys)
         person, alpha = self._rig.render(target, self._keys)
         self.alpha = alpha
-        out = person + (1.0 - alpha[..., None]) * self._background
-        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        out = self._plate.copy()  # where nothing is drawn (alpha 0) the plate shows as it is
+        rows, cols = np.flatnonzero(alpha.any(1)), np.flatnonzero(alpha.any(0))
+        if rows.size:
+            box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+            mixed = person[box] + (1.0 - alpha[box][..., None]) * self._background[box]
+            out[box] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+        return out
 
 
 @register("warp")
