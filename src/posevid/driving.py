@@ -196,7 +196,7 @@ class Driving:
                 return
             finder = estimator if self.finder is None or self.finder.keypoints != self.keypoints else self.finder
             focus = None if self.keypoints == "face" else self._choose(finder, first[1])
-            stream = estimator.stream(posted(), self.fps, focus=focus)
+            stream = estimator.stream(posted(), self.fps, focus=focus, masks=False)  # the driver's masks go unused
             try:
                 for frame, copy in itertools.chain([first], frames):
                     t0 = time.perf_counter()
