@@ -6,14 +6,15 @@ Prints JSON: machine and load, then
   seconds per frame of each;
 - ``skeleton_round_trip``: our own estimated poses of each clip drawn as skeleton videos (the
   OpenPose/DWPose look, with and without hands and face, and posevid's thin look), decoded back,
-  PCK@0.05 of the body height against what was drawn (body joints; hands where drawn), on the frames
-  themselves and through an mp4 (h264, as a user would store them);
+  PCK@0.05 of the body height against what was drawn (body joints; hands where drawn, also PCK@0.2 of
+  the drawn hand's size), on the frames themselves and through an mp4 (h264, as a user would store them);
 - ``animateanyone``: the AnimateAnyone DWPose renders of ``shared/data/pose_renders``: share of frames
-  decoded (a body with a neck, a shoulder and a hip), joints per frame, the frame-to-frame change of the
-  12 arm, torso and leg bone lengths (median and 90th percentile), seconds per frame;
+  decoded (a body with a neck, a shoulder and a hip), joints per frame, hands decoded (share of the decoded
+  wrists with their hand, share of frames with both), the frame-to-frame change of the 12 arm, torso and
+  leg bone lengths (median and 90th percentile), seconds per frame;
 - ``densepose``: the MagicAnimate DensePose part renders decoded to keypoints from the part regions:
   the same measures.
-Run: ``python -m benchmarks.pose_inputs [--clips N]``.
+Run: ``python -m benchmarks.pose_inputs [--clips N] [--renders animateanyone densepose]``.
 """
 
 from __future__ import annotations
@@ -50,20 +51,24 @@ def estimate(path: Path, keypoints: str):
     return poses, (time.perf_counter() - start) / len(poses)
 
 
-def pck(decoded, truth, share: float = 0.05) -> tuple[float, float | None]:
-    """Body PCK and hand PCK (None without drawn hands) of decoded against drawn poses."""
+def pck(decoded, truth, share: float = 0.05, hand_share: float = 0.2) -> tuple[float, float | None, float | None]:
+    """Body PCK@``share`` of the body height, and hand PCK@``share`` of the body height and @``hand_share``
+    of the drawn hand's size (its longer side) (None without drawn hands; a hand not decoded misses)."""
     from posevid.poses import body_height
 
     height = body_height(truth)
     err = np.linalg.norm(decoded.xy - truth.xy, axis=-1)
     body = ((err <= share * height[:, None]) & (decoded.conf > 0))[truth.conf > 0]
-    hands = None
+    hands = by_size = None
     if truth.has_hands and (truth.hand_conf > 0).any():
         found = decoded.hand_conf if decoded.has_hands else np.zeros_like(truth.hand_conf)
         d_xy = decoded.hand_xy if decoded.has_hands else np.zeros_like(truth.hand_xy)
-        h_err = np.linalg.norm(d_xy - truth.hand_xy, axis=-1)
-        hands = float(((h_err <= share * height[:, None, None]) & (found > 0))[truth.hand_conf > 0].mean())
-    return float(body.mean()), hands
+        h_err = np.where(found > 0, np.linalg.norm(d_xy - truth.hand_xy, axis=-1), np.inf)
+        drawn = truth.hand_conf > 0
+        hands = float((h_err <= share * height[:, None, None])[drawn].mean())
+        size = np.ptp(truth.hand_xy, axis=2).max(-1)[..., None]
+        by_size = float((h_err <= hand_share * size)[drawn].mean())
+    return float(body.mean()), hands, by_size
 
 
 def round_trip(poses, folder: Path) -> dict:
@@ -90,12 +95,10 @@ def round_trip(poses, folder: Path) -> dict:
                 writer.write(f)
         with open_video(video) as reader:
             stored = Poses.concat([decode_skeleton(f) for f in reader])
-        body, hands = pck(direct, truth)
-        body_mp4, hands_mp4 = pck(stored, truth)
+        scores = dict(zip(("pck_body", "pck_hands", "pck_hands_by_hand_size"), pck(direct, truth)))
+        scores |= {f"{k}_mp4": v for k, v in zip(scores, pck(stored, truth))}
         out[f"{style}{'+hands+face' if extras else ''}"] = {
-            "pck_body": round(body, 4), "pck_body_mp4": round(body_mp4, 4),
-            "pck_hands": None if hands is None else round(hands, 4),
-            "pck_hands_mp4": None if hands_mp4 is None else round(hands_mp4, 4),
+            **{k: None if v is None else round(v, 4) for k, v in scores.items()},
             "decode_s_per_frame": round(seconds, 4)}
     return out
 
@@ -113,10 +116,58 @@ def steadiness(poses) -> dict:
         both = (c[:, a] & c[:, b])
         pair = both[1:] & both[:-1]
         changes += (np.abs(np.diff(length))[pair] / np.maximum(length[:-1][pair], 1e-6)).tolist()
-    return {"frames": len(poses), "share_decoded": round(float(decoded.mean()), 4),
+    hands = {}
+    if poses.has_hands:  # hands decoded, of the frames with that wrist decoded
+        wrists = c[:, [JOINT["left_wrist"], JOINT["right_wrist"]]]
+        found = poses.hand_conf[:, :, 0] > 0
+        hands = {"share_hands_decoded": round(float(found[wrists].mean()), 4) if wrists.any() else None,
+                 "share_frames_both_hands": round(float(found.all(1).mean()), 4)}
+    return {"frames": len(poses), "share_decoded": round(float(decoded.mean()), 4), **hands,
             "joints_per_frame": round(float(c.sum(1).mean()), 2),
             "bone_change_median": round(float(np.median(changes)), 4) if changes else None,
             "bone_change_p90": round(float(np.percentile(changes, 90)), 4) if changes else None}
+
+
+LEGS = (("right_hip", "right_knee", "right_ankle"), ("left_hip", "left_knee", "left_ankle"))
+
+
+def leg_plausibility(poses, detail: bool = False):
+    """Whether each frame's decoded legs are plausible: every decoded thigh and shin at most 1.3x its
+    clip median (shorter is foreshortening) and within 1.5x the frame's torso (neck to hips), each hip
+    within 1.4x the clip's median neck-hip distance, and each knee, where its hip and ankle are decoded
+    too, between them (its projection on hip -> ankle in [-0.15, 1.15]). Returns the share of frames
+    with plausible legs, the share with a knee and with an ankle decoded, and leg joints per frame
+    (with ``detail``, also the implausible frames)."""
+    from posevid.skeleton import JOINT
+
+    c, xy = poses.conf > 0, poses.xy
+    neck = JOINT["neck"]
+    hips = [JOINT["right_hip"], JOINT["left_hip"]]
+
+    def length(a: int, b: int) -> np.ndarray:
+        return np.where(c[:, a] & c[:, b], np.linalg.norm(xy[:, a] - xy[:, b], axis=-1), np.nan)
+
+    torso = np.nanmean(np.stack([length(neck, h) for h in hips]), 0)
+    torso_median = np.nanmedian(torso) if np.isfinite(torso).any() else np.nan
+    ok = np.ones(len(poses), bool)
+    for names in LEGS:
+        hip, knee, ankle = (JOINT[n] for n in names)
+        ok &= ~(length(neck, hip) > 1.4 * torso_median)
+        for a, b in ((hip, knee), (knee, ankle)):
+            bone = length(a, b)
+            if np.isfinite(bone).any():
+                ok &= ~(bone > 1.3 * np.nanmedian(bone)) & ~(bone > 1.5 * torso)
+        three = c[:, hip] & c[:, knee] & c[:, ankle]
+        axis = xy[:, ankle] - xy[:, hip]
+        t = ((xy[:, knee] - xy[:, hip]) * axis).sum(-1) / np.maximum((axis * axis).sum(-1), 1e-6)
+        ok &= ~(three & ((t < -0.15) | (t > 1.15)))
+    knees = c[:, [JOINT["right_knee"], JOINT["left_knee"]]].any(1)
+    ankles = c[:, [JOINT["right_ankle"], JOINT["left_ankle"]]].any(1)
+    legs = [JOINT[n] for names in LEGS for n in names]
+    out = {"share_legs_plausible": round(float(ok.mean()), 4), "share_with_a_knee": round(float(knees.mean()), 4),
+           "share_with_an_ankle": round(float(ankles.mean()), 4),
+           "leg_joints_per_frame": round(float(c[:, legs].sum(1).mean()), 2)}
+    return (out, np.flatnonzero(~ok).tolist()) if detail else out
 
 
 def decode_video(path: Path, decode) -> tuple:
@@ -132,6 +183,8 @@ def decode_video(path: Path, decode) -> tuple:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=len(CLIPS), help="how many of the real clips to use")
+    parser.add_argument("--renders", nargs="*", default=["animateanyone", "densepose"],
+                        choices=["animateanyone", "densepose"], help="which shared pose renders to decode")
     args = parser.parse_args()
     from posevid.render_decode import decode_densepose_parts, decode_skeleton
 
@@ -152,13 +205,14 @@ def main() -> None:
     result["estimation"] = estimation
     result["skeleton_round_trip"] = trips
     result["animateanyone"] = {}
-    for path in sorted((DATA / "pose_renders").glob("animateanyone_*_kps.mp4")):
+    for path in sorted((DATA / "pose_renders").glob("animateanyone_*_kps.mp4")) * ("animateanyone" in args.renders):
         poses, seconds = decode_video(path, decode_skeleton)
         result["animateanyone"][path.name] = {**steadiness(poses), "s_per_frame": round(seconds, 4)}
     result["densepose"] = {}
-    for path in sorted((DATA / "pose_renders").glob("magicanimate_densepose_*.mp4")):
+    for path in sorted((DATA / "pose_renders").glob("magicanimate_densepose_*.mp4")) * ("densepose" in args.renders):
         poses, seconds = decode_video(path, decode_densepose_parts)
-        result["densepose"][path.name] = {**steadiness(poses), "s_per_frame": round(seconds, 4)}
+        result["densepose"][path.name] = {**steadiness(poses), **leg_plausibility(poses),
+                                          "s_per_frame": round(seconds, 4)}
     result["machine"]["load_average_1m_end"] = os.getloadavg()[0]
     print(json.dumps(result, indent=2))
 

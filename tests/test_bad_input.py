@@ -232,6 +232,8 @@ CASES: dict[str, Case] = {
                                      "megapixels", lambda t: _huge_png(t / "big.png", 28000, 28000)),
     "photo_20000_square": Case(["animate", "big.png", "drive.npz", "-o", "out.mp4"], "big.png", "megapixels",
                                lambda t: _huge_png(t / "big.png", 20000, 20000)),
+    "driving_txt_not_deepmimic": Case([*ANIMATE, "notes.txt", "-o", "out.mp4"], "notes.txt",
+                                      "accepted pose files", lambda t: (t / "notes.txt").write_text("walk, run\n")),
     "poses_unknown_suffix": Case(["poses", "render", "drive.xyz", "-o", "r.mp4"], "drive.xyz",
                                  "unknown pose file type", lambda t: (t / "drive.xyz").write_text("x")),
     # checkpoints

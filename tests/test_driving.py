@@ -14,6 +14,7 @@ from posevid.errors import PosevidError
 from posevid.posefiles import write_poses
 from posevid.poses import Poses
 from posevid.render_decode import densepose_parts
+from posevid.skeleton import JOINT
 from posevid.video import VideoWriter, open_video, write_image
 
 
@@ -142,3 +143,15 @@ def test_saved_target_poses_keep_the_hands_and_face(holistic_dancer: Poses, shar
     assert len(targets) == 4 and targets.has_hands and targets.has_face
     with open_video(tmp_path / "out.gif") as result:
         assert (targets.width, targets.height, targets.fps) == (result.width, result.height, driving.fps)
+
+
+def test_a_dwpose_render_drives_the_hands_when_asked(shared_data: Path, tmp_path: Path) -> None:
+    clip = cut(shared_data / "pose_renders/animateanyone_anyone-video-2_kps.mp4", tmp_path / "kps.mp4", 4)
+    with Driving(clip) as driving:
+        assert not driving.poses().has_hands  # body by default: no time spent on hands
+    with Driving(clip, keypoints="body+hands") as driving:
+        poses = driving.poses()
+    assert poses.has_hands and (poses.hand_conf[:, :, 0] > 0).mean() >= 0.75
+    wrists = poses.xy[:, [JOINT["left_wrist"], JOINT["right_wrist"]]]
+    found = poses.hand_conf[:, :, 0] > 0
+    assert (np.linalg.norm(poses.hand_xy[:, :, 0] - wrists, axis=-1)[found] < 40).all()  # each at its own wrist

@@ -205,7 +205,9 @@ def test_a_folded_forearm_leaves_the_body_filled_in(folded) -> None:
         e, w = pose.xy[0, JOINT[f"{side}_elbow"]], pose.xy[0, JOINT[f"{side}_wrist"]]
         crossed += [np.round(e + t * (w - e)).astype(int) for t in (0.5, 0.8)]
     for x, y in crossed:
-        assert body[y, x] and alpha[y, x] > 0.99  # the chest the forearm covered is body now
+        # the chest the forearm covered is body now, solid (a point on its new outline, where the cut edge
+        # gets a one-pixel ramp, at least three quarters)
+        assert body[y, x] and alpha[y, x] > 0.75
     suit = np.median(rgb[mask > 0.5].astype(np.float32), 0)
     shown = np.array([person[y, x] for x, y in crossed])
     # filled in with the suit's colour: not the white background, nor the tucked hands' skin spread over it
@@ -348,3 +350,28 @@ def test_no_thin_strip_past_a_hanging_hand(shared_data: Path) -> None:
         thin = int((hand.astype(bool) & ~cv2.morphologyEx(hand, cv2.MORPH_OPEN, disc).astype(bool)).sum())
         print(f"{side} hand: {int(hand.sum())} pixels, {thin} in strips thinner than 7 pixels")
         assert hand.sum() > 200 and thin < 40
+
+
+def test_drawn_person_has_no_pinholes_and_a_soft_outline(folded) -> None:
+    """Arms raised from the folded pose (the demo photo): the photo's background seen between a folded
+    elbow and the torso is no longer left as a white speck inside the body (no hole in the drawn
+    person), and the outline, cut edges included, has a
+    one-pixel ramp (most outline pixels partly covered) instead of a hard staircase."""
+    rgb, pose, mask, rig = folded
+    xy = pose.xy.copy()
+    for side, out in (("right", -1.0), ("left", 1.0)):
+        s, e, w = JOINT[f"{side}_shoulder"], JOINT[f"{side}_elbow"], JOINT[f"{side}_wrist"]
+        upper, fore = np.linalg.norm(xy[0, e] - xy[0, s]), np.linalg.norm(xy[0, w] - xy[0, e])
+        xy[0, e] = xy[0, s] + np.array([0.7 * out, -0.7]) * upper
+        xy[0, w] = xy[0, e] + np.array([0.0, -1.0]) * fore
+    _, alpha = rig.render(Poses(xy, pose.conf, pose.width, pose.height))
+    solid = (alpha > 0.5).astype(np.uint8)
+    count, comp = cv2.connectedComponents(1 - solid, connectivity=4)
+    border = set(np.unique(np.concatenate([comp[0], comp[-1], comp[:, 0], comp[:, -1]])).tolist())
+    holes = [int((comp == c).sum()) for c in range(1, count) if c not in border]
+    print(f"holes inside the drawn person (pixels each): {holes}")
+    assert not holes
+    outline = solid.astype(bool) & (cv2.erode(solid, np.ones((3, 3), np.uint8)) == 0)
+    ramp = (alpha[outline] < 0.99).mean()
+    print(f"outline pixels partly covered: {ramp:.2f}")
+    assert ramp > 0.6

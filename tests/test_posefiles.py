@@ -203,12 +203,12 @@ def test_reads_a_deepmimic_clip_and_refuses_other_text(shared_data: Path, tmp_pa
     assert detect_format(path) == "deepmimic"
     poses = read_poses(path)
     assert poses.fps == 30 and len(poses) >= 30 and (poses.conf > 0).all()
-    (tmp_path / "notes.txt").write_text("walk, then run\n")
-    with pytest.raises(PosevidError, match="notes.txt: not a valid DeepMimic pose file"):
-        read_poses(tmp_path / "notes.txt")
-    (tmp_path / "list.txt").write_text("[1, 2]")
-    with pytest.raises(PosevidError, match="list.txt: text file is not a DeepMimic motion"):
-        read_poses(tmp_path / "list.txt")
+    for name, text in (("notes.txt", "walk, then run\n"), ("list.txt", "[1, 2]"), ("ansi.txt", "\x1b[31mred\x1b[0m\n")):
+        (tmp_path / name).write_text(text)
+        with pytest.raises(PosevidError, match=rf"{name}: a \.txt pose file must be a DeepMimic motion .*"
+                                               r"accepted pose files: \.npz, .*\.bvh, DeepMimic \.txt") as err:
+            read_poses(tmp_path / name)
+        assert "\n" not in str(err.value)
 
 
 def test_reads_a_real_bvh_clip(shared_data: Path) -> None:

@@ -7,6 +7,7 @@ import dataclasses
 import itertools
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -48,6 +49,30 @@ def test_own_renders_decode_to_the_drawn_poses(dancer: Poses, style: str, extras
     print(f"PCK@0.05 {style} {'with' if extras else 'without'} hands and face: {score:.3f}")
     assert score >= 0.95
     assert (decoded.width, decoded.height) == (576, 576)
+
+
+def hand_errors(decoded: Poses, truth: Poses) -> tuple[np.ndarray, np.ndarray]:
+    """Per drawn hand point: error in body heights and in hand sizes (the drawn hand's longer side);
+    infinite where the hand is not decoded."""
+    drawn = truth.hand_conf[:, :, 0] > 0.1
+    found = decoded.hand_conf[:, :, :1] > 0 if decoded.has_hands else np.zeros_like(truth.hand_conf[..., :1], bool)
+    err = np.where(found, np.linalg.norm((decoded.hand_xy if decoded.has_hands else 0) - truth.hand_xy, axis=-1),
+                   np.inf)
+    size = np.ptp(truth.hand_xy, axis=2).max(-1)
+    return (err / body_height(truth)[:, None, None])[drawn], (err / size[..., None])[drawn]
+
+
+def test_dwpose_hands_are_fitted_under_their_dots(dancer: Poses) -> None:
+    # Hands about 20 pixels across whose blue dots (radius 4.5) hide nearly every bone.
+    frames = [t for t in range(len(dancer)) if (dancer.hand_conf[t, :, 0] > 0.1).any()][:10]
+    truth = dancer[np.array(frames)]
+    decoded = Poses.concat([decode_skeleton(pose_image(truth, t)) for t in range(len(truth))])
+    by_body, by_hand = hand_errors(decoded, truth)
+    print(f"hands: PCK@0.05 body {np.mean(by_body <= 0.05):.3f}, PCK@0.2 hand size {np.mean(by_hand <= 0.2):.3f}")
+    assert np.isfinite(by_body).reshape(-1, 21).all(1).mean() >= 0.9  # nearly every drawn hand is decoded
+    assert np.mean(by_body <= 0.05) >= 0.8 and np.mean(by_hand <= 0.2) >= 0.5
+    body_only = decode_skeleton(pose_image(truth, 0), hands=False)
+    assert not body_only.has_hands
 
 
 def test_an_mp4_of_a_render_still_decodes(dancer: Poses, tmp_path: Path) -> None:
@@ -130,3 +155,30 @@ def test_limbs_cut_by_the_frame_end_in_no_joint(shared_data: Path) -> None:
     edge = np.minimum(xy, [poses.width - 1, poses.height - 1] - xy).min(-1) <= 5
     assert seen[:, [0, 1, 4, 5]].mean() > 0.8 and seen[:, [2, 6]].any(0).all()  # arms mostly, each knee somewhere
     assert not (edge & seen).any()
+
+
+def test_densepose_legs_are_plausible_or_absent(shared_data: Path) -> None:
+    # Crouching (dancing2) and knee-length (demo4) frames whose thighs run out of the frame, with left and
+    # right thigh colours mixed by compression: hips sit where the thighs meet the torso, and a knee or ankle
+    # is given only between its hip and ankle, on a thigh and shin no longer than 1.5 torsos.
+    picks = {"dancing2": (67, 80, 81, 90, 94, 96, 97), "demo4": (21, 75, 82, 106)}
+    for name, wanted in picks.items():
+        frames = _frames(shared_data / f"pose_renders/magicanimate_densepose_{name}.mp4", max(wanted) + 1)
+        for t in wanted:
+            poses = decode_densepose_parts(frames[t])
+            xy, seen = poses.xy[0], poses.conf[0] > 0
+            torso = np.isin(densepose_parts(frames[t]), (1, 2)).astype(np.uint8)
+            to_torso = cv2.distanceTransform(1 - torso, cv2.DIST_L2, 5)
+            for side in ("left", "right"):
+                hip, knee, ankle = (JOINT[f"{side}_{j}"] for j in ("hip", "knee", "ankle"))
+                if not seen[hip]:
+                    assert not seen[knee] and not seen[ankle]
+                    continue
+                assert to_torso[int(xy[hip, 1]), int(xy[hip, 0])] <= 8, (name, t, side)
+                reach = 1.5 * np.linalg.norm(xy[hip] - xy[JOINT["neck"]])
+                if seen[knee]:
+                    assert np.linalg.norm(xy[knee] - xy[hip]) <= reach, (name, t, side)
+                if seen[knee] and seen[ankle]:
+                    axis = xy[ankle] - xy[hip]
+                    assert -0.15 <= (xy[knee] - xy[hip]) @ axis / (axis @ axis) <= 1.15, (name, t, side)
+                    assert np.linalg.norm(xy[ankle] - xy[knee]) <= reach, (name, t, side)

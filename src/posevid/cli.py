@@ -180,7 +180,8 @@ def animate(
                                                                   "densepose (a part render or raw IUV); guessed "
                                                                   "by default."),
     keypoints: str = typer.Option("body", help="What to estimate on camera video: body, body+hands or "
-                                               "body+hands+face (a face close-up's face is found by --subject)."),
+                                               "body+hands+face (a face close-up's face is found by --subject); "
+                                               "with hands, a skeleton render's hands are decoded too."),
     subject: str = typer.Option("auto", help="What to animate: body, face (the portrait's face, from the driver's "
                                              "face landmarks) or auto (face for a face close-up in the photo or "
                                              "the driving video)."),

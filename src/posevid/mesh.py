@@ -209,13 +209,15 @@ def _triangle_labels(labels: np.ndarray, corners: np.ndarray) -> np.ndarray:
     return np.where(counts.max(1) > 1, best, first)
 
 
-def triangulate(labels: np.ndarray, max_area: float, simplify: float = 1.0, min_piece: int = 6
-                ) -> tuple[Mesh, np.ndarray]:
+def triangulate(labels: np.ndarray, max_area: float, simplify: float = 1.0, min_piece: int = 6,
+                simplify_inner: float | None = None) -> tuple[Mesh, np.ndarray]:
     """Quality triangulation of a labelled region: (H, W) int labels (negative outside) -> ``Mesh`` (source
     pixels) and the label of each triangle (M,).
 
-    The boundaries between labels (pixel cracks, simplified by ``simplify`` pixels, shared by the regions
-    on both sides) constrain a Delaunay triangulation with angles of at least ``MIN_ANGLE`` and areas of
+    The boundaries between labels (pixel cracks, simplified by ``simplify`` pixels where they border the
+    outside, by ``simplify_inner`` (default ``simplify``) between two labels: a cut that shows only when
+    the parts part, straighter there than the pixels' staircase, shared by the regions on both sides)
+    constrain a Delaunay triangulation with angles of at least ``MIN_ANGLE`` and areas of
     at most ``max_area`` square pixels, so every triangle lies in one label's region and a cut between two
     labels runs along triangle edges. Pieces smaller than ``min_piece`` pixels are merged into their
     neighbours first. Returns an empty mesh when nothing is labelled.
@@ -237,8 +239,12 @@ def triangulate(labels: np.ndarray, max_area: float, simplify: float = 1.0, min_
             vertices.append(key)
         return index[key]
 
+    padded = np.pad(labels, 1, constant_values=-1)
     for points, closed in _crack_chains(labels):
-        ids = [vertex(points[i]) for i in _simplify(points, closed, simplify)]
+        x, y = np.round(points[len(points) // 2] + 1.5).astype(int)  # its corner in ``padded``
+        outer = bool((padded[y - 1:y + 1, x - 1:x + 1] < 0).any())
+        tolerance = simplify if outer or simplify_inner is None else simplify_inner
+        ids = [vertex(points[i]) for i in _simplify(points, closed, tolerance)]
         if closed:
             ids.append(ids[0])
         segments += [(u, v) for u, v in zip(ids[:-1], ids[1:]) if u != v]

@@ -56,6 +56,7 @@ from .skeleton import (
 )
 
 FORMATS = ("npz", "openpose", "coco", "pg2", "bvh", "deepmimic")
+ACCEPTED = ".npz, OpenPose or COCO .json, PG2 .csv, .bvh, DeepMimic .txt or a folder of OpenPose JSON"
 DEFAULT_FPS = 30.0
 MAX_SIDE = 65536  # larger image sizes in a pose file are refused as malformed
 MAX_COORD = 16 * MAX_SIDE  # keypoints farther out (in pixels) are refused as malformed
@@ -86,11 +87,14 @@ def detect_format(path: str | Path, *, writing: bool = False) -> str:
     if suffix in (".npz", ".csv", ".bvh"):
         return {".npz": "npz", ".csv": "pg2", ".bvh": "bvh"}[suffix]
     if suffix == ".txt" and not writing and path.is_file():
-        with _reading(path, "DeepMimic"):
+        try:
             data = json.loads(path.read_text())
+        except (OSError, ValueError, RecursionError):
+            data = None
         if isinstance(data, dict) and "Frames" in data:
             return "deepmimic"
-        raise PosevidError(path, "text file is not a DeepMimic motion (no 'Frames')")
+        raise PosevidError(path, "a .txt pose file must be a DeepMimic motion (JSON with 'Frames'), and this is "
+                                 f"not one; accepted pose files: {ACCEPTED}")
     if suffix == ".json" and writing:
         return "coco"
     if (suffix and suffix != ".json") or writing:
@@ -107,8 +111,7 @@ def detect_format(path: str | Path, *, writing: bool = False) -> str:
         raise PosevidError(path, "JSON is neither OpenPose (no 'people') nor COCO keypoints (no 'annotations')")
     if not path.exists():
         raise PosevidError(path, "no such pose file or folder")
-    raise PosevidError(path, f"unknown pose file type {suffix or '(no suffix)'!r}; use .npz, .json, .csv, .bvh, "
-                             "DeepMimic .txt or a folder of OpenPose JSON, or give the format")
+    raise PosevidError(path, f"unknown pose file type {suffix or '(no suffix)'!r}; use {ACCEPTED}, or give the format")
 
 
 def read_poses(path: str | Path, fmt: str | None = None, *, size: Size | None = None,

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from .densepose import NUM_IUV_PARTS
+from .hand_fit import BACKGROUND, DOT, IGNORE, fit_hand, hand_classes
 from .poses import Poses
 from .skeleton import DRAWN_LIMBS, HAND_LIMBS, HAND_POINTS, JOINT, NUM_JOINTS
 
@@ -28,7 +29,6 @@ MIN_SATURATION = 0.55
 MIN_VALUE = 70  # darker pixels are background
 BRIGHT = 215  # dots and hand bones are drawn at full brightness, OpenPose-style limbs at 60% (153)
 MIN_LIMB_PIXELS = 6
-MIN_HAND_BONES = 10  # a hand is decoded only when this many of its 20 bones show (DWPose's dots hide small hands)
 
 
 @dataclass
@@ -235,7 +235,9 @@ def decode_skeleton(rgb: np.ndarray, fps: float = 30.0, hands: bool = True) -> P
     _head_from_face(xy, conf, on_dot, coloured, sat[box] < 0.3, val[box], body_idx)
     groups = {}
     if hands:
-        hand_xy, hand_conf = _decode_hands(hue, bright & ~dot_mask, xy, conf)
+        sizes = [area for found in dots.values() for _, area in found]
+        radius = float(np.sqrt(np.median(sizes) / np.pi)) if sizes else max(1.0, min(height, width) / 128)
+        hand_xy, hand_conf = _decode_hands(hue, sat[box], val[box], xy, conf, radius)
         if (hand_conf > 0).any():
             hand_xy[hand_conf > 0] += [x0, y0]
             groups = {"hand_xy": hand_xy[None], "hand_conf": hand_conf[None]}
@@ -295,28 +297,60 @@ def _segments(mask: np.ndarray, idx: np.ndarray, count: int) -> dict[int, _Segme
     return out
 
 
-def _decode_hands(hue: np.ndarray, pixels: np.ndarray, xy: np.ndarray, conf: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Both hands (2, 21, 2), (2, 21) from the bone colours within reach of each decoded wrist."""
+def _decode_hands(hue: np.ndarray, sat: np.ndarray, val: np.ndarray, xy: np.ndarray, conf: np.ndarray,
+                  radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """Both hands (2, 21, 2), (2, 21) from the hand dots and bones next to each decoded wrist, by
+    ``hand_fit.fit_hand``: the hand's pixels are those of the dot and bone pieces that come within reach
+    of the wrist (each piece goes to the nearer wrist); body joints' dots under the hand, other pieces and
+    anything not of the hand's colours are ignored; a point fitted onto the background is left out
+    (confidence 0). ``radius``: the dot radius in pixels."""
     hand_xy = np.zeros((2, HAND_POINTS, 2), np.float32)
     hand_conf = np.zeros((2, HAND_POINTS), np.float32)
-    hand_idx = _hue_index(hue, HAND_HUE_STEP, len(HAND_LIMBS))
+    classes = hand_classes(hue, sat, val, HAND_HUE_STEP, HUE_TOLERANCE)
+    evidence = (classes >= DOT).astype(np.uint8)
+    count, labels = cv2.connectedComponents(cv2.dilate(evidence, np.ones((3, 3), np.uint8)), connectivity=8)
+    labels[evidence == 0] = 0
+    if count <= 1:
+        return hand_xy, hand_conf
+    ys, xs = np.nonzero(labels)
+    pieces = labels[ys, xs]
+    sides = [(JOINT["left_elbow"], JOINT["left_wrist"]), (JOINT["right_elbow"], JOINT["right_wrist"])]
     height, width = hue.shape
-    for side, (elbow, wrist) in enumerate(((JOINT["left_elbow"], JOINT["left_wrist"]),
-                                           (JOINT["right_elbow"], JOINT["right_wrist"]))):
+    near = np.full((2, count), np.inf)
+    dist = np.full((2, len(xs)), np.inf)
+    for side, (elbow, wrist) in enumerate(sides):
+        if conf[wrist] > 0:
+            forearm = float(np.linalg.norm(xy[wrist] - xy[elbow])) if conf[elbow] > 0 else 0.1 * max(height, width)
+            dist[side] = np.hypot(xs - xy[wrist, 0], ys - xy[wrist, 1])
+            np.minimum.at(near[side], pieces, dist[side])
+            near[side, near[side] > max(3 * radius, 0.6 * forearm)] = np.inf  # out of reach
+    # A piece within reach of one wrist is that hand's; one within reach of both (hands together) is split
+    # pixel by pixel between the nearer wrists.
+    shared = np.isfinite(near).all(0)
+    for side, (_, wrist) in enumerate(sides):
         if conf[wrist] <= 0:
             continue
-        reach = 0.8 * float(np.linalg.norm(xy[wrist] - xy[elbow])) if conf[elbow] > 0 else 0.1 * max(height, width)
-        x0, y0 = np.maximum(xy[wrist] - reach, 0).astype(int)
-        x1, y1 = np.minimum(xy[wrist] + reach + 1, [width, height]).astype(int)
-        if x1 <= x0 or y1 <= y0:
+        mine = np.isfinite(near[side]) & ((near[side] <= near[1 - side]) | shared)
+        mine[0] = False
+        pick = mine[pieces] & (~shared[pieces] | (dist[side] <= dist[1 - side]))
+        own = np.zeros(labels.shape, bool)
+        own[ys[pick], xs[pick]] = True
+        if (own & (classes == DOT)).sum() < 2 * np.pi * radius ** 2:
             continue
-        near = np.zeros_like(pixels)
-        near[y0:y1, x0:x1] = pixels[y0:y1, x0:x1]
-        segments = _segments(near, hand_idx, len(HAND_LIMBS))
-        oriented = _orient(segments, HAND_LIMBS, {0: xy[wrist]}, None)
-        if len(oriented) >= MIN_HAND_BONES:
-            hand_xy[side], hand_conf[side], _ = _assemble(oriented, segments, HAND_LIMBS, {}, HAND_POINTS)
+        oy, ox = np.nonzero(own)
+        pad = int(np.ceil(radius)) + 3
+        y0, x0 = max(int(oy.min()) - pad, 0), max(int(ox.min()) - pad, 0)
+        y1, x1 = min(int(oy.max()) + pad + 1, height), min(int(ox.max()) + pad + 1, width)
+        crop = classes[y0:y1, x0:x1].copy()
+        crop[(labels[y0:y1, x0:x1] > 0) & ~own[y0:y1, x0:x1]] = IGNORE
+        gy, gx = np.mgrid[y0:y1, x0:x1]
+        for j in np.flatnonzero(conf > 0):  # body dots the hand is drawn over
+            covered = np.hypot(gx - xy[j, 0], gy - xy[j, 1]) <= radius + 2
+            crop[covered & ((crop != DOT) | (j == JOINT["left_knee"]))] = IGNORE
+        points, _ = fit_hand(crop, xy[wrist] - [x0, y0], radius, max(1, round(radius / 2)) / 2)
+        # A point fitted onto the background has no dot of its own (DWPose leaves unsure points out).
+        px, py = (np.clip(np.round(points[:, i]), 0, crop.shape[1 - i] - 1).astype(int) for i in (0, 1))
+        hand_xy[side], hand_conf[side] = points + [x0, y0], crop[py, px] != BACKGROUND
     return hand_xy, hand_conf
 
 
@@ -331,7 +365,10 @@ DENSEPOSE_REGIONS: dict[str, tuple[int, ...]] = {
     "right_lower_arm": (20, 22), "head": (23, 24),
 }
 PART_COLOR_TOLERANCE = 14.0  # RGB distance to the nearest palette colour (video compression)
-SLIVER = 0.3  # a lower limb cut by the frame with under this share of its upper limb's pixels is ignored
+SLIVER = 0.3  # a shin cut by the frame with under this share of its thigh's pixels is ignored
+TINY = 0.1  # and one not cut by the frame with under this share
+LEG_REACH = 1.5  # a thigh or shin is at most this many torsos (neck to hip) long
+KNEE_SLACK = 0.15  # a knee projects onto hip -> ankle within this much beyond either end
 
 
 def densepose_palette() -> np.ndarray:
@@ -363,12 +400,17 @@ def densepose_parts(rgb: np.ndarray) -> np.ndarray:
 
 
 def _region(parts: np.ndarray, name: str) -> np.ndarray:
-    """The cleaned mask of one region: an opening (5 pixels at 512, less in smaller images) drops the
-    colour fringes compression leaves between parts, and pieces under a fifth of the largest (or 30
-    pixels at 512) are dropped."""
-    side = min(parts.shape[:2])
+    """The cleaned mask of one region (``_clean``)."""
+    return _clean(np.isin(parts, DENSEPOSE_REGIONS[name]))
+
+
+def _clean(mask: np.ndarray) -> np.ndarray:
+    """A region's mask cleaned: an opening (5 pixels at 512, less in smaller images) drops the colour
+    fringes compression leaves between parts, and pieces under a fifth of the largest (or 30 pixels at
+    512) are dropped."""
+    side = min(mask.shape[:2])
     k = max(1, int(round(side / 100)))
-    mask = np.isin(parts, DENSEPOSE_REGIONS[name]).astype(np.uint8)
+    mask = mask.astype(np.uint8)
     if k > 1:
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
@@ -378,6 +420,17 @@ def _region(parts: np.ndarray, name: str) -> np.ndarray:
     keep = np.zeros(count, bool)
     keep[1:] = (areas >= max(2.0, 30 * (side / 512) ** 2)) & (areas >= 0.2 * areas.max())
     return keep[labels]
+
+
+def _sides_by_majority(parts: np.ndarray, left: str, right: str) -> tuple[np.ndarray, np.ndarray]:
+    """The (left, right) raw masks of a limb part whose two sides have neighbouring palette colours that
+    compression speckles into each other: each pixel of either goes to the side most of its neighbours
+    (a window of a fiftieth of the image) have."""
+    is_left, is_right = (np.isin(parts, DENSEPOSE_REGIONS[n]).astype(np.float32) for n in (left, right))
+    k = max(3, int(round(min(parts.shape[:2]) / 50)) | 1)
+    to_left = cv2.blur(is_left, (k, k)) > cv2.blur(is_right, (k, k))
+    both = (is_left + is_right) > 0
+    return both & to_left, both & ~to_left
 
 
 def _sides_by_contact(left: np.ndarray, right: np.ndarray, left_parent: np.ndarray, right_parent: np.ndarray
@@ -403,6 +456,18 @@ def _contact(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
     grown = cv2.dilate(a.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))) > 0
     ys, xs = np.nonzero(grown & b)
     return np.array([xs.mean(), ys.mean()], np.float32) if xs.size >= 5 else None
+
+
+def _nearest_part(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """Centre (x, y) of the pixels of region ``a`` nearest region ``b`` (within 3 pixels of the nearest;
+    where they touch, their contact), or None when either is empty."""
+    if not (a.any() and b.any()):
+        return None
+    dist = cv2.distanceTransform((~b).astype(np.uint8), cv2.DIST_L2, 5)
+    ys, xs = np.nonzero(a)
+    d = dist[ys, xs]
+    near = d <= d.min() + 3
+    return np.array([xs[near].mean(), ys[near].mean()], np.float32)
 
 
 def _nearest_end(seg: _Segment, point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -431,6 +496,29 @@ def _inset(end: np.ndarray, other: np.ndarray, seg: _Segment) -> np.ndarray:
     return end + 0.5 * seg.half_width * axis
 
 
+def _drop_implausible_legs(xy: np.ndarray, conf: np.ndarray) -> None:
+    """In place: a leg's knee and ankle are dropped when its thigh or shin is longer than ``LEG_REACH``
+    torsos (neck to that hip) or its knee is not between its hip and ankle (projected on hip -> ankle,
+    beyond ``KNEE_SLACK`` of it): pieces of other parts read as a leg. A leg left out is not invented."""
+    neck = JOINT["neck"]
+    for side in ("left", "right"):
+        hip, knee, ankle = (JOINT[f"{side}_{j}"] for j in ("hip", "knee", "ankle"))
+        if conf[neck] <= 0 or conf[hip] <= 0:
+            continue
+        torso = float(np.linalg.norm(xy[hip] - xy[neck]))
+        thigh = conf[knee] > 0 and np.linalg.norm(xy[knee] - xy[hip]) > LEG_REACH * torso
+        shin = conf[knee] > 0 and conf[ankle] > 0 and np.linalg.norm(xy[ankle] - xy[knee]) > LEG_REACH * torso
+        bent = False
+        if conf[knee] > 0 and conf[ankle] > 0:
+            axis = xy[ankle] - xy[hip]
+            t = float((xy[knee] - xy[hip]) @ axis) / max(float(axis @ axis), 1e-6)
+            bent = not -KNEE_SLACK <= t <= 1 + KNEE_SLACK
+        if thigh or bent:
+            conf[[knee, ankle]] = 0
+        elif shin:
+            conf[ankle] = 0
+
+
 def decode_densepose_parts(rgb: np.ndarray, fps: float = 30.0) -> Poses:
     """One DensePose part visualisation (H, W, 3) uint8 RGB -> a one-frame ``Poses`` (COCO-18 body),
     by ``keypoints_from_parts(densepose_parts(rgb))``."""
@@ -443,16 +531,21 @@ def keypoints_from_parts(parts: np.ndarray, fps: float = 30.0) -> Poses:
 
     Joints come from the part regions: the neck between the shoulders (or where head and torso meet),
     the nose at the head's centre, each elbow and knee where the upper and lower limb parts meet (or
-    between their nearest ends), shoulders and hips at the upper parts' ends nearer the head (arms) or
-    the torso's centre (legs), wrists and ankles where the lower parts meet the hands and feet, or at
-    their far ends; none of these on the image's edge (a limb cut by the frame), and none from a lower limb
-    cut by the frame that shows under ``SLIVER`` of its upper limb's size. Eyes and ears are not decoded
-    (confidence 0).
+    between their nearest ends), shoulders at the upper arms' ends nearer the head, hips where the thighs
+    meet (or come nearest) the torso, wrists and ankles where the lower parts meet the hands and feet, or
+    at their far ends; none of these on the image's edge (a limb cut by the frame), and none from a lower
+    limb cut by the frame that shows under ``SLIVER`` of its upper limb's size (a shin under ``TINY`` of
+    its thigh's anywhere). Left and right leg parts, whose palette colours neighbour each other, go by the
+    majority around each pixel; a leg whose thigh or shin is over ``LEG_REACH`` torsos long, or whose
+    knee is not between hip and ankle, keeps only its hip. Eyes and ears are not decoded (confidence 0).
     """
     height, width = parts.shape[:2]
     xy = np.zeros((NUM_JOINTS, 2), np.float32)
     conf = np.zeros(NUM_JOINTS, np.float32)
     regions = {name: _region(parts, name) for name in DENSEPOSE_REGIONS}
+    for limb in ("upper_leg", "lower_leg", "foot"):
+        left, right = _sides_by_majority(parts, f"left_{limb}", f"right_{limb}")
+        regions[f"left_{limb}"], regions[f"right_{limb}"] = _clean(left), _clean(right)
     # Left and right lower legs and feet have neighbouring palette colours that compression mixes up: each
     # piece goes with the side it is attached to (thigh, then shin).
     for child, parent in (("lower_leg", "upper_leg"), ("foot", "lower_leg")):
@@ -466,8 +559,8 @@ def keypoints_from_parts(parts: np.ndarray, fps: float = 30.0) -> Poses:
         if p is not None:
             xy[JOINT[joint]], conf[JOINT[joint]] = p, 1
 
-    def inside(p: np.ndarray) -> np.ndarray | None:
-        return None if _on_border(p, width, height) else p
+    def inside(p: np.ndarray | None) -> np.ndarray | None:
+        return None if p is None or _on_border(p, width, height) else p
 
     ty, tx = np.nonzero(regions["torso"])
     torso_centre = np.array([tx.mean(), ty.mean()], np.float32)
@@ -483,12 +576,16 @@ def keypoints_from_parts(parts: np.ndarray, fps: float = 30.0) -> Poses:
                 ("upper_arm", "lower_arm", "hand", ("shoulder", "elbow", "wrist"), top),
                 ("upper_leg", "lower_leg", "foot", ("hip", "knee", "ankle"), torso_centre)):
             up_mask, low_mask, end_mask = (regions[f"{side}_{n}"] for n in (upper, lower, extremity))
-            if _touches_border(low_mask) and low_mask.sum() < SLIVER * up_mask.sum():
-                low_mask = np.zeros_like(low_mask)  # a sliver of a limb going on below the frame: no joint in it
+            cut = _touches_border(low_mask)
+            if low_mask.sum() < (SLIVER if cut else TINY) * up_mask.sum() and (cut or root == "hip"):
+                low_mask = np.zeros_like(low_mask)  # a sliver of a limb going on out of the frame: no joint in it
             up, low = _segment(*np.nonzero(up_mask)), _segment(*np.nonzero(low_mask))
             if up is not None:
                 root_end, far = _nearest_end(up, anchor)
-                put(f"{side}_{root}", _inset(root_end, far, up))
+                if root == "hip":  # where the thigh meets the torso; none on the frame's edge
+                    put(f"{side}_{root}", inside(_nearest_part(up_mask, regions["torso"])))
+                else:
+                    put(f"{side}_{root}", _inset(root_end, far, up))
             meet = _contact(up_mask, low_mask) if up is not None and low is not None else None
             if up is not None and low is not None and meet is None:
                 _, a, b = min(((np.linalg.norm(a - b), a, b) for a in up.ends for b in low.ends), key=lambda g: g[0])
@@ -505,6 +602,7 @@ def keypoints_from_parts(parts: np.ndarray, fps: float = 30.0) -> Poses:
     shoulders = [JOINT["left_shoulder"], JOINT["right_shoulder"]]
     if (conf[shoulders] > 0).all():  # the neck as the estimator makes it: between the shoulders
         put("neck", xy[shoulders].mean(0))
+    _drop_implausible_legs(xy, conf)
     xy[conf <= 0] = 0
     return Poses(xy[None], conf[None], width, height, fps)
 

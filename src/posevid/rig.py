@@ -26,6 +26,8 @@ from .skeleton import JOINT, NUM_PARTS
 MARGIN = 2.0  # pixels the mesh reaches past the silhouette (alpha > 0.5), so soft edges are drawn
 TRIANGLES_PER_SCALE = 9.0  # triangle edge ~ body scale / this
 BLEND = 0.7  # skinning weights blend over this many limb radii on each side of a joint
+PINHOLE = 0.03  # of the body scale: the radius of the gaps in the drawn person that are filled
+INNER_SIMPLIFY = 0.025  # of the body scale: how far a cut between parts may leave the labels' pixel staircase
 MIN_PIXELS = 150  # a person covering fewer pixels than this is not rigged
 MIN_HEIGHT = 24.0  # nor one shorter than this (``poses.body_height``, pixels)
 STICK = 0.2  # how strongly the previous frame's depth order holds (body scales of depth, over all ranks)
@@ -104,7 +106,8 @@ class Rig:
         area = max(2.0, 0.5 * (scale / TRIANGLES_PER_SCALE) ** 2)
         n = layers.LOOSE + 1
         codes = labels + n * (1 + body_under) + n * n * (1 + limb_under)
-        tri_mesh, tri_codes = mesh.triangulate(np.where(cregion, codes, -1), area)
+        tri_mesh, tri_codes = mesh.triangulate(np.where(cregion, codes, -1), area,
+                                               simplify_inner=max(1.0, INNER_SIMPLIFY * scale))
         if len(tri_mesh.triangles) == 0:
             raise PosevidError(where, "the person's outline could not be meshed")
         layered = _layered_mesh(tri_mesh, tri_codes % n, (tri_codes // n) % n - 1, tri_codes // (n * n) - 1,
@@ -167,7 +170,7 @@ class Rig:
             a = alpha[box][..., None]
             rgb[box] += (1 - a) * back[..., :3]
             alpha[box] += (1 - a[..., 0]) * back[..., 3]
-        return rgb, alpha
+        return _clean_outline(rgb, alpha, self.scale)
 
     def _sample(self, r: mesh.Raster, level: int, box: tuple[slice, slice]) -> np.ndarray:
         """The atlas read through level ``level`` of a raster within ``box``: (h, w, 4) float32."""
@@ -182,6 +185,33 @@ class Rig:
         ``align_corners=False``): the front-most part at each pixel reads the photo where it came from."""
         r = self.raster(target, levels=1)
         return mesh.grid_from_coords(r.source[0][None], self.height, self.width, background)
+
+
+def _clean_outline(rgb: np.ndarray, alpha: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """The drawn person (premultiplied (H, W, 3), alpha (H, W)) with its outline cleaned.
+
+    Pinholes (pixels under half covered that a closing by a disc of ``PINHOLE`` body scales covers: the
+    photo's background seen between a folded elbow and the torso, left as a white speck inside the body
+    when the arm moves away) take the colour around them and become opaque. Then the hard outline is
+    softened inwards: each pixel beside one under half covered takes at most the mean alpha of its 3x3
+    neighbourhood (RGB scaled alike), so the staircase of a cut edge (a forearm cut out of a jacket of
+    its colour, drawn with solid alpha) gets a one-pixel ramp like the photo's own edges, which the
+    refined alpha keeps soft already and this leaves nearly as they are."""
+    radius = max(1, int(round(PINHOLE * scale)))
+    solid = (alpha > 0.5).astype(np.uint8)
+    closed = cv2.morphologyEx(solid, cv2.MORPH_CLOSE, cv2.getStructuringElement(
+        cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
+    pinhole = (closed > 0) & (solid == 0)
+    if pinhole.any():
+        size = (4 * radius + 1, 4 * radius + 1)
+        weight = cv2.blur(alpha * solid, size)
+        colour = cv2.blur(rgb * solid[..., None], size) / np.maximum(weight, 1e-6)[..., None]
+        rgb[pinhole] = colour[pinhole]
+        alpha[pinhole] = 1.0
+    outline = cv2.dilate((alpha < 0.5).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    soft = np.where(outline, np.minimum(alpha, cv2.blur(alpha, (3, 3))), alpha)
+    ratio = np.where(alpha > 1e-6, soft / np.maximum(alpha, 1e-6), 0.0).astype(np.float32)
+    return rgb * ratio[..., None], soft
 
 
 def _layered_mesh(tri_mesh: mesh.Mesh, part: np.ndarray, body_under: np.ndarray, limb_under: np.ndarray,

@@ -1,0 +1,153 @@
+"""Hands read back from DWPose-style skeleton renders by fitting the drawing to the pixels.
+
+DWPose draws each hand as 20 thin bones (``render.hand_colors()``: hues 18 degrees apart, 2 pixels wide at
+512) and then its 21 points as blue dots (radius 4 at 512) that hide most bones of a hand 20-60 pixels
+across. Neither the dots (all one colour) nor the bone fragments (a few pixels each, many hidden) give the
+points on their own, so the hand is fitted: a soft rendering of the bones and dots, drawn in the renderer's
+order (later bones over earlier ones, dots over all), is matched to each pixel's class (background, dot or
+bone k) by gradient descent, from an open template hand at the wrist pointed at the hand's pixels, in both
+mirror images and three turns; the best fit wins. A weak prior keeps the bone lengths near the template's.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+from .skeleton import HAND_LIMBS
+
+# The median MediaPipe hand of the real clips in shared/data (611 hands), wrist at (0, 0), middle-finger
+# base at (1, 0), thumb on the +y side: an open hand with straight fingers.
+TEMPLATE = np.array([
+    [0.0, 0.0], [0.31, 0.26], [0.66, 0.37], [0.92, 0.39], [1.11, 0.40], [1.01, 0.13], [1.38, 0.15], [1.56, 0.15],
+    [1.72, 0.16], [1.0, 0.0], [1.37, -0.02], [1.56, -0.01], [1.73, 0.01], [0.94, -0.12], [1.30, -0.14],
+    [1.49, -0.13], [1.63, -0.12], [0.83, -0.23], [1.10, -0.23], [1.23, -0.23], [1.34, -0.23]], np.float32)
+IGNORE, BACKGROUND, DOT = -1, 0, 1  # pixel classes; bone k of skeleton.HAND_LIMBS is class 2 + k
+TURNS = (-0.6, -0.3, 0.0, 0.3, 0.6)  # radians either side of the direction to the hand's pixels
+KEEP = 2  # placements that descend
+STEPS = (25, 45)  # gradient steps of the kept placements, then of the best one
+LR = (0.6, 0.05)  # Adam's step size in pixels, first and last
+BONE_WEIGHT = 3.0  # bone pixels are few and say the most: they count this much more than the others
+PRIOR_WEIGHT = 0.05
+SOFTNESS = 0.6  # pixels over which a soft edge goes from 27% to 73%
+
+_A = torch.tensor([a for a, _ in HAND_LIMBS])
+_B = torch.tensor([b for _, b in HAND_LIMBS])
+_TEMPLATE_LENGTHS = torch.from_numpy(np.linalg.norm(TEMPLATE[_B.numpy()] - TEMPLATE[_A.numpy()], axis=1))
+
+
+def _log_probs(points: torch.Tensor, grid: torch.Tensor, radius: float, half_line: float) -> torch.Tensor:
+    """Log-probability of each pixel class under a soft drawing of the hands.
+
+    points: (B, 21, 2) pixels; grid: (N, 2) pixel centres (x, y). Returns (B, N, 22): background, dot,
+    bones 0..19.
+    """
+    gx, gy = grid[None, :, None, 0], grid[None, :, None, 1]  # (1, N, 1)
+    px, py = points[:, None, :, 0], points[:, None, :, 1]  # (B, 1, 21)
+    ax, ay, bx, by = px[..., _A], py[..., _A], px[..., _B], py[..., _B]
+    dx, dy = bx - ax, by - ay
+    rx, ry = gx - ax, gy - ay  # (B, N, 20)
+    t = ((rx * dx + ry * dy) / (dx * dx + dy * dy).clamp_min(1e-6)).clamp(0, 1)
+    dist = ((rx - t * dx) ** 2 + (ry - t * dy) ** 2 + 1e-6).sqrt()
+    line = torch.sigmoid((half_line + 0.5 - dist) / SOFTNESS)
+    clear = torch.flip(torch.cumprod(torch.flip(1 - line, [-1]), -1), [-1])  # bones k.. not over the pixel
+    above = torch.cat([clear[..., 1:], torch.ones_like(clear[..., :1])], -1)
+    bones = line * above
+    each = torch.sigmoid((radius + 0.5 - ((gx - px) ** 2 + (gy - py) ** 2 + 1e-6).sqrt()) / SOFTNESS)
+    dot = 1 - torch.prod(1 - each, -1, keepdim=True)
+    probs = torch.cat([(1 - dot) * clear[..., :1], dot, (1 - dot) * bones], -1)
+    return torch.log(probs.clamp_min(1e-4))
+
+
+def _loss(points: torch.Tensor, grid: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor, scale: float,
+          radius: float, half_line: float) -> torch.Tensor:
+    """(B,) weighted mean negative log-likelihood of the labelled pixels plus the bone-length prior."""
+    logp = _log_probs(points, grid, radius, half_line).gather(-1, labels[None, :, None].expand(len(points), -1, 1))
+    fit = -(logp[..., 0] * weights).sum(-1) / weights.sum()
+    lengths = (points[:, _B] - points[:, _A]).norm(dim=-1)
+    prior = (((lengths - scale * _TEMPLATE_LENGTHS) / scale) ** 2).sum(-1)
+    return fit + PRIOR_WEIGHT * prior
+
+
+def _descend(points: torch.Tensor, steps: int, *args) -> tuple[torch.Tensor, torch.Tensor]:
+    """``steps`` Adam steps (step size ``LR`` pixels, cosine-decayed) on the points (B, 21, 2); returns them
+    and their final losses (B,)."""
+    points = points.clone()
+    mean, var = torch.zeros_like(points), torch.zeros_like(points)
+    for step in range(1, steps + 1):
+        points.requires_grad_(True)
+        (grad,) = torch.autograd.grad(_loss(points, *args).sum(), points)
+        mean.mul_(0.9).add_(0.1 * grad)
+        var.mul_(0.999).add_(0.001 * grad * grad)
+        lr = LR[1] + (LR[0] - LR[1]) * 0.5 * (1 + np.cos(np.pi * (step - 1) / steps))
+        size = lr * (mean / (1 - 0.9 ** step)) / ((var / (1 - 0.999 ** step)).sqrt() + 1e-8)
+        points = (points - size).detach()
+    with torch.no_grad():
+        return points, _loss(points, *args)
+
+
+def _pixels(classes: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the pixels the fit reads: every labelled pixel within two dot radii of the
+    hand's pixels, and every third row and column of the labelled background further out."""
+    evidence = (classes >= DOT).astype(np.uint8)
+    size = 2 * int(np.ceil(2 * radius)) + 1
+    close = cv2.dilate(evidence, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))) > 0
+    sparse = np.zeros_like(close)
+    sparse[::3, ::3] = True
+    return np.nonzero((classes != IGNORE) & (close | sparse))
+
+
+def fit_hand(classes: np.ndarray, wrist: np.ndarray, radius: float, half_line: float) -> tuple[np.ndarray, float]:
+    """The 21 points of one hand drawn in a crop whose pixels have ``classes`` (h, w) int (``IGNORE``,
+    ``BACKGROUND``, ``DOT``, 2 + bone), with its wrist near ``wrist`` (x, y) and dots of ``radius`` and bones
+    of ``half_line`` pixels. Returns (21, 2) float32 crop pixels and the fit's loss (lower is better).
+
+    The template hand is placed in ``len(TURNS)`` turns and both mirror images; the ``KEEP`` that fit
+    best as placed descend ``STEPS[0]`` steps, the best of them ``STEPS[1]`` more.
+    """
+    ys, xs = _pixels(classes, radius)
+    grid = torch.from_numpy(np.stack([xs, ys], 1).astype(np.float32))
+    labels = torch.from_numpy(classes[ys, xs].astype(np.int64))
+    weights = torch.where(labels >= 2, BONE_WEIGHT, 1.0)
+    ey, ex = np.nonzero(classes >= DOT)
+    evidence = np.stack([ex, ey], 1).astype(np.float32)
+    # The hand's own wrist dot: the one nearest the body's wrist (estimators place the two apart).
+    first = evidence[np.argmin(np.linalg.norm(evidence - wrist, axis=1))]
+    inward = evidence.mean(0) - first
+    wrist = first + radius * inward / max(float(np.linalg.norm(inward)), 1e-6)
+    toward = evidence.mean(0) - wrist
+    reach = float(np.linalg.norm(evidence - wrist, axis=1).max())
+    scale = max((reach - radius) / float(np.linalg.norm(TEMPLATE, axis=1).max()), 2 * radius)
+    angle = float(np.arctan2(toward[1], toward[0])) if np.linalg.norm(toward) > 1e-3 else 0.0
+    starts = []
+    for mirror in (1.0, -1.0):
+        for turn in TURNS:
+            c, s = np.cos(angle + turn), np.sin(angle + turn)
+            shape = TEMPLATE * [1.0, mirror] * scale
+            starts.append(wrist + shape @ np.array([[c, s], [-s, c]], np.float32))
+    args = (grid, labels, weights, scale, radius, half_line)
+    points, losses = _descend(torch.from_numpy(np.stack(starts).astype(np.float32)), 0, *args)
+    for steps, keep in zip(STEPS, (KEEP, 1)):
+        points, losses = _descend(points[torch.argsort(losses)[:keep]], steps, *args)
+    best = int(torch.argmin(losses))
+    return points[best].numpy().astype(np.float32), float(losses[best])
+
+
+def hand_classes(hue: np.ndarray, sat: np.ndarray, val: np.ndarray, step: float, tolerance: float) -> np.ndarray:
+    """Pixel classes (``IGNORE``, ``BACKGROUND``, ``DOT``, 2 + bone) of a DWPose-style render from its
+    hue (degrees), saturation (0..1) and value (0..255), (h, w) each: dark pixels are background, saturated
+    bright ones a hand dot (pure blue) or the bone whose hue (``step`` degrees apart) is nearest within
+    ``tolerance``; the rest (dim body limbs, white face dots, blurred edges) are ignored."""
+    out = np.full(hue.shape, IGNORE, np.int8)
+    out[val < 40] = BACKGROUND
+    vivid = (sat >= 0.5) & (val >= 170)
+    bone = np.round(hue / step).astype(np.int64)
+    bone_off = np.abs(hue - bone * step)
+    dot_off = np.abs(hue - 240.0)
+    is_dot = vivid & (dot_off <= tolerance) & (dot_off < bone_off)
+    is_bone = vivid & ~is_dot & (bone_off <= tolerance)
+    out[is_bone] = 2 + bone[is_bone] % len(HAND_LIMBS)
+    out[is_dot] = DOT
+    return out
+
