@@ -101,7 +101,7 @@ def test_clean_plate_fills_known_background_with_texture_not_smears(beach) -> No
 
 def test_clean_plate_by_background_kind() -> None:
     """A textured background (a repeating random tile) is continued by the shift map, close to its truth;
-    a smooth one (a shading ramp) is filled as Navier-Stokes fills it."""
+    a smooth one (a shading ramp) and a busy one (noise) are filled as Navier-Stokes fills them."""
     rng = np.random.default_rng(1)
     tile = cv2.resize(rng.integers(0, 255, (4, 4, 3), dtype=np.uint8), (16, 16), interpolation=cv2.INTER_LINEAR)
     texture = np.tile(tile, (8, 12, 1))  # 128 x 192
@@ -115,7 +115,10 @@ def test_clean_plate_by_background_kind() -> None:
     assert l1[0] < 0.6 * l1[1]
     assert (ours[~inside] == texture[~inside]).all()
     ramp = np.repeat(np.linspace(40, 220, 192, dtype=np.float32)[None, :, None], 128, 0).repeat(3, 2).astype(np.uint8)
-    assert (clean_plate(ramp, hole, grow=0) == cv2.inpaint(ramp, inside.astype(np.uint8), 5, cv2.INPAINT_NS)).all()
+    busy = rng.integers(0, 255, texture.shape, dtype=np.uint8)  # busier than any scene: no pieces pasted
+    for smooth_or_busy in (ramp, busy):
+        want = cv2.inpaint(smooth_or_busy, inside.astype(np.uint8), 5, cv2.INPAINT_NS)
+        assert (clean_plate(smooth_or_busy, hole, grow=0) == want).all()
 
 
 def test_clean_plate_edge_cases() -> None:

@@ -7,12 +7,17 @@ the segmentation's misses, by the kind of background around it:
 
 - a smooth background (a studio wall: little fine detail in the ring around the hole, ``TEXTURED``) takes
   OpenCV's Navier-Stokes inpainting (Bertalmio et al. 2001), which continues its shading smoothly;
-- a textured one (a beach, a street) takes xphoto's shift-map completion (He and Sun 2012, "Statistics of
+- a textured one (a beach) takes xphoto's shift-map completion (He and Sun 2012, "Statistics of
   patch offsets"): the hole is filled with whole pieces of the photo moved by its dominant offsets, so the
   horizon, the waves and the sand run on through it as texture instead of the smeared streaks a
   diffusion fill draws across a large hole. It runs on the hole's surroundings at ``SHIFTMAP_SIDE``
   pixels (its cost grows fast with size), is scaled back up, and a membrane (the mismatch on the hole's
-  rim, spread smoothly inside) hides its seam with the photo.
+  rim, spread smoothly inside) hides its seam with the photo;
+- a busy one (``BUSY``: the night street of ``animatex_ty_woman.jpg``, 14-17 against the beach's
+  2.2-2.7 and the studio walls' 0.3-0.5, at any size) takes Navier-Stokes again: the shift map pasted
+  pieces of the street's passers-by and of her own reflection beside her, and BlazePose's segmenter
+  then lost much of the animated woman (solidity 0.91 -> 0.69 in ``benchmarks/warp_quality.py``'s
+  cross-identity part).
 
 Measured in ``benchmarks/warp_quality.py`` (reconstructing known background: L1, SSIM, ST-LPIPS) and by
 eye on the shared photos. Both run once per photo.
@@ -29,7 +34,9 @@ SHARPEN = 2.0  # the guided filter's matte is steepened this much about 0.5: onl
 GROW = 0.03  # the hole is the person dilated by this share of the person's height (hair, fringes, shoes)
 INPAINT_RADIUS = 5  # pixels around each filled pixel that the inpainting reads
 TEXTURED = 1.0  # mean |grey - its blur| (0-255) in the ring around the hole above which it is textured
+BUSY = 8.0  # and above which it is busy (a night street with passers-by): Navier-Stokes again (docstring)
 RING = 0.08  # width of that ring, of the hole's height
+DETAIL_HEIGHT = 256  # pixels: the hole's height where the detail is measured
 SHIFTMAP_SIDE = 144  # pixels: the longer side the shift-map completion runs at
 SHIFTMAP_MARGIN = 0.25  # of the hole's longer side: the photo around the hole the shift map copies from
 
@@ -74,14 +81,19 @@ def person_hole(alpha: np.ndarray, grow: float = GROW) -> np.ndarray:
 
 
 def _textured(rgb: np.ndarray, hole: np.ndarray) -> bool:
-    """Whether the background in a ring around ``hole`` (``RING`` of its height) has fine detail: mean
-    |grey - its Gaussian blur| above ``TEXTURED``."""
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    detail = np.abs(grey - cv2.GaussianBlur(grey, (0, 0), 1.5))
+    """Whether the background in a ring around ``hole`` (``RING`` of its height) has fine detail, but is
+    not busy: mean |grey - its Gaussian blur| above ``TEXTURED``, not above ``BUSY``, measured with the
+    photo scaled so that the hole is ``DETAIL_HEIGHT`` pixels tall (the same scene gives the same
+    answer at any size)."""
     rows = np.flatnonzero(hole.any(1))
-    radius = max(3, round(RING * (rows[-1] - rows[0] + 1)))
-    ring = cv2.dilate(hole.astype(np.uint8), _disk(radius)).astype(bool) & ~hole
-    return bool(ring.any()) and float(detail[ring].mean()) > TEXTURED
+    factor = DETAIL_HEIGHT / (rows[-1] - rows[0] + 1)
+    size = (max(1, round(hole.shape[1] * factor)), max(1, round(hole.shape[0] * factor)))
+    grey = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    small = cv2.resize(hole.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+    detail = np.abs(grey - cv2.GaussianBlur(grey, (0, 0), 1.5))
+    radius = max(3, round(RING * DETAIL_HEIGHT))
+    ring = cv2.dilate(small, _disk(radius)).astype(bool) & ~small.astype(bool)
+    return bool(ring.any()) and TEXTURED < float(detail[ring].mean()) <= BUSY
 
 
 def _shift_map(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:

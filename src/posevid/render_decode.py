@@ -529,7 +529,8 @@ def keypoints_from_parts(parts: np.ndarray, fps: float = 30.0) -> Poses:
     """A DensePose part index map (H, W) (0 background, 1..24; a visualisation's ``densepose_parts`` or
     an IUV image's first channel) -> a one-frame ``Poses`` (COCO-18 body).
 
-    Joints come from the part regions: the neck between the shoulders (or where head and torso meet),
+    Joints come from the part regions: the neck between the shoulders (or where the torso meets, or comes
+    nearest, the head),
     the nose at the head's centre, each elbow and knee where the upper and lower limb parts meet (or
     between their nearest ends), shoulders at the upper arms' ends nearer the head, hips where the thighs
     meet (or come nearest) the torso, wrists and ankles where the lower parts meet the hands and feet, or
@@ -570,7 +571,7 @@ def keypoints_from_parts(parts: np.ndarray, fps: float = 30.0) -> Poses:
         hy, hx = np.nonzero(head)
         top = np.array([hx.mean(), hy.mean()], np.float32)
         put("nose", top)
-        put("neck", _contact(head, regions["torso"]))
+        put("neck", _nearest_part(regions["torso"], head))  # where the torso meets (or comes nearest) the head
     for side in ("left", "right"):
         for upper, lower, extremity, (root, middle, tip), anchor in (
                 ("upper_arm", "lower_arm", "hand", ("shoulder", "elbow", "wrist"), top),
