@@ -249,7 +249,7 @@ def _real_from_other_starts(model, held: dict, index: dict, judge, blend: int, s
     from posevid.motion_judge import predict
 
     d = model.cfg["data"]
-    keys = ("flip", "balance", "speed", "rotate", "match_phase", "canonical")
+    keys = ("flip", "balance", "speed", "rotate", "match_phase", "match_view", "canonical")
     opts = MotionOptions(labels=model.labels, frames=model.frames, start_mix=1.0, blend=blend,
                          **{k: d[k] for k in keys if k in d})
     arrays = {**held, "test": np.zeros_like(held["test"])}

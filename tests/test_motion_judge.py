@@ -86,6 +86,28 @@ def test_balanced_sampling_and_start_mixing(shared_data: Path) -> None:
     assert np.mean(sizes) == pytest.approx(1, abs=0.02)
 
 
+def test_phase_matching_across_views(shared_data: Path) -> None:
+    """``match_view``: the motion a start pose blends into may come from any camera yaw (the nearest pose
+    wins); without it only from the start pose's own yaw."""
+    from posevid.data.motion import MotionDataset, MotionOptions
+
+    clips = [shared_data / "mocap" / "deepmimic" / f"humanoid3d_{a}.txt" for a in ("run", "walk")]
+    arrays = build_motion_arrays(clips, frames=40, yaws=(0, 10))  # two nearly equal views
+    chosen = {}
+    for view in (False, True):
+        opts = MotionOptions(start_mix=1.0, match_phase=True, match_view=view, canonical=True)
+        ds = MotionDataset(None, "train", frames=32, augment=MotionAugment.from_options(opts, train=True),
+                           arrays=arrays)
+        rng = np.random.default_rng(0)
+        same = np.flatnonzero(ds.yaw == 0)
+        walks = np.flatnonzero(ds.label == 1)
+        picks = [ds._nearest_phase(same, int(rng.choice(walks)), int(rng.choice(same)), int(rng.integers(40)), rng)[0]
+                 for _ in range(40)]
+        assert all(ds.label[p] == 1 for p in picks)  # always the requested action
+        chosen[view] = set(ds.yaw[picks].tolist())
+    assert chosen[False] == {0} and chosen[True] == {0, 10}
+
+
 def test_seam_velocity_finds_jumps() -> None:
     t = np.arange(1 + 3 * 15, dtype=np.float32)
     smooth = np.stack([t, t], -1)[None, :, None] * np.ones((2, 1, 18, 1), np.float32) * 0.01

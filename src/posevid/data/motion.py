@@ -292,9 +292,10 @@ class MotionDataset(Dataset):
 
     def _nearest_phase(self, same_yaw: np.ndarray, index: int, other: int, t: int,
                        rng: np.random.Generator) -> tuple[int, tuple[float, float]]:
-        """The window of ``index``'s action and yaw, and its (speed, first frame), whose first pose is nearest
-        to pose ``t`` of window ``other`` (one of the 3 nearest, at random)."""
-        pool = same_yaw[self.label[same_yaw] == self.label[index]]
+        """The window of ``index``'s action (and yaw, unless ``match_view``), and its (speed, first frame), whose
+        first pose is nearest to pose ``t`` of window ``other`` (one of the 3 nearest, at random)."""
+        pool = self._pools[self.label[index]] if self.augment.match_view else same_yaw[
+            self.label[same_yaw] == self.label[index]]
         speed, _ = self.augment.timing(self.xy.shape[1], self.frames, rng)
         last = int(np.floor(self.xy.shape[1] - 1 - speed * (self.frames - 1) + 1e-6))
         cand = self._shapes[pool, :last + 1]  # (P, S, J, 2)
@@ -344,6 +345,8 @@ class MotionOptions:
                                    "into their own motion", ge=0, le=1)
     blend: int = option(8, "frames over which such a start blends into the motion", ge=1)
     match_phase: bool = option(False, "enter the motion at the frame of that action nearest the start pose")
+    match_view: bool = option(False, "match_phase searches that action's windows of every camera yaw (the start "
+                                     "pose's facing is kept), not only the start pose's yaw")
     canonical: bool = option(False, "scale each window to body chain 1 and centre its first frame "
                                     "(coordinates may leave [-1, 1])")
 

@@ -138,7 +138,9 @@ class MotionAugment:
     random frame of another window of the same camera yaw and blend into their own motion over
     ``blend`` frames (``start_from``); with ``match_phase`` the motion is entered at the frame (among
     that action's windows of the same yaw) whose pose is nearest the start pose, so the continuation is
-    as short as the data allows and follows from the pose (without it: a random frame).
+    as short as the data allows and follows from the pose (without it: a random frame); ``match_view``
+    searches that action's windows of every camera yaw, so the motion also keeps the way the start pose
+    faces (the same yaw only: the body may have to turn round within the blend).
     ``canonical``: scale and centre each window (``canonical``);
     coordinates may then leave [-1, 1] (for ``model.decoder: coords``).
     """
@@ -150,6 +152,7 @@ class MotionAugment:
     start_mix: float = 0.0
     blend: int = 8
     match_phase: bool = False
+    match_view: bool = False
     canonical: bool = False
 
     @classmethod
@@ -161,7 +164,8 @@ class MotionAugment:
         if not 0 < speed[0] <= speed[1]:
             raise ValueError(f"data.speed must be a range [low, high] with 0 < low <= high, got {list(speed)}")
         return cls(balance=opts.balance, speed=speed, rotate=opts.rotate, flip=opts.flip, start_mix=opts.start_mix,
-                   blend=opts.blend, match_phase=opts.match_phase, canonical=opts.canonical)
+                   blend=opts.blend, match_phase=opts.match_phase,
+                   match_view=opts.match_view, canonical=opts.canonical)
 
     def timing(self, stored: int, frames: int, rng: np.random.Generator) -> tuple[float, float]:
         """A random (speed, first frame) for a ``frames``-long view of a ``stored``-frame window."""
