@@ -14,7 +14,8 @@ end), settings, and per size the medians over ``--repeats`` runs of:
 - ``cpu_ms_per_frame_by_stage``: one more run with the threads replaced by inline calls, timed in CPU
   seconds of the process, so the stages add up (``startup``: the model load, the photo's pose, rig and
   clean plate, the estimator graphs: everything outside the per-frame stages);
-plus peak RSS with the driving clip looped 1x and ``--loops`` times (at the first size).
+plus peak RSS with the driving clip looped 1x and ``--loops`` times (at the first size), and a
+``summary`` per size: frames/s in process and as the CLI against the issue's targets (15 at 256, 6 at 512).
 Each run is a fresh subprocess so that its peak RSS (``ru_maxrss``) is its own. CPU per frame is less
 sensitive than wall time to other jobs on a shared machine. ``--against DIR`` (another checkout of
 posevid, e.g. a ``git worktree`` of an older commit) runs that checkout's code the same way, alternating
@@ -42,6 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 SOURCE = REPO / "assets" / "tfexamples_image2.jpeg"
 DRIVING = REPO / "assets" / "tfjs_pose_1.mp4"
 SIZES = (256, 512)
+TARGETS = {256: 15.0, 512: 6.0}  # frames/s end to end (issue 14)
 STAGES = ("decode", "estimate", "retarget", "warp", "encode")
 
 
@@ -190,6 +192,12 @@ def main() -> None:
                         "peak_rss_mib": [first["median"]["peak_rss_mib"], long["peak_rss_mib"]], "ratio": ratio,
                         "within_10_percent": abs(ratio - 1) <= 0.10, "fps_long": long["frames"] / long["seconds"]}
     report["machine"]["load_average_1m_end"] = os.getloadavg()[0]
+    report["summary"] = {size: {  # the issue's targets: 15 frames/s at 256, 6 at 512, end to end
+        "target_fps": TARGETS.get(size), "fps_in_process": entry["median"]["fps_end_to_end"],
+        "fps_cli": entry["cli"]["fps_end_to_end"], "cpu_ms_per_frame_cli": entry["cli"]["cpu_ms_per_frame"],
+        "met_in_process": size in TARGETS and entry["median"]["fps_end_to_end"] >= TARGETS[size],
+        "met_cli": size in TARGETS and entry["cli"]["fps_end_to_end"] >= TARGETS[size]}
+        for size, entry in report["per_size"].items()}
     text = json.dumps(report, indent=2)
     if args.out:
         args.out.write_text(text + "\n")

@@ -125,8 +125,20 @@ def test_cli_extract(shared_data: Path, tmp_path: Path) -> None:
     assert len(poses) == 1 and (poses.conf > 0).sum() >= 17
 
 
+def test_streaming_without_masks_gives_the_same_poses(shared_data: Path, estimator: PoseEstimator) -> None:
+    """The driver's masks go unused: tracking without the segmentation gives the same poses, zero masks."""
+    with open_video(shared_data / "videos/tfjs_pose_1.mp4") as reader:
+        frames = list(itertools.islice(reader, 8))
+    both = list(estimator.stream(frames, fps=30))
+    poses_only = list(estimator.stream(frames, fps=30, masks=False))
+    for (a, mask), (b, none) in zip(both, poses_only, strict=True):
+        assert np.array_equal(a.xy, b.xy) and np.array_equal(a.conf, b.conf) and np.array_equal(a.z, b.z)
+        assert mask.mean() > 0.02 and none.max() == 0
+
+
 def test_mediapipe_loads_without_matplotlib() -> None:
-    """Estimating a pose does not import matplotlib (mediapipe's drawing helpers load on first use)."""
+    """Estimating a pose does not import matplotlib (mediapipe's drawing helpers load on first use);
+    nor does it import mediapipe's Tasks API (audio, text and vision tasks), which posevid does not use."""
     import subprocess
     import sys
 
@@ -134,8 +146,10 @@ def test_mediapipe_loads_without_matplotlib() -> None:
             "from posevid.estimate import PoseEstimator\n"
             "with PoseEstimator() as e: pose, _ = e.image(np.zeros((64, 48, 3), np.uint8))\n"
             "assert 'matplotlib' not in sys.modules and pose.xy.shape == (1, 18, 2)\n"
+            "assert 'mediapipe.tasks.python.vision' not in sys.modules\n"
             "import mediapipe as mp\n"
-            "assert callable(mp.solutions.drawing_utils.draw_landmarks) and 'matplotlib' in sys.modules\n")
+            "assert callable(mp.solutions.drawing_utils.draw_landmarks) and 'matplotlib' in sys.modules\n"
+            "assert mp.tasks.vision.PoseLandmarker and 'mediapipe.tasks.python.vision' in sys.modules\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
 

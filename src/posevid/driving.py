@@ -39,7 +39,7 @@ POSE_SUFFIXES = (".npz", ".json", ".csv", ".bvh", ".txt")
 KIND_FRAMES = 6  # first frames looked at to recognise what a video shows
 ANALYSIS_SIDE = 320  # camera frames are shrunk to this longer side for body pose estimation (speed)
 HANDS_ANALYSIS_SIDE = 720  # ... and to this one when hands are estimated (small in the frame)
-DECODE_AHEAD = 4  # camera frames decoded and shrunk ahead of the pose estimator
+DECODE_AHEAD = 2  # camera frames decoded and shrunk ahead of the pose estimator (memory: full frames)
 FORCE_HINT = "; --force goes on anyway"
 
 # One driving frame: (the frame, or None for pose input; its one-frame pose in driving pixels; the raw
@@ -196,7 +196,7 @@ class Driving:
                 return
             finder = estimator if self.finder is None or self.finder.keypoints != self.keypoints else self.finder
             focus = None if self.keypoints == "face" else self._choose(finder, first[1])
-            stream = estimator.stream(posted(), self.fps, focus=focus)
+            stream = estimator.stream(posted(), self.fps, focus=focus, masks=False)  # the driver's masks go unused
             try:
                 for frame, copy in itertools.chain([first], frames):
                     t0 = time.perf_counter()
