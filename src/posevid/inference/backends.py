@@ -129,7 +129,7 @@ def choose(key: dict[str, Any], candidates: dict[str, Callable[[], Engine]], inp
         if name != best:
             engine.close()
     log.info("backend auto: %s per frame -> %s", ", ".join(f"{n} {s:.3f} s" for n, s in seconds.items()), best)
-    cached[digest] = {"backend": best, "seconds": {n: round(s, 4) for n, s in seconds.items()},
+    cached[digest] = {"backend": best, "seconds": dict(seconds),
                       "threads": key.get("threads"), "when": time.strftime("%Y-%m-%d %H:%M:%S")}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
