@@ -44,7 +44,8 @@ def pck(decoded: Poses, truth: Poses, share: float = 0.05) -> float:
 @pytest.mark.parametrize("style,extras", [("openpose", False), ("openpose", True), ("posevid", False)])
 def test_own_renders_decode_to_the_drawn_poses(dancer: Poses, style: str, extras: bool) -> None:
     drawn = dancer if extras else dancer.body_only()
-    decoded = Poses.concat([decode_skeleton(pose_image(drawn, t, style=style)) for t in range(len(drawn))])
+    decoded = Poses.concat([decode_skeleton(pose_image(drawn, t, style=style), hands=extras)
+                            for t in range(len(drawn))])
     score = pck(decoded, dancer)
     print(f"PCK@0.05 {style} {'with' if extras else 'without'} hands and face: {score:.3f}")
     assert score >= 0.95
@@ -86,7 +87,8 @@ def test_an_mp4_of_a_render_still_decodes(dancer: Poses, tmp_path: Path) -> None
 
 def test_animateanyone_renders_decode_frame_by_frame(shared_data: Path) -> None:
     with open_video(shared_data / "pose_renders/animateanyone_anyone-video-2_kps.mp4") as reader:
-        decoded = Poses.concat([decode_skeleton(rgb, reader.fps) for _, rgb in zip(range(40), reader)])
+        decoded = Poses.concat([decode_skeleton(rgb, reader.fps, hands=False)  # body, as `--keypoints body`
+                                 for _, rgb in zip(range(40), reader)])
     assert (decoded.width, decoded.height, decoded.fps) == (512, 768, 30.0)
     assert (body_height(decoded) > 0).all() and (decoded.conf > 0).sum(1).min() >= 16
     changes = []
