@@ -20,6 +20,13 @@ T = TypeVar("T")
 _END = object()
 
 
+def _close(items: Iterator) -> None:
+    """Close ``items`` if it can be closed (a generator, a reader); plain iterators have nothing to close."""
+    close = getattr(items, "close", None)
+    if close is not None:
+        close()
+
+
 class _Failure:
     def __init__(self, error: BaseException):
         self.error = error
@@ -50,9 +57,7 @@ class Prefetch(Generic[T]):
                     if self._stop.is_set():
                         return
             finally:
-                close = getattr(items, "close", None)
-                if close is not None:
-                    close()
+                _close(items)
             self._put(_END)
         except BaseException as err:  # handed to the consumer, raised there
             self._put(_Failure(err))
@@ -95,6 +100,4 @@ class Inline(Generic[T]):
 
     def close(self) -> None:
         """Close ``make()``'s iterator."""
-        close = getattr(self._items, "close", None)
-        if close is not None:
-            close()
+        _close(self._items)
