@@ -691,11 +691,12 @@ def _enclosed_by_hand(labels: np.ndarray, p: int, zone: np.ndarray, scale: float
 def stray_skin(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.ndarray, radii: np.ndarray,
                scale: float, tolerance: float = 30.0) -> tuple[np.ndarray, np.ndarray]:
     """Two (H, W) bool: body pixels (torso, loose cloth, thighs) of skin colour past a wrist, where its hand
-    would be (within 2 hand widths of the hand's axis): pieces of skin lying by the hand
-    (``_skin_on_clothes``: hands tucked under folded arms, fingers on the jeans apart from their hand) and
-    skin within 2 pixels of the hand (its blurred edge), which the body would otherwise keep, and spread
-    into its fills, when the arms move; and the 2-pixel rim of body pixels around them and around the hand
-    there (where skin and cloth blur together), which the fills should not copy either. A bare midriff or
+    would be (within 2 hand widths of the hand's axis), in pieces lying by the hand (``_skin_on_clothes``:
+    hands tucked under folded arms, fingers on the jeans apart from their hand) and within 2 pixels of the
+    hand where the part there has no skin colour of its own, which the body would otherwise keep, and
+    spread into its fills, when the arms move; and the 2-pixel rim of body pixels around them and of
+    clothes around the hand there (where skin and cloth blur together), which the fills should not copy
+    either. A bare midriff or
     neckline beside the hands is not past a wrist, a bare thigh's own colours are skin."""
     lab = cv2.cvtColor(np.ascontiguousarray(rgb, np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
     skin = _skin(lab, xy, scale)
@@ -708,12 +709,17 @@ def stray_skin(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.nda
         if zone is None:
             continue
         found = _skin_on_clothes(lab, labels, zone, skin, tolerance)
-        hugging = _hand_rim(labels, p, zone)  # the hand's own blurred edge, skin-coloured ones go too
-        hugging_skin = np.zeros_like(hugging)
-        hugging_skin[hugging] = _colour_distance(lab[hugging], skin) < tolerance
-        found |= hugging_skin
+        # the hand's blurred edge: skin there goes too where the part under it is clothed all round (not a
+        # bare thigh, whose skin the fills may copy); the rest of it is not copied into the fills
+        hugging = _hand_rim(labels, p, zone)
+        skin_like = np.zeros_like(hugging)
+        skin_like[hugging] = _colour_distance(lab[hugging], skin) < tolerance
+        for q in _CLOTHED:
+            own = _palette(lab[(labels == q) & ~zone])
+            if own is not None and _colour_distance(own, skin).min() >= tolerance:
+                found |= skin_like & (labels == q)
         out |= found
         around = (cv2.dilate(found.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & zone
-        rim |= (hugging | around) & ~found
+        rim |= ((hugging & ~skin_like) | around) & ~found
     rim &= np.isin(labels, _CLOTHED)
     return out, rim
