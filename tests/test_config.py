@@ -16,7 +16,7 @@ from posevid.checkpoints import load_method, save_checkpoint
 from posevid.cli import app
 from posevid.config import TrainOptions, load_config, resolve_config
 from posevid.errors import PosevidError
-from posevid.methods.registry import builtin_names, method_class, method_names
+from posevid.methods.registry import builtin_names, method_class, method_names, method_spec
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((REPO / "configs").glob("*/*.yaml"))
@@ -93,6 +93,23 @@ def test_registry_finds_every_builtin_method_by_its_folder() -> None:
     assert set(method_names()) >= names
     with pytest.raises(KeyError, match="did you mean 'pg2'"):
         method_class("pg3")
+    for name in names:  # each class declares what its spec does
+        spec = method_spec(name)
+        assert issubclass(method_class(name), spec) and method_class(name).capabilities == spec.capabilities
+
+
+def test_the_command_line_and_method_specs_import_no_torch() -> None:
+    """``posevid animate``'s options (every method's hooks) and the warp method's spec come without torch."""
+    code = ("import sys, click\nfrom typer.main import get_command\nfrom posevid.cli import app\n"
+            "root = get_command(app)\nroot.get_command(click.Context(root), 'animate')\n"
+            "from posevid.methods.registry import method_spec, method_specs\n"
+            "assert not method_spec('warp').capabilities.trains and len(method_specs()) >= 8\n"
+            "assert method_spec('warp').animator_options({'seed': 1}) == {}\n"
+            "print(sorted(m for m in ('torch', 'cv2', 'mediapipe') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={"PYTHONPATH": str(REPO / "src"), "PATH": ""})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def _forged_checkpoint(path: Path, cfg: dict) -> Path:

@@ -1,7 +1,7 @@
 """The ``posevid`` command line: a thin layer over the Python API.
 
 Heavy modules are imported inside each command so that core commands stay fast. Methods add their own
-options and subcommands through ``Method.modify_commandline_options`` (``cli_hooks``); this module names
+options and subcommands through their specs' ``modify_commandline_options`` (``cli_hooks``); this module names
 no method. A ``PosevidError`` is printed as one line (exit code 2); anything else is a bug and keeps its
 traceback.
 """

@@ -144,22 +144,22 @@ def load_model(method: str | None, checkpoint: str | Path | None, backend: str =
     model (``.onnx``, ``.xml``).
     """
     from .devices import resolve_device
-    from .methods.registry import method_class
+    from .methods.registry import method_class, method_spec
 
     dev = resolve_device(device)
 
     if checkpoint is None:
         name = method or DEFAULT_METHOD
         try:
-            cls = method_class(name)
+            spec = method_spec(name)
         except KeyError as err:
             raise PosevidError(f"method {name}", str(err.args[0])) from None
-        if cls.capabilities.trains:
+        if spec.capabilities.trains:
             raise PosevidError(f"method {name}", f"needs --checkpoint (a trained model); only "
                                                  f"'{DEFAULT_METHOD}' works without")
-        if not cls.capabilities.animates:
+        if not spec.capabilities.animates:
             raise PosevidError(f"method {name}", "does not animate a photo")
-        return cls({"method": name}).to(dev), None
+        return method_class(name)({"method": name}).to(dev), None
     from . import inference
 
     if inference.is_exported(checkpoint):

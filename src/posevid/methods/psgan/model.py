@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -34,11 +34,9 @@ from ...options import option
 from ...poses import Poses
 from ...skeleton import NUM_JOINTS
 from ...tensors import image_to_tensor
-from ..base import Animator, Capabilities, Method, register
+from ..base import Animator, Method, register
 from .nets import CoordDecoder, CoordSequenceDiscriminator, PoseBank, body_size, box_center
-
-if TYPE_CHECKING:
-    from ...cli_hooks import CommandLine
+from .spec import PSGANSpec
 
 FILL = 0.5  # the body chain spans this fraction of the normalised square (``mocap.fit``)
 
@@ -248,13 +246,12 @@ class PSGANOptions:
 
 
 @register("psgan")
-class PSGAN(Method):
+class PSGAN(PSGANSpec, Method):
     """Pose Sequence GAN. Batches come from the motion dataset: ``xy (B, T, 18, 2)`` in [-1, 1],
     ``conf (B, T, 18)``, ``label (B,)``. ``generate`` samples sequences; ``motion`` (the contract of a
     method that ``generates_motion``) and ``motion.generate_motion`` wrap it. Its animator draws the
     target poses as stick figures (it has no appearance model)."""
 
-    capabilities = Capabilities(trains=True, animates=True, generates_motion=True)
     Options = PSGANOptions
     opts: PSGANOptions
     data_kind = "motion"
@@ -295,13 +292,6 @@ class PSGAN(Method):
         from .motion import generate_motion
 
         return generate_motion(self, action, start, frames, seed)
-
-    @classmethod
-    def modify_commandline_options(cls, cli: CommandLine) -> None:
-        """``posevid motion generate`` and ``posevid motion sample``."""
-        from .cli import add_commands
-
-        add_commands(cli)
 
     def _discriminate(self, xy: Tensor, conf: Tensor, init_maps: Tensor, init_xy: Tensor,
                       label: Tensor) -> tuple[list[Tensor], Tensor]:

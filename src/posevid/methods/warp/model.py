@@ -24,7 +24,8 @@ from ...facewarp import FaceRig
 from ...plate import clean_plate, refine_alpha
 from ...poses import Poses
 from ...rig import Rig
-from ..base import Animator, Capabilities, Method, NoOptions, register
+from ..base import Animator, Method, NoOptions, register
+from .spec import WarpSpec
 
 
 class WarpAnimator(Animator):
@@ -78,10 +79,9 @@ class WarpAnimator(Animator):
 
 
 @register("warp")
-class WarpMethod(Method):
+class WarpMethod(WarpSpec, Method):
     """Untrained baseline: the photo's person as a skinned, layered mesh posed by each target."""
 
-    capabilities = Capabilities(trains=False, animates=True, faces=True)
     Options = NoOptions
 
     def __init__(self, cfg: dict[str, Any] | None = None):
