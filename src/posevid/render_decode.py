@@ -206,11 +206,12 @@ def _assemble(oriented: dict[int, tuple[np.ndarray, np.ndarray]], segments: dict
     return xy, conf, on_dot
 
 
-def decode_skeleton(rgb: np.ndarray, fps: float = 30.0, hands: bool = True) -> Poses:
+def decode_skeleton(rgb: np.ndarray, fps: float = 30.0, hands: bool = False) -> Poses:
     """One OpenPose / DWPose-style skeleton render (H, W, 3) uint8 RGB -> a one-frame ``Poses``.
 
-    Body joints (COCO-18) from the limb colours and joint dots; with ``hands``, both hands (21 points
-    each) from the bone colours near each wrist when the render has them. Decoded points have
+    Body joints (COCO-18) from the limb colours and joint dots; with ``hands`` (off by default, as the
+    CLI's ``--keypoints body``: fitting hands takes most of the time), both hands (21 points each) from
+    the bone colours and dots near each wrist when the render has them. Decoded points have
     confidence 1, the rest 0. Works on full-brightness (posevid, thin OpenPose) and 60%-brightness
     (ControlNet / DWPose) limbs.
     """
