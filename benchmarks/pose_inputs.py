@@ -20,6 +20,7 @@ Run: ``python -m benchmarks.pose_inputs [--clips N] [--renders animateanyone den
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -87,14 +88,14 @@ def round_trip(poses, folder: Path) -> dict:
         truth = drawn if extras else drawn.body_only()
         frames = [pose_image(truth, t, style=style) for t in range(len(truth))]
         start = time.perf_counter()
-        direct = Poses.concat([decode_skeleton(f) for f in frames])
+        direct = Poses.concat([decode_skeleton(f, hands=extras) for f in frames])
         seconds = (time.perf_counter() - start) / len(frames)
         video = folder / "render.mp4"
         with VideoWriter(video, poses.fps) as writer:
             for f in frames:
                 writer.write(f)
         with open_video(video) as reader:
-            stored = Poses.concat([decode_skeleton(f) for f in reader])
+            stored = Poses.concat([decode_skeleton(f, hands=extras) for f in reader])
         scores = dict(zip(("pck_body", "pck_hands", "pck_hands_by_hand_size"), pck(direct, truth)))
         scores |= {f"{k}_mp4": v for k, v in zip(scores, pck(stored, truth))}
         out[f"{style}{'+hands+face' if extras else ''}"] = {
@@ -206,7 +207,7 @@ def main() -> None:
     result["skeleton_round_trip"] = trips
     result["animateanyone"] = {}
     for path in sorted((DATA / "pose_renders").glob("animateanyone_*_kps.mp4")) * ("animateanyone" in args.renders):
-        poses, seconds = decode_video(path, decode_skeleton)
+        poses, seconds = decode_video(path, functools.partial(decode_skeleton, hands=True))
         result["animateanyone"][path.name] = {**steadiness(poses), "s_per_frame": round(seconds, 4)}
     result["densepose"] = {}
     for path in sorted((DATA / "pose_renders").glob("magicanimate_densepose_*.mp4")) * ("densepose" in args.renders):

@@ -16,7 +16,7 @@ from posevid.checkpoints import load_method, save_checkpoint
 from posevid.cli import app
 from posevid.config import TrainOptions, load_config, resolve_config
 from posevid.errors import PosevidError
-from posevid.methods.registry import builtin_names, method_class, method_names
+from posevid.methods.registry import builtin_names, method_class, method_names, method_spec
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((REPO / "configs").glob("*/*.yaml"))
@@ -93,6 +93,40 @@ def test_registry_finds_every_builtin_method_by_its_folder() -> None:
     assert set(method_names()) >= names
     with pytest.raises(KeyError, match="did you mean 'pg2'"):
         method_class("pg3")
+    for name in names:  # each class declares what its spec does
+        spec = method_spec(name)
+        assert issubclass(method_class(name), spec) and method_class(name).capabilities == spec.capabilities
+
+
+def test_the_command_line_and_method_specs_import_no_torch() -> None:
+    """``posevid animate``'s options (every method's hooks) and the warp method's spec come without torch."""
+    code = ("import sys, click\nfrom typer.main import get_command\nfrom posevid.cli import app\n"
+            "root = get_command(app)\nroot.get_command(click.Context(root), 'animate')\n"
+            "from posevid.methods.registry import method_spec, method_specs\n"
+            "assert not method_spec('warp').capabilities.trains and len(method_specs()) >= 8\n"
+            "assert method_spec('warp').animator_options({'seed': 1}) == {}\n"
+            "print(sorted(m for m in ('torch', 'cv2', 'mediapipe') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={"PYTHONPATH": str(REPO / "src"), "PATH": ""})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_animating_with_the_warp_method_imports_no_torch(tmp_path: Path) -> None:
+    """``posevid animate PHOTO POSES`` with the default (weightless) method: torch is never imported."""
+    from posevid.estimate import first_pose
+    from posevid.posefiles import write_poses
+    from posevid.poses import Poses
+
+    photo = REPO / "assets/tfexamples_image2.jpeg"
+    write_poses(tmp_path / "two.npz", Poses.concat([first_pose(photo)] * 2))
+    code = ("import atexit, sys\natexit.register(lambda: print('torch' in sys.modules))\n"
+            "from posevid.cli import main\nmain()")
+    args = ["animate", str(photo), str(tmp_path / "two.npz"), "--size", "64", "-o", str(tmp_path / "a.gif")]
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120,
+                          env={"PYTHONPATH": str(REPO / "src"), "PATH": "", "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "a.gif").is_file() and done.stdout.strip().splitlines()[-1] == "False", done.stdout
 
 
 def _forged_checkpoint(path: Path, cfg: dict) -> Path:

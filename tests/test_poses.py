@@ -13,7 +13,17 @@ import pytest
 from conftest import add_hands_and_face
 from posevid.errors import PosevidError
 from posevid.posefiles import COCO17_NAMES
-from posevid.poses import Poses, SequenceCheck, bbox, body_height, check_sequence, fill_gaps, retarget, smooth
+from posevid.poses import (
+    Poses,
+    SequenceCheck,
+    bbox,
+    body_height,
+    check_sequence,
+    fill_gaps,
+    foreshortening,
+    retarget,
+    smooth,
+)
 from posevid.skeleton import DRAWN_LIMBS, joint_values_to_coco18, to_coco18
 
 
@@ -116,7 +126,9 @@ def test_retarget_pose_takes_the_driving_directions_and_the_photo_lengths(shared
     assert (out.conf > 0).all()
     d, o, s = _bones(driving), _bones(out), _bones(source)[0]
     length = lambda v: np.linalg.norm(v, axis=-1)  # noqa: E731
-    np.testing.assert_allclose(length(o), np.broadcast_to(length(s), length(o).shape), rtol=1e-4, atol=1e-3)
+    share = foreshortening(driving.xy, driving.conf, 0)
+    np.testing.assert_allclose(length(o), length(s) * share, rtol=1e-4, atol=1e-3)
+    assert (share <= 1).all() and np.median(share) > 0.9  # a dancer facing the camera: little foreshortening
     body = [i for i, bone in enumerate(DRAWN_LIMBS) if bone not in {(0, 14), (14, 16), (0, 15), (15, 17)}]
     cos = (o * d).sum(-1) / (length(o) * length(d))
     assert cos[:, body].min() > 1 - 1e-5  # every body bone points where the driving bone points
@@ -131,6 +143,22 @@ def test_retarget_pose_takes_the_driving_directions_and_the_photo_lengths(shared
     forearm = lambda v: v[:, 3] / np.linalg.norm(v[:, 3], axis=-1, keepdims=True)  # noqa: E731  right elbow-wrist
     bones = _bones(retarget(driving, source, "bones"))
     assert (forearm(bones)[0] * forearm(d)[0]).sum() < 0.5 < (forearm(o)[0] * forearm(d)[0]).sum()
+
+
+def test_retarget_pose_shortens_the_thighs_of_a_crouch(shared_data: Path) -> None:
+    """The squatting driver's thighs point at the camera: the photo's thighs shrink as hers do in 2D (the
+    same when streamed frame by frame), and stand at full length when she stands."""
+    driving, source = squats(shared_data), photo_truth(shared_data, 0)
+    out = retarget(driving, source)
+    thighs = [DRAWN_LIMBS.index((8, 9)), DRAWN_LIMBS.index((11, 12))]
+    d, o, s = (np.linalg.norm(_bones(p)[:, thighs], axis=-1) for p in (driving, out, source))
+    crouch = int(np.argmin(d.sum(1)))
+    assert (d[crouch] < 0.7 * d[0]).all()  # the driver's 2D thighs at the deepest squat
+    np.testing.assert_allclose(o[0], s[0], rtol=1e-4)  # standing: the photo's own thighs
+    assert (o[crouch] < 0.8 * s[0]).all()
+    assert np.allclose(o[crouch] / s[0], d[crouch] / d[0], atol=0.1)
+    streamed = retarget(Poses.concat([driving[0], driving[0], driving[crouch]]), source)[2]  # as animate streams
+    np.testing.assert_allclose(np.linalg.norm(_bones(streamed)[0, thighs], axis=-1), o[crouch], rtol=1e-4)
 
 
 def _bones(poses: Poses) -> np.ndarray:

@@ -67,13 +67,12 @@ def test_dwpose_hands_are_fitted_under_their_dots(dancer: Poses) -> None:
     # Hands about 20 pixels across whose blue dots (radius 4.5) hide nearly every bone.
     frames = [t for t in range(len(dancer)) if (dancer.hand_conf[t, :, 0] > 0.1).any()][:10]
     truth = dancer[np.array(frames)]
-    decoded = Poses.concat([decode_skeleton(pose_image(truth, t)) for t in range(len(truth))])
+    decoded = Poses.concat([decode_skeleton(pose_image(truth, t), hands=True) for t in range(len(truth))])
     by_body, by_hand = hand_errors(decoded, truth)
     print(f"hands: PCK@0.05 body {np.mean(by_body <= 0.05):.3f}, PCK@0.2 hand size {np.mean(by_hand <= 0.2):.3f}")
     assert np.isfinite(by_body).reshape(-1, 21).all(1).mean() >= 0.9  # nearly every drawn hand is decoded
     assert np.mean(by_body <= 0.05) >= 0.8 and np.mean(by_hand <= 0.2) >= 0.5
-    body_only = decode_skeleton(pose_image(truth, 0), hands=False)
-    assert not body_only.has_hands
+    assert not decode_skeleton(pose_image(truth, 0)).has_hands  # bodies only unless asked, as `--keypoints body`
 
 
 def test_an_mp4_of_a_render_still_decodes(dancer: Poses, tmp_path: Path) -> None:
@@ -81,7 +80,7 @@ def test_an_mp4_of_a_render_still_decodes(dancer: Poses, tmp_path: Path) -> None
         for t in range(len(dancer)):
             writer.write(pose_image(dancer.body_only(), t))
     with open_video(tmp_path / "kps.mp4") as reader:
-        decoded = Poses.concat([decode_skeleton(rgb) for rgb in reader])
+        decoded = Poses.concat([decode_skeleton(rgb, hands=False) for rgb in reader])
     assert pck(decoded, dancer) >= 0.95
 
 

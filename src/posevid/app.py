@@ -364,9 +364,9 @@ def _model_update(found: list[Checkpoint], method: str, where: str, selected: st
     """The checkpoint dropdown for ``method``: the checkpoints of that method, ``selected`` or the first chosen."""
     import gradio as gr
 
-    from .methods.registry import method_class
+    from .methods.registry import method_spec
 
-    if not method_class(method).capabilities.trains:
+    if not method_spec(method).capabilities.trains:
         return gr.update(choices=[], value=None, interactive=False, info=f"{method} needs no trained model")
     options = [(c.label, c.path) for c in found if c.method == method]
     paths = [p for _, p in options]
@@ -422,12 +422,12 @@ def build(checkpoints: str | Path | None = "runs", device: str | None = None) ->
     Queue and launch it, or use ``serve``."""
     import gradio as gr
 
-    from .methods.registry import method_class, method_classes
+    from .methods.registry import method_spec, method_specs
     from .pipeline import DEFAULT_METHOD
 
     work = Workspace()
     where = f"'{checkpoints}'" if checkpoints else "no folder"
-    methods = [cls.name for cls in method_classes() if cls.capabilities.animates]
+    methods = [spec.name for spec in method_specs() if spec.capabilities.animates]
     with gr.Blocks(title="posevid: animate a photo", analytics_enabled=False,
                    delete_cache=(CACHE_SECONDS // 6, CACHE_SECONDS)) as demo:
         gr.Markdown("# posevid: animate a photo\nThe person in the photo moves like the person in the driving "
@@ -515,7 +515,7 @@ def build(checkpoints: str | Path | None = "runs", device: str | None = None) ->
                    photo_view: None, driving_view: None}
             use_action = kind_name == ACTION
             try:
-                trains = method_class(method_name).capabilities.trains
+                trains = method_spec(method_name).capabilities.trains
                 if not trains:
                     ckpt = None
                 elif not ckpt:

@@ -1,4 +1,4 @@
-"""What a method adds to the ``posevid`` command line, through ``Method.modify_commandline_options(cli)``
+"""What a method adds to the ``posevid`` command line, through ``MethodSpec.modify_commandline_options(cli)``
 (as pix2pix's ``modify_commandline_options``): options of ``posevid animate`` and its own subcommands.
 
 ``cli.command(function, name=None, group=None)`` adds a typer-style function (parameters annotated with
@@ -30,7 +30,7 @@ OPTIONS_KEY = "posevid.method_options"  # click.Context.meta key: {method name: 
 
 
 class CommandLine:
-    """The command line as one method's hook sees it (``owner``: that method's class)."""
+    """The command line as one method's hook sees it (``owner``: that method's spec)."""
 
     def __init__(self, root: click.Group, owner: type):
         self.root, self.owner = root, owner
@@ -98,7 +98,7 @@ def given_method_options(ctx: click.Context, seed: int) -> tuple[str, dict[str, 
     ``posevid animate`` (``seed`` is its ``--seed``), or None; ``PosevidError`` when they belong to
     several methods."""
     from .errors import PosevidError
-    from .methods.registry import method_class
+    from .methods.registry import method_spec
 
     given = ctx.meta.get(OPTIONS_KEY) or {}
     if not given:
@@ -106,17 +106,18 @@ def given_method_options(ctx: click.Context, seed: int) -> tuple[str, dict[str, 
     if len(given) > 1:
         raise PosevidError("animate", f"options of several methods given together ({', '.join(sorted(given))})")
     (name, values), = given.items()
-    return name, method_class(name).animator_options({**values, "seed": seed})
+    return name, method_spec(name).animator_options({**values, "seed": seed})
 
 
 def apply_hooks(root: click.Group) -> None:
-    """Call ``modify_commandline_options`` of every usable method on ``root``. A third-party method that
-    cannot be imported is named in one line on stderr and skipped, so that it cannot break the CLI."""
-    from .methods.registry import method_class, method_names
+    """Call ``modify_commandline_options`` of every usable method's spec on ``root`` (no method's networks
+    are imported). A third-party method that cannot be imported is named in one line on stderr and skipped,
+    so that it cannot break the CLI."""
+    from .methods.registry import method_names, method_spec
 
     for name in method_names():
         try:
-            cls = method_class(name)
+            cls = method_spec(name)
         except KeyError as err:
             print(f"posevid: warning: {err.args[0]}", file=sys.stderr)
             continue

@@ -298,7 +298,9 @@ def retarget(driving: Poses, source: Poses, mode: str = DEFAULT_RETARGET, still:
     The reference is the first driving frame with a person in it; ``scale`` is the ratio of body sizes
     (``body_height``, the source's over the driver's median).
     ``pose`` (default): the source's person takes the driving pose: each bone (``skeleton.DRAWN_LIMBS``,
-    from the neck outwards) points where the driving bone points and keeps the source's length; the neck
+    from the neck outwards) points where the driving bone points, with the source's length shortened as
+    the driver's bone is foreshortened (``foreshortening``: a crouching driver's thighs, an arm pointed at
+    the camera); the neck
     starts at the source's and moves by the driver's neck displacement since the reference, times
     ``scale``; the face (nose, eyes, ears) keeps the source's shape, turned with the neck-nose bone. The
     source's proportions and place are kept and its own pose is forgotten.
@@ -344,7 +346,7 @@ def retarget(driving: Poses, source: Poses, mode: str = DEFAULT_RETARGET, still:
         if mode == "bones":
             xy = _turn_bones(xy, conf, d_xy, d_c, first, s_xy, s_c)
         elif mode == "pose":
-            xy = _take_pose(xy, conf, d_xy, d_c, s_xy, s_c)
+            xy = _take_pose(xy, conf, d_xy, d_c, s_xy, s_c, foreshortening(d_xy, d_c, first))
     still = outside_photo(src)[0] if still is None else np.asarray(still, bool)
     xy = np.where(still[None, :, None], s_xy, xy)
     conf = np.where(still[None], s_c, conf)
@@ -390,15 +392,40 @@ def outside_photo(poses: Poses) -> np.ndarray:
 _FACE_BONES = frozenset({(0, 14), (14, 16), (0, 15), (15, 17)})
 
 
+def foreshortening(d_xy: np.ndarray, d_c: np.ndarray, first: int) -> np.ndarray:
+    """(T, len(DRAWN_LIMBS)) float share in (0, 1] of its full length that each driving bone shows in 2D
+    (d_xy (T, 18, 2), d_c (T, 18); frame ``first`` is the reference).
+
+    Each bone's 2D length is taken relative to its length in the reference frame, divided by the frame's
+    change of body scale (the median of that ratio over the body bones, so that a driver walking towards
+    or away from the camera foreshortens nothing) and capped at 1: a crouching driver's thighs, which
+    point at the camera, come out at the share of the standing thighs they show. Bones without a measure
+    in the frame or the reference, and the face's bones, get 1. (BlazePose's depth is not used: on the
+    squats clip it gives a standing driver's shins 0.8 and shoulders 0.4.)
+    """
+    lengths = np.stack([np.linalg.norm(d_xy[:, c] - d_xy[:, p], axis=-1) for p, c in DRAWN_LIMBS], 1)
+    seen = np.stack([(d_c[:, p] > 0) & (d_c[:, c] > 0) for p, c in DRAWN_LIMBS], 1)
+    seen &= seen[first] & (lengths[first] > 1e-6)
+    seen[:, [k for k, bone in enumerate(DRAWN_LIMBS) if bone in _FACE_BONES]] = False
+    ratio = np.where(seen, lengths / np.maximum(lengths[first], 1e-6), np.nan)
+    any_seen = seen.any(1)
+    scale = np.ones(len(d_xy))
+    if any_seen.any():
+        scale[any_seen] = np.nanmedian(ratio[any_seen], axis=1)
+    share = np.where(seen, ratio / np.maximum(scale, 1e-6)[:, None], 1.0)
+    return np.clip(share, 1e-3, 1.0)
+
+
 def _take_pose(rel: np.ndarray, conf: np.ndarray, d_xy: np.ndarray, d_c: np.ndarray, s_xy: np.ndarray,
-               s_c: np.ndarray) -> np.ndarray:
+               s_c: np.ndarray, share: np.ndarray) -> np.ndarray:
     """``retarget``'s pose mode: (T, 18, 2) relative-mode joints -> joints whose bones point as the
-    driving bones (d_xy (T, 18, 2), d_c (T, 18)) do, with the source's lengths (s_xy (18, 2), s_c (18,)).
+    driving bones (d_xy (T, 18, 2), d_c (T, 18)) do, with the source's lengths (s_xy (18, 2), s_c (18,))
+    times the driver's ``share`` (T, len(DRAWN_LIMBS)) (``foreshortening``).
     The face keeps the source's shape, turned with the neck-nose bone (a face seen in profile in the photo
     stays a profile; the driver's frontal face would crumple it)."""
     out = rel.copy()
     head_turn = np.zeros(len(rel))
-    for p, c in DRAWN_LIMBS:
+    for k, (p, c) in enumerate(DRAWN_LIMBS):
         src_bone = s_xy[c] - s_xy[p]
         if (p, c) in _FACE_BONES:
             cos, sin = np.cos(head_turn), np.sin(head_turn)
@@ -408,7 +435,7 @@ def _take_pose(rel: np.ndarray, conf: np.ndarray, d_xy: np.ndarray, d_c: np.ndar
             v = d_xy[:, c] - d_xy[:, p]
             norm = np.linalg.norm(v, axis=-1)
             ok = (d_c[:, p] > 0) & (d_c[:, c] > 0) & (conf[:, p] > 0) & (conf[:, c] > 0) & (norm > 1e-6)
-            bone = v / np.maximum(norm, 1e-6)[:, None] * float(np.linalg.norm(src_bone))
+            bone = v / np.maximum(norm, 1e-6)[:, None] * (float(np.linalg.norm(src_bone)) * share[:, k])[:, None]
         ok &= bool(s_c[p] > 0 and s_c[c] > 0)
         follow = rel[:, c] + (out[:, p] - rel[:, p])  # no measure: keep the offset from the parent
         out[:, c] = np.where(ok[:, None], out[:, p] + bone, follow)

@@ -18,7 +18,6 @@ import cv2
 import numpy as np
 
 from .densepose import NUM_IUV_PARTS
-from .hand_fit import BACKGROUND, DOT, IGNORE, fit_hand, hand_classes
 from .poses import Poses
 from .skeleton import DRAWN_LIMBS, HAND_LIMBS, HAND_POINTS, JOINT, NUM_JOINTS
 
@@ -207,11 +206,12 @@ def _assemble(oriented: dict[int, tuple[np.ndarray, np.ndarray]], segments: dict
     return xy, conf, on_dot
 
 
-def decode_skeleton(rgb: np.ndarray, fps: float = 30.0, hands: bool = True) -> Poses:
+def decode_skeleton(rgb: np.ndarray, fps: float = 30.0, hands: bool = False) -> Poses:
     """One OpenPose / DWPose-style skeleton render (H, W, 3) uint8 RGB -> a one-frame ``Poses``.
 
-    Body joints (COCO-18) from the limb colours and joint dots; with ``hands``, both hands (21 points
-    each) from the bone colours near each wrist when the render has them. Decoded points have
+    Body joints (COCO-18) from the limb colours and joint dots; with ``hands`` (off by default, as the
+    CLI's ``--keypoints body``: fitting hands takes most of the time), both hands (21 points each) from
+    the bone colours and dots near each wrist when the render has them. Decoded points have
     confidence 1, the rest 0. Works on full-brightness (posevid, thin OpenPose) and 60%-brightness
     (ControlNet / DWPose) limbs.
     """
@@ -304,6 +304,8 @@ def _decode_hands(hue: np.ndarray, sat: np.ndarray, val: np.ndarray, xy: np.ndar
     of the wrist (each piece goes to the nearer wrist); body joints' dots under the hand, other pieces and
     anything not of the hand's colours are ignored; a point fitted onto the background is left out
     (confidence 0). ``radius``: the dot radius in pixels."""
+    from .hand_fit import BACKGROUND, DOT, IGNORE, fit_hand, hand_classes  # torch: skeleton renders with hands only
+
     hand_xy = np.zeros((2, HAND_POINTS, 2), np.float32)
     hand_conf = np.zeros((2, HAND_POINTS), np.float32)
     classes = hand_classes(hue, sat, val, HAND_HUE_STEP, HUE_TOLERANCE)

@@ -1,10 +1,25 @@
-"""The methods: the contract (``base``), the registry from config names to classes (``registry``) and one
-package per method (``warp``, ``dwnet``, ``pg2``, ``psgan``, ``scgan``, ``posenet``, ``decoupled``, and
-``template``, the documented starting point of a new one). ``build_method(cfg)`` builds the class named by
-``cfg['method']``."""
+"""The methods: the contract (``spec``: what a method declares, importable without torch; ``base``: the
+``Method`` class), the registry from config names to specs and classes (``registry``) and one package per
+method (``warp``, ``dwnet``, ``pg2``, ``psgan``, ``scgan``, ``posenet``, ``decoupled``, and ``template``, the
+documented starting point of a new one). ``build_method(cfg)`` builds the class named by ``cfg['method']``.
+``Method`` and ``Stage`` (``base``, which imports torch) are imported on first use."""
 
-from .base import Animator, Capabilities, Method, Stage
-from .registry import METHODS, build_method, method_class, method_classes, method_names, register
+from .. import lazy_exports
+from .registry import (
+    METHODS,
+    SPECS,
+    build_method,
+    declare,
+    method_class,
+    method_classes,
+    method_names,
+    method_spec,
+    method_specs,
+    register,
+)
+from .spec import Animator, Capabilities, MethodSpec
 
-__all__ = ["METHODS", "Animator", "Capabilities", "Method", "Stage", "build_method", "method_class",
-           "method_classes", "method_names", "register"]
+__getattr__ = lazy_exports(__name__, {"Method": ".base", "Stage": ".base"})
+
+__all__ = ["METHODS", "SPECS", "Animator", "Capabilities", "Method", "MethodSpec", "Stage", "build_method",
+           "declare", "method_class", "method_classes", "method_names", "method_spec", "method_specs", "register"]

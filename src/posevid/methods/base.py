@@ -3,7 +3,9 @@
 A method is built from its config dict, trains through ``train_step(batch)`` and animates through
 ``animator()``. It declares what it can do (``capabilities``), its ``model:`` options as a dataclass
 (``Options``), the dataset kind it reads (``data_kind``), its training stages (``stages``) and what it
-adds to the command line (``modify_commandline_options``). The trainer, CLI, page, pipeline and
+adds to the command line (``modify_commandline_options``). The declarations read without building the
+method (capabilities, command-line hooks) are its spec's (``spec.MethodSpec``, which ``Method`` derives
+from; a built-in method's class derives from its package's spec). The trainer, CLI, page, pipeline and
 evaluation only know this contract; ``methods.registry`` finds a method by its config name.
 """
 
@@ -11,9 +13,8 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -22,26 +23,7 @@ from torch import Tensor, nn
 from ..errors import PosevidError
 from ..poses import Poses
 from ..tensors import image_to_tensor, resize_image, tensor_to_image
-
-if TYPE_CHECKING:
-    from ..cli_hooks import CommandLine
-
-
-@dataclass(frozen=True)
-class Capabilities:
-    """What a method can do; the CLI, the page and evaluation decide from these, never from its name."""
-
-    trains: bool = True  # has optimizers: ``posevid train`` trains it
-    animates: bool = True  # ``animator()`` makes frames of a photo for target poses
-    generates_motion: bool = False  # ``motion()`` makes a pose sequence from an action label
-    needs_densepose: bool = False  # its data and animator need DensePose IUV (``posevid prepare --iuv``)
-    faces: bool = False  # its animator animates a face pose (``face.is_face_pose``: a portrait's face)
-    bodies: bool = True  # its animator animates body poses (False: a model trained on faces alone)
-
-
-@dataclass
-class NoOptions:
-    """The ``model:`` options of a method that takes none."""
+from .spec import Animator, Capabilities, MethodSpec, NoOptions
 
 
 class Stage:
@@ -64,34 +46,6 @@ class Stage:
     @abstractmethod
     def train_step(self, batch: dict[str, Tensor]) -> dict[str, float]:
         """One optimisation step of this stage; returns its losses."""
-
-
-class Animator(ABC):
-    """Takes a source image and its pose once (``reset``), then makes one frame per target pose.
-
-    Images are (H, W, 3) uint8 RGB; masks (H, W) float32 in [0, 1]; poses are one-frame ``Poses``
-    in the source image's pixel coordinates (already retargeted onto the source body).
-    ``alpha``: after each ``step``, the (H, W) float32 coverage in [0, 1] of the person the animator
-    drew, for animators that know it (the warp family); None otherwise. Quality benchmarks read it as
-    the target silhouette.
-    """
-
-    alpha: np.ndarray | None = None
-
-    @abstractmethod
-    def reset(self, source: np.ndarray, pose: Poses, mask: np.ndarray | None = None) -> None:
-        """Remember the source; clears any state carried between frames."""
-
-    @abstractmethod
-    def step(self, target: Poses) -> np.ndarray:
-        """The next frame (H, W, 3) uint8 for the one-frame target pose."""
-
-    def animate(self, source: np.ndarray, pose: Poses, targets: Iterable[Poses],
-                mask: np.ndarray | None = None) -> Iterator[np.ndarray]:
-        """``reset`` then one frame per target pose, lazily (memory stays flat in the length)."""
-        self.reset(source, pose, mask)
-        for target in targets:
-            yield self.step(target)
 
 
 class FixedSizeAnimator(Animator):
@@ -154,7 +108,7 @@ class SourceAnimator(FixedSizeAnimator):
         return self._generate(*self.source, xy, conf)
 
 
-class Method(nn.Module, ABC):
+class Method(MethodSpec, nn.Module, ABC):
     """Base of every method: networks are sub-modules, optimizers live in ``self.optimizers``.
 
     Built from a config dict (``config.resolve_config`` checks it and fills in the defaults):
@@ -165,14 +119,13 @@ class Method(nn.Module, ABC):
     Batches are dicts of tensors (see ``posevid.data.datasets``): images (B, 3, H, W) in [-1, 1],
     keypoints (B, 18, 2) in pixels, confidences (B, 18), masks (B, 1, H, W) in [0, 1].
 
-    Class attributes a method sets: ``name`` (by ``register``), ``capabilities``, ``Options`` (a
+    Class attributes a method sets (besides its spec's ``capabilities`` and command-line hooks, usually
+    inherited from its ``spec`` module's class): ``name`` (by ``register``), ``Options`` (a
     dataclass of its ``model:`` options), ``data_kind`` (the default ``data.kind``), ``stages`` (the
     ``Stage`` classes trained in order by one ``posevid train``; empty for a single-stage method) and
     ``optional_stages`` (stages run only when a config or ``--stage`` names them).
     """
 
-    name: ClassVar[str] = ""
-    capabilities: ClassVar[Capabilities] = Capabilities()
     Options: ClassVar[type | None] = None
     data_kind: ClassVar[str] = "clips"
     stages: ClassVar[tuple[type[Stage], ...]] = ()
@@ -216,16 +169,6 @@ class Method(nn.Module, ABC):
     def actions(cls, cfg: dict[str, Any]) -> tuple[str, ...]:
         """The action labels a motion model with config ``cfg`` knows (without building it)."""
         return ()
-
-    @classmethod
-    def modify_commandline_options(cls, cli: CommandLine) -> None:
-        """Add this method's options to ``posevid animate`` and its own subcommands (``cli_hooks``)."""
-
-    @classmethod
-    def animator_options(cls, values: dict[str, Any]) -> dict[str, Any]:
-        """Keyword arguments of ``animator()`` from the values of this method's ``animate_option``s (those
-        given on the command line; ``seed`` is ``posevid animate --seed``). Default: the values as they are."""
-        return {k: v for k, v in values.items() if k != "seed"}
 
     def inference_graph(self):
         """This method's networks as the stages its animator runs (``posevid.inference.InferenceGraph``),

@@ -6,8 +6,15 @@ latent-space plot; ``data``: feature maps and the ``decoupled`` dataset kind; ``
 the latent standardiser and the coarse-to-fine generator.
 """
 
-from .animator import DecoupledAnimator
-from .model import Decoupled
-from .tools import encode_photo, latents_plot, recolor_to_file
+from ... import lazy_exports
+from .spec import DecoupledSpec  # registers the method's declarations; the rest is imported on first use
 
-__all__ = ["Decoupled", "DecoupledAnimator", "encode_photo", "latents_plot", "recolor_to_file"]
+__getattr__ = lazy_exports(__name__, {
+    "Decoupled": ".model",
+    "DecoupledAnimator": ".animator",
+    "encode_photo": ".tools",
+    "latents_plot": ".tools",
+    "recolor_to_file": ".tools",
+})
+
+__all__ = ["Decoupled", "DecoupledAnimator", "DecoupledSpec", "encode_photo", "latents_plot", "recolor_to_file"]

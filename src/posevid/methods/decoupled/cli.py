@@ -1,4 +1,4 @@
-"""The decoupled method's command line (``Decoupled.modify_commandline_options``): the colour options
+"""The decoupled method's command line (``DecoupledSpec.modify_commandline_options``): the colour options
 of ``posevid animate``, ``posevid recolor`` and ``posevid latents plot|encode``."""
 
 from __future__ import annotations

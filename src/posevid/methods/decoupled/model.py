@@ -16,7 +16,7 @@ linearly to another over the clip (``tools.recolor_to_file``, section 4.4).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -27,26 +27,23 @@ from ...errors import PosevidError
 from ...losses import GANLoss
 from ...nets.encoders import ResnetEncoder
 from ...nets.unet import UNet
-from ..base import Capabilities, Method, register
+from ..base import Method, register
 from . import data as _data  # noqa: F401  (registers data.kind "decoupled")
 from .animator import DecoupledAnimator, LatentSpec
 from .inference import DecoupledGraph
 from .nets import FEATURE_CH, CoarseToFineGenerator, LatentStandardizer, latent_map
 from .options import DecoupledOptions
+from .spec import DecoupledSpec
 from .stages import STAGES
-
-if TYPE_CHECKING:
-    from ...cli_hooks import CommandLine
 
 
 @register("decoupled")
-class Decoupled(Method):
+class Decoupled(DecoupledSpec, Method):
     """The decoupled method (``DecoupledOptions``; ``data.kind: decoupled``, ``data.DecoupledDataOptions``).
 
     Shared networks: the colour encoders, the restoration network (``model.restore.enabled``), the
     coarse-to-fine generator and the latent standardiser; each stage adds the networks it trains."""
 
-    capabilities = Capabilities(trains=True, animates=True)
     Options = DecoupledOptions
     opts: DecoupledOptions
     data_kind = "decoupled"
@@ -151,20 +148,6 @@ class Decoupled(Method):
                                       "model.stage=restore checkpoint, or set model.restore.enabled=false")
 
     # ---- command line -----------------------------------------------------------------------
-    @classmethod
-    def modify_commandline_options(cls, cli: CommandLine) -> None:
-        """The colour options of ``posevid animate``, ``posevid recolor`` and ``posevid latents``."""
-        from .cli import add_commands
-
-        add_commands(cli)
-
-    @classmethod
-    def animator_options(cls, values: dict[str, Any]) -> dict[str, Any]:
-        """``animator()`` keyword arguments from ``--upper-color`` etc. (``cli.animator_options``)."""
-        from .cli import animator_options
-
-        return animator_options(values)
-
     # ---- inference --------------------------------------------------------------------------
     def animator(self, upper: LatentSpec = None, lower: LatentSpec = None, upper_to: LatentSpec = None,
                  lower_to: LatentSpec = None, frames: int | None = None, sample_colors: bool = False,

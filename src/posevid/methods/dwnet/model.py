@@ -34,8 +34,9 @@ from ...nets.discriminators import DiscOptions, MultiScaleDiscriminator
 from ...options import option
 from ...poses import Poses
 from ...tensors import image_to_tensor, resize_image, tensor_to_image
-from ..base import Animator, Capabilities, Method, register
+from ..base import Animator, Method, register
 from .inference import DwNetGraph
+from .spec import DwNetSpec
 
 NUM_JOINTS = 18
 Key = tuple[Tensor, Tensor, Tensor | None]  # a pose: xy (B, 18, 2) pixels, conf (B, 18), IUV (B, 3, S, S) or None
@@ -87,11 +88,10 @@ class DwNetOptions:
 
 
 @register("dwnet")
-class DwNet(Method):
+class DwNet(DwNetSpec, Method):
     """DwNet: options in ``DwNetOptions``. Perceptual loss: ST-LPIPS's VGG-16 at ``train.perceptual_layers``,
     or the VGG-19 of ``train.vgg_weights``."""
 
-    capabilities = Capabilities(trains=True, animates=True)
     Options = DwNetOptions
     opts: DwNetOptions
 

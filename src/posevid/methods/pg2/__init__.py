@@ -5,7 +5,14 @@ the ``pg2_pairs`` dataset kind (DeepFashion / Market-1501 pair lists); ``transfe
 transfer; ``cli``: ``posevid transfer``.
 """
 
-from .model import PG2, pose_masks
-from .transfer import read_target_pose, transfer
+from ... import lazy_exports
+from .spec import PG2Spec  # registers the method's declarations; the rest is imported on first use
 
-__all__ = ["PG2", "pose_masks", "read_target_pose", "transfer"]
+__getattr__ = lazy_exports(__name__, {
+    "PG2": ".model",
+    "pose_masks": ".model",
+    "read_target_pose": ".transfer",
+    "transfer": ".transfer",
+})
+
+__all__ = ["PG2", "PG2Spec", "pose_masks", "read_target_pose", "transfer"]

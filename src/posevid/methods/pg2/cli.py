@@ -1,4 +1,4 @@
-"""PG²'s commands: ``posevid transfer`` (added by ``PG2.modify_commandline_options``)."""
+"""PG²'s commands: ``posevid transfer`` (added by ``PG2Spec.modify_commandline_options``)."""
 
 from __future__ import annotations
 

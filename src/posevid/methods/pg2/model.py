@@ -11,7 +11,7 @@ loss. Options: ``PG2Options``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -21,13 +21,11 @@ from ... import render
 from ...errors import PosevidError
 from ...losses import GANLoss, l1, pose_mask_l1
 from ...options import option
-from ..base import Animator, Capabilities, FixedSizeAnimator, Method, Stage, register
+from ..base import Animator, FixedSizeAnimator, Method, Stage, register
 from . import data as _pairs  # noqa: F401  (registers data.kind "pg2_pairs")
 from .inference import PG2Graph
 from .nets import G1, G2, PairDiscriminator, default_blocks, pose_vector
-
-if TYPE_CHECKING:
-    from ...cli_hooks import CommandLine
+from .spec import PG2Spec
 
 
 @dataclass
@@ -117,11 +115,10 @@ class G2Stage(Stage):
 
 
 @register("pg2")
-class PG2(Method):
+class PG2(PG2Spec, Method):
     """PG² trained in two stages (``G1Stage`` then ``G2Stage``; ``G1DStage`` is the one-stage baseline).
     Every stage's checkpoint holds G1 (and G2 + D once trained); options in ``PG2Options``."""
 
-    capabilities = Capabilities(trains=True, animates=True)
     Options = PG2Options
     opts: PG2Options
     stages = (G1Stage, G2Stage)
@@ -207,13 +204,6 @@ class PG2(Method):
 
     def inference_graph(self) -> PG2Graph:
         return PG2Graph(self)
-
-    @classmethod
-    def modify_commandline_options(cls, cli: CommandLine) -> None:
-        """``posevid transfer``: single-image pose transfer."""
-        from .cli import add_commands
-
-        add_commands(cli)
 
 
 class PG2Animator(FixedSizeAnimator):

@@ -1,5 +1,11 @@
 """``posenet``: the small pose network whose features give SCGAN its semantic-consistency loss."""
 
-from .model import PoseNet, PoseNetMethod
+from ... import lazy_exports
+from .spec import PoseNetSpec  # registers the method's declarations; the rest is imported on first use
 
-__all__ = ["PoseNet", "PoseNetMethod"]
+__getattr__ = lazy_exports(__name__, {
+    "PoseNet": ".model",
+    "PoseNetMethod": ".model",
+})
+
+__all__ = ["PoseNet", "PoseNetMethod", "PoseNetSpec"]

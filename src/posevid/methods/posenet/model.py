@@ -22,7 +22,8 @@ from ...errors import PosevidError
 from ...nets.blocks import ConvBlock, DownBlock, ResBlock
 from ...options import option
 from ...skeleton import NUM_JOINTS
-from ..base import Animator, Capabilities, Method, register
+from ..base import Animator, Method, register
+from .spec import PoseNetSpec
 
 STRIDE = 4
 
@@ -87,10 +88,9 @@ def joint_error(maps: Tensor, xy: Tensor, conf: Tensor, height: int, width: int)
 
 
 @register("posenet")
-class PoseNetMethod(Method):
+class PoseNetMethod(PoseNetSpec, Method):
     """Trains ``PoseNet`` on ``ClipDataset`` frames (batch keys ``frames``, ``xy``, ``conf``; T frames each)."""
 
-    capabilities = Capabilities(trains=True, animates=False)
     Options = PoseNetOptions
     opts: PoseNetOptions
 

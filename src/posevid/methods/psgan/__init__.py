@@ -6,8 +6,18 @@ tools (``generate_motion``, ``motion_for_photo``, ``sample_to_folder``, ``load_p
 model), ``export_checkpoint``); ``cli``: ``posevid motion generate`` and ``posevid motion sample``.
 """
 
-from .model import PSGAN, soft_argmax
-from .motion import export_checkpoint, generate_motion, load_psgan, motion_for_photo, sample_to_folder
+from ... import lazy_exports
+from .spec import PSGANSpec  # registers the method's declarations; the rest is imported on first use
 
-__all__ = ["PSGAN", "export_checkpoint", "generate_motion", "load_psgan", "motion_for_photo", "sample_to_folder",
-           "soft_argmax"]
+__getattr__ = lazy_exports(__name__, {
+    "PSGAN": ".model",
+    "export_checkpoint": ".motion",
+    "generate_motion": ".motion",
+    "load_psgan": ".motion",
+    "motion_for_photo": ".motion",
+    "sample_to_folder": ".motion",
+    "soft_argmax": ".model",
+})
+
+__all__ = ["PSGAN", "PSGANSpec", "export_checkpoint",
+           "generate_motion", "load_psgan", "motion_for_photo", "sample_to_folder", "soft_argmax"]

@@ -1,5 +1,5 @@
 """PSGAN's commands: ``posevid motion generate`` and ``posevid motion sample`` (added by
-``PSGAN.modify_commandline_options`` to the core ``motion`` group)."""
+``PSGANSpec.modify_commandline_options`` to the core ``motion`` group)."""
 
 from __future__ import annotations
 

@@ -30,9 +30,10 @@ from ...nets.blocks import ConvBlock, ResBlock, UpBlock
 from ...nets.discriminators import PatchDiscriminator
 from ...options import option
 from ...skeleton import NUM_JOINTS
-from ..base import Animator, Capabilities, FixedSizeAnimator, Method, Stage, register
+from ..base import Animator, FixedSizeAnimator, Method, Stage, register
 from ..posenet.model import PoseNet, PoseNetOptions, joint_error, posenet_loss
 from .inference import SCGANGraph
+from .spec import SCGANSpec
 
 
 def _encoder(in_ch: int, base: int) -> nn.ModuleList:
@@ -206,12 +207,11 @@ class GeneratorStage(Stage):
 
 
 @register("scgan")
-class SCGAN(Method):
+class SCGAN(SCGANSpec, Method):
     """Semantic Consistent GAN on ``ClipDataset`` batches (``src``, ``src_xy``, ``src_conf``, ``frames``,
     ``xy``, ``conf``); every one of the T frames of an item is a target. Two stages: ``PoseNetStage``
     (the pose network of the semantic loss), then ``GeneratorStage``. Options: ``SCGANOptions``."""
 
-    capabilities = Capabilities(trains=True, animates=True)
     Options = SCGANOptions
     opts: SCGANOptions
     stages = (PoseNetStage, GeneratorStage)

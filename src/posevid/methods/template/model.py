@@ -11,10 +11,13 @@ To add a method called ``mine``:
 
    Loading a checkpoint never imports a module named inside it: a method is usable once it is built in,
    installed with that entry point, or named on the command line (``posevid --plugin MODULE ...``).
-2. Rename the class, and register it under the name configs use: ``@register("mine")``.
-3. Declare what it can do (``capabilities``), which dataset kind it reads (``data_kind``, default
-   ``clips``: see ``posevid.data.datasets``) and its ``model:`` options as a dataclass (``Options``):
-   types, defaults and help are written there once; every config and override is checked against it.
+2. Rename the classes, and register them under the name configs use: ``@declare("mine")`` on the spec
+   (``spec.py``), ``@register("mine")`` on the method class here, which derives from the spec.
+3. Declare in the spec what it can do (``capabilities``) and where its class is (``implementation``); the
+   spec imports no torch, so the command line reads it without loading any network. Here, declare which
+   dataset kind it reads (``data_kind``, default ``clips``: see ``posevid.data.datasets``) and its
+   ``model:`` options as a dataclass (``Options``): types, defaults and help are written there once; every
+   config and override is checked against it.
 4. Build the networks from ``self.opts`` in ``__init__`` and register one optimizer per network group
    with ``self.adam(name, params)`` (the trainer steps their learning-rate schedules and checkpoints them).
 5. ``train_step(batch)``: one optimisation step on a batch (see ``docs/design.md``, "Batches"); return the
@@ -22,7 +25,8 @@ To add a method called ``mine``:
 6. ``animator()``: an ``Animator`` with ``reset(source, pose, mask)`` then ``step(target) -> frame``;
    ``FixedSizeAnimator`` / ``SourceAnimator`` do the resizing to the model's size and back.
 7. Optionally: ``stages`` (a multi-stage method: one ``Stage`` class per stage, trained in order by one
-   ``posevid train``), and ``modify_commandline_options`` (options of ``posevid animate`` and subcommands).
+   ``posevid train``), and the spec's ``modify_commandline_options`` (options of ``posevid animate`` and
+   subcommands).
 8. Add ``configs/mine/tiny.yaml``; the config test trains every config two steps.
 """
 
@@ -38,7 +42,8 @@ from ...losses import l1
 from ...nets.blocks import ConvBlock, ResBlock
 from ...options import option
 from ...skeleton import NUM_JOINTS
-from ..base import Capabilities, Method, SourceAnimator, register
+from ..base import Method, SourceAnimator, register
+from .spec import TemplateSpec
 
 
 @dataclass
@@ -51,14 +56,13 @@ class TemplateOptions:
 
 
 @register("template")
-class TemplateMethod(Method):
+class TemplateMethod(TemplateSpec, Method):
     """A source image and the target pose's heatmaps in, the target frame out, trained with L1.
 
     Batches (``data.kind: clips``): ``src (B, 3, S, S)``, ``frames (B, T, 3, S, S)``, ``xy (B, T, 18, 2)``
     pixels, ``conf (B, T, 18)``; the first of the T frames is the target.
     """
 
-    capabilities = Capabilities(trains=True, animates=True)
     Options = TemplateOptions
     opts: TemplateOptions
 
