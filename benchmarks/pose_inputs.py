@@ -7,7 +7,11 @@ Prints JSON: machine and load, then
 - ``skeleton_round_trip``: our own estimated poses of each clip drawn as skeleton videos (the
   OpenPose/DWPose look, with and without hands and face, and posevid's thin look), decoded back,
   PCK@0.05 of the body height against what was drawn (body joints; hands where drawn, also PCK@0.2 of
-  the drawn hand's size), on the frames themselves and through an mp4 (h264, as a user would store them);
+  the drawn hand's size, and over the hand points that show in the render, not under the face's dots),
+  on the frames themselves and through an mp4 (h264, as a user would store them);
+  with hands, the frames decoded in order (hands started from the previous frame's) and each on its own,
+  side by side, with seconds per frame of each. The face's dots are drawn but not decoded (white dots
+  that carry no identity): the ``+hands+face`` body PCK is the body's under them;
 - ``animateanyone``: the AnimateAnyone DWPose renders of ``shared/data/pose_renders``: share of frames
   decoded (a body with a neck, a shoulder and a hip), joints per frame, hands decoded (share of the decoded
   wrists with their hand, share of frames with both), the frame-to-frame change of the 12 arm, torso and
@@ -20,7 +24,6 @@ Run: ``python -m benchmarks.pose_inputs [--clips N] [--renders animateanyone den
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import platform
@@ -52,55 +55,89 @@ def estimate(path: Path, keypoints: str):
     return poses, (time.perf_counter() - start) / len(poses)
 
 
-def pck(decoded, truth, share: float = 0.05, hand_share: float = 0.2) -> tuple[float, float | None, float | None]:
+def pck(decoded, truth, share: float = 0.05, hand_share: float = 0.2, shown=None) -> tuple:
     """Body PCK@``share`` of the body height, and hand PCK@``share`` of the body height and @``hand_share``
-    of the drawn hand's size (its longer side) (None without drawn hands; a hand not decoded misses)."""
+    of the drawn hand's size (its longer side) (None without drawn hands; a hand not decoded misses), and
+    hand PCK@``share`` over the drawn hand points that show in the render (``shown`` (T, 2, 21) bool: a
+    hand dot or bone colour at the point, not covered by the face's white dots or the other hand)."""
     from posevid.poses import body_height
 
     height = body_height(truth)
     err = np.linalg.norm(decoded.xy - truth.xy, axis=-1)
     body = ((err <= share * height[:, None]) & (decoded.conf > 0))[truth.conf > 0]
-    hands = by_size = None
+    hands = by_size = visible = None
     if truth.has_hands and (truth.hand_conf > 0).any():
         found = decoded.hand_conf if decoded.has_hands else np.zeros_like(truth.hand_conf)
         d_xy = decoded.hand_xy if decoded.has_hands else np.zeros_like(truth.hand_xy)
         h_err = np.where(found > 0, np.linalg.norm(d_xy - truth.hand_xy, axis=-1), np.inf)
         drawn = truth.hand_conf > 0
-        hands = float((h_err <= share * height[:, None, None])[drawn].mean())
+        ok = h_err <= share * height[:, None, None]
+        hands = float(ok[drawn].mean())
         size = np.ptp(truth.hand_xy, axis=2).max(-1)[..., None]
         by_size = float((h_err <= hand_share * size)[drawn].mean())
-    return float(body.mean()), hands, by_size
+        if shown is not None and (drawn & shown).any():
+            visible = float(ok[drawn & shown].mean())
+    return float(body.mean()), hands, by_size, visible
+
+
+def hand_points_shown(frames: list, truth) -> np.ndarray:
+    """(T, 2, 21) bool: each drawn hand point's pixel in its render is a hand dot or bone colour."""
+    from posevid.hand_fit import DOT, hand_classes
+    from posevid.render_decode import HAND_HUE_STEP, HUE_TOLERANCE, hue_saturation_value
+
+    out = np.zeros(truth.hand_conf.shape, bool)
+    for t, rgb in enumerate(frames):
+        classes = hand_classes(*hue_saturation_value(rgb), HAND_HUE_STEP, HUE_TOLERANCE)
+        x, y = (np.clip(np.round(truth.hand_xy[t, ..., i]).astype(int), 0, rgb.shape[1 - i] - 1) for i in (0, 1))
+        out[t] = classes[y, x] >= DOT
+    return out & (truth.hand_conf > 0)
 
 
 def round_trip(poses, folder: Path) -> dict:
-    """Draw, decode (frames and mp4) and score each render look."""
+    """Draw, decode (frames and mp4) and score each render look. With hands, the frames are decoded twice
+    side by side: each frame on its own (``decode_skeleton``: every hand fitted from the template starts)
+    and in order (``SkeletonDecoder``: hands started from the previous frame's, as ``posevid`` reads a
+    video); the mp4 in order."""
     import dataclasses
 
     from posevid.poses import Poses
     from posevid.render import MIN_CONF, pose_image
-    from posevid.render_decode import decode_skeleton
+    from posevid.render_decode import SkeletonDecoder, decode_skeleton
     from posevid.video import VideoWriter, open_video
 
     keep = poses.conf > MIN_CONF  # what the renderer draws
     drawn = dataclasses.replace(poses, conf=np.where(keep, poses.conf, 0), xy=np.where(keep[..., None], poses.xy, 0))
+    names = ("pck_body", "pck_hands", "pck_hands_by_hand_size", "pck_hands_shown")
+
+    def timed(decode, frames) -> tuple:
+        start = time.perf_counter()
+        out = Poses.concat([decode(f) for f in frames])
+        return out, (time.perf_counter() - start) / len(frames)
+
     out = {}
     for style, extras in RENDER_LOOKS:
         truth = drawn if extras else drawn.body_only()
         frames = [pose_image(truth, t, style=style) for t in range(len(truth))]
-        start = time.perf_counter()
-        direct = Poses.concat([decode_skeleton(f, hands=extras) for f in frames])
-        seconds = (time.perf_counter() - start) / len(frames)
+        shown = hand_points_shown(frames, truth) if extras else None
+        direct, seconds = timed(SkeletonDecoder(hands=extras), frames)
+        scores = dict(zip(names, pck(direct, truth, shown=shown)))
+        if extras:
+            scores["share_hand_points_shown"] = float(shown.sum() / max((truth.hand_conf > 0).sum(), 1))
+        if extras:
+            alone, alone_seconds = timed(lambda f: decode_skeleton(f, hands=True), frames)
+            scores |= {f"{k}_each_frame_alone": v for k, v in zip(names, pck(alone, truth, shown=shown))}
+            scores["decode_s_per_frame_each_frame_alone"] = alone_seconds
         video = folder / "render.mp4"
         with VideoWriter(video, poses.fps) as writer:
             for f in frames:
                 writer.write(f)
         with open_video(video) as reader:
-            stored = Poses.concat([decode_skeleton(f, hands=extras) for f in reader])
-        scores = dict(zip(("pck_body", "pck_hands", "pck_hands_by_hand_size"), pck(direct, truth)))
-        scores |= {f"{k}_mp4": v for k, v in zip(scores, pck(stored, truth))}
-        out[f"{style}{'+hands+face' if extras else ''}"] = {
-            **{k: None if v is None else round(v, 4) for k, v in scores.items()},
-            "decode_s_per_frame": round(seconds, 4)}
+            decoder = SkeletonDecoder(hands=extras)
+            stored = Poses.concat([decoder(f) for f in reader])
+        scores |= {f"{k}_mp4": v for k, v in zip(names, pck(stored, truth, shown=shown))}
+        scores["decode_s_per_frame"] = seconds
+        out[f"{style}{'+hands+face' if extras else ''}"] = {k: None if v is None else round(v, 4)
+                                                             for k, v in scores.items()}
     return out
 
 
@@ -187,7 +224,7 @@ def main() -> None:
     parser.add_argument("--renders", nargs="*", default=["animateanyone", "densepose"],
                         choices=["animateanyone", "densepose"], help="which shared pose renders to decode")
     args = parser.parse_args()
-    from posevid.render_decode import decode_densepose_parts, decode_skeleton
+    from posevid.render_decode import SkeletonDecoder, decode_densepose_parts
 
     result: dict = {"machine": machine(), "settings": {"pck_share": 0.05, "clips": list(CLIPS[:args.clips])}}
     estimation, trips = {}, {}
@@ -207,7 +244,7 @@ def main() -> None:
     result["skeleton_round_trip"] = trips
     result["animateanyone"] = {}
     for path in sorted((DATA / "pose_renders").glob("animateanyone_*_kps.mp4")) * ("animateanyone" in args.renders):
-        poses, seconds = decode_video(path, functools.partial(decode_skeleton, hands=True))
+        poses, seconds = decode_video(path, SkeletonDecoder(hands=True))
         result["animateanyone"][path.name] = {**steadiness(poses), "s_per_frame": round(seconds, 4)}
     result["densepose"] = {}
     for path in sorted((DATA / "pose_renders").glob("magicanimate_densepose_*.mp4")) * ("densepose" in args.renders):
