@@ -263,10 +263,12 @@ def _real_from_other_starts(model, held: dict, index: dict, judge, blend: int, s
         return round(float(np.mean([(pred[labels == k] == k).mean() for k in np.unique(labels)])), 3)
 
     full, late = predict(judge, xy), predict(judge, xy[:, blend:])
-    walk = [model.labels.index(n) for n in ("walk", "run") if n in model.labels]
+    def per_label(pred: np.ndarray) -> dict[str, float]:
+        return {model.labels[k]: round(float((pred[labels == k] == k).mean()), 2) for k in np.unique(labels)}
+
     return {"windows": int(len(xy)), "blend": blend, "accuracy_all_frames": score(full),
-            "accuracy_after_transition": score(late),
-            "per_label_all_frames": {model.labels[k]: round(float((full[labels == k] == k).mean()), 2) for k in walk}}
+            "accuracy_after_transition": score(late), "per_label_all_frames": per_label(full),
+            "per_label_after_transition": per_label(late)}
 
 
 def run_scgan(posenet_steps: int, steps: int, work: Path) -> dict:

@@ -16,7 +16,7 @@ from posevid.config import load_config
 from posevid.data.motion import MotionDataset, write_motion_dataset
 from posevid.errors import PosevidError
 from posevid.methods.psgan import PSGAN, generate_motion, soft_argmax
-from posevid.methods.psgan.model import excess_acceleration
+from posevid.methods.psgan.model import excess_acceleration, temporal_smooth
 from posevid.motion_metrics import accuracy, train_classifier
 from posevid.posefiles import read_poses
 from posevid.poses import Poses
@@ -121,8 +121,17 @@ def test_smoothness_loss_costs_jitter_not_real_motion(motion_data: Path):
     assert excess_acceleration(ripple[None], xy, conf).item() > 0.03
 
 
+def test_temporal_smooth_removes_zigzag_and_keeps_slow_motion():
+    t = torch.arange(16.0)
+    x = torch.stack([0.1 * t, (-1.0) ** t])[None]  # (1, 2, 16): a ramp and a frame-to-frame zigzag
+    y = temporal_smooth(x, 5)
+    assert y.shape == x.shape
+    assert torch.allclose(y[0, 0, 2:-2], x[0, 0, 2:-2], atol=1e-6)  # linear motion passes untouched
+    assert y[0, 1, 2:-2].abs().max() < 1e-6  # the zigzag is gone
+
+
 def test_coordinate_decoder_trains(motion_data: Path):
-    cfg = _cfg(2, "model.decoder=coords", "model.lambda_smooth=1")
+    cfg = _cfg(2, "model.decoder=coords", "model.lambda_smooth=1", "model.pose_cond=true", "model.smooth=5")
     cfg["data"]["labels"] = list(ACTIONS)
     model = PSGAN(cfg)
     data = MotionDataset(motion_data, "train", frames=8, labels=list(ACTIONS))
@@ -131,6 +140,7 @@ def test_coordinate_decoder_trains(motion_data: Path):
     assert all(np.isfinite(v) for v in losses.values()) and losses["smooth"] >= 0
     seqs = model.generate(batch["label"], batch["xy"][:, 0], batch["conf"][:, 0])
     assert seqs.shape == (4, 8, 18, 2)
+    assert torch.allclose(seqs[:, 0], batch["xy"][:, 0], atol=1e-4)  # P_0 exactly, with P_0 in every layer
 
 
 def test_motion_cli_generate_sample_evaluate(trained: Path, motion_data: Path, shared_data: Path, tmp_path: Path):

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from posevid import render_decode
+from posevid import hand_fit
 from posevid.poses import Poses, body_height
 from posevid.render import pose_image
 from posevid.render_decode import (
@@ -71,8 +71,8 @@ def test_dwpose_hands_are_fitted_under_their_dots(dancer: Poses, monkeypatch: py
     frames = [t for t in range(len(dancer)) if (dancer.hand_conf[t, :, 0] > 0.1).any()][:10]
     truth = dancer[np.array(frames)]
     started = []
-    fit = render_decode.fit_hand
-    monkeypatch.setattr(render_decode, "fit_hand", lambda *a: started.append(a[4] is not None) or fit(*a))
+    fit = hand_fit.fit_hand
+    monkeypatch.setattr(hand_fit, "fit_hand", lambda *a: started.append(a[4] is not None) or fit(*a))
     decoder = SkeletonDecoder(hands=True)
     decoded = Poses.concat([decoder(pose_image(truth, t)) for t in range(len(truth))])
     assert sum(started) >= len(started) // 2  # most hands start from the previous frame's

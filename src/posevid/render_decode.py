@@ -18,7 +18,6 @@ import cv2
 import numpy as np
 
 from .densepose import NUM_IUV_PARTS
-from .hand_fit import BACKGROUND, DOT, IGNORE, fit_hand, hand_classes
 from .poses import Poses
 from .skeleton import DRAWN_LIMBS, HAND_LIMBS, HAND_POINTS, JOINT, NUM_JOINTS
 
@@ -345,6 +344,8 @@ def _decode_hands(hue: np.ndarray, sat: np.ndarray, val: np.ndarray, xy: np.ndar
     anything not of the hand's colours are ignored; a point fitted onto the background is left out
     (confidence 0). ``radius``: the dot radius in pixels; ``last``: each side's fit in the previous frame
     (or None), to start from (see ``SkeletonDecoder``). Returns the hands and each side's fit (or None)."""
+    from .hand_fit import BACKGROUND, DOT, IGNORE, fit_hand, hand_classes  # torch: skeleton renders with hands only
+
     hand_xy = np.zeros((2, HAND_POINTS, 2), np.float32)
     hand_conf = np.zeros((2, HAND_POINTS), np.float32)
     fits: list[_HandFit | None] = [None, None]

@@ -30,6 +30,7 @@ PINHOLE = 0.03  # of the body scale: the radius of the gaps in the drawn person 
 INNER_SIMPLIFY = 0.025  # of the body scale: how far a cut between parts may leave the labels' pixel staircase
 MIN_PIXELS = 150  # a person covering fewer pixels than this is not rigged
 MIN_HEIGHT = 24.0  # nor one shorter than this (``poses.body_height``, pixels)
+FILL_MARGIN = 0.035  # of the body scale: the fills copy their parts' pixels from this far inside their edges
 STICK = 0.2  # how strongly the previous frame's depth order holds (body scales of depth, over all ranks)
 _UNDERLAY_KEY = -100.0
 
@@ -97,6 +98,7 @@ class Rig:
         keys = layers.depth_keys(cxy, conf, z, scale)
         seen = tuple(p for p in layers.LIMBS if layers.hand_points(hands, p) is not None)
         labels = layers.label_parts(distances, cregion, keys, radii, scale, crgb, cxy, seen)
+        labels = layers.claim_hands(crgb, labels, cxy, conf, radii, scale)
         gap = layers.leg_gap_top(cxy, conf, csil)
 
         # Hidden layers: the body under limbs that cover it, limbs under the parts in front of them. Their
@@ -115,8 +117,8 @@ class Rig:
         cut, part, texture, hidden_parts = layered
         weights = _skinning_weights(cut, part, radii, scale)
         cut = mesh.Mesh(cut.vertices + shift, cut.triangles)
-        stray = layers.stray_skin(crgb, labels, cxy, conf, radii, scale)
-        atlas = _atlas(rgb, alpha, silhouette, labels, box, hidden_parts, stray)
+        stray, rim = (m & csil for m in layers.stray_skin(crgb, labels, cxy, conf, radii, scale))
+        atlas = _atlas(rgb, alpha, silhouette, labels, box, hidden_parts, stray, rim, scale)
         return cls(cut, weights, part, texture, atlas, xy, conf.astype(np.float32), scale, height, width,
                    source=pose[:1])
 
@@ -291,20 +293,25 @@ def _skinning_weights(cut: mesh.Mesh, part: np.ndarray, radii: np.ndarray, scale
 
 
 def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: np.ndarray,
-           box: tuple[slice, slice], hidden_parts: list[int], stray: np.ndarray) -> np.ndarray:
+           box: tuple[slice, slice], hidden_parts: list[int], stray: np.ndarray, rim: np.ndarray, scale: float
+           ) -> np.ndarray:
     """((2 + K) H, W, 4) float32 textures: the photo premultiplied by its solid alpha (1 from 2 pixels inside
     the silhouette); the body (torso, thighs, loose cloth) filled in from its pixels; each of the K hidden
-    limbs filled in from its own pixels (the fills are opaque). ``labels`` are the part labels of the
-    person's ``box`` of the photo, where the fills are made; ``stray`` (box-sized bool, ``layers.stray_skin``)
-    marks tucked hands on the torso: they are painted over with the body's fill in the photo's texture."""
+    limbs filled in from its own pixels (the fills are opaque), which are copied from ``FILL_MARGIN`` body
+    scales inside their edges (a hand's or an arm's blurred rim on the clothes is not copied). ``labels``
+    are the part labels of the person's ``box`` of the photo, where the fills are made; ``stray`` and
+    ``rim`` (box-sized bool, ``layers.stray_skin``) mark skin of hands left on the body, painted over with
+    the body's fill in the photo's texture, and the rim around them: neither is copied into the fills."""
     inner = cv2.distanceTransform(silhouette.astype(np.uint8), cv2.DIST_L2, 3)
     solid = np.maximum(alpha, np.clip(inner - 1.0, 0.0, 1.0))
     slices = [np.concatenate([rgb.astype(np.float32) * solid[..., None], solid[..., None]], -1)]
     crop_rgb, crop_inner, crop_sil = rgb[box].astype(np.float32), inner[box], silhouette[box]
+    k = max(2, int(round(FILL_MARGIN * scale)))
+    edge = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
     for parts in [(layers.TORSO, layers.LOOSE) + layers.THIGHS] + [(p,) for p in hidden_parts]:
         fill = np.zeros_like(slices[0])
-        known = np.isin(labels, parts) & (crop_inner >= 2) & ~stray
-        known &= cv2.erode(known.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0  # not the mixed edge pixels
+        known = np.isin(labels, parts) & (crop_inner >= 2) & ~stray & ~rim
+        known &= cv2.erode(known.astype(np.uint8), edge) > 0  # not the mixed edge pixels
         if not known.any():
             known = np.isin(labels, parts) & crop_sil
         if known.any():

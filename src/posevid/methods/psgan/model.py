@@ -83,8 +83,11 @@ class PoseSequenceGenerator(nn.Module):
 
     def __init__(self, classes: int, frames: int, size: int, base: int = 32, z_dim: int = 32,
                  decoder: str = "heatmaps", joints: int = NUM_JOINTS, skip: bool = True, coord_range: float = 1.0,
-                 encoder: str = "heatmaps"):
+                 encoder: str = "heatmaps", smooth: int = 0, pose_cond: bool = False):
         super().__init__()
+        self.smooth, self.pose_cond = int(smooth), bool(pose_cond)
+        if pose_cond and decoder != "coords":
+            raise ValueError("model.pose_cond needs decoder coords")
         if encoder not in ("heatmaps", "coords") or (encoder == "coords" and decoder != "coords"):
             raise ValueError(f"unknown PSGAN encoder {encoder!r}; use heatmaps, or coords with decoder coords")
         self.encoder_kind = encoder
@@ -129,7 +132,7 @@ class PoseSequenceGenerator(nn.Module):
                 nn.init.zeros_(dec[-1].weight)
                 nn.init.zeros_(dec[-1].bias)
         else:
-            self.decode = CoordDecoder(top, z_dim + classes, length, joints, base)
+            self.decode = CoordDecoder(top, z_dim + classes + (2 * joints if pose_cond else 0), length, joints, base)
 
     def forward(self, z: Tensor, onehot: Tensor, init_maps: Tensor, init_xy: Tensor) -> tuple[Tensor, Tensor | None]:
         """``init_xy`` (B, J, 2) is used by the initial-pose skip (``skip=True``) and the coords encoder."""
@@ -147,12 +150,28 @@ class PoseSequenceGenerator(nn.Module):
         return self._coords(h.mean((2, 3)), torch.cat([z, onehot], 1), init_xy)
 
     def _coords(self, code: Tensor, cond: Tensor, init_xy: Tensor) -> tuple[Tensor, None]:
-        """The coords decoder on a code (B, C) and the noise + action (B, Z + K) -> (B, T, J, 2)."""
+        """The coords decoder on a code (B, C) and the noise + action (B, Z + K) -> (B, T, J, 2); with
+        ``pose_cond`` P_0's coordinates join that condition at every temporal layer, so the last layer can
+        move each joint from where it starts to where the action holds it by a linear map."""
+        if self.pose_cond:
+            cond = torch.cat([cond, init_xy.flatten(1).to(cond.dtype)], 1)
         out = self.decode(code, cond.to(code.dtype))[:, :, :self.frames].float()  # (B, J * 2, T)
+        if self.smooth > 1:
+            out = temporal_smooth(out, self.smooth)
         xy = out.view(out.shape[0], self.joints, 2, -1).permute(0, 3, 1, 2) * self.coord_range
         if not self.skip:
             return xy, None
         return init_xy[:, None].float() + xy - xy[:, :1], None  # frame 0 is the initial pose exactly
+
+
+def temporal_smooth(x: Tensor, taps: int) -> Tensor:
+    """A binomial low-pass of ``taps`` taps along the last (time) axis of (B, C, T), edges replicated.
+
+    5 taps keep 98% of a 1-second gait cycle at 30 fps and remove frame-to-frame zig-zag entirely."""
+    k = torch.tensor([math.comb(taps - 1, i) for i in range(taps)], dtype=x.dtype, device=x.device)
+    k = (k / k.sum()).view(1, 1, -1).expand(x.shape[1], 1, -1)
+    left = (taps - 1) // 2
+    return F.conv1d(F.pad(x, (left, taps - 1 - left), mode="replicate"), k, groups=x.shape[1])
 
 
 class SequenceDiscriminator(nn.Module):
@@ -201,6 +220,10 @@ class PSGANOptions:
     z_dim: int = option(32, "noise dimension", ge=1)
     skip: bool = option(True, "start every frame at the initial pose and learn the motion on top (ours)")
     coord_range: float = option(1.0, "scale of the coords decoder's tanh output (motion offsets)", gt=0)
+    pose_cond: bool = option(False, "P_0's coordinates join the noise and the action at every layer of the coords "
+                                    "decoder (ours; otherwise only the code carries P_0)")
+    smooth: int = option(0, "taps of a binomial low-pass over time on the coords decoder's output (ours; 0: off): "
+                            "what the decoder cannot jitter, D and the judge cannot read as another gait", ge=0, le=15)
     d_base: int = option(32, "channels of the discriminator's first conv", ge=1)
     label_cond: Literal["aux", "projection"] = option(
         "aux", "how the coordinate D sees the label: aux (an auxiliary classifier, the paper) or projection")
@@ -248,7 +271,8 @@ class PSGAN(PSGANSpec, Method):
         self.canonical = bool(self.cfg["data"].get("canonical", False))
         K = len(self.labels)
         self.G = PoseSequenceGenerator(K, self.frames, self.size, m.base, self.z_dim, m.decoder, skip=m.skip,
-                                       coord_range=m.coord_range, encoder=m.encoder)
+                                       coord_range=m.coord_range, encoder=m.encoder, smooth=m.smooth,
+                                       pose_cond=m.pose_cond)
         self.d_kind = m.discriminator
         if self.d_kind == "heatmaps":
             self.D: nn.Module = SequenceDiscriminator(2 * NUM_JOINTS, K, m.d_base)
