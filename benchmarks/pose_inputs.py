@@ -18,15 +18,17 @@ Prints JSON: machine and load, then
   leg bone lengths (median and 90th percentile), seconds per frame;
 - ``densepose``: the MagicAnimate DensePose part renders decoded to keypoints from the part regions:
   the same measures.
-Run: ``python -m benchmarks.pose_inputs [--clips N] [--renders animateanyone densepose]``.
+Run: ``python -m benchmarks.pose_inputs [--clips N] [--frames N] [--renders animateanyone densepose]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -47,11 +49,21 @@ def machine() -> dict:
             "python": platform.python_version(), "shared_machine": True}
 
 
-def estimate(path: Path, keypoints: str):
+def first_frames(path: Path, frames: int | None) -> tuple[np.ndarray | Path, float | None]:
+    """The video itself, or its first ``frames`` frames (T, H, W, 3) and frame rate."""
+    from posevid.video import open_video
+
+    if frames is None:
+        return path, None
+    with open_video(path) as reader:
+        return np.stack(list(itertools.islice(reader, frames))), reader.fps
+
+
+def estimate(path: Path, keypoints: str, frames: int | None = None):
     from posevid.estimate import estimate_poses
 
     start = time.perf_counter()
-    poses = estimate_poses(path, keypoints=keypoints)
+    poses = estimate_poses(*first_frames(path, frames), keypoints=keypoints)
     return poses, (time.perf_counter() - start) / len(poses)
 
 
@@ -208,13 +220,13 @@ def leg_plausibility(poses, detail: bool = False):
     return (out, np.flatnonzero(~ok).tolist()) if detail else out
 
 
-def decode_video(path: Path, decode) -> tuple:
+def decode_video(path: Path, decode, frames: int | None = None) -> tuple:
     from posevid.poses import Poses
     from posevid.video import open_video
 
     start = time.perf_counter()
     with open_video(path) as reader:
-        poses = Poses.concat([decode(rgb, reader.fps) for rgb in reader])
+        poses = Poses.concat([decode(rgb, reader.fps) for rgb in itertools.islice(reader, frames)])
     return poses, (time.perf_counter() - start) / len(poses)
 
 
@@ -223,16 +235,18 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=len(CLIPS), help="how many of the real clips to use")
     parser.add_argument("--renders", nargs="*", default=["animateanyone", "densepose"],
                         choices=["animateanyone", "densepose"], help="which shared pose renders to decode")
+    parser.add_argument("--frames", type=int, default=None, help="only the first FRAMES frames of each clip and render")
     args = parser.parse_args()
     from posevid.render_decode import SkeletonDecoder, decode_densepose_parts
 
-    result: dict = {"machine": machine(), "settings": {"pck_share": 0.05, "clips": list(CLIPS[:args.clips])}}
+    result: dict = {"machine": machine(), "settings": {"pck_share": 0.05, "clips": list(CLIPS[:args.clips]),
+                                                      "frames": args.frames}}
     estimation, trips = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for clip in CLIPS[:args.clips]:
             path = DATA / clip
-            whole, whole_s = estimate(path, "body+hands+face")
-            body, body_s = estimate(path, "body")
+            whole, whole_s = estimate(path, "body+hands+face", args.frames)
+            body, body_s = estimate(path, "body", args.frames)
             found = whole.hand_conf[:, :, 0] > 0
             estimation[path.name] = {
                 "frames": len(whole), "both_hands": round(float(found.all(1).mean()), 4),
@@ -240,15 +254,16 @@ def main() -> None:
                 "face": round(float((whole.face_conf[:, 0] > 0).mean()), 4),
                 "holistic_s_per_frame": round(whole_s, 4), "body_s_per_frame": round(body_s, 4)}
             trips[path.name] = round_trip(whole, Path(tmp))
+            print(json.dumps({path.name: [estimation[path.name], trips[path.name]]}), file=sys.stderr, flush=True)
     result["estimation"] = estimation
     result["skeleton_round_trip"] = trips
     result["animateanyone"] = {}
     for path in sorted((DATA / "pose_renders").glob("animateanyone_*_kps.mp4")) * ("animateanyone" in args.renders):
-        poses, seconds = decode_video(path, SkeletonDecoder(hands=True))
+        poses, seconds = decode_video(path, SkeletonDecoder(hands=True), args.frames)
         result["animateanyone"][path.name] = {**steadiness(poses), "s_per_frame": round(seconds, 4)}
     result["densepose"] = {}
     for path in sorted((DATA / "pose_renders").glob("magicanimate_densepose_*.mp4")) * ("densepose" in args.renders):
-        poses, seconds = decode_video(path, decode_densepose_parts)
+        poses, seconds = decode_video(path, decode_densepose_parts, args.frames)
         result["densepose"][path.name] = {**steadiness(poses), **leg_plausibility(poses),
                                           "s_per_frame": round(seconds, 4)}
     result["machine"]["load_average_1m_end"] = os.getloadavg()[0]
