@@ -83,6 +83,17 @@ def test_dwpose_hands_are_fitted_under_their_dots(dancer: Poses, monkeypatch: py
     assert not decode_skeleton(pose_image(truth, 0)).has_hands  # bodies only unless asked, as `--keypoints body`
 
 
+def test_dwpose_faces_are_fitted_to_their_white_dots(dancer: Poses) -> None:
+    frames = [t for t in range(len(dancer)) if (dancer.face_conf[t] > 0.1).all()][:3]
+    truth = dancer[np.array(frames)]
+    decoded = Poses.concat([decode_skeleton(pose_image(truth, t), face=True) for t in range(len(truth))])
+    err = np.linalg.norm(decoded.face_xy - truth.face_xy, axis=-1)
+    size = np.ptp(truth.face_xy, axis=1).max(-1)[:, None]
+    assert (decoded.face_conf > 0).all() and np.median(err / size) < 0.08
+    assert (err <= 0.05 * body_height(truth)[:, None]).mean() >= 0.95
+    assert not decode_skeleton(pose_image(truth, 0)).has_face  # bodies only unless asked
+
+
 def test_an_mp4_of_a_render_still_decodes(dancer: Poses, tmp_path: Path) -> None:
     with VideoWriter(tmp_path / "kps.mp4", 30.0) as writer:
         for t in range(len(dancer)):

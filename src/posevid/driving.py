@@ -157,9 +157,9 @@ class Driving:
             yield frame
 
     def _decoded(self) -> Iterator[Item]:
-        """Poses read off a skeleton or DensePose render, frame by frame (a skeleton render's hands, when asked
-        for, each started from the previous frame's)."""
-        skeleton = SkeletonDecoder(hands=self.keypoints != "body")
+        """Poses read off a skeleton or DensePose render, frame by frame (a skeleton render's hands and face
+        when ``keypoints`` asks for them; each hand started from the previous frame's)."""
+        skeleton = SkeletonDecoder(hands="hands" in self.keypoints, face="face" in self.keypoints)
         for frame in self._frames():
             t0 = time.perf_counter()
             if self.kind == "skeleton":

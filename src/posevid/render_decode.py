@@ -6,7 +6,8 @@ Each of OpenPose's 17 drawn limbs has its own colour (``skeleton.COLORS[k]`` for
 names the limb it belongs to; each limb's pixels give a segment whose two ends are its joints, and a
 joint's dot, where it can be told apart from the limbs (the DWPose look: dim limbs, bright dots), pins
 the joint down. Hands (DWPose: 20 bones in hues 18 degrees apart, bright and thin, near the wrists) are
-decoded the same way from their bones. White face dots carry no identity and are not decoded.
+fitted to their bones and dots (``hand_fit``); the white face dots, which carry no identity, as one face
+(``face_fit``).
 """
 
 from __future__ import annotations
@@ -206,16 +207,17 @@ def _assemble(oriented: dict[int, tuple[np.ndarray, np.ndarray]], segments: dict
     return xy, conf, on_dot
 
 
-def decode_skeleton(rgb: np.ndarray, fps: float = 30.0, hands: bool = False) -> Poses:
+def decode_skeleton(rgb: np.ndarray, fps: float = 30.0, hands: bool = False, face: bool = False) -> Poses:
     """One OpenPose / DWPose-style skeleton render (H, W, 3) uint8 RGB -> a one-frame ``Poses``.
 
     Body joints (COCO-18) from the limb colours and joint dots; with ``hands`` (off by default, as the
     CLI's ``--keypoints body``: fitting hands takes most of the time), both hands (21 points each) from
-    the bone colours and dots near each wrist when the render has them. Decoded points have
+    the bone colours and dots near each wrist when the render has them; with ``face``, the 68 face
+    landmarks fitted to the white face dots (``face_fit``). Decoded points have
     confidence 1, the rest 0. Works on full-brightness (posevid, thin OpenPose) and 60%-brightness
     (ControlNet / DWPose) limbs. For the frames of a video, ``SkeletonDecoder`` is faster with hands.
     """
-    return SkeletonDecoder(hands)(rgb, fps)
+    return SkeletonDecoder(hands, face)(rgb, fps)
 
 
 @dataclass
@@ -241,10 +243,11 @@ class SkeletonDecoder:
     wrist moved under ``WARM_MOVE`` of the hand's size, and is kept when its loss is near the previous
     fit's (``WARM_SLACK``); otherwise (and on the first frame, after a hand was lost, and after ``WARM_RUN``
     such frames in a row) the template starts of ``hand_fit.fit_hand`` are tried too and the best fit wins.
+    With ``face``, the face (``_decode_face``).
     """
 
-    def __init__(self, hands: bool = False):
-        self.hands = hands
+    def __init__(self, hands: bool = False, face: bool = False):
+        self.hands, self.face = hands, face
         self._last: list[_HandFit | None] = [None, None]
 
     def __call__(self, rgb: np.ndarray, fps: float = 30.0) -> Poses:
@@ -281,6 +284,11 @@ class SkeletonDecoder:
                 hand_xy[hand_conf > 0] += offset
                 groups = {"hand_xy": hand_xy[None], "hand_conf": hand_conf[None]}
         xy[conf > 0] += [x0, y0]
+        if self.face:
+            sizes = [area for found in dots.values() for _, area in found]
+            radius = float(np.sqrt(np.median(sizes) / np.pi)) if sizes else max(1.0, min(height, width) / 128)
+            face_xy, face_conf = _decode_face(sat < 0.3, val, xy, conf, max(1.0, 0.75 * radius))
+            groups |= {"face_xy": face_xy[None], "face_conf": face_conf[None]}
         return Poses(xy[None], conf[None], width, height, fps, **groups)
 
 
@@ -325,6 +333,41 @@ def _head_from_face(xy: np.ndarray, conf: np.ndarray, on_dot: np.ndarray, colour
     for j, sign in ((JOINT["right_eye"], -1), (JOINT["left_eye"], 1)):
         if conf[j] <= 0:
             xy[j], conf[j] = centre + size * (EYE_OFFSET[1] * up + sign * EYE_OFFSET[0] * side), 0.5
+
+
+FACE_POINTS = 68
+
+
+def _decode_face(grey: np.ndarray, val: np.ndarray, xy: np.ndarray, conf: np.ndarray,
+                 radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """The face (68, 2), (68,) from DWPose's white face dots (``radius`` pixels), by ``face_fit``: the
+    largest white blob and the white pixels around it (within a third of its size), a template face
+    placed on them upright along neck -> face and fitted; none (confidence 0) without such a blob."""
+    from .face_fit import fit_face, place  # torch: skeleton renders with faces only
+
+    out_xy, out_conf = np.zeros((FACE_POINTS, 2), np.float32), np.zeros(FACE_POINTS, np.float32)
+    white = (grey & (val >= 180)).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(white, connectivity=8)
+    if count <= 1 or stats[1:, cv2.CC_STAT_AREA].max() < 4 * np.pi * radius**2:
+        return out_xy, out_conf
+    biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    x, y, w, h = stats[biggest, :4]
+    pad = int(np.ceil(max(w, h) / 3)) + int(np.ceil(radius)) + 2
+    height, width = white.shape
+    y0, y1, x0, x1 = max(y - pad, 0), min(y + h + pad, height), max(x - pad, 0), min(x + w + pad, width)
+    crop = white[y0:y1, x0:x1]
+    size = 2 * int(np.ceil(2 * radius)) + 1  # pixels the fit reads: the white ones, the dark ones near them,
+    near = cv2.dilate(crop, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))) > 0
+    near[::3, ::3] = True  # and every third row and column further out
+    gy, gx = np.nonzero(near)
+    grid = np.stack([gx + x0, gy + y0], 1).astype(np.float32)
+    is_white = crop[gy, gx] > 0
+    pts = grid[is_white]
+    neck = JOINT["neck"]
+    up = pts.mean(0) - xy[neck] if conf[neck] > 0 else np.array([0, -1], np.float32)
+    out_xy[:] = fit_face(grid, is_white, place(pts, up, radius), radius)
+    out_conf[:] = 1
+    return out_xy, out_conf
 
 
 def _segments(mask: np.ndarray, idx: np.ndarray, count: int) -> dict[int, _Segment]:
