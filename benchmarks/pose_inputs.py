@@ -10,7 +10,8 @@ Prints JSON: machine and load, then
   the drawn hand's size, and over the hand points that show in the render, not under the face's dots),
   on the frames themselves and through an mp4 (h264, as a user would store them);
   with hands, the frames decoded in order (hands started from the previous frame's) and each on its own,
-  side by side, with seconds per frame of each; the face (68 points) likewise, PCK@0.05 of the body height;
+  side by side, with seconds per frame of each; the face (68 points) decoded on its own (body and face,
+  seconds per frame), PCK@0.05 of the body height; the mp4 with hands and face;
 - ``animateanyone``: the AnimateAnyone DWPose renders of ``shared/data/pose_renders``: share of frames
   decoded (a body with a neck, a shoulder and a hip), joints per frame, hands decoded (share of the decoded
   wrists with their hand, share of frames with both), the frame-to-frame change of the 12 arm, torso and
@@ -136,14 +137,17 @@ def round_trip(poses, folder: Path) -> dict:
         frames = [pose_image(truth, t, style=style) for t in range(len(truth))]
         shown = hand_points_shown(frames, truth) if extras else None
         decode_skeleton(frames[0], hands=extras, face=extras)  # imports and first calls out of the timings
-        direct, seconds = timed(SkeletonDecoder(hands=extras, face=extras), frames)
+        direct, seconds = timed(SkeletonDecoder(hands=extras), frames)
         scores = dict(zip(names, pck(direct, truth, shown=shown)))
         if extras:
             scores["share_hand_points_shown"] = float(shown.sum() / max((truth.hand_conf > 0).sum(), 1))
         if extras:
-            alone, alone_seconds = timed(lambda f: decode_skeleton(f, hands=True, face=True), frames)
+            alone, alone_seconds = timed(lambda f: decode_skeleton(f, hands=True), frames)
             scores |= {f"{k}_each_frame_alone": v for k, v in zip(names, pck(alone, truth, shown=shown))}
             scores["decode_s_per_frame_each_frame_alone"] = alone_seconds
+            faced, face_seconds = timed(SkeletonDecoder(face=True), frames)
+            scores["pck_face"] = pck(faced, truth)[4]
+            scores["decode_s_per_frame_body_and_face"] = face_seconds
         video = folder / "render.mp4"
         with VideoWriter(video, poses.fps) as writer:
             for f in frames:

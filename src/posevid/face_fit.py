@@ -27,7 +27,7 @@ TEMPLATE = np.array([
     [-0.100, 0.201], [-0.046, 0.192], [0.003, 0.202], [0.056, 0.193], [0.106, 0.205], [0.172, 0.246], [0.097,
     0.300], [0.051, 0.315], [0.001, 0.318], [-0.053, 0.313], [-0.096, 0.296], [-0.159, 0.231], [-0.036, 0.241],
     [0.001, 0.244], [0.038, 0.242], [0.150, 0.238], [0.044, 0.247], [0.002, 0.248], [-0.038, 0.245]], np.float32)
-STEPS = 30
+STEPS = 20
 LR = (0.05, 0.005)  # Adam's step sizes: affine terms (in template units) and offsets (in face sizes), first
 OFFSET_WEIGHT = 20.0  # keeps each point near its template place (in face sizes, squared)
 SOFTNESS = 0.6  # pixels over which a soft edge goes from 27% to 73%
