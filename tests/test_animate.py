@@ -105,6 +105,10 @@ def test_warp_animator_identity_and_shift(shared_data: Path, photo: Path, photo_
     assert not method.capabilities.trains
     with pytest.raises(PosevidError, match="nothing to train"):
         method.train_step({})
+    from posevid.train import train
+
+    with pytest.raises(PosevidError, match="has nothing to train"):  # refused before anything is written
+        train(method.cfg, shared_data, shared_data / "never-written")
     animator = method.animator()
     animator.reset(rgb, photo_pose)  # no mask: the PG2 pose mask stands in for it
     same = animator.step(photo_pose)

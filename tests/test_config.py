@@ -112,6 +112,23 @@ def test_the_command_line_and_method_specs_import_no_torch() -> None:
     assert done.stdout.strip() == "[]"
 
 
+def test_animating_with_the_warp_method_imports_no_torch(tmp_path: Path) -> None:
+    """``posevid animate PHOTO POSES`` with the default (weightless) method: torch is never imported."""
+    from posevid.estimate import first_pose
+    from posevid.posefiles import write_poses
+    from posevid.poses import Poses
+
+    photo = REPO / "assets/tfexamples_image2.jpeg"
+    write_poses(tmp_path / "two.npz", Poses.concat([first_pose(photo)] * 2))
+    code = ("import atexit, sys\natexit.register(lambda: print('torch' in sys.modules))\n"
+            "from posevid.cli import main\nmain()")
+    args = ["animate", str(photo), str(tmp_path / "two.npz"), "--size", "64", "-o", str(tmp_path / "a.gif")]
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120,
+                          env={"PYTHONPATH": str(REPO / "src"), "PATH": "", "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "a.gif").is_file() and done.stdout.strip().splitlines()[-1] == "False", done.stdout
+
+
 def _forged_checkpoint(path: Path, cfg: dict) -> Path:
     save_checkpoint(path, {"step": 1, "config": cfg, "method": {}})  # the checksum header is recomputed
     return path

@@ -77,7 +77,7 @@ def test_cuda_without_cuda_is_one_line_exit_2(command: list[str], monkeypatch, c
 def test_pipeline_device(tmp_path: Path) -> None:
     from posevid.pipeline import Pipeline
 
-    assert Pipeline(method="warp", device="cpu").model.device == torch.device("cpu")
+    assert Pipeline(method="warp", device="cpu").method == "warp"  # no weights: nothing to move
     with pytest.raises(PosevidError, match="no CUDA device"):
         Pipeline(method="warp", device="cuda:1")
 

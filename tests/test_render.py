@@ -126,8 +126,10 @@ def test_body_scale_scales_with_the_pose(clip):
     xy, conf = clip[0][[0, 60]], clip[1][[0, 60]]
     s = render.body_scale(xy, conf)
     assert s.shape == (2,) and (s > 10).all() and (s < SIZE / 2).all()
-    assert torch.allclose(render.body_scale(xy * 2, conf), 2 * s)
+    assert np.allclose(render.body_scale(xy * 2, conf), 2 * s)
     assert float(render.body_scale(xy[0], np.zeros(18))) == 0
+    on_torch = render.body_scale(torch.from_numpy(xy), torch.from_numpy(conf))  # the same float32 arithmetic
+    assert isinstance(s, np.ndarray) and torch.equal(on_torch, torch.from_numpy(s))
 
 
 def test_openpose_style_with_hands_and_face(shared_data: Path):

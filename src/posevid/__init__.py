@@ -14,6 +14,7 @@ The Python API (imported lazily, so ``import posevid`` is cheap)::
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import Any
 
 __version__ = "0.1.0"
@@ -34,7 +35,17 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'posevid' has no attribute {name!r}")
+def lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` (PEP 562): ``exports`` maps a public name to the module that defines it
+    (absolute, or relative to ``package``: ``".model"``), imported on first use, so that importing the
+    package stays light (posevid's API, a method's package, ``posevid.inference``)."""
+
+    def getattr_(name: str) -> Any:
+        if name not in exports:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(exports[name], package), name)
+
+    return getattr_
+
+
+__getattr__ = lazy_exports(__name__, _LAZY)

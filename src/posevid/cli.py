@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from .cli_hooks import RootGroup
-from .devices import DEVICE_HELP, resolve_device
+from .devices import DEVICE_HELP, check_device, resolve_device
 from .poses import DEFAULT_RETARGET
 
 if TYPE_CHECKING:
@@ -244,7 +244,7 @@ def animate(
                      or (action is None and motion_checkpoint is not None)):
         raise PosevidError("animate", "give a PHOTO and a DRIVER, or a PHOTO with --action (with "
                                       "--motion-checkpoint for your own model)")
-    resolve_device(device)
+    check_device(device)  # resolved when the model is loaded (a method without weights uses none)
     options = AnimateOptions(method=method, checkpoint=checkpoint, mode=mode, size=size, width=width, height=height,
                              smooth=not no_smooth, fps=fps, driving_kind=driving_kind, keypoints=keypoints,
                              person=person, force=force, subject=subject, backend=backend, precision=precision,

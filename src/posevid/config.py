@@ -2,11 +2,12 @@
 
 Schema (docs/design.md): ``method`` (a registered name), ``seed``, ``plugins`` (modules a training config
 imports first), ``data`` (the options of the dataset kind ``data.kind``, default the method's
-``data_kind``), ``model`` (the method's ``Options``), ``train`` (``TrainOptions``) and, for a
-multi-stage method, ``stages`` (stage name -> overrides of ``data`` / ``model`` / ``train`` for that
-stage, in the order they run). ``resolve_config`` checks every key and value against these dataclasses
-(an unknown key names the nearest valid one) and fills in the defaults, so a saved config lists every
-option. Override values are parsed as YAML scalars (``train.amp=true``, ``train.betas=[0.5,0.999]``).
+``data_kind``; none for a method that reads no dataset, ``data_kind`` None), ``model`` (the method's
+``Options``), ``train`` (``TrainOptions``) and, for a multi-stage method, ``stages`` (stage name ->
+overrides of ``data`` / ``model`` / ``train`` for that stage, in the order they run). ``resolve_config``
+checks every key and value against these dataclasses (an unknown key names the nearest valid one) and
+fills in the defaults, so a saved config lists every option. Override values are parsed as YAML scalars
+(``train.amp=true``, ``train.betas=[0.5,0.999]``).
 """
 
 from __future__ import annotations
@@ -150,7 +151,6 @@ def resolve_config(cfg: dict[str, Any], where: str | Path | None = None) -> dict
 
 
 def _resolve(cfg: Any) -> dict[str, Any]:
-    from .data.datasets import dataset_options
     from .methods.registry import method_class
 
     if not isinstance(cfg, dict):
@@ -178,10 +178,17 @@ def _resolve(cfg: Any) -> dict[str, Any]:
             raise PosevidError(section, f"must be a mapping of options, got {value!r:.40}")
         sections[section] = value or {}
     kind = sections["data"].get("kind", cls.data_kind)
-    data_options = dataset_options(kind)
-    data = {**sections["data"], "kind": kind}
-    if data_options is not None:
-        data = options.to_dict(options.parse(data_options, data, "data"))
+    if kind is None:  # a method that reads no dataset (one without weights): no data options
+        if sections["data"]:
+            raise PosevidError("data", f"method {name!r} reads no dataset; leave the data section out")
+        data = {}
+    else:
+        from .data.datasets import dataset_options
+
+        data_options = dataset_options(kind)
+        data = {**sections["data"], "kind": kind}
+        if data_options is not None:
+            data = options.to_dict(options.parse(data_options, data, "data"))
     model = (options.to_dict(options.parse(cls.Options, sections["model"], "model")) if cls.Options is not None
              else copy.deepcopy(sections["model"]))
     train = options.to_dict(options.parse(TrainOptions, sections["train"], "train"))

@@ -7,17 +7,21 @@ check with ``iuv[..., 0].max() <= 24``).
 
 The coarse grid follows the DwNet paper (sec. 3.1): for each pixel of the target image, the nearest
 pixel in UV space of the source image that belongs to the same body part, found with a KD-tree.
-Computed on the CPU in numpy; not differentiable (the refinement branch learns the correction).
+Computed on the CPU in numpy; not differentiable (the refinement branch learns the correction). torch is
+imported by the tensor helpers only (reading IUV files and decoding driving renders need none).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from .errors import PosevidError
+
+if TYPE_CHECKING:
+    import torch
 
 NUM_IUV_PARTS = 24
 # Grid value for target pixels with nothing to read in the source (a part the source does not show,
@@ -83,6 +87,8 @@ def iuv_grid(src_iuv: np.ndarray, dst_iuv: np.ndarray) -> np.ndarray:
 def iuv_grids(src_iuv: torch.Tensor, dst_iuv: torch.Tensor) -> torch.Tensor:
     """Batched ``iuv_grid`` on tensors: (B, 3, H, W) IUV values (I 0..24, U and V 0..255, any dtype)
     -> (B, H, W, 2) float32 grids on the input's device."""
+    import torch
+
     src = src_iuv.detach().round().clamp(0, 255).to("cpu", torch.uint8).permute(0, 2, 3, 1).numpy()
     dst = dst_iuv.detach().round().clamp(0, 255).to("cpu", torch.uint8).permute(0, 2, 3, 1).numpy()
     grids = np.stack([iuv_grid(s, d) for s, d in zip(src, dst)])
@@ -97,4 +103,6 @@ def iuv_input(iuv: torch.Tensor) -> torch.Tensor:
 
 def iuv_tensor(iuv: np.ndarray) -> torch.Tensor:
     """One (H, W, 3) uint8 IUV image -> (1, 3, H, W) float32 tensor of its raw values."""
+    import torch
+
     return torch.from_numpy(np.array(iuv, np.float32)).permute(2, 0, 1)[None]  # a copy: frames may be read-only

@@ -48,6 +48,15 @@ def resolve_device(spec: str | torch.device | None = "auto", where: str = "--dev
     return torch.device(f"cuda:{index}")
 
 
+def check_device(spec: str | torch.device | None = "auto", where: str = "--device") -> None:
+    """``resolve_device``'s checks without importing torch where none is needed: ``auto``, None and ``cpu``
+    always pass; anything else is resolved (``PosevidError`` for an unknown device or a missing GPU). For
+    what may run without torch (the warp method), which uses no device."""
+    if spec is None or (isinstance(spec, str) and spec.strip().lower() in ("auto", "cpu")):
+        return
+    resolve_device(spec, where)
+
+
 def amp_dtype(amp: bool | str | None, device: torch.device) -> torch.dtype | None:
     """The autocast dtype of ``train.amp`` on ``device``: None for ``off`` / false; ``bf16`` / ``fp16`` as
     named; ``true`` = bf16 where the device has it (CPUs, Ampere and later GPUs), else fp16.

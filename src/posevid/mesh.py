@@ -361,17 +361,10 @@ def _rot90(v: np.ndarray) -> np.ndarray:
 
 
 def _body_scale(xy: np.ndarray, conf: np.ndarray) -> float:
-    """``render.body_scale`` of one (18, 2) pose in numpy (a tenth of its time, run twice a frame), with the
-    same float32 arithmetic: each bone length is PyTorch's ``sqrt(fma(dy, dy, dx * dx))``."""
-    from .render import _SCALE_BONES, MIN_CONF
+    """``render.body_scale`` of one (18, 2) pose (numpy, run twice a frame)."""
+    from .render import body_scale
 
-    a, b, ratio = (np.array(col) for col in zip(*_SCALE_BONES))
-    conf = np.asarray(conf, np.float32)
-    ok = (conf[a] > MIN_CONF) & (conf[b] > MIN_CONF)
-    d = np.asarray(xy, np.float32)[a] - np.asarray(xy, np.float32)[b]
-    square = (d[:, 1].astype(np.float64) ** 2 + (d[:, 0] * d[:, 0]).astype(np.float64)).astype(np.float32)
-    est = np.sqrt(square) * ratio.astype(np.float32) * ok
-    return float(np.sort(est)[::-1][1 if ok.sum() >= 3 else 0])
+    return float(body_scale(xy, conf))
 
 
 def _scale_ratio(src: np.ndarray, dst: np.ndarray, ok: np.ndarray) -> float:

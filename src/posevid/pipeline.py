@@ -20,22 +20,22 @@ import dataclasses
 import inspect
 import logging
 import math
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
-import torch
 
 from .crop import crop_square, photo_box
 from .driving import Driving
 from .errors import PosevidError
 from .estimate import KEYPOINT_SETS, PERSON_CHOICES, choose_person, find_people
 from .face import SUBJECTS, FaceTargets, face_box, face_only, inter_ocular, wants_face
-from .methods.base import Animator, Method
+from .methods.spec import Animator
 from .poses import (
     DEFAULT_RETARGET,
     RETARGET_MODES,
@@ -48,6 +48,12 @@ from .poses import (
 )
 from .prefetch import Prefetch
 from .tensors import resize_image
+
+if TYPE_CHECKING:  # torch is imported by the methods that use it: the warp method's animation loads none
+    import torch
+
+    from .methods.base import Method
+    from .methods.weightless import WeightlessMethod
 
 QUEUE = 4  # decoded and estimated driving frames waiting for the animator
 MAX_SOURCE_SIDE = 4096  # larger source photos are downscaled to this longer side (with a logged note)
@@ -134,19 +140,20 @@ class AnimateOptions:
 
 
 def load_model(method: str | None, checkpoint: str | Path | None, backend: str = "torch",
-               precision: str = "auto", device: str | torch.device | None = None) -> tuple[Method, int | None]:
+               precision: str = "auto", device: str | torch.device | None = None
+               ) -> tuple[Method | WeightlessMethod, int | None]:
     """The model to animate with, on ``device`` (``devices.resolve_device``: None is auto), and the image
     size it was trained at (None for an untrained one).
 
     With a checkpoint the method is the one saved in it (``method``, if given, must match); without one,
     ``method`` (default ``DEFAULT_METHOD``) must be a method that needs no training. A trained model's
     networks run on ``backend`` at ``precision`` (``posevid.inference``); ``checkpoint`` may be an exported
-    model (``.onnx``, ``.xml``).
+    model (``.onnx``, ``.xml``). A method without weights (``WeightlessMethod``) is not moved: ``device`` is
+    only checked, and torch is not imported for it.
     """
-    from .devices import resolve_device
+    from .devices import check_device, resolve_device
     from .methods.registry import method_class, method_spec
-
-    dev = resolve_device(device)
+    from .methods.weightless import WeightlessMethod
 
     if checkpoint is None:
         name = method or DEFAULT_METHOD
@@ -159,8 +166,14 @@ def load_model(method: str | None, checkpoint: str | Path | None, backend: str =
                                                  f"'{DEFAULT_METHOD}' works without")
         if not spec.capabilities.animates:
             raise PosevidError(f"method {name}", "does not animate a photo")
-        return method_class(name)({"method": name}).to(dev), None
+        model = method_class(name)({"method": name})
+        if isinstance(model, WeightlessMethod):
+            check_device(device)
+            return model, None
+        return model.to(resolve_device(device)), None
     from . import inference
+
+    dev = resolve_device(device)
 
     if inference.is_exported(checkpoint):
         if dev.type != "cpu":
@@ -519,6 +532,10 @@ class Animation:
         return np.concatenate([left, middle, result], axis=1)
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        torch = sys.modules.get("torch")  # the model's intra-op threads, where it uses torch
+        if torch is None:
+            yield from self._frames()
+            return
         threads = torch.get_num_threads()
         if self.driving.kind != "poses":  # one core goes to pose estimation in the worker thread
             torch.set_num_threads(max(1, threads - 1))

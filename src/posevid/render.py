@@ -3,18 +3,24 @@ mask and 10 body-part masks.
 
 Keypoints are COCO-18 pixel coordinates ``(x, y)`` with pixel centres at integer coordinates (pixel
 ``(i, j)`` of an image is the point ``x = j, y = i``). A joint is drawn when its confidence exceeds
-``MIN_CONF``; a missing joint (confidence 0) is never drawn. ``heatmaps`` and ``body_scale`` are torch
-and batched; the other renderers draw one pose with OpenCV and return numpy arrays.
+``MIN_CONF``; a missing joint (confidence 0) is never drawn. ``heatmaps`` is torch and batched,
+``body_scale`` and ``part_labels`` batched in torch or numpy (as given); the other renderers draw one pose with
+OpenCV and return numpy arrays. torch is imported only for torch work (the warp method's path loads none).
 """
 
 from __future__ import annotations
 
+import sys
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
-import torch
 
 from .poses import Poses
 from .skeleton import BODY_PARTS, COLORS, DRAWN_LIMBS, HAND_LIMBS, JOINT, LIMBS, NUM_PARTS, PART_NAMES
+
+if TYPE_CHECKING:
+    import torch
 
 MIN_CONF = 0.1
 # Stick-figure looks: ``posevid`` thin lines and dots in the joint colours; ``openpose`` as the OpenPose
@@ -43,12 +49,19 @@ _HEAD_LIFT = 0.06
 _NECK_RADIUS = 0.10
 
 
+def _is_tensor(x: object) -> bool:
+    torch = sys.modules.get("torch")  # no tensor exists before torch is imported
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
 def _as_tensor(x: np.ndarray | torch.Tensor) -> torch.Tensor:
+    import torch
+
     return x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
 
 
 def _as_numpy(x: np.ndarray | torch.Tensor) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
+    if _is_tensor(x):
         x = x.detach().cpu().numpy()
     return np.asarray(x, dtype=np.float32)
 
@@ -61,6 +74,8 @@ def heatmaps(xy: np.ndarray | torch.Tensor, conf: np.ndarray | torch.Tensor, hei
     ``exp(-d^2 / (2 sigma^2))`` with ``sigma`` defaulting to ``radius``. Joints with confidence <= 0 give
     all-zero maps. Works on numpy or torch input; the result is on the input's device.
     """
+    import torch
+
     xy_t, conf_t = _as_tensor(xy).float(), _as_tensor(conf).float()
     if xy_t.shape[-1] != 2 or conf_t.shape != xy_t.shape[:-1]:
         raise ValueError(f"heatmaps needs xy (..., J, 2) and conf (..., J), got {tuple(xy_t.shape)}, "
@@ -80,13 +95,27 @@ def heatmaps(xy: np.ndarray | torch.Tensor, conf: np.ndarray | torch.Tensor, hei
 
 
 def body_scale(xy: np.ndarray | torch.Tensor, conf: np.ndarray | torch.Tensor,
-               min_conf: float = MIN_CONF) -> torch.Tensor:
-    """Body size in pixels (about the neck-to-hip length): ``(..., 18, 2), (..., 18) -> (...)`` float32.
+               min_conf: float = MIN_CONF) -> np.ndarray | torch.Tensor:
+    """Body size in pixels (about the neck-to-hip length): ``(..., 18, 2), (..., 18) -> (...)`` float32;
+    torch when either input is a tensor, else numpy (the same float32 arithmetic: each bone's length is
+    PyTorch's ``sqrt(fma(dy, dy, dx * dx))``).
 
     Each visible bone gives an estimate (its length over its typical ratio to the torso); the largest
     estimate is used, or the second largest when three or more exist (robust to foreshortening and to
     one bad joint). 0 when no bone is visible.
     """
+    if not (_is_tensor(xy) or _is_tensor(conf)):
+        a, b, ratio = (np.array(column) for column in zip(*_SCALE_BONES))
+        xy, conf = np.asarray(xy, np.float32), np.asarray(conf, np.float32)
+        ok = (conf[..., a] > min_conf) & (conf[..., b] > min_conf)
+        d = xy[..., a, :] - xy[..., b, :]
+        square = (d[..., 1].astype(np.float64) ** 2 + (d[..., 0] * d[..., 0]).astype(np.float64)).astype(np.float32)
+        est = np.sqrt(square) * ratio.astype(np.float32) * ok
+        top = -np.sort(-est, axis=-1)
+        second = (ok.sum(-1) >= 3).astype(np.int64)
+        return np.take_along_axis(top, second[..., None], -1)[..., 0]
+    import torch
+
     xy_t, conf_t = _as_tensor(xy).float(), _as_tensor(conf).float()
     a = torch.tensor([b[0] for b in _SCALE_BONES], device=xy_t.device)
     b = torch.tensor([b[1] for b in _SCALE_BONES], device=xy_t.device)
@@ -318,6 +347,8 @@ def part_labels(masks: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
 
     Overlaps are resolved by ``PART_PRIORITY``. Numpy in, numpy out; torch in, torch out.
     """
+    import torch
+
     m = _as_tensor(masks)
     rank = torch.zeros(NUM_PARTS, device=m.device)
     for r, name in enumerate(reversed(PART_PRIORITY)):

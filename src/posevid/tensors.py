@@ -1,16 +1,23 @@
 """Conversions between images as uint8 arrays and tensors in [-1, 1], the range every network uses, and
-the one resize used to take images to a model's size and frames back to the caller's."""
+the one resize used to take images to a model's size and frames back to the caller's. torch is imported
+by the conversions, so that a caller of ``resize_image`` alone (the warp method's pipeline) loads none."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
-import torch
-from torch import Tensor
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
 
 
 def image_to_tensor(rgb: np.ndarray, device: torch.device | str | None = None) -> Tensor:
     """(H, W, C) uint8 -> (C, H, W) float32 in [-1, 1] on ``device`` (the CPU when None)."""
+    import torch
+
     arr = np.ascontiguousarray(rgb, dtype=np.uint8)
     if not arr.flags.writeable:  # e.g. frames decoded by PyAV; torch wants memory it may write
         arr = arr.copy()

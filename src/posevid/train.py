@@ -313,6 +313,11 @@ def train(cfg: dict[str, Any], data: str | Path, out: str | Path, resume: bool =
     ``cpu``, ``cuda`` or ``cuda:N``, replacing ``train.device`` (of every stage).
     Returns {"step", "losses", "checkpoint"} of the last stage trained (and its "stage").
     """
+    from .methods.registry import method_spec
+
+    if not method_spec(cfg["method"]).capabilities.trains:  # a method without weights (warp)
+        raise PosevidError(None, f"method {cfg['method']!r} has nothing to train (it has no weights); animate "
+                                 "with it directly")
     out = Path(out)
     if device is not None:
         resolve_device(device)

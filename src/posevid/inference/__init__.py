@@ -9,20 +9,18 @@
   and caches the fastest), ``cache_dir``.
 - ``cpu``: usable cores (the affinity mask), native bf16 / int8 support.
 
-ONNX Runtime and OpenVINO are optional: ``pip install 'posevid[export]'``.
+ONNX Runtime and OpenVINO are optional: ``pip install 'posevid[export]'``. The option names (``choices``:
+``BACKENDS``, ``PRECISIONS``) import no torch; the rest is imported on first use.
 """
 
-from .backends import (
-    BACKENDS,
-    PRECISIONS,
-    cache_dir,
-    has_graph,
-    is_exported,
-    load_exported,
-    release_weights,
-    use_backend,
-)
-from .graph import InferenceGraph, Stage, TorchEngine, fold_norms, prepare
+from .. import lazy_exports
+from .choices import BACKENDS, PRECISIONS
+
+__getattr__ = lazy_exports(__name__, {
+    **dict.fromkeys(("cache_dir", "has_graph", "is_exported", "load_exported", "release_weights", "use_backend"),
+                    ".backends"),
+    **dict.fromkeys(("InferenceGraph", "Stage", "TorchEngine", "fold_norms", "prepare"), ".graph"),
+})
 
 __all__ = ["BACKENDS", "PRECISIONS", "InferenceGraph", "Stage", "TorchEngine", "cache_dir", "fold_norms", "has_graph",
            "is_exported", "load_exported", "prepare", "release_weights", "use_backend"]

@@ -27,11 +27,10 @@ from torch import Tensor
 from ..errors import PosevidError
 from ..io_utils import atomic_path
 from . import cpu
+from .choices import BACKENDS, PRECISIONS
 from .graph import TorchEngine, prepare
 from .runtimes import OnnxEngine, OpenVinoEngine, read_meta_onnx, read_meta_openvino, require
 
-BACKENDS = ("auto", "torch", "onnx", "openvino")
-PRECISIONS = ("auto", "fp32", "bf16")
 EXPORTED = (".onnx", ".xml")
 RUNTIME_MODULES = {"onnx": "onnxruntime", "openvino": "openvino"}
 Engine = Any  # TorchEngine | OnnxEngine | OpenVinoEngine: run(stage, **tensors), stages, name, precision

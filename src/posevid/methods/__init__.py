@@ -4,6 +4,7 @@ method (``warp``, ``dwnet``, ``pg2``, ``psgan``, ``scgan``, ``posenet``, ``decou
 documented starting point of a new one). ``build_method(cfg)`` builds the class named by ``cfg['method']``.
 ``Method`` and ``Stage`` (``base``, which imports torch) are imported on first use."""
 
+from .. import lazy_exports
 from .registry import (
     METHODS,
     SPECS,
@@ -16,7 +17,7 @@ from .registry import (
     method_specs,
     register,
 )
-from .spec import Animator, Capabilities, MethodSpec, lazy_exports
+from .spec import Animator, Capabilities, MethodSpec
 
 __getattr__ = lazy_exports(__name__, {"Method": ".base", "Stage": ".base"})
 

@@ -9,14 +9,15 @@ its networks and torch, is imported when the method is built (``registry.method_
 that animates with a method without networks (``warp``) never imports torch.
 
 Also here, because a method without networks uses them without torch: ``Capabilities``, ``NoOptions``
-and the ``Animator`` interface.
+and the ``Animator`` interface. A method's package imports its spec and exports its other names lazily
+(``posevid.lazy_exports``).
 """
 
 from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -100,16 +101,3 @@ class Animator(ABC):
         self.reset(source, pose, mask)
         for target in targets:
             yield self.step(target)
-
-
-def lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], Any]:
-    """A module ``__getattr__`` (PEP 562) for a method package: ``exports`` maps a public name to the
-    submodule (relative, e.g. ``".model"``) that defines it, imported on first use, so that importing the
-    package (and its ``spec``) stays light."""
-
-    def getattr_(name: str) -> Any:
-        if name not in exports:
-            raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        return getattr(importlib.import_module(exports[name], package), name)
-
-    return getattr_

@@ -6,7 +6,7 @@ latent-space plot; ``data``: feature maps and the ``decoupled`` dataset kind; ``
 the latent standardiser and the coarse-to-fine generator.
 """
 
-from ..spec import lazy_exports
+from ... import lazy_exports
 from .spec import DecoupledSpec  # registers the method's declarations; the rest is imported on first use
 
 __getattr__ = lazy_exports(__name__, {

@@ -1,7 +1,7 @@
 """DwNet (Zablotskaia et al., BMVC 2019): coarse warp + learned refinement, markovian on the previous
 frame; see ``model``."""
 
-from ..spec import lazy_exports
+from ... import lazy_exports
 from .spec import DwNetSpec  # registers the method's declarations; the rest is imported on first use
 
 __getattr__ = lazy_exports(__name__, {

@@ -5,7 +5,7 @@ the ``pg2_pairs`` dataset kind (DeepFashion / Market-1501 pair lists); ``transfe
 transfer; ``cli``: ``posevid transfer``.
 """
 
-from ..spec import lazy_exports
+from ... import lazy_exports
 from .spec import PG2Spec  # registers the method's declarations; the rest is imported on first use
 
 __getattr__ = lazy_exports(__name__, {

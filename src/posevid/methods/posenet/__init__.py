@@ -1,6 +1,6 @@
 """``posenet``: the small pose network whose features give SCGAN its semantic-consistency loss."""
 
-from ..spec import lazy_exports
+from ... import lazy_exports
 from .spec import PoseNetSpec  # registers the method's declarations; the rest is imported on first use
 
 __getattr__ = lazy_exports(__name__, {

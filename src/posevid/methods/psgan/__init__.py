@@ -6,7 +6,7 @@ tools (``generate_motion``, ``motion_for_photo``, ``sample_to_folder``, ``load_p
 model), ``export_checkpoint``); ``cli``: ``posevid motion generate`` and ``posevid motion sample``.
 """
 
-from ..spec import lazy_exports
+from ... import lazy_exports
 from .spec import PSGANSpec  # registers the method's declarations; the rest is imported on first use
 
 __getattr__ = lazy_exports(__name__, {

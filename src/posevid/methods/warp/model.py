@@ -13,18 +13,16 @@ deformed by the target landmarks, the background and hair kept still.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-import torch
 
-from ...errors import PosevidError
 from ...face import is_face_pose
 from ...facewarp import FaceRig
-from ...plate import clean_plate, refine_alpha
+from ...plate import clean_plate, drop_background, refine_alpha
 from ...poses import Poses
 from ...rig import Rig
-from ..base import Animator, Method, NoOptions, register
+from ..registry import register
+from ..spec import Animator
+from ..weightless import WeightlessMethod
 from .spec import WarpSpec
 
 
@@ -54,7 +52,7 @@ class WarpAnimator(Animator):
             self._rig, self._face = None, FaceRig(source, pose.face_xy[0])
             return
         self._face = None
-        mask = np.clip(np.asarray(mask, np.float32), 0.0, 1.0)
+        mask = drop_background(source, mask)  # no slivers of the floor moving with the feet
         self._rig = Rig.build(source, pose, mask)
         plate = clean_plate(source, np.maximum(mask, refine_alpha(source, mask)))  # with the soft fringes
         self._plate, self._background = plate, plate.astype(np.float32)
@@ -79,17 +77,9 @@ class WarpAnimator(Animator):
 
 
 @register("warp")
-class WarpMethod(WarpSpec, Method):
-    """Untrained baseline: the photo's person as a skinned, layered mesh posed by each target."""
-
-    Options = NoOptions
-
-    def __init__(self, cfg: dict[str, Any] | None = None):
-        super().__init__(cfg or {"method": "warp"})
-
-    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        """The warp method has no weights; training it is a user error."""
-        raise PosevidError("method warp", "has nothing to train (it has no weights); animate with it directly")
+class WarpMethod(WarpSpec, WeightlessMethod):
+    """Untrained baseline: the photo's person as a skinned, layered mesh posed by each target (no weights,
+    no torch: ``WeightlessMethod``)."""
 
     def animator(self) -> WarpAnimator:
         """A fresh animator (it holds no weights, only the current source)."""
