@@ -7,23 +7,28 @@ Prints JSON: machine and load, then
 - ``skeleton_round_trip``: our own estimated poses of each clip drawn as skeleton videos (the
   OpenPose/DWPose look, with and without hands and face, and posevid's thin look), decoded back,
   PCK@0.05 of the body height against what was drawn (body joints; hands where drawn, also PCK@0.2 of
-  the drawn hand's size), on the frames themselves and through an mp4 (h264, as a user would store them);
+  the drawn hand's size, and over the hand points that show in the render, not under the face's dots),
+  on the frames themselves and through an mp4 (h264, as a user would store them);
+  with hands, the frames decoded in order (hands started from the previous frame's) and each on its own,
+  side by side, with seconds per frame of each; the face (68 points) decoded on its own (body and face,
+  seconds per frame), PCK@0.05 of the body height; the mp4 with hands and face;
 - ``animateanyone``: the AnimateAnyone DWPose renders of ``shared/data/pose_renders``: share of frames
   decoded (a body with a neck, a shoulder and a hip), joints per frame, hands decoded (share of the decoded
   wrists with their hand, share of frames with both), the frame-to-frame change of the 12 arm, torso and
   leg bone lengths (median and 90th percentile), seconds per frame;
 - ``densepose``: the MagicAnimate DensePose part renders decoded to keypoints from the part regions:
   the same measures.
-Run: ``python -m benchmarks.pose_inputs [--clips N] [--renders animateanyone densepose]``.
+Run: ``python -m benchmarks.pose_inputs [--clips N] [--frames N] [--renders animateanyone densepose]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
+import itertools
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -44,63 +49,116 @@ def machine() -> dict:
             "python": platform.python_version(), "shared_machine": True}
 
 
-def estimate(path: Path, keypoints: str):
+def first_frames(path: Path, frames: int | None) -> tuple[np.ndarray | Path, float | None]:
+    """The video itself, or its first ``frames`` frames (T, H, W, 3) and frame rate."""
+    from posevid.video import open_video
+
+    if frames is None:
+        return path, None
+    with open_video(path) as reader:
+        return np.stack(list(itertools.islice(reader, frames))), reader.fps
+
+
+def estimate(path: Path, keypoints: str, frames: int | None = None):
     from posevid.estimate import estimate_poses
 
     start = time.perf_counter()
-    poses = estimate_poses(path, keypoints=keypoints)
+    poses = estimate_poses(*first_frames(path, frames), keypoints=keypoints)
     return poses, (time.perf_counter() - start) / len(poses)
 
 
-def pck(decoded, truth, share: float = 0.05, hand_share: float = 0.2) -> tuple[float, float | None, float | None]:
+def pck(decoded, truth, share: float = 0.05, hand_share: float = 0.2, shown=None) -> tuple:
     """Body PCK@``share`` of the body height, and hand PCK@``share`` of the body height and @``hand_share``
-    of the drawn hand's size (its longer side) (None without drawn hands; a hand not decoded misses)."""
+    of the drawn hand's size (its longer side) (None without drawn hands; a hand not decoded misses), and
+    hand PCK@``share`` over the drawn hand points that show in the render (``shown`` (T, 2, 21) bool: a
+    hand dot or bone colour at the point, not covered by the face's white dots or the other hand)."""
     from posevid.poses import body_height
 
     height = body_height(truth)
     err = np.linalg.norm(decoded.xy - truth.xy, axis=-1)
     body = ((err <= share * height[:, None]) & (decoded.conf > 0))[truth.conf > 0]
-    hands = by_size = None
+    hands = by_size = visible = None
     if truth.has_hands and (truth.hand_conf > 0).any():
         found = decoded.hand_conf if decoded.has_hands else np.zeros_like(truth.hand_conf)
         d_xy = decoded.hand_xy if decoded.has_hands else np.zeros_like(truth.hand_xy)
         h_err = np.where(found > 0, np.linalg.norm(d_xy - truth.hand_xy, axis=-1), np.inf)
         drawn = truth.hand_conf > 0
-        hands = float((h_err <= share * height[:, None, None])[drawn].mean())
+        ok = h_err <= share * height[:, None, None]
+        hands = float(ok[drawn].mean())
         size = np.ptp(truth.hand_xy, axis=2).max(-1)[..., None]
         by_size = float((h_err <= hand_share * size)[drawn].mean())
-    return float(body.mean()), hands, by_size
+        if shown is not None and (drawn & shown).any():
+            visible = float(ok[drawn & shown].mean())
+    face = None
+    if truth.has_face and (truth.face_conf > 0).any():
+        found = decoded.face_conf if decoded.has_face else np.zeros_like(truth.face_conf)
+        f_err = np.linalg.norm((decoded.face_xy if decoded.has_face else 0) - truth.face_xy, axis=-1)
+        face = float(((f_err <= share * height[:, None]) & (found > 0))[truth.face_conf > 0].mean())
+    return float(body.mean()), hands, by_size, visible, face
+
+
+def hand_points_shown(frames: list, truth) -> np.ndarray:
+    """(T, 2, 21) bool: each drawn hand point's pixel in its render is a hand dot or bone colour."""
+    from posevid.hand_fit import DOT, hand_classes
+    from posevid.render_decode import HAND_HUE_STEP, HUE_TOLERANCE, hue_saturation_value
+
+    out = np.zeros(truth.hand_conf.shape, bool)
+    for t, rgb in enumerate(frames):
+        classes = hand_classes(*hue_saturation_value(rgb), HAND_HUE_STEP, HUE_TOLERANCE)
+        x, y = (np.clip(np.round(truth.hand_xy[t, ..., i]).astype(int), 0, rgb.shape[1 - i] - 1) for i in (0, 1))
+        out[t] = classes[y, x] >= DOT
+    return out & (truth.hand_conf > 0)
 
 
 def round_trip(poses, folder: Path) -> dict:
-    """Draw, decode (frames and mp4) and score each render look."""
+    """Draw, decode (frames and mp4) and score each render look. With hands, the frames are decoded twice
+    side by side: each frame on its own (``decode_skeleton``: every hand fitted from the template starts)
+    and in order (``SkeletonDecoder``: hands started from the previous frame's, as ``posevid`` reads a
+    video); the mp4 in order."""
     import dataclasses
 
     from posevid.poses import Poses
     from posevid.render import MIN_CONF, pose_image
-    from posevid.render_decode import decode_skeleton
+    from posevid.render_decode import SkeletonDecoder, decode_skeleton
     from posevid.video import VideoWriter, open_video
 
     keep = poses.conf > MIN_CONF  # what the renderer draws
     drawn = dataclasses.replace(poses, conf=np.where(keep, poses.conf, 0), xy=np.where(keep[..., None], poses.xy, 0))
+    names = ("pck_body", "pck_hands", "pck_hands_by_hand_size", "pck_hands_shown", "pck_face")
+
+    def timed(decode, frames) -> tuple:
+        start = time.perf_counter()
+        out = Poses.concat([decode(f) for f in frames])
+        return out, (time.perf_counter() - start) / len(frames)
+
     out = {}
     for style, extras in RENDER_LOOKS:
         truth = drawn if extras else drawn.body_only()
         frames = [pose_image(truth, t, style=style) for t in range(len(truth))]
-        start = time.perf_counter()
-        direct = Poses.concat([decode_skeleton(f, hands=extras) for f in frames])
-        seconds = (time.perf_counter() - start) / len(frames)
+        shown = hand_points_shown(frames, truth) if extras else None
+        decode_skeleton(frames[0], hands=extras, face=extras)  # imports and first calls out of the timings
+        direct, seconds = timed(SkeletonDecoder(hands=extras), frames)
+        scores = dict(zip(names, pck(direct, truth, shown=shown)))
+        if extras:
+            scores["share_hand_points_shown"] = float(shown.sum() / max((truth.hand_conf > 0).sum(), 1))
+        if extras:
+            alone, alone_seconds = timed(lambda f: decode_skeleton(f, hands=True), frames)
+            scores |= {f"{k}_each_frame_alone": v for k, v in zip(names, pck(alone, truth, shown=shown))}
+            scores["decode_s_per_frame_each_frame_alone"] = alone_seconds
+            faced, face_seconds = timed(SkeletonDecoder(face=True), frames)
+            scores["pck_face"] = pck(faced, truth)[4]
+            scores["decode_s_per_frame_body_and_face"] = face_seconds
         video = folder / "render.mp4"
         with VideoWriter(video, poses.fps) as writer:
             for f in frames:
                 writer.write(f)
         with open_video(video) as reader:
-            stored = Poses.concat([decode_skeleton(f, hands=extras) for f in reader])
-        scores = dict(zip(("pck_body", "pck_hands", "pck_hands_by_hand_size"), pck(direct, truth)))
-        scores |= {f"{k}_mp4": v for k, v in zip(scores, pck(stored, truth))}
-        out[f"{style}{'+hands+face' if extras else ''}"] = {
-            **{k: None if v is None else round(v, 4) for k, v in scores.items()},
-            "decode_s_per_frame": round(seconds, 4)}
+            decoder = SkeletonDecoder(hands=extras, face=extras)
+            stored = Poses.concat([decoder(f) for f in reader])
+        scores |= {f"{k}_mp4": v for k, v in zip(names, pck(stored, truth, shown=shown))}
+        scores["decode_s_per_frame"] = seconds
+        out[f"{style}{'+hands+face' if extras else ''}"] = {k: None if v is None else round(v, 4)
+                                                             for k, v in scores.items()}
     return out
 
 
@@ -171,13 +229,13 @@ def leg_plausibility(poses, detail: bool = False):
     return (out, np.flatnonzero(~ok).tolist()) if detail else out
 
 
-def decode_video(path: Path, decode) -> tuple:
+def decode_video(path: Path, decode, frames: int | None = None) -> tuple:
     from posevid.poses import Poses
     from posevid.video import open_video
 
     start = time.perf_counter()
     with open_video(path) as reader:
-        poses = Poses.concat([decode(rgb, reader.fps) for rgb in reader])
+        poses = Poses.concat([decode(rgb, reader.fps) for rgb in itertools.islice(reader, frames)])
     return poses, (time.perf_counter() - start) / len(poses)
 
 
@@ -186,16 +244,18 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=len(CLIPS), help="how many of the real clips to use")
     parser.add_argument("--renders", nargs="*", default=["animateanyone", "densepose"],
                         choices=["animateanyone", "densepose"], help="which shared pose renders to decode")
+    parser.add_argument("--frames", type=int, default=None, help="only the first FRAMES frames of each clip and render")
     args = parser.parse_args()
-    from posevid.render_decode import decode_densepose_parts, decode_skeleton
+    from posevid.render_decode import SkeletonDecoder, decode_densepose_parts
 
-    result: dict = {"machine": machine(), "settings": {"pck_share": 0.05, "clips": list(CLIPS[:args.clips])}}
+    result: dict = {"machine": machine(), "settings": {"pck_share": 0.05, "clips": list(CLIPS[:args.clips]),
+                                                      "frames": args.frames}}
     estimation, trips = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for clip in CLIPS[:args.clips]:
             path = DATA / clip
-            whole, whole_s = estimate(path, "body+hands+face")
-            body, body_s = estimate(path, "body")
+            whole, whole_s = estimate(path, "body+hands+face", args.frames)
+            body, body_s = estimate(path, "body", args.frames)
             found = whole.hand_conf[:, :, 0] > 0
             estimation[path.name] = {
                 "frames": len(whole), "both_hands": round(float(found.all(1).mean()), 4),
@@ -203,15 +263,16 @@ def main() -> None:
                 "face": round(float((whole.face_conf[:, 0] > 0).mean()), 4),
                 "holistic_s_per_frame": round(whole_s, 4), "body_s_per_frame": round(body_s, 4)}
             trips[path.name] = round_trip(whole, Path(tmp))
+            print(json.dumps({path.name: [estimation[path.name], trips[path.name]]}), file=sys.stderr, flush=True)
     result["estimation"] = estimation
     result["skeleton_round_trip"] = trips
     result["animateanyone"] = {}
     for path in sorted((DATA / "pose_renders").glob("animateanyone_*_kps.mp4")) * ("animateanyone" in args.renders):
-        poses, seconds = decode_video(path, functools.partial(decode_skeleton, hands=True))
+        poses, seconds = decode_video(path, SkeletonDecoder(hands=True, face=True), args.frames)
         result["animateanyone"][path.name] = {**steadiness(poses), "s_per_frame": round(seconds, 4)}
     result["densepose"] = {}
     for path in sorted((DATA / "pose_renders").glob("magicanimate_densepose_*.mp4")) * ("densepose" in args.renders):
-        poses, seconds = decode_video(path, decode_densepose_parts)
+        poses, seconds = decode_video(path, decode_densepose_parts, args.frames)
         result["densepose"][path.name] = {**steadiness(poses), **leg_plausibility(poses),
                                           "s_per_frame": round(seconds, 4)}
     result["machine"]["load_average_1m_end"] = os.getloadavg()[0]

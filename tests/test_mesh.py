@@ -375,3 +375,49 @@ def test_drawn_person_has_no_pinholes_and_a_soft_outline(folded) -> None:
     ramp = (alpha[outline] < 0.99).mean()
     print(f"outline pixels partly covered: {ramp:.2f}")
     assert ramp > 0.6
+
+
+def test_hands_on_the_hips_leave_no_print(shared_data: Path) -> None:
+    """The 3D-rendered woman rests both hands on her hips, over her jeans (one turned inwards, out of its
+    forearm's capsule; BlazePose puts that elbow behind her turned torso). With both arms raised, where
+    the hands lay (skin pixels past each wrist in the photo) is her clothes again, not skin: the hands went
+    with the arms."""
+    rgb, pose, mask = _photo(shared_data, "tfexamples_image1.png")
+    rig = Rig.build(rgb, pose, mask)
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+    skin = lab[tuple(np.round(pose.xy[0, JOINT["nose"], ::-1]).astype(int))]
+    ys, xs = np.mgrid[0:rig.height, 0:rig.width]
+    xy = pose.xy.copy()
+    hand = np.zeros(mask.shape, bool)
+    for side in ("right", "left"):
+        s, e, w = JOINT[f"{side}_shoulder"], JOINT[f"{side}_elbow"], JOINT[f"{side}_wrist"]
+        fore = xy[0, w] - xy[0, e]
+        centre = xy[0, w] + 0.15 * rig.scale * fore / np.linalg.norm(fore)
+        hand |= np.hypot(xs - centre[0], ys - centre[1]) < 0.2 * rig.scale
+        upper, length = np.linalg.norm(xy[0, e] - xy[0, s]), np.linalg.norm(fore)
+        xy[0, e] = xy[0, s] - np.array([0.0, upper])
+        xy[0, w] = xy[0, e] - np.array([0.0, length])
+    hand &= (np.linalg.norm(lab - skin, axis=-1) < 25) & (mask > 0.9)
+    person, alpha = rig.render(Poses(xy, pose.conf, pose.width, pose.height, z=pose.z))
+    shown = np.clip(person / np.maximum(alpha, 1e-6)[..., None] + 0.5, 0, 255).astype(np.uint8)
+    still_skin = np.linalg.norm(cv2.cvtColor(shown, cv2.COLOR_RGB2LAB).astype(np.float32) - skin, axis=-1) < 25
+    left = (still_skin & hand & (alpha > 0.5)).sum() / hand.sum()
+    print(f"{hand.sum()} skin pixels of the hands on the hips, {left:.2f} of them still skin")
+    assert hand.sum() > 30 and left < 0.15
+
+
+def test_a_tucked_hand_takes_no_jacket_with_it(folded) -> None:
+    """The demo man's hands are tucked under his folded arms: no skin shows past his wrists, so his forearms
+    end near the wrists instead of taking a hand's length of jacket along (ragged black pieces on the
+    arms when they hung down)."""
+    rgb, pose, mask, rig = folded
+    tri = rig.raster(pose, 1).triangle[0]
+    part = np.where(tri >= 0, rig.part[np.maximum(tri, 0)], -1)
+    ys, xs = np.mgrid[0:rig.height, 0:rig.width]
+    for side in ("left", "right"):
+        elbow, wrist = pose.xy[0, JOINT[f"{side}_elbow"]], pose.xy[0, JOINT[f"{side}_wrist"]]
+        unit = (wrist - elbow) / np.linalg.norm(wrist - elbow)
+        along = (xs - wrist[0]) * unit[0] + (ys - wrist[1]) * unit[1]
+        far = ((part == PART_NAMES.index(f"{side}_lower_arm")) & (along > 0.15 * rig.scale)).sum()
+        print(f"{side} forearm: {far} pixels over 0.15 body scales past the wrist")
+        assert far <= 0.002 * rig.scale**2

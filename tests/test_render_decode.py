@@ -11,9 +11,11 @@ import cv2
 import numpy as np
 import pytest
 
+from posevid import hand_fit
 from posevid.poses import Poses, body_height
 from posevid.render import pose_image
 from posevid.render_decode import (
+    SkeletonDecoder,
     decode_densepose_parts,
     decode_skeleton,
     densepose_parts,
@@ -44,8 +46,8 @@ def pck(decoded: Poses, truth: Poses, share: float = 0.05) -> float:
 @pytest.mark.parametrize("style,extras", [("openpose", False), ("openpose", True), ("posevid", False)])
 def test_own_renders_decode_to_the_drawn_poses(dancer: Poses, style: str, extras: bool) -> None:
     drawn = dancer if extras else dancer.body_only()
-    decoded = Poses.concat([decode_skeleton(pose_image(drawn, t, style=style), hands=extras)
-                            for t in range(len(drawn))])
+    decoder = SkeletonDecoder(hands=extras)  # the frames in order, as a video's
+    decoded = Poses.concat([decoder(pose_image(drawn, t, style=style)) for t in range(len(drawn))])
     score = pck(decoded, dancer)
     print(f"PCK@0.05 {style} {'with' if extras else 'without'} hands and face: {score:.3f}")
     assert score >= 0.95
@@ -63,16 +65,33 @@ def hand_errors(decoded: Poses, truth: Poses) -> tuple[np.ndarray, np.ndarray]:
     return (err / body_height(truth)[:, None, None])[drawn], (err / size[..., None])[drawn]
 
 
-def test_dwpose_hands_are_fitted_under_their_dots(dancer: Poses) -> None:
-    # Hands about 20 pixels across whose blue dots (radius 4.5) hide nearly every bone.
+def test_dwpose_hands_are_fitted_under_their_dots(dancer: Poses, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Hands about 20 pixels across whose blue dots (radius 4.5) hide nearly every bone; frames in order, each
+    # hand started from the previous frame's.
     frames = [t for t in range(len(dancer)) if (dancer.hand_conf[t, :, 0] > 0.1).any()][:10]
     truth = dancer[np.array(frames)]
-    decoded = Poses.concat([decode_skeleton(pose_image(truth, t), hands=True) for t in range(len(truth))])
+    started = []
+    fit = hand_fit.fit_hand
+    monkeypatch.setattr(hand_fit, "fit_hand", lambda *a: started.append(a[4] is not None) or fit(*a))
+    decoder = SkeletonDecoder(hands=True)
+    decoded = Poses.concat([decoder(pose_image(truth, t)) for t in range(len(truth))])
+    assert sum(started) >= len(started) // 2  # most hands start from the previous frame's
     by_body, by_hand = hand_errors(decoded, truth)
     print(f"hands: PCK@0.05 body {np.mean(by_body <= 0.05):.3f}, PCK@0.2 hand size {np.mean(by_hand <= 0.2):.3f}")
     assert np.isfinite(by_body).reshape(-1, 21).all(1).mean() >= 0.9  # nearly every drawn hand is decoded
     assert np.mean(by_body <= 0.05) >= 0.8 and np.mean(by_hand <= 0.2) >= 0.5
     assert not decode_skeleton(pose_image(truth, 0)).has_hands  # bodies only unless asked, as `--keypoints body`
+
+
+def test_dwpose_faces_are_fitted_to_their_white_dots(dancer: Poses) -> None:
+    frames = [t for t in range(len(dancer)) if (dancer.face_conf[t] > 0.1).all()][:3]
+    truth = dancer[np.array(frames)]
+    decoded = Poses.concat([decode_skeleton(pose_image(truth, t), face=True) for t in range(len(truth))])
+    err = np.linalg.norm(decoded.face_xy - truth.face_xy, axis=-1)
+    size = np.ptp(truth.face_xy, axis=1).max(-1)[:, None]
+    assert (decoded.face_conf > 0).all() and np.median(err / size) < 0.08
+    assert (err <= 0.05 * body_height(truth)[:, None]).mean() >= 0.95
+    assert not decode_skeleton(pose_image(truth, 0)).has_face  # bodies only unless asked
 
 
 def test_an_mp4_of_a_render_still_decodes(dancer: Poses, tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """What drives an animation, opened and turned into one pose per frame.
 
 A driving input is a camera video (poses estimated with BlazePose, or Holistic for hands and face), a
-skeleton render (OpenPose / DWPose colours on black, decoded by ``render_decode.decode_skeleton``), a
+skeleton render (OpenPose / DWPose colours on black, decoded by ``render_decode.SkeletonDecoder``), a
 DensePose render (a part visualisation, or raw IUV frames; joints from the part regions), a pose file
 or ``Poses``. Videos are recognised from their first frames (``render_decode.guess_driving_kind``) unless
 the kind is given. The poses stream (one frame in memory at a time) and are checked as they go
@@ -28,8 +28,8 @@ from .poses import Poses, SequenceCheck, bbox, check_fps, check_sequence
 from .prefetch import Prefetch
 from .render_decode import (
     DRIVING_KINDS,
+    SkeletonDecoder,
     decode_densepose_parts,
-    decode_skeleton,
     frame_kind,
     guess_driving_kind,
     keypoints_from_parts,
@@ -157,11 +157,13 @@ class Driving:
             yield frame
 
     def _decoded(self) -> Iterator[Item]:
-        """Poses read off a skeleton or DensePose render, frame by frame."""
+        """Poses read off a skeleton or DensePose render, frame by frame (a skeleton render's hands and face
+        when ``keypoints`` asks for them; each hand started from the previous frame's)."""
+        skeleton = SkeletonDecoder(hands="hands" in self.keypoints, face="face" in self.keypoints)
         for frame in self._frames():
             t0 = time.perf_counter()
             if self.kind == "skeleton":
-                item = (frame, decode_skeleton(frame, self.fps, hands=self.keypoints != "body"), None)
+                item = (frame, skeleton(frame, self.fps), None)
             elif self.kind == "iuv":
                 item = (frame, keypoints_from_parts(frame[..., 0], self.fps), frame)
             else:

@@ -6,7 +6,10 @@ across. Neither the dots (all one colour) nor the bone fragments (a few pixels e
 points on their own, so the hand is fitted: a soft rendering of the bones and dots, drawn in the renderer's
 order (later bones over earlier ones, dots over all), is matched to each pixel's class (background, dot or
 bone k) by gradient descent, from an open template hand at the wrist pointed at the hand's pixels, in both
-mirror images and three turns; the best fit wins. A weak prior keeps the bone lengths near the template's.
+mirror images and five turns, or from the previous frame's hand; the best fit wins. A weak prior keeps the
+bone lengths near the template's; while the template starts descend, a pull of each bone towards the
+visible pixels of its colour (and of the dots towards the blue pixels) leads each finger to its own
+fragments from afar, where the likelihood alone would settle a mirrored or crumpled hand.
 """
 
 from __future__ import annotations
@@ -28,8 +31,11 @@ TURNS = (-0.6, -0.3, 0.0, 0.3, 0.6)  # radians either side of the direction to t
 KEEP = 2  # placements that descend
 STEPS = (25, 45)  # gradient steps of the kept placements, then of the best one
 LR = (0.6, 0.05)  # Adam's step size in pixels, first and last
+WARM_STEPS, WARM_LR = 20, (0.3, 0.05)  # steps and step sizes from a previous frame's fit (already close)
 BONE_WEIGHT = 3.0  # bone pixels are few and say the most: they count this much more than the others
 PRIOR_WEIGHT = 0.05
+REACH_WEIGHT = 0.5  # of ``_reach`` while the template starts descend (not in the final steps)
+REACH_SIZE = 4.0  # dot radii: smaller hands (dots merged into one blob, bones hidden) fit without ``_reach``
 SOFTNESS = 0.6  # pixels over which a soft edge goes from 27% to 73%
 
 _A = torch.tensor([a for a, _ in HAND_LIMBS])
@@ -60,19 +66,46 @@ def _log_probs(points: torch.Tensor, grid: torch.Tensor, radius: float, half_lin
     return torch.log(probs.clamp_min(1e-4))
 
 
+def _reach(points: torch.Tensor, grid: torch.Tensor, labels: torch.Tensor, radius: float,
+           half_line: float) -> torch.Tensor:
+    """(B,) how far the drawing is from covering the hand's coloured pixels, in dot radii: each bone pixel's
+    distance past its own bone's edge and each dot pixel's past the nearest dot's, averaged
+    (0 when every such pixel is drawn). Unlike the likelihood, whose pull fades a pixel or two from an
+    edge, this pulls each bone towards its visible fragments from anywhere, and so tells the fingers (and
+    the mirror images) apart."""
+    bone = labels >= 2
+    out = points.new_zeros(len(points))
+    if bone.any():
+        g, k = grid[bone], labels[bone] - 2  # (M, 2), (M,)
+        a, b = points[:, _A[k]], points[:, _B[k]]  # (B, M, 2)
+        d = b - a
+        t = (((g - a) * d).sum(-1) / (d * d).sum(-1).clamp_min(1e-6)).clamp(0, 1)
+        dist = ((g - a - t[..., None] * d) ** 2).sum(-1).add(1e-6).sqrt()
+        out = out + ((dist - half_line - 0.5).clamp_min(0) / radius).mean(-1)
+    dot = labels == DOT
+    if dot.any():
+        dist = torch.cdist(grid[dot][None].expand(len(points), -1, -1), points).min(-1).values
+        out = out + ((dist - radius - 0.5).clamp_min(0) / radius).mean(-1)
+    return out
+
+
 def _loss(points: torch.Tensor, grid: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor, scale: float,
-          radius: float, half_line: float) -> torch.Tensor:
-    """(B,) weighted mean negative log-likelihood of the labelled pixels plus the bone-length prior."""
+          radius: float, half_line: float, reach: float = 0.0) -> torch.Tensor:
+    """(B,) weighted mean negative log-likelihood of the labelled pixels plus the bone-length prior and
+    ``reach`` times ``_reach``."""
     logp = _log_probs(points, grid, radius, half_line).gather(-1, labels[None, :, None].expand(len(points), -1, 1))
     fit = -(logp[..., 0] * weights).sum(-1) / weights.sum()
     lengths = (points[:, _B] - points[:, _A]).norm(dim=-1)
     prior = (((lengths - scale * _TEMPLATE_LENGTHS) / scale) ** 2).sum(-1)
+    if reach:
+        return fit + PRIOR_WEIGHT * prior + reach * _reach(points, grid, labels, radius, half_line)
     return fit + PRIOR_WEIGHT * prior
 
 
-def _descend(points: torch.Tensor, steps: int, *args) -> tuple[torch.Tensor, torch.Tensor]:
-    """``steps`` Adam steps (step size ``LR`` pixels, cosine-decayed) on the points (B, 21, 2); returns them
-    and their final losses (B,)."""
+def _descend(points: torch.Tensor, steps: int, *args, lr_range: tuple[float, float] = LR) -> tuple[torch.Tensor,
+                                                                                               torch.Tensor]:
+    """``steps`` Adam steps (step size ``lr_range`` pixels, cosine-decayed) on the points (B, 21, 2); returns
+    them and their final losses (B,)."""
     points = points.clone()
     mean, var = torch.zeros_like(points), torch.zeros_like(points)
     for step in range(1, steps + 1):
@@ -80,7 +113,7 @@ def _descend(points: torch.Tensor, steps: int, *args) -> tuple[torch.Tensor, tor
         (grad,) = torch.autograd.grad(_loss(points, *args).sum(), points)
         mean.mul_(0.9).add_(0.1 * grad)
         var.mul_(0.999).add_(0.001 * grad * grad)
-        lr = LR[1] + (LR[0] - LR[1]) * 0.5 * (1 + np.cos(np.pi * (step - 1) / steps))
+        lr = lr_range[1] + (lr_range[0] - lr_range[1]) * 0.5 * (1 + np.cos(np.pi * (step - 1) / steps))
         size = lr * (mean / (1 - 0.9 ** step)) / ((var / (1 - 0.999 ** step)).sqrt() + 1e-8)
         points = (points - size).detach()
     with torch.no_grad():
@@ -98,13 +131,17 @@ def _pixels(classes: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]
     return np.nonzero((classes != IGNORE) & (close | sparse))
 
 
-def fit_hand(classes: np.ndarray, wrist: np.ndarray, radius: float, half_line: float) -> tuple[np.ndarray, float]:
+def fit_hand(classes: np.ndarray, wrist: np.ndarray, radius: float, half_line: float,
+             start: np.ndarray | None = None, good: float = -np.inf) -> tuple[np.ndarray, float]:
     """The 21 points of one hand drawn in a crop whose pixels have ``classes`` (h, w) int (``IGNORE``,
     ``BACKGROUND``, ``DOT``, 2 + bone), with its wrist near ``wrist`` (x, y) and dots of ``radius`` and bones
     of ``half_line`` pixels. Returns (21, 2) float32 crop pixels and the fit's loss (lower is better).
 
-    The template hand is placed in ``len(TURNS)`` turns and both mirror images; the ``KEEP`` that fit
-    best as placed descend ``STEPS[0]`` steps, the best of them ``STEPS[1]`` more.
+    With ``start`` (21, 2) (e.g. the previous frame's hand), that hand descends ``WARM_STEPS`` steps first and
+    is kept when its loss is at most ``good``. Otherwise the template hand is placed in ``len(TURNS)`` turns
+    and both mirror images; the ``KEEP`` that fit best as placed descend ``STEPS[0]`` steps (pulled towards
+    the hand's coloured pixels by ``_reach`` where the hand spans ``REACH_SIZE`` dot radii), the best of
+    them ``STEPS[1]`` more; the best of these and the started hand wins.
     """
     ys, xs = _pixels(classes, radius)
     grid = torch.from_numpy(np.stack([xs, ys], 1).astype(np.float32))
@@ -127,9 +164,17 @@ def fit_hand(classes: np.ndarray, wrist: np.ndarray, radius: float, half_line: f
             shape = TEMPLATE * [1.0, mirror] * scale
             starts.append(wrist + shape @ np.array([[c, s], [-s, c]], np.float32))
     args = (grid, labels, weights, scale, radius, half_line)
-    points, losses = _descend(torch.from_numpy(np.stack(starts).astype(np.float32)), 0, *args)
-    for steps, keep in zip(STEPS, (KEEP, 1)):
-        points, losses = _descend(points[torch.argsort(losses)[:keep]], steps, *args)
+    if start is not None:
+        warm, warm_loss = _descend(torch.from_numpy(np.asarray(start, np.float32))[None], WARM_STEPS, *args,
+                                   lr_range=WARM_LR)
+        if float(warm_loss[0]) <= good:
+            return warm[0].numpy().astype(np.float32), float(warm_loss[0])
+    pull = REACH_WEIGHT if scale >= REACH_SIZE * radius else 0.0
+    points, losses = _descend(torch.from_numpy(np.stack(starts).astype(np.float32)), 0, *args, pull)
+    for steps, keep, reach in zip(STEPS, (KEEP, 1), (pull, 0.0)):
+        points, losses = _descend(points[torch.argsort(losses)[:keep]], steps, *args, reach)
+    if start is not None:
+        points, losses = torch.cat([points, warm]), torch.cat([losses, warm_loss])
     best = int(torch.argmin(losses))
     return points[best].numpy().astype(np.float32), float(losses[best])
 

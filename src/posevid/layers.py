@@ -24,6 +24,7 @@ THIGHS = (PART_NAMES.index("right_upper_leg"), PART_NAMES.index("left_upper_leg"
 SHINS = (PART_NAMES.index("right_lower_leg"), PART_NAMES.index("left_lower_leg"))
 LEGS = THIGHS + SHINS
 ARMS = tuple(p for p in LIMBS if p not in LEGS)
+FOREARMS = (PART_NAMES.index("right_lower_arm"), PART_NAMES.index("left_lower_arm"))
 # Chains: the body (head, torso, loose) 0, and each arm and leg 1-4.
 _CHAINS = ("body", "right_upper_arm", "left_upper_arm", "right_upper_leg", "left_upper_leg")
 CHAIN = np.array([0 if n in ("head", "torso") else _CHAINS.index(n.replace("lower", "upper")) for n in PART_NAMES]
@@ -38,7 +39,8 @@ _RADIUS_RANGE = {"upper_arm": (0.6, 1.4), "lower_arm": (0.6, 1.3), "upper_leg": 
 # Default depth (in front is higher), body scales: a part's z from the pose (nearer is higher) is added.
 _DEPTH_BIAS = {"torso": 0.0, "head": 0.05, "upper_leg": 0.10, "lower_leg": 0.15, "upper_arm": 0.20,
                "lower_arm": 0.25}
-_BEHIND = 0.3  # a limb this many body scales farther than the torso is drawn behind it
+_BEHIND = 0.3  # a limb whose nearest joint is this many body scales farther than its chain's root joint
+_ROOT = {c: JOINT[n] for c, n in enumerate(("neck", "right_shoulder", "left_shoulder", "right_hip", "left_hip"))}
 # Joints where a limb may stay glued to its parent, and how far from the joint (in the limb's radii).
 _JOINT_OF = {p: BODY_PARTS[PART_NAMES[p]][0] for p in LIMBS}
 _GLUE_REACH = {"upper_arm": 1.7, "lower_arm": 2.5, "upper_leg": 1.6, "lower_leg": 2.5}
@@ -165,7 +167,10 @@ def depth_keys(xy: np.ndarray, conf: np.ndarray, z: np.ndarray | None, scale: fl
     """(11,) depth key per part and ``LOOSE`` (higher is in front): the default order (lower arms, upper
     arms, lower legs, upper legs, head, torso from front to back; of two legs the one whose ankle is lower
     in the image in front), shifted by the pose's depth ``z`` (18,) when given: nearer limbs come forward,
-    and a limb more than ``_BEHIND`` body scales behind the torso goes behind it. Loose pixels share the
+    and a limb whose nearest joint lies more than ``_BEHIND`` body scales behind the root of its chain (its
+    shoulder or hip: a forearm behind the back; never an upper arm or thigh, whose nearest joint is at most
+    the root's depth, nor a hanging arm whose elbow BlazePose puts behind the torso's mean depth, which its
+    turned shoulders pull forward) goes behind it. Loose pixels share the
     torso's depth."""
     vis = conf > MIN_CONF
     keys = np.array([_DEPTH_BIAS["torso" if p == TORSO else "head" if p == HEAD else _kind(p)]
@@ -187,7 +192,9 @@ def depth_keys(xy: np.ndarray, conf: np.ndarray, z: np.ndarray | None, scale: fl
         if not joints:
             continue
         rel = (float(np.mean(z[joints])) - zt) / max(scale, 1e-6)
-        keys[p] -= 0.1 * rel + (10.0 if rel > _BEHIND else 0.0)
+        root = _ROOT[CHAIN[p]]
+        nearest = (float(np.min(z[joints])) - float(z[root])) / max(scale, 1e-6) if vis[root] else rel
+        keys[p] -= 0.1 * rel + (10.0 if nearest > _BEHIND else 0.0)
     return keys
 
 
@@ -197,7 +204,8 @@ def label_parts(distances: np.ndarray, region: np.ndarray, keys: np.ndarray, rad
     """(H, W) int64 part label of every pixel.
 
     A pixel inside one or more part shapes takes the front-most (``keys``), except between two limbs side
-    by side (``_side_by_side``: legs pressed together, an elbow's two bones), which split their overlap
+    by side (``_side_by_side``: legs pressed together, an elbow's two bones; not an arm beside a leg, where
+    the arm in front keeps the hand that hangs over the thigh's shape), which split their overlap
     by the distance to their bones in radii. The pixels of ``region``
     (H, W) bool outside every shape form pieces; each piece's pixels go to the nearest, in units of its
     reach (``_reach``: a limb's radius, a third of the body scale for torso and head), of the parts that
@@ -227,7 +235,7 @@ def label_parts(distances: np.ndarray, region: np.ndarray, keys: np.ndarray, rad
                 hand[p] = distances[p] < (bone[p] - 1) * radii[p] - 1e-3
         for p in bone:  # the front limb's hand or foot keeps its pixels; the other's does not claim any
             for q in bone:
-                if p == q or not _side_by_side(xy, p, q):
+                if p == q or (p in ARMS) != (q in ARMS) or not _side_by_side(xy, p, q):
                     continue
                 pair = both & (label == p) & (other == q) & ~hand[p] & ~hand[q]
                 label[pair & (bone[q] < bone[p])] = q
@@ -573,28 +581,193 @@ def fill_from(rgb: np.ndarray, known: np.ndarray, sigma: float = 2.5) -> np.ndar
     return np.where(known[..., None], rgb, soft.reshape(rgb.shape))
 
 
-def stray_skin(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.ndarray, radii: np.ndarray,
-               scale: float, tolerance: float = 30.0) -> np.ndarray:
-    """(H, W) bool: torso pixels of skin colour (the skin at the nose, within ``tolerance`` in Lab) past a
-    wrist, where its hand would be (within 2 hand radii of the hand's axis): hands tucked under folded
-    arms, which the torso would otherwise keep, and spread into its fills, when the arms move. A bare
-    midriff or neckline beside the hands is not past a wrist."""
+def _lab_and_skin(rgb: np.ndarray, xy: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray | None]:
+    """The photo (H, W, 3) uint8 in CIE Lab (float32) and the skin's colours (``_skin``; None unseen)."""
     lab = cv2.cvtColor(np.ascontiguousarray(rgb, np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
-    skin = _skin(lab, xy, scale)
+    return lab, _skin(lab, xy, scale)
+
+
+def _hands_setup(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, scale: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """For the hand passes over ``labels``: the photo in Lab, the skin's colours, a copy of the labels and
+    the pixel centres; None when the skin is not seen."""
+    lab, skin = _lab_and_skin(rgb, xy, scale)
+    if skin is None:
+        return None
+    return lab, skin, labels.copy(), _pixels(*labels.shape)
+
+
+def _hand_zone(xy: np.ndarray, conf: np.ndarray, p: int, radii: np.ndarray, scale: float, px: np.ndarray,
+               reach: float = 2.0) -> np.ndarray | None:
+    """(H, W) bool: past the wrist of forearm ``p`` (from a hand width before it: the wrist's skin) and
+    within ``reach`` hand widths of the hand's axis (None when the forearm is not seen)."""
+    e, w = BODY_PARTS[PART_NAMES[p]]
+    if not (conf[e] > MIN_CONF and conf[w] > MIN_CONF):
+        return None
+    a, b = xy[e].astype(np.float64), xy[w].astype(np.float64)
+    end = _limb_segment(xy, p, scale)[1]
+    wide = max(radii[p], _LIMB_RADIUS[_kind(p)] * scale)
+    unit = (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
+    past = ((px - b.astype(np.float32)) @ unit.astype(np.float32)) > -wide
+    return past & (_segment_distance(px, b, end) <= reach * wide)
+
+
+_CLOTHED = (TORSO, LOOSE) + THIGHS  # the body parts a hand may lie on
+HAND_ISLAND = 0.8  # a piece of skin on the body is the hand's when at least this share of it lies by the hand
+HIDDEN_HAND = 0.1  # a forearm with less skin than this share past its wrist has its hand hidden ...
+HIDDEN_REACH = 0.08  # ... and keeps this many body scales past the wrist
+
+
+def _skin_on_clothes(lab: np.ndarray, labels: np.ndarray, zone: np.ndarray, skin: np.ndarray,
+                     tolerance: float) -> np.ndarray:
+    """(H, W) bool: pieces of skin (within ``tolerance`` in Lab of ``skin``) that the body parts
+    (``_CLOTHED``) hold, lying by the hand: at least ``HAND_ISLAND`` of each piece's pixels in ``zone``
+    (fingers on the jeans, a hand tucked under an arm; a bare thigh or midriff runs on far past the hand and
+    keeps its pixels)."""
+    body = np.isin(labels, _CLOTHED)
+    near = cv2.dilate(zone.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    ys, xs = np.nonzero(near & body)
     out = np.zeros(labels.shape, bool)
-    torso = labels == TORSO
-    if skin is None or not torso.any():
+    if not len(ys):
         return out
-    px = _pixels(*labels.shape)
-    vis = conf > MIN_CONF
-    for p in (PART_NAMES.index("right_lower_arm"), PART_NAMES.index("left_lower_arm")):
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    pad = max(y1 - y0, x1 - x0)  # look around the zone far enough to see a piece run on
+    box = (slice(max(0, y0 - pad), y1 + pad), slice(max(0, x0 - pad), x1 + pad))
+    sub = body[box]
+    is_skin = np.zeros(sub.shape, bool)
+    is_skin[sub] = _colour_distance(lab[box][sub], skin) < tolerance
+    count, comp = cv2.connectedComponents(is_skin.astype(np.uint8), connectivity=8)
+    total = np.bincount(comp.ravel(), minlength=count)
+    inside = np.bincount(comp[zone[box]].ravel(), minlength=count)
+    keep = (inside >= HAND_ISLAND * total) & (inside > 0)
+    keep[0] = False
+    out[box] = keep[comp] & zone[box]
+    return out
+
+
+def _hand_rim(labels: np.ndarray, p: int, zone: np.ndarray, width: int = 2) -> np.ndarray:
+    """(H, W) bool: the body pixels (``_CLOTHED``) of ``zone`` within ``width`` pixels of forearm ``p``'s."""
+    hand = cv2.dilate((labels == p).astype(np.uint8), np.ones((2 * width + 1,) * 2, np.uint8)) > 0
+    return hand & zone & np.isin(labels, _CLOTHED)
+
+
+def claim_hands(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.ndarray, radii: np.ndarray,
+                scale: float, tolerance: float = 30.0) -> np.ndarray:
+    """Labels where skin past a wrist that the body's shapes took (a hand on the hip turned inwards,
+    outside its forearm's capsule; the fingers spread over the jeans) joins the forearm when it touches the
+    forearm's pixels: so the hand moves with the arm and leaves no print on the clothes (``body_under_limbs``
+    fills the clothes in under it). Skin is the colour at the nose (``_skin``), within ``tolerance`` in Lab,
+    in pieces lying by the hand (``_skin_on_clothes``); small pieces of the body that the hand encloses
+    join it too (``_enclosed_by_hand``)."""
+    setup = _hands_setup(rgb, labels, xy, scale)
+    if setup is None:
+        return labels
+    lab, skin, labels, px = setup
+    for p in FOREARMS:
+        zone = _hand_zone(xy, conf, p, radii, scale, px)
+        if zone is None:
+            continue
+        before = labels.copy()
+        cand = _skin_on_clothes(lab, labels, zone, skin, tolerance)
+        if cand.any():
+            count, comp = cv2.connectedComponents(cand.astype(np.uint8), connectivity=8)
+            touch = cv2.dilate((labels == p).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+            joined = np.unique(comp[touch & cand])
+            labels[np.isin(comp, joined[joined > 0])] = p
+        _enclosed_by_hand(labels, p, zone, scale)
+        # what joined the hand in strips thinner than ``SLIVER`` of its width goes back (refine_by_colour)
+        k = max(2, int(round(SLIVER * max(radii[p], _LIMB_RADIUS[_kind(p)] * scale))))
+        hand = ((labels == p) & zone).astype(np.uint8)
+        opened = cv2.morphologyEx(hand, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2))
+        back = (labels != before) & ~opened.astype(bool)
+        labels[back] = before[back]
+    return labels
+
+
+def hidden_hands(rgb: np.ndarray, labels: np.ndarray, person: np.ndarray, xy: np.ndarray, conf: np.ndarray,
+                 distances: np.ndarray, scale: float, hands_seen: tuple[int, ...] = (), tolerance: float = 30.0
+                 ) -> np.ndarray:
+    """Labels where a forearm whose hand does not show (under ``HIDDEN_HAND`` of its pixels past the wrist
+    on the ``person`` (H, W) bool have the skin's colour: a hand tucked under a folded arm, in a pocket,
+    behind the back) keeps only ``HIDDEN_REACH`` body scales past its wrist; the rest of its shape's
+    extension past the wrist (there, clothes of the sleeve's colour: the demo man's jacket, which went with
+    his arms as ragged black pieces when they hung down) goes to the nearest other part's shape. Not for
+    the forearms in ``hands_seen`` (hand keypoints), nor without the skin's colour (``_skin``)."""
+    setup = _hands_setup(rgb, labels, xy, scale)
+    if setup is None:
+        return labels
+    lab, skin, labels, px = setup
+    for p in FOREARMS:
         e, w = BODY_PARTS[PART_NAMES[p]]
-        if not (vis[e] and vis[w]):
+        if p in hands_seen or not (conf[e] > MIN_CONF and conf[w] > MIN_CONF):
             continue
         a, b = xy[e].astype(np.float64), xy[w].astype(np.float64)
-        end = _limb_segment(xy, p, scale)[1]
-        wide = max(radii[p], _LIMB_RADIUS[_kind(p)] * scale)
-        past = ((px - b.astype(np.float32)) @ (b - a).astype(np.float32)) > 0
-        zone = torso & past & (_segment_distance(px, b, end) <= 2 * wide)
-        out[zone] |= _colour_distance(lab[zone], skin) < tolerance
-    return out
+        unit = (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
+        along = (px - b.astype(np.float32)) @ unit.astype(np.float32)
+        past = (labels == p) & (along > 0) & person
+        if past.sum() < 20:
+            continue
+        if (_colour_distance(lab[past], skin) < tolerance).mean() >= HIDDEN_HAND:
+            continue
+        far = past & (along > HIDDEN_REACH * scale)
+        if far.any():
+            others = np.delete(np.arange(NUM_PARTS), p)
+            labels[far] = others[distances[others][:, far].argmin(0)]
+    return labels
+
+
+def _enclosed_by_hand(labels: np.ndarray, p: int, zone: np.ndarray, scale: float) -> None:
+    """In place: small pieces of the body's labels (``_CLOTHED``, under ``ISLAND`` square body scales) in
+    ``zone`` that forearm ``p`` borders on most of their rim (the shadows between fingers that colour gave
+    to the thigh) join the forearm."""
+    ring = np.ones((3, 3), np.uint8)
+    ys, xs = np.nonzero(zone)
+    if not len(ys):
+        return
+    box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+    sub, inside = labels[box], zone[box]
+    for q in _CLOTHED:
+        count, comp, stats, _ = cv2.connectedComponentsWithStats((sub == q).astype(np.uint8), connectivity=4)
+        for c in np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] < ISLAND * scale**2) + 1:
+            piece = comp == c
+            if not (piece & inside).any():
+                continue
+            border = (cv2.dilate(piece.astype(np.uint8), ring) > 0) & ~piece
+            if (sub[border] == p).mean() > 0.5:
+                sub[piece] = p
+
+
+def stray_skin(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.ndarray, radii: np.ndarray,
+               scale: float, tolerance: float = 30.0) -> tuple[np.ndarray, np.ndarray]:
+    """Two (H, W) bool: body pixels (torso, loose cloth, thighs) of skin colour past a wrist, where its hand
+    would be (within 2 hand widths of the hand's axis), in pieces lying by the hand (``_skin_on_clothes``:
+    hands tucked under folded arms, fingers on the jeans apart from their hand) and within 2 pixels of the
+    hand where the part there has no skin colour of its own, which the body would otherwise keep, and
+    spread into its fills, when the arms move; and the 2-pixel rim of body pixels around them and of
+    clothes around the hand there (where skin and cloth blur together), which the fills should not copy
+    either. A bare midriff or
+    neckline beside the hands is not past a wrist, a bare thigh's own colours are skin."""
+    lab, skin = _lab_and_skin(rgb, xy, scale)
+    out, rim = np.zeros(labels.shape, bool), np.zeros(labels.shape, bool)
+    if skin is None:
+        return out, rim
+    px = _pixels(*labels.shape)
+    for p in FOREARMS:
+        zone = _hand_zone(xy, conf, p, radii, scale, px)
+        if zone is None:
+            continue
+        found = _skin_on_clothes(lab, labels, zone, skin, tolerance)
+        # the hand's blurred edge: skin there goes too where the part under it is clothed all round (not a
+        # bare thigh, whose skin the fills may copy); the rest of it is not copied into the fills
+        hugging = _hand_rim(labels, p, zone)
+        skin_like = np.zeros_like(hugging)
+        skin_like[hugging] = _colour_distance(lab[hugging], skin) < tolerance
+        for q in _CLOTHED:
+            own = _palette(lab[(labels == q) & ~zone])
+            if own is not None and _colour_distance(own, skin).min() >= tolerance:
+                found |= skin_like & (labels == q)
+        out |= found
+        around = (cv2.dilate(found.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & zone
+        rim |= ((hugging & ~skin_like) | around) & ~found
+    rim &= np.isin(labels, _CLOTHED)
+    return out, rim

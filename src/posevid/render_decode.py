@@ -6,7 +6,8 @@ Each of OpenPose's 17 drawn limbs has its own colour (``skeleton.COLORS[k]`` for
 names the limb it belongs to; each limb's pixels give a segment whose two ends are its joints, and a
 joint's dot, where it can be told apart from the limbs (the DWPose look: dim limbs, bright dots), pins
 the joint down. Hands (DWPose: 20 bones in hues 18 degrees apart, bright and thin, near the wrists) are
-decoded the same way from their bones. White face dots carry no identity and are not decoded.
+fitted to their bones and dots (``hand_fit``); the white face dots, which carry no identity, as one face
+(``face_fit``).
 """
 
 from __future__ import annotations
@@ -206,43 +207,89 @@ def _assemble(oriented: dict[int, tuple[np.ndarray, np.ndarray]], segments: dict
     return xy, conf, on_dot
 
 
-def decode_skeleton(rgb: np.ndarray, fps: float = 30.0, hands: bool = False) -> Poses:
+def decode_skeleton(rgb: np.ndarray, fps: float = 30.0, hands: bool = False, face: bool = False) -> Poses:
     """One OpenPose / DWPose-style skeleton render (H, W, 3) uint8 RGB -> a one-frame ``Poses``.
 
     Body joints (COCO-18) from the limb colours and joint dots; with ``hands`` (off by default, as the
     CLI's ``--keypoints body``: fitting hands takes most of the time), both hands (21 points each) from
-    the bone colours and dots near each wrist when the render has them. Decoded points have
+    the bone colours and dots near each wrist when the render has them; with ``face``, the 68 face
+    landmarks fitted to the white face dots (``face_fit``). Decoded points have
     confidence 1, the rest 0. Works on full-brightness (posevid, thin OpenPose) and 60%-brightness
-    (ControlNet / DWPose) limbs.
+    (ControlNet / DWPose) limbs. For the frames of a video, ``SkeletonDecoder`` is faster with hands.
     """
-    height, width = rgb.shape[:2]
-    hue, sat, val = hue_saturation_value(rgb)
-    coloured = (sat >= MIN_SATURATION) & (val >= MIN_VALUE)
-    ys, xs = np.nonzero(coloured)
-    if xs.size == 0:
-        return Poses.empty(1, width, height, fps)
-    y0, x0 = max(int(ys.min()) - 2, 0), max(int(xs.min()) - 2, 0)
-    box = np.s_[y0:int(ys.max()) + 3, x0:int(xs.max()) + 3]
-    hue, coloured, bright = hue[box], coloured[box], coloured[box] & (val[box] >= BRIGHT)
-    body_idx = _hue_index(hue, BODY_HUE_STEP, NUM_JOINTS)
-    dot_mask, limb_mask = _split_dots(coloured, bright, body_idx)
-    segments = _segments(limb_mask, body_idx, len(DRAWN_LIMBS))
-    dots = {j: found for j, (ys, xs) in enumerate(_by_index(dot_mask, body_idx, NUM_JOINTS))
-            if (found := _blobs(ys, xs))}
-    anchors = {j: max(found, key=lambda d: d[1])[0] for j, found in dots.items() if len(found) == 1}
-    oriented = _orient(segments, DRAWN_LIMBS, anchors, JOINT["neck"])
-    xy, conf, on_dot = _assemble(oriented, segments, DRAWN_LIMBS, dots, NUM_JOINTS, HEAD_JOINTS)
-    _head_from_face(xy, conf, on_dot, coloured, sat[box] < 0.3, val[box], body_idx)
-    groups = {}
-    if hands:
-        sizes = [area for found in dots.values() for _, area in found]
-        radius = float(np.sqrt(np.median(sizes) / np.pi)) if sizes else max(1.0, min(height, width) / 128)
-        hand_xy, hand_conf = _decode_hands(hue, sat[box], val[box], xy, conf, radius)
-        if (hand_conf > 0).any():
-            hand_xy[hand_conf > 0] += [x0, y0]
-            groups = {"hand_xy": hand_xy[None], "hand_conf": hand_conf[None]}
-    xy[conf > 0] += [x0, y0]
-    return Poses(xy[None], conf[None], width, height, fps, **groups)
+    return SkeletonDecoder(hands, face)(rgb, fps)
+
+
+@dataclass
+class _HandFit:
+    """One hand's fit in a frame: its points (21, 2) and the body's wrist (2,) in image pixels, its loss and
+    the number of frames in a row it was fitted from the previous frame's alone."""
+
+    points: np.ndarray
+    wrist: np.ndarray
+    loss: float
+    warm: int = 0
+
+
+WARM_MOVE = 0.5  # a hand starts from the previous frame's when its wrist moved under this share of its size
+WARM_SLACK = (1.15, 0.03)  # and keeps that fit when its loss is under previous * [0] + [1]
+WARM_RUN = 3  # frames in a row; then the template starts are tried again (a wrong fit does not persist)
+
+
+class SkeletonDecoder:
+    """``decode_skeleton`` for the frames of one video, in order: ``decoder(rgb, fps) -> Poses[1]``.
+
+    With ``hands``, each hand's fit starts from the previous frame's hand (moved with its wrist) when the
+    wrist moved under ``WARM_MOVE`` of the hand's size, and is kept when its loss is near the previous
+    fit's (``WARM_SLACK``); otherwise (and on the first frame, after a hand was lost, and after ``WARM_RUN``
+    such frames in a row) the template starts of ``hand_fit.fit_hand`` are tried too and the best fit wins.
+    With ``face``, the face (``_decode_face``).
+    """
+
+    def __init__(self, hands: bool = False, face: bool = False):
+        self.hands, self.face = hands, face
+        self._last: list[_HandFit | None] = [None, None]
+
+    def __call__(self, rgb: np.ndarray, fps: float = 30.0) -> Poses:
+        height, width = rgb.shape[:2]
+        hue, sat, val = hue_saturation_value(rgb)
+        coloured = (sat >= MIN_SATURATION) & (val >= MIN_VALUE)
+        ys, xs = np.nonzero(coloured)
+        if xs.size == 0:
+            self._last = [None, None]
+            return Poses.empty(1, width, height, fps)
+        y0, x0 = max(int(ys.min()) - 2, 0), max(int(xs.min()) - 2, 0)
+        box = np.s_[y0:int(ys.max()) + 3, x0:int(xs.max()) + 3]
+        hue, coloured, bright = hue[box], coloured[box], coloured[box] & (val[box] >= BRIGHT)
+        body_idx = _hue_index(hue, BODY_HUE_STEP, NUM_JOINTS)
+        dot_mask, limb_mask = _split_dots(coloured, bright, body_idx)
+        segments = _segments(limb_mask, body_idx, len(DRAWN_LIMBS))
+        dots = {j: found for j, (ys, xs) in enumerate(_by_index(dot_mask, body_idx, NUM_JOINTS))
+                if (found := _blobs(ys, xs))}
+        anchors = {j: max(found, key=lambda d: d[1])[0] for j, found in dots.items() if len(found) == 1}
+        oriented = _orient(segments, DRAWN_LIMBS, anchors, JOINT["neck"])
+        xy, conf, on_dot = _assemble(oriented, segments, DRAWN_LIMBS, dots, NUM_JOINTS, HEAD_JOINTS)
+        _head_from_face(xy, conf, on_dot, coloured, sat[box] < 0.3, val[box], body_idx)
+        groups = {}
+        if self.hands:
+            sizes = [area for found in dots.values() for _, area in found]
+            radius = float(np.sqrt(np.median(sizes) / np.pi)) if sizes else max(1.0, min(height, width) / 128)
+            offset = np.array([x0, y0], np.float32)
+            last = [None if f is None else _HandFit(f.points - offset, f.wrist - offset, f.loss, f.warm)
+                    for f in self._last]
+            hand_xy, hand_conf, fits = _decode_hands(hue, sat[box], val[box], xy, conf, radius, last)
+            self._last = [None if f is None else _HandFit(f.points + offset, f.wrist + offset, f.loss, f.warm)
+                          for f in fits]
+            if (hand_conf > 0).any():
+                hand_xy[hand_conf > 0] += offset
+                groups = {"hand_xy": hand_xy[None], "hand_conf": hand_conf[None]}
+        xy[conf > 0] += [x0, y0]
+        if self.face:
+            sizes = [area for found in dots.values() for _, area in found]
+            radius = float(np.sqrt(np.median(sizes) / np.pi)) if sizes else max(1.0, min(height, width) / 128)
+            face_xy, face_conf = _decode_face(sat < 0.3, val, xy, conf, max(1.0, 0.75 * radius))
+            groups |= {"face_xy": face_xy[None], "face_conf": face_conf[None]}
+        return Poses(xy[None], conf[None], width, height, fps, **groups)
 
 
 EYE_OFFSET = (0.19, 0.17)  # eyes from the face dots' centre, across and up, in face-dot extents (measured)
@@ -288,6 +335,44 @@ def _head_from_face(xy: np.ndarray, conf: np.ndarray, on_dot: np.ndarray, colour
             xy[j], conf[j] = centre + size * (EYE_OFFSET[1] * up + sign * EYE_OFFSET[0] * side), 0.5
 
 
+FACE_POINTS = 68
+
+
+def _decode_face(grey: np.ndarray, val: np.ndarray, xy: np.ndarray, conf: np.ndarray,
+                 radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """The face (68, 2), (68,) from DWPose's white face dots (``radius`` pixels), by ``face_fit``: the
+    largest white blob and the white pixels around it (within a third of its size), a template face
+    placed on them upright along neck -> face and fitted; none (confidence 0) without such a blob."""
+    from .face_fit import fit_face, place  # torch: skeleton renders with faces only
+
+    out_xy, out_conf = np.zeros((FACE_POINTS, 2), np.float32), np.zeros(FACE_POINTS, np.float32)
+    white = (grey & (val >= 180)).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(white, connectivity=8)
+    if count <= 1 or stats[1:, cv2.CC_STAT_AREA].max() < 4 * np.pi * radius**2:
+        return out_xy, out_conf
+    biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    x, y, w, h = stats[biggest, :4]
+    pad = int(np.ceil(max(w, h) / 3)) + int(np.ceil(radius)) + 2
+    height, width = white.shape
+    y0, y1, x0, x1 = max(y - pad, 0), min(y + h + pad, height), max(x - pad, 0), min(x + w + pad, width)
+    crop = white[y0:y1, x0:x1]
+    size = 2 * int(np.ceil(2 * radius)) + 1  # pixels the fit reads: every other row and column of the white
+    near = cv2.dilate(crop, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))) > 0  # and near them,
+    near[::4, ::4] = True  # every fourth further out
+    sparse = np.zeros_like(near)
+    sparse[::2, ::2] = near[::2, ::2]
+    near = sparse
+    gy, gx = np.nonzero(near)
+    grid = np.stack([gx + x0, gy + y0], 1).astype(np.float32)
+    is_white = crop[gy, gx] > 0
+    pts = grid[is_white]
+    neck = JOINT["neck"]
+    up = pts.mean(0) - xy[neck] if conf[neck] > 0 else np.array([0, -1], np.float32)
+    out_xy[:] = fit_face(grid, is_white, place(pts, up, radius), radius)
+    out_conf[:] = 1
+    return out_xy, out_conf
+
+
 def _segments(mask: np.ndarray, idx: np.ndarray, count: int) -> dict[int, _Segment]:
     """The segment of each colour index 0..count-1 among the pixels of ``mask``."""
     out = {k: seg for k, (ys, xs) in enumerate(_by_index(mask, idx, count)) if (seg := _segment(ys, xs)) is not None}
@@ -298,22 +383,24 @@ def _segments(mask: np.ndarray, idx: np.ndarray, count: int) -> dict[int, _Segme
 
 
 def _decode_hands(hue: np.ndarray, sat: np.ndarray, val: np.ndarray, xy: np.ndarray, conf: np.ndarray,
-                  radius: float) -> tuple[np.ndarray, np.ndarray]:
+                  radius: float, last: list[_HandFit | None]) -> tuple[np.ndarray, np.ndarray, list[_HandFit | None]]:
     """Both hands (2, 21, 2), (2, 21) from the hand dots and bones next to each decoded wrist, by
     ``hand_fit.fit_hand``: the hand's pixels are those of the dot and bone pieces that come within reach
     of the wrist (each piece goes to the nearer wrist); body joints' dots under the hand, other pieces and
     anything not of the hand's colours are ignored; a point fitted onto the background is left out
-    (confidence 0). ``radius``: the dot radius in pixels."""
+    (confidence 0). ``radius``: the dot radius in pixels; ``last``: each side's fit in the previous frame
+    (or None), to start from (see ``SkeletonDecoder``). Returns the hands and each side's fit (or None)."""
     from .hand_fit import BACKGROUND, DOT, IGNORE, fit_hand, hand_classes  # torch: skeleton renders with hands only
 
     hand_xy = np.zeros((2, HAND_POINTS, 2), np.float32)
     hand_conf = np.zeros((2, HAND_POINTS), np.float32)
+    fits: list[_HandFit | None] = [None, None]
     classes = hand_classes(hue, sat, val, HAND_HUE_STEP, HUE_TOLERANCE)
     evidence = (classes >= DOT).astype(np.uint8)
     count, labels = cv2.connectedComponents(cv2.dilate(evidence, np.ones((3, 3), np.uint8)), connectivity=8)
     labels[evidence == 0] = 0
     if count <= 1:
-        return hand_xy, hand_conf
+        return hand_xy, hand_conf, fits
     ys, xs = np.nonzero(labels)
     pieces = labels[ys, xs]
     sides = [(JOINT["left_elbow"], JOINT["left_wrist"]), (JOINT["right_elbow"], JOINT["right_wrist"])]
@@ -349,11 +436,16 @@ def _decode_hands(hue: np.ndarray, sat: np.ndarray, val: np.ndarray, xy: np.ndar
         for j in np.flatnonzero(conf > 0):  # body dots the hand is drawn over
             covered = np.hypot(gx - xy[j, 0], gy - xy[j, 1]) <= radius + 2
             crop[covered & ((crop != DOT) | (j == JOINT["left_knee"]))] = IGNORE
-        points, _ = fit_hand(crop, xy[wrist] - [x0, y0], radius, max(1, round(radius / 2)) / 2)
+        start, good, prev = None, -np.inf, last[side]
+        if prev is not None and np.linalg.norm(xy[wrist] - prev.wrist) < WARM_MOVE * np.ptp(prev.points, 0).max():
+            start = prev.points + (xy[wrist] - prev.wrist) - [x0, y0]
+            good = WARM_SLACK[0] * prev.loss + WARM_SLACK[1] if prev.warm < WARM_RUN else -np.inf
+        points, loss = fit_hand(crop, xy[wrist] - [x0, y0], radius, max(1, round(radius / 2)) / 2, start, good)
+        fits[side] = _HandFit(points + [x0, y0], xy[wrist].copy(), loss, prev.warm + 1 if loss <= good else 0)
         # A point fitted onto the background has no dot of its own (DWPose leaves unsure points out).
         px, py = (np.clip(np.round(points[:, i]), 0, crop.shape[1 - i] - 1).astype(int) for i in (0, 1))
         hand_xy[side], hand_conf[side] = points + [x0, y0], crop[py, px] != BACKGROUND
-    return hand_xy, hand_conf
+    return hand_xy, hand_conf, fits
 
 
 # ---- DensePose part renders -------------------------------------------------------------------------

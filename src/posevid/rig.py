@@ -27,9 +27,11 @@ MARGIN = 2.0  # pixels the mesh reaches past the silhouette (alpha > 0.5), so so
 TRIANGLES_PER_SCALE = 9.0  # triangle edge ~ body scale / this
 BLEND = 0.7  # skinning weights blend over this many limb radii on each side of a joint
 PINHOLE = 0.03  # of the body scale: the radius of the gaps in the drawn person that are filled
+HOLE = 0.01  # square body scales: holes inside the drawn person up to this area are filled too
 INNER_SIMPLIFY = 0.025  # of the body scale: how far a cut between parts may leave the labels' pixel staircase
 MIN_PIXELS = 150  # a person covering fewer pixels than this is not rigged
 MIN_HEIGHT = 24.0  # nor one shorter than this (``poses.body_height``, pixels)
+FILL_MARGIN = 0.035  # of the body scale: the fills copy their parts' pixels from this far inside their edges
 STICK = 0.2  # how strongly the previous frame's depth order holds (body scales of depth, over all ranks)
 _UNDERLAY_KEY = -100.0
 
@@ -97,6 +99,8 @@ class Rig:
         keys = layers.depth_keys(cxy, conf, z, scale)
         seen = tuple(p for p in layers.LIMBS if layers.hand_points(hands, p) is not None)
         labels = layers.label_parts(distances, cregion, keys, radii, scale, crgb, cxy, seen)
+        labels = layers.claim_hands(crgb, labels, cxy, conf, radii, scale)
+        labels = layers.hidden_hands(crgb, labels, csil, cxy, conf, distances, scale, seen)
         gap = layers.leg_gap_top(cxy, conf, csil)
 
         # Hidden layers: the body under limbs that cover it, limbs under the parts in front of them. Their
@@ -115,8 +119,8 @@ class Rig:
         cut, part, texture, hidden_parts = layered
         weights = _skinning_weights(cut, part, radii, scale)
         cut = mesh.Mesh(cut.vertices + shift, cut.triangles)
-        stray = layers.stray_skin(crgb, labels, cxy, conf, radii, scale)
-        atlas = _atlas(rgb, alpha, silhouette, labels, box, hidden_parts, stray)
+        stray, rim = (m & csil for m in layers.stray_skin(crgb, labels, cxy, conf, radii, scale))
+        atlas = _atlas(rgb, alpha, silhouette, labels, box, hidden_parts, stray, rim, scale)
         return cls(cut, weights, part, texture, atlas, xy, conf.astype(np.float32), scale, height, width,
                    source=pose[:1])
 
@@ -192,7 +196,8 @@ def _clean_outline(rgb: np.ndarray, alpha: np.ndarray, scale: float) -> tuple[np
 
     Pinholes (pixels under half covered that a closing by a disc of ``PINHOLE`` body scales covers: the
     photo's background seen between a folded elbow and the torso, left as a white speck inside the body
-    when the arm moves away) take the colour around them and become opaque. Then the hard outline is
+    when the arm moves away; and holes the drawn person encloses, up to ``HOLE`` square body scales) take
+    the colour around them and become opaque. Then the hard outline is
     softened inwards: each pixel beside one under half covered takes at most the mean alpha of its 3x3
     neighbourhood (RGB scaled alike), so the staircase of a cut edge (a forearm cut out of a jacket of
     its colour, drawn with solid alpha) gets a one-pixel ramp like the photo's own edges, which the
@@ -202,10 +207,26 @@ def _clean_outline(rgb: np.ndarray, alpha: np.ndarray, scale: float) -> tuple[np
     closed = cv2.morphologyEx(solid, cv2.MORPH_CLOSE, cv2.getStructuringElement(
         cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
     pinhole = (closed > 0) & (solid == 0)
+    # and holes the person's outline encloses (the crook of an elbow that left the torso), up to HOLE
+    rows, cols = np.flatnonzero(solid.any(1)), np.flatnonzero(solid.any(0))
+    if rows.size:
+        box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+        shut = cv2.morphologyEx(solid[box], cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+        count, comp, stats, _ = cv2.connectedComponentsWithStats(np.pad(1 - shut, 1, constant_values=1),
+                                                                 connectivity=4)
+        small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] <= HOLE * scale**2)
+        small = small[(small != 0) & (small != comp[0, 0])]
+        if small.size:  # (a one-pixel channel to the outside does not open a hole)
+            grown = cv2.dilate(np.isin(comp[1:-1, 1:-1], small).astype(np.uint8), np.ones((5, 5), np.uint8))
+            pinhole[box] |= (grown > 0) & (solid[box] == 0)
     if pinhole.any():
         size = (4 * radius + 1, 4 * radius + 1)
         weight = cv2.blur(alpha * solid, size)
         colour = cv2.blur(rgb * solid[..., None], size) / np.maximum(weight, 1e-6)[..., None]
+        far = pinhole & (weight < 1e-3)  # in a hole wider than the blur: the nearest drawn colour
+        if far.any():
+            iy, ix = mesh.nearest_known(solid > 0)
+            colour[far] = rgb[iy[far], ix[far]] / np.maximum(alpha[iy[far], ix[far]], 1e-6)[:, None]
         rgb[pinhole] = colour[pinhole]
         alpha[pinhole] = 1.0
     outline = cv2.dilate((alpha < 0.5).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
@@ -291,20 +312,27 @@ def _skinning_weights(cut: mesh.Mesh, part: np.ndarray, radii: np.ndarray, scale
 
 
 def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: np.ndarray,
-           box: tuple[slice, slice], hidden_parts: list[int], stray: np.ndarray) -> np.ndarray:
+           box: tuple[slice, slice], hidden_parts: list[int], stray: np.ndarray, rim: np.ndarray, scale: float
+           ) -> np.ndarray:
     """((2 + K) H, W, 4) float32 textures: the photo premultiplied by its solid alpha (1 from 2 pixels inside
-    the silhouette); the body (torso, thighs, loose cloth) filled in from its pixels; each of the K hidden
-    limbs filled in from its own pixels (the fills are opaque). ``labels`` are the part labels of the
-    person's ``box`` of the photo, where the fills are made; ``stray`` (box-sized bool, ``layers.stray_skin``)
-    marks tucked hands on the torso: they are painted over with the body's fill in the photo's texture."""
+    the silhouette), the background's share taken out of its soft edge (``_unmix``); the body (torso,
+    thighs, loose cloth) filled in from its pixels; each of the K hidden limbs filled in from its own pixels
+    (the fills are opaque), which are copied from ``FILL_MARGIN`` body scales inside their edges (a hand's
+    or an arm's blurred rim on the clothes is not copied). ``labels`` are the part labels of the person's
+    ``box`` of the photo, where the fills are made; ``stray`` and ``rim`` (box-sized bool,
+    ``layers.stray_skin``) mark skin of hands left on the body, painted over with the body's fill in the
+    photo's texture, and the rim around them: neither is copied into the fills."""
     inner = cv2.distanceTransform(silhouette.astype(np.uint8), cv2.DIST_L2, 3)
     solid = np.maximum(alpha, np.clip(inner - 1.0, 0.0, 1.0))
     slices = [np.concatenate([rgb.astype(np.float32) * solid[..., None], solid[..., None]], -1)]
+    slices[0][box + (slice(0, 3),)] = _unmix(rgb[box].astype(np.float32), solid[box], alpha[box])
     crop_rgb, crop_inner, crop_sil = rgb[box].astype(np.float32), inner[box], silhouette[box]
+    k = max(2, int(round(FILL_MARGIN * scale)))
+    edge = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
     for parts in [(layers.TORSO, layers.LOOSE) + layers.THIGHS] + [(p,) for p in hidden_parts]:
         fill = np.zeros_like(slices[0])
-        known = np.isin(labels, parts) & (crop_inner >= 2) & ~stray
-        known &= cv2.erode(known.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0  # not the mixed edge pixels
+        known = np.isin(labels, parts) & (crop_inner >= 2) & ~stray & ~rim
+        known &= cv2.erode(known.astype(np.uint8), edge) > 0  # not the mixed edge pixels
         if not known.any():
             known = np.isin(labels, parts) & crop_sil
         if known.any():
@@ -315,6 +343,22 @@ def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: n
         photo, body = slices[0][box], slices[1][box]
         photo[stray, :3] = body[stray, :3] * photo[stray, 3:]
     return np.concatenate(slices, 0)
+
+
+def _unmix(rgb: np.ndarray, solid: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float32 premultiplied colour of the person: ``rgb`` (H, W, 3) float32 minus the background's
+    share ``(1 - solid) B`` where B is the colour of the nearest pixel outside the person (``alpha`` under
+    ``plate.LOW``, 2 pixels out), kept within [0, 255 solid]. A soft edge then carries the person's colour,
+    not the photo's background: a leg moved over a floor's shadow has no pale fringe of the white floor it
+    stood on."""
+    from .plate import LOW
+
+    outside = ~(cv2.dilate((alpha > LOW).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
+    if not outside.any():
+        return rgb * solid[..., None]
+    by, bx = mesh.nearest_known(outside)
+    share = (1.0 - solid)[..., None]
+    return np.clip(rgb - share * rgb[by, bx], 0.0, 255.0 * solid[..., None])
 
 
 def mesh_grids(images: np.ndarray, src_xy: np.ndarray, src_conf: np.ndarray, masks: np.ndarray,
