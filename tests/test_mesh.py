@@ -404,3 +404,20 @@ def test_hands_on_the_hips_leave_no_print(shared_data: Path) -> None:
     left = (still_skin & hand & (alpha > 0.5)).sum() / hand.sum()
     print(f"{hand.sum()} skin pixels of the hands on the hips, {left:.2f} of them still skin")
     assert hand.sum() > 30 and left < 0.15
+
+
+def test_a_tucked_hand_takes_no_jacket_with_it(folded) -> None:
+    """The demo man's hands are tucked under his folded arms: no skin shows past his wrists, so his forearms
+    end near the wrists instead of taking a hand's length of jacket along (ragged black pieces on the
+    arms when they hung down)."""
+    rgb, pose, mask, rig = folded
+    tri = rig.raster(pose, 1).triangle[0]
+    part = np.where(tri >= 0, rig.part[np.maximum(tri, 0)], -1)
+    ys, xs = np.mgrid[0:rig.height, 0:rig.width]
+    for side in ("left", "right"):
+        elbow, wrist = pose.xy[0, JOINT[f"{side}_elbow"]], pose.xy[0, JOINT[f"{side}_wrist"]]
+        unit = (wrist - elbow) / np.linalg.norm(wrist - elbow)
+        along = (xs - wrist[0]) * unit[0] + (ys - wrist[1]) * unit[1]
+        far = ((part == PART_NAMES.index(f"{side}_lower_arm")) & (along > 0.15 * rig.scale)).sum()
+        print(f"{side} forearm: {far} pixels over 0.15 body scales past the wrist")
+        assert far <= 0.002 * rig.scale**2

@@ -24,6 +24,7 @@ THIGHS = (PART_NAMES.index("right_upper_leg"), PART_NAMES.index("left_upper_leg"
 SHINS = (PART_NAMES.index("right_lower_leg"), PART_NAMES.index("left_lower_leg"))
 LEGS = THIGHS + SHINS
 ARMS = tuple(p for p in LIMBS if p not in LEGS)
+FOREARMS = (PART_NAMES.index("right_lower_arm"), PART_NAMES.index("left_lower_arm"))
 # Chains: the body (head, torso, loose) 0, and each arm and leg 1-4.
 _CHAINS = ("body", "right_upper_arm", "left_upper_arm", "right_upper_leg", "left_upper_leg")
 CHAIN = np.array([0 if n in ("head", "torso") else _CHAINS.index(n.replace("lower", "upper")) for n in PART_NAMES]
@@ -580,6 +581,22 @@ def fill_from(rgb: np.ndarray, known: np.ndarray, sigma: float = 2.5) -> np.ndar
     return np.where(known[..., None], rgb, soft.reshape(rgb.shape))
 
 
+def _lab_and_skin(rgb: np.ndarray, xy: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray | None]:
+    """The photo (H, W, 3) uint8 in CIE Lab (float32) and the skin's colours (``_skin``; None unseen)."""
+    lab = cv2.cvtColor(np.ascontiguousarray(rgb, np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
+    return lab, _skin(lab, xy, scale)
+
+
+def _hands_setup(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, scale: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """For the hand passes over ``labels``: the photo in Lab, the skin's colours, a copy of the labels and
+    the pixel centres; None when the skin is not seen."""
+    lab, skin = _lab_and_skin(rgb, xy, scale)
+    if skin is None:
+        return None
+    return lab, skin, labels.copy(), _pixels(*labels.shape)
+
+
 def _hand_zone(xy: np.ndarray, conf: np.ndarray, p: int, radii: np.ndarray, scale: float, px: np.ndarray,
                reach: float = 2.0) -> np.ndarray | None:
     """(H, W) bool: past the wrist of forearm ``p`` (from a hand width before it: the wrist's skin) and
@@ -597,6 +614,8 @@ def _hand_zone(xy: np.ndarray, conf: np.ndarray, p: int, radii: np.ndarray, scal
 
 _CLOTHED = (TORSO, LOOSE) + THIGHS  # the body parts a hand may lie on
 HAND_ISLAND = 0.8  # a piece of skin on the body is the hand's when at least this share of it lies by the hand
+HIDDEN_HAND = 0.1  # a forearm with less skin than this share past its wrist has its hand hidden ...
+HIDDEN_REACH = 0.08  # ... and keeps this many body scales past the wrist
 
 
 def _skin_on_clothes(lab: np.ndarray, labels: np.ndarray, zone: np.ndarray, skin: np.ndarray,
@@ -640,13 +659,11 @@ def claim_hands(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.nd
     fills the clothes in under it). Skin is the colour at the nose (``_skin``), within ``tolerance`` in Lab,
     in pieces lying by the hand (``_skin_on_clothes``); small pieces of the body that the hand encloses
     join it too (``_enclosed_by_hand``)."""
-    lab = cv2.cvtColor(np.ascontiguousarray(rgb, np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
-    skin = _skin(lab, xy, scale)
-    if skin is None:
+    setup = _hands_setup(rgb, labels, xy, scale)
+    if setup is None:
         return labels
-    labels = labels.copy()
-    px = _pixels(*labels.shape)
-    for p in (PART_NAMES.index("right_lower_arm"), PART_NAMES.index("left_lower_arm")):
+    lab, skin, labels, px = setup
+    for p in FOREARMS:
         zone = _hand_zone(xy, conf, p, radii, scale, px)
         if zone is None:
             continue
@@ -664,6 +681,38 @@ def claim_hands(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.nd
         opened = cv2.morphologyEx(hand, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2))
         back = (labels != before) & ~opened.astype(bool)
         labels[back] = before[back]
+    return labels
+
+
+def hidden_hands(rgb: np.ndarray, labels: np.ndarray, person: np.ndarray, xy: np.ndarray, conf: np.ndarray,
+                 distances: np.ndarray, scale: float, hands_seen: tuple[int, ...] = (), tolerance: float = 30.0
+                 ) -> np.ndarray:
+    """Labels where a forearm whose hand does not show (under ``HIDDEN_HAND`` of its pixels past the wrist
+    on the ``person`` (H, W) bool have the skin's colour: a hand tucked under a folded arm, in a pocket,
+    behind the back) keeps only ``HIDDEN_REACH`` body scales past its wrist; the rest of its shape's
+    extension past the wrist (there, clothes of the sleeve's colour: the demo man's jacket, which went with
+    his arms as ragged black pieces when they hung down) goes to the nearest other part's shape. Not for
+    the forearms in ``hands_seen`` (hand keypoints), nor without the skin's colour (``_skin``)."""
+    setup = _hands_setup(rgb, labels, xy, scale)
+    if setup is None:
+        return labels
+    lab, skin, labels, px = setup
+    for p in FOREARMS:
+        e, w = BODY_PARTS[PART_NAMES[p]]
+        if p in hands_seen or not (conf[e] > MIN_CONF and conf[w] > MIN_CONF):
+            continue
+        a, b = xy[e].astype(np.float64), xy[w].astype(np.float64)
+        unit = (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
+        along = (px - b.astype(np.float32)) @ unit.astype(np.float32)
+        past = (labels == p) & (along > 0) & person
+        if past.sum() < 20:
+            continue
+        if (_colour_distance(lab[past], skin) < tolerance).mean() >= HIDDEN_HAND:
+            continue
+        far = past & (along > HIDDEN_REACH * scale)
+        if far.any():
+            others = np.delete(np.arange(NUM_PARTS), p)
+            labels[far] = others[distances[others][:, far].argmin(0)]
     return labels
 
 
@@ -698,13 +747,12 @@ def stray_skin(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.nda
     clothes around the hand there (where skin and cloth blur together), which the fills should not copy
     either. A bare midriff or
     neckline beside the hands is not past a wrist, a bare thigh's own colours are skin."""
-    lab = cv2.cvtColor(np.ascontiguousarray(rgb, np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
-    skin = _skin(lab, xy, scale)
+    lab, skin = _lab_and_skin(rgb, xy, scale)
     out, rim = np.zeros(labels.shape, bool), np.zeros(labels.shape, bool)
     if skin is None:
         return out, rim
     px = _pixels(*labels.shape)
-    for p in (PART_NAMES.index("right_lower_arm"), PART_NAMES.index("left_lower_arm")):
+    for p in FOREARMS:
         zone = _hand_zone(xy, conf, p, radii, scale, px)
         if zone is None:
             continue

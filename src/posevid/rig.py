@@ -100,6 +100,7 @@ class Rig:
         seen = tuple(p for p in layers.LIMBS if layers.hand_points(hands, p) is not None)
         labels = layers.label_parts(distances, cregion, keys, radii, scale, crgb, cxy, seen)
         labels = layers.claim_hands(crgb, labels, cxy, conf, radii, scale)
+        labels = layers.hidden_hands(crgb, labels, csil, cxy, conf, distances, scale, seen)
         gap = layers.leg_gap_top(cxy, conf, csil)
 
         # Hidden layers: the body under limbs that cover it, limbs under the parts in front of them. Their
