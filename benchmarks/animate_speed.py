@@ -14,7 +14,10 @@ end), settings, and per size the medians over ``--repeats`` runs of:
 - ``cpu_ms_per_frame_by_stage``: one more run with the threads replaced by inline calls, timed in CPU
   seconds of the process, so the stages add up (``startup``: the model load, the photo's pose, rig and
   clean plate, the estimator graphs: everything outside the per-frame stages);
-plus peak RSS with the driving clip looped 1x and ``--loops`` times (at the first size), and a
+plus ``startup``: per checkout, the median wall and CPU seconds of ``posevid animate PHOTO POSES -o x.mp4
+--size 64`` with a two-frame pose file in a fresh interpreter (what comes before the frames: the
+interpreter, imports, the command line, the photo's pose, rig and clean plate; the imports are what differ
+between checkouts); peak RSS with the driving clip looped 1x and ``--loops`` times (at the first size), and a
 ``summary`` per size: frames/s in process and as the CLI against the issue's targets (15 at 256, 6 at 512).
 Each run is a fresh subprocess so that its peak RSS (``ru_maxrss``) is its own. CPU per frame is less
 sensitive than wall time to other jobs on a shared machine. ``--against DIR`` (another checkout of
@@ -63,10 +66,11 @@ def child(driving: str, out: str, size: str, inline: str = "") -> dict:
     driving frames are read in the main thread and the stages are timed in process CPU seconds."""
     from posevid import driving as driving_module
     from posevid import pipeline
-    from posevid.methods.registry import method_class, method_names
+    from posevid.methods import registry
 
-    for name in method_names():  # what the CLI imports before it animates (each method's options)
-        method_class(name)
+    declared = getattr(registry, "method_spec", registry.method_class)  # an older checkout (--against): classes
+    for name in registry.method_names():  # what the CLI imports before it animates (each method's options)
+        declared(name)
     if inline:
         try:
             from posevid.prefetch import Inline
@@ -165,13 +169,22 @@ def main() -> None:
         "driving": f"{DRIVING.name} (576x576, 30 fps)", "repeats": args.repeats, "sizes": args.sizes,
         "output": "mp4 libx264 crf 18 veryfast", "checkouts": {k: str(v) for k, v in roots.items()}},
         "per_size": {}}
+    from posevid.estimate import first_pose
+    from posevid.posefiles import write_poses
+    from posevid.poses import Poses
+
     runs: dict = {(name, size): [] for name in roots for size in args.sizes}
+    starts: dict = {name: [] for name in roots}
     clis: dict = {(name, size): [] for name in roots for size in args.sizes}
     profiles: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         short = looped(1, folder)
+        two = folder / "two.npz"
+        write_poses(two, Poses.concat([first_pose(SOURCE)] * 2))
         for _ in range(args.repeats):  # sizes and checkouts alternate run by run: the load weighs on each alike
+            for name, root in roots.items():
+                starts[name].append(run_cli(two, folder / "start.mp4", 64, root))
             for size in args.sizes:
                 for name, root in roots.items():
                     runs[name, size].append(run_child(short, folder / "out.mp4", size, root))
@@ -191,6 +204,9 @@ def main() -> None:
     report["memory"] = {"size": args.sizes[0], "loops": [1, args.loops], "frames": [first["frames"], long["frames"]],
                         "peak_rss_mib": [first["median"]["peak_rss_mib"], long["peak_rss_mib"]], "ratio": ratio,
                         "within_10_percent": abs(ratio - 1) <= 0.10, "fps_long": long["frames"] / long["seconds"]}
+    report["startup"] = {name: {"seconds": statistics.median(r["seconds"] for r in done),
+                                "cpu_seconds": statistics.median(r["cpu_seconds"] for r in done),
+                                "runs_seconds": [r["seconds"] for r in done]} for name, done in starts.items()}
     report["machine"]["load_average_1m_end"] = os.getloadavg()[0]
     report["summary"] = {size: {  # the issue's targets: 15 frames/s at 256, 6 at 512, end to end
         "target_fps": TARGETS.get(size), "fps_in_process": entry["median"]["fps_end_to_end"],

@@ -91,8 +91,8 @@ def signed_checkpoint(path: Path, config: dict) -> None:
     path.write_bytes(MAGIC + hashlib.sha256(blob).hexdigest().encode() + b"\n" + blob)
 
 
-def _warp_config(**changes: object) -> dict:
-    cfg = load_config(None, ["method=warp"])
+def _config(method: str, /, **changes: object) -> dict:
+    cfg = load_config(None, [f"method={method}"])
     for key, value in changes.items():
         section, _, name = key.partition("__")
         if name:
@@ -239,13 +239,13 @@ CASES: dict[str, Case] = {
     # checkpoints
     "checkpoint_names_a_plugin": Case([*ANIMATE, "drive.npz", "-o", "out.mp4", "--checkpoint", "evil.ckpt"],
                                       "evil.ckpt", "plugin module 'this'",
-                                      lambda t: signed_checkpoint(t / "evil.ckpt", _warp_config(plugins=["this"]))),
+                                      lambda t: signed_checkpoint(t / "evil.ckpt", _config("warp", plugins=["this"]))),
     "checkpoint_names_an_unregistered_method": Case(
         [*ANIMATE, "drive.npz", "-o", "out.mp4", "--checkpoint", "evil.ckpt"], "evil.ckpt", "not registered",
-        lambda t: signed_checkpoint(t / "evil.ckpt", _warp_config(method="this"))),
+        lambda t: signed_checkpoint(t / "evil.ckpt", _config("warp", method="this"))),
     "checkpoint_data_size_1e9": Case([*ANIMATE, "drive.npz", "-o", "out.mp4", "--checkpoint", "big.ckpt"],
                                      "big.ckpt", "data.size",
-                                     lambda t: signed_checkpoint(t / "big.ckpt", _warp_config(data__size=10**9))),
+                                     lambda t: signed_checkpoint(t / "big.ckpt", _config("pg2", data__size=10**9))),
     "prepare_test_fraction_2": Case(["prepare", "clip.mp4", "-o", "ds", "--test-fraction", "2"], "--test-fraction",
                                     "[0, 1]"),
     "ui_port_negative": Case(["ui", "--port", "-1"], "--port", "between 0 and 65535"),
@@ -323,7 +323,8 @@ def test_loading_a_checkpoint_imports_nothing_from_the_working_folder(tmp_path: 
     (tmp_path / f"{probe}.py").write_text("from pathlib import Path\nPath('imported').write_text('yes')\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
-    for field_name, config in (("plugins", _warp_config(plugins=[probe])), ("method", _warp_config(method=probe))):
+    for field_name, config in (("plugins", _config("warp", plugins=[probe])),
+                               ("method", _config("warp", method=probe))):
         ckpt = tmp_path / f"{field_name}.ckpt"
         signed_checkpoint(ckpt, config)
         code, err, _ = run_cli(["animate", "photo.jpg", "drive.npz", "-o", "out.mp4", "--checkpoint", str(ckpt)],

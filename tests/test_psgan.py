@@ -15,7 +15,7 @@ from posevid.cli import app
 from posevid.config import load_config
 from posevid.data.motion import MotionDataset, write_motion_dataset
 from posevid.errors import PosevidError
-from posevid.methods.psgan import PSGAN, generate_motion, soft_argmax
+from posevid.methods.psgan import PSGAN, export_checkpoint, generate_motion, soft_argmax
 from posevid.methods.psgan.model import excess_acceleration, temporal_smooth
 from posevid.motion_metrics import accuracy, train_classifier
 from posevid.posefiles import read_poses
@@ -69,6 +69,19 @@ def test_training_runs_and_resumes(trained: Path):
     first = np.mean([ln["d_adv"] for ln in lines[:10]])
     last = np.mean([ln["d_adv"] for ln in lines[-10:]])
     assert last < first  # the discriminator learns to tell real sequences from the generator's
+
+
+def test_export_averages_the_generator_over_the_newest_checkpoints(trained: Path, tmp_path: Path):
+    files = sorted((trained / "checkpoints").glob("step_*.ckpt"))[-2:]
+    info = export_checkpoint(trained, tmp_path / "avg.ckpt", average=2)
+    assert info["averaged"] == [int(f.stem.split("_")[1]) for f in files] and info["step"] == 60
+    avg = load_method(tmp_path / "avg.ckpt").G.state_dict()
+    a, b = (load_method(f).G.state_dict() for f in files)
+    key = max(a, key=lambda k: (a[k].float() - b[k].float()).abs().max().item())  # a weight that changed
+    assert (a[key] - b[key]).abs().max() > 1e-3
+    assert torch.allclose(avg[key].float(), (a[key] + b[key]) / 2, atol=2e-3)  # float16 release weights
+    with pytest.raises(PosevidError, match="step checkpoints"):
+        export_checkpoint(trained, tmp_path / "x.ckpt", average=50)
 
 
 def test_sequences_valid_and_recognisable(trained: Path, motion_data: Path):

@@ -131,11 +131,14 @@ def sample_to_folder(checkpoint: str | Path, data: str | Path, out: str | Path, 
 INFERENCE_OPTIONS = ("chain_overlap", "far_pose")  # model options that do not change training
 
 
-def export_checkpoint(run: str | Path, out: str | Path, model_options: dict[str, Any] | None = None) -> dict[str, Any]:
+def export_checkpoint(run: str | Path, out: str | Path, model_options: dict[str, Any] | None = None,
+                      average: int = 1) -> dict[str, Any]:
     """Write the newest checkpoint of ``run`` (a run folder or checkpoint file) as a release file ``out``:
     config, step and weights in float16 (no optimizer, scheduler or RNG state). ``model_options`` sets
     ``INFERENCE_OPTIONS`` in the saved config (those that only change how sequences are sampled).
-    Returns {"step", "bytes", "tensors"}."""
+    ``average`` > 1: G's weights are the mean over the run folder's newest ``average`` step checkpoints
+    (weight averaging along the trajectory, issue 21: it steadies a GAN's checkpoint-to-checkpoint swings).
+    Returns {"step", "bytes", "tensors", "averaged" (the steps averaged)}."""
     payload, found = find_checkpoint(run)
     cfg = payload.get("config") or {}
     if cfg.get("method") != "psgan":
@@ -145,6 +148,17 @@ def export_checkpoint(run: str | Path, out: str | Path, model_options: dict[str,
         raise PosevidError(found, f"model options {', '.join(other)} change training; only "
                                   f"{', '.join(INFERENCE_OPTIONS)} may be set when exporting")
     cfg = {**cfg, "model": {**cfg.get("model", {}), **(model_options or {})}}
-    state = {k: v.half() if v.is_floating_point() else v for k, v in payload["method"].items()}
-    save_checkpoint(out, {"version": 1, "step": int(payload["step"]), "config": cfg, "method": state})
-    return {"step": int(payload["step"]), "bytes": Path(out).stat().st_size, "tensors": len(state)}
+    method, steps = dict(payload["method"]), [int(payload["step"])]
+    if average > 1:
+        files = sorted((Path(run) / "checkpoints").glob("step_*.ckpt"))[-average:]
+        if len(files) < average:
+            raise PosevidError(run, f"has {len(files)} step checkpoints, {average} are to be averaged "
+                                    "(train.keep_checkpoints keeps them)")
+        loads = [find_checkpoint(f)[0] for f in files]
+        method, steps = dict(loads[-1]["method"]), [int(p["step"]) for p in loads]
+        for k, v in method.items():
+            if k.startswith("G.") and v.is_floating_point():
+                method[k] = torch.stack([p["method"][k].float() for p in loads]).mean(0)
+    state = {k: v.half() if v.is_floating_point() else v for k, v in method.items()}
+    save_checkpoint(out, {"version": 1, "step": steps[-1], "config": cfg, "method": state})
+    return {"step": steps[-1], "bytes": Path(out).stat().st_size, "tensors": len(state), "averaged": steps}
