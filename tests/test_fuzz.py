@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from posevid.checkpoints import MAGIC, find_checkpoint, load_checkpoint, load_method, save_checkpoint
 from posevid.config import load_config
 from posevid.errors import PosevidError
+from posevid.methods.spec import MethodSpec
 from posevid.mocap import load_mocap
 from posevid.posefiles import COCO17_NAMES, read_poses, write_poses
 from posevid.poses import Poses
@@ -300,7 +301,12 @@ def _target_config(seeds, tmp):
 
 
 def _check_method(method: object) -> None:
-    assert isinstance(method, torch.nn.Module) and not method.training
+    """A built method in eval mode: a network, or a method without weights (``warp``) that has none."""
+    assert isinstance(method, MethodSpec)
+    if isinstance(method, torch.nn.Module):
+        assert not method.training
+    else:
+        assert method.state_dict() == {}
 
 
 def _target_checkpoint(seeds, tmp):

@@ -42,6 +42,16 @@ class WeightlessMethod(MethodSpec, ABC):
         raise PosevidError(f"method {self.name}", "has nothing to train (it has no weights); animate with it "
                                                   "directly")
 
+    def state_dict(self) -> dict[str, Any]:
+        """No weights: an empty mapping."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Accept a checkpoint's weights only when there are none (``RuntimeError`` otherwise, as
+        ``torch.nn.Module.load_state_dict`` raises for weights that do not fit)."""
+        if state:
+            raise RuntimeError(f"method {self.name!r} has no weights, the checkpoint holds {len(state)} tensors")
+
     def to(self, *args: Any, **kwargs: Any) -> WeightlessMethod:
         """Itself: there is nothing to move to a device."""
         return self
