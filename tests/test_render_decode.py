@@ -83,6 +83,27 @@ def test_dwpose_hands_are_fitted_under_their_dots(dancer: Poses, monkeypatch: py
     assert not decode_skeleton(pose_image(truth, 0)).has_hands  # bodies only unless asked, as `--keypoints body`
 
 
+def test_hand_points_just_off_their_dots_are_kept(dancer: Poses, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A fitted point on a dot, one on the background half a dot radius from a dot (a dot blurred by video
+    # compression), and one on the background far from anything drawn (DWPose leaves unsure points out).
+    t = int(np.flatnonzero((dancer.hand_conf[:, :, 0] > 0.1).any(1))[0])
+    placed = []
+
+    def fit(classes: np.ndarray, wrist: np.ndarray, radius: float, *rest: object) -> tuple[np.ndarray, float]:
+        ys, xs = np.nonzero(classes == hand_fit.DOT)
+        gap = cv2.distanceTransform((classes == hand_fit.BACKGROUND).astype(np.uint8), cv2.DIST_L2, 3)
+        near = np.argwhere((classes == hand_fit.BACKGROUND) & (gap > 0) & (gap <= 0.5 * radius))[0]
+        far = np.argwhere((classes == hand_fit.BACKGROUND) & (gap > 2 * radius))[0]
+        points = np.array([[xs[0], ys[0]], near[::-1], far[::-1]] * 7, np.float32)
+        placed.append(points)
+        return points, 0.0
+
+    monkeypatch.setattr(hand_fit, "fit_hand", fit)
+    decoded = decode_skeleton(pose_image(dancer, t), hands=True)
+    side = int(np.argmax(decoded.hand_conf[0, :, 0]))
+    assert placed and (decoded.hand_conf[0, side].reshape(7, 3) > 0).tolist() == [[True, True, False]] * 7
+
+
 def test_dwpose_faces_are_fitted_to_their_white_dots(dancer: Poses) -> None:
     frames = [t for t in range(len(dancer)) if (dancer.face_conf[t] > 0.1).all()][:3]
     truth = dancer[np.array(frames)]

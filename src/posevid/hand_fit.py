@@ -38,6 +38,8 @@ REACH_WEIGHT = 0.5  # of ``_reach`` while the template starts descend (not in th
 REACH_SIZE = 4.0  # dot radii: smaller hands (dots merged into one blob, bones hidden) fit without ``_reach``,
 # and larger ones read every other row and column near the hand (half the time; the same PCK on dance_3)
 SOFTNESS = 0.6  # pixels over which a soft edge goes from 27% to 73%
+FLOOR = 0.03  # least probability of a pixel's class: a mislabelled pixel (video compression bleeds the thin
+# bones' hues into their neighbours' and the dots') costs at most -log FLOOR, so a few cannot outweigh the rest
 
 _A = torch.tensor([a for a, _ in HAND_LIMBS])
 _B = torch.tensor([b for _, b in HAND_LIMBS])
@@ -64,7 +66,7 @@ def _log_probs(points: torch.Tensor, grid: torch.Tensor, radius: float, half_lin
     each = torch.sigmoid((radius + 0.5 - ((gx - px) ** 2 + (gy - py) ** 2 + 1e-6).sqrt()) / SOFTNESS)
     dot = 1 - torch.prod(1 - each, -1, keepdim=True)
     probs = torch.cat([(1 - dot) * clear[..., :1], dot, (1 - dot) * bones], -1)
-    return torch.log(probs.clamp_min(1e-4))
+    return torch.log(probs.clamp_min(FLOOR))
 
 
 def _reach(points: torch.Tensor, grid: torch.Tensor, labels: torch.Tensor, radius: float,

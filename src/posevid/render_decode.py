@@ -234,6 +234,7 @@ class _HandFit:
 WARM_MOVE = 0.5  # a hand starts from the previous frame's when its wrist moved under this share of its size
 WARM_SLACK = (1.15, 0.03)  # and keeps that fit when its loss is under previous * [0] + [1]
 WARM_RUN = 3  # frames in a row; then the template starts are tried again (a wrong fit does not persist)
+OFF_DOT = 1.0  # a fitted hand point further than this many dot radii from anything drawn is left out
 
 
 class SkeletonDecoder:
@@ -442,9 +443,12 @@ def _decode_hands(hue: np.ndarray, sat: np.ndarray, val: np.ndarray, xy: np.ndar
             good = WARM_SLACK[0] * prev.loss + WARM_SLACK[1] if prev.warm < WARM_RUN else -np.inf
         points, loss = fit_hand(crop, xy[wrist] - [x0, y0], radius, max(1, round(radius / 2)) / 2, start, good)
         fits[side] = _HandFit(points + [x0, y0], xy[wrist].copy(), loss, prev.warm + 1 if loss <= good else 0)
-        # A point fitted onto the background has no dot of its own (DWPose leaves unsure points out).
+        # A point fitted onto the background further than ``OFF_DOT`` dot radii from anything drawn has no dot
+        # of its own (DWPose leaves unsure points out); a dot drawn where a nearer one is would touch what is
+        # drawn: it is a point fitted a little off its dot (video compression blurs and dims a hand's edge).
         px, py = (np.clip(np.round(points[:, i]), 0, crop.shape[1 - i] - 1).astype(int) for i in (0, 1))
-        hand_xy[side], hand_conf[side] = points + [x0, y0], crop[py, px] != BACKGROUND
+        gap = cv2.distanceTransform((crop == BACKGROUND).astype(np.uint8), cv2.DIST_L2, 3)
+        hand_xy[side], hand_conf[side] = points + [x0, y0], gap[py, px] <= OFF_DOT * radius
     return hand_xy, hand_conf, fits
 
 
