@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from posevid.estimate import PoseEstimator
-from posevid.plate import clean_plate, drop_background, person_hole, refine_alpha
+from posevid.plate import clean_plate, person_hole, refine_alpha
 from posevid.video import read_image
 
 SIDE = 320  # the photos are shrunk to this longer side: the tests stay fast
@@ -127,18 +127,3 @@ def test_clean_plate_edge_cases() -> None:
     assert (clean_plate(rgb, nobody) == rgb).all()
     assert np.ptp(clean_plate(rgb, nobody + 1).reshape(-1, 3), axis=0).max() == 0  # all person: one flat colour
 
-
-def test_drop_background_takes_the_floor_out_of_the_mask_not_the_clothes() -> None:
-    """A dark person on a white floor whose mask also took a notch of the floor at its edge (as between two
-    shoes): the notch leaves the mask; a white shirt panel inside the person, and its dark edge, stay."""
-    rgb = np.full((200, 120, 3), 235, np.uint8)
-    cv2.rectangle(rgb, (30, 10), (90, 190), (20, 20, 25), -1)
-    cv2.rectangle(rgb, (50, 40), (70, 90), (240, 240, 240), -1)  # a white shirt panel, well inside
-    mask = np.zeros((200, 120), np.float32)
-    mask[10:191, 30:91] = 1.0
-    notch = (slice(170, 191), slice(91, 95))
-    mask[notch] = 0.9  # the floor taken for the person beside a shoe
-    out = drop_background(rgb, mask)
-    assert (out[notch] == 0).mean() > 0.8
-    assert (out[15:185, 35:86] == 1.0).all()
-    assert (out[40:91, 50:71] == 1.0).all()

@@ -39,10 +39,6 @@ RING = 0.08  # width of that ring, of the hole's height
 DETAIL_HEIGHT = 256  # pixels: the hole's height where the detail is measured
 SHIFTMAP_SIDE = 144  # pixels: the longer side the shift-map completion runs at
 SHIFTMAP_MARGIN = 0.25  # of the hole's longer side: the photo around the hole the shift map copies from
-SHADOW_BAND = 0.03  # of the person's height: how far inside the mask's edge background may be found
-SHADOW_NEAR = 45.0  # CIE Lab distance to the background under which a pixel may be background
-SHADOW_RATIO = 0.6  # ... when it is also this much nearer to the background than to the person
-SHADOW_SURE = 0.99  # a mask this sure is the person whatever its colour
 
 
 def _person_height(alpha: np.ndarray) -> float:
@@ -72,37 +68,6 @@ def refine_alpha(rgb: np.ndarray, mask: np.ndarray, radius: int | None = None, e
     alpha = np.clip((refined - 0.5) * SHARPEN + 0.5, 0.0, 1.0)
     alpha[inside], alpha[outside] = 1.0, 0.0
     return alpha.astype(np.float32)
-
-
-def drop_background(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """``mask`` (H, W) float32 in [0, 1] without the background that the segmenter took for the person near
-    its edge (the floor and its contact shadow between two shoes): within ``SHADOW_BAND`` of the person's
-    height inside the mask's edge, where the mask is under ``SHADOW_SURE``, a pixel whose CIE Lab colour is
-    within ``SHADOW_NEAR`` of the nearest background pixel's (mask under ``LOW``, 2 pixels out) and under
-    ``SHADOW_RATIO`` times its distance to the nearest person pixel deeper than the band gets 0, in pieces
-    of at least 3x3 pixels. Such pixels would move with the person as opaque slivers of the floor."""
-    from .mesh import nearest_known
-
-    mask = np.clip(np.asarray(mask, np.float32), 0.0, 1.0)
-    height = _person_height(mask)
-    hard = (mask > 0.5).astype(np.uint8)
-    band = max(2, round(SHADOW_BAND * height))
-    inner = cv2.distanceTransform(hard, cv2.DIST_L2, 5)
-    outside = ~cv2.dilate((mask > LOW).astype(np.uint8), _disk(2)).astype(bool)
-    core = inner > band
-    edge = (inner > 0) & (inner <= band) & (mask < SHADOW_SURE)
-    if not (outside.any() and core.any() and edge.any()):
-        return mask
-    lab = cv2.cvtColor(np.ascontiguousarray(rgb, np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
-    by, bx = nearest_known(outside)
-    fy, fx = nearest_known(core)
-    d_back = np.linalg.norm(lab - lab[by, bx], axis=-1)
-    d_person = np.linalg.norm(lab - lab[fy, fx], axis=-1)
-    like = edge & (d_back < SHADOW_NEAR) & (d_back < SHADOW_RATIO * d_person)
-    like = cv2.morphologyEx(like.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
-    out = mask.copy()
-    out[like] = 0.0
-    return out
 
 
 def person_hole(alpha: np.ndarray, grow: float = GROW) -> np.ndarray:

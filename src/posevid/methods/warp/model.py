@@ -17,7 +17,7 @@ import numpy as np
 
 from ...face import is_face_pose
 from ...facewarp import FaceRig
-from ...plate import clean_plate, drop_background, refine_alpha
+from ...plate import clean_plate, refine_alpha
 from ...poses import Poses
 from ...rig import Rig
 from ..registry import register
@@ -52,7 +52,7 @@ class WarpAnimator(Animator):
             self._rig, self._face = None, FaceRig(source, pose.face_xy[0])
             return
         self._face = None
-        mask = drop_background(source, mask)  # no slivers of the floor moving with the feet
+        mask = np.clip(np.asarray(mask, np.float32), 0.0, 1.0)
         self._rig = Rig.build(source, pose, mask)
         plate = clean_plate(source, np.maximum(mask, refine_alpha(source, mask)))  # with the soft fringes
         self._plate, self._background = plate, plate.astype(np.float32)
