@@ -404,20 +404,26 @@ def _decode_hands(hue: np.ndarray, sat: np.ndarray, val: np.ndarray, xy: np.ndar
         return hand_xy, hand_conf, fits
     ys, xs = np.nonzero(labels)
     pieces = labels[ys, xs]
-    sides = [(JOINT["left_elbow"], JOINT["left_wrist"]), (JOINT["right_elbow"], JOINT["right_wrist"])]
+    sides = [(JOINT["left_shoulder"], JOINT["left_elbow"], JOINT["left_wrist"]),
+             (JOINT["right_shoulder"], JOINT["right_elbow"], JOINT["right_wrist"])]
     height, width = hue.shape
     near = np.full((2, count), np.inf)
     dist = np.full((2, len(xs)), np.inf)
-    for side, (elbow, wrist) in enumerate(sides):
+    # Pieces holding several dots' pixels (a hand, not a fringe of video compression) reach as far as the upper
+    # arm is long too: a forearm seen end-on is short, its hand is not.
+    handlike = np.bincount(pieces[classes[ys, xs] == DOT], minlength=count) >= 4 * np.pi * radius ** 2
+    for side, (shoulder, elbow, wrist) in enumerate(sides):
         if conf[wrist] > 0:
             forearm = float(np.linalg.norm(xy[wrist] - xy[elbow])) if conf[elbow] > 0 else 0.1 * max(height, width)
+            arm = float(np.linalg.norm(xy[elbow] - xy[shoulder])) if conf[elbow] > 0 and conf[shoulder] > 0 else 0.0
             dist[side] = np.hypot(xs - xy[wrist, 0], ys - xy[wrist, 1])
             np.minimum.at(near[side], pieces, dist[side])
-            near[side, near[side] > max(3 * radius, 0.6 * forearm)] = np.inf  # out of reach
+            reach = np.where(handlike, max(forearm, arm), forearm)
+            near[side, near[side] > np.maximum(3 * radius, 0.6 * reach)] = np.inf  # out of reach
     # A piece within reach of one wrist is that hand's; one within reach of both (hands together) is split
     # pixel by pixel between the nearer wrists.
     shared = np.isfinite(near).all(0)
-    for side, (_, wrist) in enumerate(sides):
+    for side, (_, _, wrist) in enumerate(sides):
         if conf[wrist] <= 0:
             continue
         mine = np.isfinite(near[side]) & ((near[side] <= near[1 - side]) | shared)
