@@ -19,6 +19,7 @@ import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -56,10 +57,15 @@ class MethodSpec:
     name: ClassVar[str] = ""
     capabilities: ClassVar[Capabilities] = Capabilities()
     implementation: ClassVar[str] = ""
+    commands: ClassVar[str] = ""  # the module whose ``add_commands(cli)`` adds this method's command line
 
     @classmethod
     def modify_commandline_options(cls, cli: CommandLine) -> None:
-        """Add this method's options to ``posevid animate`` and its own subcommands (``cli_hooks``)."""
+        """Add this method's options to ``posevid animate`` and its own subcommands (``cli_hooks``): the
+        ``add_commands(cli)`` of ``commands`` (absolute or relative to the spec's package), imported only
+        now; nothing when it is empty."""
+        if cls.commands:
+            cls._import("commands").add_commands(cli)
 
     @classmethod
     def animator_options(cls, values: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +78,14 @@ class MethodSpec:
         """Import ``implementation`` (which registers the method's class); nothing when it is empty (a class
         registered directly is its own spec)."""
         if cls.implementation:
-            importlib.import_module(cls.implementation, cls.__module__.rpartition(".")[0])
+            cls._import("implementation")
+
+    @classmethod
+    def _import(cls, attribute: str) -> ModuleType:
+        """Import the module named by ``attribute`` (``implementation`` or ``commands``), absolute or relative
+        to the package of the class that sets it."""
+        owner = next(k for k in cls.__mro__ if attribute in vars(k))
+        return importlib.import_module(getattr(cls, attribute), owner.__module__.rpartition(".")[0])
 
 
 class Animator(ABC):

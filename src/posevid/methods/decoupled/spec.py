@@ -3,13 +3,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..registry import declare
 from ..spec import Capabilities, MethodSpec
-
-if TYPE_CHECKING:
-    from ...cli_hooks import CommandLine
 
 
 @declare("decoupled")
@@ -18,13 +15,7 @@ class DecoupledSpec(MethodSpec):
 
     capabilities = Capabilities(trains=True, animates=True)
     implementation = ".model"
-
-    @classmethod
-    def modify_commandline_options(cls, cli: CommandLine) -> None:
-        """The colour options of ``posevid animate``, ``posevid recolor`` and ``posevid latents``."""
-        from .cli import add_commands
-
-        add_commands(cli)
+    commands = ".cli"
 
     @classmethod
     def animator_options(cls, values: dict[str, Any]) -> dict[str, Any]:

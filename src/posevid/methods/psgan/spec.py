@@ -3,13 +3,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..registry import declare
 from ..spec import Capabilities, MethodSpec
-
-if TYPE_CHECKING:
-    from ...cli_hooks import CommandLine
 
 
 @declare("psgan")
@@ -18,10 +13,4 @@ class PSGANSpec(MethodSpec):
 
     capabilities = Capabilities(trains=True, animates=True, generates_motion=True)
     implementation = ".model"
-
-    @classmethod
-    def modify_commandline_options(cls, cli: CommandLine) -> None:
-        """``posevid motion generate`` and ``posevid motion sample``."""
-        from .cli import add_commands
-
-        add_commands(cli)
+    commands = ".cli"
