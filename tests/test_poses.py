@@ -138,11 +138,31 @@ def test_retarget_pose_takes_the_driving_directions_and_the_photo_lengths(shared
     for k in set(range(len(DRAWN_LIMBS))) - set(body):
         np.testing.assert_allclose(np.angle(np.exp(1j * (turn(o, k) - turn(s[None], k) - turn(o, head)
                                                           + turn(s[None], head)))), 0, atol=1e-4)
-    np.testing.assert_allclose(out.xy[0, 1], source.xy[0, 1], atol=1e-3)  # the neck starts at the photo's
+    np.testing.assert_allclose(out.xy[0, 1, 0], source.xy[0, 1, 0], atol=1e-3)  # the neck starts above the photo's
+    np.testing.assert_allclose(out.xy[0, [10, 13], 1].max(), source.xy[0, [10, 13], 1].max(), atol=1e-3)  # on its floor
     # bones mode keeps the folded arms at the reference frame; pose mode takes the dancer's (raised) arms.
     forearm = lambda v: v[:, 3] / np.linalg.norm(v[:, 3], axis=-1, keepdims=True)  # noqa: E731  right elbow-wrist
     bones = _bones(retarget(driving, source, "bones"))
     assert (forearm(bones)[0] * forearm(d)[0]).sum() < 0.5 < (forearm(o)[0] * forearm(d)[0]).sum()
+
+
+def test_retarget_pose_stands_on_the_photos_floor(shared_data: Path) -> None:
+    """A photo of a crouching person (the squats clip's deepest squat) driven by a standing dancer: the
+    standing result is lifted so that its lower ankle is on the photo's, not hung below the photo's floor
+    from the crouch's low neck; a photo whose ankles are outside it is not moved."""
+    crouching = squats(shared_data)
+    source = crouching[int(np.argmin(body_height(crouching)))]
+    driving = dancer(shared_data)
+    out = retarget(driving, source)
+    ankles = [10, 13]
+    np.testing.assert_allclose(out.xy[0, ankles, 1].max(), source.xy[0, ankles, 1].max(), atol=1e-3)
+    neck_drop = out.xy[0, 1, 1] - source.xy[0, 1, 1]
+    assert neck_drop < -0.1 * body_height(source)[0]  # lifted: the neck hangs from the crouch no more
+    half = source.copy()
+    half.height = int(source.xy[0, ankles, 1].min()) - 1  # the ankles below the photo's edge
+    kept = retarget(driving, half)
+    assert (kept.xy[:, ankles] == half.xy[0, ankles]).all()  # still, and nothing moved to stand on them
+    np.testing.assert_allclose(kept.xy[0, 1], half.xy[0, 1], atol=1e-3)
 
 
 def test_retarget_pose_shortens_the_thighs_of_a_crouch(shared_data: Path) -> None:

@@ -303,7 +303,10 @@ def retarget(driving: Poses, source: Poses, mode: str = DEFAULT_RETARGET, still:
     the camera); the neck
     starts at the source's and moves by the driver's neck displacement since the reference, times
     ``scale``; the face (nose, eyes, ears) keeps the source's shape, turned with the neck-nose bone. The
-    source's proportions and place are kept and its own pose is forgotten.
+    source's proportions and place are kept and its own pose is forgotten; when the source's ankles show
+    (in the photo, not ``still``), the whole result is moved up or down so that in the reference frame its
+    lower ankle stands on the source's lower ankle's line (``_on_ground``: a photo in a wide lunge or a crouch
+    driven by a standing dancer keeps its feet on the photo's floor instead of hanging them below it).
     ``bones``: the neck moves as in ``relative``, and each bone of the source turns by the angle its
     driving bone has turned since the reference and changes length by the same factor (foreshortening,
     capped at 1.5): the source's own pose is kept at the reference frame.
@@ -331,6 +334,7 @@ def retarget(driving: Poses, source: Poses, mode: str = DEFAULT_RETARGET, still:
     scale = _reference(src, "source")[0] / d_height
     d_xy, d_c = driving.xy, driving.conf
     s_xy, s_c = src.xy[0], src.conf[0]
+    still = outside_photo(src)[0] if still is None else np.asarray(still, bool)
     if mode == "absolute":
         offset = _center(src)[0] - scale * _center(driving[first])[0]
         xy = scale * d_xy + offset
@@ -347,7 +351,7 @@ def retarget(driving: Poses, source: Poses, mode: str = DEFAULT_RETARGET, still:
             xy = _turn_bones(xy, conf, d_xy, d_c, first, s_xy, s_c)
         elif mode == "pose":
             xy = _take_pose(xy, conf, d_xy, d_c, s_xy, s_c, foreshortening(d_xy, d_c, first))
-    still = outside_photo(src)[0] if still is None else np.asarray(still, bool)
+            xy = _on_ground(xy, conf, s_xy, np.where(still, 0.0, s_c), first)
     xy = np.where(still[None, :, None], s_xy, xy)
     conf = np.where(still[None], s_c, conf)
     xy = np.where(conf[..., None] > 0, xy, 0.0)
@@ -414,6 +418,18 @@ def foreshortening(d_xy: np.ndarray, d_c: np.ndarray, first: int) -> np.ndarray:
         scale[any_seen] = np.nanmedian(ratio[any_seen], axis=1)
     share = np.where(seen, ratio / np.maximum(scale, 1e-6)[:, None], 1.0)
     return np.clip(share, 1e-3, 1.0)
+
+
+def _on_ground(xy: np.ndarray, conf: np.ndarray, s_xy: np.ndarray, s_c: np.ndarray, first: int) -> np.ndarray:
+    """(T, 18, 2) joints moved vertically, all frames alike, so that the lower ankle of frame ``first`` is at
+    the height of the source's lower ankle (s_xy (18, 2), s_c (18,): 0 for an ankle not to stand on);
+    unchanged when the source or that frame shows no ankle."""
+    ankles = [JOINT["left_ankle"], JOINT["right_ankle"]]
+    ground = [s_xy[j, 1] for j in ankles if s_c[j] > 0]
+    feet = [xy[first, j, 1] for j in ankles if conf[first, j] > 0]
+    if not ground or not feet:
+        return xy
+    return xy + np.array([0.0, max(ground) - max(feet)], dtype=xy.dtype)
 
 
 def _take_pose(rel: np.ndarray, conf: np.ndarray, d_xy: np.ndarray, d_c: np.ndarray, s_xy: np.ndarray,
