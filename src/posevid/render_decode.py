@@ -272,9 +272,9 @@ class SkeletonDecoder:
         xy, conf, on_dot = _assemble(oriented, segments, DRAWN_LIMBS, dots, NUM_JOINTS, HEAD_JOINTS)
         _head_from_face(xy, conf, on_dot, coloured, sat[box] < 0.3, val[box], body_idx)
         groups = {}
+        sizes = [area for found in dots.values() for _, area in found]  # the dot radius, for hands and face
+        radius = float(np.sqrt(np.median(sizes) / np.pi)) if sizes else max(1.0, min(height, width) / 128)
         if self.hands:
-            sizes = [area for found in dots.values() for _, area in found]
-            radius = float(np.sqrt(np.median(sizes) / np.pi)) if sizes else max(1.0, min(height, width) / 128)
             offset = np.array([x0, y0], np.float32)
             last = [None if f is None else _HandFit(f.points - offset, f.wrist - offset, f.loss, f.warm)
                     for f in self._last]
@@ -286,8 +286,6 @@ class SkeletonDecoder:
                 groups = {"hand_xy": hand_xy[None], "hand_conf": hand_conf[None]}
         xy[conf > 0] += [x0, y0]
         if self.face:
-            sizes = [area for found in dots.values() for _, area in found]
-            radius = float(np.sqrt(np.median(sizes) / np.pi)) if sizes else max(1.0, min(height, width) / 128)
             face_xy, face_conf = _decode_face(sat < 0.3, val, xy, conf, max(1.0, 0.75 * radius))
             groups |= {"face_xy": face_xy[None], "face_conf": face_conf[None]}
         return Poses(xy[None], conf[None], width, height, fps, **groups)
