@@ -45,6 +45,8 @@ _ROOT = {c: JOINT[n] for c, n in enumerate(("neck", "right_shoulder", "left_shou
 _JOINT_OF = {p: BODY_PARTS[PART_NAMES[p]][0] for p in LIMBS}
 _GLUE_REACH = {"upper_arm": 1.7, "lower_arm": 2.5, "upper_leg": 1.6, "lower_leg": 2.5}
 SLIVER = 0.3  # of a forearm's radius (a disc of this radius): past a hand, its pieces thinner go
+SKIN_TOLERANCE = 30.0  # Lab distance within which a colour is the skin's (the colour at the nose)
+FINGER_TOLERANCE = 20.0  # ... and, more strictly, a sliver past a wrist is a finger (pale grey is within 30)
 ISLAND = 0.015  # square body scales: a part's cut-off piece smaller than this joins what borders it
 _LOOSE_GLUE = frozenset((TORSO, HEAD, LOOSE) + THIGHS)
 
@@ -386,6 +388,7 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
             cur = out[band]
             out[band] = np.where((cur == p) & closer, alt, cur)
     skin = _skin(lab, xy, scale)
+    inner = cv2.erode(region.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     for p in LIMBS:  # past the wrist or ankle: what is neither the limb's colours (or skin) nor the body's
         if not _LIMB_EXTEND[_kind(p)] or p not in cores or p in hands_seen:
             continue
@@ -409,12 +412,17 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
         out[zone] = np.where(closer, alt, p)
         # Slivers left past the hand (a blurred edge of the shorts beside it, which would stretch into a
         # thin spike when the arm rises) go too: an opening by a disc of ``SLIVER`` of the hand's width
-        # (5 pixels across for a foot: a shoe seen from the side is thin and stays).
+        # (5 pixels across for a foot: a shoe seen from the side is thin and stays). Not skin past a
+        # wrist: fingers are thinner than the disc (3 pixels at 384 px), and went to the thigh under them.
         kept = (out == p) & zone
         k = max(2, int(round(SLIVER * wide))) if p in ARMS else 2
         disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
         opened = cv2.morphologyEx(kept.astype(np.uint8), cv2.MORPH_OPEN, disc) > 0
         sliver = kept & ~opened
+        if skin is not None and "arm" in _kind(p):  # (not the region's 2-pixel margin: pale background)
+            finger = sliver & inner
+            finger[finger] = _colour_distance(lab[finger], skin) < FINGER_TOLERANCE
+            sliver &= ~finger
         full_alt = np.full(out.shape, -1)
         full_alt[zone] = alt
         out[sliver] = full_alt[sliver]
@@ -509,8 +517,10 @@ def limbs_under_limbs(labels: np.ndarray, distances: np.ndarray, keys: np.ndarra
 
 def leg_gap_top(xy: np.ndarray, conf: np.ndarray, silhouette: np.ndarray) -> float | None:
     """How far down the legs (in pixels along the body's down direction from the hip centre) the first
-    background pixel between the two legs lies: above it the legs are one piece of cloth (a skirt, or legs
-    pressed together); None when the hips or knees are not seen."""
+    background pixel between the two legs lies: above it the legs are one piece of cloth (a skirt, a coat).
+    None when the hips or knees are not seen, and when the ankles are seen with no background between the
+    legs down to them: legs pressed together in trousers (the demo man), which glued into one tapering
+    sack when a knee rose; a skirt or coat shows background below its hem."""
     vis = conf > MIN_CONF
     rh, lh, rk, lk = JOINT["right_hip"], JOINT["left_hip"], JOINT["right_knee"], JOINT["left_knee"]
     ra, la = JOINT["right_ankle"], JOINT["left_ankle"]
@@ -536,7 +546,7 @@ def leg_gap_top(xy: np.ndarray, conf: np.ndarray, silhouette: np.ndarray) -> flo
             if 0 <= x < w and 0 <= y < h and not silhouette[y, x]:
                 return travelled + t
         travelled += seg
-    return travelled
+    return None if len(lower) == 2 else travelled
 
 
 def glue(label_a: np.ndarray, label_b: np.ndarray, points: np.ndarray, xy: np.ndarray, radii: np.ndarray,
@@ -652,13 +662,13 @@ def _hand_rim(labels: np.ndarray, p: int, zone: np.ndarray, width: int = 2) -> n
 
 
 def claim_hands(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.ndarray, radii: np.ndarray,
-                scale: float, tolerance: float = 30.0) -> np.ndarray:
+                scale: float, tolerance: float = SKIN_TOLERANCE, region: np.ndarray | None = None) -> np.ndarray:
     """Labels where skin past a wrist that the body's shapes took (a hand on the hip turned inwards,
     outside its forearm's capsule; the fingers spread over the jeans) joins the forearm when it touches the
     forearm's pixels: so the hand moves with the arm and leaves no print on the clothes (``body_under_limbs``
     fills the clothes in under it). Skin is the colour at the nose (``_skin``), within ``tolerance`` in Lab,
     in pieces lying by the hand (``_skin_on_clothes``); small pieces of the body that the hand encloses
-    join it too (``_enclosed_by_hand``)."""
+    inside the person's ``region`` (H, W) bool join it too (``_enclosed_by_hand``)."""
     setup = _hands_setup(rgb, labels, xy, scale)
     if setup is None:
         return labels
@@ -674,7 +684,7 @@ def claim_hands(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.nd
             touch = cv2.dilate((labels == p).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
             joined = np.unique(comp[touch & cand])
             labels[np.isin(comp, joined[joined > 0])] = p
-        _enclosed_by_hand(labels, p, zone, scale)
+        _enclosed_by_hand(labels, p, zone, scale, region)
         # what joined the hand in strips thinner than ``SLIVER`` of its width goes back (refine_by_colour)
         k = max(2, int(round(SLIVER * max(radii[p], _LIMB_RADIUS[_kind(p)] * scale))))
         hand = ((labels == p) & zone).astype(np.uint8)
@@ -685,8 +695,8 @@ def claim_hands(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.nd
 
 
 def hidden_hands(rgb: np.ndarray, labels: np.ndarray, person: np.ndarray, xy: np.ndarray, conf: np.ndarray,
-                 distances: np.ndarray, scale: float, hands_seen: tuple[int, ...] = (), tolerance: float = 30.0
-                 ) -> np.ndarray:
+                 distances: np.ndarray, scale: float, hands_seen: tuple[int, ...] = (),
+                 tolerance: float = SKIN_TOLERANCE) -> np.ndarray:
     """Labels where a forearm whose hand does not show (under ``HIDDEN_HAND`` of its pixels past the wrist
     on the ``person`` (H, W) bool have the skin's colour: a hand tucked under a folded arm, in a pocket,
     behind the back) keeps only ``HIDDEN_REACH`` body scales past its wrist; the rest of its shape's
@@ -716,16 +726,19 @@ def hidden_hands(rgb: np.ndarray, labels: np.ndarray, person: np.ndarray, xy: np
     return labels
 
 
-def _enclosed_by_hand(labels: np.ndarray, p: int, zone: np.ndarray, scale: float) -> None:
+def _enclosed_by_hand(labels: np.ndarray, p: int, zone: np.ndarray, scale: float,
+                      region: np.ndarray | None = None) -> None:
     """In place: small pieces of the body's labels (``_CLOTHED``, under ``ISLAND`` square body scales) in
     ``zone`` that forearm ``p`` borders on most of their rim (the shadows between fingers that colour gave
-    to the thigh) join the forearm."""
+    to the thigh) join the forearm; with ``region``, not those that touch its outline (the dark corner of
+    the shorts between a hanging hand and the background stays on the shorts)."""
     ring = np.ones((3, 3), np.uint8)
     ys, xs = np.nonzero(zone)
     if not len(ys):
         return
     box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
     sub, inside = labels[box], zone[box]
+    person = np.ones(sub.shape, bool) if region is None else region[box]
     for q in _CLOTHED:
         count, comp, stats, _ = cv2.connectedComponentsWithStats((sub == q).astype(np.uint8), connectivity=4)
         for c in np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] < ISLAND * scale**2) + 1:
@@ -733,12 +746,12 @@ def _enclosed_by_hand(labels: np.ndarray, p: int, zone: np.ndarray, scale: float
             if not (piece & inside).any():
                 continue
             border = (cv2.dilate(piece.astype(np.uint8), ring) > 0) & ~piece
-            if (sub[border] == p).mean() > 0.5:
+            if person[border].all() and (sub[border] == p).mean() > 0.5:
                 sub[piece] = p
 
 
 def stray_skin(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.ndarray, radii: np.ndarray,
-               scale: float, tolerance: float = 30.0) -> tuple[np.ndarray, np.ndarray]:
+               scale: float, tolerance: float = SKIN_TOLERANCE) -> tuple[np.ndarray, np.ndarray]:
     """Two (H, W) bool: body pixels (torso, loose cloth, thighs) of skin colour past a wrist, where its hand
     would be (within 2 hand widths of the hand's axis), in pieces lying by the hand (``_skin_on_clothes``:
     hands tucked under folded arms, fingers on the jeans apart from their hand) and within 2 pixels of the

@@ -99,7 +99,7 @@ class Rig:
         keys = layers.depth_keys(cxy, conf, z, scale)
         seen = tuple(p for p in layers.LIMBS if layers.hand_points(hands, p) is not None)
         labels = layers.label_parts(distances, cregion, keys, radii, scale, crgb, cxy, seen)
-        labels = layers.claim_hands(crgb, labels, cxy, conf, radii, scale)
+        labels = layers.claim_hands(crgb, labels, cxy, conf, radii, scale, region=cregion)
         labels = layers.hidden_hands(crgb, labels, csil, cxy, conf, distances, scale, seen)
         gap = layers.leg_gap_top(cxy, conf, csil)
 
