@@ -17,6 +17,7 @@ clip's frames.
 
     python -m benchmarks.motion_quality [--only psgan|scgan] [--psgan-steps 300] [--actions walk crawl cartwheel]
         [--posenet-steps 200] [--scgan-steps 1500] [--work out/bench_motion] [--threads 2] [psgan.key=value ...]
+    python -m benchmarks.motion_quality --only label [--checkpoint CKPT] [--judge-cache out/motion_judge]
 
 Prints one JSON object: machine, settings and the measurements.
 """
@@ -108,8 +109,26 @@ def _pairwise(xy: np.ndarray) -> float:
     return float(d.sum() / max(n * (n - 1), 1))
 
 
+def _cached_judge(folder: Path | None, key: dict, train_fn):
+    """The judge trained by ``train_fn`` for settings ``key``, kept in ``folder`` (named by a hash of ``key``)
+    and read back when the same settings come again (None: always trained)."""
+    import hashlib
+
+    from posevid.motion_judge import load_judge
+
+    if folder is None:
+        return train_fn()
+    path = folder / f"judge-{hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]}.pt"
+    if path.is_file():
+        return load_judge(torch.load(path, weights_only=True))
+    judge = train_fn()
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(judge.state(), path)
+    return judge
+
+
 def run_label(checkpoint: str | None, starts: int, judge_steps: int, chunks: int, train_seconds: float | None,
-              seed: int = 0) -> dict:
+              seed: int = 0, judge_cache: Path | None = None) -> dict:
     """The bundled PSGAN (or ``checkpoint``) judged by an action classifier trained on real windows only.
 
     Real data: every mocap clip, windows as in the model's ``data.build``; the judge trains on the
@@ -117,6 +136,7 @@ def run_label(checkpoint: str | None, starts: int, judge_steps: int, chunks: int
     degrees) that neither PSGAN nor the judge saw. For each action, ``starts`` sequences start from first
     poses of other actions' windows (requested-label accuracy) and ``starts`` from its own (diversity,
     motion FID against the real windows of the held-out yaws, whose two halves give the reference FID).
+    ``judge_cache``: a folder where the judge is kept for the next run with the same settings.
     Seams: ``chunks`` chained samples from the own-action starts, with the model's overlap and without.
     """
     from posevid.checkpoints import find_checkpoint
@@ -142,8 +162,10 @@ def run_label(checkpoint: str | None, starts: int, judge_steps: int, chunks: int
     real["label"], held["label"] = remap[real["label"]], remap[held["label"]]
     T = model.frames
     train = ~real["test"]
-    judge = train_judge(real["xy"][train], real["conf"][train], real["label"][train], names, T, judge_steps,
-                        seed=seed)
+    judge = _cached_judge(judge_cache, {"build": build, "labels": names, "frames": T, "steps": judge_steps,
+                                        "seed": seed},
+                          lambda: train_judge(real["xy"][train], real["conf"][train], real["label"][train], names, T,
+                                              judge_steps, seed=seed))
     judge_seconds = time.perf_counter() - t0
     judge_yaws = heldout_accuracy(judge, held["xy"], held["label"], T)
     judge_time = heldout_accuracy(judge, real["xy"][~train], real["label"][~train], T)
@@ -318,6 +340,8 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=24, help="label: sequences per action and start kind.")
     parser.add_argument("--judge-steps", type=int, default=1500, help="label: training steps of the judge.")
     parser.add_argument("--chunks", type=int, default=4, help="label: chained samples per long sequence.")
+    parser.add_argument("--judge-cache", default="out/motion_judge",
+                        help="label: folder keeping the trained judge between runs ('' to always train it).")
     parser.add_argument("--train-seconds", type=float, help="label: the measured training time, to report.")
     parser.add_argument("overrides", nargs="*", help="PSGAN config overrides key=value, e.g. model.decoder=coords.")
     args = parser.parse_args()
@@ -330,7 +354,8 @@ def main() -> None:
     if args.only in (None, "psgan"):
         result["psgan"] = run_psgan(args.psgan_steps, work, args.overrides, tuple(args.actions))
     if args.only in (None, "label"):
-        result["label"] = run_label(args.checkpoint, args.starts, args.judge_steps, args.chunks, args.train_seconds)
+        result["label"] = run_label(args.checkpoint, args.starts, args.judge_steps, args.chunks, args.train_seconds,
+                                    judge_cache=Path(args.judge_cache) if args.judge_cache else None)
     if args.only in (None, "scgan"):
         result["scgan"] = run_scgan(args.posenet_steps, args.scgan_steps, work)
     result["machine"]["load_after"] = os.getloadavg()

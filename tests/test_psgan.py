@@ -156,6 +156,22 @@ def test_coordinate_decoder_trains(motion_data: Path):
     assert torch.allclose(seqs[:, 0], batch["xy"][:, 0], atol=1e-4)  # P_0 exactly, with P_0 in every layer
 
 
+def test_label_film_starts_as_identity_and_then_lets_the_label_scale_the_decoder(motion_data: Path):
+    cfg = _cfg(2, "model.decoder=coords", "model.encoder=coords", "model.pose_cond=true", "model.label_film=true")
+    cfg["data"]["labels"] = list(ACTIONS)
+    model = PSGAN(cfg)
+    film = model.G.decode.film
+    assert film is not None and all(float(lin.weight.abs().sum() + lin.bias.abs().sum()) == 0 for lin in film)
+    data = MotionDataset(motion_data, "train", frames=8, labels=list(ACTIONS))
+    batch = {k: torch.stack([data[i][k] for i in range(4)]) for k in ("xy", "conf", "label")}
+    for _ in range(2):  # the first step moves only the zero-initialised last conv, the second reaches the FiLM
+        assert all(np.isfinite(v) for v in model.train_step(batch).values())
+    assert any(float(lin.weight.abs().sum()) > 0 for lin in film)  # the label's scales and shifts learn
+    init, conf = batch["xy"][:1, 0].expand(3, -1, -1), batch["conf"][:1, 0].expand(3, -1)
+    seqs = model.generate(torch.arange(3), init, conf, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(seqs[:, 0], init, atol=1e-4)
+
+
 def test_motion_cli_generate_sample_evaluate(trained: Path, motion_data: Path, shared_data: Path, tmp_path: Path):
     runner = CliRunner()
     out = tmp_path / "walk.npz"

@@ -83,9 +83,11 @@ class PoseSequenceGenerator(nn.Module):
 
     def __init__(self, classes: int, frames: int, size: int, base: int = 32, z_dim: int = 32,
                  decoder: str = "heatmaps", joints: int = NUM_JOINTS, skip: bool = True, coord_range: float = 1.0,
-                 encoder: str = "heatmaps", smooth: int = 0, pose_cond: bool = False):
+                 encoder: str = "heatmaps", smooth: int = 0, pose_cond: bool = False, label_film: bool = False):
         super().__init__()
-        self.smooth, self.pose_cond = int(smooth), bool(pose_cond)
+        self.smooth, self.pose_cond, self.label_film = int(smooth), bool(pose_cond), bool(label_film)
+        if label_film and decoder != "coords":
+            raise ValueError("model.label_film needs decoder coords")
         if pose_cond and decoder != "coords":
             raise ValueError("model.pose_cond needs decoder coords")
         if encoder not in ("heatmaps", "coords") or (encoder == "coords" and decoder != "coords"):
@@ -98,6 +100,7 @@ class PoseSequenceGenerator(nn.Module):
         if decoder not in ("heatmaps", "coords"):
             raise ValueError(f"unknown PSGAN decoder {decoder!r}; use heatmaps or coords")
         self.frames, self.decoder, self.joints = frames, decoder, joints
+        self.z_dim, self.classes = z_dim, classes
         chs = [joints, base, base * 2, base * 4, base * 8]
         enc = []
         for i in range(4):
@@ -132,7 +135,8 @@ class PoseSequenceGenerator(nn.Module):
                 nn.init.zeros_(dec[-1].weight)
                 nn.init.zeros_(dec[-1].bias)
         else:
-            self.decode = CoordDecoder(top, z_dim + classes + (2 * joints if pose_cond else 0), length, joints, base)
+            self.decode = CoordDecoder(top, z_dim + classes + (2 * joints if pose_cond else 0), length, joints, base,
+                                       film=classes if label_film else 0)
 
     def forward(self, z: Tensor, onehot: Tensor, init_maps: Tensor, init_xy: Tensor) -> tuple[Tensor, Tensor | None]:
         """``init_xy`` (B, J, 2) is used by the initial-pose skip (``skip=True``) and the coords encoder."""
@@ -155,7 +159,8 @@ class PoseSequenceGenerator(nn.Module):
         move each joint from where it starts to where the action holds it by a linear map."""
         if self.pose_cond:
             cond = torch.cat([cond, init_xy.flatten(1).to(cond.dtype)], 1)
-        out = self.decode(code, cond.to(code.dtype))[:, :, :self.frames].float()  # (B, J * 2, T)
+        film = cond[:, self.z_dim:self.z_dim + self.classes] if self.label_film else None
+        out = self.decode(code, cond.to(code.dtype), film)[:, :, :self.frames].float()  # (B, J * 2, T)
         if self.smooth > 1:
             out = temporal_smooth(out, self.smooth)
         xy = out.view(out.shape[0], self.joints, 2, -1).permute(0, 3, 1, 2) * self.coord_range
@@ -222,6 +227,8 @@ class PSGANOptions:
     coord_range: float = option(1.0, "scale of the coords decoder's tanh output (motion offsets)", gt=0)
     pose_cond: bool = option(False, "P_0's coordinates join the noise and the action at every layer of the coords "
                                     "decoder (ours; otherwise only the code carries P_0)")
+    label_film: bool = option(False, "the action also scales and shifts the channels of every coords decoder "
+                                      "layer (FiLM; ours: a multiplicative label pathway)")
     smooth: int = option(0, "taps of a binomial low-pass over time on the coords decoder's output (ours; 0: off): "
                             "what the decoder cannot jitter, D and the judge cannot read as another gait", ge=0, le=15)
     d_base: int = option(32, "channels of the discriminator's first conv", ge=1)
@@ -272,7 +279,7 @@ class PSGAN(PSGANSpec, Method):
         K = len(self.labels)
         self.G = PoseSequenceGenerator(K, self.frames, self.size, m.base, self.z_dim, m.decoder, skip=m.skip,
                                        coord_range=m.coord_range, encoder=m.encoder, smooth=m.smooth,
-                                       pose_cond=m.pose_cond)
+                                       pose_cond=m.pose_cond, label_film=m.label_film)
         self.d_kind = m.discriminator
         if self.d_kind == "heatmaps":
             self.D: nn.Module = SequenceDiscriminator(2 * NUM_JOINTS, K, m.d_base)

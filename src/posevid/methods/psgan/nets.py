@@ -175,7 +175,7 @@ class CoordDecoder(nn.Module):
     is where the code is. The last conv starts at zero (a still sequence).
     """
 
-    def __init__(self, code: int, cond: int, length: int, joints: int, base: int = 32):
+    def __init__(self, code: int, cond: int, length: int, joints: int, base: int = 32, film: int = 0):
         super().__init__()
         top = base * 8
         self.t0 = max(1, length // 16)
@@ -187,12 +187,22 @@ class CoordDecoder(nn.Module):
             blocks.append(nn.ConvTranspose1d(ch + cond, out, 4, 2, 1))
             ch, t = out, t * 2
         self.blocks = nn.ModuleList(blocks)
+        # label_film: the action scales and shifts every block's channels (zero-initialised: identity at start)
+        self.film = nn.ModuleList(nn.Linear(film, 2 * b.out_channels) for b in blocks) if film else None
+        for lin in self.film or ():
+            nn.init.zeros_(lin.weight)
+            nn.init.zeros_(lin.bias)
         self.out = nn.Conv1d(ch + cond, joints * 2, 3, 1, 1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def forward(self, code: Tensor, cond: Tensor) -> Tensor:
+    def forward(self, code: Tensor, cond: Tensor, film: Tensor | None = None) -> Tensor:
+        """``film`` (B, film): what scales and shifts every block (the one-hot action; needed when built with it)."""
         h = torch.relu(self.inp(code)).view(len(code), self.top, self.t0)
-        for block in self.blocks:
-            h = torch.relu(block(torch.cat([h, cond[:, :, None].expand(-1, -1, h.shape[-1])], 1)))
+        for i, block in enumerate(self.blocks):
+            h = block(torch.cat([h, cond[:, :, None].expand(-1, -1, h.shape[-1])], 1))
+            if self.film is not None:
+                gamma, beta = self.film[i](film.to(h.dtype)).chunk(2, 1)
+                h = h * (1 + gamma[:, :, None]) + beta[:, :, None]
+            h = torch.relu(h)
         return torch.tanh(self.out(torch.cat([h, cond[:, :, None].expand(-1, -1, h.shape[-1])], 1)))
