@@ -463,3 +463,29 @@ def test_legs_pressed_together_down_to_the_ankles_are_not_glued() -> None:
     assert gap is not None and 45 < gap < 55  # 40 to the knees' line, then 10 more down the shins
     xy[JOINT["left_ankle"]], conf[JOINT["left_ankle"]] = 0, 0.0  # no ankles seen: glued down to the knees
     assert layers.leg_gap_top(xy, conf, trousers) == pytest.approx(40.0, abs=1.0)
+
+
+def test_the_rim_outside_an_arm_is_the_arms(shared_data: Path) -> None:
+    """The AnimateAnyone woman's arms hang beside her top; the torso's polygon reaches under them. The soft
+    rim of background on an arm's outer side matched the pale top's colours and went to the torso, which
+    kept it as white notches at the top's edge when the arm rose. Along the middle of each upper arm the
+    outermost drawn pixels are now the arm's."""
+    rgb, pose, mask = _photo(shared_data, "animateanyone_anyone-3.png", 384)
+    rig = Rig.build(rgb, pose, mask)
+    part = _drawn_parts(rig, pose)
+    neck = pose.xy[0, JOINT["neck"]]
+    for side in ("right", "left"):
+        shoulder, elbow = pose.xy[0, JOINT[f"{side}_shoulder"]], pose.xy[0, JOINT[f"{side}_elbow"]]
+        outward = 1 if shoulder[0] > neck[0] else -1
+        arm = PART_NAMES.index(f"{side}_upper_arm")
+        rows = np.arange(round(shoulder[1] + 0.3 * (elbow[1] - shoulder[1])),
+                         round(shoulder[1] + 0.7 * (elbow[1] - shoulder[1])))
+        outer = []
+        for y in rows:
+            xs = np.flatnonzero(part[y] >= 0)
+            xs = xs[outward * (xs - shoulder[0]) > 0]  # the drawn pixels beyond the shoulder's line
+            if len(xs):
+                outer.extend(part[y, xs[np.argsort(-outward * xs)[:2]]].tolist())
+        share = float(np.mean(np.array(outer) == arm))
+        print(f"{side} upper arm: {share:.2f} of the outermost pixels of {len(rows)} rows are the arm's")
+        assert len(outer) > 20 and share > 0.9

@@ -385,8 +385,12 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
         vote = _colour_vote(lab[band], own, palettes, near_band, crossing)
         if vote is not None:
             alt, closer = vote
+            # not to the torso from the limb's far side (outside the torso's shape and farther from it than
+            # the bone beside the pixel): the soft rim of background on an arm's outer side went to the
+            # torso and stayed as white notches at the top's edge when the arm rose
+            beyond = (alt == TORSO) & _far_side(distances[TORSO], band, a, b)
             cur = out[band]
-            out[band] = np.where((cur == p) & closer, alt, cur)
+            out[band] = np.where((cur == p) & closer & ~beyond, alt, cur)
     skin = _skin(lab, xy, scale)
     inner = cv2.erode(region.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     for p in LIMBS:  # past the wrist or ankle: what is neither the limb's colours (or skin) nor the body's
@@ -427,6 +431,19 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
         full_alt[zone] = alt
         out[sliver] = full_alt[sliver]
     return out
+
+
+def _far_side(distance: np.ndarray, where: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N,) bool for the N pixels of ``where`` (H, W) bool: outside a shape (its signed ``distance`` (H, W)
+    positive) and farther from it than the nearest point of the bone a-b (2,)."""
+    ys, xs = np.nonzero(where)
+    u = b - a
+    t = np.clip(((xs - a[0]) * u[0] + (ys - a[1]) * u[1]) / max(float(u @ u), 1e-9), 0.0, 1.0)
+    h, w = distance.shape
+    bx = np.clip(np.round(a[0] + t * u[0]).astype(int), 0, w - 1)
+    by = np.clip(np.round(a[1] + t * u[1]).astype(int), 0, h - 1)
+    own = distance[ys, xs]
+    return (own > 0) & (own > distance[by, bx])
 
 
 def _crossing(p: int) -> tuple[int, ...]:
