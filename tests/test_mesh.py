@@ -190,6 +190,35 @@ def test_a_moved_limb_lands_on_its_target_bone(catalog) -> None:
     assert alpha[left[1], left[0]] < 0.1  # the arm hung beside the body: the background shows there now
 
 
+def test_what_has_not_moved_shows_the_photo_itself(catalog) -> None:
+    """The warp animator in the photo's own pose gives the photo back (its soft edges and the background
+    around them, not the plate's guess of it), but for the hand's skin painted off the body; with the
+    forearm raised, the place it left and the ring around it show the plate, while the ring around the
+    legs, which stayed, still shows the photo."""
+    from posevid.methods.warp import WarpAnimator
+    from posevid.plate import person_hole, refine_alpha
+
+    rgb, pose, mask, _ = catalog
+    animator = WarpAnimator()
+    animator.reset(rgb, pose, mask)
+    same = animator.step(pose).astype(np.float32)
+    kept = ~animator._rig.painted  # (the skin of a hand left on the shorts is painted over: layers.stray_skin)
+    assert np.abs(same - rgb)[kept].max() <= 2 and np.abs(same - rgb)[kept].mean() < 0.05
+    plate = animator._plate.astype(np.float32)
+    ring = person_hole(np.maximum(mask, refine_alpha(rgb, mask)), rgb=rgb) & (mask < 0.05)
+    assert np.abs(plate - rgb)[ring].mean() > 3  # the plate is only a guess there (by the person's outline)
+    e, wr = JOINT["right_elbow"], JOINT["right_wrist"]
+    out = animator.step(_turn(pose, e, (wr,), 120.0)).astype(np.float32)
+    ys, xs = np.nonzero(ring)
+    left = pose.xy[0, e] + 0.7 * (pose.xy[0, wr] - pose.xy[0, e])
+    by_arm = np.hypot(xs - left[0], ys - left[1]) < 0.15 * animator._rig.scale
+    by_arm &= animator.alpha[ys, xs] < 0.01
+    assert by_arm.sum() > 10 and np.median(np.abs(out - plate)[ys[by_arm], xs[by_arm]].mean(-1)) < 1
+    knee = pose.xy[0, [JOINT["right_knee"], JOINT["left_knee"]], 1].mean()
+    legs = ys > knee
+    assert legs.sum() > 50 and np.median(np.abs(out - rgb)[ys[legs], xs[legs]].mean(-1)) < 1
+
+
 def test_a_folded_forearm_leaves_the_body_filled_in(folded) -> None:
     """Unfolding the arms (forearms turned out, away from the chest): where the forearms crossed the
     body the body is drawn, solid and in the clothes' colour; the forearms are drawn whole, in front."""

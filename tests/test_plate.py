@@ -127,3 +127,24 @@ def test_clean_plate_edge_cases() -> None:
     assert (clean_plate(rgb, nobody) == rgb).all()
     assert np.ptp(clean_plate(rgb, nobody + 1).reshape(-1, 3), axis=0).max() == 0  # all person: one flat colour
 
+
+
+def test_the_grown_ring_gives_back_background_not_missed_fingers() -> None:
+    """A red person (alpha 1 in a disc) on a grey wall with a red speck just outside the alpha (a finger
+    the segmenter missed): the hole still takes the speck, but the grown ring's wall beyond it is the
+    photo's own, in the plate too; a wall with a drawn texture keeps its texture there."""
+    rng = np.random.default_rng(0)
+    rgb = np.full((440, 100, 3), 128, np.uint8)
+    rgb += rng.integers(0, 12, rgb.shape, dtype=np.uint8)  # the wall's own grain
+    yy, xx = np.mgrid[:440, :100]
+    alpha = (np.hypot((yy - 220) / 200, (xx - 50) / 20) < 1).astype(np.float32)  # 400 tall: a 12-pixel ring
+    rgb[alpha > 0] = (200, 30, 30)
+    finger = np.hypot(yy - 220, xx - 74) < 1.5  # 3-5 pixels outside the person, alpha 0
+    rgb[finger] = (200, 30, 30)
+    grown, hole = person_hole(alpha), person_hole(alpha, rgb=rgb)
+    assert (hole <= grown).all() and hole[finger].all() and (alpha > 0).sum() < hole.sum() < grown.sum()
+    plate = clean_plate(rgb, alpha)
+    back = grown & ~cv2.dilate(hole.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    diff = np.abs(plate.astype(np.int16) - rgb)
+    assert back.sum() > 100 and np.percentile(diff[back], 99) <= 1  # the wall's grain, not a smooth fill
+    assert np.abs(plate[finger].astype(np.float32) - (200, 30, 30)).max(-1).min() > 40  # no red finger left

@@ -38,6 +38,10 @@ BUSY = 8.0  # and above which it is busy (a night street with passers-by): Navie
 RING = 0.08  # width of that ring, of the hole's height
 DETAIL_HEIGHT = 256  # pixels: the hole's height where the detail is measured
 SHIFTMAP_SIDE = 144  # pixels: the longer side the shift-map completion runs at
+EDGE = 3  # pixels beyond alpha above LOW that always stay in the hole (the person's blur and halo)
+LIKE = 0.5  # a ring pixel is background when its colour distance to it is under this share of that to the person
+SHADOW = 10.0  # Lab lightness (0-255): a ring pixel this much darker than the background beyond stays in the hole
+MATCH = 8.0  # grey levels: the most the fill left in the hole is shifted to meet the photo's background
 SHIFTMAP_MARGIN = 0.25  # of the hole's longer side: the photo around the hole the shift map copies from
 
 
@@ -70,14 +74,48 @@ def refine_alpha(rgb: np.ndarray, mask: np.ndarray, radius: int | None = None, e
     return alpha.astype(np.float32)
 
 
-def person_hole(alpha: np.ndarray, grow: float = GROW) -> np.ndarray:
+def person_hole(alpha: np.ndarray, grow: float = GROW, rgb: np.ndarray | None = None) -> np.ndarray:
     """(H, W) bool: the pixels ``clean_plate`` fills: alpha above ``LOW``, dilated by ``grow`` of the
-    person's height (at least 2 pixels; not at all with ``grow=0``)."""
-    hole = alpha > LOW
+    person's height (at least 2 pixels; not at all with ``grow=0``). Given the photo ``rgb`` (H, W, 3)
+    uint8, the grown ring gives back what looks like the background (``_background_ring``)."""
+    person = alpha > LOW
     if grow <= 0:
-        return hole
+        return person
     radius = max(2, round(grow * _person_height(alpha)))
-    return cv2.dilate(hole.astype(np.uint8), _disk(radius)).astype(bool)
+    hole = cv2.dilate(person.astype(np.uint8), _disk(radius)).astype(bool)
+    if rgb is not None:
+        hole &= ~_background_ring(rgb, alpha, hole)
+    return hole
+
+
+def _background_ring(rgb: np.ndarray, alpha: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the pixels of the grown ring of ``hole`` (more than ``EDGE`` pixels from alpha above
+    ``LOW``) that are background: closer in Lab to the nearest pixel outside the hole than ``LIKE`` times
+    their distance to the nearest solid person pixel (alpha above 0.9), not darker than it by ``SHADOW``
+    (the person's contact shadow, which would stay on the floor when the feet move), and joined to the outside by such
+    pixels (the background reaches in from outside and stops at the first pixel that looks like the
+    person: a strand of hair or a finger the segmenter missed stays in the hole)."""
+    from .mesh import nearest_known
+
+    solid = alpha > 0.9
+    if not solid.any() or hole.all():
+        return np.zeros_like(hole)
+    near = cv2.dilate((alpha > LOW).astype(np.uint8), _disk(EDGE)).astype(bool)
+    ring = hole & ~near
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab).astype(np.float32)
+    py, px = nearest_known(solid)
+    by, bx = nearest_known(~hole)
+    ys, xs = np.nonzero(ring)
+    c = lab[ys, xs]
+    to_bg = np.linalg.norm(c - lab[by[ys, xs], bx[ys, xs]], axis=1)
+    to_person = np.linalg.norm(c - lab[py[ys, xs], px[ys, xs]], axis=1)
+    like = np.zeros_like(hole)
+    darker = lab[by[ys, xs], bx[ys, xs], 0] - c[:, 0]
+    like[ys, xs] = (to_bg < LIKE * to_person) & (darker < SHADOW)
+    count, comp = cv2.connectedComponents((like | ~hole).astype(np.uint8), connectivity=4)
+    outside = np.zeros(count, bool)
+    outside[np.unique(comp[~hole])] = True
+    return like & outside[comp]
 
 
 def _textured(rgb: np.ndarray, hole: np.ndarray) -> bool:
@@ -127,7 +165,10 @@ def _shift_map(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
 def clean_plate(rgb: np.ndarray, alpha: np.ndarray, grow: float = GROW) -> np.ndarray:
     """The background of the (H, W, 3) uint8 photo with the person (alpha (H, W) in [0, 1]) removed:
     (H, W, 3) uint8, ``rgb`` with ``person_hole(alpha, grow)`` filled: by the shift map where the
-    background around it is textured, by Navier-Stokes inpainting where it is smooth (module docstring)."""
+    background around it is textured, by Navier-Stokes inpainting where it is smooth (module docstring).
+    The fill continues the background from the whole grown hole's rim, clear of the person's halo and
+    contact shadow; then the ring's pixels that are background (``person_hole`` given ``rgb``) get the
+    photo's own pixels back, faded over a pixel into the fill."""
     rgb = np.ascontiguousarray(rgb)
     hole = person_hole(alpha, grow)
     if not hole.any():
@@ -135,5 +176,22 @@ def clean_plate(rgb: np.ndarray, alpha: np.ndarray, grow: float = GROW) -> np.nd
     if hole.all():  # nothing to continue from: the photo's mean colour
         return np.full_like(rgb, np.round(rgb.reshape(-1, 3).mean(0)).astype(np.uint8))
     if min(np.ptp(np.flatnonzero(hole.any(0))), np.ptp(np.flatnonzero(hole.any(1)))) >= 8 and _textured(rgb, hole):
-        return _shift_map(rgb, hole)
-    return cv2.inpaint(rgb, hole.astype(np.uint8), INPAINT_RADIUS, cv2.INPAINT_NS)
+        plate = _shift_map(rgb, hole)
+    else:
+        plate = cv2.inpaint(rgb, hole.astype(np.uint8), INPAINT_RADIUS, cv2.INPAINT_NS)
+    rest = person_hole(alpha, grow, rgb)
+    if not (hole & ~rest).any():
+        return plate
+    # The photo's own background where the ring is background, faded over a pixel into the fill left
+    # inside, which is shifted by the mismatch on its rim (within ``MATCH`` grey levels: not the contact
+    # shadow) spread smoothly inwards, so that it meets the photo without a step.
+    ys, xs = np.nonzero(hole)
+    box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+    mismatch = np.clip(rgb[box].astype(np.float32) - plate[box], -MATCH, MATCH)
+    membrane = np.stack([cv2.inpaint(np.ascontiguousarray(mismatch[..., c]), rest[box].astype(np.uint8),
+                                     INPAINT_RADIUS, cv2.INPAINT_NS) for c in range(3)], -1)
+    photo = (~rest[box]).astype(np.float32)
+    keep = np.minimum(photo, cv2.GaussianBlur(photo, (0, 0), 1.0))[..., None]
+    out = plate.copy()
+    out[box] = np.clip((plate[box] + membrane) * (1.0 - keep) + rgb[box] * keep + 0.5, 0, 255).astype(np.uint8)
+    return out

@@ -33,6 +33,7 @@ MIN_PIXELS = 150  # a person covering fewer pixels than this is not rigged
 MIN_HEIGHT = 24.0  # nor one shorter than this (``poses.body_height``, pixels)
 FILL_MARGIN = 0.035  # of the body scale: the fills copy their parts' pixels from this far inside their edges
 STICK = 0.2  # how strongly the previous frame's depth order holds (body scales of depth, over all ranks)
+STAY = (0.005, 0.02)  # of the body scale: a drawn pixel whose source is this near it has stayed (fully, not at all)
 _UNDERLAY_KEY = -100.0
 
 
@@ -46,7 +47,8 @@ class Rig:
     2.. hidden limbs filled in; atlas: (T H, W, 4) float32 premultiplied RGB in [0, 255] and alpha in [0, 1];
     src_xy, src_conf: the source pose (18, 2), (18,); scale: its body scale in pixels (``render.body_scale``);
     source: the one-frame source pose itself (its hands let ``hands.bend`` turn the hands to target hand
-    keypoints).
+    keypoints); painted: (H, W) bool, the photo's pixels that the atlas paints over (hands left on the
+    body, ``layers.stray_skin``), which ``draw``'s stay map never gives back.
     """
 
     mesh: mesh.Mesh
@@ -60,6 +62,7 @@ class Rig:
     height: int
     width: int
     source: Poses | None = None
+    painted: np.ndarray | None = None
 
     @classmethod
     def build(cls, rgb: np.ndarray, pose: Poses, alpha: np.ndarray, where: str = "source image") -> Rig:
@@ -121,8 +124,10 @@ class Rig:
         cut = mesh.Mesh(cut.vertices + shift, cut.triangles)
         stray, rim = (m & csil for m in layers.stray_skin(crgb, labels, cxy, conf, radii, scale))
         atlas = _atlas(rgb, alpha, silhouette, labels, box, hidden_parts, stray, rim, scale)
+        painted = np.zeros((height, width), bool)
+        painted[box] = stray
         return cls(cut, weights, part, texture, atlas, xy, conf.astype(np.float32), scale, height, width,
-                   source=pose[:1])
+                   source=pose[:1], painted=painted)
 
     def transforms(self, target: Poses) -> np.ndarray:
         """(10, 2, 3) per-part affines source -> target pose (``mesh.part_transforms``)."""
@@ -158,13 +163,31 @@ class Rig:
         (H, W) float32, in the depth order of ``keys`` (default ``depth(target)``). Two depth levels are
         composited where the front one is not opaque (a soft limb
         edge over the body shows the body)."""
+        rgb, alpha, _ = self.draw(target, keys)
+        return rgb, alpha
+
+    def draw(self, target: Poses, keys: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``render``'s premultiplied RGB and alpha, and the stay map (H, W) float32 in [0, 1]: 1 where the
+        front layer shows the photo's own pixel from within ``STAY[0]`` body scales of where it is drawn
+        (that piece of the person has not moved), falling to 0 at ``STAY[1]``; 0 where nothing, a fill
+        or a painted-over pixel is drawn. There the photo itself, with its own soft edges and the
+        background right around them, is what the person looks like."""
         r = self.raster(target, 2, keys)
+        stay = np.zeros((self.height, self.width), np.float32)
         front = np.zeros((self.height, self.width, 4), np.float32)
         drawn = r.triangle[0] >= 0
         rows, cols = np.flatnonzero(drawn.any(1)), np.flatnonzero(drawn.any(0))
         if rows.size:  # only the drawn box is sampled: outside it every map points nowhere and reads zeros
             box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
             front[box] = self._sample(r, 0, box)
+            tri = r.triangle[0][box]
+            ys, xs = np.mgrid[box]
+            moved = np.hypot(r.source[0][box][..., 0] - xs, r.source[0][box][..., 1] - ys)
+            near, far = STAY[0] * self.scale, STAY[1] * self.scale
+            own = (tri >= 0) & (self.texture[np.maximum(tri, 0)] == 0)
+            if self.painted is not None:
+                own &= ~self.painted[box]
+            stay[box] = np.where(own, np.clip((far - moved) / max(far - near, 1e-6), 0.0, 1.0), 0.0)
         rgb, alpha = front[..., :3], front[..., 3]
         see_through = (alpha < 0.999) & (r.triangle[1] >= 0)
         if see_through.any():
@@ -174,7 +197,8 @@ class Rig:
             a = alpha[box][..., None]
             rgb[box] += (1 - a) * back[..., :3]
             alpha[box] += (1 - a[..., 0]) * back[..., 3]
-        return _clean_outline(rgb, alpha, self.scale)
+        rgb, alpha = _clean_outline(rgb, alpha, self.scale)
+        return rgb, alpha, stay
 
     def _sample(self, r: mesh.Raster, level: int, box: tuple[slice, slice]) -> np.ndarray:
         """The atlas read through level ``level`` of a raster within ``box``: (h, w, 4) float32."""

@@ -13,11 +13,13 @@ deformed by the target landmarks, the background and hair kept still.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from ...face import is_face_pose
 from ...facewarp import FaceRig
-from ...plate import clean_plate, refine_alpha
+from ...mesh import nearest_known
+from ...plate import clean_plate, person_hole, refine_alpha
 from ...poses import Poses
 from ...rig import Rig
 from ..registry import register
@@ -54,9 +56,19 @@ class WarpAnimator(Animator):
         self._face = None
         mask = np.clip(np.asarray(mask, np.float32), 0.0, 1.0)
         self._rig = Rig.build(source, pose, mask)
-        plate = clean_plate(source, np.maximum(mask, refine_alpha(source, mask)))  # with the soft fringes
+        soft = np.maximum(mask, refine_alpha(source, mask))  # with the soft fringes
+        plate = clean_plate(source, soft)
         self._plate, self._background = plate, plate.astype(np.float32)
         self._keys: np.ndarray | None = None  # the depth order of the last frame (it holds against flicker)
+        # The plate's hole, each of its pixels with the person's pixel nearest to it (``step``'s stay).
+        hole = person_hole(soft)  # (grown: also where the plate fades from its fill to the photo)
+        rows, cols = np.flatnonzero(hole.any(1)), np.flatnonzero(hole.any(0))
+        self._hole_box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)) if rows.size else None
+        if self._hole_box is not None:
+            near_y, near_x = nearest_known(mask > 0.5)
+            self._hole = hole[self._hole_box]
+            self._nearest = (near_y[self._hole_box], near_x[self._hole_box])
+            self._photo = source[self._hole_box].astype(np.float32)
 
     def step(self, target: Poses) -> np.ndarray:
         """The frame (H, W, 3) uint8 of the source person in the one-frame ``target`` pose (source pixels)."""
@@ -65,7 +77,7 @@ class WarpAnimator(Animator):
         if self._rig is None or self._background is None:
             raise RuntimeError("WarpAnimator.step before reset")
         self._keys = self._rig.depth(target, self._keys)
-        person, alpha = self._rig.render(target, self._keys)
+        person, alpha, stay = self._rig.draw(target, self._keys)
         self.alpha = alpha
         out = self._plate.copy()  # where nothing is drawn (alpha 0) the plate shows as it is
         rows, cols = np.flatnonzero(alpha.any(1)), np.flatnonzero(alpha.any(0))
@@ -73,6 +85,18 @@ class WarpAnimator(Animator):
             box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
             mixed = person[box] + (1.0 - alpha[box][..., None]) * self._background[box]
             out[box] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+        if self._hole_box is not None and stay.any():
+            # Where a piece of the person has not moved, the photo itself shows there and in the plate's
+            # hole around it (its soft edge, the fringes the segmenter missed and the background they
+            # lie on: the plate's fill is only a guess of that background), unless another piece that
+            # moved is drawn over it.
+            hb = self._hole_box
+            moved_over = alpha[hb] * (1.0 - stay[hb])
+            keep = stay[self._nearest] * (1.0 - moved_over) * self._hole
+            if keep.any():
+                keep = cv2.blur(keep, (3, 3))[..., None]
+                mixed = out[hb] * (1.0 - keep) + self._photo * keep
+                out[hb] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
         return out
 
 
