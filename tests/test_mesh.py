@@ -518,3 +518,22 @@ def test_the_rim_outside_an_arm_is_the_arms(shared_data: Path) -> None:
         share = float(np.mean(np.array(outer) == arm))
         print(f"{side} upper arm: {share:.2f} of the outermost pixels of {len(rows)} rows are the arm's")
         assert len(outer) > 20 and share > 0.9
+
+
+def test_a_hand_on_a_bare_thigh_is_as_long_as_the_free_one(shared_data: Path) -> None:
+    """The AnimateAnyone woman's right hand lies on her bare thigh, where colour cannot tell hand from
+    thigh: the hand's default reach (0.4 body scales past the wrist plus its width, 49 pixels at 384 px)
+    took a slab of her thigh with the arm, a skin block at the end of the forearm when it rose. Her left
+    hand hangs free (its skin ends 28 pixels past the wrist); the right one now reaches as far."""
+    rgb, pose, mask = _photo(shared_data, "animateanyone_anyone-3.png", 384)
+    rig = Rig.build(rgb, pose, mask)
+    part = _drawn_parts(rig, pose)
+    ys, xs = np.mgrid[0:rig.height, 0:rig.width]
+    elbow, wrist = pose.xy[0, JOINT["right_elbow"]], pose.xy[0, JOINT["right_wrist"]]
+    unit = (wrist - elbow) / np.linalg.norm(wrist - elbow)
+    along = (xs - wrist[0]) * unit[0] + (ys - wrist[1]) * unit[1]
+    forearm = part == PART_NAMES.index("right_lower_arm")
+    far = int((forearm & (along > 0.36 * rig.scale)).sum())
+    hand = int((forearm & (along > 0) & (along <= 0.3 * rig.scale)).sum())
+    print(f"right forearm: {hand} pixels up to 0.3 body scales past the wrist, {far} beyond 0.36")
+    assert hand > 200 and far < 20

@@ -121,13 +121,16 @@ def limb_radii(xy: np.ndarray, conf: np.ndarray, silhouette: np.ndarray, scale: 
 
 
 def part_distances(xy: np.ndarray, conf: np.ndarray, radii: np.ndarray, scale: float, height: int,
-                   width: int, hands: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+                   width: int, hands: tuple[np.ndarray, np.ndarray] | None = None,
+                   reach: dict[int, float] | None = None) -> np.ndarray:
     """(10, H, W) float32 signed distance in pixels to each part's shape (negative inside; +inf for a part
     the pose does not define): limb capsules of ``radii``, the lower limbs' extended past the wrist and the
     ankle by a capsule at least as wide as the default forearm or shin (a hand is wider than a thin wrist),
     and the torso and head of ``render.part_masks``. With the pose's hand keypoints ``hands`` (``Poses``'
     ``hand_xy`` (2, 21, 2) and ``hand_conf`` (2, 21) of one frame), a hand seen by three points or more is
-    the capsule from the wrist to its farthest point, as wide as its points spread (at least the default)."""
+    the capsule from the wrist to its farthest point, as wide as its points spread (at least the default).
+    ``reach``: for some forearms, how far past the wrist (pixels, the capsule's end included) the hand
+    reaches instead (``hand_reach``)."""
     vis = conf > MIN_CONF
     out = np.full((NUM_PARTS, height, width), np.inf, np.float32)
     masks = part_masks(xy, conf, height, width)
@@ -143,6 +146,9 @@ def part_distances(xy: np.ndarray, conf: np.ndarray, radii: np.ndarray, scale: f
             out[p] = _segment_distance(px, start, xy[b]) - radii[p]
             if _LIMB_EXTEND[_kind(p)]:
                 wide = max(radii[p], _LIMB_RADIUS[_kind(p)] * scale)
+                if reach and p in reach:
+                    bone = xy[b] - xy[a]
+                    end = xy[b] + bone * max(0.0, reach[p] - wide) / max(float(np.linalg.norm(bone)), 1e-6)
                 hand = hand_points(hands, p)
                 if hand is not None:
                     far = hand[np.argmax(np.linalg.norm(hand - xy[b], axis=1))]
@@ -150,6 +156,54 @@ def part_distances(xy: np.ndarray, conf: np.ndarray, radii: np.ndarray, scale: f
                     wide = max(wide, float(_segment_distance(hand.astype(np.float64), xy[b].astype(np.float64),
                                                              end).max()) + 0.25 * wide)
                 out[p] = np.minimum(out[p], _segment_distance(px, xy[b].astype(np.float64), end) - wide)
+    return out
+
+
+HAND_FREE = (0.3, 0.9)  # a hand whose skin past its wrist ends within this share of the default reach is free
+
+
+def hand_reach(rgb: np.ndarray, silhouette: np.ndarray, xy: np.ndarray, conf: np.ndarray, radii: np.ndarray,
+               scale: float, hands_seen: tuple[int, ...] = ()) -> dict[int, float]:
+    """How far past its wrist (pixels) a hand reaches, for a forearm whose hand cannot be told from the
+    skin it lies on: its skin-coloured pixels (within ``SKIN_TOLERANCE`` of the nose's colour, in the
+    ``silhouette`` (H, W) bool, across the hand's capsule) run on to the end of the default reach (the
+    forearm's extension plus the hand's width) while the other hand's end within ``HAND_FREE`` of it (a
+    hand against the background or clothes). Then the first takes the other's length, plus 2 pixels: the
+    AnimateAnyone woman's right hand lies on her bare thigh, and the default reach (0.4 body scales and
+    the hand's width, 49 pixels at 384 px; her hands are 28) took a slab of the thigh along with the arm.
+    Empty without the skin's colour, or when neither or both hands are free (the silhouette and colour
+    bound them); not for the forearms in ``hands_seen`` (hand keypoints)."""
+    lab, skin = _lab_and_skin(rgb, xy, scale)
+    if skin is None:
+        return {}
+    px = _pixels(*silhouette.shape)
+    extents, limits = {}, {}
+    for p in FOREARMS:
+        e, w = BODY_PARTS[PART_NAMES[p]]
+        if p in hands_seen or not (conf[e] > MIN_CONF and conf[w] > MIN_CONF):
+            continue
+        a, b = xy[e].astype(np.float32), xy[w].astype(np.float32)
+        unit = (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
+        wide = max(radii[p], _LIMB_RADIUS[_kind(p)] * scale)
+        limit = _LIMB_EXTEND[_kind(p)] * scale + wide
+        along = (px - b) @ unit
+        across = np.abs((px - b) @ np.array([-unit[1], unit[0]], np.float32))
+        zone = silhouette & (across <= wide) & (along >= 0) & (along <= limit)
+        if not zone.any():
+            continue
+        found = zone.copy()
+        found[zone] = _colour_distance(lab[zone], skin) < SKIN_TOLERANCE
+        steps = np.bincount(np.round(along[found]).astype(int), minlength=int(limit) + 1)
+        start = np.flatnonzero(steps)
+        if not start.size or start[0] > 0.1 * limit:
+            continue
+        gaps = np.flatnonzero(steps[start[0]:] == 0)  # the first step along the hand with no skin across it
+        extents[p], limits[p] = float(start[0] + gaps[0] if gaps.size else len(steps)), limit
+    free = {p: HAND_FREE[0] * limits[p] <= x <= HAND_FREE[1] * limits[p] for p, x in extents.items()}
+    out = {}
+    for p, q in (FOREARMS, FOREARMS[::-1]):
+        if p in extents and q in extents and extents[p] >= limits[p] - 1 and free[q]:
+            out[p] = extents[q] + 2.0
     return out
 
 

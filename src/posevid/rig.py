@@ -98,9 +98,10 @@ class Rig:
             hands = (pose.hand_xy[0] - shift.astype(np.float32), pose.hand_conf[0])
         crgb, csil, cregion = rgb[box], silhouette[box], region[box]
         radii = layers.limb_radii(cxy, conf, csil, scale)
-        distances = layers.part_distances(cxy, conf, radii, scale, *csil.shape, hands)
-        keys = layers.depth_keys(cxy, conf, z, scale)
         seen = tuple(p for p in layers.LIMBS if layers.hand_points(hands, p) is not None)
+        reach = layers.hand_reach(crgb, csil, cxy, conf, radii, scale, seen)
+        distances = layers.part_distances(cxy, conf, radii, scale, *csil.shape, hands, reach)
+        keys = layers.depth_keys(cxy, conf, z, scale)
         labels = layers.label_parts(distances, cregion, keys, radii, scale, crgb, cxy, seen)
         labels = layers.claim_hands(crgb, labels, cxy, conf, radii, scale, region=cregion)
         labels = layers.hidden_hands(crgb, labels, csil, cxy, conf, distances, scale, seen)
