@@ -159,6 +159,16 @@ def part_distances(xy: np.ndarray, conf: np.ndarray, radii: np.ndarray, scale: f
     return out
 
 
+def _forearm_axis(xy: np.ndarray, conf: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Forearm ``p``'s elbow and wrist (2,) float64 and the unit vector from the one to the other; None when
+    either is not seen."""
+    e, w = BODY_PARTS[PART_NAMES[p]]
+    if not (conf[e] > MIN_CONF and conf[w] > MIN_CONF):
+        return None
+    a, b = xy[e].astype(np.float64), xy[w].astype(np.float64)
+    return a, b, (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
+
+
 HAND_FREE = (0.3, 0.9)  # a hand whose skin past its wrist ends within this share of the default reach is free
 
 
@@ -179,11 +189,10 @@ def hand_reach(rgb: np.ndarray, silhouette: np.ndarray, xy: np.ndarray, conf: np
     px = _pixels(*silhouette.shape)
     extents, limits = {}, {}
     for p in FOREARMS:
-        e, w = BODY_PARTS[PART_NAMES[p]]
-        if p in hands_seen or not (conf[e] > MIN_CONF and conf[w] > MIN_CONF):
+        axis = None if p in hands_seen else _forearm_axis(xy, conf, p)
+        if axis is None:
             continue
-        a, b = xy[e].astype(np.float32), xy[w].astype(np.float32)
-        unit = (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
+        b, unit = (v.astype(np.float32) for v in axis[1:])
         wide = max(radii[p], _LIMB_RADIUS[_kind(p)] * scale)
         limit = _LIMB_EXTEND[_kind(p)] * scale + wide
         along = (px - b) @ unit
@@ -682,13 +691,12 @@ def _hand_zone(xy: np.ndarray, conf: np.ndarray, p: int, radii: np.ndarray, scal
                reach: float = 2.0) -> np.ndarray | None:
     """(H, W) bool: past the wrist of forearm ``p`` (from a hand width before it: the wrist's skin) and
     within ``reach`` hand widths of the hand's axis (None when the forearm is not seen)."""
-    e, w = BODY_PARTS[PART_NAMES[p]]
-    if not (conf[e] > MIN_CONF and conf[w] > MIN_CONF):
+    axis = _forearm_axis(xy, conf, p)
+    if axis is None:
         return None
-    a, b = xy[e].astype(np.float64), xy[w].astype(np.float64)
+    _, b, unit = axis
     end = _limb_segment(xy, p, scale)[1]
     wide = max(radii[p], _LIMB_RADIUS[_kind(p)] * scale)
-    unit = (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
     past = ((px - b.astype(np.float32)) @ unit.astype(np.float32)) > -wide
     return past & (_segment_distance(px, b, end) <= reach * wide)
 
@@ -779,11 +787,10 @@ def hidden_hands(rgb: np.ndarray, labels: np.ndarray, person: np.ndarray, xy: np
         return labels
     lab, skin, labels, px = setup
     for p in FOREARMS:
-        e, w = BODY_PARTS[PART_NAMES[p]]
-        if p in hands_seen or not (conf[e] > MIN_CONF and conf[w] > MIN_CONF):
+        axis = None if p in hands_seen else _forearm_axis(xy, conf, p)
+        if axis is None:
             continue
-        a, b = xy[e].astype(np.float64), xy[w].astype(np.float64)
-        unit = (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
+        _, b, unit = axis
         along = (px - b.astype(np.float32)) @ unit.astype(np.float32)
         past = (labels == p) & (along > 0) & person
         if past.sum() < 20:
