@@ -18,7 +18,9 @@ Prints JSON: machine and load, then
   leg bone lengths (median and 90th percentile), seconds per frame;
 - ``densepose``: the MagicAnimate DensePose part renders decoded to keypoints from the part regions:
   the same measures.
-Run: ``python -m benchmarks.pose_inputs [--clips N] [--frames N] [--renders animateanyone densepose]``.
+With ``--every N``, only ``hand_sample``: hands on the whole clips, every Nth frame with a hand, each frame
+decoded alone, from the frames and through an mp4.
+Run: ``python -m benchmarks.pose_inputs [--clips N] [--frames N] [--every N] [--renders animateanyone densepose]``.
 """
 
 from __future__ import annotations
@@ -162,6 +164,38 @@ def round_trip(poses, folder: Path) -> dict:
     return out
 
 
+def hand_sample(poses, folder: Path, every: int) -> dict:
+    """Hands on whole clips: every ``every``-th frame that has a drawn hand, drawn in the DWPose look (with
+    hands and face), each frame decoded alone (``decode_skeleton``: every hand fitted from the template
+    starts), from the frames themselves and from an h264 mp4 of the whole clip's render. Hand PCK@0.05 of
+    the body height (a hand point not decoded misses), body PCK, seconds per frame."""
+    import dataclasses
+
+    from posevid.poses import Poses
+    from posevid.render import MIN_CONF, pose_image
+    from posevid.render_decode import decode_skeleton
+    from posevid.video import VideoWriter, open_video
+
+    keep = poses.conf > MIN_CONF
+    truth = dataclasses.replace(poses, conf=np.where(keep, poses.conf, 0), xy=np.where(keep[..., None], poses.xy, 0))
+    frames = [pose_image(truth, t) for t in range(len(truth))]
+    video = folder / "render.mp4"
+    with VideoWriter(video, poses.fps) as writer:
+        for f in frames:
+            writer.write(f)
+    with open_video(video) as reader:
+        stored = list(reader)
+    sample = np.array([t for t in range(0, len(truth), every) if (truth.hand_conf[t] > 0).any()])
+    out: dict = {"frames": [int(t) for t in sample]}
+    for kind, images in (("png", frames), ("mp4", stored)):
+        start = time.perf_counter()
+        decoded = Poses.concat([decode_skeleton(images[t], poses.fps, hands=True, face=True) for t in sample])
+        seconds = (time.perf_counter() - start) / len(sample)
+        body, hands = pck(decoded, truth[sample])[:2]
+        out[kind] = {"pck_hands": round(hands, 4), "pck_body": round(body, 4), "decode_s_per_frame": round(seconds, 3)}
+    return out
+
+
 def steadiness(poses) -> dict:
     """Share of frames decoded, joints per frame, frame-to-frame bone-length change."""
     from posevid.skeleton import DRAWN_LIMBS, JOINT
@@ -245,11 +279,25 @@ def main() -> None:
     parser.add_argument("--renders", nargs="*", default=["animateanyone", "densepose"],
                         choices=["animateanyone", "densepose"], help="which shared pose renders to decode")
     parser.add_argument("--frames", type=int, default=None, help="only the first FRAMES frames of each clip and render")
+    parser.add_argument("--every", type=int, default=None,
+                        help="only hands on whole clips: every EVERY-th frame with a hand, each decoded alone")
     args = parser.parse_args()
     from posevid.render_decode import SkeletonDecoder, decode_densepose_parts
 
     result: dict = {"machine": machine(), "settings": {"pck_share": 0.05, "clips": list(CLIPS[:args.clips]),
                                                       "frames": args.frames}}
+    if args.every:
+        samples = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            for clip in CLIPS[:args.clips]:
+                path = DATA / clip
+                samples[path.name] = hand_sample(estimate(path, "body+hands+face")[0], Path(tmp), args.every)
+                print(json.dumps({path.name: samples[path.name]}), file=sys.stderr, flush=True)
+        result["settings"]["every"] = args.every
+        result["hand_sample"] = samples
+        result["machine"]["load_average_1m_end"] = os.getloadavg()[0]
+        print(json.dumps(result, indent=2))
+        return
     estimation, trips = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for clip in CLIPS[:args.clips]:

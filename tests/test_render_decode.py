@@ -11,16 +11,19 @@ import cv2
 import numpy as np
 import pytest
 
-from posevid import hand_fit
+from posevid import hand_fit, render, render_decode
 from posevid.poses import Poses, body_height
 from posevid.render import pose_image
 from posevid.render_decode import (
+    HAND_HUE_STEP,
+    HUE_TOLERANCE,
     SkeletonDecoder,
     decode_densepose_parts,
     decode_skeleton,
     densepose_parts,
     frame_kind,
     guess_driving_kind,
+    hue_saturation_value,
     keypoints_from_parts,
 )
 from posevid.skeleton import DRAWN_LIMBS, JOINT
@@ -104,6 +107,23 @@ def test_hand_points_just_off_their_dots_are_kept(dancer: Poses, monkeypatch: py
     assert placed and (decoded.hand_conf[0, side].reshape(7, 3) > 0).tolist() == [[True, True, False]] * 7
 
 
+def test_a_small_hand_under_large_dots_is_read_every_other_pixel(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A hand 3.5 dot radii from wrist to middle-finger base (under ``REACH_SIZE``: its dots merge) drawn with
+    # dots of radius 6 (DWPose at 768 pixels): read every other row and column near the hand, still placed
+    # within a dot radius.
+    radius = 6
+    hand = (hand_fit.TEMPLATE * 3.5 * radius + [40, 60]).astype(np.float32)
+    canvas = np.zeros((120, 140, 3), np.uint8)
+    render._draw_hands(canvas, np.stack([hand, hand]), np.stack([np.ones(21), np.zeros(21)]), 3, radius)
+    classes = hand_fit.hand_classes(*hue_saturation_value(canvas), HAND_HUE_STEP, HUE_TOLERANCE)
+    seen = []
+    pixels = hand_fit._pixels
+    monkeypatch.setattr(hand_fit, "_pixels", lambda c, r, thin: seen.append(thin) or pixels(c, r, thin=thin))
+    points, _ = hand_fit.fit_hand(classes, hand[0] + [-3, 2], radius, 1.5)
+    err = np.linalg.norm(points - hand, axis=1)
+    assert seen == [True] and np.median(err) < 0.5 * radius and err.max() < radius
+
+
 def test_dwpose_faces_are_fitted_to_their_white_dots(dancer: Poses) -> None:
     frames = [t for t in range(len(dancer)) if (dancer.face_conf[t] > 0.1).all()][:3]
     truth = dancer[np.array(frames)]
@@ -140,6 +160,32 @@ def test_animateanyone_renders_decode_frame_by_frame(shared_data: Path) -> None:
 def test_nothing_drawn_decodes_to_nobody() -> None:
     empty = decode_skeleton(np.zeros((64, 48, 3), np.uint8))
     assert len(empty) == 1 and (empty.conf == 0).all() and (empty.width, empty.height) == (48, 64)
+
+
+def test_a_wrist_under_its_hand_takes_the_dot_its_short_forearm_touches() -> None:
+    # A forearm pointing at the camera: its pixels a blob between the elbow's dot and the wrist's, which the
+    # hand's dots nearly hide; another piece of the wrist's hue lies far off (a hand bone of a close hue).
+    radius = 4.0
+    wrist, elbow = JOINT["left_wrist"], JOINT["left_elbow"]
+    forearm = DRAWN_LIMBS.index((elbow, wrist))
+    xy = np.zeros((len(JOINT), 2), np.float32)
+    conf = np.zeros(len(JOINT), np.float32)
+    xy[elbow], conf[elbow] = (40, 40), 1
+    limb_mask = np.zeros((100, 100), bool)
+    limb_mask[37:44, 40:52] = True
+    idx = np.where(limb_mask, forearm, -1)
+    hidden = np.array([52.0, 41.0], np.float32)
+    dots = {wrist: [(np.array([85.0, 80.0], np.float32), 50.0), (hidden, 20.0)], elbow: [(xy[elbow], 50.0)]}
+    on_dot = np.zeros(len(JOINT), bool)
+    render_decode._joints_at_short_limbs(xy, conf, on_dot, dots, limb_mask, idx, radius)
+    assert conf[wrist] == 1 and on_dot[wrist] and np.allclose(xy[wrist], hidden)
+    # A dot of its colour touching the limb's pixels but further from the elbow than a short limb reaches:
+    # left out, not guessed.
+    limb_mask[37:44, 40:72] = True
+    far = {wrist: [(np.array([85.0, 80.0], np.float32), 50.0), (np.array([72.0, 41.0], np.float32), 20.0)]}
+    conf[wrist] = 0
+    render_decode._joints_at_short_limbs(xy, conf, on_dot, far, limb_mask, np.where(limb_mask, forearm, -1), radius)
+    assert conf[wrist] == 0
 
 
 def _frames(path: Path, count: int, step: int = 1) -> list[np.ndarray]:

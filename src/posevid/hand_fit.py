@@ -37,6 +37,7 @@ PRIOR_WEIGHT = 0.05
 REACH_WEIGHT = 0.5  # of ``_reach`` while the template starts descend (not in the final steps)
 REACH_SIZE = 4.0  # dot radii: smaller hands (dots merged into one blob, bones hidden) fit without ``_reach``,
 # and larger ones read every other row and column near the hand (half the time; the same PCK on dance_3)
+THIN_RADIUS = 5.0  # pixels: dots at least this large are read every other row and column whatever the hand's size
 SOFTNESS = 0.6  # pixels over which a soft edge goes from 27% to 73%
 FLOOR = 0.03  # least probability of a pixel's class: a mislabelled pixel (video compression bleeds the thin
 # bones' hues into their neighbours' and the dots') costs at most -log FLOOR, so a few cannot outweigh the rest
@@ -162,7 +163,7 @@ def fit_hand(classes: np.ndarray, wrist: np.ndarray, radius: float, half_line: f
     scale = max((reach - radius) / float(np.linalg.norm(TEMPLATE, axis=1).max()), 2 * radius)
     angle = float(np.arctan2(toward[1], toward[0])) if np.linalg.norm(toward) > 1e-3 else 0.0
     large = scale >= REACH_SIZE * radius
-    ys, xs = _pixels(classes, radius, thin=large)
+    ys, xs = _pixels(classes, radius, thin=large or radius >= THIN_RADIUS)
     grid = torch.from_numpy(np.stack([xs, ys], 1).astype(np.float32))
     labels = torch.from_numpy(classes[ys, xs].astype(np.int64))
     weights = torch.where(labels >= 2, BONE_WEIGHT, 1.0)

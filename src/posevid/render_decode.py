@@ -270,10 +270,11 @@ class SkeletonDecoder:
         anchors = {j: max(found, key=lambda d: d[1])[0] for j, found in dots.items() if len(found) == 1}
         oriented = _orient(segments, DRAWN_LIMBS, anchors, JOINT["neck"])
         xy, conf, on_dot = _assemble(oriented, segments, DRAWN_LIMBS, dots, NUM_JOINTS, HEAD_JOINTS)
-        _head_from_face(xy, conf, on_dot, coloured, sat[box] < 0.3, val[box], body_idx)
-        groups = {}
         sizes = [area for found in dots.values() for _, area in found]  # the dot radius, for hands and face
         radius = float(np.sqrt(np.median(sizes) / np.pi)) if sizes else max(1.0, min(height, width) / 128)
+        _joints_at_short_limbs(xy, conf, on_dot, dots, limb_mask, body_idx, radius)
+        _head_from_face(xy, conf, on_dot, coloured, sat[box] < 0.3, val[box], body_idx)
+        groups = {}
         if self.hands:
             offset = np.array([x0, y0], np.float32)
             last = [None if f is None else _HandFit(f.points - offset, f.wrist - offset, f.loss, f.warm)
@@ -289,6 +290,38 @@ class SkeletonDecoder:
             face_xy, face_conf = _decode_face(sat < 0.3, val, xy, conf, max(1.0, 0.75 * radius))
             groups |= {"face_xy": face_xy[None], "face_conf": face_conf[None]}
         return Poses(xy[None], conf[None], width, height, fps, **groups)
+
+
+SHORT_LIMB = 4.0  # dot radii: a limb drawn no longer than this between its joints' centres reads as a blob
+
+
+def _joints_at_short_limbs(xy: np.ndarray, conf: np.ndarray, on_dot: np.ndarray,
+                           dots: dict[int, list[tuple[np.ndarray, float]]], limb_mask: np.ndarray, idx: np.ndarray,
+                           radius: float) -> None:
+    """In place: a joint left out with several dots of its colour (a fragment of another part's hue among
+    them), at the end of a limb too short to read as a segment (a forearm pointing at the camera, its
+    wrist under the hand's dots), takes the largest of its dots within ``SHORT_LIMB`` dot radii (``radius``
+    pixels) of the limb's other joint that the limb's pixels touch (within two dot radii), when that
+    joint is placed and touches them too."""
+    for k, (a, b) in enumerate(DRAWN_LIMBS):
+        if (conf[a] > 0) == (conf[b] > 0):
+            continue
+        placed, missing = (a, b) if conf[a] > 0 else (b, a)
+        if len(dots.get(missing, [])) < 2:
+            continue
+        ys, xs = np.nonzero(limb_mask & (idx == k))
+        if xs.size < MIN_LIMB_PIXELS:
+            continue
+        pixels = np.stack([xs, ys], 1).astype(np.float32)
+        touching = [d for d in dots[missing] if _gap(pixels, d[0]) <= 2 * radius
+                    and np.linalg.norm(d[0] - xy[placed]) <= SHORT_LIMB * radius]
+        if touching and _gap(pixels, xy[placed]) <= 2 * radius:
+            xy[missing], conf[missing], on_dot[missing] = max(touching, key=lambda d: d[1])[0], 1, True
+
+
+def _gap(pixels: np.ndarray, point: np.ndarray) -> float:
+    """Distance in pixels from ``point`` (x, y) to the nearest of ``pixels`` (N, 2)."""
+    return float(np.linalg.norm(pixels - point, axis=1).min())
 
 
 EYE_OFFSET = (0.19, 0.17)  # eyes from the face dots' centre, across and up, in face-dot extents (measured)
