@@ -40,7 +40,8 @@ DETAIL_HEIGHT = 256  # pixels: the hole's height where the detail is measured
 SHIFTMAP_SIDE = 144  # pixels: the longer side the shift-map completion runs at
 EDGE = 3  # pixels beyond alpha above LOW that always stay in the hole (the person's blur and halo)
 LIKE = 0.5  # a ring pixel is background when its colour distance to it is under this share of that to the person
-SHADOW = 10.0  # Lab lightness (0-255): a ring pixel this much darker than the background beyond stays in the hole
+SHADOW = 10.0  # Lab lightness (0-255): a ring pixel by the feet this much darker than the background beyond ...
+FEET = 0.1  # ... (in the lowest this share of the person's height, or below) stays in the hole: a contact shadow
 MATCH = 8.0  # grey levels: the most the fill left in the hole is shifted to meet the photo's background
 SHIFTMAP_MARGIN = 0.25  # of the hole's longer side: the photo around the hole the shift map copies from
 
@@ -91,8 +92,9 @@ def person_hole(alpha: np.ndarray, grow: float = GROW, rgb: np.ndarray | None = 
 def _background_ring(rgb: np.ndarray, alpha: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """(H, W) bool: the pixels of the grown ring of ``hole`` (more than ``EDGE`` pixels from alpha above
     ``LOW``) that are background: closer in Lab to the nearest pixel outside the hole than ``LIKE`` times
-    their distance to the nearest solid person pixel (alpha above 0.9), not darker than it by ``SHADOW``
-    (the person's contact shadow, which would stay on the floor when the feet move), and joined to the outside by such
+    their distance to the nearest solid person pixel (alpha above 0.9), by the feet (``FEET``) not darker
+    than it by ``SHADOW`` (the contact shadow, which would stay on the floor when the feet move; higher up a
+    darker pixel is the background's own: a chair's leg), and joined to the outside by such
     pixels (the background reaches in from outside and stops at the first pixel that looks like the
     person: a strand of hair or a finger the segmenter missed stays in the hole)."""
     from .mesh import nearest_known
@@ -110,8 +112,10 @@ def _background_ring(rgb: np.ndarray, alpha: np.ndarray, hole: np.ndarray) -> np
     to_bg = np.linalg.norm(c - lab[by[ys, xs], bx[ys, xs]], axis=1)
     to_person = np.linalg.norm(c - lab[py[ys, xs], px[ys, xs]], axis=1)
     like = np.zeros_like(hole)
-    darker = lab[by[ys, xs], bx[ys, xs], 0] - c[:, 0]
-    like[ys, xs] = (to_bg < LIKE * to_person) & (darker < SHADOW)
+    rows = np.flatnonzero((alpha > LOW).any(1))
+    feet = ys >= rows[-1] - FEET * (rows[-1] - rows[0])
+    shadow = feet & (lab[by[ys, xs], bx[ys, xs], 0] - c[:, 0] >= SHADOW)
+    like[ys, xs] = (to_bg < LIKE * to_person) & ~shadow
     count, comp = cv2.connectedComponents((like | ~hole).astype(np.uint8), connectivity=4)
     outside = np.zeros(count, bool)
     outside[np.unique(comp[~hole])] = True
