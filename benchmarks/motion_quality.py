@@ -128,7 +128,7 @@ def _cached_judge(folder: Path | None, key: dict, train_fn):
 
 
 def run_label(checkpoint: str | None, starts: int, judge_steps: int, chunks: int, train_seconds: float | None,
-              seed: int = 0, judge_cache: Path | None = None) -> dict:
+              seed: int = 0, judge_cache: Path | None = None, judge_seed: int | None = None) -> dict:
     """The bundled PSGAN (or ``checkpoint``) judged by an action classifier trained on real windows only.
 
     Real data: every mocap clip, windows as in the model's ``data.build``; the judge trains on the
@@ -136,7 +136,9 @@ def run_label(checkpoint: str | None, starts: int, judge_steps: int, chunks: int
     degrees) that neither PSGAN nor the judge saw. For each action, ``starts`` sequences start from first
     poses of other actions' windows (requested-label accuracy) and ``starts`` from its own (diversity,
     motion FID against the real windows of the held-out yaws, whose two halves give the reference FID).
-    ``judge_cache``: a folder where the judge is kept for the next run with the same settings.
+    ``judge_cache``: a folder where the judge is kept for the next run with the same settings; ``judge_seed``: the
+    judge's own seed (default ``seed``; the starts and noise keep ``seed``), to see how much the judge alone moves
+    the measures.
     Seams: ``chunks`` chained samples from the own-action starts, with the model's overlap and without.
     """
     from posevid.checkpoints import find_checkpoint
@@ -162,10 +164,11 @@ def run_label(checkpoint: str | None, starts: int, judge_steps: int, chunks: int
     real["label"], held["label"] = remap[real["label"]], remap[held["label"]]
     T = model.frames
     train = ~real["test"]
+    judge_seed = seed if judge_seed is None else judge_seed
     judge = _cached_judge(judge_cache, {"build": build, "labels": names, "frames": T, "steps": judge_steps,
-                                        "seed": seed},
+                                        "seed": judge_seed},
                           lambda: train_judge(real["xy"][train], real["conf"][train], real["label"][train], names, T,
-                                              judge_steps, seed=seed))
+                                              judge_steps, seed=judge_seed))
     judge_seconds = time.perf_counter() - t0
     judge_yaws = heldout_accuracy(judge, held["xy"], held["label"], T)
     judge_time = heldout_accuracy(judge, real["xy"][~train], real["label"][~train], T)
@@ -223,7 +226,8 @@ def run_label(checkpoint: str | None, starts: int, judge_steps: int, chunks: int
     ratios = [div_gen[n] / div_real[n] for n in names]
     return {"checkpoint": str(found), "checkpoint_bytes": found.stat().st_size,
             "train_seconds": train_seconds, "model_step": step, "labels": names, "frames": T,
-            "starts_per_label": starts, "judge": {"steps": judge_steps, "seconds": round(judge_seconds, 1),
+            "starts_per_label": starts, "judge": {"steps": judge_steps, "seed": judge_seed,
+                                                  "seconds": round(judge_seconds, 1),
                                                   "accuracy_heldout_yaws": round(judge_yaws["accuracy"], 3),
                                                   "accuracy_heldout_time": round(judge_time["accuracy"], 3),
                                                   "per_label_heldout_yaws": {k: round(v, 2) for k, v in
@@ -342,6 +346,7 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=4, help="label: chained samples per long sequence.")
     parser.add_argument("--judge-cache", default="out/motion_judge",
                         help="label: folder keeping the trained judge between runs ('' to always train it).")
+    parser.add_argument("--judge-seed", type=int, help="label: the judge's seed (default 0, as the starts').")
     parser.add_argument("--train-seconds", type=float, help="label: the measured training time, to report.")
     parser.add_argument("overrides", nargs="*", help="PSGAN config overrides key=value, e.g. model.decoder=coords.")
     args = parser.parse_args()
@@ -355,7 +360,8 @@ def main() -> None:
         result["psgan"] = run_psgan(args.psgan_steps, work, args.overrides, tuple(args.actions))
     if args.only in (None, "label"):
         result["label"] = run_label(args.checkpoint, args.starts, args.judge_steps, args.chunks, args.train_seconds,
-                                    judge_cache=Path(args.judge_cache) if args.judge_cache else None)
+                                    judge_cache=Path(args.judge_cache) if args.judge_cache else None,
+                                    judge_seed=args.judge_seed)
     if args.only in (None, "scgan"):
         result["scgan"] = run_scgan(args.posenet_steps, args.scgan_steps, work)
     result["machine"]["load_after"] = os.getloadavg()
