@@ -124,6 +124,26 @@ def test_a_small_hand_under_large_dots_is_read_every_other_pixel(monkeypatch: py
     assert seen == [True] and np.median(err) < 0.5 * radius and err.max() < radius
 
 
+def test_a_hand_drawn_against_the_other_is_fitted_to_what_the_other_leaves() -> None:
+    # Two hands whose dots run into one blob (held together): the right hand, drawn last, fitted with the
+    # left one's drawing beneath it lands on its own dots; fitted alone it also tries to cover the left's.
+    radius = 4
+
+    def place(wrist: tuple[float, float], degrees: float, mirror: float) -> np.ndarray:
+        c, s = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
+        return (np.array(wrist) + (hand_fit.TEMPLATE * [1, mirror] * 5 * radius) @ [[c, s], [-s, c]]).astype(np.float32)
+
+    left, right = place((40, 90), -50, 1), place((95, 90), -130, -1)
+    canvas = np.zeros((130, 140, 3), np.uint8)
+    render._draw_hands(canvas, np.stack([left, right]), np.ones((2, 21)), 2, radius)
+    classes = hand_fit.hand_classes(*hue_saturation_value(canvas), HAND_HUE_STEP, HUE_TOLERANCE)
+    errors = []
+    for other in ((left, False), None):
+        points, _ = hand_fit.fit_hand(classes, right[0], radius, 1.0, None, -np.inf, other, 5 * radius)
+        errors.append(float(np.median(np.linalg.norm(points - right, axis=1))))
+    assert errors[0] < 1.5 * radius and errors[0] < 0.5 * errors[1]
+
+
 def test_dwpose_faces_are_fitted_to_their_white_dots(dancer: Poses) -> None:
     frames = [t for t in range(len(dancer)) if (dancer.face_conf[t] > 0.1).all()][:3]
     truth = dancer[np.array(frames)]

@@ -47,11 +47,11 @@ _B = torch.tensor([b for _, b in HAND_LIMBS])
 _TEMPLATE_LENGTHS = torch.from_numpy(np.linalg.norm(TEMPLATE[_B.numpy()] - TEMPLATE[_A.numpy()], axis=1))
 
 
-def _log_probs(points: torch.Tensor, grid: torch.Tensor, radius: float, half_line: float) -> torch.Tensor:
-    """Log-probability of each pixel class under a soft drawing of the hands.
+def _probs(points: torch.Tensor, grid: torch.Tensor, radius: float, half_line: float) -> torch.Tensor:
+    """Probability of each pixel class under a soft drawing of the hands.
 
-    points: (B, 21, 2) pixels; grid: (N, 2) pixel centres (x, y). Returns (B, N, 22): background, dot,
-    bones 0..19.
+    points: (B, 21, 2) pixels; grid: (N, 2) pixel centres (x, y). Returns (B, N, 22): background (nothing
+    of the hand drawn), dot, bones 0..19.
     """
     gx, gy = grid[None, :, None, 0], grid[None, :, None, 1]  # (1, N, 1)
     px, py = points[:, None, :, 0], points[:, None, :, 1]  # (B, 1, 21)
@@ -66,7 +66,22 @@ def _log_probs(points: torch.Tensor, grid: torch.Tensor, radius: float, half_lin
     bones = line * above
     each = torch.sigmoid((radius + 0.5 - ((gx - px) ** 2 + (gy - py) ** 2 + 1e-6).sqrt()) / SOFTNESS)
     dot = 1 - torch.prod(1 - each, -1, keepdim=True)
-    probs = torch.cat([(1 - dot) * clear[..., :1], dot, (1 - dot) * bones], -1)
+    return torch.cat([(1 - dot) * clear[..., :1], dot, (1 - dot) * bones], -1)
+
+
+Other = tuple[torch.Tensor, bool]  # another hand's fixed drawing (N, 22) (``_probs``) and whether it lies on top
+
+
+def _log_probs(points: torch.Tensor, grid: torch.Tensor, radius: float, half_line: float,
+               other: Other | None = None) -> torch.Tensor:
+    """(B, N, 22) log-probability of each pixel class under a soft drawing of the hands (``_probs``), drawn
+    over or under ``other`` (the other hand, fixed) where given: each pixel shows the upper drawing, or the
+    lower one where the upper draws nothing."""
+    probs = _probs(points, grid, radius, half_line)
+    if other is not None:
+        fixed, on_top = other
+        upper, lower = (fixed[None], probs) if on_top else (probs, fixed[None])
+        probs = torch.cat([upper[..., :1] * lower[..., :1], upper[..., 1:] + upper[..., :1] * lower[..., 1:]], -1)
     return torch.log(probs.clamp_min(FLOOR))
 
 
@@ -94,14 +109,17 @@ def _reach(points: torch.Tensor, grid: torch.Tensor, labels: torch.Tensor, radiu
 
 
 def _loss(points: torch.Tensor, grid: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor, scale: float,
-          radius: float, half_line: float, reach: float = 0.0) -> torch.Tensor:
-    """(B,) weighted mean negative log-likelihood of the labelled pixels plus the bone-length prior and
-    ``reach`` times ``_reach``."""
-    logp = _log_probs(points, grid, radius, half_line).gather(-1, labels[None, :, None].expand(len(points), -1, 1))
+          radius: float, half_line: float, other: Other | None = None, reach: float = 0.0) -> torch.Tensor:
+    """(B,) weighted mean negative log-likelihood of the labelled pixels (drawn with ``other``) plus the
+    bone-length prior and ``reach`` times ``_reach``."""
+    logp = _log_probs(points, grid, radius, half_line, other)
+    logp = logp.gather(-1, labels[None, :, None].expand(len(points), -1, 1))
     fit = -(logp[..., 0] * weights).sum(-1) / weights.sum()
     lengths = (points[:, _B] - points[:, _A]).norm(dim=-1)
     prior = (((lengths - scale * _TEMPLATE_LENGTHS) / scale) ** 2).sum(-1)
     if reach:
+        if other is not None:  # pixels the other hand's drawing shows do not pull this hand
+            labels = torch.where(other[0].gather(-1, labels.clamp_min(0)[:, None])[:, 0] >= 0.5, IGNORE, labels)
         return fit + PRIOR_WEIGHT * prior + reach * _reach(points, grid, labels, radius, half_line)
     return fit + PRIOR_WEIGHT * prior
 
@@ -141,7 +159,8 @@ def _pixels(classes: np.ndarray, radius: float, thin: bool) -> tuple[np.ndarray,
 
 
 def fit_hand(classes: np.ndarray, wrist: np.ndarray, radius: float, half_line: float,
-             start: np.ndarray | None = None, good: float = -np.inf) -> tuple[np.ndarray, float]:
+             start: np.ndarray | None = None, good: float = -np.inf,
+             other: tuple[np.ndarray, bool] | None = None, size: float | None = None) -> tuple[np.ndarray, float]:
     """The 21 points of one hand drawn in a crop whose pixels have ``classes`` (h, w) int (``IGNORE``,
     ``BACKGROUND``, ``DOT``, 2 + bone), with its wrist near ``wrist`` (x, y) and dots of ``radius`` and bones
     of ``half_line`` pixels. Returns (21, 2) float32 crop pixels and the fit's loss (lower is better).
@@ -151,6 +170,11 @@ def fit_hand(classes: np.ndarray, wrist: np.ndarray, radius: float, half_line: f
     and both mirror images; the ``KEEP`` that fit best as placed descend ``STEPS[0]`` steps (pulled towards
     the hand's coloured pixels by ``_reach`` where the hand spans ``REACH_SIZE`` dot radii), the best of
     them ``STEPS[1]`` more; the best of these and the started hand wins.
+
+    With ``other`` ((21, 2) crop pixels, on top), the other hand of the pair, fixed and drawn after (``True``:
+    DWPose draws the right hand last) or before this one: the pixels show the two drawings together, so a
+    hand lying over or under the other is fitted to the pixels neither explains alone. ``size``: the template's
+    scale (wrist to middle-finger base, pixels) instead of the one that reaches the furthest of the hand's pixels.
     """
     ey, ex = np.nonzero(classes >= DOT)
     evidence = np.stack([ex, ey], 1).astype(np.float32)
@@ -160,7 +184,7 @@ def fit_hand(classes: np.ndarray, wrist: np.ndarray, radius: float, half_line: f
     wrist = first + radius * inward / max(float(np.linalg.norm(inward)), 1e-6)
     toward = evidence.mean(0) - wrist
     reach = float(np.linalg.norm(evidence - wrist, axis=1).max())
-    scale = max((reach - radius) / float(np.linalg.norm(TEMPLATE, axis=1).max()), 2 * radius)
+    scale = max((reach - radius) / float(np.linalg.norm(TEMPLATE, axis=1).max()), 2 * radius) if size is None else size
     angle = float(np.arctan2(toward[1], toward[0])) if np.linalg.norm(toward) > 1e-3 else 0.0
     large = scale >= REACH_SIZE * radius
     ys, xs = _pixels(classes, radius, thin=large or radius >= THIN_RADIUS)
@@ -173,7 +197,12 @@ def fit_hand(classes: np.ndarray, wrist: np.ndarray, radius: float, half_line: f
             c, s = np.cos(angle + turn), np.sin(angle + turn)
             shape = TEMPLATE * [1.0, mirror] * scale
             starts.append(wrist + shape @ np.array([[c, s], [-s, c]], np.float32))
-    args = (grid, labels, weights, scale, radius, half_line)
+    fixed = None
+    if other is not None:
+        with torch.no_grad():
+            fixed = (_probs(torch.from_numpy(np.asarray(other[0], np.float32))[None], grid, radius, half_line)[0],
+                     other[1])
+    args = (grid, labels, weights, scale, radius, half_line, fixed)
     if start is not None:
         warm, warm_loss = _descend(torch.from_numpy(np.asarray(start, np.float32))[None], WARM_STEPS, *args,
                                    lr_range=WARM_LR)

@@ -234,6 +234,7 @@ class _HandFit:
 WARM_MOVE = 0.5  # a hand starts from the previous frame's when its wrist moved under this share of its size
 WARM_SLACK = (1.15, 0.03)  # and keeps that fit when its loss is under previous * [0] + [1]
 WARM_RUN = 3  # frames in a row; then the template starts are tried again (a wrong fit does not persist)
+SHARED = 0.25  # a hand piece both wrists reach is fitted whole by each that is the nearer for this share of it
 OFF_DOT = 1.0  # a fitted hand point further than this many dot radii from anything drawn is left out
 
 
@@ -418,11 +419,12 @@ def _decode_hands(hue: np.ndarray, sat: np.ndarray, val: np.ndarray, xy: np.ndar
                   radius: float, last: list[_HandFit | None]) -> tuple[np.ndarray, np.ndarray, list[_HandFit | None]]:
     """Both hands (2, 21, 2), (2, 21) from the hand dots and bones next to each decoded wrist, by
     ``hand_fit.fit_hand``: the hand's pixels are those of the dot and bone pieces that come within reach
-    of the wrist (each piece goes to the nearer wrist); body joints' dots under the hand, other pieces and
+    of the wrist (each piece goes to the nearer wrist; one both reach is split between them, then each hand
+    is refitted to all of it drawn with the other); body joints' dots under the hand, other pieces and
     anything not of the hand's colours are ignored; a point fitted onto the background is left out
     (confidence 0). ``radius``: the dot radius in pixels; ``last``: each side's fit in the previous frame
     (or None), to start from (see ``SkeletonDecoder``). Returns the hands and each side's fit (or None)."""
-    from .hand_fit import BACKGROUND, DOT, IGNORE, fit_hand, hand_classes  # torch: skeleton renders with hands only
+    from .hand_fit import DOT, fit_hand, hand_classes  # torch: skeleton renders with hands only
 
     hand_xy = np.zeros((2, HAND_POINTS, 2), np.float32)
     hand_conf = np.zeros((2, HAND_POINTS), np.float32)
@@ -435,6 +437,7 @@ def _decode_hands(hue: np.ndarray, sat: np.ndarray, val: np.ndarray, xy: np.ndar
         return hand_xy, hand_conf, fits
     ys, xs = np.nonzero(labels)
     pieces = labels[ys, xs]
+    half_line = max(1, round(radius / 2)) / 2
     sides = [(JOINT["left_shoulder"], JOINT["left_elbow"], JOINT["left_wrist"]),
              (JOINT["right_shoulder"], JOINT["right_elbow"], JOINT["right_wrist"])]
     height, width = hue.shape
@@ -452,8 +455,9 @@ def _decode_hands(hue: np.ndarray, sat: np.ndarray, val: np.ndarray, xy: np.ndar
             reach = np.where(handlike, max(forearm, arm), forearm)
             near[side, near[side] > np.maximum(3 * radius, 0.6 * reach)] = np.inf  # out of reach
     # A piece within reach of one wrist is that hand's; one within reach of both (hands together) is split
-    # pixel by pixel between the nearer wrists.
+    # pixel by pixel between the nearer wrists for a first fit of each hand, then given whole to both.
     shared = np.isfinite(near).all(0)
+    whole: list[np.ndarray | None] = [None, None]
     for side, (_, _, wrist) in enumerate(sides):
         if conf[wrist] <= 0:
             continue
@@ -464,29 +468,69 @@ def _decode_hands(hue: np.ndarray, sat: np.ndarray, val: np.ndarray, xy: np.ndar
         own[ys[pick], xs[pick]] = True
         if (own & (classes == DOT)).sum() < 2 * np.pi * radius ** 2:
             continue
-        oy, ox = np.nonzero(own)
-        pad = int(np.ceil(radius)) + 3
-        y0, x0 = max(int(oy.min()) - pad, 0), max(int(ox.min()) - pad, 0)
-        y1, x1 = min(int(oy.max()) + pad + 1, height), min(int(ox.max()) + pad + 1, width)
-        crop = classes[y0:y1, x0:x1].copy()
-        crop[(labels[y0:y1, x0:x1] > 0) & ~own[y0:y1, x0:x1]] = IGNORE
-        gy, gx = np.mgrid[y0:y1, x0:x1]
-        for j in np.flatnonzero(conf > 0):  # body dots the hand is drawn over
-            covered = np.hypot(gx - xy[j, 0], gy - xy[j, 1]) <= radius + 2
-            crop[covered & ((crop != DOT) | (j == JOINT["left_knee"]))] = IGNORE
+        # The pieces both wrists reach, whole, where this wrist is the nearer for a quarter of their pixels.
+        nearer = np.bincount(pieces[pick], minlength=count) >= SHARED * np.bincount(pieces, minlength=count)
+        whole[side] = own.copy()
+        whole[side][ys[(mine & nearer)[pieces]], xs[(mine & nearer)[pieces]]] = True
         start, good, prev = None, -np.inf, last[side]
         if prev is not None and np.linalg.norm(xy[wrist] - prev.wrist) < WARM_MOVE * np.ptp(prev.points, 0).max():
-            start = prev.points + (xy[wrist] - prev.wrist) - [x0, y0]
+            start = prev.points + (xy[wrist] - prev.wrist)
             good = WARM_SLACK[0] * prev.loss + WARM_SLACK[1] if prev.warm < WARM_RUN else -np.inf
-        points, loss = fit_hand(crop, xy[wrist] - [x0, y0], radius, max(1, round(radius / 2)) / 2, start, good)
+        crop, x0, y0 = _hand_crop(classes, labels, own, xy, conf, radius)
+        points, loss = fit_hand(crop, xy[wrist] - [x0, y0], radius, half_line,
+                                None if start is None else start - [x0, y0], good)
         fits[side] = _HandFit(points + [x0, y0], xy[wrist].copy(), loss, prev.warm + 1 if loss <= good else 0)
-        # A point fitted onto the background further than ``OFF_DOT`` dot radii from anything drawn has no dot
-        # of its own (DWPose leaves unsure points out); a dot drawn where a nearer one is would touch what is
-        # drawn: it is a point fitted a little off its dot (video compression blurs and dims a hand's edge).
-        px, py = (np.clip(np.round(points[:, i]), 0, crop.shape[1 - i] - 1).astype(int) for i in (0, 1))
-        gap = cv2.distanceTransform((crop == BACKGROUND).astype(np.uint8), cv2.DIST_L2, 3)
-        hand_xy[side], hand_conf[side] = points + [x0, y0], gap[py, px] <= OFF_DOT * radius
+        hand_xy[side], hand_conf[side] = points + [x0, y0], _on_drawing(points, crop, radius)
+    if fits[0] is not None and fits[1] is not None and (whole[0] & whole[1]).any():
+        # Hands together: each refitted to the pieces both reach, drawn with the other (DWPose draws the right
+        # hand, side 1, last), the upper one first.
+        both = whole[0] | whole[1]
+        # One person's hands are of a size: the larger of the first fits (a hand cut at the other's border
+        # is the smaller), not the reach of the whole blob, which spans both.
+        size = max(float(np.linalg.norm(f.points[9] - f.points[0])) for f in fits if f is not None)
+        for side in (1, 0):
+            crop, x0, y0 = _hand_crop(classes, labels, whole[side], xy, conf, radius, both)
+            wrist = sides[side][2]
+            other = (fits[1 - side].points - [x0, y0], side == 0)
+            points, _ = fit_hand(crop, xy[wrist] - [x0, y0], radius, half_line, fits[side].points - [x0, y0],
+                                 -np.inf, other, size)
+            fits[side].points = points + [x0, y0]
+            hand_xy[side], hand_conf[side] = points + [x0, y0], _on_drawing(points, crop, radius)
     return hand_xy, hand_conf, fits
+
+
+def _hand_crop(classes: np.ndarray, labels: np.ndarray, own: np.ndarray, xy: np.ndarray, conf: np.ndarray,
+               radius: float, frame: np.ndarray | None = None) -> tuple[np.ndarray, int, int]:
+    """The pixel classes of one hand's crop (h, w) and its corner (x0, y0): the box around the pixels of
+    ``frame`` (default ``own``: the hand's pixels, (H, W) bool) with a dot radius and 3 pixels to spare, in
+    which other hand pieces and the pixels under body joints' dots (all but hand dots; the left knee's dot
+    is the hand dots' blue) are ``IGNORE``."""
+    from .hand_fit import DOT, IGNORE
+
+    height, width = classes.shape
+    oy, ox = np.nonzero(own if frame is None else frame)
+    pad = int(np.ceil(radius)) + 3
+    y0, x0 = max(int(oy.min()) - pad, 0), max(int(ox.min()) - pad, 0)
+    y1, x1 = min(int(oy.max()) + pad + 1, height), min(int(ox.max()) + pad + 1, width)
+    crop = classes[y0:y1, x0:x1].copy()
+    crop[(labels[y0:y1, x0:x1] > 0) & ~own[y0:y1, x0:x1]] = IGNORE
+    gy, gx = np.mgrid[y0:y1, x0:x1]
+    for j in np.flatnonzero(conf > 0):  # body dots the hand is drawn over
+        covered = np.hypot(gx - xy[j, 0], gy - xy[j, 1]) <= radius + 2
+        crop[covered & ((crop != DOT) | (j == JOINT["left_knee"]))] = IGNORE
+    return crop, x0, y0
+
+
+def _on_drawing(points: np.ndarray, crop: np.ndarray, radius: float) -> np.ndarray:
+    """(21,) confidence 1 for each fitted point (crop pixels) within ``OFF_DOT`` dot radii of anything drawn
+    in ``crop`` (classes), else 0. A point fitted onto the background further away has no dot of its own
+    (DWPose leaves unsure points out); a dot drawn where a nearer one is would touch what is drawn: it is a
+    point fitted a little off its dot (video compression blurs and dims a hand's edge)."""
+    from .hand_fit import BACKGROUND
+
+    px, py = (np.clip(np.round(points[:, i]), 0, crop.shape[1 - i] - 1).astype(int) for i in (0, 1))
+    gap = cv2.distanceTransform((crop == BACKGROUND).astype(np.uint8), cv2.DIST_L2, 3)
+    return (gap[py, px] <= OFF_DOT * radius).astype(np.float32)
 
 
 # ---- DensePose part renders -------------------------------------------------------------------------
