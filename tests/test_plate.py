@@ -148,3 +148,15 @@ def test_the_grown_ring_gives_back_background_not_missed_fingers() -> None:
     diff = np.abs(plate.astype(np.int16) - rgb)
     assert back.sum() > 100 and np.percentile(diff[back], 99) <= 1  # the wall's grain, not a smooth fill
     assert np.abs(plate[finger].astype(np.float32) - (200, 30, 30)).max(-1).min() > 40  # no red finger left
+
+
+def test_a_busy_background_keeps_the_whole_grown_ring(shared_data: Path) -> None:
+    """The night street (busy: neon signs, passers-by) gives nothing of the ring back: the colour of the
+    street beyond the hole says little about a ring pixel there."""
+    from posevid.photo import find_person
+
+    rgb = _shrink(read_image(shared_data / "images" / "animatex_ty_woman.jpg"))
+    with PoseEstimator() as est:
+        _, mask = find_person(est, rgb)
+    alpha = np.maximum(mask, refine_alpha(rgb, mask))
+    assert (person_hole(alpha, rgb=rgb) == person_hole(alpha)).all()

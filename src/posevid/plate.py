@@ -78,13 +78,15 @@ def refine_alpha(rgb: np.ndarray, mask: np.ndarray, radius: int | None = None, e
 def person_hole(alpha: np.ndarray, grow: float = GROW, rgb: np.ndarray | None = None) -> np.ndarray:
     """(H, W) bool: the pixels ``clean_plate`` fills: alpha above ``LOW``, dilated by ``grow`` of the
     person's height (at least 2 pixels; not at all with ``grow=0``). Given the photo ``rgb`` (H, W, 3)
-    uint8, the grown ring gives back what looks like the background (``_background_ring``)."""
+    uint8, the grown ring gives back what looks like the background (``_background_ring``), unless the
+    background is busy (``BUSY``: a night street, where the colour of the pixel beyond the hole says little
+    about a ring pixel, and BlazePose's segmenter lost the moved woman to her reflection in more frames)."""
     person = alpha > LOW
     if grow <= 0:
         return person
     radius = max(2, round(grow * _person_height(alpha)))
     hole = cv2.dilate(person.astype(np.uint8), _disk(radius)).astype(bool)
-    if rgb is not None:
+    if rgb is not None and hole.any() and _detail(rgb, hole) <= BUSY:
         hole &= ~_background_ring(rgb, alpha, hole)
     return hole
 
@@ -122,11 +124,10 @@ def _background_ring(rgb: np.ndarray, alpha: np.ndarray, hole: np.ndarray) -> np
     return like & outside[comp]
 
 
-def _textured(rgb: np.ndarray, hole: np.ndarray) -> bool:
-    """Whether the background in a ring around ``hole`` (``RING`` of its height) has fine detail, but is
-    not busy: mean |grey - its Gaussian blur| above ``TEXTURED``, not above ``BUSY``, measured with the
-    photo scaled so that the hole is ``DETAIL_HEIGHT`` pixels tall (the same scene gives the same
-    answer at any size)."""
+def _detail(rgb: np.ndarray, hole: np.ndarray) -> float:
+    """The background's fine detail in a ring around ``hole`` (``RING`` of its height): mean |grey - its
+    Gaussian blur| (0-255), measured with the photo scaled so that the hole is ``DETAIL_HEIGHT`` pixels
+    tall (the same scene gives the same answer at any size); 0 without a ring."""
     rows = np.flatnonzero(hole.any(1))
     factor = DETAIL_HEIGHT / (rows[-1] - rows[0] + 1)
     size = (max(1, round(hole.shape[1] * factor)), max(1, round(hole.shape[0] * factor)))
@@ -135,7 +136,13 @@ def _textured(rgb: np.ndarray, hole: np.ndarray) -> bool:
     detail = np.abs(grey - cv2.GaussianBlur(grey, (0, 0), 1.5))
     radius = max(3, round(RING * DETAIL_HEIGHT))
     ring = cv2.dilate(small, _disk(radius)).astype(bool) & ~small.astype(bool)
-    return bool(ring.any()) and TEXTURED < float(detail[ring].mean()) <= BUSY
+    return float(detail[ring].mean()) if ring.any() else 0.0
+
+
+def _textured(rgb: np.ndarray, hole: np.ndarray) -> bool:
+    """Whether the background around ``hole`` has fine detail (``_detail`` above ``TEXTURED``), but is not
+    busy (not above ``BUSY``)."""
+    return TEXTURED < _detail(rgb, hole) <= BUSY
 
 
 def _shift_map(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
