@@ -188,11 +188,19 @@ def test_a_mirrored_photo_gives_the_flipped_hands_and_face(shared_data: Path, ho
     assert np.median(face_err) < 0.05 * face_size  # FACE_FLIP_PERM pairs the mirrored landmarks
     hand_err = np.linalg.norm(mirrored.hand_xy[0] - flipped.hand_xy[0], axis=-1)
     assert np.median(hand_err) < 0.1 * face_size  # the left hand is found as the right one
+    foot_err = np.linalg.norm(mirrored.foot_xy[0] - flipped.foot_xy[0], axis=-1)
+    assert np.median(foot_err) < 0.25 * face_size  # 9 pixels; the feet lie 74-123 apart: not swapped
 
 
 def test_body_only_estimation_has_depth_but_no_hands(shared_data: Path, estimator: PoseEstimator) -> None:
     poses, _ = estimator.image(read_image(shared_data / "images/animateanyone_anyone-11.png"))
     assert poses.z is not None and not poses.has_hands and not poses.has_face
+    # Each foot's heel and toe (BlazePose's, dropped by COCO-18) by its own ankle, below it.
+    height = float(np.ptp(poses.xy[0][poses.conf[0] > 0.5][:, 1]))
+    assert (poses.foot_conf[0] > 0.5).all()
+    for side, ankle in ((0, 13), (1, 10)):
+        assert (np.linalg.norm(poses.foot_xy[0, side] - poses.xy[0, ankle], axis=-1) < 0.12 * height).all()
+        assert (poses.foot_xy[0, side, :, 1] > poses.xy[0, ankle, 1]).all()
     assert (poses.z[0][poses.conf[0] <= 0] == 0).all()
     with pytest.raises(PosevidError, match="keypoints"):
         PoseEstimator(keypoints="hands")

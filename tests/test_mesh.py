@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import cv2
@@ -537,3 +538,27 @@ def test_a_hand_on_a_bare_thigh_is_as_long_as_the_free_one(shared_data: Path) ->
     hand = int((forearm & (along > 0) & (along <= 0.3 * rig.scale)).sum())
     print(f"right forearm: {hand} pixels up to 0.3 body scales past the wrist, {far} beyond 0.36")
     assert hand > 200 and far < 20
+
+
+def _toe_share(rig: Rig, pose: Poses, toe: np.ndarray, shin: int) -> float:
+    """Share of the pixels drawn within 0.08 body scales of ``toe`` (2,) when ``rig`` takes the photo's own
+    one-frame ``pose`` that part ``shin`` draws."""
+    part = _drawn_parts(rig, pose)
+    ys, xs = np.mgrid[0:rig.height, 0:rig.width]
+    near = (np.hypot(xs - toe[0], ys - toe[1]) < 0.08 * rig.scale) & (part >= 0)
+    assert near.sum() >= 10
+    return float((part[near] == shin).mean())
+
+
+def test_the_front_shoes_toe_goes_with_its_own_leg(folded) -> None:
+    """The demo man's front (right) shoe points forward past his back shoe's heel: its toe lay outside the
+    right shin's extension (which follows the shin down) and inside the left one's, and went with the left
+    leg as a grey spike behind the back shoe. With BlazePose's heel and toe kept (``Poses.foot_xy``) each foot
+    is the shape of its own shoe; without them (pose files, skeleton renders) the rig is what it was."""
+    rgb, pose, mask, rig = folded
+    assert pose.foot_xy is not None and (pose.foot_conf[0] > 0.5).all()
+    toe = pose.foot_xy[0, 1, 1]  # the person's right foot, its toe
+    right_shin = PART_NAMES.index("right_lower_leg")
+    assert _toe_share(rig, pose, toe, right_shin) > 0.8  # 0.88 (0.94 at 384 px)
+    without = Rig.build(rgb, dataclasses.replace(pose, foot_xy=None, foot_conf=None), mask)
+    assert _toe_share(without, pose, toe, right_shin) < 0.2  # 0.0 (0.12 at 384 px): the defect

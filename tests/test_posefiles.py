@@ -92,6 +92,10 @@ def test_npz_keeps_depth_hands_and_face_exactly(tmp_path: Path, whole_poses: Pos
     back = read_poses(tmp_path / "p.npz")
     for name in ("xy", "conf", "z", "hand_xy", "hand_conf", "face_xy", "face_conf"):
         np.testing.assert_array_equal(getattr(back, name), getattr(whole_poses, name))
+    feet = dataclasses.replace(whole_poses, foot_xy=whole_poses.xy[:, [[13, 13], [10, 10]]] + 5,
+                               foot_conf=whole_poses.conf[:, [[13, 13], [10, 10]]])
+    write_poses(tmp_path / "f.npz", feet)
+    np.testing.assert_array_equal(read_poses(tmp_path / "f.npz").foot_xy, feet.foot_xy)
     write_poses(tmp_path / "body.npz", whole_poses.body_only())
     assert set(np.load(tmp_path / "body.npz").files) == {"xy", "conf", "size", "fps"}
     assert read_poses(tmp_path / "body.npz").hand_xy is None

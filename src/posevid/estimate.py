@@ -2,8 +2,9 @@
 or MediaPipe Holistic (``solutions.holistic``) when hands and face are wanted.
 
 BlazePose's 33 landmarks become COCO-18 ``Poses`` (confidence = landmark visibility, 0 for landmarks
-far outside the image) with their depth ``z`` (MediaPipe's landmark z, which is in units of the image
-width, times the width: pixels, positive away from the camera, 0 at the hip centre); its segmentation
+far outside the image), each foot's heel and toe (``Poses.foot_xy``) and their depth ``z`` (MediaPipe's
+landmark z, which is in units of the image width, times the width: pixels, positive away from the camera,
+0 at the hip centre); its segmentation
 output gives the person mask. Holistic runs the same body model and adds the 21 landmarks of each hand
 (found from the body's wrists; confidence 1 for a found hand, MediaPipe gives no per-point score) and
 the 468-point face mesh, of which ``MESH_TO_IBUG68`` picks the 68 iBUG landmarks. Only
@@ -29,7 +30,7 @@ import numpy as np
 
 from .errors import PosevidError
 from .poses import Poses, bbox, body_height
-from .skeleton import FACE_POINTS, HAND_POINTS, joint_values_to_coco18, to_coco18
+from .skeleton import BLAZEPOSE_FEET, FACE_POINTS, HAND_POINTS, joint_values_to_coco18, to_coco18
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -146,8 +147,8 @@ class PoseEstimator:
     """BlazePose or Holistic (complexity 1) with segmentation; use as a context manager to free the graphs.
 
     ``keypoints``: ``body``, ``body+hands`` or ``body+hands+face`` (``KEYPOINT_SETS``); the poses have
-    ``z`` always and hands / face when asked for. ``image(rgb)`` treats each call as an unrelated photo
-    (static mode); ``stream(frames, fps)`` tracks a person through consecutive frames, with landmark
+    ``z`` and feet (``foot_xy``) always and hands / face when asked for. ``image(rgb)`` treats each call as
+    an unrelated photo (static mode); ``stream(frames, fps)`` tracks a person through consecutive frames, with landmark
     and mask smoothing.
     """
 
@@ -222,6 +223,9 @@ class PoseEstimator:
         lm_xy, lm_conf, lm_z = self._landmarks(result.pose_landmarks, width, height, visibility=True)
         xy, conf = to_coco18(lm_xy, lm_conf, "blazepose33")
         z = np.where(conf > 0, joint_values_to_coco18(lm_z[:, None], "blazepose33")[:, 0], 0)
+        feet = np.array(BLAZEPOSE_FEET)
+        groups["foot_xy"] = np.where(lm_conf[feet][..., None] > 0, lm_xy[feet], 0)[None]
+        groups["foot_conf"] = lm_conf[feet][None]
         mask = result.segmentation_mask
         mask = np.zeros((height, width), np.float32) if mask is None else np.clip(mask, 0, 1).astype(np.float32)
         return Poses(xy, conf, width, height, fps, z=z, **groups), mask

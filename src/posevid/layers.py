@@ -47,6 +47,7 @@ _GLUE_REACH = {"upper_arm": 1.7, "lower_arm": 2.5, "upper_leg": 1.6, "lower_leg"
 SLIVER = 0.3  # of a forearm's radius (a disc of this radius): past a hand, its pieces thinner go
 SKIN_TOLERANCE = 30.0  # Lab distance within which a colour is the skin's (the colour at the nose)
 FINGER_TOLERANCE = 20.0  # ... and, more strictly, a sliver past a wrist is a finger (pale grey is within 30)
+FOOT_RADIUS = 0.5  # of the default shin width: how far a foot's shape reaches past its ankle, heel and toe
 ISLAND = 0.015  # square body scales: a part's cut-off piece smaller than this joins what borders it
 _LOOSE_GLUE = frozenset((TORSO, HEAD, LOOSE) + THIGHS)
 
@@ -122,13 +123,18 @@ def limb_radii(xy: np.ndarray, conf: np.ndarray, silhouette: np.ndarray, scale: 
 
 def part_distances(xy: np.ndarray, conf: np.ndarray, radii: np.ndarray, scale: float, height: int,
                    width: int, hands: tuple[np.ndarray, np.ndarray] | None = None,
-                   reach: dict[int, float] | None = None) -> np.ndarray:
+                   reach: dict[int, float] | None = None,
+                   feet: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """(10, H, W) float32 signed distance in pixels to each part's shape (negative inside; +inf for a part
     the pose does not define): limb capsules of ``radii``, the lower limbs' extended past the wrist and the
     ankle by a capsule at least as wide as the default forearm or shin (a hand is wider than a thin wrist),
     and the torso and head of ``render.part_masks``. With the pose's hand keypoints ``hands`` (``Poses``'
     ``hand_xy`` (2, 21, 2) and ``hand_conf`` (2, 21) of one frame), a hand seen by three points or more is
     the capsule from the wrist to its farthest point, as wide as its points spread (at least the default).
+    With the pose's feet ``feet`` (``Poses``' ``foot_xy`` (2, 2, 2) and ``foot_conf`` (2, 2) of one frame), a
+    foot whose toe is seen is the polygon of the ankle, heel, toe and sole grown by ``FOOT_RADIUS`` of the
+    default width (``_foot_distance``): the shoe's own direction and size, not the shin's (a front shoe's
+    toe lay past the shin's extension, inside the back foot's, and went with the back leg).
     ``reach``: for some forearms, how far past the wrist (pixels, the capsule's end included) the hand
     reaches instead (``hand_reach``)."""
     vis = conf > MIN_CONF
@@ -149,11 +155,14 @@ def part_distances(xy: np.ndarray, conf: np.ndarray, radii: np.ndarray, scale: f
                 if reach and p in reach:
                     bone = xy[b] - xy[a]
                     end = xy[b] + bone * max(0.0, reach[p] - wide) / max(float(np.linalg.norm(bone)), 1e-6)
-                hand = hand_points(hands, p)
-                if hand is not None:
-                    far = hand[np.argmax(np.linalg.norm(hand - xy[b], axis=1))]
-                    end = far.astype(np.float64)
-                    wide = max(wide, float(_segment_distance(hand.astype(np.float64), xy[b].astype(np.float64),
+                foot = foot_points(feet, p)
+                if foot is not None:
+                    out[p] = np.minimum(out[p], _foot_distance(px, xy[b], foot, FOOT_RADIUS * wide))
+                    continue
+                points = hand_points(hands, p)
+                if points is not None:
+                    end = points[np.argmax(np.linalg.norm(points - xy[b], axis=1))].astype(np.float64)
+                    wide = max(wide, float(_segment_distance(points.astype(np.float64), xy[b].astype(np.float64),
                                                              end).max()) + 0.25 * wide)
                 out[p] = np.minimum(out[p], _segment_distance(px, xy[b].astype(np.float64), end) - wide)
     return out
@@ -228,6 +237,39 @@ def hand_points(hands: tuple[np.ndarray, np.ndarray] | None, p: int) -> np.ndarr
     return hxy[_HAND_OF[p]][seen] if seen.sum() >= 3 else None
 
 
+_FOOT_OF = {PART_NAMES.index("left_lower_leg"): 0, PART_NAMES.index("right_lower_leg"): 1}  # Poses.foot_xy order
+
+
+def _foot_distance(px: np.ndarray, ankle: np.ndarray, foot: np.ndarray, grow: float) -> np.ndarray:
+    """(H, W) float32 signed distance of the pixels ``px`` (H, W, 2) to a foot's shape, grown by ``grow``
+    pixels: the polygon of the ``ankle`` (2,), the heel and the toe (``foot`` (2, 2)) and the sole, the
+    heel-to-toe line moved ``grow`` away from the ankle (BlazePose puts heel and toe on the shoe's upper: the
+    back shoe's sole lay 10 pixels below them at 384 px); with the toe alone (``foot`` (1, 2)), the capsule
+    from the ankle to it."""
+    corners = np.vstack([ankle[None], foot]).astype(np.float64)
+    if len(foot) == 2:
+        heel, toe = corners[1], corners[2]
+        normal = np.array([heel[1] - toe[1], toe[0] - heel[0]]) / max(float(np.linalg.norm(toe - heel)), 1e-6)
+        normal *= -1.0 if float((ankle - heel) @ normal) > 0 else 1.0
+        corners = np.vstack([ankle[None], heel, heel + grow * normal, toe + grow * normal, toe])
+    edge = np.min([_segment_distance(px, corners[i], corners[(i + 1) % len(corners)])
+                   for i in range(len(corners))], axis=0)
+    inside = np.zeros(px.shape[:2], np.uint8)
+    if len(corners) >= 3:
+        cv2.fillPoly(inside, [np.round(corners).astype(np.int32)], 1)
+    return np.where(inside > 0, -edge - grow, edge - grow).astype(np.float32)
+
+
+def foot_points(feet: tuple[np.ndarray, np.ndarray] | None, p: int) -> np.ndarray | None:
+    """(K, 2) the seen points of the foot at the end of shin ``p``, the toe last (None: no foot data or its toe
+    is not seen)."""
+    if feet is None or p not in _FOOT_OF:
+        return None
+    fxy, fconf = feet
+    seen = fconf[_FOOT_OF[p]] > MIN_CONF
+    return fxy[_FOOT_OF[p]][seen] if seen[-1] else None
+
+
 def depth_keys(xy: np.ndarray, conf: np.ndarray, z: np.ndarray | None, scale: float) -> np.ndarray:
     """(11,) depth key per part and ``LOOSE`` (higher is in front): the default order (lower arms, upper
     arms, lower legs, upper legs, head, torso from front to back; of two legs the one whose ankle is lower
@@ -278,7 +320,7 @@ def label_parts(distances: np.ndarray, region: np.ndarray, keys: np.ndarray, rad
     beside a folded arm stays with the torso), becoming ``LOOSE`` beyond the torso's or a thigh's reach
     (a skirt, a wide coat). With the photo ``rgb`` (H, W, 3) uint8 and the pose's joints ``xy`` (18, 2),
     ``refine_by_colour`` then settles the pixels near each limb by colour (``hands_seen``: forearms whose
-    hands come from keypoints). Pixels outside
+    hands, and shins whose feet, come from keypoints). Pixels outside
     ``region`` get the label of the nearest region pixel (so any lookup near the person is defined).
     """
     inside = distances <= 0
@@ -380,7 +422,7 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
     takes only the arm, while same-coloured parts (an arm in a sleeve over its jacket) keep the geometric
     labels. Past the wrist or ankle (within 3 of its radii of the hand's or foot's axis) the limb's colours
     are its core's plus, for a hand, the skin at the nose: a strip of the shorts a hanging hand lies on goes
-    to the thigh, the hand stays (not for the forearms in ``hands_seen``, whose hands come from keypoints).
+    to the thigh, the hand stays (not for the limbs in ``hands_seen``, whose hands or feet come from keypoints).
     Colour only takes pixels from limbs; what it takes from an arm goes to the other arm instead of the body
     where that arm's shape is within one reach (``_colour_vote``: a folded forearm's sleeve edge).
     """

@@ -4,7 +4,8 @@ PG2/PATN/Deformable-GAN annotation CSV; ``.bvh`` motion capture is handed to ``p
 Formats (picked from the path when ``fmt`` is None):
 
 - ``npz``: arrays ``xy (T, J, 2)``, ``conf (T, J)``, ``size [width, height]``, ``fps``, and when the
-  poses have them ``z``, ``hand_xy``, ``hand_conf``, ``face_xy``, ``face_conf`` (see ``Poses``); lossless.
+  poses have them ``z``, ``hand_xy``, ``hand_conf``, ``face_xy``, ``face_conf``, ``foot_xy``, ``foot_conf``
+  (see ``Poses``); lossless.
 - ``openpose``: a folder of per-frame ``*_keypoints.json`` files (or one such file), each with a
   ``people`` list holding ``pose_keypoints_2d`` = [x, y, c] * 18 (COCO-18) or * 25 (BODY_25, read only),
   and optionally ``hand_left_keypoints_2d`` / ``hand_right_keypoints_2d`` ([x, y, c] * 21) and
@@ -67,7 +68,7 @@ COCO17_NAMES = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_
 COCO17_SKELETON = ((16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13), (6, 7), (6, 8),
                    (7, 9), (8, 10), (9, 11), (2, 3), (1, 2), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7))
 _OPENPOSE_LAYOUTS = {18 * 3: "coco18", 25 * 3: "body25"}
-_EXTRA_ARRAYS = ("z", "hand_xy", "hand_conf", "face_xy", "face_conf")  # optional npz arrays
+_EXTRA_ARRAYS = ("z", "hand_xy", "hand_conf", "face_xy", "face_conf", "foot_xy", "foot_conf")  # optional npz arrays
 _OPENPOSE_HANDS = ("hand_left_keypoints_2d", "hand_right_keypoints_2d")  # in ``HAND_SIDES`` order
 _COCO_HANDS = ("lefthand", "righthand")
 OPENPOSE_FACE_POINTS = 70  # the 68 iBUG landmarks, then the right and left pupils

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import PosevidError
-from .skeleton import DRAWN_LIMBS, FACE_FLIP_PERM, FACE_POINTS, FLIP_PERM, HAND_POINTS, JOINT, NUM_JOINTS
+from .skeleton import DRAWN_LIMBS, FACE_FLIP_PERM, FACE_POINTS, FLIP_PERM, FOOT_POINTS, HAND_POINTS, JOINT, NUM_JOINTS
 
 # How ``retarget`` puts the driving motion on the source body; the first is the default.
 RETARGET_MODES: tuple[str, ...] = ("pose", "bones", "relative", "absolute")
@@ -24,7 +24,9 @@ MIN_FPS, MAX_FPS = 1.0, 1000.0  # frame rates read or written outside this range
 GROUPS: dict[str, tuple[str, str, tuple[int, ...]]] = {
     "hands": ("hand_xy", "hand_conf", (2, HAND_POINTS, 2)),
     "face": ("face_xy", "face_conf", (FACE_POINTS, 2)),
+    "feet": ("foot_xy", "foot_conf", (2, FOOT_POINTS, 2)),
 }
+_OPTIONAL = ("z", "hand_xy", "hand_conf", "face_xy", "face_conf", "foot_xy", "foot_conf")
 
 
 def check_fps(where: object, fps: object, what: str = "frame rate") -> float:
@@ -41,7 +43,7 @@ def check_fps(where: object, fps: object, what: str = "frame rate") -> float:
 
 @dataclass
 class Poses:
-    """T frames of J body joints, with optional depth, hands and face.
+    """T frames of J body joints, with optional depth, hands, face and feet.
 
     xy: (T, J, 2) float32 pixel coordinates (x right, y down) in an image of ``width`` x ``height``.
     conf: (T, J) float32 confidence in [0, 1]; a missing joint has confidence 0 (and xy 0).
@@ -55,7 +57,9 @@ class Poses:
     hand_xy: (T, 2, 21, 2) and hand_conf: (T, 2, 21): the person's left (index 0) and right (1) hand,
     21 points each in ``skeleton.HAND_NAMES`` order, pixels like ``xy``.
     face_xy: (T, 68, 2) and face_conf: (T, 68): the 68 iBUG face landmarks.
-    A hand or face not found in a frame has confidence 0 (and xy 0) there.
+    foot_xy: (T, 2, 2, 2) and foot_conf: (T, 2, 2): the person's left (index 0) and right (1) foot, its
+    heel and toe (``skeleton.FOOT_NAMES``), pixels like ``xy``.
+    A hand, face or foot not found in a frame has confidence 0 (and xy 0) there.
     """
 
     xy: np.ndarray
@@ -68,6 +72,8 @@ class Poses:
     hand_conf: np.ndarray | None = None
     face_xy: np.ndarray | None = None
     face_conf: np.ndarray | None = None
+    foot_xy: np.ndarray | None = None
+    foot_conf: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.xy = np.asarray(self.xy, dtype=np.float32)
@@ -108,7 +114,7 @@ class Poses:
 
     def _arrays(self) -> dict[str, np.ndarray]:
         """The per-frame arrays that are present, by field name (``xy``, ``conf``, then the optional ones)."""
-        names = ("xy", "conf", "z", "hand_xy", "hand_conf", "face_xy", "face_conf")
+        names = ("xy", "conf") + _OPTIONAL
         return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
     def _point_sets(self) -> list[tuple[str, str]]:
@@ -142,7 +148,7 @@ class Poses:
         if not items:
             raise ValueError("Poses.concat needs at least one sequence")
         first = items[0]
-        names = [n for n in ("xy", "conf", "z", "hand_xy", "hand_conf", "face_xy", "face_conf")
+        names = [n for n in ("xy", "conf") + _OPTIONAL
                  if any(getattr(p, n) is not None for p in items)]
         template = {n: next(getattr(p, n) for p in items if getattr(p, n) is not None) for n in names}
 
@@ -178,7 +184,7 @@ class Poses:
         return self._with(lambda _, a: a.copy())
 
     def body_only(self) -> Poses:
-        """The same body poses without depth, hands and face."""
+        """The same body poses without depth, hands, face and feet."""
         return Poses(self.xy, self.conf, self.width, self.height, self.fps)
 
     def _transform(self, fn: Callable[[np.ndarray], np.ndarray], z_scale: float, **changes: object) -> Poses:
@@ -212,12 +218,12 @@ class Poses:
 
     def flip(self) -> Poses:
         """Mirror horizontally: x -> width - 1 - x, with left and right joints and hands swapped and the
-        face landmarks mirrored (``skeleton.FACE_FLIP_PERM``); depth is unchanged."""
+        face landmarks mirrored (``skeleton.FACE_FLIP_PERM``), left and right feet swapped; depth is unchanged."""
         if self.num_joints != NUM_JOINTS:
             raise ValueError("flip needs COCO-18 poses")
         perm = {"xy": list(FLIP_PERM), "conf": list(FLIP_PERM), "z": list(FLIP_PERM),
                 "face_xy": list(FACE_FLIP_PERM), "face_conf": list(FACE_FLIP_PERM)}
-        swapped = self._with(lambda n, a: a[:, ::-1] if n.startswith("hand_") else a[:, perm[n]])
+        swapped = self._with(lambda n, a: a[:, ::-1] if n.startswith(("hand_", "foot_")) else a[:, perm[n]])
         return swapped._transform(lambda a: np.concatenate([swapped.width - 1 - a[..., :1], a[..., 1:]], -1), 1.0)
 
 
@@ -321,9 +327,10 @@ def retarget(driving: Poses, source: Poses, mode: str = DEFAULT_RETARGET, still:
     with its confidence: nothing is invented below the photo's edge.
     Returns (T, 18) poses in the source image's pixels at the driving fps. Raises ``PosevidError`` when
     either sequence has no person in it.
-    The driver's depth, hands and face (when present) come along scaled by the ratio of body sizes:
-    depth as is, each hand placed by its offsets from the driving wrist at the result's wrist, the face
-    by its offsets from the driving nose at the result's nose (in ``absolute`` mode all move with the body).
+    The driver's depth, hands, face and feet (when present) come along scaled by the ratio of body sizes:
+    depth as is, each hand placed by its offsets from the driving wrist at the result's wrist (each foot
+    from its ankle), the face by its offsets from the driving nose at the result's nose (in ``absolute``
+    mode all move with the body).
     """
     if mode not in RETARGET_MODES:
         raise ValueError(f"retarget mode must be one of {', '.join(RETARGET_MODES)}, got {mode!r}")
@@ -360,11 +367,12 @@ def retarget(driving: Poses, source: Poses, mode: str = DEFAULT_RETARGET, still:
 
 
 def _carry_extras(driving: Poses, out: Poses, scale: float, affine: tuple[float, np.ndarray] | None) -> Poses:
-    """``out`` with the driver's depth, hands and face moved onto it (see ``retarget``)."""
+    """``out`` with the driver's depth, hands, face and feet moved onto it (see ``retarget``)."""
     extras: dict[str, np.ndarray] = {}
     if driving.z is not None:
         extras["z"] = np.where(out.conf > 0, scale * driving.z, 0.0)
-    anchors = {"hand_xy": (JOINT["left_wrist"], JOINT["right_wrist"]), "face_xy": (JOINT["nose"],)}
+    anchors = {"hand_xy": (JOINT["left_wrist"], JOINT["right_wrist"]), "face_xy": (JOINT["nose"],),
+               "foot_xy": (JOINT["left_ankle"], JOINT["right_ankle"])}
     for xy_name, conf_name, _ in GROUPS.values():
         g_xy, g_c = getattr(driving, xy_name), getattr(driving, conf_name)
         if g_xy is None:
@@ -509,7 +517,7 @@ class OneEuroFilter:
         return 1.0 / (1.0 + self.fps / (2 * np.pi * cutoff))
 
     def __call__(self, pose: Poses) -> Poses:
-        """The filtered one-frame pose (same image size, fps, depth, hands and face)."""
+        """The filtered one-frame pose (same image size, fps, depth, hands, face and feet)."""
         xy, conf = pose.xy[0].astype(np.float64) / self.unit, pose.conf[0].astype(np.float64)
         seen = conf > 0
         if self.x is None:
@@ -537,7 +545,7 @@ def smooth(poses: Poses, method: str = "one_euro", *, min_cutoff: float = 1.0, b
     ``one_euro``: ``OneEuroFilter`` run over the sequence, in units of its median body height, each run
     of visible frames of a joint filtered on its own. ``savgol``: Savitzky-Golay filter with an odd
     ``window`` (frames) and polynomial ``order``; runs shorter than the window use the largest odd window
-    that fits. Only the body's xy is smoothed; depth, hands and face pass through unchanged.
+    that fits. Only the body's xy is smoothed; depth, hands, face and feet pass through unchanged.
     """
     if method not in ("one_euro", "savgol"):
         raise ValueError(f"smooth method must be 'one_euro' or 'savgol', got {method!r}")
@@ -563,7 +571,7 @@ def fill_gaps(poses: Poses, max_gap: int = 5) -> Poses:
     """Fill runs of at most ``max_gap`` frames where a joint is missing, between two frames where it is seen.
 
     Coordinates, confidence and depth are interpolated linearly between the two frames; longer gaps and
-    gaps at the start or end of the sequence stay missing. Hands and face pass through unchanged.
+    gaps at the start or end of the sequence stay missing. Hands, face and feet pass through unchanged.
     """
     xy, conf = poses.xy.copy(), poses.conf.copy()
     z = None if poses.z is None else poses.z.copy()

@@ -96,13 +96,15 @@ class Rig:
         hands = None
         if pose.hand_xy is not None:
             hands = (pose.hand_xy[0] - shift.astype(np.float32), pose.hand_conf[0])
+        feet = None if pose.foot_xy is None else (pose.foot_xy[0] - shift.astype(np.float32), pose.foot_conf[0])
         crgb, csil, cregion = rgb[box], silhouette[box], region[box]
         radii = layers.limb_radii(cxy, conf, csil, scale)
         seen = tuple(p for p in layers.LIMBS if layers.hand_points(hands, p) is not None)
         reach = layers.hand_reach(crgb, csil, cxy, conf, radii, scale, seen)
-        distances = layers.part_distances(cxy, conf, radii, scale, *csil.shape, hands, reach)
+        distances = layers.part_distances(cxy, conf, radii, scale, *csil.shape, hands, reach, feet)
         keys = layers.depth_keys(cxy, conf, z, scale)
-        labels = layers.label_parts(distances, cregion, keys, radii, scale, crgb, cxy, seen)
+        feet_seen = tuple(p for p in layers.SHINS if layers.foot_points(feet, p) is not None)
+        labels = layers.label_parts(distances, cregion, keys, radii, scale, crgb, cxy, seen + feet_seen)
         labels = layers.claim_hands(crgb, labels, cxy, conf, radii, scale, region=cregion)
         labels = layers.hidden_hands(crgb, labels, csil, cxy, conf, distances, scale, seen)
         gap = layers.leg_gap_top(cxy, conf, csil)

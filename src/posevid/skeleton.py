@@ -52,6 +52,11 @@ HAND_POINTS = len(HAND_NAMES)
 HAND_LIMBS: tuple[tuple[int, int], ...] = tuple(
     (0 if k == 0 else base + k - 1, base + k) for base in (1, 5, 9, 13, 17) for k in range(4))
 HAND_SIDES: tuple[str, ...] = ("left", "right")  # index 0 of ``Poses.hand_xy`` is the person's left hand
+# Feet: each foot's heel and toe (BlazePose's heel and foot index), index 0 of ``Poses.foot_xy`` the
+# person's left foot; BlazePose's landmark indices in that order.
+FOOT_NAMES: tuple[str, ...] = ("heel", "toe")
+FOOT_POINTS = len(FOOT_NAMES)
+BLAZEPOSE_FEET: tuple[tuple[int, ...], ...] = ((29, 31), (30, 32))
 
 # Face: the 68 iBUG landmarks, and the permutation that mirrors them (for horizontal flips).
 FACE_POINTS = 68
