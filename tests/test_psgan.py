@@ -161,12 +161,13 @@ def test_label_film_starts_as_identity_and_then_lets_the_label_scale_the_decoder
     cfg["data"]["labels"] = list(ACTIONS)
     model = PSGAN(cfg)
     film = model.G.decode.film
-    assert film is not None and all(float(lin.weight.abs().sum() + lin.bias.abs().sum()) == 0 for lin in film)
+    assert film is not None
+    assert all(float((lin.weight.abs().sum() + lin.bias.abs().sum()).detach()) == 0 for lin in film)
     data = MotionDataset(motion_data, "train", frames=8, labels=list(ACTIONS))
     batch = {k: torch.stack([data[i][k] for i in range(4)]) for k in ("xy", "conf", "label")}
     for _ in range(2):  # the first step moves only the zero-initialised last conv, the second reaches the FiLM
         assert all(np.isfinite(v) for v in model.train_step(batch).values())
-    assert any(float(lin.weight.abs().sum()) > 0 for lin in film)  # the label's scales and shifts learn
+    assert any(float(lin.weight.detach().abs().sum()) > 0 for lin in film)  # the label's scales and shifts learn
     init, conf = batch["xy"][:1, 0].expand(3, -1, -1), batch["conf"][:1, 0].expand(3, -1)
     seqs = model.generate(torch.arange(3), init, conf, generator=torch.Generator().manual_seed(0))
     assert torch.allclose(seqs[:, 0], init, atol=1e-4)
