@@ -86,6 +86,31 @@ def test_balanced_sampling_and_start_mixing(shared_data: Path) -> None:
     assert np.mean(sizes) == pytest.approx(1, abs=0.02)
 
 
+def test_label_weights_draw_an_action_more_often(shared_data: Path) -> None:
+    """``data.label_weights`` on top of ``balance``: walk weighted 3 is drawn about 3 times as often as run; a
+    name that is not a training action, or weights without balance, are refused."""
+    from posevid.data.motion import MotionDataset, MotionOptions
+    from posevid.errors import PosevidError
+
+    clips = [shared_data / "mocap" / "deepmimic" / f"humanoid3d_{a}.txt" for a in ("run", "walk")]
+    arrays = build_motion_arrays(clips, frames=40, yaws=(0,))
+    counts = {}
+    for weights in (None, {"walk": 3}):
+        opts = MotionOptions(balance=True, label_weights=weights)
+        ds = MotionDataset(None, "train", frames=32, augment=MotionAugment.from_options(opts, train=True),
+                           arrays=arrays)
+        counts[bool(weights)] = np.bincount([int(ds[(i, i)]["label"]) for i in range(400)], minlength=2)
+    assert abs(counts[False][1] - 200) < 40  # balanced: half walk
+    assert abs(counts[True][1] - 300) < 35, counts  # weighted: three quarters walk
+    with pytest.raises(ValueError, match="needs data.balance"):
+        MotionAugment.from_options(MotionOptions(label_weights={"walk": 3}), train=True)
+    with pytest.raises(ValueError, match="positive"):
+        MotionAugment.from_options(MotionOptions(balance=True, label_weights={"walk": 0}), train=True)
+    with pytest.raises(PosevidError, match="jog"):
+        MotionDataset(None, "train", frames=32, arrays=arrays, augment=MotionAugment.from_options(
+            MotionOptions(balance=True, label_weights={"jog": 2}), train=True))
+
+
 def test_phase_matching_across_views(shared_data: Path) -> None:
     """``match_view``: the motion a start pose blends into may come from any camera yaw (the nearest pose
     wins); without it only from the start pose's own yaw."""

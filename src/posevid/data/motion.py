@@ -279,6 +279,14 @@ class MotionDataset(Dataset):
         self.flip = self.augment.flip
         self._pools = [np.flatnonzero(self.label == k) for k in range(len(self.labels))]
         self._labelled = [k for k, pool in enumerate(self._pools) if len(pool)]
+        self._label_p = None  # balance's probability of each of ``_labelled`` (None: uniform)
+        if self.augment.label_weights:
+            unknown = sorted(set(self.augment.label_weights) - {self.labels[k] for k in self._labelled})
+            if unknown:
+                raise PosevidError(where, f"data.label_weights names {', '.join(unknown)}, not an action of the "
+                                          f"training windows ({', '.join(self.labels[k] for k in self._labelled)})")
+            w = np.array([self.augment.label_weights.get(self.labels[k], 1.0) for k in self._labelled])
+            self._label_p = w / w.sum()
         yaws = np.nan_to_num(self.yaw, nan=1e9)
         self._same_yaw = {float(y): np.flatnonzero(yaws == y) for y in np.unique(yaws)}
         self._shapes = None
@@ -309,7 +317,7 @@ class MotionDataset(Dataset):
         rng = np.random.default_rng(seed)
         aug = self.augment
         if aug.balance:
-            index = int(rng.choice(self._pools[int(rng.choice(self._labelled))]))
+            index = int(rng.choice(self._pools[int(rng.choice(self._labelled, p=self._label_p))]))
         start = timing = None
         if aug.start_mix > 0 and rng.random() < aug.start_mix:
             same = self._same_yaw[float(np.nan_to_num(self.yaw[index], nan=1e9))]
@@ -339,6 +347,8 @@ class MotionOptions:
                                                 "stride, projection, test_fraction, label_map: file name or stem "
                                                 "-> action label)")
     balance: bool = option(False, "every action equally often (a label, then one of its windows)")
+    label_weights: dict[str, float] | None = option(None, "with balance: these actions drawn that many times as "
+                                                          "often as the others (name -> weight, others 1)")
     speed: tuple[float, float] = option((1.0, 1.0), "playback speed range (log-uniform)")
     rotate: float = option(0.0, "in-plane rotation range in degrees", ge=0)
     start_mix: float = option(0.0, "fraction of windows that start from a pose of another window and blend "

@@ -132,7 +132,8 @@ def start_from(pose: np.ndarray, pose_conf: np.ndarray, xy: np.ndarray, conf: np
 class MotionAugment:
     """How ``MotionDataset`` draws a training window (the ``data:`` keys of the same names).
 
-    ``balance``: every action equally often (a label, then one of its windows). ``speed``: playback
+    ``balance``: every action equally often (a label, then one of its windows); ``label_weights``
+    (action name -> weight, others 1) makes ``balance`` draw those labels that much more often. ``speed``: playback
     speed range (log-uniform; limited by the stored window's length). ``rotate``: in-plane rotation
     range in degrees. ``flip``: mirror half. ``start_mix``: the fraction of windows that start from a
     random frame of another window of the same camera yaw and blend into their own motion over
@@ -146,6 +147,7 @@ class MotionAugment:
     """
 
     balance: bool = False
+    label_weights: dict[str, float] | None = None
     speed: tuple[float, float] = (1.0, 1.0)
     rotate: float = 0.0
     flip: bool = False
@@ -163,7 +165,13 @@ class MotionAugment:
         speed = tuple(float(v) for v in opts.speed)
         if not 0 < speed[0] <= speed[1]:
             raise ValueError(f"data.speed must be a range [low, high] with 0 < low <= high, got {list(speed)}")
-        return cls(balance=opts.balance, speed=speed, rotate=opts.rotate, flip=opts.flip, start_mix=opts.start_mix,
+        weights = {str(k): float(v) for k, v in (opts.label_weights or {}).items()}
+        if weights and not opts.balance:
+            raise ValueError("data.label_weights needs data.balance: true (it weights balance's draw of a label)")
+        if any(not np.isfinite(v) or v <= 0 for v in weights.values()):
+            raise ValueError(f"data.label_weights must be positive numbers, got {weights}")
+        return cls(balance=opts.balance, label_weights=weights or None, speed=speed, rotate=opts.rotate,
+                   flip=opts.flip, start_mix=opts.start_mix,
                    blend=opts.blend, match_phase=opts.match_phase,
                    match_view=opts.match_view, canonical=opts.canonical)
 
