@@ -562,3 +562,36 @@ def test_the_front_shoes_toe_goes_with_its_own_leg(folded) -> None:
     assert _toe_share(rig, pose, toe, right_shin) > 0.8  # 0.88 (0.94 at 384 px)
     without = Rig.build(rgb, dataclasses.replace(pose, foot_xy=None, foot_conf=None), mask)
     assert _toe_share(without, pose, toe, right_shin) < 0.2  # 0.0 (0.12 at 384 px): the defect
+
+
+def test_legs_side_by_side_draw_no_strip_of_each_other(folded) -> None:
+    """The demo man's legs are pressed together in dark trousers; ``label_parts`` splits them down the
+    middle. Each leg also had a hidden copy of its capsule's half of the other leg (and the thigh's fill
+    under it), which stayed on its inner edge when the legs parted: a filled strip whose straight sides
+    stepped at the knee and ankle, a staircase up the gap between the legs. With the legs spread apart,
+    what the legs draw is the photo's own trousers: under 5% of it a fill (0.14 before, 0.020 now)."""
+    rgb, pose, mask, rig = folded
+    spread = _turn(pose, JOINT["right_hip"], (JOINT["right_knee"], JOINT["right_ankle"]), 20.0)
+    spread = _turn(spread, JOINT["left_hip"], (JOINT["left_knee"], JOINT["left_ankle"]), -20.0)
+    tri = rig.raster(spread, 1).triangle[0]
+    legs = (tri >= 0) & np.isin(rig.part[np.maximum(tri, 0)], layers.LEGS)
+    fill = legs & (rig.texture[np.maximum(tri, 0)] != 0)
+    assert fill.sum() < 0.05 * legs.sum()
+
+
+def test_a_forearm_with_its_hand_hidden_ends_as_a_sleeve(shared_data: Path) -> None:
+    """The demo man's right hand is tucked under his folded left arm. ``hidden_hands`` cut his right
+    forearm's labels square a little past the wrist, but its hidden layer under the other forearm ran on
+    along the shape's extension to the silhouette's edge: moved off the chest, the forearm was a long block
+    with a square, stepped end. Its shape now ends past the wrist as a sleeve does (round, ``HIDDEN_REACH``
+    body scales on): drawn, it reaches 0.08 body scales past the wrist (0.25 before; at 384 px)."""
+    rgb, pose, mask = _photo(shared_data, "tfexamples_image2.jpeg", 384)
+    rig = Rig.build(rgb, pose, mask)
+    elbow, wrist = JOINT["right_elbow"], JOINT["right_wrist"]
+    lowered = _turn(pose, elbow, (wrist,), -100.0)
+    tri = rig.raster(lowered, 1).triangle[0]
+    forearm = (tri >= 0) & (rig.part[np.maximum(tri, 0)] == PART_NAMES.index("right_lower_arm"))
+    ys, xs = np.nonzero(forearm)
+    a, b = lowered.xy[0, elbow], lowered.xy[0, wrist]
+    along = (np.stack([xs, ys], 1) - b) @ ((b - a) / np.linalg.norm(b - a))
+    assert along.max() < (layers.HIDDEN_REACH + 0.05) * rig.scale

@@ -610,28 +610,45 @@ def _majority(label: np.ndarray, region: np.ndarray, sigma: float = 1.0) -> np.n
     return np.where(region, votes.argmax(0), label)
 
 
-def body_under_limbs(labels: np.ndarray, distances: np.ndarray, region: np.ndarray) -> np.ndarray:
+def body_under_limbs(labels: np.ndarray, distances: np.ndarray, region: np.ndarray,
+                     xy: np.ndarray | None = None) -> np.ndarray:
     """(H, W) int64: for each limb pixel lying over the body in the photo, the body part under it, else -1.
     Over the body means inside the torso's shape (then the torso is under it) or a thigh's (that thigh):
     the body's extent that the pose implies, so a forearm across the chest has chest under it while an arm
-    hanging beside the body has nothing."""
+    hanging beside the body has nothing. Given the pose's joints ``xy`` (18, 2), a thigh is not under the
+    other leg where the legs lie side by side (as in ``limbs_under_limbs``)."""
     out = np.full(labels.shape, -1, np.int64)
     limb = np.isin(labels, LIMBS) & region
     for p in THIGHS + (TORSO,):  # the torso last: it wins where a thigh's shape overlaps it
-        out[limb & (distances[p] <= 0) & (labels != p)] = p
+        over = limb & (distances[p] <= 0) & (labels != p)
+        if xy is not None and p in THIGHS:
+            over &= ~np.isin(labels, _beside(xy, p))
+        out[over] = p
     return out
 
 
-def limbs_under_limbs(labels: np.ndarray, distances: np.ndarray, keys: np.ndarray, region: np.ndarray
-                      ) -> np.ndarray:
+def _beside(xy: np.ndarray, p: int) -> tuple[int, ...]:
+    """The parts of the other leg that lie side by side with leg part ``p`` (``_side_by_side``): the two
+    legs' overlap is split down the middle between them (``label_parts``), neither lies under the other."""
+    return tuple(q for q in LEGS if CHAIN[q] != CHAIN[p] and _side_by_side(xy, p, q))
+
+
+def limbs_under_limbs(labels: np.ndarray, distances: np.ndarray, keys: np.ndarray, region: np.ndarray,
+                      xy: np.ndarray | None = None) -> np.ndarray:
     """(H, W) int64: where a limb's shape runs under another part in front of it (a forearm folded under
     the other one, the far leg behind the near one, an arm behind the body), that hidden limb (the
-    front-most of them), else -1."""
+    front-most of them), else -1. Given the pose's joints ``xy`` (18, 2), a leg does not run under the
+    other leg's parts that lie side by side with it (``_beside``: ``label_parts`` split their overlap down
+    the middle): its capsule's half of the other leg, a strip with straight sides that stepped at the knee
+    and the ankle where thigh, shin and foot differ in width, stayed on its inner edge when the legs parted
+    (the demo man's legs pressed together in dark trousers: a staircase up the gap between them)."""
     out = np.full(labels.shape, -1, np.int64)
     best = np.full(labels.shape, -np.inf)
     for p in LIMBS:
         hidden = (distances[p] <= 0) & region & (labels != p) & (keys[labels] > keys[p])
         hidden &= np.isin(labels, LIMBS + (TORSO, HEAD))
+        if xy is not None and p in LEGS:
+            hidden &= ~np.isin(labels, _beside(xy, p))
         take = hidden & (keys[p] > best)
         out[take], best[take] = p, keys[p]
     return out
@@ -816,34 +833,43 @@ def claim_hands(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.nd
 
 
 def hidden_hands(rgb: np.ndarray, labels: np.ndarray, person: np.ndarray, xy: np.ndarray, conf: np.ndarray,
-                 distances: np.ndarray, scale: float, hands_seen: tuple[int, ...] = (),
-                 tolerance: float = SKIN_TOLERANCE) -> np.ndarray:
-    """Labels where a forearm whose hand does not show (under ``HIDDEN_HAND`` of its pixels past the wrist
-    on the ``person`` (H, W) bool have the skin's colour: a hand tucked under a folded arm, in a pocket,
-    behind the back) keeps only ``HIDDEN_REACH`` body scales past its wrist; the rest of its shape's
-    extension past the wrist (there, clothes of the sleeve's colour: the demo man's jacket, which went with
-    his arms as ragged black pieces when they hung down) goes to the nearest other part's shape. Not for
-    the forearms in ``hands_seen`` (hand keypoints), nor without the skin's colour (``_skin``)."""
+                 distances: np.ndarray, radii: np.ndarray, scale: float, hands_seen: tuple[int, ...] = (),
+                 tolerance: float = SKIN_TOLERANCE) -> tuple[np.ndarray, np.ndarray]:
+    """Labels (H, W) and part distances (10, H, W) where a forearm whose hand does not show (under
+    ``HIDDEN_HAND`` of its pixels past the wrist on the ``person`` (H, W) bool have the skin's colour: a hand
+    tucked under a folded arm, in a pocket, behind the back) ends as a sleeve does: its shape is the capsule
+    of its radius (``radii``) from the elbow to ``HIDDEN_REACH`` body scales past its wrist, round at that
+    end, and its pixels past the wrist outside it (there, clothes of the sleeve's colour: the demo man's
+    jacket, which went with his arms as ragged black pieces when they hung down) go to the nearest other
+    part's shape. The forearm's hidden layer under the parts in front of it (``limbs_under_limbs``) then
+    ends there too; it ran to the end of the shape's extension past the wrist (the silhouette's edge beyond
+    the other folded arm), and the labels were cut square across the forearm, so a folded forearm moved
+    off the chest as a long block with a square, stepped end. Not for the forearms in ``hands_seen`` (hand
+    keypoints), nor without the skin's colour (``_skin``). ``distances`` is not changed (a copy is)."""
     setup = _hands_setup(rgb, labels, xy, scale)
     if setup is None:
-        return labels
+        return labels, distances
     lab, skin, labels, px = setup
     for p in FOREARMS:
         axis = None if p in hands_seen else _forearm_axis(xy, conf, p)
         if axis is None:
             continue
-        _, b, unit = axis
+        a, b, unit = axis
         along = (px - b.astype(np.float32)) @ unit.astype(np.float32)
         past = (labels == p) & (along > 0) & person
         if past.sum() < 20:
             continue
         if (_colour_distance(lab[past], skin) < tolerance).mean() >= HIDDEN_HAND:
             continue
-        far = past & (along > HIDDEN_REACH * scale)
+        end = b + unit * max(0.0, HIDDEN_REACH * scale - radii[p])
+        sleeve = (_segment_distance(px, a, end) - radii[p]).astype(np.float32)
+        distances = distances.copy()
+        distances[p] = sleeve
+        far = (labels == p) & (along > 0) & (sleeve > 0)
         if far.any():
             others = np.delete(np.arange(NUM_PARTS), p)
             labels[far] = others[distances[others][:, far].argmin(0)]
-    return labels
+    return labels, distances
 
 
 def _enclosed_by_hand(labels: np.ndarray, p: int, zone: np.ndarray, scale: float,

@@ -106,13 +106,13 @@ class Rig:
         feet_seen = tuple(p for p in layers.SHINS if layers.foot_points(feet, p) is not None)
         labels = layers.label_parts(distances, cregion, keys, radii, scale, crgb, cxy, seen + feet_seen)
         labels = layers.claim_hands(crgb, labels, cxy, conf, radii, scale, region=cregion)
-        labels = layers.hidden_hands(crgb, labels, csil, cxy, conf, distances, scale, seen)
+        labels, distances = layers.hidden_hands(crgb, labels, csil, cxy, conf, distances, radii, scale, seen)
         gap = layers.leg_gap_top(cxy, conf, csil)
 
         # Hidden layers: the body under limbs that cover it, limbs under the parts in front of them. Their
         # triangles get copies in the hidden part's layer (textured by filling in from that part's pixels).
-        body_under = layers.body_under_limbs(labels, distances, cregion)
-        limb_under = layers.limbs_under_limbs(labels, distances, keys, cregion)
+        body_under = layers.body_under_limbs(labels, distances, cregion, cxy)
+        limb_under = layers.limbs_under_limbs(labels, distances, keys, cregion, cxy)
         area = max(2.0, 0.5 * (scale / TRIANGLES_PER_SCALE) ** 2)
         n = layers.LOOSE + 1
         codes = labels + n * (1 + body_under) + n * n * (1 + limb_under)
