@@ -764,6 +764,7 @@ _CLOTHED = (TORSO, LOOSE) + THIGHS  # the body parts a hand may lie on
 HAND_ISLAND = 0.8  # a piece of skin on the body is the hand's when at least this share of it lies by the hand
 HIDDEN_HAND = 0.1  # a forearm with less skin than this share past its wrist has its hand hidden ...
 HIDDEN_REACH = 0.08  # ... and keeps this many body scales past the wrist
+CLOTHED_AROUND = 0.03  # body scales: how far around a hand's rim its part's colours say whether it is clothed there
 
 
 def _skin_on_clothes(lab: np.ndarray, labels: np.ndarray, zone: np.ndarray, skin: np.ndarray,
@@ -896,8 +897,23 @@ def _enclosed_by_hand(labels: np.ndarray, p: int, zone: np.ndarray, scale: float
                 sub[piece] = p
 
 
+def _clothed_around(lab: np.ndarray, part: np.ndarray, hugging: np.ndarray, skin: np.ndarray, tolerance: float,
+                    scale: float) -> np.ndarray:
+    """(H, W) bool: where most of ``part``'s pixels (H, W) bool within ``CLOTHED_AROUND`` body scales, not
+    counting the hand's rim ``hugging``, are not of skin colour: the shorts' edge beside a hand that hung
+    over the hem, on a thigh that is bare below it."""
+    own = part & ~hugging
+    bare = np.zeros(part.shape, np.float32)
+    bare[own] = _colour_distance(lab[own], skin) < tolerance
+    sigma = CLOTHED_AROUND * scale
+    share = cv2.GaussianBlur(bare, (0, 0), sigma) / np.maximum(cv2.GaussianBlur(own.astype(np.float32), (0, 0),
+                                                                               sigma), 1e-6)
+    return share < 0.5
+
+
 def stray_skin(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.ndarray, radii: np.ndarray,
-               scale: float, tolerance: float = SKIN_TOLERANCE) -> tuple[np.ndarray, np.ndarray]:
+               scale: float, tolerance: float = SKIN_TOLERANCE, person: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
     """Two (H, W) bool: body pixels (torso, loose cloth, thighs) of skin colour past a wrist, where its hand
     would be (within 2 hand widths of the hand's axis), in pieces lying by the hand (``_skin_on_clothes``:
     hands tucked under folded arms, fingers on the jeans apart from their hand) and within 2 pixels of the
@@ -905,12 +921,16 @@ def stray_skin(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.nda
     spread into its fills, when the arms move; and the 2-pixel rim of body pixels around them and of
     clothes around the hand there (where skin and cloth blur together), which the fills should not copy
     either. A bare midriff or
-    neckline beside the hands is not past a wrist, a bare thigh's own colours are skin."""
+    neckline beside the hands is not past a wrist, a bare thigh's own colours are skin; but on a part bare
+    in places (a thigh below the shorts) the hand's skin-coloured rim goes too where the part is clothed
+    around it (``_clothed_around``), given the ``person`` (H, W) bool, 2 pixels inside its outline (a hand's
+    pixel painted on the outline left the plate beside it in the photo's own pose: no stay map there)."""
     lab, skin = _lab_and_skin(rgb, xy, scale)
     out, rim = np.zeros(labels.shape, bool), np.zeros(labels.shape, bool)
     if skin is None:
         return out, rim
     px = _pixels(*labels.shape)
+    inside = None if person is None else cv2.erode(person.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     for p in FOREARMS:
         zone = _hand_zone(xy, conf, p, radii, scale, px)
         if zone is None:
@@ -925,6 +945,9 @@ def stray_skin(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.nda
             own = _palette(lab[(labels == q) & ~zone])
             if own is not None and _colour_distance(own, skin).min() >= tolerance:
                 found |= skin_like & (labels == q)
+            elif own is not None and inside is not None:  # bare in places (a thigh below the shorts)
+                found |= skin_like & inside & (labels == q) & _clothed_around(lab, labels == q, hugging, skin,
+                                                                            tolerance, scale)
         out |= found
         around = (cv2.dilate(found.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & zone
         rim |= ((hugging & ~skin_like) | around) & ~found

@@ -125,7 +125,7 @@ class Rig:
         cut, part, texture, hidden_parts = layered
         weights = _skinning_weights(cut, part, radii, scale)
         cut = mesh.Mesh(cut.vertices + shift, cut.triangles)
-        stray, rim = (m & csil for m in layers.stray_skin(crgb, labels, cxy, conf, radii, scale))
+        stray, rim = (m & csil for m in layers.stray_skin(crgb, labels, cxy, conf, radii, scale, person=csil))
         atlas = _atlas(rgb, alpha, silhouette, labels, box, hidden_parts, stray, rim, scale)
         painted = np.zeros((height, width), bool)
         painted[box] = stray
