@@ -109,19 +109,21 @@ class Rig:
         labels, distances = layers.hidden_hands(crgb, labels, csil, cxy, conf, distances, radii, scale, seen)
         gap = layers.leg_gap_top(cxy, conf, csil)
 
-        # Hidden layers: the body under limbs that cover it, limbs under the parts in front of them. Their
+        # Hidden layers: the body under limbs that cover it, limbs under the parts in front of them, a leg
+        # under the other one pressed against it (its own layer: a knee has its other part there). Their
         # triangles get copies in the hidden part's layer (textured by filling in from that part's pixels).
         body_under = layers.body_under_limbs(labels, distances, cregion, cxy)
         limb_under = layers.limbs_under_limbs(labels, distances, keys, cregion, cxy)
+        leg_under = layers.legs_under_legs(labels, distances, keys, cregion, cxy, radii, scale)
         area = max(2.0, 0.5 * (scale / TRIANGLES_PER_SCALE) ** 2)
         n = layers.LOOSE + 1
-        codes = labels + n * (1 + body_under) + n * n * (1 + limb_under)
+        codes = labels + n * (1 + body_under) + n ** 2 * (1 + limb_under) + n ** 3 * (1 + leg_under)
         tri_mesh, tri_codes = mesh.triangulate(np.where(cregion, codes, -1), area,
                                                simplify_inner=max(1.0, INNER_SIMPLIFY * scale))
         if len(tri_mesh.triangles) == 0:
             raise PosevidError(where, "the person's outline could not be meshed")
-        layered = _layered_mesh(tri_mesh, tri_codes % n, (tri_codes // n) % n - 1, tri_codes // (n * n) - 1,
-                                cxy, radii, gap)
+        layered = _layered_mesh(tri_mesh, tri_codes % n, (tri_codes // n) % n - 1,
+                                [(tri_codes // n ** 2) % n - 1, tri_codes // n ** 3 - 1], cxy, radii, gap)
         cut, part, texture, hidden_parts = layered
         weights = _skinning_weights(cut, part, radii, scale)
         cut = mesh.Mesh(cut.vertices + shift, cut.triangles)
@@ -223,12 +225,12 @@ def _clean_outline(rgb: np.ndarray, alpha: np.ndarray, scale: float) -> tuple[np
 
     Pinholes (pixels under half covered that a closing by a disc of ``PINHOLE`` body scales covers: the
     photo's background seen between a folded elbow and the torso, left as a white speck inside the body
-    when the arm moves away; and holes the drawn person encloses, up to ``HOLE`` square body scales) take
-    the colour around them and become opaque. Then the hard outline is
-    softened inwards: each pixel beside one under half covered takes at most the mean alpha of its 3x3
-    neighbourhood (RGB scaled alike), so the staircase of a cut edge (a forearm cut out of a jacket of
-    its colour, drawn with solid alpha) gets a one-pixel ramp like the photo's own edges, which the
-    refined alpha keeps soft already and this leaves nearly as they are."""
+    when the arm moves away; a gap the person encloses whole where the closing covers most of it, else
+    none of it; and holes the drawn person encloses, up to ``HOLE`` square body scales) take the colour
+    around them and become opaque. Then the hard outline is softened inwards: each pixel beside one under half covered
+    takes at most the mean alpha of its 3x3 neighbourhood (RGB scaled alike), so the staircase of a cut
+    edge (a forearm cut out of a jacket of its colour, drawn with solid alpha) gets a one-pixel ramp like
+    the photo's own edges, which the refined alpha keeps soft already and this leaves nearly as they are."""
     radius = max(1, int(round(PINHOLE * scale)))
     solid = (alpha > 0.5).astype(np.uint8)
     closed = cv2.morphologyEx(solid, cv2.MORPH_CLOSE, cv2.getStructuringElement(
@@ -238,6 +240,17 @@ def _clean_outline(rgb: np.ndarray, alpha: np.ndarray, scale: float) -> tuple[np
     rows, cols = np.flatnonzero(solid.any(1)), np.flatnonzero(solid.any(0))
     if rows.size:
         box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+        # A gap the person encloses is closed whole (where the closing covers most of it) or not at all: a
+        # long gap between two limbs (a raised knee before the other leg) closed only where narrower than
+        # the disc was a row of white beads.
+        count, gaps = cv2.connectedComponents(np.pad(1 - solid[box], 1, constant_values=1), connectivity=4)
+        if count > 2:  # (0: the person, then the outside: anything more is enclosed)
+            outside, gaps = gaps[0, 0], gaps[1:-1, 1:-1]
+            hole_box = pinhole[box]
+            covered = np.bincount(gaps[hole_box], minlength=count)
+            enclosed = (gaps != outside) & (gaps > 0)
+            whole = 2 * covered >= np.bincount(gaps[enclosed], minlength=count)
+            hole_box[enclosed] = whole[gaps[enclosed]]
         shut = cv2.morphologyEx(solid[box], cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
         count, comp, stats, _ = cv2.connectedComponentsWithStats(np.pad(1 - shut, 1, constant_values=1),
                                                                  connectivity=4)
@@ -262,24 +275,25 @@ def _clean_outline(rgb: np.ndarray, alpha: np.ndarray, scale: float) -> tuple[np
     return rgb * ratio[..., None], soft
 
 
-def _layered_mesh(tri_mesh: mesh.Mesh, part: np.ndarray, body_under: np.ndarray, limb_under: np.ndarray,
+def _layered_mesh(tri_mesh: mesh.Mesh, part: np.ndarray, body_under: np.ndarray, limb_under: list[np.ndarray],
                   xy: np.ndarray, radii: np.ndarray, gap: float | None
                   ) -> tuple[mesh.Mesh, np.ndarray, np.ndarray, list[int]]:
     """The mesh with hidden layers, cut along unglued part boundaries.
 
-    Each triangle (label ``part``) gets a copy labelled ``body_under`` and one labelled ``limb_under``
-    where those are >= 0 (-1: nothing hidden there). Two triangles (originals or copies) whose originals
-    share an edge are joined across it when ``layers.glue`` joins their labels; everything else is cut.
+    Each triangle (label ``part``) gets a copy labelled ``body_under`` and one labelled by each of the
+    ``limb_under`` layers (limbs under limbs, legs under legs) where those are >= 0 (-1: nothing hidden
+    there). Two triangles (originals or copies) whose originals share an edge are joined across it when
+    ``layers.glue`` joins their labels; everything else is cut.
     Returns the cut mesh (originals, then the copies), the label and texture index of each triangle
     (0 photo, 1 body fill, 2 + i the fill of ``hidden_parts[i]``) and the hidden limbs that need a fill.
     """
     tris = tri_mesh.triangles
     m = len(tris)
-    hidden_parts = sorted(set(limb_under[limb_under >= 0].tolist()))
+    hidden_parts = sorted(set(np.concatenate([u[u >= 0] for u in limb_under]).tolist()))
     base, label, texture = [np.arange(m)], [part], [np.zeros(m, np.int64)]
     layer_of = [np.arange(m)]  # per layer: the index of each original triangle's copy there, or -1
-    for under, tex in ((body_under, np.ones(m, np.int64)),
-                       (limb_under, 2 + np.searchsorted(hidden_parts, np.maximum(limb_under, 0)))):
+    for under, tex in [(body_under, np.ones(m, np.int64))] + [
+            (u, 2 + np.searchsorted(hidden_parts, np.maximum(u, 0))) for u in limb_under]:
         idx = np.flatnonzero(under >= 0)
         start = sum(len(b) for b in base)
         copy = np.full(m, -1)
