@@ -86,9 +86,15 @@ def person_hole(alpha: np.ndarray, grow: float = GROW, rgb: np.ndarray | None = 
         return person
     radius = max(2, round(grow * _person_height(alpha)))
     hole = cv2.dilate(person.astype(np.uint8), _disk(radius)).astype(bool)
-    if rgb is not None and hole.any() and _detail(rgb, hole) <= BUSY:
-        hole &= ~_background_ring(rgb, alpha, hole)
+    if rgb is not None and hole.any():
+        hole = _without_background(rgb, alpha, hole, _detail(rgb, hole))
     return hole
+
+
+def _without_background(rgb: np.ndarray, alpha: np.ndarray, hole: np.ndarray, detail: float) -> np.ndarray:
+    """(H, W) bool: the grown ``hole`` less its ring's background (``_background_ring``), unless the
+    background's ``detail`` (``_detail``) is busy (over ``BUSY``)."""
+    return hole if detail > BUSY else hole & ~_background_ring(rgb, alpha, hole)
 
 
 def _background_ring(rgb: np.ndarray, alpha: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -139,12 +145,6 @@ def _detail(rgb: np.ndarray, hole: np.ndarray) -> float:
     return float(detail[ring].mean()) if ring.any() else 0.0
 
 
-def _textured(rgb: np.ndarray, hole: np.ndarray) -> bool:
-    """Whether the background around ``hole`` has fine detail (``_detail`` above ``TEXTURED``), but is not
-    busy (not above ``BUSY``)."""
-    return TEXTURED < _detail(rgb, hole) <= BUSY
-
-
 def _shift_map(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """``rgb`` (H, W, 3) uint8 with ``hole`` (H, W) bool filled by xphoto's shift-map completion, run on the
     hole's box (grown by ``SHIFTMAP_MARGIN``) at ``SHIFTMAP_SIDE`` pixels in Lab, scaled back up; the
@@ -186,11 +186,13 @@ def clean_plate(rgb: np.ndarray, alpha: np.ndarray, grow: float = GROW) -> np.nd
         return rgb.copy()
     if hole.all():  # nothing to continue from: the photo's mean colour
         return np.full_like(rgb, np.round(rgb.reshape(-1, 3).mean(0)).astype(np.uint8))
-    if min(np.ptp(np.flatnonzero(hole.any(0))), np.ptp(np.flatnonzero(hole.any(1)))) >= 8 and _textured(rgb, hole):
+    detail = _detail(rgb, hole)  # textured (the shift map) above TEXTURED, busy above BUSY
+    wide = min(np.ptp(np.flatnonzero(hole.any(0))), np.ptp(np.flatnonzero(hole.any(1)))) >= 8
+    if wide and TEXTURED < detail <= BUSY:
         plate = _shift_map(rgb, hole)
     else:
         plate = cv2.inpaint(rgb, hole.astype(np.uint8), INPAINT_RADIUS, cv2.INPAINT_NS)
-    rest = person_hole(alpha, grow, rgb)
+    rest = _without_background(rgb, alpha, hole, detail) if grow > 0 else hole  # = person_hole(alpha, grow, rgb)
     if not (hole & ~rest).any():
         return plate
     # The photo's own background where the ring is background, faded over a pixel into the fill left
