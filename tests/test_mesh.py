@@ -276,7 +276,9 @@ def test_raised_arms_leave_no_sleeve_beside_the_body(folded) -> None:
 def test_no_cracks_inside_the_drawn_person(catalog, folded) -> None:
     """Poses far from the photo's (limbs turned in turn): no pixel inside a drawn part is left undrawn
     (an undrawn pixel with 6 or more of its 8 neighbours drawn by one part; a crack along a seam would make
-    a line of them, a notch where a limb's cut edge meets the outline makes one or two)."""
+    a line of them, a notch where a limb's cut edge meets the outline makes one or two: the catalog man's
+    first target has 2 such notches at 192 px, and 3 since s8fleck moved 3 of his labels, one at the
+    thigh's edge by the gap between his legs)."""
     for _rgb, pose, _mask, rig in (catalog, folded):
         targets = [_turn(pose, JOINT["right_shoulder"], (JOINT["right_elbow"], JOINT["right_wrist"]), -100),
                    _turn(pose, JOINT["left_hip"], (JOINT["left_knee"], JOINT["left_ankle"]), -40),
@@ -287,7 +289,7 @@ def test_no_cracks_inside_the_drawn_person(catalog, folded) -> None:
             h, w = tri.shape
             around = [part[1 + dy:1 + dy + h, 1 + dx:1 + dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
             most = np.max([sum((a == p).astype(int) for a in around) for p in np.unique(part[part >= 0])], axis=0)
-            assert ((tri < 0) & (most >= 6)).sum() <= 2
+            assert ((tri < 0) & (most >= 6)).sum() <= 3
 
 
 def test_the_person_it_cannot_rig_is_named(catalog) -> None:
@@ -653,3 +655,18 @@ def test_no_skin_slit_in_the_shorts_where_a_hand_hung(shared_data: Path) -> None
     slit = int((is_skin & amid_denim & near & (alpha > 0.5)).sum())
     print(f"skin pixels amid the denim by the hand: {slit}")
     assert slit <= 12
+
+
+def test_no_piece_of_the_jeans_floats_beyond_a_hanging_hand(shared_data: Path) -> None:
+    """The 3D-rendered woman's left hand hangs over her jeans. The rim of background on her thigh's far side
+    stays with the thigh (``layers._far_side``), and its pale colour took one of the thigh's 3 colours
+    around the hand, so the dark jeans by her fingertips no longer matched the thigh and stayed with the
+    hand: a grey fleck floating beyond it whenever the arm swung. Her left forearm is now drawn as one
+    piece at the photo's own pose (a 46-pixel piece of jeans apart from it before)."""
+    rgb, pose, mask = _photo(shared_data, "tfexamples_image1.png", 384)
+    rig = Rig.build(rgb, pose, mask)
+    forearm = _drawn_parts(rig, pose) == PART_NAMES.index("left_lower_arm")
+    count, _, stats, _ = cv2.connectedComponentsWithStats(forearm.astype(np.uint8), connectivity=8)
+    pieces = sorted(stats[1:, cv2.CC_STAT_AREA].tolist(), reverse=True)
+    print(f"the left forearm's drawn pieces: {pieces}")
+    assert pieces and sum(pieces[1:]) <= 5

@@ -425,7 +425,9 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
     are its core's plus, for a hand, the skin at the nose: a strip of the shorts a hanging hand lies on goes
     to the thigh, the hand stays (not for the limbs in ``hands_seen``, whose hands or feet come from keypoints).
     Colour only takes pixels from limbs; what it takes from an arm goes to the other arm instead of the body
-    where that arm's shape is within one reach (``_colour_vote``: a folded forearm's sleeve edge).
+    where that arm's shape is within one reach (``_colour_vote``: a folded forearm's sleeve edge), and never
+    gives the torso a pixel on the limb's far side (``_far_side``); such a pixel stays with the limb but is
+    no part's colour past a wrist or ankle (it is the background's rim).
     """
     lab = cv2.cvtColor(np.ascontiguousarray(rgb, np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
     h, w = labels.shape
@@ -476,6 +478,7 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
 
     dist = np.concatenate([distances[:NUM_PARTS], np.where(labels == LOOSE, 0.0, np.inf)[None]])
     out = labels.copy()
+    rim = np.zeros_like(region)  # pixels kept on a limb by ``_far_side``: they are not its colours
     for p in LIMBS:
         own = _palette(lab[cores[p]]) if p in cores else None
         if own is None:
@@ -497,6 +500,7 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
             beyond = (alt == TORSO) & _far_side(distances[TORSO], band, a, b)
             cur = out[band]
             out[band] = np.where((cur == p) & closer & ~beyond, alt, cur)
+            rim[band] |= (cur == p) & closer & beyond
     skin = _skin(lab, xy, scale)
     inner = cv2.erode(region.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     for p in LIMBS:  # past the wrist or ankle: what is neither the limb's colours (or skin) nor the body's
@@ -513,8 +517,10 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
         axis = _segment_distance(px, b, end)
         past = ((px - b.astype(np.float32)) @ (b - a).astype(np.float32)) > 0
         zone = region & (out == p) & past & (axis <= 3 * wide)
-        around = (axis <= 3 * wide) & (axis > 1.2 * wide)
-        palettes = {q: _palette(lab[(out == q) & region & around]) for q in (TORSO, HEAD, LOOSE) + LEGS + _crossing(p)}
+        # (not the rim kept on a thigh: its pale background took one of the thigh's 3 colours, and the dark
+        # jeans by her fingertips stayed with the hand, a fleck floating beyond it as the arm swung)
+        around = region & ~rim & (axis <= 3 * wide) & (axis > 1.2 * wide)
+        palettes = {q: _palette(lab[(out == q) & around]) for q in (TORSO, HEAD, LOOSE) + LEGS + _crossing(p)}
         vote = _colour_vote(lab[zone], own, palettes, dist[:, zone] / reach[:, None], _crossing(p))
         if vote is None:
             continue
