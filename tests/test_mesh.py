@@ -364,6 +364,50 @@ def test_a_scrap_cut_off_its_part_joins_what_surrounds_it() -> None:
     assert (out[:, :30] == torso).all() and (out[:, 40:] == torso).all()  # 1800 and 1200 pixels: not scraps
 
 
+def test_a_limbs_scrap_on_the_head_goes_to_the_head() -> None:
+    """Small pieces of a forearm cut off from it on the head: one far from the forearm goes to the head
+    whatever its colour (a piece of a cheek), one near it stays when it is skin (a finger parted by a
+    gap) and goes when it is not (hair)."""
+    head, arm = PART_NAMES.index("head"), PART_NAMES.index("right_lower_arm")
+    label = np.full((60, 80), head)
+    label[20:40, 60:80] = arm  # the forearm, its hand at the head's side
+    label[28:32, 20:24] = arm  # skin 36 pixels from it: a piece of the cheek
+    label[22:25, 55:58] = arm  # skin 3 pixels from it: a finger
+    label[34:37, 55:58] = arm  # hair 3 pixels from it
+    skin, hair = (170.0, 140.0, 140.0), (60.0, 130.0, 135.0)
+    lab = np.zeros((60, 80, 3), np.float32)
+    lab[:] = skin
+    lab[34:37, 55:58] = hair
+    out = layers._drop_limb_scraps(label, np.ones_like(label, bool), 100.0, lab, np.array([skin]))  # gap 6 px
+    assert (out[28:32, 20:24] == head).all()
+    assert (out[22:25, 55:58] == arm).all()
+    assert (out[34:37, 55:58] == head).all()
+    assert (out[20:40, 60:80] == arm).all()
+
+
+def test_no_piece_of_the_face_flies_off_with_the_hands(shared_data: Path) -> None:
+    """animatex_dance_2's dancer holds her fists by her head in the first frame; pieces of her cheeks
+    inside the forearms' capsules were labelled forearm (175 and 275 pixels at 512x758, 20-34 pixels from
+    the forearm) and flew off with the hands as skin and hair scraps when her arms opened. No forearm
+    pixel is drawn apart from its forearm now."""
+    from posevid.estimate import PoseEstimator
+    from posevid.video import open_video
+
+    with open_video(shared_data / "videos" / "animatex_dance_2.mp4") as reader:
+        rgb = next(iter(reader))
+    with PoseEstimator() as est:
+        pose, mask = est.image(rgb)
+    rig = Rig.build(rgb, pose, mask)
+    part = _drawn_parts(rig, pose)
+    apart = 0
+    for p in layers.FOREARMS:
+        count, comp, stats, _ = cv2.connectedComponentsWithStats((part == p).astype(np.uint8), connectivity=8)
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        apart += int(areas.sum() - areas.max()) if count > 1 else 0
+    print(f"forearm pixels apart from their forearm: {apart}")
+    assert apart < 20
+
+
 def test_no_thin_strip_past_a_hanging_hand(shared_data: Path) -> None:
     """The catalog man's hands hang beside his shorts; at 400 px the shorts' blurred edge beside and below
     the left hand was labelled forearm and, when the arm rose, stretched into a thin navy spike. Past each

@@ -49,6 +49,7 @@ SKIN_TOLERANCE = 30.0  # Lab distance within which a colour is the skin's (the c
 FINGER_TOLERANCE = 20.0  # ... and, more strictly, a sliver past a wrist is a finger (pale grey is within 30)
 FOOT_RADIUS = 0.5  # of the default shin width: how far a foot's shape reaches past its ankle, heel and toe
 ISLAND = 0.015  # square body scales: a part's cut-off piece smaller than this joins what borders it
+SCRAP_GAP = 0.06  # body scales: a limb's scrap on the body this far from the rest of the limb is the body's
 _BAND_END = 0.1  # of a leg's length: the band under the other leg tapers from this above the ankle to nothing below
 _LOOSE_GLUE = frozenset((TORSO, HEAD, LOOSE) + THIGHS)
 
@@ -367,6 +368,8 @@ def label_parts(distances: np.ndarray, region: np.ndarray, keys: np.ndarray, rad
     if rgb is not None and xy is not None:
         label = refine_by_colour(label, rgb, distances, xy, radii, scale, region, hands_seen=hands_seen)
     label = _attach_islands(_majority(label, region), region, scale)
+    if rgb is not None and xy is not None:
+        label = _drop_limb_scraps(label, region, scale, *_lab_and_skin(rgb, xy, scale))
     if region.any() and not region.all():
         iy, ix = nearest_known(region)
         label = label[iy, ix]
@@ -606,6 +609,44 @@ def _attach_islands(label: np.ndarray, region: np.ndarray, scale: float) -> np.n
             around = label[box][border]
             around = around[around != v]
             if around.size and (best := np.bincount(around).argmax()) not in LEGS:  # a crotch stays torso
+                label[box][piece] = best
+    return label
+
+
+def _drop_limb_scraps(label: np.ndarray, region: np.ndarray, scale: float, lab: np.ndarray,
+                      skin: np.ndarray | None) -> np.ndarray:
+    """Labels where each small piece of a limb cut off from the rest of it (smaller than ``ISLAND`` square
+    body scales, not touching it even at a corner) that lies on the head, torso or loose cloth takes the
+    label that borders it most when it is more than ``SCRAP_GAP`` body scales from the rest of the limb, or
+    nearer but not the skin's colour (``SKIN_TOLERANCE`` in Lab from ``skin`` (K, 3), the colours at the
+    nose; no skin seen (None): only the far pieces): with her fists raised by her head, pieces of
+    animatex_dance_2's dancer's cheeks inside the forearms' capsules flew off with the hands as skin and
+    hair scraps when her arms opened. Fingers parted from the hand by a narrow gap are skin and stay.
+    ``lab`` (H, W, 3) float32 is the photo in Lab."""
+    label = label.copy()
+    ring = np.ones((3, 3), np.uint8)
+    for v in LIMBS:
+        count, comp, stats, _ = cv2.connectedComponentsWithStats(((label == v) & region).astype(np.uint8),
+                                                                 connectivity=8)
+        if count <= 2:
+            continue
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        main = 1 + np.argmax(areas)
+        scraps = [c for c in np.flatnonzero(areas < ISLAND * scale**2) + 1 if c != main]
+        if not scraps:
+            continue
+        gap = cv2.distanceTransform((comp != main).astype(np.uint8), cv2.DIST_L2, 3)
+        for c in scraps:
+            x, y, bw, bh = stats[c, :4]
+            box = (slice(max(0, y - 1), y + bh + 1), slice(max(0, x - 1), x + bw + 1))
+            piece = comp[box] == c
+            border = (cv2.dilate(piece.astype(np.uint8), ring) > 0) & ~piece & region[box]
+            around = label[box][border]
+            if not around.size or (best := np.bincount(around).argmax()) not in (TORSO, HEAD, LOOSE):
+                continue
+            far = gap[box][piece].min() > SCRAP_GAP * scale
+            if far or (skin is not None and
+                       _colour_distance(lab[box][piece].mean(0, keepdims=True), skin)[0] > SKIN_TOLERANCE):
                 label[box][piece] = best
     return label
 
