@@ -366,6 +366,22 @@ def test_a_scrap_cut_off_its_part_joins_what_surrounds_it() -> None:
     assert (out[:, :30] == torso).all() and (out[:, 40:] == torso).all()  # 1800 and 1200 pixels: not scraps
 
 
+def test_a_fist_the_head_took_goes_with_its_forearm() -> None:
+    """A fist raised by the head, labelled head by its shape and colours but cut off from the head by the
+    background between them, goes with the forearm that borders it (it stayed floating beside the head
+    when the arm moved: animatex_dance_2's first frame, 270 pixels at 512x758)."""
+    head, arm = PART_NAMES.index("head"), PART_NAMES.index("left_lower_arm")
+    label = np.full((60, 80), head)
+    label[:, 40:] = arm
+    label[20:26, 50:56] = head  # the fist, inside the forearm's pixels
+    region = np.ones_like(label, bool)
+    region[:, 38:40] = False  # background between the head and the forearm
+    out = layers._attach_islands(label, region, scale=40.0)  # ISLAND * 40^2 = 24 pixels: 36 is not a scrap
+    assert (out[20:26, 50:56] == head).all()
+    out = layers._attach_islands(label, region, scale=60.0)  # 54 pixels
+    assert (out[20:26, 50:56] == arm).all() and (out[:, :38] == head).all()
+
+
 def test_a_limbs_scrap_on_the_head_goes_to_the_head() -> None:
     """Small pieces of a forearm cut off from it on the head: one far from the forearm goes to the head
     whatever its colour (a piece of a cheek), one near it stays when it is skin (a finger parted by a

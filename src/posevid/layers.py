@@ -586,14 +586,16 @@ def _reach(radii: np.ndarray, scale: float) -> np.ndarray:
 
 
 def _attach_islands(label: np.ndarray, region: np.ndarray, scale: float) -> np.ndarray:
-    """Labels where each small piece of the torso or loose cloth cut off from the rest of it (smaller than
-    ``ISLAND`` square body scales: a scrap of the shorts between a hand and the hip) takes the label that
-    borders it most (unless that is a leg), so it moves with the arm around it instead of floating beside
-    the body. Limbs keep their pieces (fingers parted from the forearm by a gap still move with it), and
-    the torso its pieces between the thighs."""
+    """Labels where each small piece of the torso, loose cloth or head cut off from the rest of it (smaller
+    than ``ISLAND`` square body scales: a scrap of the shorts between a hand and the hip; a fist raised by
+    the head, which the head's shape and colours took, and which stayed floating beside the head when the
+    arm moved) takes the label that borders it most (unless that is a leg), so it moves with the arm around
+    it instead of floating beside the body. Limbs keep their pieces here (fingers parted from the forearm
+    by a gap still move with it; ``_drop_limb_scraps`` sees to the others), and the torso its pieces between
+    the thighs."""
     label = label.copy()
     ring = np.ones((3, 3), np.uint8)
-    for v in (TORSO, LOOSE):
+    for v in (TORSO, LOOSE, HEAD):
         count, comp, stats, _ = cv2.connectedComponentsWithStats(((label == v) & region).astype(np.uint8),
                                                                  connectivity=4)
         if count <= 2:
