@@ -49,7 +49,6 @@ SKIN_TOLERANCE = 30.0  # Lab distance within which a colour is the skin's (the c
 FINGER_TOLERANCE = 20.0  # ... and, more strictly, a sliver past a wrist is a finger (pale grey is within 30)
 FOOT_RADIUS = 0.5  # of the default shin width: how far a foot's shape reaches past its ankle, heel and toe
 ISLAND = 0.015  # square body scales: a part's cut-off piece smaller than this joins what borders it
-SCRAP_GAP = 0.06  # body scales: a limb's scrap on the body this far from the rest of the limb is the body's
 _BAND_END = 0.1  # of a leg's length: the band under the other leg tapers from this above the ankle to nothing below
 _LOOSE_GLUE = frozenset((TORSO, HEAD, LOOSE) + THIGHS)
 
@@ -368,8 +367,6 @@ def label_parts(distances: np.ndarray, region: np.ndarray, keys: np.ndarray, rad
     if rgb is not None and xy is not None:
         label = refine_by_colour(label, rgb, distances, xy, radii, scale, region, hands_seen=hands_seen)
     label = _attach_islands(_majority(label, region), region, scale)
-    if rgb is not None and xy is not None:
-        label = _drop_limb_scraps(label, region, scale, *_lab_and_skin(rgb, xy, scale))
     if region.any() and not region.all():
         iy, ix = nearest_known(region)
         label = label[iy, ix]
@@ -428,9 +425,7 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
     are its core's plus, for a hand, the skin at the nose: a strip of the shorts a hanging hand lies on goes
     to the thigh, the hand stays (not for the limbs in ``hands_seen``, whose hands or feet come from keypoints).
     Colour only takes pixels from limbs; what it takes from an arm goes to the other arm instead of the body
-    where that arm's shape is within one reach (``_colour_vote``: a folded forearm's sleeve edge), and never
-    gives the torso a pixel on the limb's far side (``_far_side``); such a pixel stays with the limb but is
-    no part's colour past a wrist or ankle (it is the background's rim).
+    where that arm's shape is within one reach (``_colour_vote``: a folded forearm's sleeve edge).
     """
     lab = cv2.cvtColor(np.ascontiguousarray(rgb, np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
     h, w = labels.shape
@@ -481,7 +476,6 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
 
     dist = np.concatenate([distances[:NUM_PARTS], np.where(labels == LOOSE, 0.0, np.inf)[None]])
     out = labels.copy()
-    rim = np.zeros_like(region)  # pixels kept on a limb by ``_far_side``: they are not its colours
     for p in LIMBS:
         own = _palette(lab[cores[p]]) if p in cores else None
         if own is None:
@@ -503,7 +497,6 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
             beyond = (alt == TORSO) & _far_side(distances[TORSO], band, a, b)
             cur = out[band]
             out[band] = np.where((cur == p) & closer & ~beyond, alt, cur)
-            rim[band] |= (cur == p) & closer & beyond
     skin = _skin(lab, xy, scale)
     inner = cv2.erode(region.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     for p in LIMBS:  # past the wrist or ankle: what is neither the limb's colours (or skin) nor the body's
@@ -520,10 +513,8 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
         axis = _segment_distance(px, b, end)
         past = ((px - b.astype(np.float32)) @ (b - a).astype(np.float32)) > 0
         zone = region & (out == p) & past & (axis <= 3 * wide)
-        # (not the rim kept on a thigh: its pale background took one of the thigh's 3 colours, and the dark
-        # jeans by her fingertips stayed with the hand, a fleck floating beyond it as the arm swung)
-        around = region & ~rim & (axis <= 3 * wide) & (axis > 1.2 * wide)
-        palettes = {q: _palette(lab[(out == q) & around]) for q in (TORSO, HEAD, LOOSE) + LEGS + _crossing(p)}
+        around = (axis <= 3 * wide) & (axis > 1.2 * wide)
+        palettes = {q: _palette(lab[(out == q) & region & around]) for q in (TORSO, HEAD, LOOSE) + LEGS + _crossing(p)}
         vote = _colour_vote(lab[zone], own, palettes, dist[:, zone] / reach[:, None], _crossing(p))
         if vote is None:
             continue
@@ -586,16 +577,14 @@ def _reach(radii: np.ndarray, scale: float) -> np.ndarray:
 
 
 def _attach_islands(label: np.ndarray, region: np.ndarray, scale: float) -> np.ndarray:
-    """Labels where each small piece of the torso, loose cloth or head cut off from the rest of it (smaller
-    than ``ISLAND`` square body scales: a scrap of the shorts between a hand and the hip; a fist raised by
-    the head, which the head's shape and colours took, and which stayed floating beside the head when the
-    arm moved) takes the label that borders it most (unless that is a leg), so it moves with the arm around
-    it instead of floating beside the body. Limbs keep their pieces here (fingers parted from the forearm
-    by a gap still move with it; ``_drop_limb_scraps`` sees to the others), and the torso its pieces between
-    the thighs."""
+    """Labels where each small piece of the torso or loose cloth cut off from the rest of it (smaller than
+    ``ISLAND`` square body scales: a scrap of the shorts between a hand and the hip) takes the label that
+    borders it most (unless that is a leg), so it moves with the arm around it instead of floating beside
+    the body. Limbs keep their pieces (fingers parted from the forearm by a gap still move with it), and
+    the torso its pieces between the thighs."""
     label = label.copy()
     ring = np.ones((3, 3), np.uint8)
-    for v in (TORSO, LOOSE, HEAD):
+    for v in (TORSO, LOOSE):
         count, comp, stats, _ = cv2.connectedComponentsWithStats(((label == v) & region).astype(np.uint8),
                                                                  connectivity=4)
         if count <= 2:
@@ -611,44 +600,6 @@ def _attach_islands(label: np.ndarray, region: np.ndarray, scale: float) -> np.n
             around = label[box][border]
             around = around[around != v]
             if around.size and (best := np.bincount(around).argmax()) not in LEGS:  # a crotch stays torso
-                label[box][piece] = best
-    return label
-
-
-def _drop_limb_scraps(label: np.ndarray, region: np.ndarray, scale: float, lab: np.ndarray,
-                      skin: np.ndarray | None) -> np.ndarray:
-    """Labels where each small piece of a limb cut off from the rest of it (smaller than ``ISLAND`` square
-    body scales, not touching it even at a corner) that lies on the head, torso or loose cloth takes the
-    label that borders it most when it is more than ``SCRAP_GAP`` body scales from the rest of the limb, or
-    nearer but not the skin's colour (``SKIN_TOLERANCE`` in Lab from ``skin`` (K, 3), the colours at the
-    nose; no skin seen (None): only the far pieces): with her fists raised by her head, pieces of
-    animatex_dance_2's dancer's cheeks inside the forearms' capsules flew off with the hands as skin and
-    hair scraps when her arms opened. Fingers parted from the hand by a narrow gap are skin and stay.
-    ``lab`` (H, W, 3) float32 is the photo in Lab."""
-    label = label.copy()
-    ring = np.ones((3, 3), np.uint8)
-    for v in LIMBS:
-        count, comp, stats, _ = cv2.connectedComponentsWithStats(((label == v) & region).astype(np.uint8),
-                                                                 connectivity=8)
-        if count <= 2:
-            continue
-        areas = stats[1:, cv2.CC_STAT_AREA]
-        main = 1 + np.argmax(areas)
-        scraps = [c for c in np.flatnonzero(areas < ISLAND * scale**2) + 1 if c != main]
-        if not scraps:
-            continue
-        gap = cv2.distanceTransform((comp != main).astype(np.uint8), cv2.DIST_L2, 3)
-        for c in scraps:
-            x, y, bw, bh = stats[c, :4]
-            box = (slice(max(0, y - 1), y + bh + 1), slice(max(0, x - 1), x + bw + 1))
-            piece = comp[box] == c
-            border = (cv2.dilate(piece.astype(np.uint8), ring) > 0) & ~piece & region[box]
-            around = label[box][border]
-            if not around.size or (best := np.bincount(around).argmax()) not in (TORSO, HEAD, LOOSE):
-                continue
-            far = gap[box][piece].min() > SCRAP_GAP * scale
-            if far or (skin is not None and
-                       _colour_distance(lab[box][piece].mean(0, keepdims=True), skin)[0] > SKIN_TOLERANCE):
                 label[box][piece] = best
     return label
 
@@ -722,6 +673,41 @@ def limbs_under_limbs(labels: np.ndarray, distances: np.ndarray, keys: np.ndarra
             hidden &= ~np.isin(labels, _beside(xy, p))
         take = hidden & (keys[p] > best)
         out[take], best[take] = p, keys[p]
+    return out
+
+
+BENEATH_COLOUR = 12.0  # Lab: a limb runs on beneath the torso where the torso's pixels are within this of its colours
+
+
+def limbs_beneath(labels: np.ndarray, distances: np.ndarray, keys: np.ndarray, region: np.ndarray,
+                  xy: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """(H, W) int64: where a limb's shape lies on a part behind it that holds those pixels, that limb, else
+    -1; a layer of its own, drawn just beneath that part (``rig.Rig.build``), so the photo's own pose shows
+    the photo and a limb moved away takes its whole shape. The parts: the other bone of an elbow or a knee
+    (``label_parts`` splits their overlap at the midline, ``_side_by_side``; the back one runs on under the
+    front one in ``limbs_under_limbs``, the front one did not, and a white notch opened at the joint's outer
+    side when it straightened), and the torso where its pixels there are of the limb's colours (within
+    ``BENEATH_COLOUR`` in Lab of its palette: a sleeve over a jacket of its colour, whose edge the labels'
+    vote gave the torso in places; the demo man's folded forearms, moved out, were notched and stepped out
+    to their full width where their copy under the other arm began). Not a bare arm's shape over a dress:
+    colour gave the dress to the body."""
+    out = np.full(labels.shape, -1, np.int64)
+    lab = cv2.cvtColor(np.ascontiguousarray(rgb, np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
+    for upper, lower in zip(ARMS[::2] + THIGHS, ARMS[1::2] + SHINS):
+        if not (np.isfinite(distances[upper]).any() and np.isfinite(distances[lower]).any()):
+            continue
+        if _side_by_side(xy, upper, lower):
+            front, back = (upper, lower) if keys[upper] > keys[lower] else (lower, upper)
+            out[(distances[front] <= 0) & (labels == back) & region] = front
+    for p in ARMS:
+        if not np.isfinite(distances[p]).any() or keys[p] <= keys[TORSO]:
+            continue
+        own = _palette(lab[(labels == p) & region])
+        body = (distances[p] <= 0) & (labels == TORSO) & region & (out < 0)
+        if own is None or not body.any():
+            continue
+        body[body] = _colour_distance(lab[body], own) < BENEATH_COLOUR
+        out[body] = p
     return out
 
 
@@ -866,12 +852,12 @@ CLOTHED_AROUND = 0.03  # body scales: how far around a hand's rim its part's col
 
 
 def _skin_on_clothes(lab: np.ndarray, labels: np.ndarray, zone: np.ndarray, skin: np.ndarray,
-                     tolerance: float) -> np.ndarray:
+                     tolerance: float, parts: tuple[int, ...] = _CLOTHED) -> np.ndarray:
     """(H, W) bool: pieces of skin (within ``tolerance`` in Lab of ``skin``) that the body parts
-    (``_CLOTHED``) hold, lying by the hand: at least ``HAND_ISLAND`` of each piece's pixels in ``zone``
-    (fingers on the jeans, a hand tucked under an arm; a bare thigh or midriff runs on far past the hand and
-    keeps its pixels)."""
-    body = np.isin(labels, _CLOTHED)
+    (``parts``, default ``_CLOTHED``) hold, lying by the hand: at least ``HAND_ISLAND`` of each piece's pixels
+    in ``zone`` (fingers on the jeans, a hand tucked under an arm; a bare thigh or midriff runs on far past
+    the hand and keeps its pixels)."""
+    body = np.isin(labels, parts)
     near = cv2.dilate(zone.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     ys, xs = np.nonzero(near & body)
     out = np.zeros(labels.shape, bool)
@@ -933,22 +919,25 @@ def claim_hands(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.nd
 
 def hidden_hands(rgb: np.ndarray, labels: np.ndarray, person: np.ndarray, xy: np.ndarray, conf: np.ndarray,
                  distances: np.ndarray, radii: np.ndarray, scale: float, hands_seen: tuple[int, ...] = (),
-                 tolerance: float = SKIN_TOLERANCE) -> tuple[np.ndarray, np.ndarray]:
-    """Labels (H, W) and part distances (10, H, W) where a forearm whose hand does not show (under
-    ``HIDDEN_HAND`` of its pixels past the wrist on the ``person`` (H, W) bool have the skin's colour: a hand
-    tucked under a folded arm, in a pocket, behind the back) ends as a sleeve does: its shape is the capsule
-    of its radius (``radii``) from the elbow to ``HIDDEN_REACH`` body scales past its wrist, round at that
-    end, and its pixels past the wrist outside it (there, clothes of the sleeve's colour: the demo man's
-    jacket, which went with his arms as ragged black pieces when they hung down) go to the nearest other
-    part's shape. The forearm's hidden layer under the parts in front of it (``limbs_under_limbs``) then
-    ends there too; it ran to the end of the shape's extension past the wrist (the silhouette's edge beyond
-    the other folded arm), and the labels were cut square across the forearm, so a folded forearm moved
-    off the chest as a long block with a square, stepped end. Not for the forearms in ``hands_seen`` (hand
-    keypoints), nor without the skin's colour (``_skin``). ``distances`` is not changed (a copy is)."""
+                 tolerance: float = SKIN_TOLERANCE) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """Labels (H, W), part distances (10, H, W) and the forearms (a tuple) whose hand does not show: under
+    ``HIDDEN_HAND`` of their pixels past the wrist on the ``person`` (H, W) bool have the skin's colour (a hand
+    tucked under a folded arm, in a pocket, behind the back). Such a forearm ends as a sleeve does: its shape
+    is the capsule of its radius (``radii``) from the elbow to ``HIDDEN_REACH`` body scales past its wrist,
+    round at that end; its pixels past the wrist outside it (there, clothes of the sleeve's colour: the demo
+    man's jacket, which went with his arms as ragged black pieces when they hung down) go to the nearest
+    other part's shape. The forearm's hidden layer
+    under the parts in front of it (``limbs_under_limbs``) then ends there too; it ran to the end of the
+    shape's extension past the wrist (the silhouette's edge beyond the other folded arm), and the labels were
+    cut square across the forearm, so a folded forearm moved off the chest as a long block with a square,
+    stepped end. ``rig.Rig.build`` draws such a forearm a hand (``drawn_hand``). Not for the forearms in
+    ``hands_seen`` (hand keypoints), nor without the skin's colour (``_skin``). ``distances`` is not changed
+    (a copy is)."""
     setup = _hands_setup(rgb, labels, xy, scale)
     if setup is None:
-        return labels, distances
+        return labels, distances, ()
     lab, skin, labels, px = setup
+    hidden = []
     for p in FOREARMS:
         axis = None if p in hands_seen else _forearm_axis(xy, conf, p)
         if axis is None:
@@ -964,11 +953,53 @@ def hidden_hands(rgb: np.ndarray, labels: np.ndarray, person: np.ndarray, xy: np
         sleeve = (_segment_distance(px, a, end) - radii[p]).astype(np.float32)
         distances = distances.copy()
         distances[p] = sleeve
+        hidden.append(p)
         far = (labels == p) & (along > 0) & (sleeve > 0)
         if far.any():
             others = np.delete(np.arange(NUM_PARTS), p)
             labels[far] = others[distances[others][:, far].argmin(0)]
-    return labels, distances
+    return labels, distances, tuple(hidden)
+
+
+HAND_LENGTH = 0.3  # body scales: wrist to fingertips of a hand drawn for one the photo hides (~10% of the height)
+HAND_WIDTH = 0.065  # body scales: that hand's half width across the palm
+
+
+def drawn_hand(xy: np.ndarray, conf: np.ndarray, p: int, scale: float, points: int = 8) -> np.ndarray | None:
+    """(K, 2) float64 outline (a closed polygon) of a hand drawn for
+    forearm ``p`` whose hand the photo hides (``hidden_hands``): from the wrist on along the forearm,
+    ``HAND_LENGTH`` body scales long, ``HAND_WIDTH`` half wide at the palm, narrower at the wrist (under the
+    sleeve's end) and round at the fingertips; None when the forearm is not seen. ``points`` per side."""
+    axis = _forearm_axis(xy, conf, p)
+    if axis is None:
+        return None
+    _, b, unit = axis
+    normal = np.array([-unit[1], unit[0]])
+    length, wide = HAND_LENGTH * scale, HAND_WIDTH * scale
+    tip = 0.8 * wide
+    t = np.linspace(0.0, length - tip, points)
+    half = np.interp(t, [0.0, 0.35 * length, 0.6 * length, length - tip], [0.75 * wide, wide, 0.95 * wide, tip])
+    side = b + t[:, None] * unit
+    turn = np.linspace(-np.pi / 2, np.pi / 2, points + 2)[1:-1]
+    arc = side[-1] + tip * (np.cos(turn)[:, None] * unit + np.sin(turn)[:, None] * normal)
+    return np.concatenate([side - half[:, None] * normal, arc, (side + half[:, None] * normal)[::-1]])
+
+
+def hand_colour(rgb: np.ndarray, person: np.ndarray, xy: np.ndarray, scale: float,
+                tolerance: float = FINGER_TOLERANCE) -> np.ndarray | None:
+    """(3,) float32 RGB of a hand drawn where the photo hides it: the median of the lit half (the lighter
+    half in Lab) of the ``person`` (H, W) bool's pixels within ``tolerance`` in Lab of the skin's colour
+    (``_skin``: the face, the neck, hands that show; their median, shadows and all, drew a dull brown hand
+    against the demo man's black sleeves); None without the skin's colour."""
+    lab, skin = _lab_and_skin(rgb, xy, scale)
+    if skin is None:
+        return None
+    bare = person.copy()
+    bare[person] = _colour_distance(lab[person], skin) < tolerance
+    if bare.sum() < 10:
+        return None
+    light = lab[bare][:, 0]
+    return np.median(rgb[bare][light >= np.median(light)].astype(np.float32), 0)
 
 
 def _enclosed_by_hand(labels: np.ndarray, p: int, zone: np.ndarray, scale: float,
@@ -1010,8 +1041,8 @@ def _clothed_around(lab: np.ndarray, part: np.ndarray, hugging: np.ndarray, skin
 
 
 def stray_skin(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.ndarray, radii: np.ndarray,
-               scale: float, tolerance: float = SKIN_TOLERANCE, person: np.ndarray | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+               scale: float, tolerance: float = SKIN_TOLERANCE, person: np.ndarray | None = None,
+               drawn: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
     """Two (H, W) bool: body pixels (torso, loose cloth, thighs) of skin colour past a wrist, where its hand
     would be (within 2 hand widths of the hand's axis), in pieces lying by the hand (``_skin_on_clothes``:
     hands tucked under folded arms, fingers on the jeans apart from their hand) and within 2 pixels of the
@@ -1022,7 +1053,10 @@ def stray_skin(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.nda
     neckline beside the hands is not past a wrist, a bare thigh's own colours are skin; but on a part bare
     in places (a thigh below the shorts) the hand's skin-coloured rim goes too where the part is clothed
     around it (``_clothed_around``), given the ``person`` (H, W) bool, 2 pixels inside its outline (a hand's
-    pixel painted on the outline left the plate beside it in the photo's own pose: no stay map there)."""
+    pixel painted on the outline left the plate beside it in the photo's own pose: no stay map there). For
+    the forearms in ``drawn`` (a hand the photo hides, drawn by the rig), such pieces on any part but that
+    forearm and the head: the demo man's fingers peeping out under the other arm's sleeve stayed on it as a
+    skin-coloured fleck when the arms unfolded, beside the drawn hand."""
     lab, skin = _lab_and_skin(rgb, xy, scale)
     out, rim = np.zeros(labels.shape, bool), np.zeros(labels.shape, bool)
     if skin is None:
@@ -1034,6 +1068,9 @@ def stray_skin(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.nda
         if zone is None:
             continue
         found = _skin_on_clothes(lab, labels, zone, skin, tolerance)
+        if p in drawn:
+            found |= _skin_on_clothes(lab, labels, zone, skin, tolerance,
+                                      tuple(q for q in range(NUM_PARTS + 1) if q not in (p, HEAD)))
         # the hand's blurred edge: skin there goes too where the part under it is clothed all round (not a
         # bare thigh, whose skin the fills may copy); the rest of it is not copied into the fills
         hugging = _hand_rim(labels, p, zone)

@@ -258,6 +258,18 @@ def triangulate(labels: np.ndarray, max_area: float, simplify: float = 1.0, min_
     return Mesh(result.vertices, result.triangles[keep]), tri_labels[keep]
 
 
+def triangulate_polygon(outline: np.ndarray, max_area: float) -> Mesh:
+    """Quality triangulation (``MIN_ANGLE``, areas up to ``max_area``) of the inside of one closed polygon
+    ``outline`` (K, 2) (pixels, not repeating its first point): a shape drawn from geometry, not labels."""
+    import triangle
+
+    k = len(outline)
+    pslg = {"vertices": np.asarray(outline, np.float64),
+            "segments": np.stack([np.arange(k), (np.arange(k) + 1) % k], 1)}
+    out = triangle.triangulate(pslg, f"pq{MIN_ANGLE:g}a{max_area:.6f}Q")
+    return Mesh(np.asarray(out["vertices"], np.float64), np.asarray(out["triangles"], np.int64))
+
+
 def interior_edges(triangles: np.ndarray) -> np.ndarray:
     """(E, 4) int64 rows ``(t1, t2, a, b)``: triangles t1 and t2 share the edge between vertices a < b."""
     m = len(triangles)

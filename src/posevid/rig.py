@@ -21,7 +21,7 @@ from . import hands, layers, mesh
 from .errors import PosevidError
 from .poses import Poses, body_height
 from .render import MIN_CONF
-from .skeleton import JOINT, NUM_PARTS
+from .skeleton import JOINT, NUM_PARTS, PART_NAMES
 
 MARGIN = 2.0  # pixels the mesh reaches past the silhouette (alpha > 0.5), so soft edges are drawn
 TRIANGLES_PER_SCALE = 9.0  # triangle edge ~ body scale / this
@@ -34,9 +34,8 @@ MIN_HEIGHT = 24.0  # nor one shorter than this (``poses.body_height``, pixels)
 FILL_MARGIN = 0.035  # of the body scale: the fills copy their parts' pixels from this far inside their edges
 STICK = 0.2  # how strongly the previous frame's depth order holds (body scales of depth, over all ranks)
 STAY = (0.005, 0.02)  # of the body scale: a drawn pixel whose source is this near it has stayed (fully, not at all)
+HAND_SHOWN = 0.15  # of the body scale: a drawn hand shows once its wrist is this far from where the body takes it
 _UNDERLAY_KEY = -100.0
-UNMIX_CONTRAST = 60.0  # RGB distance between person and background over which an edge's coverage is read from colour
-UNMIX_BELOW = 0.9  # ... where the mask's coverage is under this (the segmenter's soft fringe)
 
 
 @dataclass
@@ -50,7 +49,9 @@ class Rig:
     src_xy, src_conf: the source pose (18, 2), (18,); scale: its body scale in pixels (``render.body_scale``);
     source: the one-frame source pose itself (its hands let ``hands.bend`` turn the hands to target hand
     keypoints); painted: (H, W) bool, the photo's pixels that the atlas paints over (hands left on the
-    body, ``layers.stray_skin``), which ``draw``'s stay map never gives back.
+    body, ``layers.stray_skin``), which ``draw``'s stay map never gives back; hand_texture: the texture
+    index of the hands drawn where the photo hides them (``_drawn_hands``; None: no such hand); beneath: (M,)
+    the part a triangle is drawn just beneath (``layers.limbs_beneath``; -1: none).
     """
 
     mesh: mesh.Mesh
@@ -65,6 +66,8 @@ class Rig:
     width: int
     source: Poses | None = None
     painted: np.ndarray | None = None
+    hand_texture: int | None = None
+    beneath: np.ndarray | None = None
 
     @classmethod
     def build(cls, rgb: np.ndarray, pose: Poses, alpha: np.ndarray, where: str = "source image") -> Rig:
@@ -108,7 +111,8 @@ class Rig:
         feet_seen = tuple(p for p in layers.SHINS if layers.foot_points(feet, p) is not None)
         labels = layers.label_parts(distances, cregion, keys, radii, scale, crgb, cxy, seen + feet_seen)
         labels = layers.claim_hands(crgb, labels, cxy, conf, radii, scale, region=cregion)
-        labels, distances = layers.hidden_hands(crgb, labels, csil, cxy, conf, distances, radii, scale, seen)
+        labels, distances, hidden = layers.hidden_hands(crgb, labels, csil, cxy, conf, distances, radii, scale,
+                                                        seen)
         gap = layers.leg_gap_top(cxy, conf, csil)
 
         # Hidden layers: the body under limbs that cover it, limbs under the parts in front of them, a leg
@@ -117,24 +121,44 @@ class Rig:
         body_under = layers.body_under_limbs(labels, distances, cregion, cxy)
         limb_under = layers.limbs_under_limbs(labels, distances, keys, cregion, cxy)
         leg_under = layers.legs_under_legs(labels, distances, keys, cregion, cxy, radii, scale)
+        beneath = layers.limbs_beneath(labels, distances, keys, cregion, cxy, crgb)
         area = max(2.0, 0.5 * (scale / TRIANGLES_PER_SCALE) ** 2)
         n = layers.LOOSE + 1
-        codes = labels + n * (1 + body_under) + n ** 2 * (1 + limb_under) + n ** 3 * (1 + leg_under)
+        codes = (labels + n * (1 + body_under) + n ** 2 * (1 + limb_under) + n ** 3 * (1 + leg_under)
+                 + n ** 4 * (1 + beneath))
         tri_mesh, tri_codes = mesh.triangulate(np.where(cregion, codes, -1), area,
                                                simplify_inner=max(1.0, INNER_SIMPLIFY * scale))
         if len(tri_mesh.triangles) == 0:
             raise PosevidError(where, "the person's outline could not be meshed")
-        layered = _layered_mesh(tri_mesh, tri_codes % n, (tri_codes // n) % n - 1,
-                                [(tri_codes // n ** 2) % n - 1, tri_codes // n ** 3 - 1], cxy, radii, gap)
-        cut, part, texture, hidden_parts = layered
+        limb_layers = [(tri_codes // n ** 2) % n - 1, (tri_codes // n ** 3) % n - 1, tri_codes // n ** 4 - 1]
+        layered = _layered_mesh(tri_mesh, tri_codes % n, (tri_codes // n) % n - 1, limb_layers, cxy, radii, gap)
+        cut, part, texture, hidden_parts, layer, base = layered
+        beneath = np.where(layer == 4, (tri_codes % n)[base], -1)  # drawn just beneath the part there
         weights = _skinning_weights(cut, part, radii, scale)
-        cut = mesh.Mesh(cut.vertices + shift, cut.triangles)
-        stray, rim = (m & csil for m in layers.stray_skin(crgb, labels, cxy, conf, radii, scale, person=csil))
+        stray, rim = (m & csil for m in layers.stray_skin(crgb, labels, cxy, conf, radii, scale, person=csil,
+                                                          drawn=hidden))
         atlas = _atlas(rgb, alpha, silhouette, labels, box, hidden_parts, stray, rim, scale)
+        hand_texture = None
+        drawn = _drawn_hands(crgb, csil, cxy, conf, hidden, scale, area)
+        if drawn is not None:  # the hands the photo hides, drawn: a mesh of their own on a texture of their own
+            hand_mesh, hand_part, colour = drawn
+            hand_texture = len(atlas) // height
+            cut = mesh.Mesh(np.concatenate([cut.vertices, hand_mesh.vertices]),
+                            np.concatenate([cut.triangles, hand_mesh.triangles + len(cut.vertices)]))
+            part = np.concatenate([part, hand_part])
+            beneath = np.concatenate([beneath, np.full(len(hand_part), -1)])
+            texture = np.concatenate([texture, np.full(len(hand_part), hand_texture)])
+            hand_weights = np.zeros((len(hand_mesh.vertices), NUM_PARTS))
+            hand_weights[hand_mesh.triangles.ravel(), np.repeat(hand_part, 3)] = 1.0
+            weights = np.concatenate([weights, hand_weights])
+            slice_ = np.zeros((height, width, 4), np.float32)
+            slice_[box] = colour
+            atlas = np.concatenate([atlas, slice_])
+        cut = mesh.Mesh(cut.vertices + shift, cut.triangles)
         painted = np.zeros((height, width), bool)
         painted[box] = stray
         return cls(cut, weights, part, texture, atlas, xy, conf.astype(np.float32), scale, height, width,
-                   source=pose[:1], painted=painted)
+                   source=pose[:1], painted=painted, hand_texture=hand_texture, beneath=beneath)
 
     def transforms(self, target: Poses) -> np.ndarray:
         """(10, 2, 3) per-part affines source -> target pose (``mesh.part_transforms``)."""
@@ -158,12 +182,35 @@ class Rig:
         moved = mesh.skin(self.mesh.vertices, self.weights, transforms)
         if self.source is not None:
             moved = hands.bend(moved, self.mesh.vertices, self.weights, self.source, target, transforms)
+        if self.hand_texture is not None:
+            moved = self._hands_shown(moved, target, transforms)
         keys = self.depth(target) if keys is None else keys
         key = np.where(self.texture == 1, _UNDERLAY_KEY, keys[self.part])
+        if self.beneath is not None:
+            under = self.beneath >= 0
+            key[under] = np.minimum(key[under], keys[self.beneath[under]] - 1e-3)
+        if self.hand_texture is not None:  # a drawn hand: just behind its forearm (the sleeve's end over the wrist)
+            key[self.texture == self.hand_texture] -= 1e-3
         priority = np.unique(key, return_inverse=True)[1]
         tris = self.mesh.triangles
         return mesh.rasterize(moved[tris], self.mesh.vertices[tris], priority, self.height, self.width,
                               group=layers.LAYER[self.part], levels=levels)
+
+    def _hands_shown(self, moved: np.ndarray, target: Poses, transforms: np.ndarray) -> np.ndarray:
+        """The skinned vertices ``moved`` (N, 2) with the drawn hands (``hand_texture``) whose wrist is within
+        ``HAND_SHOWN`` body scales of where the torso's motion takes the photo's wrist (the arms still
+        folded as in the photo: the photo's own pixels are what shows there) moved out of the frame, so
+        they are not drawn."""
+        hand = self.texture == self.hand_texture
+        moved = moved.copy()
+        for p in np.unique(self.part[hand]):
+            wrist = JOINT[PART_NAMES[p].replace("lower_arm", "wrist")]
+            carried = transforms[layers.TORSO, :, :2] @ self.src_xy[wrist] + transforms[layers.TORSO, :, 2]
+            shown = target.conf[0, wrist] > MIN_CONF and np.linalg.norm(target.xy[0, wrist] - carried) > (
+                HAND_SHOWN * self.scale)
+            if not shown:
+                moved[np.unique(self.mesh.triangles[hand & (self.part == p)])] = -1e4
+        return moved
 
     def render(self, target: Poses, keys: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The person in the ``target`` pose: premultiplied RGB (H, W, 3) float32 in [0, 255] and alpha
@@ -229,14 +276,10 @@ def _clean_outline(rgb: np.ndarray, alpha: np.ndarray, scale: float) -> tuple[np
     photo's background seen between a folded elbow and the torso, left as a white speck inside the body
     when the arm moves away; a gap the person encloses whole where the closing covers most of it, else
     none of it; and holes the drawn person encloses, up to ``HOLE`` square body scales) take the colour
-    around them and become opaque. Soft seams (pixels over half covered in a valley of the coverage up to 2
-    pixels wide: two parts' soft edges side by side, where the plate showed through as a dotted pale seam
-    between her legs pressed together) take the coverage of the pixels around them, in their colours
-    (a 3x3 grey closing of the alpha; a smooth edge is a ramp, not a valley, and stays). Then the hard
-    outline is softened inwards: each pixel beside one under half covered takes at most the mean alpha of
-    its 3x3 neighbourhood (RGB scaled alike), so the staircase of a cut edge (a forearm cut out of a jacket
-    of its colour, drawn with solid alpha) gets a one-pixel ramp like the photo's own edges, which the
-    refined alpha keeps soft already and this leaves nearly as they are."""
+    around them and become opaque. Then the hard outline is softened inwards: each pixel beside one under half covered
+    takes at most the mean alpha of its 3x3 neighbourhood (RGB scaled alike), so the staircase of a cut
+    edge (a forearm cut out of a jacket of its colour, drawn with solid alpha) gets a one-pixel ramp like
+    the photo's own edges, which the refined alpha keeps soft already and this leaves nearly as they are."""
     radius = max(1, int(round(PINHOLE * scale)))
     solid = (alpha > 0.5).astype(np.uint8)
     closed = cv2.morphologyEx(solid, cv2.MORPH_CLOSE, cv2.getStructuringElement(
@@ -275,17 +318,6 @@ def _clean_outline(rgb: np.ndarray, alpha: np.ndarray, scale: float) -> tuple[np
             colour[far] = rgb[iy[far], ix[far]] / np.maximum(alpha[iy[far], ix[far]], 1e-6)[:, None]
         rgb[pinhole] = colour[pinhole]
         alpha[pinhole] = 1.0
-    # soft seams: pixels over half covered in a valley of the coverage up to 2 pixels wide (two parts' soft
-    # edges side by side, legs pressed together) take the coverage around them in the parts' colours
-    valley = cv2.morphologyEx(alpha, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
-    seam = (valley > alpha + 1e-3) & (alpha > 0.5)
-    ys, xs = np.nonzero(seam)
-    if ys.size:
-        box = (slice(max(ys.min() - 1, 0), ys.max() + 2), slice(max(xs.min() - 1, 0), xs.max() + 2))
-        near = cv2.blur(rgb[box], (3, 3)) / np.maximum(cv2.blur(alpha[box], (3, 3)), 1e-6)[..., None]
-        at = seam[box]
-        rgb[box][at] += (valley[box][at] - alpha[box][at])[:, None] * near[at]
-        alpha[box][at] = valley[box][at]
     outline = cv2.dilate((alpha < 0.5).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     soft = np.where(outline, np.minimum(alpha, cv2.blur(alpha, (3, 3))), alpha)
     ratio = np.where(alpha > 1e-6, soft / np.maximum(alpha, 1e-6), 0.0).astype(np.float32)
@@ -294,7 +326,7 @@ def _clean_outline(rgb: np.ndarray, alpha: np.ndarray, scale: float) -> tuple[np
 
 def _layered_mesh(tri_mesh: mesh.Mesh, part: np.ndarray, body_under: np.ndarray, limb_under: list[np.ndarray],
                   xy: np.ndarray, radii: np.ndarray, gap: float | None
-                  ) -> tuple[mesh.Mesh, np.ndarray, np.ndarray, list[int]]:
+                  ) -> tuple[mesh.Mesh, np.ndarray, np.ndarray, list[int], np.ndarray, np.ndarray]:
     """The mesh with hidden layers, cut along unglued part boundaries.
 
     Each triangle (label ``part``) gets a copy labelled ``body_under`` and one labelled by each of the
@@ -302,12 +334,13 @@ def _layered_mesh(tri_mesh: mesh.Mesh, part: np.ndarray, body_under: np.ndarray,
     there). Two triangles (originals or copies) whose originals share an edge are joined across it when
     ``layers.glue`` joins their labels; everything else is cut.
     Returns the cut mesh (originals, then the copies), the label and texture index of each triangle
-    (0 photo, 1 body fill, 2 + i the fill of ``hidden_parts[i]``) and the hidden limbs that need a fill.
+    (0 photo, 1 body fill, 2 + i the fill of ``hidden_parts[i]``), the hidden limbs that need a fill, and
+    per triangle its layer (0 the originals, 1 the body's, 2 + i ``limb_under[i]``'s) and its original.
     """
     tris = tri_mesh.triangles
     m = len(tris)
     hidden_parts = sorted(set(np.concatenate([u[u >= 0] for u in limb_under]).tolist()))
-    base, label, texture = [np.arange(m)], [part], [np.zeros(m, np.int64)]
+    base, label, texture, layer = [np.arange(m)], [part], [np.zeros(m, np.int64)], [np.zeros(m, np.int64)]
     layer_of = [np.arange(m)]  # per layer: the index of each original triangle's copy there, or -1
     for under, tex in [(body_under, np.ones(m, np.int64))] + [
             (u, 2 + np.searchsorted(hidden_parts, np.maximum(u, 0))) for u in limb_under]:
@@ -318,8 +351,9 @@ def _layered_mesh(tri_mesh: mesh.Mesh, part: np.ndarray, body_under: np.ndarray,
         base.append(idx)
         label.append(under[idx])
         texture.append(tex[idx])
+        layer.append(np.full(len(idx), len(layer_of)))
         layer_of.append(copy)
-    base, label, texture = np.concatenate(base), np.concatenate(label), np.concatenate(texture)
+    base, label, texture, layer = (np.concatenate(v) for v in (base, label, texture, layer))
     edges = mesh.interior_edges(tris)
     rows = []
     for la in layer_of:
@@ -331,7 +365,39 @@ def _layered_mesh(tri_mesh: mesh.Mesh, part: np.ndarray, body_under: np.ndarray,
     glued = layers.glue(label[all_edges[:, 0]], label[all_edges[:, 1]],
                         tri_mesh.vertices[all_edges[:, 2:]].mean(1), xy, radii, gap)
     cut, _ = mesh.cut_mesh(mesh.Mesh(tri_mesh.vertices, tris[base]), glued, all_edges)
-    return cut, label, texture, hidden_parts
+    return cut, label, texture, hidden_parts, layer, base
+
+
+def _drawn_hands(rgb: np.ndarray, person: np.ndarray, xy: np.ndarray, conf: np.ndarray, forearms: tuple[int, ...],
+                 scale: float, area: float) -> tuple[mesh.Mesh, np.ndarray, np.ndarray] | None:
+    """Hands for the ``forearms`` whose hands the photo hides (``layers.hidden_hands``): without them a
+    folded arm moved out ended at its sleeve, and BlazePose, finding no hand, put the wrist 13-21 pixels
+    off. Each is ``layers.drawn_hand``'s outline triangulated (triangles up to ``area``), coloured by the
+    photo's skin (``layers.hand_colour``), a little darker towards its edge. ``rgb`` (h, w, 3), ``person``
+    (h, w) bool and the pose ``xy`` (18, 2) are the person's box. Returns the hands' mesh (box pixels), each
+    triangle's forearm and their texture (h, w, 4) premultiplied RGB in [0, 255] and alpha; None without
+    such a hand or the skin's colour."""
+    colour = layers.hand_colour(rgb, person, xy, scale) if forearms else None
+    outlines = [(p, layers.drawn_hand(xy, conf, p, scale)) for p in forearms]
+    outlines = [(p, o) for p, o in outlines if o is not None]
+    if colour is None or not outlines:
+        return None
+    vertices, triangles, part = [], [], []
+    shape = np.zeros(rgb.shape[:2], np.uint8)
+    for p, outline in outlines:
+        hand = mesh.triangulate_polygon(outline, area)
+        triangles.append(hand.triangles + sum(len(v) for v in vertices))
+        vertices.append(hand.vertices)
+        part += [p] * len(hand.triangles)
+        cv2.fillPoly(shape, [np.round(outline * 16).astype(np.int32)], 1, lineType=cv2.LINE_AA, shift=4)
+    inner = cv2.distanceTransform((shape > 0).astype(np.uint8), cv2.DIST_L2, 3)
+    shade = 0.85 + 0.15 * np.clip(inner / max(0.5 * layers.HAND_WIDTH * scale, 1.0), 0.0, 1.0)
+    shade = np.where(shape > 0, shade, 0.85)  # (the sampled rim around the outline, as its edge)
+    texture = np.zeros(rgb.shape[:2] + (4,), np.float32)
+    grown = cv2.dilate(shape, np.ones((5, 5), np.uint8)) > 0
+    texture[grown, :3] = shade[grown, None] * colour
+    texture[grown, 3] = 1.0
+    return (mesh.Mesh(np.concatenate(vertices), np.concatenate(triangles)), np.asarray(part, np.int64), texture)
 
 
 def _skinning_weights(cut: mesh.Mesh, part: np.ndarray, radii: np.ndarray, scale: float) -> np.ndarray:
@@ -383,8 +449,7 @@ def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: n
     inner = cv2.distanceTransform(silhouette.astype(np.uint8), cv2.DIST_L2, 3)
     solid = np.maximum(alpha, np.clip(inner - 1.0, 0.0, 1.0))
     slices = [np.concatenate([rgb.astype(np.float32) * solid[..., None], solid[..., None]], -1)]
-    slices[0][box + (slice(0, 3),)], slices[0][box + (3,)] = _unmix(rgb[box].astype(np.float32), solid[box],
-                                                                    alpha[box], inner[box] >= 3)
+    slices[0][box + (slice(0, 3),)] = _unmix(rgb[box].astype(np.float32), solid[box], alpha[box])
     crop_rgb, crop_inner, crop_sil = rgb[box].astype(np.float32), inner[box], silhouette[box]
     k = max(2, int(round(FILL_MARGIN * scale)))
     edge = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
@@ -404,33 +469,20 @@ def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: n
     return np.concatenate(slices, 0)
 
 
-def _unmix(rgb: np.ndarray, solid: np.ndarray, alpha: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The person's premultiplied colour (H, W, 3) float32 and coverage (H, W) float32 at its soft edge.
-
-    ``rgb`` (H, W, 3) float32 is the photo, ``solid`` (H, W) the coverage from the mask, ``alpha`` (H, W) the
-    mask, ``inside`` (H, W) bool the pixels surely the person's. An edge pixel is a mix C = a F + (1 - a) B of
-    the person's colour F (the nearest ``inside`` pixel's) and the background's B (the nearest pixel outside
-    the person: ``alpha`` under ``plate.LOW``, 2 pixels out); where the two differ by over ``UNMIX_CONTRAST``
-    (RGB) the coverage is at most the a that C gives, so the segmenter's soft fringe on white background
-    between her legs is not drawn as a pale seam over the other leg. The background's share ``(1 - a) B`` is
-    then taken out, within [0, 255 a]: a leg moved over a floor's shadow has no pale fringe of the white
-    floor it stood on."""
+def _unmix(rgb: np.ndarray, solid: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float32 premultiplied colour of the person: ``rgb`` (H, W, 3) float32 minus the background's
+    share ``(1 - solid) B`` where B is the colour of the nearest pixel outside the person (``alpha`` under
+    ``plate.LOW``, 2 pixels out), kept within [0, 255 solid]. A soft edge then carries the person's colour,
+    not the photo's background: a leg moved over a floor's shadow has no pale fringe of the white floor it
+    stood on."""
     from .plate import LOW
 
     outside = ~(cv2.dilate((alpha > LOW).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
     if not outside.any():
-        return rgb * solid[..., None], solid
+        return rgb * solid[..., None]
     by, bx = mesh.nearest_known(outside)
-    back = rgb[by, bx]
-    if inside.any():
-        fy, fx = mesh.nearest_known(inside)
-        d = rgb[fy, fx] - back
-        norm = (d * d).sum(-1)
-        mixed = ((rgb - back) * d).sum(-1) / np.maximum(norm, 1e-6)
-        read = (norm > UNMIX_CONTRAST ** 2) & (solid < UNMIX_BELOW)
-        solid = np.where(read, np.minimum(solid, np.clip(mixed, 0.0, 1.0)), solid).astype(np.float32)
     share = (1.0 - solid)[..., None]
-    return np.clip(rgb - share * back, 0.0, 255.0 * solid[..., None]), solid
+    return np.clip(rgb - share * rgb[by, bx], 0.0, 255.0 * solid[..., None])
 
 
 def mesh_grids(images: np.ndarray, src_xy: np.ndarray, src_conf: np.ndarray, masks: np.ndarray,
