@@ -36,6 +36,10 @@ hole that it calls person.
 Telea-inpainted plate, as ``posevid animate`` drew it before issue 14 (kept here, frozen, as the
 baseline); a registered untrained method's name (``warp``) takes its animator; ``module:attr`` names an
 Animator class or factory (an animator before it is registered), e.g. ``posevid.mesh:MeshAnimator``.
+A name may end in ``@MODULE``, a module with its own ``retarget`` (a copy of an older ``posevid.poses``,
+say): in the cross-identity part that candidate is driven, and its AKD measured, by that module's targets
+(``posevid_prev.methods.warp.model:WarpAnimator@posevid_prev.poses``: the old retargeting and the old
+warp beside the new ones).
 The first candidate is the reference of the ``vs_first`` ratios and of ``no_clip_worse``.
 
     python -m benchmarks.warp_quality [--animators affine warp] [--data ../shared/data] [--stride 2]
@@ -114,6 +118,7 @@ class PartAffineBaseline:
 
 def make_animator(name: str) -> Callable[[], object]:
     """A factory of fresh animators for a candidate name (see the module docstring)."""
+    name = name.split("@", 1)[0]
     if name == "affine":
         return PartAffineBaseline
     if ":" in name:
@@ -251,11 +256,14 @@ def load_photo(path: Path, size: int) -> np.ndarray:
                       interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
 
 
-def driving_targets(poses: list, photo_pose, mode: str) -> list:
+def driving_targets(poses: list, photo_pose, mode: str, name: str = "") -> list:
     """Retargeted, smoothed one-frame target poses (photo pixels) for the frames with a driver in them;
-    None for the others."""
+    None for the others. Retargeted by ``posevid.poses.retarget``, or by the ``retarget`` of the module
+    after an ``@`` in the candidate's ``name``."""
     from posevid.poses import Poses, body_height, retarget, smooth
 
+    if "@" in name:
+        retarget = importlib.import_module(name.split("@", 1)[1]).retarget
     seq = Poses.concat(poses)
     seen = body_height(seq) > 0
     targets = smooth(retarget(seq[np.flatnonzero(seen)], photo_pose, mode))
@@ -280,18 +288,19 @@ def cross_identity(photo: np.ndarray, clip: Path, names: list[str], stride: int,
     k = BOX / person_box(photo_pose, photo.shape[0])[2]
     radius = max(1, round(GHOST_MARGIN * height_px))
     grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    targets = driving_targets(driving, photo_pose, mode)
+    targets = {n: driving_targets(driving, photo_pose, mode, n) for n in names}
     animators = {n: make_animator(n)() for n in names}
     for a in animators.values():
         a.reset(photo, photo_pose, photo_mask)
-    scored = [i for i in range(0, len(targets), stride) if targets[i] is not None]
+    first = targets[names[0]]
+    scored = [i for i in range(0, len(first), stride) if first[i] is not None]
     stats = {n: {"ghost": [], "solidity": [], "akd": [], "ms": [], "silhouette": "alpha"} for n in names}
     shown = set(np.asarray(scored)[np.linspace(0, len(scored) - 1, min(8, len(scored))).astype(int)].tolist())
     rows = []
     for i in scored:
-        target = targets[i]
         row = []
         for n, a in animators.items():
+            target = targets[n][i]
             t0 = time.perf_counter()
             gen = a.step(target)
             stats[n]["ms"].append(1000 * (time.perf_counter() - t0))

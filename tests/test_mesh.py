@@ -728,3 +728,28 @@ def test_no_skin_slit_in_the_shorts_where_a_hand_hung(shared_data: Path) -> None
     slit = int((is_skin & amid_denim & near & (alpha > 0.5)).sum())
     print(f"skin pixels amid the denim by the hand: {slit}")
     assert slit <= 12
+
+
+def test_an_arm_wider_than_its_capsule_takes_its_own_rim(shared_data: Path) -> None:
+    """The yoga man holds his arms out level; his upper arm widens into the shoulder beyond its capsule
+    (radius measured mid-bone), and its lower edge, outside every shape, went to the torso, whose reach is
+    larger: a thin dark spike beside the shoulder in every frame once the arm moved (12 pixels long at 384
+    px). The rim within one radius of the arm's shape and nearer to it than to the torso's is now the
+    arm's: with the arm turned, the torso draws nothing beyond 0.1 body scales outside its polygon beside
+    that shoulder (16 before, the arm lowered)."""
+    from posevid.render import part_masks
+
+    rgb, pose, mask = _photo(shared_data, "tfjs_pose.jpg", 384)
+    rig = Rig.build(rgb, pose, mask)
+    torso = PART_NAMES.index("torso")
+    ys, xs = np.mgrid[0:rig.height, 0:rig.width]
+    for degrees in (-80.0, 100.0):
+        moved = _turn(pose, JOINT["right_shoulder"], (JOINT["right_elbow"], JOINT["right_wrist"]), degrees)
+        part = _drawn_parts(rig, moved)
+        outside = cv2.distanceTransform((part_masks(moved.xy[0], moved.conf[0], rig.height, rig.width)[torso] == 0)
+                                        .astype(np.uint8), cv2.DIST_L2, 5)
+        shoulder = moved.xy[0, JOINT["right_shoulder"]]
+        beside = (xs < shoulder[0]) & (np.abs(ys - shoulder[1]) < 0.3 * rig.scale)
+        spike = int(((part == torso) & beside & (outside > 0.1 * rig.scale)).sum())
+        print(f"arm turned {degrees:+.0f} degrees: {spike} torso pixels beyond 0.1 body scales by the shoulder")
+        assert spike == 0

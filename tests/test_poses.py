@@ -21,6 +21,8 @@ from posevid.poses import (
     check_sequence,
     fill_gaps,
     foreshortening,
+    head_offset,
+    head_yaw,
     retarget,
     smooth,
 )
@@ -144,6 +146,47 @@ def test_retarget_pose_takes_the_driving_directions_and_the_photo_lengths(shared
     forearm = lambda v: v[:, 3] / np.linalg.norm(v[:, 3], axis=-1, keepdims=True)  # noqa: E731  right elbow-wrist
     bones = _bones(retarget(driving, source, "bones"))
     assert (forearm(bones)[0] * forearm(d)[0]).sum() < 0.5 < (forearm(o)[0] * forearm(d)[0]).sum()
+
+
+def _in_profile(source: Poses) -> Poses:
+    """``source`` (one frame) with its face turned to a profile looking to the image's left: the nose
+    forward of the neck at 45 degrees, the eyes beside it, both ears behind it close together."""
+    xy = source.xy.copy()
+    neck = xy[0, 1]
+    length = float(np.linalg.norm(xy[0, 0] - neck))
+    place = {0: (-0.71, -0.71), 14: (-0.62, -0.85), 15: (-0.55, -0.86), 16: (-0.15, -0.9), 17: (-0.05, -0.9)}
+    for j, (dx, dy) in place.items():
+        xy[0, j] = neck + length * np.array([dx, dy], np.float32)
+    return dataclasses.replace(source, xy=xy)
+
+
+def _head_angle(poses: Poses) -> np.ndarray:
+    """(T,) radians of the neck -> nose bone from the mid-hip -> neck axis."""
+    head = poses.xy[:, 0] - poses.xy[:, 1]
+    up = poses.xy[:, 1] - poses.xy[:, [8, 11]].mean(1)
+    return np.angle(np.exp(1j * (np.arctan2(head[:, 1], head[:, 0]) - np.arctan2(up[:, 1], up[:, 0]))))
+
+
+def test_retarget_pose_keeps_a_profile_head_on_its_torso(shared_data: Path) -> None:
+    """A face in profile has its nose forward of the neck; a frontal driver's nose is right above its neck,
+    so copying the neck-nose direction tipped the profile's head back by about 45 degrees in every frame
+    (the yoga photo driven by the frontal dancers). Seen from different sides, the head now sits on the
+    torso as in the photo at the reference frame and turns as the driver's head turns from there on; a
+    frontal photo still takes the driver's direction."""
+    driving, frontal = dancer(shared_data), photo_truth(shared_data, 1)
+    profile = _in_profile(frontal)
+    assert abs(head_yaw(frontal.xy[0], frontal.conf[0])) < 20 and abs(head_yaw(driving.xy[0], driving.conf[0])) < 20
+    assert head_yaw(profile.xy[0], profile.conf[0]) < -60
+    assert head_offset(frontal.xy[0], frontal.conf[0], driving.xy[0], driving.conf[0]) == 0.0
+    out = retarget(driving, profile)
+    np.testing.assert_allclose(_head_angle(out)[0], _head_angle(profile)[0], atol=0.02)  # as in the photo
+    head = DRAWN_LIMBS.index((1, 0))
+    turn = np.angle(np.exp(1j * (np.arctan2(_bones(out)[:, head, 1], _bones(out)[:, head, 0])
+                                 - np.arctan2(_bones(driving)[:, head, 1], _bones(driving)[:, head, 0]))))
+    np.testing.assert_allclose(turn, turn[0], atol=1e-4)  # turned as the driver's head turns
+    assert abs(turn[0]) > np.radians(30)
+    frontal_out = retarget(driving, frontal)
+    np.testing.assert_allclose(_head_angle(frontal_out), _head_angle(driving), atol=0.05)
 
 
 def test_retarget_pose_stands_on_the_photos_floor(shared_data: Path) -> None:

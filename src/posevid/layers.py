@@ -360,6 +360,8 @@ def label_parts(distances: np.ndarray, region: np.ndarray, keys: np.ndarray, rad
         candidates = touched if touched.size else np.arange(NUM_PARTS)
         d = distances[candidates, y0:y1, x0:x1]
         best = candidates[(d / reach[candidates, None, None]).argmin(0)]
+        if xy is not None:
+            best = _limb_rims(best, distances[:, y0:y1, x0:x1], candidates, radii, reach)
         far = np.take_along_axis(distances[:, y0:y1, x0:x1], best[None], 0)[0] > reach[best]
         best = np.where(far & np.isin(best, (TORSO,) + THIGHS), LOOSE, best)
         sub = label[y0:y1, x0:x1]
@@ -371,6 +373,23 @@ def label_parts(distances: np.ndarray, region: np.ndarray, keys: np.ndarray, rad
         iy, ix = nearest_known(region)
         label = label[iy, ix]
     return label.astype(np.int64)
+
+
+def _limb_rims(best: np.ndarray, distances: np.ndarray, candidates: np.ndarray, radii: np.ndarray,
+               reach: np.ndarray) -> np.ndarray:
+    """``best`` (h, w) part per pixel of a piece outside every shape (``distances`` (10, h, w) there), with
+    the body's (torso's, head's) pixels that are a limb's rim given to that limb: within one radius of its
+    shape and nearer to it than to the body's shape (the nearest such limb of ``candidates``, in reaches).
+    A limb thicker than its capsule (an upper arm widening into the shoulder) left its edge to the torso,
+    whose reach is larger, and that edge stayed as a thin dark spike beside the body when the limb moved."""
+    body = np.isin(best, (TORSO, HEAD))
+    own = np.take_along_axis(distances, best[None], 0)[0]
+    score = np.full(best.shape, np.inf)
+    out = best.copy()
+    for q in (q for q in candidates if q in LIMBS):
+        rim = body & (distances[q] <= radii[q]) & (distances[q] < own) & (distances[q] / reach[q] < score)
+        out[rim], score[rim] = q, (distances[q] / reach[q])[rim]
+    return out
 
 
 def _side_by_side(xy: np.ndarray, p: int, q: int, folded: float = 45.0) -> bool:
