@@ -203,7 +203,9 @@ def test_what_has_not_moved_shows_the_photo_itself(catalog) -> None:
     animator = WarpAnimator()
     animator.reset(rgb, pose, mask)
     same = animator.step(pose).astype(np.float32)
-    kept = ~animator._rig.painted  # (the skin of a hand left on the shorts is painted over: layers.stray_skin)
+    # (the skin of a hand left on the shorts is painted over: layers.stray_skin; the stay map is blurred over
+    # 3x3 pixels, so the drawn person shows a little beside it too)
+    kept = cv2.dilate(animator._rig.painted.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0
     assert np.abs(same - rgb)[kept].max() <= 2 and np.abs(same - rgb)[kept].mean() < 0.05
     plate = animator._plate.astype(np.float32)
     ring = person_hole(np.maximum(mask, refine_alpha(rgb, mask)), rgb=rgb) & (mask < 0.05)
@@ -276,7 +278,9 @@ def test_raised_arms_leave_no_sleeve_beside_the_body(folded) -> None:
 def test_no_cracks_inside_the_drawn_person(catalog, folded) -> None:
     """Poses far from the photo's (limbs turned in turn): no pixel inside a drawn part is left undrawn
     (an undrawn pixel with 6 or more of its 8 neighbours drawn by one part; a crack along a seam would make
-    a line of them, a notch where a limb's cut edge meets the outline makes one or two)."""
+    a line of them, a notch where a limb's cut edge meets the outline makes one or two: the catalog man's
+    first target has 2 such notches at 192 px, and 3 since s8fleck moved 3 of his labels, one at the
+    thigh's edge by the gap between his legs)."""
     for _rgb, pose, _mask, rig in (catalog, folded):
         targets = [_turn(pose, JOINT["right_shoulder"], (JOINT["right_elbow"], JOINT["right_wrist"]), -100),
                    _turn(pose, JOINT["left_hip"], (JOINT["left_knee"], JOINT["left_ankle"]), -40),
@@ -287,7 +291,7 @@ def test_no_cracks_inside_the_drawn_person(catalog, folded) -> None:
             h, w = tri.shape
             around = [part[1 + dy:1 + dy + h, 1 + dx:1 + dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
             most = np.max([sum((a == p).astype(int) for a in around) for p in np.unique(part[part >= 0])], axis=0)
-            assert ((tri < 0) & (most >= 6)).sum() <= 2
+            assert ((tri < 0) & (most >= 6)).sum() <= 3
 
 
 def test_the_person_it_cannot_rig_is_named(catalog) -> None:
@@ -360,6 +364,66 @@ def test_a_scrap_cut_off_its_part_joins_what_surrounds_it() -> None:
     out = layers._attach_islands(label, region, scale=40.0)  # ISLAND * 40^2 = 24 pixels
     assert (out[20:24, 34:37] == arm).all()
     assert (out[:, :30] == torso).all() and (out[:, 40:] == torso).all()  # 1800 and 1200 pixels: not scraps
+
+
+def test_a_fist_the_head_took_goes_with_its_forearm() -> None:
+    """A fist raised by the head, labelled head by its shape and colours but cut off from the head by the
+    background between them, goes with the forearm that borders it (it stayed floating beside the head
+    when the arm moved: animatex_dance_2's first frame, 270 pixels at 512x758)."""
+    head, arm = PART_NAMES.index("head"), PART_NAMES.index("left_lower_arm")
+    label = np.full((60, 80), head)
+    label[:, 40:] = arm
+    label[20:26, 50:56] = head  # the fist, inside the forearm's pixels
+    region = np.ones_like(label, bool)
+    region[:, 38:40] = False  # background between the head and the forearm
+    out = layers._attach_islands(label, region, scale=40.0)  # ISLAND * 40^2 = 24 pixels: 36 is not a scrap
+    assert (out[20:26, 50:56] == head).all()
+    out = layers._attach_islands(label, region, scale=60.0)  # 54 pixels
+    assert (out[20:26, 50:56] == arm).all() and (out[:, :38] == head).all()
+
+
+def test_a_limbs_scrap_on_the_head_goes_to_the_head() -> None:
+    """Small pieces of a forearm cut off from it on the head: one far from the forearm goes to the head
+    whatever its colour (a piece of a cheek), one near it stays when it is skin (a finger parted by a
+    gap) and goes when it is not (hair)."""
+    head, arm = PART_NAMES.index("head"), PART_NAMES.index("right_lower_arm")
+    label = np.full((60, 80), head)
+    label[20:40, 60:80] = arm  # the forearm, its hand at the head's side
+    label[28:32, 20:24] = arm  # skin 36 pixels from it: a piece of the cheek
+    label[22:25, 55:58] = arm  # skin 3 pixels from it: a finger
+    label[34:37, 55:58] = arm  # hair 3 pixels from it
+    skin, hair = (170.0, 140.0, 140.0), (60.0, 130.0, 135.0)
+    lab = np.zeros((60, 80, 3), np.float32)
+    lab[:] = skin
+    lab[34:37, 55:58] = hair
+    out = layers._drop_limb_scraps(label, np.ones_like(label, bool), 100.0, lab, np.array([skin]))  # gap 6 px
+    assert (out[28:32, 20:24] == head).all()
+    assert (out[22:25, 55:58] == arm).all()
+    assert (out[34:37, 55:58] == head).all()
+    assert (out[20:40, 60:80] == arm).all()
+
+
+def test_no_piece_of_the_face_flies_off_with_the_hands(shared_data: Path) -> None:
+    """animatex_dance_2's dancer holds her fists by her head in the first frame; pieces of her cheeks
+    inside the forearms' capsules were labelled forearm (175 and 275 pixels at 512x758, 20-34 pixels from
+    the forearm) and flew off with the hands as skin and hair scraps when her arms opened. No forearm
+    pixel is drawn apart from its forearm now."""
+    from posevid.estimate import PoseEstimator
+    from posevid.video import open_video
+
+    with open_video(shared_data / "videos" / "animatex_dance_2.mp4") as reader:
+        rgb = next(iter(reader))
+    with PoseEstimator() as est:
+        pose, mask = est.image(rgb)
+    rig = Rig.build(rgb, pose, mask)
+    part = _drawn_parts(rig, pose)
+    apart = 0
+    for p in layers.FOREARMS:
+        count, comp, stats, _ = cv2.connectedComponentsWithStats((part == p).astype(np.uint8), connectivity=8)
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        apart += int(areas.sum() - areas.max()) if count > 1 else 0
+    print(f"forearm pixels apart from their forearm: {apart}")
+    assert apart < 20
 
 
 def test_no_thin_strip_past_a_hanging_hand(shared_data: Path) -> None:
@@ -753,3 +817,59 @@ def test_an_arm_wider_than_its_capsule_takes_its_own_rim(shared_data: Path) -> N
         spike = int(((part == torso) & beside & (outside > 0.1 * rig.scale)).sum())
         print(f"arm turned {degrees:+.0f} degrees: {spike} torso pixels beyond 0.1 body scales by the shoulder")
         assert spike == 0
+
+
+def test_no_piece_of_the_jeans_floats_beyond_a_hanging_hand(shared_data: Path) -> None:
+    """The 3D-rendered woman's left hand hangs over her jeans. The rim of background on her thigh's far side
+    stays with the thigh (``layers._far_side``), and its pale colour took one of the thigh's 3 colours
+    around the hand, so the dark jeans by her fingertips no longer matched the thigh and stayed with the
+    hand: a grey fleck floating beyond it whenever the arm swung. Her left forearm is now drawn as one
+    piece at the photo's own pose (a 46-pixel piece of jeans apart from it before)."""
+    rgb, pose, mask = _photo(shared_data, "tfexamples_image1.png", 384)
+    rig = Rig.build(rgb, pose, mask)
+    forearm = _drawn_parts(rig, pose) == PART_NAMES.index("left_lower_arm")
+    count, _, stats, _ = cv2.connectedComponentsWithStats(forearm.astype(np.uint8), connectivity=8)
+    pieces = sorted(stats[1:, cv2.CC_STAT_AREA].tolist(), reverse=True)
+    print(f"the left forearm's drawn pieces: {pieces}")
+    assert pieces and sum(pieces[1:]) <= 5
+
+
+def test_two_soft_edges_side_by_side_leave_no_seam() -> None:
+    """Two drawn parts side by side with a soft column between them (legs pressed together, each with its
+    soft rim): the plate showed through it as a dotted pale seam down her jeans. The column is now covered
+    in the parts' colour; the soft outer edges (ramps, not valleys) stay as they were."""
+    from posevid.rig import _clean_outline
+
+    colour = np.array([50.0, 60.0, 80.0], np.float32)
+    alpha = np.zeros((40, 40), np.float32)
+    alpha[5:35, 5:35] = 1.0
+    alpha[5:35, [4, 19, 35]] = 0.6  # the outer edges and the seam between the two parts
+    rgb = alpha[..., None] * colour
+    rgb_out, alpha_out = _clean_outline(rgb.copy(), alpha.copy(), scale=40.0)
+    rows = slice(8, 32)
+    print(f"seam coverage {alpha_out[rows, 19].min():.2f}, outer edges {alpha_out[rows, 4].max():.2f}")
+    assert alpha_out[rows, 19].min() > 0.95
+    assert np.abs(rgb_out[rows, 19] / alpha_out[rows, 19, None] - colour).max() < 1.0
+    assert alpha_out[rows, 4].max() <= 0.6 and alpha_out[rows, 35].max() <= 0.6
+
+
+def test_a_fringe_of_background_is_not_drawn_as_the_person() -> None:
+    """The segmenter's soft fringe reaches a pixel or two into the white background (mask 0.2-0.7 on pure
+    white beside her jeans); drawn as the person it was a pale rim wherever it lay over another part. An
+    edge pixel's coverage is now at most what its colour says between the person's and the background's."""
+    from posevid.rig import _unmix
+
+    person, white = np.array([40.0, 50.0, 70.0]), np.array([250.0, 250.0, 250.0])
+    rgb = np.tile(white, (20, 30, 1)).astype(np.float32)
+    rgb[:, :15] = person
+    rgb[:, 15] = 0.5 * person + 0.5 * white  # half covered
+    alpha = np.zeros((20, 30), np.float32)
+    alpha[:, :15] = 1.0
+    alpha[:, 15:17] = 0.6  # the fringe: column 16 is pure background
+    inside = np.zeros((20, 30), bool)
+    inside[:, :13] = True
+    colour, cover = _unmix(rgb, alpha.copy(), alpha, inside)
+    print(f"coverage: half-covered column {cover[:, 15].mean():.2f}, background {cover[:, 16].max():.2f}")
+    assert np.abs(cover[:, 15] - 0.5).max() < 0.05 and cover[:, 16].max() < 0.05
+    assert np.abs(colour[:, 15] / cover[:, 15, None] - person).max() < 2.0
+    assert np.array_equal(cover[:, :15], alpha[:, :15])

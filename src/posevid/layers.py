@@ -49,6 +49,7 @@ SKIN_TOLERANCE = 30.0  # Lab distance within which a colour is the skin's (the c
 FINGER_TOLERANCE = 20.0  # ... and, more strictly, a sliver past a wrist is a finger (pale grey is within 30)
 FOOT_RADIUS = 0.5  # of the default shin width: how far a foot's shape reaches past its ankle, heel and toe
 ISLAND = 0.015  # square body scales: a part's cut-off piece smaller than this joins what borders it
+SCRAP_GAP = 0.06  # body scales: a limb's scrap on the body this far from the rest of the limb is the body's
 _BAND_END = 0.1  # of a leg's length: the band under the other leg tapers from this above the ankle to nothing below
 _LOOSE_GLUE = frozenset((TORSO, HEAD, LOOSE) + THIGHS)
 
@@ -369,6 +370,8 @@ def label_parts(distances: np.ndarray, region: np.ndarray, keys: np.ndarray, rad
     if rgb is not None and xy is not None:
         label = refine_by_colour(label, rgb, distances, xy, radii, scale, region, hands_seen=hands_seen)
     label = _attach_islands(_majority(label, region), region, scale)
+    if rgb is not None and xy is not None:
+        label = _drop_limb_scraps(label, region, scale, *_lab_and_skin(rgb, xy, scale))
     if region.any() and not region.all():
         iy, ix = nearest_known(region)
         label = label[iy, ix]
@@ -444,7 +447,9 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
     are its core's plus, for a hand, the skin at the nose: a strip of the shorts a hanging hand lies on goes
     to the thigh, the hand stays (not for the limbs in ``hands_seen``, whose hands or feet come from keypoints).
     Colour only takes pixels from limbs; what it takes from an arm goes to the other arm instead of the body
-    where that arm's shape is within one reach (``_colour_vote``: a folded forearm's sleeve edge).
+    where that arm's shape is within one reach (``_colour_vote``: a folded forearm's sleeve edge), and never
+    gives the torso a pixel on the limb's far side (``_far_side``); such a pixel stays with the limb but is
+    no part's colour past a wrist or ankle (it is the background's rim).
     """
     lab = cv2.cvtColor(np.ascontiguousarray(rgb, np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
     h, w = labels.shape
@@ -495,6 +500,7 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
 
     dist = np.concatenate([distances[:NUM_PARTS], np.where(labels == LOOSE, 0.0, np.inf)[None]])
     out = labels.copy()
+    rim = np.zeros_like(region)  # pixels kept on a limb by ``_far_side``: they are not its colours
     for p in LIMBS:
         own = _palette(lab[cores[p]]) if p in cores else None
         if own is None:
@@ -516,6 +522,7 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
             beyond = (alt == TORSO) & _far_side(distances[TORSO], band, a, b)
             cur = out[band]
             out[band] = np.where((cur == p) & closer & ~beyond, alt, cur)
+            rim[band] |= (cur == p) & closer & beyond
     skin = _skin(lab, xy, scale)
     inner = cv2.erode(region.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     for p in LIMBS:  # past the wrist or ankle: what is neither the limb's colours (or skin) nor the body's
@@ -532,8 +539,10 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
         axis = _segment_distance(px, b, end)
         past = ((px - b.astype(np.float32)) @ (b - a).astype(np.float32)) > 0
         zone = region & (out == p) & past & (axis <= 3 * wide)
-        around = (axis <= 3 * wide) & (axis > 1.2 * wide)
-        palettes = {q: _palette(lab[(out == q) & region & around]) for q in (TORSO, HEAD, LOOSE) + LEGS + _crossing(p)}
+        # (not the rim kept on a thigh: its pale background took one of the thigh's 3 colours, and the dark
+        # jeans by her fingertips stayed with the hand, a fleck floating beyond it as the arm swung)
+        around = region & ~rim & (axis <= 3 * wide) & (axis > 1.2 * wide)
+        palettes = {q: _palette(lab[(out == q) & around]) for q in (TORSO, HEAD, LOOSE) + LEGS + _crossing(p)}
         vote = _colour_vote(lab[zone], own, palettes, dist[:, zone] / reach[:, None], _crossing(p))
         if vote is None:
             continue
@@ -596,14 +605,16 @@ def _reach(radii: np.ndarray, scale: float) -> np.ndarray:
 
 
 def _attach_islands(label: np.ndarray, region: np.ndarray, scale: float) -> np.ndarray:
-    """Labels where each small piece of the torso or loose cloth cut off from the rest of it (smaller than
-    ``ISLAND`` square body scales: a scrap of the shorts between a hand and the hip) takes the label that
-    borders it most (unless that is a leg), so it moves with the arm around it instead of floating beside
-    the body. Limbs keep their pieces (fingers parted from the forearm by a gap still move with it), and
-    the torso its pieces between the thighs."""
+    """Labels where each small piece of the torso, loose cloth or head cut off from the rest of it (smaller
+    than ``ISLAND`` square body scales: a scrap of the shorts between a hand and the hip; a fist raised by
+    the head, which the head's shape and colours took, and which stayed floating beside the head when the
+    arm moved) takes the label that borders it most (unless that is a leg), so it moves with the arm around
+    it instead of floating beside the body. Limbs keep their pieces here (fingers parted from the forearm
+    by a gap still move with it; ``_drop_limb_scraps`` sees to the others), and the torso its pieces between
+    the thighs."""
     label = label.copy()
     ring = np.ones((3, 3), np.uint8)
-    for v in (TORSO, LOOSE):
+    for v in (TORSO, LOOSE, HEAD):
         count, comp, stats, _ = cv2.connectedComponentsWithStats(((label == v) & region).astype(np.uint8),
                                                                  connectivity=4)
         if count <= 2:
@@ -619,6 +630,44 @@ def _attach_islands(label: np.ndarray, region: np.ndarray, scale: float) -> np.n
             around = label[box][border]
             around = around[around != v]
             if around.size and (best := np.bincount(around).argmax()) not in LEGS:  # a crotch stays torso
+                label[box][piece] = best
+    return label
+
+
+def _drop_limb_scraps(label: np.ndarray, region: np.ndarray, scale: float, lab: np.ndarray,
+                      skin: np.ndarray | None) -> np.ndarray:
+    """Labels where each small piece of a limb cut off from the rest of it (smaller than ``ISLAND`` square
+    body scales, not touching it even at a corner) that lies on the head, torso or loose cloth takes the
+    label that borders it most when it is more than ``SCRAP_GAP`` body scales from the rest of the limb, or
+    nearer but not the skin's colour (``SKIN_TOLERANCE`` in Lab from ``skin`` (K, 3), the colours at the
+    nose; no skin seen (None): only the far pieces): with her fists raised by her head, pieces of
+    animatex_dance_2's dancer's cheeks inside the forearms' capsules flew off with the hands as skin and
+    hair scraps when her arms opened. Fingers parted from the hand by a narrow gap are skin and stay.
+    ``lab`` (H, W, 3) float32 is the photo in Lab."""
+    label = label.copy()
+    ring = np.ones((3, 3), np.uint8)
+    for v in LIMBS:
+        count, comp, stats, _ = cv2.connectedComponentsWithStats(((label == v) & region).astype(np.uint8),
+                                                                 connectivity=8)
+        if count <= 2:
+            continue
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        main = 1 + np.argmax(areas)
+        scraps = [c for c in np.flatnonzero(areas < ISLAND * scale**2) + 1 if c != main]
+        if not scraps:
+            continue
+        gap = cv2.distanceTransform((comp != main).astype(np.uint8), cv2.DIST_L2, 3)
+        for c in scraps:
+            x, y, bw, bh = stats[c, :4]
+            box = (slice(max(0, y - 1), y + bh + 1), slice(max(0, x - 1), x + bw + 1))
+            piece = comp[box] == c
+            border = (cv2.dilate(piece.astype(np.uint8), ring) > 0) & ~piece & region[box]
+            around = label[box][border]
+            if not around.size or (best := np.bincount(around).argmax()) not in (TORSO, HEAD, LOOSE):
+                continue
+            far = gap[box][piece].min() > SCRAP_GAP * scale
+            if far or (skin is not None and
+                       _colour_distance(lab[box][piece].mean(0, keepdims=True), skin)[0] > SKIN_TOLERANCE):
                 label[box][piece] = best
     return label
 

@@ -36,6 +36,8 @@ STICK = 0.2  # how strongly the previous frame's depth order holds (body scales 
 STAY = (0.005, 0.02)  # of the body scale: a drawn pixel whose source is this near it has stayed (fully, not at all)
 HAND_SHOWN = 0.15  # of the body scale: a drawn hand shows once its wrist is this far from where the body takes it
 _UNDERLAY_KEY = -100.0
+UNMIX_CONTRAST = 60.0  # RGB distance between person and background over which an edge's coverage is read from colour
+UNMIX_BELOW = 0.9  # ... where the mask's coverage is under this (the segmenter's soft fringe)
 
 
 @dataclass
@@ -276,10 +278,14 @@ def _clean_outline(rgb: np.ndarray, alpha: np.ndarray, scale: float) -> tuple[np
     photo's background seen between a folded elbow and the torso, left as a white speck inside the body
     when the arm moves away; a gap the person encloses whole where the closing covers most of it, else
     none of it; and holes the drawn person encloses, up to ``HOLE`` square body scales) take the colour
-    around them and become opaque. Then the hard outline is softened inwards: each pixel beside one under half covered
-    takes at most the mean alpha of its 3x3 neighbourhood (RGB scaled alike), so the staircase of a cut
-    edge (a forearm cut out of a jacket of its colour, drawn with solid alpha) gets a one-pixel ramp like
-    the photo's own edges, which the refined alpha keeps soft already and this leaves nearly as they are."""
+    around them and become opaque. Soft seams (pixels over half covered in a valley of the coverage up to 2
+    pixels wide: two parts' soft edges side by side, where the plate showed through as a dotted pale seam
+    between her legs pressed together) take the coverage of the pixels around them, in their colours
+    (a 3x3 grey closing of the alpha; a smooth edge is a ramp, not a valley, and stays). Then the hard
+    outline is softened inwards: each pixel beside one under half covered takes at most the mean alpha of
+    its 3x3 neighbourhood (RGB scaled alike), so the staircase of a cut edge (a forearm cut out of a jacket
+    of its colour, drawn with solid alpha) gets a one-pixel ramp like the photo's own edges, which the
+    refined alpha keeps soft already and this leaves nearly as they are."""
     radius = max(1, int(round(PINHOLE * scale)))
     solid = (alpha > 0.5).astype(np.uint8)
     closed = cv2.morphologyEx(solid, cv2.MORPH_CLOSE, cv2.getStructuringElement(
@@ -318,6 +324,17 @@ def _clean_outline(rgb: np.ndarray, alpha: np.ndarray, scale: float) -> tuple[np
             colour[far] = rgb[iy[far], ix[far]] / np.maximum(alpha[iy[far], ix[far]], 1e-6)[:, None]
         rgb[pinhole] = colour[pinhole]
         alpha[pinhole] = 1.0
+    # soft seams: pixels over half covered in a valley of the coverage up to 2 pixels wide (two parts' soft
+    # edges side by side, legs pressed together) take the coverage around them in the parts' colours
+    valley = cv2.morphologyEx(alpha, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+    seam = (valley > alpha + 1e-3) & (alpha > 0.5)
+    ys, xs = np.nonzero(seam)
+    if ys.size:
+        box = (slice(max(ys.min() - 1, 0), ys.max() + 2), slice(max(xs.min() - 1, 0), xs.max() + 2))
+        near = cv2.blur(rgb[box], (3, 3)) / np.maximum(cv2.blur(alpha[box], (3, 3)), 1e-6)[..., None]
+        at = seam[box]
+        rgb[box][at] += (valley[box][at] - alpha[box][at])[:, None] * near[at]
+        alpha[box][at] = valley[box][at]
     outline = cv2.dilate((alpha < 0.5).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     soft = np.where(outline, np.minimum(alpha, cv2.blur(alpha, (3, 3))), alpha)
     ratio = np.where(alpha > 1e-6, soft / np.maximum(alpha, 1e-6), 0.0).astype(np.float32)
@@ -449,7 +466,8 @@ def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: n
     inner = cv2.distanceTransform(silhouette.astype(np.uint8), cv2.DIST_L2, 3)
     solid = np.maximum(alpha, np.clip(inner - 1.0, 0.0, 1.0))
     slices = [np.concatenate([rgb.astype(np.float32) * solid[..., None], solid[..., None]], -1)]
-    slices[0][box + (slice(0, 3),)] = _unmix(rgb[box].astype(np.float32), solid[box], alpha[box])
+    slices[0][box + (slice(0, 3),)], slices[0][box + (3,)] = _unmix(rgb[box].astype(np.float32), solid[box],
+                                                                    alpha[box], inner[box] >= 3)
     crop_rgb, crop_inner, crop_sil = rgb[box].astype(np.float32), inner[box], silhouette[box]
     k = max(2, int(round(FILL_MARGIN * scale)))
     edge = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
@@ -469,20 +487,33 @@ def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: n
     return np.concatenate(slices, 0)
 
 
-def _unmix(rgb: np.ndarray, solid: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """(H, W, 3) float32 premultiplied colour of the person: ``rgb`` (H, W, 3) float32 minus the background's
-    share ``(1 - solid) B`` where B is the colour of the nearest pixel outside the person (``alpha`` under
-    ``plate.LOW``, 2 pixels out), kept within [0, 255 solid]. A soft edge then carries the person's colour,
-    not the photo's background: a leg moved over a floor's shadow has no pale fringe of the white floor it
-    stood on."""
+def _unmix(rgb: np.ndarray, solid: np.ndarray, alpha: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The person's premultiplied colour (H, W, 3) float32 and coverage (H, W) float32 at its soft edge.
+
+    ``rgb`` (H, W, 3) float32 is the photo, ``solid`` (H, W) the coverage from the mask, ``alpha`` (H, W) the
+    mask, ``inside`` (H, W) bool the pixels surely the person's. An edge pixel is a mix C = a F + (1 - a) B of
+    the person's colour F (the nearest ``inside`` pixel's) and the background's B (the nearest pixel outside
+    the person: ``alpha`` under ``plate.LOW``, 2 pixels out); where the two differ by over ``UNMIX_CONTRAST``
+    (RGB) the coverage is at most the a that C gives, so the segmenter's soft fringe on white background
+    between her legs is not drawn as a pale seam over the other leg. The background's share ``(1 - a) B`` is
+    then taken out, within [0, 255 a]: a leg moved over a floor's shadow has no pale fringe of the white
+    floor it stood on."""
     from .plate import LOW
 
     outside = ~(cv2.dilate((alpha > LOW).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
     if not outside.any():
-        return rgb * solid[..., None]
+        return rgb * solid[..., None], solid
     by, bx = mesh.nearest_known(outside)
+    back = rgb[by, bx]
+    if inside.any():
+        fy, fx = mesh.nearest_known(inside)
+        d = rgb[fy, fx] - back
+        norm = (d * d).sum(-1)
+        mixed = ((rgb - back) * d).sum(-1) / np.maximum(norm, 1e-6)
+        read = (norm > UNMIX_CONTRAST ** 2) & (solid < UNMIX_BELOW)
+        solid = np.where(read, np.minimum(solid, np.clip(mixed, 0.0, 1.0)), solid).astype(np.float32)
     share = (1.0 - solid)[..., None]
-    return np.clip(rgb - share * rgb[by, bx], 0.0, 255.0 * solid[..., None])
+    return np.clip(rgb - share * back, 0.0, 255.0 * solid[..., None]), solid
 
 
 def mesh_grids(images: np.ndarray, src_xy: np.ndarray, src_conf: np.ndarray, masks: np.ndarray,
