@@ -873,3 +873,22 @@ def test_a_fringe_of_background_is_not_drawn_as_the_person() -> None:
     assert np.abs(cover[:, 15] - 0.5).max() < 0.05 and cover[:, 16].max() < 0.05
     assert np.abs(colour[:, 15] / cover[:, 15, None] - person).max() < 2.0
     assert np.array_equal(cover[:, :15], alpha[:, :15])
+
+
+def test_a_fill_continues_the_cloth_not_its_shaded_edge() -> None:
+    """The torso filled in under an arm that hung beside it: the nearest known pixel's colour drew the
+    shading along the torso's edge (where the arm met it) across the whole filled strip, a grey smear by the
+    woman in pink's belt once the arm rose. A filled pixel now takes the known pixel mirrored across the
+    nearest known one (the cloth's pattern goes on: her belt runs on round her waist), where that is known."""
+    pink, shade, belt = np.array([200.0, 90, 110]), np.array([90.0, 70, 80]), np.array([230.0, 230, 230])
+    rgb = np.tile(pink, (40, 40, 1)).astype(np.float32)
+    rgb[18:22] = belt
+    rgb[:, 20:23] = shade  # the shaded edge of the known cloth
+    known = np.zeros((40, 40), bool)
+    known[:, 20:] = True
+    out = layers.fill_from(rgb, known, sigma=1.0)
+    strip = out[2:16, 8:18]  # filled, above the belt
+    print(f"filled strip's mean distance to the cloth {np.linalg.norm(strip - pink, axis=-1).mean():.1f}, "
+          f"to the shade {np.linalg.norm(strip - shade, axis=-1).mean():.1f}")
+    assert np.linalg.norm(strip - pink, axis=-1).mean() < 10.0
+    assert np.linalg.norm(out[19:21, 8:18] - belt, axis=-1).mean() < 30.0  # the belt runs on

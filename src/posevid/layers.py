@@ -873,12 +873,19 @@ def glue(label_a: np.ndarray, label_b: np.ndarray, points: np.ndarray, xy: np.nd
 
 
 def fill_from(rgb: np.ndarray, known: np.ndarray, sigma: float = 2.5) -> np.ndarray:
-    """(H, W, C) float32 image whose unknown pixels take the colour of the nearest ``known`` (H, W) bool
-    pixel, blurred by ``sigma`` pixels (so the seams between neighbouring sources soften): a hand that lay
-    on a bare thigh below the shorts leaves skin, not a mix of skin and denim."""
+    """(H, W, C) float32 image whose unknown pixels take the colour of the ``known`` (H, W) bool pixel
+    mirrored across the nearest known one (or of that nearest one where the mirrored pixel is not known),
+    blurred by ``sigma`` pixels (so the seams between neighbouring sources soften): a hand that lay on a bare
+    thigh below the shorts leaves skin, not a mix of skin and denim; the cloth's pattern runs on into the
+    fill (a belt round the waist) instead of the shading along its edge drawn across the whole fill."""
     rgb = np.asarray(rgb, np.float32)
     iy, ix = nearest_known(known)
-    soft = cv2.GaussianBlur(np.ascontiguousarray(rgb[iy, ix]), (0, 0), sigma)
+    h, w = known.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    my, mx = np.clip(2 * iy - ys, 0, h - 1), np.clip(2 * ix - xs, 0, w - 1)
+    mirrored = known[my, mx]
+    my, mx = np.where(mirrored, my, iy), np.where(mirrored, mx, ix)
+    soft = cv2.GaussianBlur(np.ascontiguousarray(rgb[my, mx]), (0, 0), sigma)
     return np.where(known[..., None], rgb, soft.reshape(rgb.shape))
 
 
