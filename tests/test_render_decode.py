@@ -124,16 +124,22 @@ def test_a_small_hand_under_large_dots_is_read_every_other_pixel(monkeypatch: py
     assert seen == [True] and np.median(err) < 0.5 * radius and err.max() < radius
 
 
-def test_a_hand_drawn_against_the_other_is_fitted_to_what_the_other_leaves() -> None:
-    # Two hands whose dots run into one blob (held together): the right hand, drawn last, fitted with the
-    # left one's drawing beneath it lands on its own dots; fitted alone it also tries to cover the left's.
-    radius = 4
+def _held_hands(radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """Two template hands (21, 2) each, 5 dot radii from wrist to middle-finger base, whose fingers meet
+    above their wrists (held together): the left and the mirrored right."""
 
     def place(wrist: tuple[float, float], degrees: float, mirror: float) -> np.ndarray:
         c, s = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
         return (np.array(wrist) + (hand_fit.TEMPLATE * [1, mirror] * 5 * radius) @ [[c, s], [-s, c]]).astype(np.float32)
 
-    left, right = place((40, 90), -50, 1), place((95, 90), -130, -1)
+    return place((40, 90), -50, 1), place((95, 90), -130, -1)
+
+
+def test_a_hand_drawn_against_the_other_is_fitted_to_what_the_other_leaves() -> None:
+    # Two hands whose dots run into one blob (held together): the right hand, drawn last, fitted with the
+    # left one's drawing beneath it lands on its own dots; fitted alone it also tries to cover the left's.
+    radius = 4
+    left, right = _held_hands(radius)
     canvas = np.zeros((130, 140, 3), np.uint8)
     render._draw_hands(canvas, np.stack([left, right]), np.ones((2, 21)), 2, radius)
     classes = hand_fit.hand_classes(*hue_saturation_value(canvas), HAND_HUE_STEP, HUE_TOLERANCE)
@@ -290,3 +296,46 @@ def test_densepose_legs_are_plausible_or_absent(shared_data: Path) -> None:
                     axis = xy[ankle] - xy[hip]
                     assert -0.15 <= (xy[knee] - xy[hip]) @ axis / (axis @ axis) <= 1.15, (name, t, side)
                     assert np.linalg.norm(xy[ankle] - xy[knee]) <= reach, (name, t, side)
+
+
+def _standing(folded_left: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """A standing body (18, 2) pixels in a 512 x 512 frame, (18,) confidence; with ``folded_left`` the left
+    forearm folded back along the upper arm, the wrist by the shoulder."""
+    xy = np.array([[256, 110], [256, 160], [216, 162], [200, 230], [196, 292], [296, 162], [350, 210],
+                   [330, 280], [228, 300], [226, 380], [224, 460], [284, 300], [286, 380], [288, 460],
+                   [248, 100], [264, 100], [238, 106], [274, 106]], np.float32)
+    if folded_left:
+        xy[JOINT["left_elbow"]], xy[JOINT["left_wrist"]] = (354, 212), (300, 168)
+    return xy, np.ones(18, np.float32)
+
+
+def test_a_folded_forearm_takes_its_whole_dots_among_fragments() -> None:
+    # The left forearm folded back over the upper arm (its wrist by the shoulder), as through an mp4: small
+    # fragments of the elbow's and the wrist's hues near the shoulder, where both limbs end. Each joint is
+    # its one whole dot; the limb ends alone (the upper arm hidden under the forearm) swapped elbow and wrist.
+    xy, conf = _standing(folded_left=True)
+    frame = render.stick_figure(xy, conf, 512, 512, style="openpose")
+    for joint, at in (("left_elbow", (292, 172)), ("left_wrist", (306, 176))):
+        frame[at[1] - 1:at[1] + 2, at[0] - 1:at[0] + 2] = render.COLORS[JOINT[joint]]
+    decoded = decode_skeleton(frame)
+    for joint in ("left_shoulder", "left_elbow", "left_wrist"):
+        j = JOINT[joint]
+        assert decoded.conf[0, j] > 0 and np.linalg.norm(decoded.xy[0, j] - xy[j]) < 4, joint
+
+
+def test_one_hand_or_both_is_told_by_how_well_each_draws_the_blob() -> None:
+    # Two hands held together (one blob both wrists reach): both drawn explain it better than either alone by
+    # more than PAIR_MARGIN; where only one is drawn, a second hand on it gains nothing and one elsewhere costs.
+    radius = 4
+    left, right = _held_hands(radius)
+    for drawn in ((left, right), (right,)):
+        canvas = np.zeros((130, 140, 3), np.uint8)
+        render._draw_hands(canvas, np.stack([left, right]), np.array([np.ones(21) * (len(drawn) == 2), np.ones(21)]),
+                           2, radius)
+        classes = hand_fit.hand_classes(*hue_saturation_value(canvas), HAND_HUE_STEP, HUE_TOLERANCE)
+        cost = {name: hand_fit.drawing_cost(classes, hands, radius, 1.0) for name, hands in
+                (("left", [left]), ("right", [right]), ("both", [left, right]), ("twice", [right, right]))}
+        if len(drawn) == 2:
+            assert cost["both"] + render_decode.PAIR_MARGIN < min(cost["left"], cost["right"]), cost
+        else:
+            assert cost["twice"] + render_decode.PAIR_MARGIN > cost["right"] and cost["both"] > cost["right"], cost

@@ -72,6 +72,12 @@ def _probs(points: torch.Tensor, grid: torch.Tensor, radius: float, half_line: f
 Other = tuple[torch.Tensor, bool]  # another hand's fixed drawing (N, 22) (``_probs``) and whether it lies on top
 
 
+def _over(upper: torch.Tensor, lower: torch.Tensor) -> torch.Tensor:
+    """(..., N, 22) class probabilities of two drawings together (``_probs``): each pixel shows the upper
+    drawing, or the lower one where the upper draws nothing."""
+    return torch.cat([upper[..., :1] * lower[..., :1], upper[..., 1:] + upper[..., :1] * lower[..., 1:]], -1)
+
+
 def _log_probs(points: torch.Tensor, grid: torch.Tensor, radius: float, half_line: float,
                other: Other | None = None) -> torch.Tensor:
     """(B, N, 22) log-probability of each pixel class under a soft drawing of the hands (``_probs``), drawn
@@ -80,8 +86,7 @@ def _log_probs(points: torch.Tensor, grid: torch.Tensor, radius: float, half_lin
     probs = _probs(points, grid, radius, half_line)
     if other is not None:
         fixed, on_top = other
-        upper, lower = (fixed[None], probs) if on_top else (probs, fixed[None])
-        probs = torch.cat([upper[..., :1] * lower[..., :1], upper[..., 1:] + upper[..., :1] * lower[..., 1:]], -1)
+        probs = _over(fixed[None], probs) if on_top else _over(probs, fixed[None])
     return torch.log(probs.clamp_min(FLOOR))
 
 
@@ -216,6 +221,25 @@ def fit_hand(classes: np.ndarray, wrist: np.ndarray, radius: float, half_line: f
         points, losses = torch.cat([points, warm]), torch.cat([losses, warm_loss])
     best = int(torch.argmin(losses))
     return points[best].numpy().astype(np.float32), float(losses[best])
+
+
+def drawing_cost(classes: np.ndarray, hands: list[np.ndarray], radius: float, half_line: float) -> float:
+    """How well ``hands`` (each (21, 2) crop pixels, in drawing order: later over earlier) explain a crop's
+    pixel classes (h, w) (``hand_classes``): ``fit_hand``'s weighted mean negative log-likelihood without the
+    bone-length prior, over every labelled pixel near the hand pixels and every third row and column
+    further out, so that fits of one hand, of the other or of both to the same crop compare."""
+    ys, xs = _pixels(classes, radius, thin=False)
+    grid = torch.from_numpy(np.stack([xs, ys], 1).astype(np.float32))
+    labels = torch.from_numpy(classes[ys, xs].astype(np.int64))
+    probs = torch.zeros(len(grid), 2 + len(HAND_LIMBS))
+    probs[:, 0] = 1
+    with torch.no_grad():
+        for points in hands:
+            probs = _over(_probs(torch.from_numpy(np.asarray(points, np.float32))[None], grid, radius, half_line)[0],
+                          probs)
+    weights = torch.where(labels >= 2, BONE_WEIGHT, 1.0)
+    logp = torch.log(probs.clamp_min(FLOOR)).gather(-1, labels[:, None])[:, 0]
+    return float(-(logp * weights).sum() / weights.sum())
 
 
 def hand_classes(hue: np.ndarray, sat: np.ndarray, val: np.ndarray, step: float, tolerance: float) -> np.ndarray:

@@ -172,12 +172,20 @@ def _orient(segments: dict[int, _Segment], limbs: tuple[tuple[int, int], ...], a
     return oriented
 
 
+def _whole_area(dots: dict[int, list[tuple[np.ndarray, float]]]) -> float:
+    """Least area (pixels) of a whole joint dot: half the median of all dots' (smaller blobs of a joint's
+    hue are fragments: video compression's fringes, other parts' pieces of a near hue)."""
+    sizes = [area for found in dots.values() for _, area in found]
+    return 0.5 * float(np.median(sizes)) if sizes else 0.0
+
+
 def _assemble(oriented: dict[int, tuple[np.ndarray, np.ndarray]], segments: dict[int, _Segment],
               limbs: tuple[tuple[int, int], ...], dots: dict[int, list[tuple[np.ndarray, float]]], joints: int,
               prefer_dots: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Joint positions: the joint's dot nearest the limb ends at it, where one lies within reach (or the
     only dot of its colour when no limb reaches the joint (DWPose's hand dots share the left knee's blue),
-    or the one whole dot of a ``prefer_dots`` joint), else the mean of those limb ends. Returns (J, 2), (J,)
+    or the one whole dot of a ``prefer_dots`` joint, or the one whole dot within reach of any of the
+    limb ends at it), else the mean of those limb ends. Returns (J, 2), (J,)
     with confidence 1 or 0, and (J,) bool: placed on a dot."""
     ends: dict[int, list[tuple[np.ndarray, float]]] = {}
     for k, (ea, eb) in oriented.items():
@@ -187,8 +195,7 @@ def _assemble(oriented: dict[int, tuple[np.ndarray, np.ndarray]], segments: dict
     xy = np.zeros((joints, 2), np.float32)
     conf = np.zeros(joints, np.float32)
     on_dot = np.zeros(joints, bool)
-    sizes = [area for found in dots.values() for _, area in found]
-    full = 0.5 * float(np.median(sizes)) if sizes else 0.0
+    full = _whole_area(dots)
     for j in range(joints):
         near = ends.get(j, [])
         candidates = dots.get(j, [])
@@ -203,6 +210,8 @@ def _assemble(oriented: dict[int, tuple[np.ndarray, np.ndarray]], segments: dict
         reach = 3 * max(w for _, w in near) + 3
         best = min(candidates, key=lambda d: float(np.linalg.norm(d[0] - estimate)), default=None)
         use_dot = best is not None and np.linalg.norm(best[0] - estimate) <= reach
+        if not use_dot and len(whole) == 1 and min(np.linalg.norm(whole[0][0] - e) for e, _ in near) <= reach:
+            best, use_dot = whole[0], True  # a limb end at its one whole dot (the other limb there cut short)
         xy[j], conf[j], on_dot[j] = (best[0] if use_dot else estimate), 1, use_dot
     return xy, conf, on_dot
 
@@ -268,7 +277,9 @@ class SkeletonDecoder:
         segments = _segments(limb_mask, body_idx, len(DRAWN_LIMBS))
         dots = {j: found for j, (ys, xs) in enumerate(_by_index(dot_mask, body_idx, NUM_JOINTS))
                 if (found := _blobs(ys, xs))}
-        anchors = {j: max(found, key=lambda d: d[1])[0] for j, found in dots.items() if len(found) == 1}
+        full = _whole_area(dots)  # a joint's one whole dot among fragments of its hue pins it down
+        anchors = {j: whole[0][0] for j, found in dots.items()
+                   if len(whole := [d for d in found if d[1] >= full or len(found) == 1]) == 1}
         oriented = _orient(segments, DRAWN_LIMBS, anchors, JOINT["neck"])
         xy, conf, on_dot = _assemble(oriented, segments, DRAWN_LIMBS, dots, NUM_JOINTS, HEAD_JOINTS)
         sizes = [area for found in dots.values() for _, area in found]  # the dot radius, for hands and face
@@ -419,8 +430,9 @@ def _decode_hands(hue: np.ndarray, sat: np.ndarray, val: np.ndarray, xy: np.ndar
                   radius: float, last: list[_HandFit | None]) -> tuple[np.ndarray, np.ndarray, list[_HandFit | None]]:
     """Both hands (2, 21, 2), (2, 21) from the hand dots and bones next to each decoded wrist, by
     ``hand_fit.fit_hand``: the hand's pixels are those of the dot and bone pieces that come within reach
-    of the wrist (each piece goes to the nearer wrist; one both reach is split between them, then each hand
-    is refitted to all of it drawn with the other); body joints' dots under the hand, other pieces and
+    of the wrist (each piece goes to the nearer wrist; one both reach is split between them for a first fit,
+    then read as one hand of either side or both hands drawn together, whichever draws it best:
+    ``_one_or_both``); body joints' dots under the hand, other pieces and
     anything not of the hand's colours are ignored; a point fitted onto the background is left out
     (confidence 0). ``radius``: the dot radius in pixels; ``last``: each side's fit in the previous frame
     (or None), to start from (see ``SkeletonDecoder``). Returns the hands and each side's fit (or None)."""
@@ -481,22 +493,86 @@ def _decode_hands(hue: np.ndarray, sat: np.ndarray, val: np.ndarray, xy: np.ndar
                                 None if start is None else start - [x0, y0], good)
         fits[side] = _HandFit(points + [x0, y0], xy[wrist].copy(), loss, prev.warm + 1 if loss <= good else 0)
         hand_xy[side], hand_conf[side] = points + [x0, y0], _on_drawing(points, crop, radius)
-    if fits[0] is not None and fits[1] is not None and (whole[0] & whole[1]).any():
-        # Hands together: each refitted to the pieces both reach, drawn with the other (DWPose draws the right
-        # hand, side 1, last), the upper one first.
-        both = whole[0] | whole[1]
-        # One person's hands are of a size: the larger of the first fits (a hand cut at the other's border
-        # is the smaller), not the reach of the whole blob, which spans both.
-        size = max(float(np.linalg.norm(f.points[9] - f.points[0])) for f in fits if f is not None)
-        for side in (1, 0):
-            crop, x0, y0 = _hand_crop(classes, labels, whole[side], xy, conf, radius, both)
-            wrist = sides[side][2]
-            other = (fits[1 - side].points - [x0, y0], side == 0)
-            points, _ = fit_hand(crop, xy[wrist] - [x0, y0], radius, half_line, fits[side].points - [x0, y0],
-                                 -np.inf, other, size)
-            fits[side].points = points + [x0, y0]
-            hand_xy[side], hand_conf[side] = points + [x0, y0], _on_drawing(points, crop, radius)
+    blob = np.zeros(labels.shape, bool)
+    blob[ys[shared[pieces]], xs[shared[pieces]]] = True
+    if (blob & (classes == DOT)).sum() >= 4 * np.pi * radius ** 2:
+        # A hand's worth of pieces both wrists reach: one hand of either side or both hands (held together)
+        # drawn there, whichever explains those pixels best (``_one_or_both``).
+        alone = [np.zeros(labels.shape, bool), np.zeros(labels.shape, bool)]
+        for side in (0, 1):
+            mine = np.isfinite(near[side]) & (near[side] <= near[1 - side]) & ~shared
+            mine[0] = False
+            alone[side][ys[mine[pieces]], xs[mine[pieces]]] = True
+        firsts = [None if f is None else f.points for f in fits]
+        points = _one_or_both(classes, labels, blob, alone, firsts, whole, xy, conf, radius, half_line,
+                              [sides[0][2], sides[1][2]])
+        for side in (0, 1):
+            if points[side] is None:
+                fits[side], hand_xy[side], hand_conf[side] = None, 0, 0
+                continue
+            if fits[side] is None:
+                fits[side] = _HandFit(points[side], xy[sides[side][2]].copy(), -np.inf)  # next frame searches again
+            fits[side].points = points[side]
+            crop, x0, y0 = _hand_crop(classes, labels, alone[side] | blob, xy, conf, radius)
+            hand_xy[side], hand_conf[side] = points[side], _on_drawing(points[side] - [x0, y0], crop, radius)
     return hand_xy, hand_conf, fits
+
+
+PAIR_MARGIN = 0.01  # both hands are read in a blob both wrists reach when they explain it this much better
+# (``hand_fit.drawing_cost``) than either hand alone: a second hand on top of the first changes nothing
+
+
+def _one_or_both(classes: np.ndarray, labels: np.ndarray, blob: np.ndarray, alone: list[np.ndarray],
+                 firsts: list[np.ndarray | None], whole: list[np.ndarray | None], xy: np.ndarray, conf: np.ndarray,
+                 radius: float, half_line: float, wrists: list[int]) -> list[np.ndarray | None]:
+    """The hands (each (21, 2) image pixels or None; left, right) in the pieces both wrists reach (``blob``,
+    (H, W) bool), each side also holding the pieces only it reaches (``alone``): either hand alone fitted
+    to the blob and its own pieces (the other to its own pieces, where they hold a hand), or both hands
+    fitted together (each to the blob drawn with the other, DWPose's right hand on top; a hand the first
+    fits missed (``firsts``, from the pixels split by the nearer wrist) is fitted from the template over
+    the other's first fit), whichever draws the blob best (``hand_fit.drawing_cost`` over the blob's
+    crop; both only when ``PAIR_MARGIN`` better)."""
+    from .hand_fit import DOT, drawing_cost, fit_hand
+
+    def fit(side: int, pixels: np.ndarray, start: np.ndarray | None = None, good: float = -np.inf,
+            other: tuple[np.ndarray, bool] | None = None,
+            size: float | None = None, frame: np.ndarray | None = None) -> np.ndarray | None:
+        if (pixels & (classes == DOT)).sum() < 2 * np.pi * radius ** 2:
+            return None
+        crop, x0, y0 = _hand_crop(classes, labels, pixels, xy, conf, radius, frame)
+        corner = np.array([x0, y0], np.float32)
+        points, _ = fit_hand(crop, xy[wrists[side]] - corner, radius, half_line,
+                             None if start is None else start - corner, good,
+                             None if other is None else (other[0] - corner, other[1]), size)
+        return points + corner
+
+    hypotheses = []
+    for side in (0, 1):
+        one: list[np.ndarray | None] = [None, None]
+        # From the first fit where there is one (it holds part of the blob): descended only, not searched again.
+        one[side] = fit(side, blob | alone[side], firsts[side], np.inf)
+        one[1 - side] = fit(1 - side, alone[1 - side], firsts[1 - side], np.inf)
+        hypotheses.append(one)
+    pair = list(firsts)
+    present = [side for side in (0, 1) if pair[side] is not None]
+    if present:
+        # One person's hands are of a size: the larger of the first fits (a hand cut at the other's border is the
+        # smaller), not the reach of the whole blob, which spans both.
+        size = max(float(np.linalg.norm(pair[side][9] - pair[side][0])) for side in present)
+        for side in (0, 1):
+            if pair[side] is None:
+                pair[side] = fit(side, blob | alone[side], None, -np.inf, (pair[1 - side], side == 0), size)
+        if pair[0] is not None and pair[1] is not None:
+            both = blob | alone[0] | alone[1]
+            for side in (1, 0):  # the upper hand first
+                mine = blob | alone[side] if whole[side] is None else whole[side]  # as the first fit, whole
+                pair[side] = fit(side, mine, pair[side], -np.inf, (pair[1 - side], side == 0), size, both)
+            hypotheses.append(pair)
+    crop, x0, y0 = _hand_crop(classes, labels, blob, xy, conf, radius)
+    corner = np.array([x0, y0], np.float32)
+    costs = [drawing_cost(crop, [p - corner for p in h if p is not None], radius, half_line) for h in hypotheses]
+    costs[2:] = [c + PAIR_MARGIN for c in costs[2:]]
+    return hypotheses[int(np.argmin(costs))]
 
 
 def _hand_crop(classes: np.ndarray, labels: np.ndarray, own: np.ndarray, xy: np.ndarray, conf: np.ndarray,
