@@ -528,10 +528,10 @@ def _one_or_both(classes: np.ndarray, labels: np.ndarray, blob: np.ndarray, alon
     """The hands (each (21, 2) image pixels or None; left, right) in the pieces both wrists reach (``blob``,
     (H, W) bool), each side also holding the pieces only it reaches (``alone``): either hand alone fitted
     to the blob and its own pieces (the other to its own pieces, where they hold a hand), or both hands
-    fitted together (each to the blob drawn with the other, DWPose's right hand on top; a hand the first
-    fits missed (``firsts``, from the pixels split by the nearer wrist) is fitted from the template over
-    the other's first fit), whichever draws the blob best (``hand_fit.drawing_cost`` over the blob's
-    crop; both only when ``PAIR_MARGIN`` better)."""
+    (``firsts``, fitted to the pixels split by the nearer wrist; where both take a piece whole (``whole``),
+    refitted together: each to the blob drawn with the other, DWPose's right hand on top; a hand the first
+    fits missed is fitted from the template over the other's first fit), whichever draws the blob best
+    (``hand_fit.drawing_cost`` over the blob's crop; both only when ``PAIR_MARGIN`` better)."""
     from .hand_fit import DOT, drawing_cost, fit_hand
 
     def fit(side: int, pixels: np.ndarray, start: np.ndarray | None = None, good: float = -np.inf,
@@ -563,10 +563,11 @@ def _one_or_both(classes: np.ndarray, labels: np.ndarray, blob: np.ndarray, alon
             if pair[side] is None:
                 pair[side] = fit(side, blob | alone[side], None, -np.inf, (pair[1 - side], side == 0), size)
         if pair[0] is not None and pair[1] is not None:
-            both = blob | alone[0] | alone[1]
-            for side in (1, 0):  # the upper hand first
-                mine = blob | alone[side] if whole[side] is None else whole[side]  # as the first fit, whole
-                pair[side] = fit(side, mine, pair[side], -np.inf, (pair[1 - side], side == 0), size, both)
+            if len(present) == 1 or (whole[0] & whole[1]).any():  # drawn over each other: refitted together
+                both = blob | alone[0] | alone[1]
+                for side in (1, 0):  # the upper hand first
+                    mine = blob | alone[side] if whole[side] is None else whole[side]  # as the first fit, whole
+                    pair[side] = fit(side, mine, pair[side], -np.inf, (pair[1 - side], side == 0), size, both)
             hypotheses.append(pair)
     crop, x0, y0 = _hand_crop(classes, labels, blob, xy, conf, radius)
     corner = np.array([x0, y0], np.float32)
