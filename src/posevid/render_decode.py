@@ -520,18 +520,21 @@ def _decode_hands(hue: np.ndarray, sat: np.ndarray, val: np.ndarray, xy: np.ndar
 
 PAIR_MARGIN = 0.01  # both hands are read in a blob both wrists reach when they explain it this much better
 # (``hand_fit.drawing_cost``) than either hand alone: a second hand on top of the first changes nothing
+UNDRAWN = 0.1  # a second hand is sought where one hand alone leaves this share of the blob's dot pixels undrawn
 
 
 def _one_or_both(classes: np.ndarray, labels: np.ndarray, blob: np.ndarray, alone: list[np.ndarray],
                  firsts: list[np.ndarray | None], whole: list[np.ndarray | None], xy: np.ndarray, conf: np.ndarray,
                  radius: float, half_line: float, wrists: list[int]) -> list[np.ndarray | None]:
     """The hands (each (21, 2) image pixels or None; left, right) in the pieces both wrists reach (``blob``,
-    (H, W) bool), each side also holding the pieces only it reaches (``alone``): either hand alone fitted
-    to the blob and its own pieces (the other to its own pieces, where they hold a hand), or both hands
-    (``firsts``, fitted to the pixels split by the nearer wrist; where both take a piece whole (``whole``),
-    refitted together: each to the blob drawn with the other, DWPose's right hand on top; a hand the first
-    fits missed is fitted from the template over the other's first fit), whichever draws the blob best
-    (``hand_fit.drawing_cost`` over the blob's crop; both only when ``PAIR_MARGIN`` better)."""
+    (H, W) bool), each side also holding the pieces only it reaches (``alone``): either hand alone (one
+    with a first fit, ``firsts``: fitted to the pixels split by the nearer wrist; descended from it) on the
+    blob and its own pieces (the other on its own pieces, where they hold a hand), or both hands (the first
+    fits; where both take a piece whole (``whole``), refitted together: each to the blob drawn with the
+    other, DWPose's right hand on top; a hand the first fits missed, where the other alone leaves
+    ``UNDRAWN`` of the blob's dot pixels undrawn, fitted from the template over the other's first fit),
+    whichever draws the blob best (``hand_fit.drawing_cost`` over the blob's crop; both only when
+    ``PAIR_MARGIN`` better). None of them without a first fit."""
     from .hand_fit import DOT, drawing_cost, fit_hand
 
     def fit(side: int, pixels: np.ndarray, start: np.ndarray | None = None, good: float = -np.inf,
@@ -546,33 +549,42 @@ def _one_or_both(classes: np.ndarray, labels: np.ndarray, blob: np.ndarray, alon
                              None if other is None else (other[0] - corner, other[1]), size)
         return points + corner
 
-    hypotheses = []
-    for side in (0, 1):
-        one: list[np.ndarray | None] = [None, None]
-        # From the first fit where there is one (it holds part of the blob): descended only, not searched again.
-        one[side] = fit(side, blob | alone[side], firsts[side], np.inf)
-        one[1 - side] = fit(1 - side, alone[1 - side], firsts[1 - side], np.inf)
-        hypotheses.append(one)
+    singles, pairs = [], []
+    for side in (0, 1):  # from the first fits (each holds part of the blob): descended only, not searched again
+        if firsts[side] is not None:
+            one: list[np.ndarray | None] = [None, None]
+            one[side] = fit(side, blob | alone[side], firsts[side], np.inf)
+            one[1 - side] = fit(1 - side, alone[1 - side], firsts[1 - side], np.inf)
+            singles.append(one)
     pair = list(firsts)
     present = [side for side in (0, 1) if pair[side] is not None]
-    if present:
-        # One person's hands are of a size: the larger of the first fits (a hand cut at the other's border is the
-        # smaller), not the reach of the whole blob, which spans both.
-        size = max(float(np.linalg.norm(pair[side][9] - pair[side][0])) for side in present)
-        for side in (0, 1):
-            if pair[side] is None:
-                pair[side] = fit(side, blob | alone[side], None, -np.inf, (pair[1 - side], side == 0), size)
-        if pair[0] is not None and pair[1] is not None:
-            if len(present) == 1 or (whole[0] & whole[1]).any():  # drawn over each other: refitted together
-                both = blob | alone[0] | alone[1]
-                for side in (1, 0):  # the upper hand first
-                    mine = blob | alone[side] if whole[side] is None else whole[side]  # as the first fit, whole
-                    pair[side] = fit(side, mine, pair[side], -np.inf, (pair[1 - side], side == 0), size, both)
-            hypotheses.append(pair)
+    # One person's hands are of a size: the larger of the first fits (a hand cut at the other's border is the
+    # smaller), not the reach of the whole blob, which spans both.
+    size = max((float(np.linalg.norm(pair[side][9] - pair[side][0])) for side in present), default=0.0)
+    both = blob | alone[0] | alone[1]
+    if len(present) == 1:
+        # The other hand, where one hand alone leaves the blob's dots undrawn: from the template over this one,
+        # which then descends drawn under or over it.
+        have = present[0]
+        dy, dx = np.nonzero(blob & (classes == DOT))
+        gap = np.linalg.norm(np.stack([dx, dy], 1)[:, None] - singles[0][have][None], axis=-1).min(1)
+        if (gap > radius + 1).mean() >= UNDRAWN:
+            pair[1 - have] = fit(1 - have, blob | alone[1 - have], None, -np.inf, (pair[have], have == 1), size)
+            if pair[1 - have] is not None:
+                pair[have] = fit(have, whole[have], pair[have], np.inf, (pair[1 - have], have == 0), size, both)
+                pairs.append(pair)
+    elif len(present) == 2:
+        if (whole[0] & whole[1]).any():  # both take a piece whole: refitted together, the upper hand first
+            for side in (1, 0):
+                pair[side] = fit(side, whole[side], pair[side], -np.inf, (pair[1 - side], side == 0), size, both)
+        pairs.append(pair)
+    hypotheses = singles + pairs
+    if not hypotheses:
+        return [None, None]
     crop, x0, y0 = _hand_crop(classes, labels, blob, xy, conf, radius)
     corner = np.array([x0, y0], np.float32)
     costs = [drawing_cost(crop, [p - corner for p in h if p is not None], radius, half_line) for h in hypotheses]
-    costs[2:] = [c + PAIR_MARGIN for c in costs[2:]]
+    costs[len(singles):] = [c + PAIR_MARGIN for c in costs[len(singles):]]
     return hypotheses[int(np.argmin(costs))]
 
 
