@@ -892,3 +892,23 @@ def test_a_fill_continues_the_cloth_not_its_shaded_edge() -> None:
           f"to the shade {np.linalg.norm(strip - shade, axis=-1).mean():.1f}")
     assert np.linalg.norm(strip - pink, axis=-1).mean() < 10.0
     assert np.linalg.norm(out[19:21, 8:18] - belt, axis=-1).mean() < 30.0  # the belt runs on
+
+
+def test_no_strip_of_the_shorts_on_a_raised_forearm(shared_data: Path) -> None:
+    """The AnimateAnyone woman's right forearm hangs against the side of her denim shorts; its capsule
+    (the default radius: the forearm lies too near the thigh to be measured) takes a strip of the denim,
+    and the forearm's colours had a dark centre from the shorts' edge and the hair at the elbow in its core,
+    so colour never gave the strip back: a dark blue strip along the forearm whenever it rose. The core's
+    pixels of the body's colours are no longer the forearm's (``layers._own_colours``): with the arm swung
+    out 100 degrees, blue pixels drawn by the forearm 82 -> 2 (of 1012 -> 835: the strip and its dark edge)."""
+    rgb, pose, mask = _photo(shared_data, "animateanyone_anyone-3.png", 384)
+    rig = Rig.build(rgb, pose, mask)
+    raised = _turn(pose, JOINT["right_shoulder"], (JOINT["right_elbow"], JOINT["right_wrist"]), 100.0)
+    part = _drawn_parts(rig, raised)
+    colour, alpha, _ = rig.draw(raised)
+    out = np.clip(colour + (1 - alpha[..., None]) * 255, 0, 255).astype(np.uint8)
+    lab = cv2.cvtColor(out, cv2.COLOR_RGB2LAB).astype(np.float32)
+    forearm = (part == PART_NAMES.index("right_lower_arm")) & (alpha > 0.5)
+    blue = int((forearm & (lab[..., 2] < 118)).sum())
+    print(f"right forearm swung out: {int(forearm.sum())} pixels, {blue} of them blue")
+    assert forearm.sum() > 800 and blue <= 20

@@ -501,20 +501,31 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
     dist = np.concatenate([distances[:NUM_PARTS], np.where(labels == LOOSE, 0.0, np.inf)[None]])
     out = labels.copy()
     rim = np.zeros_like(region)  # pixels kept on a limb by ``_far_side``: they are not its colours
+    inner = cv2.erode(region.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0  # not the outline's rim
+    skin = _skin(lab, xy, scale)
     for p in LIMBS:
-        own = _palette(lab[cores[p]]) if p in cores else None
-        if own is None:
+        whole = _palette(lab[cores[p]]) if p in cores else None
+        if whole is None:
             continue
         near = distances[p] <= 3 * radii[p]  # other parts' colours are taken near the limb only
         palettes = {q: _palette(lab[c & near]) for q, c in cores.items() if q in (TORSO, HEAD, LOOSE) + _crossing(p)}
         a, b = (xy[j].astype(np.float64) for j in BODY_PARTS[PART_NAMES[p]])
+        # past the wrist or ankle the whole core's colours (a hand's shadows are the shorts' colours too)
+        past = ((px - b.astype(np.float32)) @ (b - a).astype(np.float32)) > 0
+        own, foreign = _own_colours(lab[cores[p]], (inner & ~past)[cores[p]], whole,
+                                    [c for q, c in palettes.items() if c is not None and q not in _crossing(p)],
+                                    ratio, least, skin)
+        voted = ~cores[p]  # the core's pixels of the body's colours are put to the vote too
+        voted[cores[p]] = foreign
         off_bone = _segment_distance(px, a, b)
-        band = region & (off_bone <= 2 * radii[p]) & ~cores[p]
-        near_band = dist[:, band] / reach[:, None]
         crossing = _crossing(p)  # the other arm claims none of the limb's own capsule (a hand lying on it)
-        near_band[list(crossing)] = np.where(off_bone[band] <= radii[p], np.inf, near_band[list(crossing)])
-        vote = _colour_vote(lab[band], own, palettes, near_band, crossing)
-        if vote is not None:
+        for band, colours in ((region & (off_bone <= 2 * radii[p]) & voted & ~past, own),
+                              (region & (off_bone <= 2 * radii[p]) & voted & past, whole)):
+            near_band = dist[:, band] / reach[:, None]
+            near_band[list(crossing)] = np.where(off_bone[band] <= radii[p], np.inf, near_band[list(crossing)])
+            vote = _colour_vote(lab[band], colours, palettes, near_band, crossing)
+            if vote is None:
+                continue
             alt, closer = vote
             # not to the torso from the limb's far side (outside the torso's shape and farther from it than
             # the bone beside the pixel): the soft rim of background on an arm's outer side went to the
@@ -523,13 +534,13 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
             cur = out[band]
             out[band] = np.where((cur == p) & closer & ~beyond, alt, cur)
             rim[band] |= (cur == p) & closer & beyond
-    skin = _skin(lab, xy, scale)
-    inner = cv2.erode(region.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     for p in LIMBS:  # past the wrist or ankle: what is neither the limb's colours (or skin) nor the body's
         if not _LIMB_EXTEND[_kind(p)] or p not in cores or p in hands_seen:
             continue
         a, b = (xy[j].astype(np.float64) for j in BODY_PARTS[PART_NAMES[p]])
-        own = _palette(lab[cores[p] & (out == p) & region])
+        # the whole core's colours, the body's among them (the dark corner of the shorts by a hanging hand
+        # stays with it: without it the fingers beside it were left on the thigh as slivers)
+        own = _palette(lab[cores[p] & region])
         if own is None:
             continue
         if skin is not None and "arm" in _kind(p):
@@ -565,6 +576,37 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
         full_alt[zone] = alt
         out[sliver] = full_alt[sliver]
     return out
+
+
+MAIN_COLOUR = 0.2  # a limb's colour centre holding this share of its core's pixels is its own for sure
+
+
+def _own_colours(pix: np.ndarray, inside: np.ndarray, centres: np.ndarray, others: list[np.ndarray], ratio: float,
+                 least: float, skin: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A limb's colour centres from its core's Lab pixels (N, 3) without the pixels of the body's colours
+    (``others``, each (k, 3)), and (N,) bool which those are: the pixels inside the person (``inside`` (N,)
+    bool: not on the outline's rim, whose blend with the background matches any pale part: the catalog
+    man's pale arm rim went to the torso) much nearer (under ``ratio`` times, over ``least``) to a body
+    part's centre than to the limb's main centres (``centres`` (k, 3) holding ``MAIN_COLOUR`` of the
+    pixels), and not of the ``skin`` colours (k, 3) (within ``SKIN_TOLERANCE``: a bare forearm below a
+    sleeve is the arm's). A bare forearm hanging against the shorts has the shorts' dark edge and the hair
+    at its elbow in its core; a centre of theirs among the forearm's kept a strip of the shorts on the
+    forearm when it rose."""
+    share = np.bincount(_nearest(pix, centres), minlength=len(centres)) / max(len(pix), 1)
+    main = centres[share >= MAIN_COLOUR]
+    none = np.zeros(len(pix), bool)
+    if len(main) in (0, len(centres)) or not others:
+        return centres, none
+    d_main = _colour_distance(pix, main)
+    foreign = (np.min([_colour_distance(pix, c) for c in others], axis=0) < ratio * d_main) & (d_main > least)
+    foreign &= inside if skin is None else inside & (_colour_distance(pix, skin) >= SKIN_TOLERANCE)
+    kept = _palette(pix[~foreign])
+    return (centres, none) if kept is None else (kept, foreign)
+
+
+def _nearest(pix: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """(N,) index of the nearest of the centres (k, 3) to each Lab pixel (N, 3)."""
+    return ((pix[:, None] - centres[None]) ** 2).sum(-1).argmin(1)
 
 
 def _far_side(distance: np.ndarray, where: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -1087,14 +1129,19 @@ def _enclosed_by_hand(labels: np.ndarray, p: int, zone: np.ndarray, scale: float
     ys, xs = np.nonzero(zone)
     if not len(ys):
         return
-    box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+    # The zone's box grown so that a piece running on beyond it (the shorts' edge along the forearm, cut
+    # off by the box's top) is seen whole, touches the box's edge and is no enclosed piece.
+    pad = int(np.ceil(np.sqrt(ISLAND) * scale)) + 1
+    box = (slice(max(ys.min() - pad, 0), ys.max() + pad + 1), slice(max(xs.min() - pad, 0), xs.max() + pad + 1))
     sub, inside = labels[box], zone[box]
     person = np.ones(sub.shape, bool) if region is None else region[box]
+    edge = np.ones(sub.shape, bool)
+    edge[1:-1, 1:-1] = False
     for q in _CLOTHED:
         count, comp, stats, _ = cv2.connectedComponentsWithStats((sub == q).astype(np.uint8), connectivity=4)
         for c in np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] < ISLAND * scale**2) + 1:
             piece = comp == c
-            if not (piece & inside).any():
+            if not (piece & inside).any() or (piece & edge).any():
                 continue
             border = (cv2.dilate(piece.astype(np.uint8), ring) > 0) & ~piece
             if person[border].all() and (sub[border] == p).mean() > 0.5:
