@@ -676,6 +676,57 @@ def test_a_gap_the_person_encloses_is_closed_whole_or_not_at_all() -> None:
     assert (out[8:10, 40:42] > 0.5).all()  # a speck
 
 
+def _parted_legs(moved: bool) -> tuple[np.ndarray, np.ndarray, mesh.Raster, np.ndarray, np.ndarray]:
+    """Two legs drawn with a slit between them 5 pixels wide, 9 in two places, open to the outside below.
+    ``moved``: each drawn pixel reads a synthetic photo 3 pixels nearer the middle, where the legs' inner
+    edges touch (moved apart); else the photo is the drawing itself, its background seen in the slit.
+    Returns rgb (H, W, 3), alpha (H, W), the raster, the triangles' textures (the photo's: 0) and the
+    photo's alpha (H, W)."""
+    height, width = 80, 50
+    alpha = np.zeros((height, width), np.float32)
+    alpha[5:75, 8:42] = 1.0
+    alpha[20:75, 22:27] = 0.0  # the slit, down to the outside ...
+    alpha[30:38, 20:29] = alpha[50:58, 20:29] = 0.0  # ... 9 wide in two places
+    ys, xs = np.mgrid[:height, :width].astype(np.float32)
+    drawn = alpha > 0.5
+    source = np.stack([np.where(xs < 25, xs + 3, xs - 3) if moved else xs, ys], -1)
+    source[~drawn] = mesh.NO_SOURCE
+    triangle = np.where(drawn, np.where(xs < 25, 0, 1), -1)
+    raster = mesh.Raster(np.stack([triangle, np.full_like(triangle, -1)]),
+                         np.stack([source, np.full_like(source, mesh.NO_SOURCE)]))
+    photo = np.zeros((height, width), np.float32)
+    photo[5:75, 11:39] = 1.0
+    if not moved:
+        photo = alpha.copy()
+    rgb = np.full((height, width, 3), 40.0, np.float32) * alpha[..., None]
+    return rgb, alpha, raster, np.zeros(2, int), photo
+
+
+def test_parts_that_touch_in_the_photo_show_no_background_between_them() -> None:
+    """The demo man's thighs touch in the photo; a driver's wider hips move them a little apart, and the
+    plate showed through the slit between them as a column of white beads (animatex_dance_2, frames
+    120-135): the slit runs on into the real gap between his shins, so it was not enclosed, and the
+    pinhole closing filled it only where it was narrower than its disc. A gap between two pixels drawn
+    from photo pixels that touch, with the person between them there, is a tear and is closed whole
+    (``rig._tears``); where the photo shows its background between the two (the same slit unmoved), the
+    gap is left to the other rules."""
+    from posevid.rig import _clean_outline, _tears
+
+    scale = 100.0  # TEAR: gaps up to 8 pixels wide; PINHOLE: a disc of radius 3
+    slit = (slice(20, 70), slice(20, 29))
+    rgb, alpha, raster, texture, photo = _parted_legs(moved=True)
+    tear = _tears(raster, texture, photo, alpha, scale, None)
+    _, out = _clean_outline(rgb, alpha.copy(), scale, tear)
+    assert (out[slit] > 0.5).all()  # (before: open in the two 9-pixel stretches: two white beads)
+    assert (out[76:, 22:27] < 0.5).all()  # the outside below stays outside
+    rgb, alpha, raster, texture, photo = _parted_legs(moved=False)
+    tear = _tears(raster, texture, photo, alpha, scale, None)
+    assert not tear.any()
+    _, out = _clean_outline(rgb, alpha.copy(), scale, tear)
+    _, old = _clean_outline(rgb, alpha.copy(), scale)
+    assert np.array_equal(out, old)
+
+
 @pytest.fixture(scope="module")
 def folded384(shared_data: Path) -> tuple[np.ndarray, Poses, np.ndarray, Rig]:
     """The demo photo at 384 px (the size the README's demo and the defects below were seen at) and its rig."""

@@ -28,6 +28,7 @@ TRIANGLES_PER_SCALE = 9.0  # triangle edge ~ body scale / this
 BLEND = 0.7  # skinning weights blend over this many limb radii on each side of a joint
 PINHOLE = 0.03  # of the body scale: the radius of the gaps in the drawn person that are filled
 HOLE = 0.01  # square body scales: holes inside the drawn person up to this area are filled too
+TEAR = 0.04  # of the body scale: a gap up to twice this wide between pixels drawn from touching photo pixels is a tear
 INNER_SIMPLIFY = 0.025  # of the body scale: how far a cut between parts may leave the labels' pixel staircase
 MIN_PIXELS = 150  # a person covering fewer pixels than this is not rigged
 MIN_HEIGHT = 24.0  # nor one shorter than this (``poses.body_height``, pixels)
@@ -253,7 +254,8 @@ class Rig:
             a = alpha[box][..., None]
             rgb[box] += (1 - a) * back[..., :3]
             alpha[box] += (1 - a[..., 0]) * back[..., 3]
-        rgb, alpha = _clean_outline(rgb, alpha, self.scale)
+        tear = _tears(r, self.texture, self.atlas[:self.height, :, 3], alpha, self.scale, self.hand_texture)
+        rgb, alpha = _clean_outline(rgb, alpha, self.scale, tear)
         return rgb, alpha, stay
 
     def _sample(self, r: mesh.Raster, level: int, box: tuple[slice, slice]) -> np.ndarray:
@@ -271,13 +273,61 @@ class Rig:
         return mesh.grid_from_coords(r.source[0][None], self.height, self.width, background)
 
 
-def _clean_outline(rgb: np.ndarray, alpha: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+def _tears(r: mesh.Raster, texture: np.ndarray, photo: np.ndarray, alpha: np.ndarray, scale: float,
+           hand: int | None) -> np.ndarray:
+    """(H, W) bool: the tears in the drawn person, pixels under half covered (``alpha`` (H, W)) in a gap up
+    to twice ``TEAR`` body scales wide along a row, a column or a diagonal, whose pixels over half covered
+    on both sides there are drawn by the front layer of raster ``r`` from the photo's pixels or a hidden
+    limb's fill (``texture`` (M,) 0 or 2.., not the body's fill under the limbs nor the drawn hands'
+    texture ``hand``) and read photo pixels within three ``TEAR`` of each other with the person
+    (``photo`` (H, W), its alpha) between them. Two parts that touch in the photo and are moved a little
+    apart (the demo man's thighs, side by side in the photo, spread by a driver's wider hips) open such a
+    gap, and the plate showed through it as a row of white beads where the pinhole closing filled its
+    narrow stretches only; the photo's background seen between two parts is a real gap, never a tear."""
+    reach = max(1, int(round(TEAR * scale)))
+    height, width = alpha.shape
+    tri = r.triangle[0]
+    solid = alpha > 0.5
+    kind = texture[np.maximum(tri, 0)]
+    own = solid & (tri >= 0) & (kind != 1) & (kind != (-1 if hand is None else hand))
+    tear = np.zeros((height, width), bool)
+    src = r.source[0]
+    length = 2 * reach + 1  # a closing along a line this long fills gaps up to 2 * reach wide on it
+    lines = {(0, 1): np.ones((1, length), np.uint8), (1, 0): np.ones((length, 1), np.uint8),
+             (1, 1): np.eye(length, dtype=np.uint8), (1, -1): np.fliplr(np.eye(length, dtype=np.uint8))}
+    for (dy, dx), line in lines.items():
+        ys, xs = np.nonzero(~solid & (cv2.morphologyEx(own.astype(np.uint8), cv2.MORPH_CLOSE, line) > 0))
+        if not ys.size:
+            continue
+        ends = []
+        for sign in (1, -1):
+            hit = np.full((ys.size, 2), np.nan, np.float32)
+            found = np.zeros(ys.size, bool)
+            for k in range(1, length):
+                y, x = np.clip(ys + sign * k * dy, 0, height - 1), np.clip(xs + sign * k * dx, 0, width - 1)
+                new = ~found & solid[y, x]
+                hit[new & own[y, x]] = src[y, x][new & own[y, x]]
+                found |= new
+            ends.append(hit)
+        a, b = ends
+        ok = np.isfinite(a[:, 0]) & np.isfinite(b[:, 0]) & (np.hypot(*(a - b).T) <= 3 * reach)
+        for t in (0.25, 0.5, 0.75):  # the person all the way between them in the photo
+            mid = np.where(ok[:, None], a + t * (b - a), 0.0)
+            ok &= photo[np.clip(np.round(mid[:, 1]).astype(int), 0, height - 1),
+                        np.clip(np.round(mid[:, 0]).astype(int), 0, width - 1)] > 0.5
+        tear[ys[ok], xs[ok]] = True
+    return tear
+
+
+def _clean_outline(rgb: np.ndarray, alpha: np.ndarray, scale: float,
+                   tear: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The drawn person (premultiplied (H, W, 3), alpha (H, W)) with its outline cleaned.
 
     Pinholes (pixels under half covered that a closing by a disc of ``PINHOLE`` body scales covers: the
     photo's background seen between a folded elbow and the torso, left as a white speck inside the body
     when the arm moves away; a gap the person encloses whole where the closing covers most of it, else
-    none of it; and holes the drawn person encloses, up to ``HOLE`` square body scales) take the colour
+    none of it; holes the drawn person encloses, up to ``HOLE`` square body scales; and ``tear`` (H, W)
+    bool, where given: ``_tears``) take the colour
     around them and become opaque. Soft seams (pixels over half covered in a valley of the coverage up to 2
     pixels wide: two parts' soft edges side by side, where the plate showed through as a dotted pale seam
     between her legs pressed together) take the coverage of the pixels around them, in their colours
@@ -287,10 +337,13 @@ def _clean_outline(rgb: np.ndarray, alpha: np.ndarray, scale: float) -> tuple[np
     of its colour, drawn with solid alpha) gets a one-pixel ramp like the photo's own edges, which the
     refined alpha keeps soft already and this leaves nearly as they are."""
     radius = max(1, int(round(PINHOLE * scale)))
-    solid = (alpha > 0.5).astype(np.uint8)
+    drawn = (alpha > 0.5).astype(np.uint8)
+    solid = drawn if tear is None else drawn | tear  # (tears count as the person's: what they split off is a gap)
     closed = cv2.morphologyEx(solid, cv2.MORPH_CLOSE, cv2.getStructuringElement(
         cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
     pinhole = (closed > 0) & (solid == 0)
+    if tear is not None:
+        pinhole |= tear
     # and holes the person's outline encloses (the crook of an elbow that left the torso), up to HOLE
     rows, cols = np.flatnonzero(solid.any(1)), np.flatnonzero(solid.any(0))
     if rows.size:
@@ -314,13 +367,16 @@ def _clean_outline(rgb: np.ndarray, alpha: np.ndarray, scale: float) -> tuple[np
         if small.size:  # (a one-pixel channel to the outside does not open a hole)
             grown = cv2.dilate(np.isin(comp[1:-1, 1:-1], small).astype(np.uint8), np.ones((5, 5), np.uint8))
             pinhole[box] |= (grown > 0) & (solid[box] == 0)
+    if tear is not None and tear.any():  # what the closing covers beside a tear is the tear's too, enclosed or not
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        pinhole |= (closed > 0) & (solid == 0) & (cv2.dilate(tear.astype(np.uint8), disc) > 0)
     if pinhole.any():
         size = (4 * radius + 1, 4 * radius + 1)
-        weight = cv2.blur(alpha * solid, size)
-        colour = cv2.blur(rgb * solid[..., None], size) / np.maximum(weight, 1e-6)[..., None]
+        weight = cv2.blur(alpha * drawn, size)
+        colour = cv2.blur(rgb * drawn[..., None], size) / np.maximum(weight, 1e-6)[..., None]
         far = pinhole & (weight < 1e-3)  # in a hole wider than the blur: the nearest drawn colour
         if far.any():
-            iy, ix = mesh.nearest_known(solid > 0)
+            iy, ix = mesh.nearest_known(drawn > 0)
             colour[far] = rgb[iy[far], ix[far]] / np.maximum(alpha[iy[far], ix[far]], 1e-6)[:, None]
         rgb[pinhole] = colour[pinhole]
         alpha[pinhole] = 1.0
