@@ -963,3 +963,38 @@ def test_no_strip_of_the_shorts_on_a_raised_forearm(shared_data: Path) -> None:
     blue = int((forearm & (lab[..., 2] < 118)).sum())
     print(f"right forearm swung out: {int(forearm.sum())} pixels, {blue} of them blue")
     assert forearm.sum() > 800 and blue <= 20
+
+
+def test_an_arm_beside_the_body_leaves_no_strip_of_torso() -> None:
+    """A bare arm hanging beside the torso lies inside the torso's padded shape, over a band of background:
+    the body's fill there stayed behind as a flat strip of cloth beside her torso when the arm rose (the
+    woman in pink x animatex_dance_3). That band, outside the torso's outline seen above and below the arm,
+    is now bare (its fill transparent); a forearm across the chest still has the chest under it, a thigh's
+    top the torso, and a sleeve of the torso's own cloth (a jacket's, which may run on under it) is left."""
+    torso, arm, sleeve, forearm, thigh = (layers.TORSO, PART_NAMES.index("right_upper_arm"),
+                                          PART_NAMES.index("left_upper_arm"), PART_NAMES.index("right_lower_arm"),
+                                          layers.THIGHS[0])
+    labels = np.full((100, 80), -1)
+    labels[20:80, 25:56] = torso
+    labels[20:60, 15:25] = arm  # bare, hanging beside the torso over the background
+    labels[20:60, 56:66] = sleeve  # sleeved in the torso's cloth
+    labels[45:55, 25:56] = forearm  # across the chest
+    labels[80:92, 30:50] = thigh
+    region = labels >= 0
+    rgb = np.zeros(labels.shape + (3,), np.uint8)
+    rgb[:] = (40, 40, 40)
+    rgb[np.isin(labels, (torso, sleeve, thigh))] = (200, 90, 120)
+    rgb[np.isin(labels, (arm, forearm))] = rgb[2:15, 30:45] = (225, 180, 150)  # skin, and the face
+    xy = np.zeros((18, 2))
+    xy[JOINT["nose"]] = (37, 8)
+    distances = np.full((len(PART_NAMES),) + labels.shape, np.inf, np.float32)
+    distances[torso] = 1.0
+    distances[torso, 14:86, 12:69] = -1.0  # the torso's padded shape reaches over the arms and the thigh's top
+    under = layers.body_under_limbs(labels, distances, region)
+    bare = layers.beside_the_torso(labels, distances, region, rgb, xy, 100.0)
+    print(f"bare arm: torso under {(under[labels == arm] == torso).mean():.2f}, "
+          f"bare {bare[labels == arm].mean():.2f}; sleeve bare {bare[labels == sleeve].mean():.2f}")
+    assert (under[labels == arm] == torso).all() and bare[labels == arm].all()
+    assert not bare[labels == sleeve].any()
+    assert (under[labels == forearm] == torso).all() and not bare[labels == forearm].any()
+    assert (under[80:86, 30:50] == torso).all() and not bare[labels == thigh].any()

@@ -738,6 +738,30 @@ def body_under_limbs(labels: np.ndarray, distances: np.ndarray, region: np.ndarr
     return out
 
 
+BARE_ARM = 0.3  # an arm part with at least this share of its pixels of the skin's colours is bare, not sleeved
+
+
+def beside_the_torso(labels: np.ndarray, distances: np.ndarray, region: np.ndarray, rgb: np.ndarray,
+                     xy: np.ndarray, scale: float) -> np.ndarray:
+    """(H, W) bool: the pixels of bare arms (``BARE_ARM``; skin from ``_skin`` of ``rgb`` (H, W, 3) uint8 and
+    the pose ``xy`` (18, 2)) that ``body_under_limbs`` puts over the torso (inside its padded shape,
+    ``distances`` (10, H, W)) but that lie outside the torso's own outline, the convex hull of the torso's and
+    the loose cloth's pixels in ``region`` (``labels`` (H, W) int): that outline seen above and below an arm,
+    continued straight beneath it (grown 2 pixels outside it, over the arm's soft rim). A bare arm hanging
+    beside the body covers a band of background there, which the torso's fill painted as a flat strip of
+    cloth beside her torso once the arm rose; a sleeve may hide more of its own jacket there, and is left."""
+    lab, skin = _lab_and_skin(rgb, xy, scale)
+    points = np.argwhere(np.isin(labels, (TORSO, LOOSE)) & region)[:, ::-1].astype(np.int32)
+    if skin is None or len(points) < 3:
+        return np.zeros(labels.shape, bool)
+    bare = [p for p in ARMS if ((labels == p) & region).any()
+            and (_colour_distance(lab[(labels == p) & region], skin) < SKIN_TOLERANCE).mean() >= BARE_ARM]
+    hull = np.zeros(labels.shape, np.uint8)
+    cv2.fillConvexPoly(hull, cv2.convexHull(points), 1)
+    out = (np.isin(labels, bare) & region & (distances[TORSO] <= 0) & (hull == 0)).astype(np.uint8)
+    return (cv2.dilate(out, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0) & (hull == 0)
+
+
 def _beside(xy: np.ndarray, p: int) -> tuple[int, ...]:
     """The parts of the other leg that lie side by side with leg part ``p`` (``_side_by_side``): the two
     legs' overlap is split down the middle between them (``label_parts``), neither lies under the other."""

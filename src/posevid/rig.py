@@ -140,7 +140,8 @@ class Rig:
         weights = _skinning_weights(cut, part, radii, scale)
         stray, rim = (m & csil for m in layers.stray_skin(crgb, labels, cxy, conf, radii, scale, person=csil,
                                                           drawn=hidden))
-        atlas = _atlas(rgb, alpha, silhouette, labels, box, hidden_parts, stray, rim, scale)
+        bare = layers.beside_the_torso(labels, distances, cregion, crgb, cxy, scale)
+        atlas = _atlas(rgb, alpha, silhouette, labels, box, hidden_parts, stray, rim, scale, bare)
         hand_texture = None
         drawn = _drawn_hands(crgb, csil, cxy, conf, hidden, scale, area)
         if drawn is not None:  # the hands the photo hides, drawn: a mesh of their own on a texture of their own
@@ -254,7 +255,9 @@ class Rig:
             a = alpha[box][..., None]
             rgb[box] += (1 - a) * back[..., :3]
             alpha[box] += (1 - a[..., 0]) * back[..., 3]
-        tear = _tears(r, self.texture, self.atlas[:self.height, :, 3], alpha, self.scale, self.hand_texture)
+        h = self.height  # the person in the photo, less the background a bare arm hid (its body fill is clear)
+        photo = self.atlas[:h, :, 3] * np.minimum(self.atlas[h:2 * h, :, 3], 1.0)
+        tear = _tears(r, self.texture, photo, alpha, self.scale, self.hand_texture)
         rgb, alpha = _clean_outline(rgb, alpha, self.scale, tear)
         return rgb, alpha, stay
 
@@ -509,8 +512,8 @@ def _skinning_weights(cut: mesh.Mesh, part: np.ndarray, radii: np.ndarray, scale
 
 
 def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: np.ndarray,
-           box: tuple[slice, slice], hidden_parts: list[int], stray: np.ndarray, rim: np.ndarray, scale: float
-           ) -> np.ndarray:
+           box: tuple[slice, slice], hidden_parts: list[int], stray: np.ndarray, rim: np.ndarray, scale: float,
+           bare: np.ndarray) -> np.ndarray:
     """((2 + K) H, W, 4) float32 textures: the photo premultiplied by its solid alpha (1 from 2 pixels inside
     the silhouette), the background's share taken out of its soft edge (``_unmix``); the body (torso,
     thighs, loose cloth) filled in from its pixels; each of the K hidden limbs filled in from its own pixels
@@ -518,7 +521,9 @@ def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: n
     or an arm's blurred rim on the clothes is not copied). ``labels`` are the part labels of the person's
     ``box`` of the photo, where the fills are made; ``stray`` and ``rim`` (box-sized bool,
     ``layers.stray_skin``) mark skin of hands left on the body, painted over with the body's fill in the
-    photo's texture, and the rim around them: neither is copied into the fills."""
+    photo's texture, and the rim around them: neither is copied into the fills. ``bare`` (box-sized bool,
+    ``layers.beside_the_torso``): where an arm covered background beside the torso, the body's fill is
+    transparent (the plate shows there when the arm moves away)."""
     inner = cv2.distanceTransform(silhouette.astype(np.uint8), cv2.DIST_L2, 3)
     solid = np.maximum(alpha, np.clip(inner - 1.0, 0.0, 1.0))
     slices = [np.concatenate([rgb.astype(np.float32) * solid[..., None], solid[..., None]], -1)]
@@ -537,6 +542,7 @@ def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: n
             fill[box + (slice(0, 3),)] = layers.fill_from(crop_rgb, known)
             fill[box + (3,)] = 1.0
         slices.append(fill)
+    slices[1][box][bare] = 0.0
     if stray.any():  # the tucked hands go: the torso shows its fill there
         photo, body = slices[0][box], slices[1][box]
         photo[stray, :3] = body[stray, :3] * photo[stray, 3:]
