@@ -998,3 +998,28 @@ def test_an_arm_beside_the_body_leaves_no_strip_of_torso() -> None:
     assert not bare[labels == sleeve].any()
     assert (under[labels == forearm] == torso).all() and not bare[labels == forearm].any()
     assert (under[80:86, 30:50] == torso).all() and not bare[labels == thigh].any()
+
+
+def test_a_small_island_of_another_part_is_meshed() -> None:
+    """A 2x5-pixel island of one label inside another, its outline simplified at 4 pixels (an inner cut at
+    the demo photo's size), came out as a line given twice to ``triangle``, which crashed the process
+    (CI, the demo photo with its pose mask): the island stays a polygon and no segment is given twice."""
+    import triangle
+
+    labels = np.ones((12, 12), np.int64)
+    labels[2:7, 6:8] = 0
+    given = []
+    real = triangle.triangulate
+
+    def checked(pslg: dict, opts: str) -> dict:
+        segments = np.sort(np.asarray(pslg["segments"]), 1)
+        given.append(len(np.unique(segments, axis=0)) == len(segments))
+        return real(pslg, opts)
+
+    triangle.triangulate = checked
+    try:
+        out, tri_labels = mesh.triangulate(labels, 4.0, simplify_inner=4.2)
+    finally:
+        triangle.triangulate = real
+    assert given == [True]
+    assert (tri_labels == 0).any() and (tri_labels == 1).any()

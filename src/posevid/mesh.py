@@ -146,7 +146,11 @@ def _simplify(points: np.ndarray, closed: bool, tolerance: float) -> np.ndarray:
         left = _simplify(looped[: far + 1], False, tolerance)
         right = _simplify(looped[far:], False, tolerance) + far
         keep = np.concatenate([left, right[1:]])
-        return keep[keep < len(points)]
+        keep = keep[keep < len(points)]
+        if len(keep) < 3 <= len(points):  # a small island would collapse to a line: keep it a triangle
+            seg, rel = points[far] - points[0], points - points[0]
+            keep = np.sort(np.append(keep, int(np.argmax(np.abs(seg[0] * rel[:, 1] - seg[1] * rel[:, 0])))))
+        return keep
     keep = np.zeros(len(points), bool)
     keep[[0, -1]] = True
     stack = [(0, len(points) - 1)]
@@ -247,8 +251,10 @@ def triangulate(labels: np.ndarray, max_area: float, simplify: float = 1.0, min_
         ids = [vertex(points[i]) for i in _simplify(points, closed, tolerance)]
         if closed:
             ids.append(ids[0])
-        segments += [(u, v) for u, v in zip(ids[:-1], ids[1:]) if u != v]
-    pslg = {"vertices": np.asarray(vertices), "segments": np.asarray(segments)}
+        segments += [(min(u, v), max(u, v)) for u, v in zip(ids[:-1], ids[1:]) if u != v]
+    # Two chains can simplify to the same segment (a sliver one pixel wide between labels); Triangle
+    # crashes the process on a segment given twice.
+    pslg = {"vertices": np.asarray(vertices), "segments": np.asarray(list(dict.fromkeys(segments)))}
     if len(holes):
         pslg["holes"] = holes
     out = triangle.triangulate(pslg, f"pq{MIN_ANGLE:g}a{max_area:.6f}Q")
