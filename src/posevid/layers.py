@@ -512,9 +512,11 @@ def refine_by_colour(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
         a, b = (xy[j].astype(np.float64) for j in BODY_PARTS[PART_NAMES[p]])
         # past the wrist or ankle the whole core's colours (a hand's shadows are the shorts' colours too)
         past = ((px - b.astype(np.float32)) @ (b - a).astype(np.float32)) > 0
-        own, foreign = _own_colours(lab[cores[p]], (inner & ~past)[cores[p]], whole,
-                                    [c for q, c in palettes.items() if c is not None and q not in _crossing(p)],
-                                    ratio, least, skin)
+        # An arm's core may hold the body's colours it lay against; a leg's are its own (a band round the
+        # knees of the torso's pink stays on the legs in a squat).
+        own, foreign = (whole, np.zeros(int(cores[p].sum()), bool)) if p in LEGS else _own_colours(
+            lab[cores[p]], (inner & ~past)[cores[p]], whole,
+            [c for q, c in palettes.items() if c is not None and q not in _crossing(p)], ratio, least, skin)
         voted = ~cores[p]  # the core's pixels of the body's colours are put to the vote too
         voted[cores[p]] = foreign
         off_bone = _segment_distance(px, a, b)
