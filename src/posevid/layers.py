@@ -744,16 +744,21 @@ BARE_ARM = 0.3  # an arm part with at least this share of its pixels of the skin
 
 
 def beside_the_torso(labels: np.ndarray, distances: np.ndarray, region: np.ndarray, rgb: np.ndarray,
-                     xy: np.ndarray, scale: float) -> np.ndarray:
+                     xy: np.ndarray, scale: float, over: np.ndarray | None = None) -> np.ndarray:
     """(H, W) bool: the pixels of bare arms (``BARE_ARM``; skin from ``_skin`` of ``rgb`` (H, W, 3) uint8 and
     the pose ``xy`` (18, 2)) that ``body_under_limbs`` puts over the torso (inside its padded shape,
     ``distances`` (10, H, W)) but that lie outside the torso's own outline, the convex hull of the torso's and
     the loose cloth's pixels in ``region`` (``labels`` (H, W) int): that outline seen above and below an arm,
     continued straight beneath it (grown 2 pixels outside it, over the arm's soft rim). A bare arm hanging
     beside the body covers a band of background there, which the torso's fill painted as a flat strip of
-    cloth beside her torso once the arm rose; a sleeve may hide more of its own jacket there, and is left."""
+    cloth beside her torso once the arm rose; a sleeve may hide more of its own jacket there, and is left.
+    The hair and cloth that lay over an arm (``over`` (H, W) int >= 0, ``overlays_on_arms``) are not the
+    torso's outline (her hair over her arm widened it, and the fill beside her waist showed as skin)."""
     lab, skin = _lab_and_skin(rgb, xy, scale)
-    points = np.argwhere(np.isin(labels, (TORSO, LOOSE)) & region)[:, ::-1].astype(np.int32)
+    own = np.isin(labels, (TORSO, LOOSE)) & region
+    if over is not None:
+        own &= over < 0
+    points = np.argwhere(own)[:, ::-1].astype(np.int32)
     if skin is None or len(points) < 3:
         return np.zeros(labels.shape, bool)
     bare = [p for p in ARMS if ((labels == p) & region).any()
@@ -762,6 +767,86 @@ def beside_the_torso(labels: np.ndarray, distances: np.ndarray, region: np.ndarr
     cv2.fillConvexPoly(hull, cv2.convexHull(points), 1)
     out = (np.isin(labels, bare) & region & (distances[TORSO] <= 0) & (hull == 0)).astype(np.uint8)
     return (cv2.dilate(out, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0) & (hull == 0)
+
+
+UPPER_ARMS = (PART_NAMES.index("right_upper_arm"), PART_NAMES.index("left_upper_arm"))
+NEAR_ARM = 0.3  # body scales: the torso's and head's colours are taken this near an upper arm's shape
+SKIN_HUE = 12.0  # degrees in Lab a*b*: a colour of the skin's hue within this ...
+SHADE = 0.6  # ... and at least this share of its lightness is the skin in shadow
+
+
+def _skin_or_shade(lab: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """(...) bool: which Lab pixels (..., 3) are the skin's lightest colour (of ``skin`` (K, 3)) lit or in
+    shadow: within ``SKIN_TOLERANCE`` of it, or of its hue (within ``SKIN_HUE`` degrees in a*b*, chroma
+    0.8-2.5 times its own) and at least ``SHADE`` of its lightness. Skin in shadow is darker and more
+    saturated: as far from the lit skin in Lab as hair is, and nearer the nose's shadow (the other centre)."""
+    lit = skin[skin[:, 0].argmax()]
+    ab, lit_ab = lab[..., 1:] - 128.0, lit[1:] - 128.0
+    chroma = np.linalg.norm(ab, axis=-1) / max(float(np.linalg.norm(lit_ab)), 1e-6)
+    turn = np.degrees(np.arctan2(ab[..., 1], ab[..., 0]) - np.arctan2(lit_ab[1], lit_ab[0]))
+    turn = np.abs((turn + 180.0) % 360.0 - 180.0)
+    hue = (turn < SKIN_HUE) & (chroma > 0.8) & (chroma < 2.5)
+    return (np.linalg.norm(lab - lit, axis=-1) < SKIN_TOLERANCE) | (hue & (lab[..., 0] >= SHADE * lit[0]))
+
+
+def overlays_on_arms(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray, region: np.ndarray,
+                     xy: np.ndarray, scale: float, ratio: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Hair and cloth that lie over a bare upper arm in the photo given to the part they hang from.
+
+    ``labels`` (H, W) int, the photo ``rgb`` (H, W, 3) uint8, ``distances`` (10, H, W) the parts' signed
+    distances, ``region`` (H, W) bool, the pose ``xy`` (18, 2), ``scale`` the body scale (pixels). On a
+    bare upper arm (``BARE_ARM`` of its pixels of the skin's colours, ``_skin``), the pixels that are no
+    skin, lit or shaded (``_skin_or_shade``), and much nearer (under ``ratio`` times) to the torso's or the
+    head's colours that are no skin (within ``NEAR_ARM`` of the arm) than to the lit skin, closed over
+    one-pixel gaps, form pieces, each with its edge blended into the skin (within 2 pixels, nearer those
+    colours than the skin's); a piece that touches the torso or the head is the part it touches most:
+    strands of the AnimateAnyone woman's hair and the ruffle of her top lie over her upper arms and went
+    with the arms as dark bands and a grey wing when they rose. An arm where such a piece reaches its
+    outline on its far side from the torso (``_far_side``) is sleeved and left whole: a short sleeve of the
+    top's colour wraps the arm (the woman in pink's sleeves, her pinkish skin below them and a strip of her
+    top at the armpit would have gone, the strip leaving a dark rim under her raised arm). Returns the
+    labels and (H, W) int64: the upper arm whose shape runs on beneath such a piece (``limbs_beneath``
+    draws it there, textured by the arm's own fill), else -1."""
+    out = labels.copy()
+    under = np.full(labels.shape, -1, np.int64)
+    lab, skin = _lab_and_skin(rgb, xy, scale)
+    if skin is None:
+        return out, under
+    inner = cv2.erode(region.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    skin_near = (_colour_distance(lab.reshape(-1, 3), skin) < SKIN_TOLERANCE).reshape(labels.shape)
+    shaded = _skin_or_shade(lab, skin)  # (not the nose's shadow's colours: dark hair and grey cloth are)
+    d_lit = np.linalg.norm(lab - skin[skin[:, 0].argmax()], axis=-1)  # to the lit skin
+    ring = np.ones((3, 3), np.uint8)
+    edge = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+    for p in UPPER_ARMS:
+        arm = (labels == p) & region
+        if not arm.any() or skin_near[arm].mean() < BARE_ARM:
+            continue
+        near = distances[p] <= NEAR_ARM * scale
+        best = np.full(labels.shape, np.inf)
+        for q in (TORSO, HEAD):
+            colours = _palette(lab[(labels == q) & region & inner & ~shaded & near])
+            if colours is not None:
+                best[arm] = np.minimum(best[arm], _colour_distance(lab[arm], colours))
+        candidate = (arm & ~shaded & (best < ratio * d_lit)).astype(np.uint8)
+        candidate = (cv2.morphologyEx(candidate, cv2.MORPH_CLOSE, ring) > 0) & arm
+        blend = arm & ~shaded & (best < d_lit)  # its edge, blended with the skin, within 2 pixels of it
+        # a sleeve reaches the arm's outline on its far side from the torso; hair and a ruffle lie over it
+        outline = arm & ~(cv2.erode(region.astype(np.uint8), ring) > 0)
+        a, b = (xy[j].astype(np.float64) for j in BODY_PARTS[PART_NAMES[p]])
+        outline[outline] = _far_side(distances[TORSO], outline, a, b)
+        count, comp = cv2.connectedComponents(candidate.astype(np.uint8), connectivity=8)
+        pieces = [(comp == c) | ((cv2.dilate((comp == c).astype(np.uint8), edge) > 0) & blend)
+                  for c in range(1, count)]
+        if any((piece & outline).any() for piece in pieces):
+            continue
+        for piece in pieces:
+            border = (cv2.dilate(piece.astype(np.uint8), ring) > 0) & ~piece & region
+            touched = labels[border & np.isin(labels, (TORSO, HEAD))]
+            if touched.size:
+                out[piece] = np.bincount(touched).argmax()
+                under[piece & (distances[p] <= 0)] = p
+    return out, under
 
 
 def _beside(xy: np.ndarray, p: int) -> tuple[int, ...]:
@@ -816,7 +901,7 @@ BENEATH_COLOUR = 12.0  # Lab: a limb runs on beneath the torso where the torso's
 
 
 def limbs_beneath(labels: np.ndarray, distances: np.ndarray, keys: np.ndarray, region: np.ndarray,
-                  xy: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+                  xy: np.ndarray, rgb: np.ndarray, over: np.ndarray | None = None) -> np.ndarray:
     """(H, W) int64: where a limb's shape lies on a part behind it that holds those pixels, that limb, else
     -1; a layer of its own, drawn just beneath that part (``rig.Rig.build``), so the photo's own pose shows
     the photo and a limb moved away takes its whole shape. The parts: the other bone of an elbow or a knee
@@ -826,7 +911,8 @@ def limbs_beneath(labels: np.ndarray, distances: np.ndarray, keys: np.ndarray, r
     ``BENEATH_COLOUR`` in Lab of its palette: a sleeve over a jacket of its colour, whose edge the labels'
     vote gave the torso in places; the demo man's folded forearms, moved out, were notched and stepped out
     to their full width where their copy under the other arm began). Not a bare arm's shape over a dress:
-    colour gave the dress to the body."""
+    colour gave the dress to the body. ``over`` (H, W) int (``overlays_on_arms``): the upper arm that runs
+    on beneath the hair or cloth given from it to the body there (-1: none)."""
     out = np.full(labels.shape, -1, np.int64)
     lab = cv2.cvtColor(np.ascontiguousarray(rgb, np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
     for upper, lower in zip(ARMS[::2] + THIGHS, ARMS[1::2] + SHINS):
@@ -844,6 +930,9 @@ def limbs_beneath(labels: np.ndarray, distances: np.ndarray, keys: np.ndarray, r
             continue
         body[body] = _colour_distance(lab[body], own) < BENEATH_COLOUR
         out[body] = p
+    if over is not None:
+        take = (over >= 0) & (out < 0) & region
+        out[take] = over[take]
     return out
 
 

@@ -116,6 +116,7 @@ class Rig:
         labels = layers.claim_hands(crgb, labels, cxy, conf, radii, scale, region=cregion)
         labels, distances, hidden = layers.hidden_hands(crgb, labels, csil, cxy, conf, distances, radii, scale,
                                                         seen)
+        labels, over = layers.overlays_on_arms(labels, crgb, distances, cregion, cxy, scale)
         gap = layers.leg_gap_top(cxy, conf, csil)
 
         # Hidden layers: the body under limbs that cover it, limbs under the parts in front of them, a leg
@@ -124,7 +125,7 @@ class Rig:
         body_under = layers.body_under_limbs(labels, distances, cregion, cxy)
         limb_under = layers.limbs_under_limbs(labels, distances, keys, cregion, cxy)
         leg_under = layers.legs_under_legs(labels, distances, keys, cregion, cxy, radii, scale)
-        beneath = layers.limbs_beneath(labels, distances, keys, cregion, cxy, crgb)
+        beneath = layers.limbs_beneath(labels, distances, keys, cregion, cxy, crgb, over)
         area = max(2.0, 0.5 * (scale / TRIANGLES_PER_SCALE) ** 2)
         n = layers.LOOSE + 1
         codes = (labels + n * (1 + body_under) + n ** 2 * (1 + limb_under) + n ** 3 * (1 + leg_under)
@@ -140,7 +141,7 @@ class Rig:
         weights = _skinning_weights(cut, part, radii, scale)
         stray, rim = (m & csil for m in layers.stray_skin(crgb, labels, cxy, conf, radii, scale, person=csil,
                                                           drawn=hidden))
-        bare = layers.beside_the_torso(labels, distances, cregion, crgb, cxy, scale)
+        bare = layers.beside_the_torso(labels, distances, cregion, crgb, cxy, scale, over)
         atlas = _atlas(rgb, alpha, silhouette, labels, box, hidden_parts, stray, rim, scale, bare)
         hand_texture = None
         drawn = _drawn_hands(crgb, csil, cxy, conf, hidden, scale, area)
