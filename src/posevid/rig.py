@@ -13,6 +13,7 @@ gives the backward ``grid_sample`` grid into the photo (for networks).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -256,11 +257,20 @@ class Rig:
             a = alpha[box][..., None]
             rgb[box] += (1 - a) * back[..., :3]
             alpha[box] += (1 - a[..., 0]) * back[..., 3]
-        h = self.height  # the person in the photo, less the background a bare arm hid (its body fill is clear)
-        photo = self.atlas[:h, :, 3] * np.minimum(self.atlas[h:2 * h, :, 3], 1.0)
-        tear = _tears(r, self.texture, photo, alpha, self.scale, self.hand_texture)
-        rgb, alpha = _clean_outline(rgb, alpha, self.scale, tear)
+        rows, cols = np.flatnonzero((alpha > 0).any(1)), np.flatnonzero((alpha > 0).any(0))
+        if rows.size:  # the outline is cleaned within the drawn box grown by what its rules reach
+            m = _outline_reach(self.scale)
+            box = (slice(max(rows[0] - m, 0), rows[-1] + m + 1), slice(max(cols[0] - m, 0), cols[-1] + m + 1))
+            tear = _tears(r, self.texture, self.photo_alpha, alpha[box], self.scale, self.hand_texture, box)
+            rgb[box], alpha[box] = _clean_outline(rgb[box], alpha[box], self.scale, tear)
         return rgb, alpha, stay
+
+    @cached_property
+    def photo_alpha(self) -> np.ndarray:
+        """(H, W) float32: the person in the photo, less the background a bare arm hid (its body fill is
+        clear)."""
+        h = self.height
+        return self.atlas[:h, :, 3] * np.minimum(self.atlas[h:2 * h, :, 3], 1.0)
 
     def _sample(self, r: mesh.Raster, level: int, box: tuple[slice, slice]) -> np.ndarray:
         """The atlas read through level ``level`` of a raster within ``box``: (h, w, 4) float32."""
@@ -277,9 +287,16 @@ class Rig:
         return mesh.grid_from_coords(r.source[0][None], self.height, self.width, background)
 
 
+def _outline_reach(scale: float) -> int:
+    """Pixels beyond the drawn person that ``_tears`` and ``_clean_outline`` read or write at body scale
+    ``scale`` (pixels): the tears' lines, and the pinhole closing's disc and the blur that fills it."""
+    return 2 * max(1, int(round(TEAR * scale))) + 4 * max(1, int(round(PINHOLE * scale))) + 4
+
+
 def _tears(r: mesh.Raster, texture: np.ndarray, photo: np.ndarray, alpha: np.ndarray, scale: float,
-           hand: int | None) -> np.ndarray:
-    """(H, W) bool: the tears in the drawn person, pixels under half covered (``alpha`` (H, W)) in a gap up
+           hand: int | None, box: tuple[slice, slice] = (slice(None), slice(None))) -> np.ndarray:
+    """(h, w) bool: the tears in the drawn person within ``box`` of the frame (``alpha`` (h, w): its
+    coverage there; ``photo`` (H, W): the whole photo's person alpha), pixels under half covered in a gap up
     to twice ``TEAR`` body scales wide along a row, a column or a diagonal, whose pixels over half covered
     on both sides there are drawn by the front layer of raster ``r`` from the photo's pixels or a hidden
     limb's fill (``texture`` (M,) 0 or 2.., not the body's fill under the limbs nor the drawn hands'
@@ -290,12 +307,12 @@ def _tears(r: mesh.Raster, texture: np.ndarray, photo: np.ndarray, alpha: np.nda
     narrow stretches only; the photo's background seen between two parts is a real gap, never a tear."""
     reach = max(1, int(round(TEAR * scale)))
     height, width = alpha.shape
-    tri = r.triangle[0]
+    tri = r.triangle[0][box]
     solid = alpha > 0.5
     kind = texture[np.maximum(tri, 0)]
     own = solid & (tri >= 0) & (kind != 1) & (kind != (-1 if hand is None else hand))
     tear = np.zeros((height, width), bool)
-    src = r.source[0]
+    src = r.source[0][box]
     length = 2 * reach + 1  # a closing along a line this long fills gaps up to 2 * reach wide on it
     lines = {(0, 1): np.ones((1, length), np.uint8), (1, 0): np.ones((length, 1), np.uint8),
              (1, 1): np.eye(length, dtype=np.uint8), (1, -1): np.fliplr(np.eye(length, dtype=np.uint8))}
@@ -304,21 +321,22 @@ def _tears(r: mesh.Raster, texture: np.ndarray, photo: np.ndarray, alpha: np.nda
         if not ys.size:
             continue
         ends = []
-        for sign in (1, -1):
+        steps = np.arange(1, length)
+        for sign in (1, -1):  # the first pixel over half covered along the line, if it is drawn from the photo
+            y = np.clip(ys[:, None] + sign * dy * steps, 0, height - 1)
+            x = np.clip(xs[:, None] + sign * dx * steps, 0, width - 1)
+            first = solid[y, x].argmax(1)
+            y, x = y[np.arange(ys.size), first], x[np.arange(ys.size), first]
             hit = np.full((ys.size, 2), np.nan, np.float32)
-            found = np.zeros(ys.size, bool)
-            for k in range(1, length):
-                y, x = np.clip(ys + sign * k * dy, 0, height - 1), np.clip(xs + sign * k * dx, 0, width - 1)
-                new = ~found & solid[y, x]
-                hit[new & own[y, x]] = src[y, x][new & own[y, x]]
-                found |= new
+            take = solid[y, x] & own[y, x]
+            hit[take] = src[y[take], x[take]]
             ends.append(hit)
         a, b = ends
         ok = np.isfinite(a[:, 0]) & np.isfinite(b[:, 0]) & (np.hypot(*(a - b).T) <= 3 * reach)
         for t in (0.25, 0.5, 0.75):  # the person all the way between them in the photo
             mid = np.where(ok[:, None], a + t * (b - a), 0.0)
-            ok &= photo[np.clip(np.round(mid[:, 1]).astype(int), 0, height - 1),
-                        np.clip(np.round(mid[:, 0]).astype(int), 0, width - 1)] > 0.5
+            ok &= photo[np.clip(np.round(mid[:, 1]).astype(int), 0, photo.shape[0] - 1),
+                        np.clip(np.round(mid[:, 0]).astype(int), 0, photo.shape[1] - 1)] > 0.5
         tear[ys[ok], xs[ok]] = True
     return tear
 
