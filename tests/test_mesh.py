@@ -628,6 +628,32 @@ def test_the_front_shoes_toe_goes_with_its_own_leg(folded) -> None:
     assert _toe_share(without, pose, toe, right_shin) < 0.2  # 0.0 (0.12 at 384 px): the defect
 
 
+def test_no_blade_of_one_leg_hangs_from_its_knee(shared_data: Path) -> None:
+    """animatex_dance_2's dancer stands with her legs pressed together in the first frame, her right shin
+    in front of her left one. Her right thigh took a hidden strip along the whole of her left shin (where
+    the nearer right shin was in front, ``legs_under_legs`` gave that stretch to the thigh behind it), and,
+    moving with the thigh, it hung from her knee as a pointed blade of skin when her left shin moved
+    (self-reconstruction frames 105 and 193). With her left knee bent 60 degrees, every pixel her right
+    thigh draws lies within 0.4 body scales of its bone (0.78 before: a shin's length below the knee;
+    0.32 now: the skirt)."""
+    from posevid.estimate import PoseEstimator
+    from posevid.video import open_video
+
+    with open_video(shared_data / "videos" / "animatex_dance_2.mp4") as reader:
+        rgb = next(iter(reader))
+    with PoseEstimator() as est:
+        pose, mask = est.image(rgb)
+    rig = Rig.build(rgb, pose, mask)
+    bent = _turn(pose, JOINT["left_knee"], (JOINT["left_ankle"],), 60.0)
+    ys, xs = np.nonzero(_drawn_parts(rig, bent) == PART_NAMES.index("right_upper_leg"))
+    hip, knee = bent.xy[0, JOINT["right_hip"]], bent.xy[0, JOINT["right_knee"]]
+    px = np.stack([xs, ys], 1).astype(np.float64)
+    t = np.clip((px - hip) @ (knee - hip) / float((knee - hip) @ (knee - hip)), 0.0, 1.0)
+    far = np.linalg.norm(px - (hip + t[:, None] * (knee - hip)), axis=1).max() / rig.scale
+    print(f"right thigh's farthest pixel from its bone: {far:.2f} body scales")
+    assert far < 0.4
+
+
 def test_legs_side_by_side_part_at_full_width_with_smooth_inner_edges(folded) -> None:
     """The demo man's legs are pressed together in dark trousers; ``label_parts`` splits them down the
     middle. A hidden copy of each leg's capsule under the other stepped at the knee and ankle (a staircase

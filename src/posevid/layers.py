@@ -939,8 +939,8 @@ def limbs_beneath(labels: np.ndarray, distances: np.ndarray, keys: np.ndarray, r
 def legs_under_legs(labels: np.ndarray, distances: np.ndarray, keys: np.ndarray, region: np.ndarray,
                     xy: np.ndarray, radii: np.ndarray, scale: float) -> np.ndarray:
     """(H, W) int64: where a leg runs under the other leg's parts that lie side by side with it
-    (``_beside``) and are in front of it, that leg's part (its thigh or shin, whichever is nearer of those
-    behind the part there), else -1: a hidden layer of its own, beside ``limbs_under_limbs``'s.
+    (``_beside``) and are in front of it, that leg's part (its thigh or shin, whichever is nearer, when
+    that one is behind the part there), else -1: a hidden layer of its own, beside ``limbs_under_limbs``'s.
 
     ``label_parts`` splits legs pressed together down the middle, so the leg behind drew only its visible
     half, visibly thinner than the front one when they parted (the demo man; BlazePose then placed its
@@ -949,7 +949,10 @@ def legs_under_legs(labels: np.ndarray, distances: np.ndarray, keys: np.ndarray,
     a staircase up the gap between the legs). Its own layer, because there the front leg's knee has its
     thigh or shin under it (``limbs_under_limbs``, the front-most hidden limb): left out, that left a
     round white notch at the back knee; taking its place, the front knee lost its own. Under ``ISLAND``
-    square body scales (``scale`` pixels) in all, there is none: legs that only touch keep what they have."""
+    square body scales (``scale`` pixels) in all, there is none: legs that only touch keep what they have.
+    Where the nearer part is in front of the other leg (animatex_dance_2's dancer: her right shin before
+    her left), nothing of the leg is hidden there: its thigh took that stretch of the shin's tube, and
+    skinned with the thigh it hung from her knee as a blade of skin once her left shin moved."""
     out = np.full(labels.shape, -1, np.int64)
     best = np.full(labels.shape, -np.inf)
     for p in LEGS:
@@ -957,7 +960,7 @@ def legs_under_legs(labels: np.ndarray, distances: np.ndarray, keys: np.ndarray,
         if not beside.any():
             continue
         other = SHINS[THIGHS.index(p)] if p in THIGHS else THIGHS[SHINS.index(p)]
-        nearer = (distances[p] <= distances[other]) | (keys[labels] <= keys[other])
+        nearer = distances[p] <= distances[other]
         take = beside & nearer & _leg_band(labels.shape, xy, radii, p) & (keys[p] > best)
         out[take], best[take] = p, keys[p]
     return out if (out >= 0).sum() >= ISLAND * scale**2 else np.full(labels.shape, -1, np.int64)
