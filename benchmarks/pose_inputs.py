@@ -168,7 +168,8 @@ def hand_sample(poses, folder: Path, every: int) -> dict:
     """Hands on whole clips: every ``every``-th frame that has a drawn hand, drawn in the DWPose look (with
     hands and face), each frame decoded alone (``decode_skeleton``: every hand fitted from the template
     starts), from the frames themselves and from an h264 mp4 of the whole clip's render. Hand PCK@0.05 of
-    the body height (a hand point not decoded misses), body PCK, seconds per frame."""
+    the body height (a hand point not decoded misses), body PCK, hands read where none is drawn (which
+    the PCK does not see), seconds per frame."""
     import dataclasses
 
     from posevid.poses import Poses
@@ -192,7 +193,10 @@ def hand_sample(poses, folder: Path, every: int) -> dict:
         decoded = Poses.concat([decode_skeleton(images[t], poses.fps, hands=True, face=True) for t in sample])
         seconds = (time.perf_counter() - start) / len(sample)
         body, hands = pck(decoded, truth[sample])[:2]
-        out[kind] = {"pck_hands": round(hands, 4), "pck_body": round(body, 4), "decode_s_per_frame": round(seconds, 3)}
+        read = (decoded.hand_conf > 0).any(-1) if decoded.has_hands else np.zeros((len(sample), 2), bool)
+        out[kind] = {"pck_hands": round(hands, 4), "pck_body": round(body, 4),
+                     "hands_read_not_drawn": int((read & ~(truth[sample].hand_conf > 0).any(-1)).sum()),
+                     "decode_s_per_frame": round(seconds, 3)}
     return out
 
 

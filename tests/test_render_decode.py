@@ -339,3 +339,42 @@ def test_one_hand_or_both_is_told_by_how_well_each_draws_the_blob() -> None:
             assert cost["both"] + render_decode.PAIR_MARGIN < min(cost["left"], cost["right"]), cost
         else:
             assert cost["twice"] + render_decode.PAIR_MARGIN > cost["right"] and cost["both"] > cost["right"], cost
+
+
+# The squats clip's right hand in frame 30 (MediaPipe, pixels at 720x1280, shifted): its wrist a hand's width
+# below the body's wrist, its fingers pointing away across, the index finger's base the dot nearest the body's wrist.
+SIDEWAYS_HAND = np.array([
+    [445, 473], [457, 460], [469, 453], [481, 451], [488, 453], [476, 448], [496, 445], [505, 448], [511, 453],
+    [477, 453], [499, 449], [509, 453], [515, 457], [478, 460], [499, 458], [509, 460], [516, 463], [477, 470],
+    [494, 468], [504, 470], [511, 472]], np.float32) - [400, 400]
+
+
+def test_a_hand_whose_fingers_lie_nearer_the_body_wrist_is_fitted_from_its_own_wrist() -> None:
+    # Placed from the dot nearest the body's wrist (the index finger's base), the template hand descended to
+    # fingers a dot radius or two off (median 5.1 pixels, the ring finger's tip 13); placed also where its
+    # wrist bones converge, it fits (in the clip's frame 30 that first placement stretched the hand: 6 of 21
+    # points within 5% of the body height).
+    radius = 6
+    canvas = np.zeros((120, 160, 3), np.uint8)
+    render._draw_hands(canvas, np.stack([SIDEWAYS_HAND, SIDEWAYS_HAND]), np.array([np.zeros(21), np.ones(21)]), 3,
+                       radius)
+    classes = hand_fit.hand_classes(*hue_saturation_value(canvas), HAND_HUE_STEP, HUE_TOLERANCE)
+    points, _ = hand_fit.fit_hand(classes, np.array([46.0, 32.0]), radius, 1.5)
+    err = np.linalg.norm(points - SIDEWAYS_HAND, axis=1)
+    assert np.median(err) < 0.5 * radius and err.max() < 2 * radius, err.round(1)
+
+
+def test_one_hand_that_both_wrists_reach_is_read_once() -> None:
+    # The squats clip's frame 30 (shifted, legs left out): the right hand only, lying between the wrists, its
+    # fingertips by the left wrist. Read from its index finger's base it was stretched across to the left
+    # wrist and a left hand was read onto it too; now one right hand, where it is drawn.
+    xy = np.array([[399, 391], [362, 479], [300, 465], [337, 537], [446, 432], [425, 493], [509, 564], [527, 477],
+                   [256, 689], [0, 0], [0, 0], [337, 698], [0, 0], [0, 0], [381, 375], [401, 378], [354, 385],
+                   [395, 387]], np.float32) - [180, 320]
+    conf = (xy > 0).all(1).astype(np.float32)
+    hand = SIDEWAYS_HAND + [220, 80]
+    frame = render.stick_figure(xy, conf, 420, 400, 6, hands=(np.stack([hand, hand]), np.array([np.zeros(21),
+                                np.ones(21)])), style="openpose")
+    decoded = decode_skeleton(frame, hands=True)
+    err = np.linalg.norm(decoded.hand_xy[0, 1] - hand, axis=1)
+    assert (decoded.hand_conf[0, 0] == 0).all() and np.median(err) < 6, err.round(1)

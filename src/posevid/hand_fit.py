@@ -183,44 +183,102 @@ def fit_hand(classes: np.ndarray, wrist: np.ndarray, radius: float, half_line: f
     """
     ey, ex = np.nonzero(classes >= DOT)
     evidence = np.stack([ex, ey], 1).astype(np.float32)
-    # The hand's own wrist dot: the one nearest the body's wrist (estimators place the two apart).
+    # The hand's own wrist dot: the one nearest the body's wrist (estimators place the two apart), and where
+    # the bones from the wrist converge when that is another dot (the hand's wrist a hand's width from the
+    # body's, its fingers nearer: read from the nearest dot, a stretched hand).
     first = evidence[np.argmin(np.linalg.norm(evidence - wrist, axis=1))]
     inward = evidence.mean(0) - first
-    wrist = first + radius * inward / max(float(np.linalg.norm(inward)), 1e-6)
-    toward = evidence.mean(0) - wrist
-    reach = float(np.linalg.norm(evidence - wrist, axis=1).max())
-    scale = max((reach - radius) / float(np.linalg.norm(TEMPLATE, axis=1).max()), 2 * radius) if size is None else size
-    angle = float(np.arctan2(toward[1], toward[0])) if np.linalg.norm(toward) > 1e-3 else 0.0
-    large = scale >= REACH_SIZE * radius
+    anchors = [first + radius * inward / max(float(np.linalg.norm(inward)), 1e-6)]
+    converge = _wrist_from_bones(classes, radius)
+    if converge is not None and np.linalg.norm(converge - anchors[0]) > 2 * radius:
+        anchors.append(converge)
+    placed = [_placement(evidence, anchor, radius, size) for anchor in anchors]
+    large = placed[0][1] >= REACH_SIZE * radius
     ys, xs = _pixels(classes, radius, thin=large or radius >= THIN_RADIUS)
     grid = torch.from_numpy(np.stack([xs, ys], 1).astype(np.float32))
     labels = torch.from_numpy(classes[ys, xs].astype(np.int64))
     weights = torch.where(labels >= 2, BONE_WEIGHT, 1.0)
-    starts = []
-    for mirror in (1.0, -1.0):
-        for turn in TURNS:
-            c, s = np.cos(angle + turn), np.sin(angle + turn)
-            shape = TEMPLATE * [1.0, mirror] * scale
-            starts.append(wrist + shape @ np.array([[c, s], [-s, c]], np.float32))
     fixed = None
     if other is not None:
         with torch.no_grad():
             fixed = (_probs(torch.from_numpy(np.asarray(other[0], np.float32))[None], grid, radius, half_line)[0],
                      other[1])
-    args = (grid, labels, weights, scale, radius, half_line, fixed)
+    args = (grid, labels, weights, placed[0][1], radius, half_line, fixed)
     if start is not None:
         warm, warm_loss = _descend(torch.from_numpy(np.asarray(start, np.float32))[None], WARM_STEPS, *args,
                                    lr_range=WARM_LR)
         if float(warm_loss[0]) <= good:
             return warm[0].numpy().astype(np.float32), float(warm_loss[0])
-    pull = REACH_WEIGHT if large else 0.0
-    points, losses = _descend(torch.from_numpy(np.stack(starts).astype(np.float32)), 0, *args, pull)
-    for steps, keep, reach in zip(STEPS, (KEEP, 1), (pull, 0.0)):
-        points, losses = _descend(points[torch.argsort(losses)[:keep]], steps, *args, reach)
+    found, losses = [], []
+    for anchor, scale, angle in placed:
+        starts = []
+        for mirror in (1.0, -1.0):
+            for turn in TURNS:
+                c, s = np.cos(angle + turn), np.sin(angle + turn)
+                shape = TEMPLATE * [1.0, mirror] * scale
+                starts.append(anchor + shape @ np.array([[c, s], [-s, c]], np.float32))
+        pull = REACH_WEIGHT if scale >= REACH_SIZE * radius else 0.0
+        placement = (grid, labels, weights, scale, radius, half_line, fixed)
+        points, loss = _descend(torch.from_numpy(np.stack(starts).astype(np.float32)), 0, *placement, pull)
+        for steps, keep, reach in zip(STEPS, (KEEP, 1), (pull, 0.0)):
+            points, loss = _descend(points[torch.argsort(loss)[:keep]], steps, *placement, reach)
+        found.append(points)
+        losses.append(loss)
+    points, losses = torch.cat(found), torch.cat(losses)
     if start is not None:
         points, losses = torch.cat([points, warm]), torch.cat([losses, warm_loss])
     best = int(torch.argmin(losses))
     return points[best].numpy().astype(np.float32), float(losses[best])
+
+
+def _placement(evidence: np.ndarray, wrist: np.ndarray, radius: float,
+               size: float | None) -> tuple[np.ndarray, float, float]:
+    """The template's wrist (x, y), scale (wrist to middle-finger base, pixels: ``size``, or the one that
+    reaches the furthest of the hand's pixels ``evidence`` (N, 2) from ``wrist``) and direction (radians,
+    towards the pixels' mean)."""
+    toward = evidence.mean(0) - wrist
+    reach = float(np.linalg.norm(evidence - wrist, axis=1).max())
+    scale = max((reach - radius) / float(np.linalg.norm(TEMPLATE, axis=1).max()), 2 * radius) if size is None else size
+    angle = float(np.arctan2(toward[1], toward[0])) if np.linalg.norm(toward) > 1e-3 else 0.0
+    return wrist.astype(np.float32), scale, angle
+
+
+WRIST_BONES = tuple(k for k, (a, _) in enumerate(HAND_LIMBS) if a == 0)  # the five bones from the wrist
+PARALLEL = 0.05  # least eigenvalue of the lines' summed projections (about the sum of their sin^2 apart)
+
+
+def _wrist_from_bones(classes: np.ndarray, radius: float) -> np.ndarray | None:
+    """Where the bones from the wrist converge (x, y crop pixels): the point nearest (least squares) to the
+    lines along the pixels of at least two of them (each at least a dot radius long and twice as long as
+    wide), snapped to the nearest dot pixel within a dot radius; None when they do not say (fewer such
+    bones, near-parallel ones, or no dot there)."""
+    lines = []
+    for k in WRIST_BONES:
+        ys, xs = np.nonzero(classes == 2 + k)
+        if xs.size < 4:
+            continue
+        pts = np.stack([xs, ys], 1).astype(np.float64)
+        centre = pts.mean(0)
+        _, spread, vt = np.linalg.svd(pts - centre, full_matrices=False)
+        if spread[0] < 2 * max(spread[1], 1e-6) or spread[0] / np.sqrt(len(pts)) * np.sqrt(12) < radius:
+            continue
+        lines.append((centre, vt[0]))
+    if len(lines) < 2:
+        return None
+    project = [np.eye(2) - np.outer(u, u) for _, u in lines]
+    a = sum(project)
+    if np.linalg.eigvalsh(a)[0] < PARALLEL:  # near-parallel: no crossing
+        return None
+    point = np.linalg.solve(a, sum(p @ c for p, (c, _) in zip(project, lines)))
+    dy, dx = np.nonzero(classes == DOT)
+    if dx.size == 0:
+        return None
+    dots = np.stack([dx, dy], 1).astype(np.float64)
+    gap = np.linalg.norm(dots - point, axis=1)
+    if gap.min() > radius:
+        return None
+    near = dots[gap <= gap.min() + radius]
+    return near.mean(0).astype(np.float32)
 
 
 def drawing_cost(classes: np.ndarray, hands: list[np.ndarray], radius: float, half_line: float) -> float:

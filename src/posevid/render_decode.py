@@ -245,6 +245,7 @@ WARM_SLACK = (1.15, 0.03)  # and keeps that fit when its loss is under previous 
 WARM_RUN = 3  # frames in a row; then the template starts are tried again (a wrong fit does not persist)
 SHARED = 0.25  # a hand piece both wrists reach is fitted whole by each that is the nearer for this share of it
 OFF_DOT = 1.0  # a fitted hand point further than this many dot radii from anything drawn is left out
+SPECK = 0.25  # a piece of hand colours under this share of a dot's area is ignored (blended edges)
 
 
 class SkeletonDecoder:
@@ -436,7 +437,7 @@ def _decode_hands(hue: np.ndarray, sat: np.ndarray, val: np.ndarray, xy: np.ndar
     anything not of the hand's colours are ignored; a point fitted onto the background is left out
     (confidence 0). ``radius``: the dot radius in pixels; ``last``: each side's fit in the previous frame
     (or None), to start from (see ``SkeletonDecoder``). Returns the hands and each side's fit (or None)."""
-    from .hand_fit import DOT, fit_hand, hand_classes  # torch: skeleton renders with hands only
+    from .hand_fit import DOT, IGNORE, fit_hand, hand_classes  # torch: skeleton renders with hands only
 
     hand_xy = np.zeros((2, HAND_POINTS, 2), np.float32)
     hand_conf = np.zeros((2, HAND_POINTS), np.float32)
@@ -445,6 +446,12 @@ def _decode_hands(hue: np.ndarray, sat: np.ndarray, val: np.ndarray, xy: np.ndar
     evidence = (classes >= DOT).astype(np.uint8)
     count, labels = cv2.connectedComponents(cv2.dilate(evidence, np.ones((3, 3), np.uint8)), connectivity=8)
     labels[evidence == 0] = 0
+    # Specks (under SPECK of a dot's area: the blended edges of the face's white dots and of body limbs and dots,
+    # whose hues fall on a hand colour) are no hand's: they widened a hand's reach and so its fitted size.
+    speck = np.bincount(labels.ravel(), minlength=count) < SPECK * np.pi * radius ** 2
+    speck[0] = False
+    classes[speck[labels]] = IGNORE
+    labels[speck[labels]] = 0
     if count <= 1:
         return hand_xy, hand_conf, fits
     ys, xs = np.nonzero(labels)
@@ -520,6 +527,7 @@ def _decode_hands(hue: np.ndarray, sat: np.ndarray, val: np.ndarray, xy: np.ndar
 
 PAIR_MARGIN = 0.01  # both hands are read in a blob both wrists reach when they explain it this much better
 # (``hand_fit.drawing_cost``) than either hand alone: a second hand on top of the first changes nothing
+ONE_HAND = 2.0  # dot radii: two hands whose points lie this close on average are one
 UNDRAWN = 0.1  # a second hand is sought where one hand alone leaves this share of the blob's dot pixels undrawn
 
 
@@ -578,6 +586,17 @@ def _one_or_both(classes: np.ndarray, labels: np.ndarray, blob: np.ndarray, alon
             for side in (1, 0):
                 pair[side] = fit(side, whole[side], pair[side], -np.inf, (pair[1 - side], side == 0), size, both)
         pairs.append(pair)
+    # Two hands fitted onto each other are one hand read twice (a wrist that reaches it holds no hand): the one
+    # of the side whose wrist is nearer the hand's (fitted to the whole blob with the other under or over it,
+    # unlike the single readings, which only descend from a first fit of part of it).
+    for pair in [p for p in pairs if np.linalg.norm(p[0] - p[1], axis=-1).mean() <= ONE_HAND * radius]:
+        pairs.remove(pair)
+        side = int(np.argmin([np.linalg.norm(pair[s][0] - xy[wrists[s]]) for s in (0, 1)]))
+        one = [None, None]
+        one[side] = pair[side]
+        if firsts[1 - side] is not None:
+            one[1 - side] = fit(1 - side, alone[1 - side], firsts[1 - side], np.inf)
+        singles.append(one)
     hypotheses = singles + pairs
     if not hypotheses:
         return [None, None]
@@ -604,9 +623,18 @@ def _hand_crop(classes: np.ndarray, labels: np.ndarray, own: np.ndarray, xy: np.
     crop = classes[y0:y1, x0:x1].copy()
     crop[(labels[y0:y1, x0:x1] > 0) & ~own[y0:y1, x0:x1]] = IGNORE
     gy, gx = np.mgrid[y0:y1, x0:x1]
+    under = np.zeros(crop.shape, bool)
     for j in np.flatnonzero(conf > 0):  # body dots the hand is drawn over
         covered = np.hypot(gx - xy[j, 0], gy - xy[j, 1]) <= radius + 2
         crop[covered & ((crop != DOT) | (j == JOINT["left_knee"]))] = IGNORE
+        under |= covered
+    # A piece without hand dots lying mostly under body dots is one (its blended rim, past the disc, would widen
+    # the hand's reach).
+    pieces, count = labels[y0:y1, x0:x1], labels.max() + 1
+    body = (np.bincount(pieces[under], minlength=count) > 0.5 * np.bincount(pieces.ravel(), minlength=count)) \
+        & (np.bincount(pieces[crop == DOT], minlength=count) == 0)
+    body[0] = False
+    crop[body[pieces]] = IGNORE
     return crop, x0, y0
 
 
