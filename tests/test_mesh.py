@@ -852,7 +852,8 @@ def test_no_skin_slit_in_the_shorts_where_a_hand_hung(shared_data: Path) -> None
     skin, and the thigh's own colours include skin), and stayed as a skin-coloured slit in the shorts in
     every frame once the arm rose. The hand's skin-coloured rim is now painted over where the thigh is
     clothed around it: skin pixels amid the denim within 0.3 body scales of the wrist, the arm swung out,
-    25 -> 9."""
+    25 -> 9. (Skin with no denim below it is the thigh below the hem, not a slit: the thigh's fill now runs
+    the denim down to the hem, so the thigh's edge under it lies amid denim.)"""
     rgb, pose, mask = _photo(shared_data, "animateanyone_anyone-3.png", 384)
     rig = Rig.build(rgb, pose, mask)
     raised = _turn(pose, JOINT["right_shoulder"], (JOINT["right_elbow"], JOINT["right_wrist"]), 100.0)
@@ -862,7 +863,12 @@ def test_no_skin_slit_in_the_shorts_where_a_hand_hung(shared_data: Path) -> None
     skin = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)[
         tuple(np.round(pose.xy[0, JOINT["nose"], ::-1]).astype(int))]
     is_skin = np.linalg.norm(lab - skin, axis=-1) < 30
-    amid_denim = cv2.blur((lab[..., 2] < 118).astype(np.float32), (7, 7)) > 0.5  # Lab b* under -10: blue
+    denim = lab[..., 2] < 118  # Lab b* under -10: blue
+    amid_denim = cv2.blur(denim.astype(np.float32), (7, 7)) > 0.5
+    above_denim = np.zeros_like(denim)
+    for k in (1, 2, 3):
+        above_denim[:-k] |= denim[k:]
+    amid_denim &= above_denim
     wrist = pose.xy[0, JOINT["right_wrist"]]
     ys, xs = np.mgrid[0:rig.height, 0:rig.width]
     near = np.hypot(xs - wrist[0], ys - wrist[1]) < 0.3 * rig.scale
@@ -969,6 +975,27 @@ def test_a_fill_continues_the_cloth_not_its_shaded_edge() -> None:
           f"to the shade {np.linalg.norm(strip - shade, axis=-1).mean():.1f}")
     assert np.linalg.norm(strip - pink, axis=-1).mean() < 10.0
     assert np.linalg.norm(out[19:21, 8:18] - belt, axis=-1).mean() < 30.0  # the belt runs on
+
+
+def test_a_limbs_fill_runs_its_hem_on_across_the_limb() -> None:
+    """A thigh hidden under a hand that hung over the corner of the shorts, the hem across the thigh: the
+    nearest known pixel of a filled one just above the hem, by the hole's outer edge, was the bare skin below
+    the hand (nearer than the denim beside it), so the shorts' corner faded from denim to skin once the hand
+    moved (the AnimateAnyone woman). Given the limb's bone direction, the fill takes the cloth at the same
+    place along the limb: the hole's pixels above the hem 69% -> 100% denim, those below it skin as before."""
+    denim, skin = np.array([40.0, 70, 140]), np.array([230.0, 180, 160])
+    rgb = np.tile(denim, (40, 40, 1)).astype(np.float32)
+    rgb[20:] = skin  # the hem across the (vertical) thigh at row 20
+    known = np.ones((40, 40), bool)
+    known[2:26, :16] = False  # the hand, over the thigh's outer edge and the hem
+    for bone, least in ((None, None), ((np.array([20.0, -10.0]), np.array([20.0, 50.0])), 0.95)):
+        out = layers.fill_from(rgb, known, sigma=1.0, bone=bone)
+        above = out[12:19, :16].reshape(-1, 3)
+        blue = float((np.linalg.norm(above - denim, axis=-1) < np.linalg.norm(above - skin, axis=-1)).mean())
+        below = np.linalg.norm(out[22:26, :16] - skin, axis=-1).mean()
+        print(f"bone {bone}: {blue:.0%} of the filled pixels above the hem are denim; below it {below:.0f} from skin")
+        if least is not None:
+            assert blue >= least and below < 30.0
 
 
 def test_no_strip_of_the_shorts_on_a_raised_forearm(shared_data: Path) -> None:

@@ -1032,14 +1032,47 @@ def glue(label_a: np.ndarray, label_b: np.ndarray, points: np.ndarray, xy: np.nd
 
 
 
-def fill_from(rgb: np.ndarray, known: np.ndarray, sigma: float = 2.5) -> np.ndarray:
+ACROSS = 4.0  # a limb's fill seeks its source pixel this many times farther across the limb than along it
+ACROSS_FROM = 0.2  # ... from this far down the bone (of its length; nearer its root the body's cloth lies on it)
+
+
+def _nearest_across(known: np.ndarray, bone: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``nearest_known`` with distances along the ``bone`` (a, b) (2,) (x, y) counted ``ACROSS`` times, for
+    the pixels ``ACROSS_FROM`` of its length or more past a: for each pixel of ``known`` (H, W) bool, the row
+    and column (H, W) int of the known pixel nearest it across the limb (nearest it, nearer the root)."""
+    from scipy.spatial import cKDTree
+
+    h, w = known.shape
+    a, b = (np.asarray(v, np.float64) for v in bone)
+    u = (b - a) / max(float(np.linalg.norm(b - a)), 1e-9)
+    ys, xs = np.nonzero(known)
+
+    def warped(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.stack([x * -u[1] + y * u[0], ACROSS * (x * u[0] + y * u[1])], 1)
+
+    iy, ix = nearest_known(known)
+    rows, cols = np.indices((h, w))
+    down = ((cols - a[0]) * u[0] + (rows - a[1]) * u[1]) >= ACROSS_FROM * float(np.linalg.norm(b - a))
+    down &= ~known
+    idx = cKDTree(warped(xs, ys)).query(warped(cols[down], rows[down]))[1]
+    iy[down], ix[down] = ys[idx], xs[idx]
+    return iy, ix
+
+
+def fill_from(rgb: np.ndarray, known: np.ndarray, sigma: float = 2.5,
+              bone: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """(H, W, C) float32 image whose unknown pixels take the colour of the ``known`` (H, W) bool pixel
     mirrored across the nearest known one (or of that nearest one where the mirrored pixel is not known),
     blurred by ``sigma`` pixels (so the seams between neighbouring sources soften): a hand that lay on a bare
     thigh below the shorts leaves skin, not a mix of skin and denim; the cloth's pattern runs on into the
-    fill (a belt round the waist) instead of the shading along its edge drawn across the whole fill."""
+    fill (a belt round the waist) instead of the shading along its edge drawn across the whole fill. Given a
+    limb's ``bone`` (its joints a, b, each (2,) (x, y)), the nearest known pixel is sought across the limb
+    first (``_nearest_across``): a pixel takes the cloth at its own place along the limb, so the hem of the
+    AnimateAnyone woman's shorts under her hanging hand runs on across her thigh instead of the fill fading
+    from the denim above it to the skin below (not by the limb's root, where the catalog man's jacket hem
+    lies on his thigh's label and was drawn across the fill as a pale smear)."""
     rgb = np.asarray(rgb, np.float32)
-    iy, ix = nearest_known(known)
+    iy, ix = nearest_known(known) if bone is None or not known.any() else _nearest_across(known, bone)
     h, w = known.shape
     ys, xs = np.mgrid[0:h, 0:w]
     my, mx = np.clip(2 * iy - ys, 0, h - 1), np.clip(2 * ix - xs, 0, w - 1)

@@ -22,7 +22,7 @@ from . import hands, layers, mesh
 from .errors import PosevidError
 from .poses import Poses, body_height
 from .render import MIN_CONF
-from .skeleton import JOINT, NUM_PARTS, PART_NAMES
+from .skeleton import BODY_PARTS, JOINT, NUM_PARTS, PART_NAMES
 
 MARGIN = 2.0  # pixels the mesh reaches past the silhouette (alpha > 0.5), so soft edges are drawn
 TRIANGLES_PER_SCALE = 9.0  # triangle edge ~ body scale / this
@@ -143,7 +143,7 @@ class Rig:
         stray, rim = (m & csil for m in layers.stray_skin(crgb, labels, cxy, conf, radii, scale, person=csil,
                                                           drawn=hidden))
         bare = layers.beside_the_torso(labels, distances, cregion, crgb, cxy, scale, over)
-        atlas = _atlas(rgb, alpha, silhouette, labels, box, hidden_parts, stray, rim, scale, bare)
+        atlas = _atlas(rgb, alpha, silhouette, labels, box, hidden_parts, stray, rim, scale, bare, cxy)
         hand_texture = None
         drawn = _drawn_hands(crgb, csil, cxy, conf, hidden, scale, area)
         if drawn is not None:  # the hands the photo hides, drawn: a mesh of their own on a texture of their own
@@ -532,7 +532,7 @@ def _skinning_weights(cut: mesh.Mesh, part: np.ndarray, radii: np.ndarray, scale
 
 def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: np.ndarray,
            box: tuple[slice, slice], hidden_parts: list[int], stray: np.ndarray, rim: np.ndarray, scale: float,
-           bare: np.ndarray) -> np.ndarray:
+           bare: np.ndarray, xy: np.ndarray) -> np.ndarray:
     """((2 + K) H, W, 4) float32 textures: the photo premultiplied by its solid alpha (1 from 2 pixels inside
     the silhouette), the background's share taken out of its soft edge (``_unmix``); the body (torso,
     thighs, loose cloth) filled in from its pixels; each of the K hidden limbs filled in from its own pixels
@@ -542,7 +542,8 @@ def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: n
     ``layers.stray_skin``) mark skin of hands left on the body, painted over with the body's fill in the
     photo's texture, and the rim around them: neither is copied into the fills. ``bare`` (box-sized bool,
     ``layers.beside_the_torso``): where an arm covered background beside the torso, the body's fill is
-    transparent (the plate shows there when the arm moves away)."""
+    transparent (the plate shows there when the arm moves away). ``xy`` (18, 2): the pose in the box (unseen
+    joints at 0): a hidden limb's fill copies across the limb first (``layers.fill_from``'s ``bone``)."""
     inner = cv2.distanceTransform(silhouette.astype(np.uint8), cv2.DIST_L2, 3)
     solid = np.maximum(alpha, np.clip(inner - 1.0, 0.0, 1.0))
     slices = [np.concatenate([rgb.astype(np.float32) * solid[..., None], solid[..., None]], -1)]
@@ -558,7 +559,11 @@ def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: n
         if not known.any():
             known = np.isin(labels, parts) & crop_sil
         if known.any():
-            fill[box + (slice(0, 3),)] = layers.fill_from(crop_rgb, known)
+            bone = None
+            if len(parts) == 1 and parts[0] in layers.LIMBS:  # a hidden limb: its cloth at each place along it
+                a, b = (xy[j] for j in BODY_PARTS[PART_NAMES[parts[0]]])
+                bone = (a, b) if a.any() and b.any() and np.linalg.norm(b - a) > 1.0 else None
+            fill[box + (slice(0, 3),)] = layers.fill_from(crop_rgb, known, bone=bone)
             fill[box + (3,)] = 1.0
         slices.append(fill)
     slices[1][box][bare] = 0.0
