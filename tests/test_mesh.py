@@ -1131,3 +1131,29 @@ def test_hair_and_a_ruffle_over_the_upper_arms_stay_with_the_body(shared_data: P
     print(f"raised upper arms: right {int(right.sum())} pixels, {dark} dark; left {int(left.sum())}, {grey} grey")
     assert right.sum() > 400 and left.sum() > 250
     assert dark <= 40 and grey <= 35
+
+
+def test_no_piece_of_the_crotch_hangs_below_the_hips(shared_data: Path) -> None:
+    """The yoga man stands with his legs spread wide in black shorts; the cloth between his thighs, outside
+    both thighs' capsules, went to the torso (whose reach is larger) and floated beside his hips as dark
+    flecks, or hung between his thighs, once the legs moved. Below the line through the hips it is now the
+    nearer thigh's (``layers._crotch``): with both thighs turned 35 degrees, torso pixels drawn below the
+    hips more than 0.1 body scales outside the torso's shape 53 -> 0."""
+    from posevid.render import part_masks
+
+    rgb, pose, mask = _photo(shared_data, "tfjs_pose.jpg", 384)
+    rig = Rig.build(rgb, pose, mask)
+    torso = PART_NAMES.index("torso")
+    moved = pose
+    for side, sign in (("right", 1.0), ("left", -1.0)):
+        hip, knee = JOINT[f"{side}_hip"], JOINT[f"{side}_knee"]
+        turn = 35.0 * (sign if pose.xy[0, knee, 0] < pose.xy[0, hip, 0] else -sign)
+        moved = _turn(moved, hip, (knee, JOINT[f"{side}_ankle"]), turn)
+    part = _drawn_parts(rig, moved)
+    outside = cv2.distanceTransform((part_masks(moved.xy[0], moved.conf[0], rig.height, rig.width)[torso] == 0)
+                                    .astype(np.uint8), cv2.DIST_L2, 5)
+    hips = (moved.xy[0, JOINT["right_hip"]] + moved.xy[0, JOINT["left_hip"]]) / 2
+    below = np.mgrid[0:rig.height, 0:rig.width][0] > hips[1]
+    stray = int(((part == torso) & below & (outside > 0.1 * rig.scale)).sum())
+    print(f"torso pixels below the hips beyond 0.1 body scales outside its shape: {stray}")
+    assert stray <= 5

@@ -349,6 +349,8 @@ def label_parts(distances: np.ndarray, region: np.ndarray, keys: np.ndarray, rad
                 pair = both & (label == p) & (other == q) & ~hand[p] & ~hand[q]
                 label[pair & (bone[q] < bone[p])] = q
     rest = (region & ~in_any).astype(np.uint8)
+    # legs apart in trousers or shorts (background between them below the crotch), not a skirt or a coat
+    apart = xy is not None and leg_gap_top(xy, xy.any(1).astype(np.float32), region) is not None
     count, comp, stats, _ = cv2.connectedComponentsWithStats(rest, connectivity=8)
     h, w = region.shape
     for c in range(1, count):
@@ -363,6 +365,8 @@ def label_parts(distances: np.ndarray, region: np.ndarray, keys: np.ndarray, rad
         best = candidates[(d / reach[candidates, None, None]).argmin(0)]
         if xy is not None:
             best = _limb_rims(best, distances[:, y0:y1, x0:x1], candidates, radii, reach)
+            if apart:
+                best = _crotch(best, distances[:, y0:y1, x0:x1], candidates, reach, xy, x0, y0)
         far = np.take_along_axis(distances[:, y0:y1, x0:x1], best[None], 0)[0] > reach[best]
         best = np.where(far & np.isin(best, (TORSO,) + THIGHS), LOOSE, best)
         sub = label[y0:y1, x0:x1]
@@ -393,6 +397,29 @@ def _limb_rims(best: np.ndarray, distances: np.ndarray, candidates: np.ndarray, 
         rim = body & (distances[q] <= radii[q]) & (distances[q] < own) & (distances[q] / reach[q] < score)
         out[rim], score[rim] = q, (distances[q] / reach[q])[rim]
     return out
+
+
+def _crotch(best: np.ndarray, distances: np.ndarray, candidates: np.ndarray, reach: np.ndarray, xy: np.ndarray,
+            x0: int, y0: int) -> np.ndarray:
+    """``best`` (h, w) part per pixel of a piece outside every shape (``distances`` (10, h, w) there, the
+    piece's box at x0, y0 in the pose ``xy`` (18, 2)), with the torso's pixels below the line through the
+    hips (towards the knees) given to the nearer thigh of ``candidates`` (in ``reach``): the cloth between
+    the yoga man's spread thighs, outside both capsules, went to the torso, whose reach is larger, and hung
+    below it as a dark wedge between his thighs once they closed (the squat, a raised knee). For legs apart
+    (``leg_gap_top``: not a skirt or coat, nor legs pressed together down to the ankles)."""
+    thighs = [q for q in THIGHS if q in candidates]
+    rh, lh, rk, lk = (JOINT[n] for n in ("right_hip", "left_hip", "right_knee", "left_knee"))
+    if not thighs or not (xy[[rh, lh, rk, lk]].any(1)).all():
+        return best
+    hip = (xy[rh] + xy[lh]) / 2
+    down = (xy[rk] + xy[lk]) / 2 - hip
+    h, w = best.shape
+    px = _pixels(h, w) + np.array([x0, y0], np.float32)
+    below = ((px - hip) @ down > 0) & (best == TORSO)
+    if not below.any():
+        return best
+    nearer = np.array(thighs)[np.argmin([distances[q] / reach[q] for q in thighs], axis=0)]
+    return np.where(below, nearer, best)
 
 
 def _side_by_side(xy: np.ndarray, p: int, q: int, folded: float = 45.0) -> bool:
