@@ -535,9 +535,11 @@ def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: n
            bare: np.ndarray, xy: np.ndarray) -> np.ndarray:
     """((2 + K) H, W, 4) float32 textures: the photo premultiplied by its solid alpha (1 from 2 pixels inside
     the silhouette), the background's share taken out of its soft edge (``_unmix``); the body (torso,
-    thighs, loose cloth) filled in from its pixels; each of the K hidden limbs filled in from its own pixels
-    (the fills are opaque), which are copied from ``FILL_MARGIN`` body scales inside their edges (a hand's
-    or an arm's blurred rim on the clothes is not copied). ``labels`` are the part labels of the person's
+    thighs, loose cloth) filled in from its pixels; each of the K hidden limbs filled in from its own pixels,
+    a hidden thigh or shin from its whole leg's (by the knee the nearest pixels are often the other part's:
+    a thigh hidden there took the shaded skin under the hem, a darker patch on the knee). The fills are
+    opaque; their pixels are copied from ``FILL_MARGIN`` body scales inside their edges (a hand's or an
+    arm's blurred rim on the clothes is not copied). ``labels`` are the part labels of the person's
     ``box`` of the photo, where the fills are made; ``stray`` and ``rim`` (box-sized bool,
     ``layers.stray_skin``) mark skin of hands left on the body, painted over with the body's fill in the
     photo's texture, and the rim around them: neither is copied into the fills. ``bare`` (box-sized bool,
@@ -552,7 +554,9 @@ def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: n
     crop_rgb, crop_inner, crop_sil = rgb[box].astype(np.float32), inner[box], silhouette[box]
     k = max(2, int(round(FILL_MARGIN * scale)))
     edge = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
-    for parts in [(layers.TORSO, layers.LOOSE) + layers.THIGHS] + [(p,) for p in hidden_parts]:
+    leg = {p: tuple(q for q in layers.LEGS if layers.CHAIN[q] == layers.CHAIN[p]) for p in layers.LEGS}
+    for parts, own in [((layers.TORSO, layers.LOOSE) + layers.THIGHS, None)] + [(leg.get(p, (p,)), p)
+                                                                                 for p in hidden_parts]:
         fill = np.zeros_like(slices[0])
         known = np.isin(labels, parts) & (crop_inner >= 2) & ~stray & ~rim
         known &= cv2.erode(known.astype(np.uint8), edge) > 0  # not the mixed edge pixels
@@ -560,8 +564,8 @@ def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: n
             known = np.isin(labels, parts) & crop_sil
         if known.any():
             bone = None
-            if len(parts) == 1 and parts[0] in layers.LIMBS:  # a hidden limb: its cloth at each place along it
-                a, b = (xy[j] for j in BODY_PARTS[PART_NAMES[parts[0]]])
+            if own in layers.LIMBS:  # a hidden limb: its cloth at each place along it
+                a, b = (xy[j] for j in BODY_PARTS[PART_NAMES[own]])
                 bone = (a, b) if a.any() and b.any() and np.linalg.norm(b - a) > 1.0 else None
             fill[box + (slice(0, 3),)] = layers.fill_from(crop_rgb, known, bone=bone)
             fill[box + (3,)] = 1.0
