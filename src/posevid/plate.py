@@ -12,7 +12,8 @@ the segmentation's misses, by the kind of background around it:
   horizon, the waves and the sand run on through it as texture instead of the smeared streaks a
   diffusion fill draws across a large hole. It runs on the hole's surroundings at ``SHIFTMAP_SIDE``
   pixels (its cost grows fast with size), is scaled back up, and a membrane (the mismatch on the hole's
-  rim, spread smoothly inside) hides its seam with the photo;
+  rim, spread smoothly inside) hides its seam with the photo; its pasted pieces are shaded towards the
+  Navier-Stokes fill (``SHADE``), so a paler piece pasted lower down does not stand out as a pale band;
 - a busy one (``BUSY``: the night street of ``animatex_ty_woman.jpg``, 14-17 against the beach's
   2.2-2.7 and the studio walls' 0.3-0.5, at any size) takes Navier-Stokes again: the shift map pasted
   pieces of the street's passers-by and of her own reflection beside her, and BlazePose's segmenter
@@ -44,6 +45,8 @@ SHADOW = 10.0  # Lab lightness (0-255): a ring pixel by the feet this much darke
 FEET = 0.1  # ... (in the lowest this share of the person's height, or below) stays in the hole: a contact shadow
 MATCH = 8.0  # grey levels: the most the fill left in the hole is shifted to meet the photo's background
 SHIFTMAP_MARGIN = 0.25  # of the hole's longer side: the photo around the hole the shift map copies from
+SHADE = 16.0  # grey levels: the most the shift map's pasted pieces are shaded towards the diffusion fill ...
+SHADE_BLUR = 2.0  # ... compared under a blur of this many pixels of the shift map's small image
 
 
 def _person_height(alpha: np.ndarray) -> float:
@@ -149,7 +152,10 @@ def _shift_map(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """``rgb`` (H, W, 3) uint8 with ``hole`` (H, W) bool filled by xphoto's shift-map completion, run on the
     hole's box (grown by ``SHIFTMAP_MARGIN``) at ``SHIFTMAP_SIDE`` pixels in Lab, scaled back up; the
     mismatch with the photo on the hole's rim (the completion covers a rim beyond the hole) is spread
-    inside by a Navier-Stokes membrane so that no seam shows."""
+    inside by a Navier-Stokes membrane so that no seam shows. The pasted pieces come from anywhere around the
+    hole, a paler stretch of a boardwalk or of a wall among them, so the fill is then shaded towards the
+    Navier-Stokes fill of the same hole: by their difference under a blur of ``SHADE_BLUR`` small-image
+    pixels, clipped to ``SHADE`` grey levels (their shading, not the diffusion's smear of strong edges)."""
     h, w = hole.shape
     ys, xs = np.nonzero(hole)
     margin = max(4, round(SHIFTMAP_MARGIN * max(np.ptp(ys), np.ptp(xs))))
@@ -167,9 +173,14 @@ def _shift_map(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
     mismatch = cv2.GaussianBlur(crop.astype(np.float32), (0, 0), 1.0) - fill.astype(np.float32)
     membrane = np.stack([cv2.inpaint(np.ascontiguousarray(mismatch[..., c]), inside.astype(np.uint8), INPAINT_RADIUS,
                                      cv2.INPAINT_NS) for c in range(3)], -1)
+    pasted = fill.astype(np.float32) + membrane
+    smooth = cv2.inpaint(crop, inside.astype(np.uint8), INPAINT_RADIUS, cv2.INPAINT_NS).astype(np.float32)
+    pasted[~inside] = crop[~inside]  # both are the photo outside the hole, so the blurred difference fades there
+    sigma = SHADE_BLUR / scale
+    shade = np.clip(cv2.GaussianBlur(smooth, (0, 0), sigma) - cv2.GaussianBlur(pasted, (0, 0), sigma), -SHADE, SHADE)
     out = rgb.copy()
     patch = out[y0:y1, x0:x1]
-    patch[inside] = np.clip(fill.astype(np.float32) + membrane + 0.5, 0, 255).astype(np.uint8)[inside]
+    patch[inside] = np.clip(pasted + shade + 0.5, 0, 255).astype(np.uint8)[inside]
     return out
 
 
