@@ -800,6 +800,8 @@ UPPER_ARMS = (PART_NAMES.index("right_upper_arm"), PART_NAMES.index("left_upper_
 NEAR_ARM = 0.3  # body scales: the torso's and head's colours are taken this near an upper arm's shape
 SKIN_HUE = 12.0  # degrees in Lab a*b*: a colour of the skin's hue within this ...
 SHADE = 0.6  # ... and at least this share of its lightness is the skin in shadow
+SLEEVE_COVER = 0.9  # a piece over this share of an arm's width all along ...
+SLEEVE_LENGTH = 0.1  # ... this share of its bone wraps the arm: a sleeve
 
 
 def _skin_or_shade(lab: np.ndarray, skin: np.ndarray) -> np.ndarray:
@@ -816,6 +818,25 @@ def _skin_or_shade(lab: np.ndarray, skin: np.ndarray) -> np.ndarray:
     return (np.linalg.norm(lab - lit, axis=-1) < SKIN_TOLERANCE) | (hue & (lab[..., 0] >= SHADE * lit[0]))
 
 
+def _wraps(piece: np.ndarray, arm: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``piece`` (H, W) bool covers over ``SLEEVE_COVER`` of the ``arm``'s (H, W) bool pixels across
+    it at every step (one pixel) of a stretch of the bone a-b (2,) at least ``SLEEVE_LENGTH`` of its length
+    long: a sleeve wraps the arm (the squats woman's short sleeve, 0.93-1.0 of her upper arm's width down
+    to its hem); hair or a ruffle lying over it leaves its skin showing beside them (the AnimateAnyone
+    woman's hair, at most 0.8)."""
+    ys, xs = np.nonzero(arm)
+    length = float(np.linalg.norm(b - a))
+    if not len(ys) or length < 1.0:
+        return False
+    step = np.floor(((xs - a[0]) * (b[0] - a[0]) + (ys - a[1]) * (b[1] - a[1])) / length).astype(int)
+    on = (step >= 0) & (step <= length)
+    total = np.bincount(step[on], minlength=int(length) + 1)
+    covered = np.bincount(step[on], weights=piece[ys[on], xs[on]].astype(np.float64), minlength=len(total))
+    wrapped = np.concatenate([[0], ((total > 0) & (covered >= SLEEVE_COVER * total)).astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(wrapped))  # starts and ends of the wrapped stretches
+    return bool(len(edges)) and int((edges[1::2] - edges[::2]).max()) >= max(2.0, SLEEVE_LENGTH * length)
+
+
 def overlays_on_arms(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray, region: np.ndarray,
                      xy: np.ndarray, scale: float, ratio: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """Hair and cloth that lie over a bare upper arm in the photo given to the part they hang from.
@@ -829,9 +850,11 @@ def overlays_on_arms(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
     colours than the skin's); a piece that touches the torso or the head is the part it touches most:
     strands of the AnimateAnyone woman's hair and the ruffle of her top lie over her upper arms and went
     with the arms as dark bands and a grey wing when they rose. An arm where such a piece reaches its
-    outline on its far side from the torso (``_far_side``) is sleeved and left whole: a short sleeve of the
-    top's colour wraps the arm (the woman in pink's sleeves, her pinkish skin below them and a strip of her
-    top at the armpit would have gone, the strip leaving a dark rim under her raised arm). Returns the
+    outline on its far side from the torso (``_far_side``) or wraps it (``_wraps``) is sleeved and left
+    whole: a short sleeve of the top's colour wraps the arm (the woman in pink's sleeves, her pinkish skin
+    below them and a strip of her top at the armpit would have gone, the strip leaving a dark rim under her
+    raised arm; the squats woman's sleeve, 1 pixel short of her outline's rim, went to the torso with the
+    shaded skin below it, whose hue is 20 degrees off her face's). Returns the
     labels and (H, W) int64: the upper arm whose shape runs on beneath such a piece (``limbs_beneath``
     draws it there, textured by the arm's own fill), else -1."""
     out = labels.copy()
@@ -865,7 +888,7 @@ def overlays_on_arms(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
         count, comp = cv2.connectedComponents(candidate.astype(np.uint8), connectivity=8)
         pieces = [(comp == c) | ((cv2.dilate((comp == c).astype(np.uint8), edge) > 0) & blend)
                   for c in range(1, count)]
-        if any((piece & outline).any() for piece in pieces):
+        if any((piece & outline).any() or _wraps(piece, arm & inner, a, b) for piece in pieces):
             continue
         for piece in pieces:
             border = (cv2.dilate(piece.astype(np.uint8), ring) > 0) & ~piece & region
