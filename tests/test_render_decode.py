@@ -378,3 +378,26 @@ def test_one_hand_that_both_wrists_reach_is_read_once() -> None:
     decoded = decode_skeleton(frame, hands=True)
     err = np.linalg.norm(decoded.hand_xy[0, 1] - hand, axis=1)
     assert (decoded.hand_conf[0, 0] == 0).all() and np.median(err) < 6, err.round(1)
+
+
+def test_a_hand_is_also_placed_from_the_dot_nearest_the_body_wrist(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Through an mp4 the bones' hues bleed into fringes along the fingers' dots, and the wrist's bones are lost
+    # (animatex_dance_3 frame 80: a little-finger fringe lay nearer the body's wrist than the hand's wrist dot,
+    # the template was placed in the fingers and fitted with its fingers down the thumb, 7 of 21 points). A
+    # fringe of the little finger's hue along the bottom of its dots, nearer the body's wrist than the wrist dot:
+    # the template is placed from the nearest dot too (the hand's wrist), and the better fit is kept.
+    radius = 6
+    canvas = np.zeros((120, 160, 3), np.uint8)
+    render._draw_hands(canvas, np.stack([SIDEWAYS_HAND, SIDEWAYS_HAND]), np.array([np.zeros(21), np.ones(21)]), 3,
+                       radius)
+    classes = hand_fit.hand_classes(*hue_saturation_value(canvas), HAND_HUE_STEP, HUE_TOLERANCE)
+    classes[np.isin(classes, [2 + k for k in hand_fit.WRIST_BONES])] = hand_fit.IGNORE
+    classes[79, 52:76] = 2 + 18  # the little finger's middle bone
+    anchors: list[np.ndarray] = []
+    placement = hand_fit._placement
+    monkeypatch.setattr(hand_fit, "_placement", lambda e, a, r, s: (anchors.append(a), placement(e, a, r, s))[1])
+    points, _ = hand_fit.fit_hand(classes, np.array([60.0, 85.0]), radius, 1.5)
+    assert min(np.linalg.norm(a - SIDEWAYS_HAND[0]) for a in anchors) < 2 * radius, anchors  # was 20 pixels
+    err = np.linalg.norm(points - SIDEWAYS_HAND, axis=1)
+    assert np.median(err) < 2.0 and err.max() < 1.5 * radius, err.round(1)
+

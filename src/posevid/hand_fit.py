@@ -183,12 +183,20 @@ def fit_hand(classes: np.ndarray, wrist: np.ndarray, radius: float, half_line: f
     """
     ey, ex = np.nonzero(classes >= DOT)
     evidence = np.stack([ex, ey], 1).astype(np.float32)
-    # The hand's own wrist dot: the one nearest the body's wrist (estimators place the two apart), and where
-    # the bones from the wrist converge when that is another dot (the hand's wrist a hand's width from the
-    # body's, its fingers nearer: read from the nearest dot, a stretched hand).
-    first = evidence[np.argmin(np.linalg.norm(evidence - wrist, axis=1))]
-    inward = evidence.mean(0) - first
-    anchors = [first + radius * inward / max(float(np.linalg.norm(inward)), 1e-6)]
+    # The hand's own wrist dot: near the body's wrist (estimators place the two apart). The template is placed a
+    # dot radius in from the hand pixel nearest the body's wrist and, where that lies over a dot radius away, from
+    # the nearest dot (video compression bleeds the fingers' bone hues into fringes that can lie nearer the body's
+    # wrist than the wrist dot does), and where the bones from the wrist converge when that is another dot (the
+    # hand's wrist a hand's width from the body's, its fingers nearer: read from the nearest dot, a stretched hand).
+    dy, dx = np.nonzero(classes == DOT)
+    anchors: list[np.ndarray] = []
+    for pixels in (evidence, np.stack([dx, dy], 1).astype(np.float32)):
+        if len(pixels):
+            first = pixels[np.argmin(np.linalg.norm(pixels - wrist, axis=1))]
+            inward = evidence.mean(0) - first
+            anchor = first + radius * inward / max(float(np.linalg.norm(inward)), 1e-6)
+            if not anchors or np.linalg.norm(anchor - anchors[0]) > radius:
+                anchors.append(anchor)
     converge = _wrist_from_bones(classes, radius)
     if converge is not None and np.linalg.norm(converge - anchors[0]) > 2 * radius:
         anchors.append(converge)
