@@ -401,3 +401,22 @@ def test_a_hand_is_also_placed_from_the_dot_nearest_the_body_wrist(monkeypatch: 
     err = np.linalg.norm(points - SIDEWAYS_HAND, axis=1)
     assert np.median(err) < 2.0 and err.max() < 1.5 * radius, err.round(1)
 
+
+def test_hand_dots_keep_their_radius_through_an_mp4(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # h264 blurs each dot's rim below the dots' brightness: the radius read from the dots' areas fell from 4.2
+    # (drawn losslessly, radius 4) to 2.9-3.6 through an mp4, and hands were fitted with dots too small
+    # (tfjs_pose_1 frame 110's right hand: 11 of 21 points, 21 with the radius drawn). Their half-value edge stays.
+    xy, conf = _standing()
+    hands = np.stack([SIDEWAYS_HAND - SIDEWAYS_HAND[0] + xy[JOINT[f"{side}_wrist"]] for side in ("left", "right")])
+    frame = render.stick_figure(xy, conf, 512, 512, hands=(hands, np.ones((2, 21))), style="openpose")
+    with VideoWriter(tmp_path / "hands.mp4", 30.0) as writer:
+        for _ in range(3):
+            writer.write(frame)
+    with open_video(tmp_path / "hands.mp4") as reader:
+        stored = next(iter(reader))
+    radii: list[float] = []
+    decode_hands = render_decode._decode_hands
+    monkeypatch.setattr(render_decode, "_decode_hands", lambda *a: (radii.append(a[5]), decode_hands(*a))[1])
+    for image in (frame, stored):
+        decode_skeleton(image, hands=True)
+    assert abs(radii[0] - 4) < 0.4 and abs(radii[1] - radii[0]) < 0.3, radii
