@@ -150,6 +150,30 @@ def test_the_grown_ring_gives_back_background_not_missed_fingers() -> None:
     assert np.abs(plate[finger].astype(np.float32) - (200, 30, 30)).max(-1).min() > 40  # no red finger left
 
 
+def test_the_fill_continues_the_ring_given_back() -> None:
+    """A red person on a pale wall shaded darker right beside her (a band 1-8 pixels out, lighter than the
+    person's colour: background, given back to the plate by the grown ring's rule) and pale beyond: the fill
+    continues the band into the hole. Made from the whole grown hole's rim (the pale wall beyond the band)
+    and shifted by at most 8 levels towards the band, it met it with a step of 22 grey levels: a pale outline
+    of where she stood (the dark oven by tfjs_pose_1's head filled as the white wall further off)."""
+    rng = np.random.default_rng(0)
+    rgb = np.full((440, 100, 3), 200, np.uint8)
+    yy, xx = np.mgrid[:440, :100]
+    alpha = (np.hypot((yy - 220) / 200, (xx - 50) / 20) < 1).astype(np.float32)  # 400 tall: a 12-pixel ring
+    out = cv2.distanceTransform((alpha == 0).astype(np.uint8), cv2.DIST_L2, 5)
+    band = (out > 0.5) & (out <= 8)
+    rgb[band] = 170
+    rgb = np.clip(rgb.astype(int) + rng.integers(-3, 4, rgb.shape), 0, 255).astype(np.uint8)
+    rgb[alpha > 0] = (200, 30, 30)
+    hole = person_hole(alpha, rgb=rgb)
+    assert (band & ~hole).sum() > 0.5 * band.sum()  # the band is background
+    plate = clean_plate(rgb, alpha)
+    rim = hole & (cv2.dilate((band & ~hole).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+    step = np.abs(plate[rim].astype(np.float32).mean(0) - rgb[band & ~hole].astype(np.float32).mean(0)).max()
+    print(f"fill beside the band given back: {step:.1f} grey levels off it")
+    assert rim.sum() > 100 and step < 6
+
+
 def test_a_busy_background_keeps_the_whole_grown_ring(shared_data: Path) -> None:
     """The night street (busy: neon signs, passers-by) gives nothing of the ring back: the colour of the
     street beyond the hole says little about a ring pixel there."""
