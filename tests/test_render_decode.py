@@ -420,3 +420,24 @@ def test_hand_dots_keep_their_radius_through_an_mp4(tmp_path: Path, monkeypatch:
     for image in (frame, stored):
         decode_skeleton(image, hands=True)
     assert abs(radii[0] - 4) < 0.4 and abs(radii[1] - radii[0]) < 0.3, radii
+
+
+def test_a_long_thumb_and_curled_fingers_through_an_mp4(shared_data: Path, tmp_path: Path) -> None:
+    # animatex_dance_3 frame 80 (pose_inputs --every 10): the left hand's thumb runs down a chain of five dots, its
+    # fingers curl up under the face. Through the mp4 the hand's pixels lie 51 degrees off its fingers' direction,
+    # outside the template's turns (+-0.6 radians then): fitted with its little finger down the thumb's chain
+    # (16/21 points within 5% of the body height, 7/21 before 95fa1dd).
+    from posevid.estimate import estimate_poses
+
+    poses = estimate_poses(shared_data / "videos/animatex_dance_3.mp4", keypoints="body+hands+face")
+    keep = poses.conf > render.MIN_CONF
+    drawn = dataclasses.replace(poses, conf=np.where(keep, poses.conf, 0), xy=np.where(keep[..., None], poses.xy, 0))
+    with VideoWriter(tmp_path / "render.mp4", poses.fps) as writer:
+        for t in range(len(drawn)):
+            writer.write(pose_image(drawn, t))
+    with open_video(tmp_path / "render.mp4") as reader:
+        stored = next(itertools.islice(reader, 80, None))
+    decoded = decode_skeleton(stored, hands=True, face=True)
+    err = np.linalg.norm(decoded.hand_xy[0, 0] - drawn.hand_xy[80, 0], axis=1)
+    hits = (err <= 0.05 * body_height(drawn[80:81])[0]) & (decoded.hand_conf[0, 0] > 0)
+    assert hits.sum() >= 19, err.round(1)

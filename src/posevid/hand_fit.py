@@ -6,7 +6,7 @@ across. Neither the dots (all one colour) nor the bone fragments (a few pixels e
 points on their own, so the hand is fitted: a soft rendering of the bones and dots, drawn in the renderer's
 order (later bones over earlier ones, dots over all), is matched to each pixel's class (background, dot or
 bone k) by gradient descent, from an open template hand at the wrist pointed at the hand's pixels, in both
-mirror images and five turns, or from the previous frame's hand; the best fit wins. A weak prior keeps the
+mirror images and nine turns, or from the previous frame's hand; the best fit wins. A weak prior keeps the
 bone lengths near the template's; while the template starts descend, a pull of each bone towards the
 visible pixels of its colour (and of the dots towards the blue pixels) leads each finger to its own
 fragments from afar, where the likelihood alone would settle a mirrored or crumpled hand.
@@ -27,8 +27,10 @@ TEMPLATE = np.array([
     [1.72, 0.16], [1.0, 0.0], [1.37, -0.02], [1.56, -0.01], [1.73, 0.01], [0.94, -0.12], [1.30, -0.14],
     [1.49, -0.13], [1.63, -0.12], [0.83, -0.23], [1.10, -0.23], [1.23, -0.23], [1.34, -0.23]], np.float32)
 IGNORE, BACKGROUND, DOT = -1, 0, 1  # pixel classes; bone k of skeleton.HAND_LIMBS is class 2 + k
-TURNS = (-0.6, -0.3, 0.0, 0.3, 0.6)  # radians either side of the direction to the hand's pixels
-KEEP = 2  # placements that descend
+# Radians either side of the direction to the hand's pixels: a long thumb or curled fingers pull that direction
+# 50 degrees off the fingers' (animatex_dance_3 frame 80 through an mp4; +-0.6 never started near it).
+TURNS = (-1.2, -0.9, -0.6, -0.3, 0.0, 0.3, 0.6, 0.9, 1.2)
+KEEP = 4  # placements that descend (the loss as placed tells the turns apart poorly)
 STEPS = (25, 45)  # gradient steps of the kept placements, then of the best one
 LR = (0.6, 0.05)  # Adam's step size in pixels, first and last
 WARM_STEPS, WARM_LR = 20, (0.3, 0.05)  # steps and step sizes from a previous frame's fit (already close)
