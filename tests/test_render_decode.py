@@ -441,3 +441,18 @@ def test_a_long_thumb_and_curled_fingers_through_an_mp4(shared_data: Path, tmp_p
     err = np.linalg.norm(decoded.hand_xy[0, 0] - drawn.hand_xy[80, 0], axis=1)
     hits = (err <= 0.05 * body_height(drawn[80:81])[0]) & (decoded.hand_conf[0, 0] > 0)
     assert hits.sum() >= 19, err.round(1)
+
+
+def test_a_hand_blob_is_read_from_the_better_of_two_final_descents(shared_data: Path) -> None:
+    # tfjs_pose_1 frame 80 (pose_inputs --every 10): the right hand is one blue blob 25 pixels tall, no bone showing.
+    # Of the template placements that descend, only the best went on: a mirror image (8/21 points within 5% of the
+    # body height), though the drawn hand's own basin fits the pixels better; the best two go on now (11/21).
+    from posevid.estimate import estimate_poses
+
+    poses = estimate_poses(shared_data / "videos/tfjs_pose_1.mp4", keypoints="body+hands+face")
+    keep = poses.conf > render.MIN_CONF
+    drawn = dataclasses.replace(poses, conf=np.where(keep, poses.conf, 0), xy=np.where(keep[..., None], poses.xy, 0))
+    decoded = decode_skeleton(pose_image(drawn, 80), hands=True, face=True)
+    err = np.linalg.norm(decoded.hand_xy[0, 1] - drawn.hand_xy[80, 1], axis=1)
+    hits = (err <= 0.05 * body_height(drawn[80:81])[0]) & (decoded.hand_conf[0, 1] > 0)
+    assert hits.sum() >= 10, err.round(1)

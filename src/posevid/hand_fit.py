@@ -31,6 +31,7 @@ IGNORE, BACKGROUND, DOT = -1, 0, 1  # pixel classes; bone k of skeleton.HAND_LIM
 # 50 degrees off the fingers' (animatex_dance_3 frame 80 through an mp4; +-0.6 never started near it).
 TURNS = (-1.2, -0.9, -0.6, -0.3, 0.0, 0.3, 0.6, 0.9, 1.2)
 KEEP = 4  # placements that descend (the loss as placed tells the turns apart poorly)
+FINAL = 2  # of these, the best that descend further (after STEPS[0] the loss still misorders near ties)
 STEPS = (25, 45)  # gradient steps of the kept placements, then of the best one
 LR = (0.6, 0.05)  # Adam's step size in pixels, first and last
 WARM_STEPS, WARM_LR = 20, (0.3, 0.05)  # steps and step sizes from a previous frame's fit (already close)
@@ -175,8 +176,8 @@ def fit_hand(classes: np.ndarray, wrist: np.ndarray, radius: float, half_line: f
     With ``start`` (21, 2) (e.g. the previous frame's hand), that hand descends ``WARM_STEPS`` steps first and
     is kept when its loss is at most ``good``. Otherwise the template hand is placed in ``len(TURNS)`` turns
     and both mirror images; the ``KEEP`` that fit best as placed descend ``STEPS[0]`` steps (pulled towards
-    the hand's coloured pixels by ``_reach`` where the hand spans ``REACH_SIZE`` dot radii), the best of
-    them ``STEPS[1]`` more; the best of these and the started hand wins.
+    the hand's coloured pixels by ``_reach`` where the hand spans ``REACH_SIZE`` dot radii), the ``FINAL`` best
+    of them ``STEPS[1]`` more; the best of these and the started hand wins.
 
     With ``other`` ((21, 2) crop pixels, on top), the other hand of the pair, fixed and drawn after (``True``:
     DWPose draws the right hand last) or before this one: the pixels show the two drawings together, so a
@@ -230,7 +231,7 @@ def fit_hand(classes: np.ndarray, wrist: np.ndarray, radius: float, half_line: f
         pull = REACH_WEIGHT if scale >= REACH_SIZE * radius else 0.0
         placement = (grid, labels, weights, scale, radius, half_line, fixed)
         points, loss = _descend(torch.from_numpy(np.stack(starts).astype(np.float32)), 0, *placement, pull)
-        for steps, keep, reach in zip(STEPS, (KEEP, 1), (pull, 0.0)):
+        for steps, keep, reach in zip(STEPS, (KEEP, FINAL), (pull, 0.0)):
             points, loss = _descend(points[torch.argsort(loss)[:keep]], steps, *placement, reach)
         found.append(points)
         losses.append(loss)
