@@ -55,7 +55,8 @@ class Rig:
     keypoints); painted: (H, W) bool, the photo's pixels that the atlas paints over (hands left on the
     body, ``layers.stray_skin``), which ``draw``'s stay map never gives back; hand_texture: the texture
     index of the hands drawn where the photo hides them (``_drawn_hands``; None: no such hand); beneath: (M,)
-    the part a triangle is drawn just beneath (``layers.limbs_beneath``; -1: none).
+    the part a triangle is drawn just beneath (``layers.limbs_beneath``; -1: none); arm_texture: the
+    texture index of the photo as the arms' triangles read it (``_arms_photo``; None: no arm).
     """
 
     mesh: mesh.Mesh
@@ -72,6 +73,7 @@ class Rig:
     painted: np.ndarray | None = None
     hand_texture: int | None = None
     beneath: np.ndarray | None = None
+    arm_texture: int | None = None
 
     @classmethod
     def build(cls, rgb: np.ndarray, pose: Poses, alpha: np.ndarray, where: str = "source image") -> Rig:
@@ -144,6 +146,12 @@ class Rig:
                                                           drawn=hidden))
         bare = layers.beside_the_torso(labels, distances, cregion, crgb, cxy, scale, over)
         atlas = _atlas(rgb, alpha, silhouette, labels, box, hidden_parts, stray, rim, scale, bare, cxy)
+        arm_texture = None
+        arms = (texture == 0) & np.isin(part, layers.ARMS)
+        if arms.any():  # the arms read a photo of their own: no fringe of the parts beside them
+            arm_texture = len(atlas) // height
+            atlas = np.concatenate([atlas, _arms_photo(atlas[:height], labels, csil, box)])
+            texture = np.where(arms, arm_texture, texture)
         hand_texture = None
         drawn = _drawn_hands(crgb, csil, cxy, conf, hidden, scale, area)
         if drawn is not None:  # the hands the photo hides, drawn: a mesh of their own on a texture of their own
@@ -164,7 +172,8 @@ class Rig:
         painted = np.zeros((height, width), bool)
         painted[box] = stray
         return cls(cut, weights, part, texture, atlas, xy, conf.astype(np.float32), scale, height, width,
-                   source=pose[:1], painted=painted, hand_texture=hand_texture, beneath=beneath)
+                   source=pose[:1], painted=painted, hand_texture=hand_texture, beneath=beneath,
+                   arm_texture=arm_texture)
 
     def transforms(self, target: Poses) -> np.ndarray:
         """(10, 2, 3) per-part affines source -> target pose (``mesh.part_transforms``)."""
@@ -244,7 +253,8 @@ class Rig:
             ys, xs = np.mgrid[box]
             moved = np.hypot(r.source[0][box][..., 0] - xs, r.source[0][box][..., 1] - ys)
             near, far = STAY[0] * self.scale, STAY[1] * self.scale
-            own = (tri >= 0) & (self.texture[np.maximum(tri, 0)] == 0)
+            own = (tri >= 0) & np.isin(self.texture[np.maximum(tri, 0)], (0, -1 if self.arm_texture is None
+                                                                          else self.arm_texture))
             if self.painted is not None:
                 own &= ~self.painted[box]
             stay[box] = np.where(own, np.clip((far - moved) / max(far - near, 1e-6), 0.0, 1.0), 0.0)
@@ -461,6 +471,31 @@ def _layered_mesh(tri_mesh: mesh.Mesh, part: np.ndarray, body_under: np.ndarray,
                         tri_mesh.vertices[all_edges[:, 2:]].mean(1), xy, radii, gap)
     cut, _ = mesh.cut_mesh(mesh.Mesh(tri_mesh.vertices, tris[base]), glued, all_edges)
     return cut, label, texture, hidden_parts, layer, base
+
+
+ARM_FRINGE = 2  # pixels: how far beyond an arm's labels its own photo takes its colours
+
+
+def _arms_photo(photo: np.ndarray, labels: np.ndarray, person: np.ndarray, box: tuple[slice, slice]) -> np.ndarray:
+    """(H, W, 4) float32: the photo's texture ``photo`` (premultiplied, as ``_atlas`` makes it) as the arms'
+    triangles read it: the pixels of the person (``person``, box-sized bool) within ``ARM_FRINGE`` of an arm's
+    labels (``labels``, box-sized) but not an arm's take the nearest arm pixel's colour. The cuts between
+    parts are simplified (``INNER_SIMPLIFY``) and the atlas is read with bilinear sampling, so an arm's
+    triangles took the edge of what lay beside it along with it: the AnimateAnyone woman's raised left arm
+    carried the ruffle's grey edge as a dotted line under it, the demo man's right upper arm the fingertip of
+    his hidden hand as a pale sliver beside it."""
+    out = photo.copy()
+    arm = np.isin(labels, layers.ARMS) & person
+    if not arm.any():
+        return out
+    k = 2 * ARM_FRINGE + 1
+    near = (cv2.dilate(arm.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0)
+    near &= person & ~arm
+    if near.any():
+        iy, ix = mesh.nearest_known(arm)
+        sub = out[box]
+        sub[near] = sub[iy[near], ix[near]]
+    return out
 
 
 def _drawn_hands(rgb: np.ndarray, person: np.ndarray, xy: np.ndarray, conf: np.ndarray, forearms: tuple[int, ...],
