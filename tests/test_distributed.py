@@ -7,6 +7,7 @@ several configs in one interpreter start. What needs a GPU (NCCL, SyncBatchNorm,
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -210,6 +211,12 @@ def test_a_method_trains_through_its_ddp_wrappers(tiny_data: Path, tmp_path: Pat
             assert not ddp.require_backward_grad_sync
         assert ddp.require_backward_grad_sync
     finally:
+        # the wrappers go before their process group: a Reducer freed after the group was destroyed joined
+        # gloo's worker threads forever once (the whole suite hung in ~ProcessGroupGloo)
+        method.__dict__.pop("_ddp", None)
+        method.__dict__.pop("_routes", None)
+        ddp = None
+        gc.collect()
         dist.destroy_process_group()
 
 
