@@ -141,7 +141,7 @@ def test_skinning_weights_are_a_partition_of_unity(catalog) -> None:
         a, b = pose.xy[0, JOINT[j0]], pose.xy[0, JOINT[j1]]
         near = np.linalg.norm(verts - (a + at * (b - a)), axis=1) < 0.2 * np.linalg.norm(b - a)
         own = np.zeros(len(verts), bool)
-        photo = np.isin(rig.texture, (0, -1 if rig.arm_texture is None else rig.arm_texture))  # (the arms' own)
+        photo = np.isin(rig.texture, rig.photo_textures)  # (the arms' own copy too)
         own[rig.mesh.triangles[(rig.part == p) & photo].ravel()] = True
         assert (own & near).sum() > 3
         assert np.median(w[own & near, p]) > 0.99

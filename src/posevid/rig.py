@@ -175,6 +175,11 @@ class Rig:
                    source=pose[:1], painted=painted, hand_texture=hand_texture, beneath=beneath,
                    arm_texture=arm_texture)
 
+    @property
+    def photo_textures(self) -> tuple[int, ...]:
+        """The texture indices that read the photo's own pixels: the photo (0) and the arms' copy of it."""
+        return (0,) if self.arm_texture is None else (0, self.arm_texture)
+
     def transforms(self, target: Poses) -> np.ndarray:
         """(10, 2, 3) per-part affines source -> target pose (``mesh.part_transforms``)."""
         return mesh.part_transforms(self.src_xy, self.src_conf, target.xy[0], target.conf[0])
@@ -253,8 +258,7 @@ class Rig:
             ys, xs = np.mgrid[box]
             moved = np.hypot(r.source[0][box][..., 0] - xs, r.source[0][box][..., 1] - ys)
             near, far = STAY[0] * self.scale, STAY[1] * self.scale
-            own = (tri >= 0) & np.isin(self.texture[np.maximum(tri, 0)], (0, -1 if self.arm_texture is None
-                                                                          else self.arm_texture))
+            own = (tri >= 0) & np.isin(self.texture[np.maximum(tri, 0)], self.photo_textures)
             if self.painted is not None:
                 own &= ~self.painted[box]
             stay[box] = np.where(own, np.clip((far - moved) / max(far - near, 1e-6), 0.0, 1.0), 0.0)
