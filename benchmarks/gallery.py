@@ -2,8 +2,10 @@
 
 For each photo (``DATA/images``, ``DATA/faces`` stills) and each driving clip (``DATA/videos``) the photo
 is animated with the defaults (warp method, default retargeting) at ``--size`` pixels on its longer
-side, and one PNG is written: the photo on the left, then ``--frames`` evenly spaced moments, each a
-column with the driving frame above the result. Sheets are palette PNGs (a few hundred KB at most).
+side (a photo whose person BlazePose cannot find, with the pose given by hand in ``docs/gallery/poses/<photo
+stem>.json`` as a user gives ``--photo-pose``), and one PNG is written: the photo on the left, then
+``--frames`` evenly spaced moments, each a column with the driving frame above the result. Sheets are
+palette PNGs (a few hundred KB at most).
 
 Only photos and clips whose licence lets derived images into the repository (``COMMITTABLE``: the
 Apache-2.0 and MIT example media, see ``DATA/MANIFEST.md`` and ``assets/NOTICE``) go to ``--out``
@@ -41,6 +43,7 @@ PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 COMMITTABLE = ("tfjs_", "tfexamples_", "animatex_", "liveportrait_", "animateanyone_anyone-video-",
                "magicanimate_densepose_")  # licence allows derived images in the repo (the renders show no person)
 ROW = 144  # pixels: the height of each row of a sheet
+POSES = OUT / "poses"  # poses given by hand (as with --photo-pose) for photos whose person BlazePose cannot find
 
 
 def photos(data: Path) -> list[Path]:
@@ -91,8 +94,9 @@ def make(photo_path: Path, clip: Path, out: Path, size: int, count: int) -> dict
     from posevid.video import open_video, read_image
 
     start = time.perf_counter()
+    given = POSES / f"{photo_path.stem}.json"
     try:
-        results = list(posevid.animate(photo_path, clip, size=size))
+        results = list(posevid.animate(photo_path, clip, size=size, photo_pose=given if given.is_file() else None))
     except PosevidError as err:
         return {"error": str(err)}
     keep = np.linspace(0, len(results) - 1, count).round().astype(int)
@@ -100,8 +104,9 @@ def make(photo_path: Path, clip: Path, out: Path, size: int, count: int) -> dict
         driving = [f for i, f in enumerate(reader) if i in set(keep.tolist())]
     shown = [results[i] for i in keep][:len(driving)]
     nbytes = write_png(out, sheet(read_image(photo_path), driving, shown))
-    return {"sheet": str(out), "frames": len(results),
-            "size": list(results[0].shape[1::-1]), "seconds": round(time.perf_counter() - start, 1), "bytes": nbytes}
+    return {"sheet": str(out), "frames": len(results), "size": list(results[0].shape[1::-1]),
+            "seconds": round(time.perf_counter() - start, 1), "bytes": nbytes,
+            **({"photo_pose": str(given.relative_to(REPO))} if given.is_file() else {})}
 
 
 def write_index(out: Path, report: dict) -> None:
@@ -112,7 +117,9 @@ def write_index(out: Path, report: dict) -> None:
              "over the results (bottom). Media credits: `assets/NOTICE`.", ""]
     for pair, entry in report["pairs"].items():
         if "sheet" in entry and Path(entry["sheet"]).parent == out:
-            lines.append(f"- {pair}: [{Path(entry['sheet']).name}]({Path(entry['sheet']).name})")
+            given = f" (the pose given by hand: {Path(entry['photo_pose']).relative_to('docs/gallery')})" \
+                if "photo_pose" in entry else ""
+            lines.append(f"- {pair}: [{Path(entry['sheet']).name}]({Path(entry['sheet']).name}){given}")
         elif "error" in entry:
             lines.append(f"- {pair}: refused, `{entry['error'].replace(str(DATA) + '/', '')}`")
     (out / "index.md").write_text("\n".join(lines) + "\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import cv2
@@ -10,9 +11,13 @@ import pytest
 
 from posevid.errors import PosevidError
 from posevid.estimate import PoseEstimator
-from posevid.photo import MIN_HEIGHT, check_person, find_person, frame_size, paste
+from posevid.photo import MIN_HEIGHT, check_person, find_person, frame_size, given_pose, mask_for_pose, paste
 from posevid.poses import Poses, body_height
 from posevid.video import read_image
+
+REPO = Path(__file__).resolve().parents[1]
+# animatex_2.jpeg's creature, its pose given by hand as a user would (BlazePose finds nobody in it)
+DRAWN_POSE = REPO / "docs" / "gallery" / "poses" / "animatex_2.json"
 
 
 def test_frame_size_keeps_the_aspect_and_even_sides() -> None:
@@ -71,3 +76,73 @@ def test_paste_feathers_only_inside_the_frame() -> None:
     assert edge[99, 0].tolist() == [200] * 3  # no fade where the box meets the frame's edge
     whole = paste(frame, crop, (-20, -20, 160))  # the box covers the whole frame
     assert (whole == 200).all()
+
+
+def test_a_drawn_character_is_refused_in_one_line_that_says_what_to_give(shared_data: Path, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch,
+                                                                        capsys: pytest.CaptureFixture) -> None:
+    from posevid.cli import main
+    from posevid.posefiles import write_poses
+
+    driver = tmp_path / "driver.npz"
+    write_poses(driver, Poses.concat([given_pose(DRAWN_POSE, 896, 1344)] * 2))
+    photo = shared_data / "images" / "animatex_2.jpeg"
+    monkeypatch.setattr(sys, "argv", ["posevid", "animate", str(photo), str(driver), "-o", str(tmp_path / "o.mp4"),
+                                      "--size", "160"])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("posevid: error:")]
+    assert exit_info.value.code == 2 and len(errors) == 1, errors
+    assert "animatex_2.jpeg: no person found in the photo" in errors[0] and "--photo-pose" in errors[0]
+    assert not (tmp_path / "o.mp4").exists()
+    with PoseEstimator() as est:  # at its own size its detector takes the torch holder for a person, upside down
+        nobody, _ = find_person(est, read_image(photo))
+    assert body_height(nobody)[0] == 0
+
+
+def test_a_given_pose_is_read_in_the_photos_pixels(tmp_path: Path) -> None:
+    from posevid.posefiles import write_poses
+
+    full = given_pose(DRAWN_POSE, 896, 1344)
+    assert (full.width, full.height, len(full)) == (896, 1344, 1) and (full.conf == 1).all()
+    np.testing.assert_allclose(full.xy[0, 1], [430, 640])  # the neck, as written
+    half = given_pose(DRAWN_POSE, 448, 672)  # the canvas has the photo's aspect: scaled to it
+    np.testing.assert_allclose(half.xy, full.xy / 2, atol=1e-4)
+    plain = tmp_path / "plain.csv"  # a PG2 CSV has no canvas: read in the photo's pixels
+    write_poses(plain, Poses(full.xy / 2, full.conf, 448, 672))
+    np.testing.assert_allclose(given_pose(plain, 448, 672).xy, half.xy, atol=0.5)  # stored as integers
+    with pytest.raises(PosevidError, match="plain.csv: its canvas is .* do not fit the 300x300 photo"):
+        given_pose(plain, 300, 300)
+    empty = tmp_path / "empty.npz"
+    write_poses(empty, Poses.empty(1, 448, 672))
+    with pytest.raises(PosevidError, match="empty.npz: holds no body joint"):
+        given_pose(empty, 448, 672)
+
+
+def test_a_drawn_character_is_animated_from_its_given_pose(shared_data: Path) -> None:
+    """The illustrated creature of animatex_2.jpeg, its pose given by hand: its mask is the segmentation
+    around that pose cut by colour (the body and limbs, not the forest floor under its feet nor the sky
+    above its hat), and the warp moves its arm where the driver raises it."""
+    from posevid.estimate import segment_person
+    from posevid.pipeline import animate
+
+    photo = shared_data / "images" / "animatex_2.jpeg"
+    rgb = cv2.resize(read_image(photo), (224, 336), interpolation=cv2.INTER_AREA)
+    pose = given_pose(DRAWN_POSE, 224, 336)
+    mask = mask_for_pose(rgb, pose, segment_person(rgb))
+    xy = np.round(pose.xy[0]).astype(int)
+    body = [1, 2, 5, 8, 11, 9, 12]  # neck, shoulders, hips, knees
+    assert (mask[xy[body, 1], xy[body, 0]] > 0.5).all()
+    assert 0.08 < (mask > 0.5).mean() < 0.3
+    assert (mask[300:] > 0.5).mean() < 0.02  # the forest floor below its feet (ankles at y 268-273)
+    assert (mask[:100] > 0.5).mean() < 0.05  # the flames and trees above its hat
+    raised = pose.copy()
+    raised.xy[0, 3] = raised.xy[0, 2] + [-30, -25]  # the right arm straight up and out
+    raised.xy[0, 4] = raised.xy[0, 2] + [-45, -60]
+    still, moved = list(animate(photo, Poses.concat([pose, raised]), size=336, photo_pose=DRAWN_POSE))
+    assert still.shape == moved.shape == (336, 224, 3)
+    assert np.abs(still.astype(int) - rgb).mean() < 8  # the driver holds the photo's pose
+    forearm = np.zeros((336, 224), np.uint8)
+    cv2.line(forearm, tuple(xy[3]), tuple(xy[4]), 1, 5)
+    changed = np.abs(moved.astype(int) - still).max(2) > 40
+    assert changed[forearm > 0].mean() > 0.5  # the forearm left its place

@@ -189,6 +189,9 @@ def animate(
                                                "several people: largest, left or right."),
     force: bool = typer.Option(False, "--force", help="Go on with a driver that shows a person in under half "
                                                       "its frames, or poses that jump."),
+    photo_pose: str = typer.Option(None, "--photo-pose", help="The photo's person's pose, when it cannot be found "
+                                                              "(an illustrated character): OpenPose JSON, COCO "
+                                                              "JSON, .npz or .csv, in the photo's pixels."),
     source_iuv: str = typer.Option(None, "--source-iuv", help="The photo's DensePose IUV image, for a DwNet "
                                                               "model trained with IUV (drive it with IUV frames)."),
     method: str = typer.Option(None, help="Method: the checkpoint's, or warp (no training) without --checkpoint."),
@@ -237,9 +240,9 @@ def animate(
     photos = [p for p in inputs if is_photo(p)] if len(inputs) != 2 else inputs[:1]
     drivers = [p for p in inputs if p not in photos] if len(inputs) != 2 else inputs[1:]
     many = pairs is not None or len(photos) > 1 or len(drivers) > 1
-    if many and (action is not None or side_by_side or save_poses or source_iuv):
-        raise PosevidError("animate", "--action, --side-by-side, --save-poses and --source-iuv take one photo "
-                                      "and one driver")
+    if many and (action is not None or side_by_side or save_poses or source_iuv or photo_pose):
+        raise PosevidError("animate", "--action, --side-by-side, --save-poses, --source-iuv and --photo-pose take "
+                                      "one photo and one driver")
     if not many and (len(photos) != 1 or (not drivers) == (action is None)
                      or (action is None and motion_checkpoint is not None)):
         raise PosevidError("animate", "give a PHOTO and a DRIVER, or a PHOTO with --action (with "
@@ -260,8 +263,10 @@ def animate(
         _animate_many(pipe, photos, drivers, pairs, Path(out), audio=not no_audio)
         return
     source = photos[0]
-    driving = drivers[0] if drivers else motion_from_action(source, motion_checkpoint, action, frames, seed, device)
-    count = pipe.to_file(source, driving, out, side_by_side, save_poses, audio=not no_audio, source_iuv=source_iuv)
+    driving = drivers[0] if drivers else motion_from_action(photo_pose or source, motion_checkpoint, action,
+                                                            frames, seed, device)
+    count = pipe.to_file(source, driving, out, side_by_side, save_poses, audio=not no_audio, source_iuv=source_iuv,
+                         photo_pose=photo_pose)
     with open_video(out) as reader:
         print(f"{out}: {count} frames, {reader.width}x{reader.height} at {reader.fps:g} fps")
     if side_by_side:

@@ -294,6 +294,23 @@ class PoseEstimator:
         self.close()
 
 
+def segment_person(rgb: np.ndarray) -> np.ndarray:
+    """MediaPipe's selfie segmentation (the general model, ``model_selection=0``, which ships inside the
+    mediapipe wheel) of an (H, W, 3) uint8 RGB image: (H, W) float32 in [0, 1], high where a person (or
+    anything like one) is. Unlike BlazePose's mask it needs no detected pose; it is coarse and may take in
+    more than the person (``photo.mask_for_pose`` keeps what the person's given pose holds)."""
+    rgb = _check_rgb(rgb)
+    with _quiet_native_logs():
+        graph = _mediapipe().solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
+        try:
+            mask = graph.process(rgb).segmentation_mask
+        finally:
+            graph.close()
+    if mask is None:
+        return np.zeros(rgb.shape[:2], np.float32)
+    return np.clip(mask, 0, 1).astype(np.float32)
+
+
 FOCUS_MARGIN = 0.5
 PERSON_CHOICES: tuple[str, ...] = ("largest", "left", "right")
 

@@ -5,9 +5,11 @@ crop a method trained on square crops works in.
 ``size`` (or ``width`` x ``height``; the pipeline crops the photo around the person to fill them when the
 aspect differs), never padded. ``find_person`` runs BlazePose on the photo and, when it finds nobody or
 only a small person, on crops of it (its detector can miss a person in a busy scene, or take a
-reflection for one), and keeps the tallest person found. ``check_person`` turns a photo that cannot be
-animated (no person, too small, shoulders cut off) into one ``PosevidError`` line, and says once when the
-photo shows only part of the body (those joints stay still).
+reflection for one), and keeps the tallest person that it finds again when it looks closer
+(``found_again``). ``check_person`` turns a photo that cannot be animated (no person, too small, shoulders
+cut off) into one ``PosevidError`` line, and says once when the photo shows only part of the body (those
+joints stay still). A person BlazePose cannot find (a drawn character) can be given: ``given_pose`` reads
+the user's pose file, ``mask_for_pose`` cuts the person's mask from the segmentation around it.
 ``paste`` puts a square crop generated at a method's training size back into the full frame with a
 feathered seam.
 """
@@ -20,8 +22,8 @@ import cv2
 import numpy as np
 
 from .errors import PosevidError
-from .poses import Poses, body_height, outside_photo
-from .skeleton import COCO18_NAMES, JOINT
+from .poses import Poses, bbox, body_height, outside_photo
+from .skeleton import COCO18_NAMES, JOINT, LIMBS
 
 # Regions of the photo (x0, y0, x1, y1 as fractions) the person is looked for in: the whole, then crops.
 CROPS = ((0.0, 0.0, 1.0, 1.0), (0.0, 0.0, 0.7, 1.0), (0.3, 0.0, 1.0, 1.0), (0.0, 0.0, 1.0, 0.7))
@@ -29,6 +31,11 @@ RETRY_BELOW = 0.5  # the crops are tried while the tallest person found is short
 MIN_SEEN = 0.5  # BlazePose visibility under which a joint near the border counts as not shown (it guesses them)
 EDGE = 0.08  # of the photo's longer side: "near the border"
 MIN_HEIGHT = 32  # pixels: a smaller person (``poses.body_height`` at the output size) is refused
+GIVE_POSE = "a drawn character? give its pose with --photo-pose FILE, e.g. OpenPose JSON"
+AGAIN_BOX = 1.6  # the square a found person is looked for again in, over the person's size
+AGAIN = 0.25  # of the body's height: how far the person found again may lie from the first, on average
+MASK_REACH = 0.2  # of the body's height: how far from a given pose's bones its mask reaches
+GRABCUT_ROUNDS = 4  # of OpenCV's GrabCut, cutting a given pose's mask by its colours
 FEATHER = 0.06  # of the crop's side: the width of the seam where a pasted crop fades into the frame
 _TORSO = (JOINT["right_shoulder"], JOINT["left_shoulder"])
 _BODY = tuple(range(14))  # the body joints whose absence makes a half-body photo (not eyes and ears)
@@ -57,8 +64,9 @@ def find_person(estimator, rgb: np.ndarray) -> tuple[Poses, np.ndarray]:
     """The one-frame pose (``rgb``'s pixels) and (H, W) float32 mask of the person in the photo ``rgb``,
     by BlazePose (``estimator``, static mode). When the whole photo gives nobody or a person under
     ``RETRY_BELOW`` of its height, the ``CROPS`` of it are tried too (BlazePose's detector can miss a
-    person in a busy scene, or take a reflection for one) and the tallest person found is kept. An empty
-    pose and mask when nobody is found."""
+    person in a busy scene, or take a reflection for one) and the tallest person found is kept; a person
+    counts only when found again in the square around it (``found_again``: in a drawing the detector finds
+    people in the props). An empty pose and mask when nobody is found."""
     h, w = rgb.shape[:2]
     best: tuple[float, Poses, np.ndarray] | None = None
     for fx0, fy0, fx1, fy1 in CROPS:
@@ -68,13 +76,97 @@ def find_person(estimator, rgb: np.ndarray) -> tuple[Poses, np.ndarray]:
             pose = pose.crop(-x0, -y0, w, h, w, h)
             mask = np.pad(mask, ((y0, h - y1), (x0, w - x1)))
         tall = float(body_height(pose)[0])
-        if tall > 0 and (best is None or tall > best[0] * 1.05):
+        if tall > 0 and (best is None or tall > best[0] * 1.05) and found_again(estimator, rgb, pose):
             best = (tall, pose, mask)
         if best is not None and best[0] >= RETRY_BELOW * h:
             break
     if best is None:
         return Poses.empty(1, w, h), np.zeros((h, w), np.float32)
     return best[1], best[2]
+
+
+def found_again(estimator, rgb: np.ndarray, pose: Poses) -> bool:
+    """Whether BlazePose (``estimator``) finds the person of the one-frame ``pose`` (``rgb``'s pixels) again
+    in the square around it (``AGAIN_BOX`` times the larger of its box's sides and its body height, within
+    the photo): a person is, the joints seen in both within ``AGAIN`` of the body's height on average
+    (0.016 at most on the real photos and clip frames at 160 pixels, 320 and their own size); what its
+    detector takes for a person in a drawing is not (animatex_2.jpeg's torch holder, upside down, at its
+    own size and at 160 pixels: nobody in the square)."""
+    h, w = rgb.shape[:2]
+    x0, y0, x1, y1 = bbox(pose)[0]
+    tall = float(body_height(pose)[0])
+    half = AGAIN_BOX * max(x1 - x0, y1 - y0, tall) / 2
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    X0, Y0 = int(max(cx - half, 0)), int(max(cy - half, 0))
+    X1, Y1 = int(min(np.ceil(cx + half), w)), int(min(np.ceil(cy + half), h))
+    if X1 - X0 < 2 or Y1 - Y0 < 2:
+        return False
+    again, _ = estimator.image(np.ascontiguousarray(rgb[Y0:Y1, X0:X1]))
+    again = again.crop(-X0, -Y0, w, h, w, h)
+    both = (pose.conf[0] > MIN_SEEN) & (again.conf[0] > MIN_SEEN)
+    if not both.any():
+        return False
+    return float(np.linalg.norm(pose.xy[0] - again.xy[0], axis=1)[both].mean()) <= AGAIN * tall
+
+
+def given_pose(path: str | Path, width: int, height: int) -> Poses:
+    """The photo's person's pose from a pose file the user gives (``--photo-pose``: OpenPose JSON, COCO
+    JSON, npz, PG2 CSV; its first frame, COCO-18), as a one-frame ``Poses`` in the pixels of the
+    ``width`` x ``height`` photo: coordinates stored for a canvas of the photo's aspect (an OpenPose
+    editor's, on a resized copy) are scaled to the photo; a file without a canvas is read in the photo's
+    pixels. ``PosevidError(path, ...)`` for a file whose canvas has another aspect, whose points lie outside
+    the photo, or that holds no body joint."""
+    from .posefiles import read_poses, require_coco18
+
+    pose = require_coco18(path, read_poses(path), "the photo's pose")[:1]
+    aspect = (pose.width / pose.height) / (width / height)
+    if (pose.width, pose.height) != (width, height) and abs(aspect - 1) < 0.01:
+        pose = pose.rescale(width, height)
+    seen = pose.xy[0][pose.conf[0] > 0]
+    if not len(seen):
+        raise PosevidError(path, "holds no body joint with a confidence above 0")
+    if (pose.width, pose.height) != (width, height):
+        if (seen < -0.5).any() or (seen[:, 0] > width - 0.5).any() or (seen[:, 1] > height - 0.5).any():
+            raise PosevidError(path, f"its canvas is {pose.width}x{pose.height} and its points do not fit the "
+                                     f"{width}x{height} photo: give the pose in the photo's pixels")
+        pose = Poses(pose.xy, pose.conf, width, height, pose.fps, z=pose.z, hand_xy=pose.hand_xy,
+                     hand_conf=pose.hand_conf, face_xy=pose.face_xy, face_conf=pose.face_conf,
+                     foot_xy=pose.foot_xy, foot_conf=pose.foot_conf)
+    return pose
+
+
+def mask_for_pose(rgb: np.ndarray, pose: Poses, segmentation: np.ndarray) -> np.ndarray:
+    """(H, W) float32 mask of the person whose one-frame ``pose`` (``rgb``'s pixels) was given rather than
+    estimated (BlazePose gives a mask only with a pose it found): the ``segmentation`` (``estimate.
+    segment_person``, (H, W) float32) kept where its regions touch the person's stick figure
+    (``render.pose_mask``) and within ``MASK_REACH`` of the body's height of the figure's bones (a coarse
+    segmentation also takes in the ground under the feet, a prop held out), then cut by its colours
+    (OpenCV's GrabCut at half size, from that region as probably the person, the rest as background and the
+    bones as the person): the segmentation of a drawn character takes in the background between its limbs."""
+    from .render import pose_mask
+
+    h, w = rgb.shape[:2]
+    xy, conf = pose.xy[0], pose.conf[0]
+    figure = pose_mask(xy, conf, h, w) > 0
+    _, regions = cv2.connectedComponents((segmentation > 0.5).astype(np.uint8), connectivity=8)
+    touched = np.unique(regions[figure & (regions > 0)])
+    keep = np.isin(regions, touched) & (regions > 0)
+    bones = np.zeros((h, w), np.uint8)
+    for a, b in LIMBS:
+        if conf[a] > 0 and conf[b] > 0:
+            cv2.line(bones, tuple(np.round(xy[a]).astype(int)), tuple(np.round(xy[b]).astype(int)), 1, 3)
+    reach = MASK_REACH * max(float(body_height(pose)[0]), 1.0)
+    near = cv2.distanceTransform(1 - bones, cv2.DIST_L2, 5) <= reach
+    labels = np.where(keep & near, cv2.GC_PR_FGD, cv2.GC_BGD).astype(np.uint8)
+    labels[bones > 0] = cv2.GC_FGD
+    half = (max(1, w // 2), max(1, h // 2))
+    small = cv2.resize(labels, half, interpolation=cv2.INTER_NEAREST)
+    if (small == cv2.GC_BGD).any():  # GrabCut needs some background to learn its colours from
+        models = np.zeros((1, 65)), np.zeros((1, 65))
+        cv2.grabCut(cv2.resize(rgb, half, interpolation=cv2.INTER_AREA), small, None, *models, GRABCUT_ROUNDS,
+                    cv2.GC_INIT_WITH_MASK)
+    person = cv2.resize(((small == cv2.GC_FGD) | (small == cv2.GC_PR_FGD)).astype(np.float32), (w, h))
+    return np.clip(cv2.GaussianBlur(person, (0, 0), 1.5), 0, 1).astype(np.float32)
 
 
 def unseen_joints(pose: Poses) -> np.ndarray:
@@ -94,7 +186,7 @@ def check_person(where: str | Path, pose: Poses) -> str | None:
     shows only part of the body (``unseen_joints``: they stay still), else None."""
     tall = float(body_height(pose)[0])
     if tall <= 0:
-        raise PosevidError(where, "no person found in the photo")
+        raise PosevidError(where, f"no person found in the photo ({GIVE_POSE})")
     if tall < MIN_HEIGHT:
         raise PosevidError(where, f"the person is too small ({tall:.0f} pixels tall, at least {MIN_HEIGHT} needed): "
                                   "use a larger --size or a closer photo")

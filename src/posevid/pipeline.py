@@ -228,19 +228,23 @@ class Pipeline:
             raise PosevidError(where, f"method {self.method!r} does not take these options ({err})") from None
 
     def open(self, source: str | Path | np.ndarray, driving: str | Path | Poses,
-             side_by_side: bool = False, source_iuv: str | Path | np.ndarray | None = None) -> Animation:
+             side_by_side: bool = False, source_iuv: str | Path | np.ndarray | None = None,
+             photo_pose: str | Path | None = None) -> Animation:
         """An ``Animation`` of ``source`` driven by ``driving`` (inputs read and checked now)."""
-        return Animation(source, driving, side_by_side=side_by_side, pipeline=self, source_iuv=source_iuv)
+        return Animation(source, driving, side_by_side=side_by_side, pipeline=self, source_iuv=source_iuv,
+                         photo_pose=photo_pose)
 
     def __call__(self, source: str | Path | np.ndarray, driving: str | Path | Poses, side_by_side: bool = False,
-                 progress: Progress | None = None, source_iuv: str | Path | np.ndarray | None = None) -> Frames:
+                 progress: Progress | None = None, source_iuv: str | Path | np.ndarray | None = None,
+                 photo_pose: str | Path | None = None) -> Frames:
         """The frames (H, W, 3) uint8 RGB of ``source`` moving like ``driving`` (see ``animate``)."""
-        return Frames(self.open(source, driving, side_by_side, source_iuv), side_by_side, progress)
+        return Frames(self.open(source, driving, side_by_side, source_iuv, photo_pose), side_by_side, progress)
 
     def to_file(self, source: str | Path | np.ndarray, driving: str | Path | Poses, out: str | Path,
                 side_by_side_out: str | Path | None = None, poses_out: str | Path | None = None,
                 show_progress: bool = True, timings: dict[str, float] | None = None, audio: bool = True,
-                source_iuv: str | Path | np.ndarray | None = None, audio_from: str | Path | None = None) -> int:
+                source_iuv: str | Path | np.ndarray | None = None, audio_from: str | Path | None = None,
+                photo_pose: str | Path | None = None) -> int:
         """Animate straight to ``out`` (see ``animate_to_file``); returns the number of frames written.
         ``audio_from``: the video whose sound the result gets (default: ``driving``, when it is a video; a
         batch passes the driver's poses read once and its video here)."""
@@ -248,7 +252,7 @@ class Pipeline:
         from .video import check_video_output
 
         check_outputs({"photo": source, "driving input": driving, "checkpoint": self.options.checkpoint,
-                       "photo's DensePose": source_iuv},
+                       "photo's DensePose": source_iuv, "photo's pose": photo_pose},
                       {"output": out, "side-by-side output": side_by_side_out, "pose output": poses_out})
         for video in (out, side_by_side_out):
             if video is not None:
@@ -257,7 +261,7 @@ class Pipeline:
             from .posefiles import detect_format
 
             detect_format(poses_out, writing=True)
-        anim = self.open(source, driving, side_by_side_out is not None, source_iuv)
+        anim = self.open(source, driving, side_by_side_out is not None, source_iuv, photo_pose)
         sound = driving if audio_from is None else audio_from
         return _write(anim, sound, out, side_by_side_out, poses_out, show_progress, timings, audio)
 
@@ -327,13 +331,16 @@ class Animation:
     pasted back into the frame with a feathered seam (``photo.paste``).
     ``driving`` is opened as a ``driving.Driving`` (its notes join ``notes``) with the options'
     ``driving_kind``, ``keypoints``, ``person`` and ``force``. ``source_iuv``: the photo's DensePose IUV
-    image, for models trained with IUV (driven by raw IUV frames).
+    image, for models trained with IUV (driven by raw IUV frames). ``photo_pose``: a pose file holding the
+    photo's person's pose (``photo.given_pose``), for a person BlazePose cannot find (an illustrated
+    character): the person is not looked for, its mask is the segmentation around that pose
+    (``photo.mask_for_pose``) and its body is animated.
     """
 
     def __init__(self, source: str | Path | np.ndarray, driving: str | Path | Poses,
                  options: AnimateOptions | None = None, side_by_side: bool = False, *,
                  pipeline: Pipeline | None = None, source_iuv: str | Path | np.ndarray | None = None,
-                 **fields: Any):
+                 photo_pose: str | Path | None = None, **fields: Any):
         from .estimate import PoseEstimator
 
         pipeline = pipeline or Pipeline(options, **fields)
@@ -365,7 +372,7 @@ class Animation:
             # seconds per stage: decode, estimate, retarget, warp; remarks on the inputs, also logged
             self.timings, self.notes = self.driving.timings, self.driving.notes
             self.source, self.source_pose, self.source_mask = self._prepare_source(source, opts.size, opts.width,
-                                                                                    opts.height)
+                                                                                    opts.height, photo_pose)
             self.source_iuv = self._source_iuv(source_iuv)
             self.crop = None if trained_size is None else (photo_box(self.source_pose, self.source_mask),
                                                            trained_size)
@@ -383,10 +390,12 @@ class Animation:
         logging.getLogger("posevid").warning(note)
 
     def _prepare_source(self, source: str | Path | np.ndarray, size: int | None, width: int | None,
-                        height: int | None) -> tuple[np.ndarray, Poses, np.ndarray]:
+                        height: int | None, photo_pose: str | Path | None = None
+                        ) -> tuple[np.ndarray, Poses, np.ndarray]:
         """The photo at the output size (its whole frame; cropped around the person only when ``width`` and
-        ``height`` both change its aspect), its person's one-frame pose and mask, checked."""
-        from .photo import check_person, find_person, frame_size, unseen_joints
+        ``height`` both change its aspect), its person's one-frame pose and mask (found, or ``photo_pose``'s
+        with the segmentation around it), checked."""
+        from .photo import check_person, find_person, frame_size, given_pose, mask_for_pose, unseen_joints
         from .video import read_image
 
         where = "source image" if isinstance(source, np.ndarray) else source
@@ -398,19 +407,29 @@ class Animation:
         if size is None and width is None and height is None and max(h, w) > MAX_SOURCE_SIDE:
             size = MAX_SOURCE_SIDE
             self.note(f"{where}: {w}x{h} is larger than {MAX_SOURCE_SIDE} pixels; downscaled")
+        given = None if photo_pose is None else given_pose(photo_pose, w, h)
+        if given is not None and self.subject == "face":
+            raise PosevidError(photo_pose, "is a body pose given for the photo; --subject face finds the face itself")
         out_w, out_h = frame_size(w, h, size, width, height)
         scale = max(out_w / w, out_h / h)  # cover the output frame, then crop the spare pixels
         cover = (max(out_w, round(w * scale)), max(out_h, round(h * scale)))
         if cover != (w, h):
             rgb = cv2.resize(rgb, cover, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
-        pose, mask = find_person(self._estimator, rgb)
-        if body_height(pose)[0] > 0:
+        if given is not None:
+            from .estimate import segment_person
+
+            self.subject = "body"
+            pose = given.rescale(*cover)
+            mask = mask_for_pose(rgb, pose, segment_person(rgb))
+        else:
+            pose, mask = find_person(self._estimator, rgb)
+        if given is None and body_height(pose)[0] > 0:
             people = find_people(self._estimator, rgb, first=(pose, mask))
             if len(people) > 1:
                 pose, mask = people[choose_person(people, self.person)]
                 self.note(f"{where}: {len(people)} people in the photo; animating the {self.person} "
                           "(--person left|right|largest)")
-        face = self._face_pose(rgb, pose, str(where))
+        face = None if given is not None else self._face_pose(rgb, pose, str(where))
         if face is not None:
             pose, mask = face, np.zeros(rgb.shape[:2], np.float32)
         if cover != (out_w, out_h):
@@ -648,7 +667,8 @@ class Frames:
 
 def animate(source: str | Path | np.ndarray, driving: str | Path | Poses, options: AnimateOptions | None = None, *,
             side_by_side: bool = False, progress: Progress | None = None,
-            source_iuv: str | Path | np.ndarray | None = None, **fields: Any) -> Frames:
+            source_iuv: str | Path | np.ndarray | None = None, photo_pose: str | Path | None = None,
+            **fields: Any) -> Frames:
     """Frames (H, W, 3) uint8 RGB of the person in ``source`` moving like the person in ``driving``.
 
     source: an image path or an (H, W, 3) uint8 RGB array. driving: a video (file, GIF or frame folder:
@@ -656,20 +676,22 @@ def animate(source: str | Path | np.ndarray, driving: str | Path | Poses, option
     COCO JSON, PG2 CSV, BVH, DeepMimic ``.txt``) or ``Poses``. options: an ``AnimateOptions``; ``fields``
     replace any of its fields (``method=``, ``checkpoint=``, ``mode=``, ``size=``, ``width=``, ``height=``,
     ``smooth=``, ``fps=``, ``method_options=``, ``driving_kind=``, ``keypoints=``, ``person=``,
-    ``force=``). source_iuv: the photo's DensePose IUV image, for IUV-trained models. side_by_side:
+    ``force=``). source_iuv: the photo's DensePose IUV image, for IUV-trained models. photo_pose: a pose
+    file with the photo's person's pose, for a person the estimator cannot find (``Animation``). side_by_side:
     yield ``driving | target pose | result`` panels instead of the result. progress(done, total or
     None) is called after each frame. Inputs are checked now (``PosevidError``); the returned
     ``Frames`` knows ``fps``, ``width``, ``height`` and ``frame_count``. To animate several pairs with
     one loaded model, use ``Pipeline``.
     """
-    return Pipeline(options, **fields)(source, driving, side_by_side, progress, source_iuv)
+    return Pipeline(options, **fields)(source, driving, side_by_side, progress, source_iuv, photo_pose)
 
 
 def animate_to_file(source: str | Path | np.ndarray, driving: str | Path | Poses, out: str | Path,
                     side_by_side_out: str | Path | None = None, options: AnimateOptions | None = None, *,
                     poses_out: str | Path | None = None, show_progress: bool = True,
                     timings: dict[str, float] | None = None, audio: bool = True,
-                    source_iuv: str | Path | np.ndarray | None = None, **fields: Any) -> int:
+                    source_iuv: str | Path | np.ndarray | None = None, photo_pose: str | Path | None = None,
+                    **fields: Any) -> int:
     """Animate (see ``animate``) straight to the video ``out`` (mp4, mov, mkv, gif or frame folder), and the
     ``driving | pose | result`` panels to ``side_by_side_out`` when given; both written atomically.
     ``poses_out``: also write the target pose of every output frame (source pixels) as a pose file.
@@ -680,7 +702,7 @@ def animate_to_file(source: str | Path | np.ndarray, driving: str | Path | Poses
     warp, encode) to ``timings`` when given. Returns the number of frames written.
     """
     return Pipeline(options, **fields).to_file(source, driving, out, side_by_side_out, poses_out, show_progress,
-                                               timings, audio, source_iuv)
+                                               timings, audio, source_iuv, photo_pose=photo_pose)
 
 
 def _write(anim: Animation, sound_from: str | Path | Poses, out: str | Path, side_by_side_out: str | Path | None,
