@@ -19,8 +19,13 @@ Prints JSON: machine and load, then
 - ``densepose``: the MagicAnimate DensePose part renders decoded to keypoints from the part regions:
   the same measures.
 With ``--every N``, only ``hand_sample``: hands on the whole clips, every Nth frame with a hand, each frame
-decoded alone, from the frames and through an mp4.
-Run: ``python -m benchmarks.pose_inputs [--clips N] [--frames N] [--every N] [--renders animateanyone densepose]``.
+decoded alone, from the frames and through an mp4. With ``--every N --duplicates`` also the same clips'
+hands as estimated with ``estimate.drop_duplicate_hand`` switched off (a hand Holistic found twice kept
+twice: the estimator before it), side by side: the frames where a hand was dropped, and ``hand_sample`` of
+both (a clip whose poses come out the same is decoded once); the body-only renders do not draw hands, so
+their PCK is the same by construction (the body poses are compared).
+Run: ``python -m benchmarks.pose_inputs [--clips N] [--frames N] [--every N [--duplicates]]
+[--renders animateanyone densepose]``.
 """
 
 from __future__ import annotations
@@ -200,6 +205,23 @@ def hand_sample(poses, folder: Path, every: int) -> dict:
     return out
 
 
+def beside_duplicates(path: Path, poses, sample: dict, folder: Path, every: int) -> dict:
+    """``hand_sample`` of ``poses`` (hands with duplicates dropped, as estimated now) beside that of the same
+    clip estimated with ``estimate.drop_duplicate_hand`` switched off; the frames where the two differ."""
+    from unittest import mock
+
+    from posevid import estimate as estimation
+
+    with mock.patch.object(estimation, "drop_duplicate_hand", lambda *_: False):
+        kept = estimate(path, "body+hands+face")[0]
+    differ = np.flatnonzero((kept.hand_conf != poses.hand_conf).any((1, 2))
+                            | (kept.hand_xy != poses.hand_xy).any((1, 2, 3)))
+    same = not len(differ) and np.array_equal(kept.xy, poses.xy)
+    return {"hands_dropped_at_frames": [int(t) for t in differ],
+            "body_poses_identical": bool(np.array_equal(kept.xy, poses.xy) and np.array_equal(kept.conf, poses.conf)),
+            "duplicates_kept": sample if same else hand_sample(kept, folder, every), "duplicates_dropped": sample}
+
+
 def steadiness(poses) -> dict:
     """Share of frames decoded, joints per frame, frame-to-frame bone-length change."""
     from posevid.skeleton import DRAWN_LIMBS, JOINT
@@ -285,6 +307,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=None, help="only the first FRAMES frames of each clip and render")
     parser.add_argument("--every", type=int, default=None,
                         help="only hands on whole clips: every EVERY-th frame with a hand, each decoded alone")
+    parser.add_argument("--duplicates", action="store_true",
+                        help="with --every: also with duplicate hands kept (the estimator before they were dropped)")
     args = parser.parse_args()
     from posevid.render_decode import SkeletonDecoder, decode_densepose_parts
 
@@ -295,9 +319,13 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             for clip in CLIPS[:args.clips]:
                 path = DATA / clip
-                samples[path.name] = hand_sample(estimate(path, "body+hands+face")[0], Path(tmp), args.every)
+                poses = estimate(path, "body+hands+face")[0]
+                samples[path.name] = hand_sample(poses, Path(tmp), args.every)
+                if args.duplicates:
+                    samples[path.name] = beside_duplicates(path, poses, samples[path.name], Path(tmp), args.every)
                 print(json.dumps({path.name: samples[path.name]}), file=sys.stderr, flush=True)
         result["settings"]["every"] = args.every
+        result["settings"]["duplicates"] = args.duplicates
         result["hand_sample"] = samples
         result["machine"]["load_average_1m_end"] = os.getloadavg()[0]
         print(json.dumps(result, indent=2))

@@ -14,10 +14,17 @@ from typer.testing import CliRunner
 
 from posevid.cli import app
 from posevid.errors import PosevidError
-from posevid.estimate import PoseEstimator, choose_person, estimate_poses, estimate_with_masks, find_people
+from posevid.estimate import (
+    PoseEstimator,
+    choose_person,
+    drop_duplicate_hand,
+    estimate_poses,
+    estimate_with_masks,
+    find_people,
+)
 from posevid.posefiles import read_poses
-from posevid.poses import Poses, bbox
-from posevid.skeleton import coco18_to_coco17, to_coco18
+from posevid.poses import Poses, bbox, body_height
+from posevid.skeleton import JOINT, coco18_to_coco17, to_coco18
 from posevid.video import open_video, read_image
 
 
@@ -259,3 +266,35 @@ def test_tracking_stays_on_the_chosen_person(shared_data: Path, estimator: PoseE
     err = np.linalg.norm(focused.xy - alone.xy, axis=-1)[(alone.conf > 0.5) & (focused.conf > 0.5)]
     assert np.median(err) < 0.2 * np.median(torso_length(alone.xy))
     assert (bbox(focused)[:, 2] < 576).all()  # never the man's joints
+
+
+def test_a_hand_found_twice_is_kept_once(shared_data: Path, holistic: PoseEstimator) -> None:
+    """animatex_dance_2 frame 140: Holistic reads her left hand twice, as both hands 2 pixels apart (a skeleton
+    render draws them as one and its decoder cannot split them); the hand by the body's left wrist is kept."""
+    with open_video(shared_data / "videos" / "animatex_dance_2.mp4") as reader:
+        frame = next(itertools.islice(reader, 140, None))
+    pose, _ = holistic.image(frame)
+    assert pose.hand_conf[0, 0].all() and not pose.hand_conf[0, 1].any() and not pose.hand_xy[0, 1].any()
+    wrist = pose.xy[0, JOINT["left_wrist"]]
+    assert np.linalg.norm(pose.hand_xy[0, 0, 0] - wrist) < 0.1 * body_height(pose)[0]
+
+
+def test_duplicate_hands_are_told_from_hands_held_together() -> None:
+    rng = np.random.default_rng(0)
+    hand = rng.uniform(0, 50, (21, 2)).astype(np.float32) + [100, 100]
+    hand[0] = [100, 100]  # the wrist
+    body, seen = np.zeros((18, 2), np.float32), np.ones(18, np.float32)
+    body[JOINT["left_wrist"]], body[JOINT["right_wrist"]] = [140, 100], [102, 101]
+    xy, conf = np.stack([hand, hand + 2]), np.ones((2, 21), np.float32)
+    assert drop_duplicate_hand(xy, conf, body, seen)  # the right wrist is by it: the left hand goes
+    assert not conf[0].any() and not xy[0].any() and conf[1].all()
+    together = np.stack([hand + [20, 0], hand])  # close, but each by its own wrist: hands held together
+    conf = np.ones((2, 21), np.float32)
+    body[JOINT["left_wrist"]] = [120, 100]
+    assert not drop_duplicate_hand(together, conf, body, seen) and conf.all()
+    xy, conf = np.stack([hand, hand + 2]), np.ones((2, 21), np.float32)
+    unseen = seen.copy()
+    unseen[JOINT["left_wrist"]] = 0
+    assert not drop_duplicate_hand(xy, conf, body, unseen) and conf.all()  # no body wrist to tell them by
+    conf[1] = 0  # one hand only
+    assert not drop_duplicate_hand(xy, conf, body, seen) and conf[0].all()

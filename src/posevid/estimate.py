@@ -6,7 +6,8 @@ far outside the image), each foot's heel and toe (``Poses.foot_xy``) and their d
 landmark z, which is in units of the image width, times the width: pixels, positive away from the camera,
 0 at the hip centre); its segmentation
 output gives the person mask. Holistic runs the same body model and adds the 21 landmarks of each hand
-(found from the body's wrists; confidence 1 for a found hand, MediaPipe gives no per-point score) and
+(found from the body's wrists; confidence 1 for a found hand, MediaPipe gives no per-point score; a hand
+found twice, both hands at one place, is kept once: ``drop_duplicate_hand``) and
 the 468-point face mesh, of which ``MESH_TO_IBUG68`` picks the 68 iBUG landmarks. Only
 ``model_complexity=1`` is used: the models for it ship inside the mediapipe 0.10.14 wheel, the others
 are downloaded at run time.
@@ -30,12 +31,14 @@ import numpy as np
 
 from .errors import PosevidError
 from .poses import Poses, bbox, body_height
-from .skeleton import BLAZEPOSE_FEET, FACE_POINTS, HAND_POINTS, joint_values_to_coco18, to_coco18
+from .skeleton import BLAZEPOSE_FEET, FACE_POINTS, HAND_POINTS, JOINT, joint_values_to_coco18, to_coco18
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype", category=UserWarning)
 
+DUPLICATE = 0.5  # of a hand's size: two hands closer than this point for point may be one hand found twice,
+WRISTS_APART = 1 / 3  # when their wrists lie closer than this share of the body's wrists' distance
 MARGIN = 0.1  # landmarks further than this fraction of the image size outside it get confidence 0
 # What to estimate: ``body`` (BlazePose), body with hands (and face) from MediaPipe Holistic, or ``face``
 # alone (the face mesh: for face close-ups, where Holistic needs a body to find the face from).
@@ -127,6 +130,30 @@ def _quiet_native_logs() -> Iterator[None]:
             kept = [ln for ln in capture.read().splitlines(True) if not _NOISE.search(ln.decode(errors="replace"))]
             if kept:
                 os.write(fd, b"".join(kept))
+
+
+def drop_duplicate_hand(hand_xy: np.ndarray, hand_conf: np.ndarray, body_xy: np.ndarray, body_conf: np.ndarray
+                        ) -> bool:
+    """Clear (xy and conf 0, in place) a hand that Holistic found twice: both hands of one frame
+    (``hand_xy`` (2, 21, 2) pixels, ``hand_conf`` (2, 21); index 0 the left hand) are one hand read twice
+    when their points lie on average within ``DUPLICATE`` of the larger hand's size (its box's longer side)
+    of each other and their wrists within ``WRISTS_APART`` of the distance between the body's wrists
+    (``body_xy`` (18, 2), ``body_conf`` (18,), COCO-18; both must be seen). On the four real clips the hands
+    read twice (animatex_dance_2 frames 138-140, tfjs_pose_1 frame 117) lie 0.03-0.16 hand sizes apart,
+    their wrists 0.04-0.23 of the body's wrists' distance; hands held together (the squats' band, tfjs_pose_1's
+    clasped hands) 0.16 and more, their wrists 0.46 and more. The hand whose wrist lies farther from the body's
+    wrist of its side is dropped. Returns whether one was."""
+    wrists = (JOINT["left_wrist"], JOINT["right_wrist"])
+    if not (hand_conf[:, 0] > 0).all() or not (body_conf[list(wrists)] > 0).all():
+        return False
+    size = float(np.ptp(hand_xy, axis=1).max())
+    apart = float(np.linalg.norm(body_xy[wrists[0]] - body_xy[wrists[1]]))
+    if (np.linalg.norm(hand_xy[0] - hand_xy[1], axis=-1).mean() > DUPLICATE * size
+            or np.linalg.norm(hand_xy[0, 0] - hand_xy[1, 0]) > WRISTS_APART * apart):
+        return False
+    drop = int(np.argmax([np.linalg.norm(hand_xy[side, 0] - body_xy[j]) for side, j in enumerate(wrists)]))
+    hand_xy[drop], hand_conf[drop] = 0, 0
+    return True
 
 
 def _check_rgb(rgb: np.ndarray) -> np.ndarray:
@@ -222,6 +249,8 @@ class PoseEstimator:
                 np.zeros((height, width), np.float32)
         lm_xy, lm_conf, lm_z = self._landmarks(result.pose_landmarks, width, height, visibility=True)
         xy, conf = to_coco18(lm_xy, lm_conf, "blazepose33")
+        if "hand_xy" in groups:
+            drop_duplicate_hand(groups["hand_xy"][0], groups["hand_conf"][0], xy, conf)
         z = np.where(conf > 0, joint_values_to_coco18(lm_z[:, None], "blazepose33")[:, 0], 0)
         feet = np.array(BLAZEPOSE_FEET)
         groups["foot_xy"] = np.where(lm_conf[feet][..., None] > 0, lm_xy[feet], 0)[None]
