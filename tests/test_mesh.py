@@ -1266,3 +1266,36 @@ def test_no_pale_sliver_beside_a_sleeve(folded_384: tuple) -> None:
     print(f"drawn right upper arm {int(arm.sum())} pixels, {int(pale.sum())} pale")
     assert arm.sum() > 800
     assert pale.sum() <= 4
+
+
+def test_a_turned_torso_narrows_less_than_its_joints(catalog) -> None:
+    """A torso is a solid, not a sheet: turned until its shoulders and hips are 0.8 as far apart as in the
+    photo, its outline narrows to sqrt(0.8^2 + d^2 (1 - 0.8^2)) of its width, d its depth of its width
+    (``mesh.TORSO_DEPTH``): 0.88, where the joints' least-squares affine took 0.8 (its old lower bound).
+    tfjs_pose_1's dancer, whose shoulders and hips read closer together as she raised her arms, was drawn
+    too narrow (self-reconstruction L1 0.0216 -> 0.0212). Leaning (the spine 0.8 as long) a torso keeps
+    sqrt(0.8^2 + 0.3^2 (1 - 0.8^2)) = 0.82 of its height; its joints 1.2 as far apart (the photo's torso was
+    the turned one) it widens 1.2 / sqrt(1 + 0.6^2 (1.2^2 - 1)) = 1.12 times; unmoved it is the identity."""
+    _, pose, _, rig = catalog
+    xy = pose.xy[0].astype(np.float64)
+    neck, hips = xy[JOINT["neck"]], xy[[JOINT["right_hip"], JOINT["left_hip"]]].mean(0)
+    spine = (neck - hips) / np.linalg.norm(neck - hips)
+    across = np.array([-spine[1], spine[0]])
+    torso = [JOINT[j] for j in ("neck", "right_shoulder", "left_shoulder", "right_hip", "left_hip")]
+
+    def torso_scales(f_across: float, f_along: float) -> tuple[float, float]:
+        moved = xy.copy()
+        rel = xy[torso] - hips
+        moved[torso] = hips + np.outer(rel @ across * f_across, across) + np.outer(rel @ spine * f_along, spine)
+        lin = mesh.part_transforms(xy, pose.conf[0], moved, pose.conf[0])[layers.TORSO][:, :2]
+        return float(np.linalg.norm(lin @ across)), float(np.linalg.norm(lin @ spine))
+
+    wide, tall = torso_scales(0.8, 1.0)
+    assert wide == pytest.approx(np.sqrt(0.64 + mesh.TORSO_DEPTH[0] ** 2 * 0.36), abs=0.01) and wide > 0.86
+    assert tall == pytest.approx(1.0, abs=0.01)
+    wide, tall = torso_scales(1.0, 0.8)
+    assert tall == pytest.approx(np.sqrt(0.64 + mesh.TORSO_DEPTH[1] ** 2 * 0.36), abs=0.01) and tall > 0.81
+    assert wide == pytest.approx(1.0, abs=0.01)
+    wide, _ = torso_scales(1.2, 1.0)
+    assert wide == pytest.approx(1.2 / np.sqrt(1 + mesh.TORSO_DEPTH[0] ** 2 * 0.44), abs=0.01) and wide < 1.13
+    assert np.allclose(torso_scales(1.0, 1.0), 1.0, atol=1e-6)

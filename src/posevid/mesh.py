@@ -22,10 +22,11 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import splu
 
-from .skeleton import BODY_PARTS, NUM_PARTS, PART_NAMES
+from .skeleton import BODY_PARTS, JOINT, NUM_PARTS, PART_NAMES
 
 MIN_ANGLE = 25.0  # degrees: ``triangle``'s quality bound (28 adds many more triangles along the boundaries)
 SIZE_NOISE = (0.1, 0.2)  # |log| of the size ratio from the joints: under this much it is noise, over this much all real
+TORSO_DEPTH = (0.6, 0.3)  # the torso's depth, of its width and its height: its outline narrows less than its joints
 _PARENT = {"head": "torso", "torso": None, "right_upper_arm": "torso", "right_lower_arm": "right_upper_arm",
            "left_upper_arm": "torso", "left_lower_arm": "left_upper_arm", "right_upper_leg": "torso",
            "right_lower_leg": "right_upper_leg", "left_upper_leg": "torso", "left_lower_leg": "left_upper_leg"}
@@ -402,9 +403,16 @@ def _scale_ratio(src: np.ndarray, dst: np.ndarray, ok: np.ndarray) -> float:
     return float(np.exp(x * np.clip((abs(x) - low) / (high - low), 0.0, 1.0)))
 
 
-def _fit_affine(src: np.ndarray, dst: np.ndarray, k: float, bounds: tuple[float, float]) -> np.ndarray | None:
-    """Least-squares 2x3 affine src -> dst of >= 3 points (None when they are nearly on a line); its
-    singular values are kept within ``bounds`` times ``k``, so a torso seen edge-on is not squashed flat."""
+def _fit_affine(src: np.ndarray, dst: np.ndarray, k: float, bounds: tuple[float, float],
+                depth: tuple[float, float] = (0.0, 0.0), axis: np.ndarray | None = None) -> np.ndarray | None:
+    """Least-squares 2x3 affine src -> dst of >= 3 points (None when they are nearly on a line). Its
+    singular values s are those of a solid of that ``depth``, with r = s / k: under 1 (the joints drawn
+    closer together: the body turned or leaning) ``k sqrt(r^2 + d^2 (1 - r^2))`` (an ellipse's outline,
+    turned until its joints are r as far apart, is that wide), over 1 (the photo's body was the turned
+    one) the inverse, ``k r / sqrt(1 + d^2 (r^2 - 1))``; d is the depth as a share of the solid's extent
+    across ``axis`` (a unit vector in ``src``: the spine) and along it, ``depth`` = (across, along), mixed
+    by the singular direction's angle to ``axis`` (without one, across). Then the singular values are kept
+    within ``bounds`` times ``k``, so a torso seen edge-on is not squashed flat."""
     if len(src) < 3:
         return None
     sc, dc = src - src.mean(0), dst - dst.mean(0)
@@ -414,10 +422,27 @@ def _fit_affine(src: np.ndarray, dst: np.ndarray, k: float, bounds: tuple[float,
         return None
     lin = np.linalg.solve(cov, sc.T @ dc).T
     u, s, vt = np.linalg.svd(lin)
+    along = np.zeros(2) if axis is None else (vt @ axis) ** 2  # per singular direction: cos^2 to the axis
+    d = depth[0] * (1.0 - along) + depth[1] * along
+    r = s / k
+    narrow, wide = np.minimum(r, 1.0), np.maximum(r, 1.0)
+    turned = np.sqrt(narrow**2 + d**2 * (1.0 - narrow**2)), wide / np.sqrt(1.0 + d**2 * (wide**2 - 1.0))
+    s = k * np.where(r < 1.0, *turned)
     s = np.clip(s, bounds[0] * k, bounds[1] * k)
     lin = (u * s) @ vt
     t = dst.mean(0) - lin @ src.mean(0)
     return np.concatenate([lin, t[:, None]], 1)
+
+
+def _spine(xy: np.ndarray, ok: np.ndarray) -> np.ndarray | None:
+    """The unit vector (2,) from the hips' midpoint to the neck of the (18, 2) pose ``xy`` (joints seen where
+    ``ok``), or None when the neck or both hips are unseen or they coincide."""
+    neck, hips = JOINT["neck"], [j for j in (JOINT["right_hip"], JOINT["left_hip"]) if ok[j]]
+    if not ok[neck] or not hips:
+        return None
+    v = xy[neck] - xy[hips].mean(0)
+    norm = np.linalg.norm(v)
+    return v / norm if norm > 1e-6 else None
 
 
 def _fit_similarity(src: np.ndarray, dst: np.ndarray, scale: float | None) -> np.ndarray | None:
@@ -445,8 +470,9 @@ def part_transforms(src_xy: np.ndarray, src_conf: np.ndarray, dst_xy: np.ndarray
     Poses are one frame each, ``(18, 2)`` pixels and ``(18,)`` confidences; a joint counts when both poses
     see it. ``k`` is the ratio of body sizes (target / source; 1 while it is within the noise of reading it
     from the joints: ``_scale_ratio``).
-    - torso: least-squares affine of neck, shoulders and hips (singular values within [0.8 k, 1.25 k]),
-      else a similarity;
+    - torso: least-squares affine of neck, shoulders and hips, its singular values under ``k`` those of a
+      solid of ``TORSO_DEPTH`` (its depth of its width and height) turned or leaning that far
+      (``_fit_affine``), all within [0.8 k, 1.25 k]; else a similarity;
     - head: rotation and translation of its joints, scaled by ``k`` (the head keeps its size on the body);
     - limbs: the bone's rotation, the bone's length ratio along it (within ``stretch`` times ``k``) and
       ``k`` across it, anchored at the bone's first joint (so joints land exactly where the target puts them);
@@ -462,7 +488,8 @@ def part_transforms(src_xy: np.ndarray, src_conf: np.ndarray, dst_xy: np.ndarray
         joints = [j for j in BODY_PARTS[name] if ok[j]]
         fit = None
         if name == "torso":
-            fit = _fit_affine(src_xy[joints], dst_xy[joints], k, (0.8, 1.25)) if len(joints) >= 3 else None
+            if len(joints) >= 3:
+                fit = _fit_affine(src_xy[joints], dst_xy[joints], k, (0.8, 1.25), TORSO_DEPTH, _spine(src_xy, ok))
             if fit is None:
                 fit = _fit_similarity(src_xy[joints], dst_xy[joints], None)
             if fit is None:
