@@ -210,11 +210,12 @@ def test_a_method_trains_through_its_ddp_wrappers(tiny_data: Path, tmp_path: Pat
         with method.no_sync():
             assert not ddp.require_backward_grad_sync
         assert ddp.require_backward_grad_sync
+        method.undistribute()
+        assert isinstance(method.train().net, nn.Sequential)
     finally:
         # the wrappers go before their process group: a Reducer freed after the group was destroyed joined
         # gloo's worker threads forever once (the whole suite hung in ~ProcessGroupGloo)
-        method.__dict__.pop("_ddp", None)
-        method.__dict__.pop("_routes", None)
+        method.undistribute()
         ddp = None
         gc.collect()
         dist.destroy_process_group()

@@ -259,6 +259,8 @@ class Trainer:
                 history.close()
             if writer is not None:
                 writer.close()
+            if self.dist.enabled:  # no DDP reducer may outlive the process group (destroyed at exit)
+                self.method.undistribute()
         return {"step": self.step, "losses": losses, "checkpoint": saved}
 
 

@@ -283,6 +283,12 @@ class Method(MethodSpec, nn.Module, ABC):
         routes, wrappers = wrap_networks(self, self.device)
         self.__dict__["_routes"], self.__dict__["_ddp"] = routes, wrappers
 
+    def undistribute(self) -> None:
+        """Drop the ``DistributedDataParallel`` wrappers of ``distribute`` (the networks stay, trained): the
+        trainer does it when it stops, so that no DDP reducer outlives the process group."""
+        self.__dict__.pop("_routes", None)
+        self.__dict__.pop("_ddp", None)
+
     def no_sync(self, *names: str) -> contextlib.AbstractContextManager:
         """Inside: backward passes into the trained networks of optimizers ``names`` (all when none is
         named) accumulate gradients locally, without DDP's all-reduce (a network backpropagated twice
