@@ -456,3 +456,21 @@ def test_a_hand_blob_is_read_from_the_better_of_two_final_descents(shared_data: 
     err = np.linalg.norm(decoded.hand_xy[0, 1] - drawn.hand_xy[80, 1], axis=1)
     hits = (err <= 0.05 * body_height(drawn[80:81])[0]) & (decoded.hand_conf[0, 1] > 0)
     assert hits.sum() >= 10, err.round(1)
+
+
+def test_the_fit_reads_each_pixels_own_class_as_the_whole_drawing_gives_it() -> None:
+    """``hand_fit._label_log_probs`` (the labelled class of each pixel only, what the fit's loss uses) gives
+    the numbers of the whole drawing (``_probs``, with the other hand over or under it) bit for bit."""
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    grid = torch.rand(600, 2, generator=gen) * 60
+    labels = torch.randint(0, 2 + len(hand_fit.HAND_LIMBS), (600,), generator=gen)
+    points = torch.from_numpy(hand_fit.TEMPLATE).float() * 8 + 30 + torch.randn(3, 21, 2, generator=gen) * 3
+    fixed = hand_fit._probs(points[:1] + 4, grid, 4.0, 1.5)[0]
+    for other in (None, (fixed, True), (fixed, False)):
+        whole = hand_fit._probs(points, grid, 4.0, 1.5)
+        if other is not None:
+            whole = hand_fit._over(fixed[None], whole) if other[1] else hand_fit._over(whole, fixed[None])
+        expected = torch.log(whole.clamp_min(hand_fit.FLOOR)).gather(-1, labels[None, :, None].expand(3, -1, 1))[..., 0]
+        assert torch.equal(hand_fit._label_log_probs(points, grid, labels, 4.0, 1.5, other), expected)

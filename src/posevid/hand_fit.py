@@ -50,11 +50,13 @@ _B = torch.tensor([b for _, b in HAND_LIMBS])
 _TEMPLATE_LENGTHS = torch.from_numpy(np.linalg.norm(TEMPLATE[_B.numpy()] - TEMPLATE[_A.numpy()], axis=1))
 
 
-def _probs(points: torch.Tensor, grid: torch.Tensor, radius: float, half_line: float) -> torch.Tensor:
-    """Probability of each pixel class under a soft drawing of the hands.
+def _drawing(points: torch.Tensor, grid: torch.Tensor, radius: float,
+             half_line: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A soft drawing of the hands (bones in order, later over earlier, dots over all).
 
-    points: (B, 21, 2) pixels; grid: (N, 2) pixel centres (x, y). Returns (B, N, 22): background (nothing
-    of the hand drawn), dot, bones 0..19.
+    points: (B, 21, 2) pixels; grid: (N, 2) pixel centres (x, y). Returns (B, N, 1) the probability that a
+    dot covers the pixel, and (B, N, 20) each: that bone k covers it, that no bone after k does, that no bone
+    from k on does (bone k shows where no dot is with the first two's product).
     """
     gx, gy = grid[None, :, None, 0], grid[None, :, None, 1]  # (1, N, 1)
     px, py = points[:, None, :, 0], points[:, None, :, 1]  # (B, 1, 21)
@@ -66,10 +68,19 @@ def _probs(points: torch.Tensor, grid: torch.Tensor, radius: float, half_line: f
     line = torch.sigmoid((half_line + 0.5 - dist) / SOFTNESS)
     clear = torch.flip(torch.cumprod(torch.flip(1 - line, [-1]), -1), [-1])  # bones k.. not over the pixel
     above = torch.cat([clear[..., 1:], torch.ones_like(clear[..., :1])], -1)
-    bones = line * above
     each = torch.sigmoid((radius + 0.5 - ((gx - px) ** 2 + (gy - py) ** 2 + 1e-6).sqrt()) / SOFTNESS)
     dot = 1 - torch.prod(1 - each, -1, keepdim=True)
-    return torch.cat([(1 - dot) * clear[..., :1], dot, (1 - dot) * bones], -1)
+    return dot, line, above, clear
+
+
+def _probs(points: torch.Tensor, grid: torch.Tensor, radius: float, half_line: float) -> torch.Tensor:
+    """Probability of each pixel class under a soft drawing of the hands (``_drawing``).
+
+    points: (B, 21, 2) pixels; grid: (N, 2) pixel centres (x, y). Returns (B, N, 22): background (nothing
+    of the hand drawn), dot, bones 0..19.
+    """
+    dot, line, above, clear = _drawing(points, grid, radius, half_line)
+    return torch.cat([(1 - dot) * clear[..., :1], dot, (1 - dot) * (line * above)], -1)
 
 
 Other = tuple[torch.Tensor, bool]  # another hand's fixed drawing (N, 22) (``_probs``) and whether it lies on top
@@ -81,15 +92,25 @@ def _over(upper: torch.Tensor, lower: torch.Tensor) -> torch.Tensor:
     return torch.cat([upper[..., :1] * lower[..., :1], upper[..., 1:] + upper[..., :1] * lower[..., 1:]], -1)
 
 
-def _log_probs(points: torch.Tensor, grid: torch.Tensor, radius: float, half_line: float,
-               other: Other | None = None) -> torch.Tensor:
-    """(B, N, 22) log-probability of each pixel class under a soft drawing of the hands (``_probs``), drawn
-    over or under ``other`` (the other hand, fixed) where given: each pixel shows the upper drawing, or the
-    lower one where the upper draws nothing."""
-    probs = _probs(points, grid, radius, half_line)
+def _label_log_probs(points: torch.Tensor, grid: torch.Tensor, labels: torch.Tensor, radius: float,
+                     half_line: float, other: Other | None = None) -> torch.Tensor:
+    """(B, N) log-probability of each pixel's class ``labels`` (N,) under a soft drawing of the hands
+    (``_probs``, its labelled class only: the same numbers at a fraction of the work), drawn over or under
+    ``other`` (the other hand, fixed) where given: each pixel shows the upper drawing, or the lower one where
+    the upper draws nothing (``_over``)."""
+    dot, line, above, clear = _drawing(points, grid, radius, half_line)
+    free = 1 - dot[..., 0]
+    background = free * clear[..., 0]
+    k = (labels - 2).clamp_min(0)[None, :, None].expand(len(points), -1, 1)
+    bone = free * (line.gather(-1, k) * above.gather(-1, k))[..., 0]
+    probs = torch.where(labels == BACKGROUND, background, torch.where(labels == DOT, dot[..., 0], bone))
     if other is not None:
         fixed, on_top = other
-        probs = _over(fixed[None], probs) if on_top else _over(probs, fixed[None])
+        under, fixed_empty = fixed.gather(-1, labels[:, None])[:, 0], fixed[:, 0]
+        if on_top:
+            probs = torch.where(labels == BACKGROUND, fixed_empty * probs, under + fixed_empty * probs)
+        else:
+            probs = torch.where(labels == BACKGROUND, probs * fixed_empty, probs + background * under)
     return torch.log(probs.clamp_min(FLOOR))
 
 
@@ -120,9 +141,8 @@ def _loss(points: torch.Tensor, grid: torch.Tensor, labels: torch.Tensor, weight
           radius: float, half_line: float, other: Other | None = None, reach: float = 0.0) -> torch.Tensor:
     """(B,) weighted mean negative log-likelihood of the labelled pixels (drawn with ``other``) plus the
     bone-length prior and ``reach`` times ``_reach``."""
-    logp = _log_probs(points, grid, radius, half_line, other)
-    logp = logp.gather(-1, labels[None, :, None].expand(len(points), -1, 1))
-    fit = -(logp[..., 0] * weights).sum(-1) / weights.sum()
+    logp = _label_log_probs(points, grid, labels, radius, half_line, other)
+    fit = -(logp * weights).sum(-1) / weights.sum()
     lengths = (points[:, _B] - points[:, _A]).norm(dim=-1)
     prior = (((lengths - scale * _TEMPLATE_LENGTHS) / scale) ** 2).sum(-1)
     if reach:
