@@ -85,13 +85,11 @@ def find_person(estimator, rgb: np.ndarray) -> tuple[Poses, np.ndarray]:
     return best[1], best[2]
 
 
-def found_again(estimator, rgb: np.ndarray, pose: Poses) -> bool:
-    """Whether BlazePose (``estimator``) finds the person of the one-frame ``pose`` (``rgb``'s pixels) again
-    in the square around it (``AGAIN_BOX`` times the larger of its box's sides and its body height, within
-    the photo): a person is, the joints seen in both within ``AGAIN`` of the body's height on average
-    (0.016 at most on the real photos and clip frames at 160 pixels, 320 and their own size); what its
-    detector takes for a person in a drawing is not (animatex_2.jpeg's torch holder, upside down, at its
-    own size and at 160 pixels: nobody in the square)."""
+def second_look(estimator, rgb: np.ndarray, pose: Poses) -> float | None:
+    """How far BlazePose (``estimator``) places the person of the one-frame ``pose`` (``rgb``'s pixels) when it
+    looks again in the square around it (``AGAIN_BOX`` times the larger of its box's sides and its body height,
+    within the photo): the mean distance of the joints seen in both over the body height; None when it finds
+    nobody there."""
     h, w = rgb.shape[:2]
     x0, y0, x1, y1 = bbox(pose)[0]
     tall = float(body_height(pose)[0])
@@ -99,14 +97,24 @@ def found_again(estimator, rgb: np.ndarray, pose: Poses) -> bool:
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     X0, Y0 = int(max(cx - half, 0)), int(max(cy - half, 0))
     X1, Y1 = int(min(np.ceil(cx + half), w)), int(min(np.ceil(cy + half), h))
-    if X1 - X0 < 2 or Y1 - Y0 < 2:
-        return False
+    if X1 - X0 < 2 or Y1 - Y0 < 2 or tall <= 0:
+        return None
     again, _ = estimator.image(np.ascontiguousarray(rgb[Y0:Y1, X0:X1]))
     again = again.crop(-X0, -Y0, w, h, w, h)
     both = (pose.conf[0] > MIN_SEEN) & (again.conf[0] > MIN_SEEN)
     if not both.any():
-        return False
-    return float(np.linalg.norm(pose.xy[0] - again.xy[0], axis=1)[both].mean()) <= AGAIN * tall
+        return None
+    return float(np.linalg.norm(pose.xy[0] - again.xy[0], axis=1)[both].mean()) / tall
+
+
+def found_again(estimator, rgb: np.ndarray, pose: Poses) -> bool:
+    """Whether BlazePose finds the person of ``pose`` again when it looks closer (``second_look``), within
+    ``AGAIN`` of the body's height on average: a person is (0.022 at most on the real photos and clip frames at
+    160 pixels, 320 and their own size: ``benchmarks/photo_people.py``); what its detector takes for a person
+    in a drawing is not (animatex_2.jpeg's torch holder, upside down, at its own size and at 160 pixels: nobody
+    in the square)."""
+    again = second_look(estimator, rgb, pose)
+    return again is not None and again <= AGAIN
 
 
 def given_pose(path: str | Path, width: int, height: int) -> Poses:
