@@ -78,9 +78,8 @@ def test_paste_feathers_only_inside_the_frame() -> None:
     assert (whole == 200).all()
 
 
-def test_a_drawn_character_is_refused_in_one_line_that_says_what_to_give(shared_data: Path, tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch,
-                                                                        capsys: pytest.CaptureFixture) -> None:
+def test_a_drawn_character_is_refused_in_one_line_or_animated_from_its_given_pose(
+        shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     from posevid.cli import main
     from posevid.posefiles import write_poses
 
@@ -95,6 +94,10 @@ def test_a_drawn_character_is_refused_in_one_line_that_says_what_to_give(shared_
     assert exit_info.value.code == 2 and len(errors) == 1, errors
     assert "animatex_2.jpeg: no person found in the photo" in errors[0] and "--photo-pose" in errors[0]
     assert not (tmp_path / "o.mp4").exists()
+    monkeypatch.setattr(sys, "argv", [*sys.argv, "--photo-pose", str(DRAWN_POSE)])  # its pose given: animated
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 0 and "o.mp4: 2 frames, 106x160" in capsys.readouterr().out
     with PoseEstimator() as est:  # at its own size its detector takes the torch holder for a person, upside down
         nobody, _ = find_person(est, read_image(photo))
     assert body_height(nobody)[0] == 0
