@@ -170,6 +170,26 @@ def test_the_ring_gives_back_what_is_nearer_the_background_than_the_person() -> 
     assert np.abs(plate[leg].astype(np.int16) - 130).max() <= 1
 
 
+def test_the_edge_kept_in_the_hole_scales_with_the_person() -> None:
+    """The pixels right beside the person's alpha always stay in the hole (its blur and halo, which shrink with
+    the photo as it is scaled): ``EDGE`` of the person's height, at least a pixel. A table's edge 1.5-3 pixels
+    beside a dark person 250 pixels tall on a white wall is background, given back to the plate (3 pixels at
+    any size kept it in the hole: tfjs_pose_1's dancer, 272 pixels tall, lost the table and chair edges beside
+    her, self-reconstruction L1 0.0207 -> 0.0197); beside a person 900 pixels tall it is within her halo."""
+    for tall, kept in ((250, False), (900, True)):
+        rgb = np.full((tall + 40, 120, 3), 230, np.uint8)
+        yy, xx = np.mgrid[:tall + 40, :120]
+        alpha = (np.hypot((yy - (tall + 40) / 2) / (tall / 2), (xx - 60) / 20) < 1).astype(np.float32)
+        out = cv2.distanceTransform((alpha == 0).astype(np.uint8), cv2.DIST_L2, 5)
+        edge = (out > 1.5) & (out <= 3) & (np.abs(yy - (tall + 40) / 2) < tall / 4)
+        rgb[edge] = 150
+        rgb[alpha > 0] = 20
+        hole = person_hole(alpha, rgb=rgb)
+        assert edge.sum() > 100 and (hole[edge].mean() > 0.95 if kept else hole[edge].mean() < 0.05), tall
+        if not kept:
+            assert np.abs(clean_plate(rgb, alpha)[edge].astype(np.int16) - 150).max() <= 1
+
+
 def test_the_fill_continues_the_ring_given_back() -> None:
     """A red person on a pale wall shaded darker right beside her (a band 1-8 pixels out, lighter than the
     person's colour: background, given back to the plate by the grown ring's rule) and pale beyond: the fill

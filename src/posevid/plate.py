@@ -39,7 +39,7 @@ BUSY = 8.0  # and above which it is busy (a night street with passers-by): Navie
 RING = 0.08  # width of that ring, of the hole's height
 DETAIL_HEIGHT = 256  # pixels: the hole's height where the detail is measured
 SHIFTMAP_SIDE = 144  # pixels: the longer side the shift-map completion runs at
-EDGE = 3  # pixels beyond alpha above LOW that always stay in the hole (the person's blur and halo)
+EDGE = 0.004  # of the person's height (at least 1 pixel) beyond alpha above LOW: always in the hole (blur, halo)
 LIKE = 1.0  # a ring pixel is background when its colour distance to it is under this share of that to the person
 SHADOW = 10.0  # Lab lightness (0-255): a ring pixel by the feet this much darker than the background beyond ...
 FEET = 0.1  # ... (in the lowest this share of the person's height, or below) stays in the hole: a contact shadow
@@ -100,11 +100,13 @@ def _without_background(rgb: np.ndarray, alpha: np.ndarray, hole: np.ndarray, de
 
 
 def _background_ring(rgb: np.ndarray, alpha: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """(H, W) bool: the pixels of the grown ring of ``hole`` (more than ``EDGE`` pixels from alpha above
-    ``LOW``) that are background: closer in Lab to the nearest pixel outside the hole than ``LIKE`` times
-    their distance to the nearest solid person pixel (alpha above 0.9), by the feet (``FEET``) not darker
-    than it by ``SHADOW`` (the contact shadow, which would stay on the floor when the feet move; higher up a
-    darker pixel is the background's own: a chair's leg), and joined to the outside by such
+    """(H, W) bool: the pixels of the grown ring of ``hole`` (more than ``EDGE`` of the person's height,
+    at least a pixel, from alpha above ``LOW``: the person's blur and halo, which shrink with the photo as it is
+    scaled; 3 pixels at any size left the kitchen's table and chair edges right beside tfjs_pose_1's dancer,
+    272 pixels tall, in the hole) that are background: closer in Lab to the nearest pixel outside the hole
+    than ``LIKE`` times their distance to the nearest solid person pixel (alpha above 0.9), by the feet
+    (``FEET``) not darker than it by ``SHADOW`` (the contact shadow, which would stay on the floor when the feet
+    move; higher up a darker pixel is the background's own: a chair's leg), and joined to the outside by such
     pixels (the background reaches in from outside and stops at the first pixel that looks like the
     person: a strand of hair or a finger the segmenter missed stays in the hole)."""
     from .mesh import nearest_known
@@ -112,7 +114,7 @@ def _background_ring(rgb: np.ndarray, alpha: np.ndarray, hole: np.ndarray) -> np
     solid = alpha > 0.9
     if not solid.any() or hole.all():
         return np.zeros_like(hole)
-    near = cv2.dilate((alpha > LOW).astype(np.uint8), _disk(EDGE)).astype(bool)
+    near = cv2.dilate((alpha > LOW).astype(np.uint8), _disk(max(1, round(EDGE * _person_height(alpha))))).astype(bool)
     ring = hole & ~near
     lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab).astype(np.float32)
     py, px = nearest_known(solid)
