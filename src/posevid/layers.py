@@ -1164,6 +1164,7 @@ def _hand_zone(xy: np.ndarray, conf: np.ndarray, p: int, radii: np.ndarray, scal
 
 _CLOTHED = (TORSO, LOOSE) + THIGHS  # the body parts a hand may lie on
 HAND_ISLAND = 0.8  # a piece of skin on the body is the hand's when at least this share of it lies by the hand
+FINGER_REACH = 3.0  # hand widths: skin on the body touching the hand within this reach of its axis is its fingers
 HIDDEN_HAND = 0.1  # a forearm with less skin than this share past its wrist has its hand hidden ...
 HIDDEN_REACH = 0.08  # ... and keeps this many body scales past the wrist
 CLOTHED_AROUND = 0.03  # body scales: how far around a hand's rim its part's colours say whether it is clothed there
@@ -1379,7 +1380,11 @@ def stray_skin(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.nda
     pixel painted on the outline left the plate beside it in the photo's own pose: no stay map there). For
     the forearms in ``drawn`` (a hand the photo hides, drawn by the rig), such pieces on any part but that
     forearm and the head: the demo man's fingers peeping out under the other arm's sleeve stayed on it as a
-    skin-coloured fleck when the arms unfolded, beside the drawn hand."""
+    skin-coloured fleck when the arms unfolded, beside the drawn hand. Pieces touching the hand within
+    ``FINGER_REACH`` hand widths of its axis are its fingers too (the catalog woman's index finger, spread
+    sideways on her jeans, ran out of the zone and stayed there), and on a part with no skin colour of its
+    own the 2-pixel rim around the pieces (the fingers' blurred edges and shadows) is painted as well: left
+    there it stayed on the jeans as dark and orange flecks."""
     lab, skin = _lab_and_skin(rgb, xy, scale)
     out, rim = np.zeros(labels.shape, bool), np.zeros(labels.shape, bool)
     if skin is None:
@@ -1391,6 +1396,13 @@ def stray_skin(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.nda
         if zone is None:
             continue
         found = _skin_on_clothes(lab, labels, zone, skin, tolerance)
+        # fingers spread sideways from the hand run out of its zone: the pieces touching it, farther out
+        wide = _hand_zone(xy, conf, p, radii, scale, px, FINGER_REACH)  # (seen when ``zone`` is)
+        touch = cv2.dilate((labels == p).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        fingers = _skin_on_clothes(lab, labels, wide, skin, tolerance) & (True if inside is None else inside)
+        count, comp = cv2.connectedComponents(fingers.astype(np.uint8), connectivity=8)
+        joined = np.unique(comp[touch & fingers])
+        found |= np.isin(comp, joined[joined > 0])
         if p in drawn:
             found |= _skin_on_clothes(lab, labels, zone, skin, tolerance,
                                       tuple(q for q in range(NUM_PARTS + 1) if q not in (p, HEAD)))
@@ -1399,15 +1411,20 @@ def stray_skin(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.nda
         hugging = _hand_rim(labels, p, zone)
         skin_like = np.zeros_like(hugging)
         skin_like[hugging] = _colour_distance(lab[hugging], skin) < tolerance
+        covered = np.zeros_like(found)  # the parts here with no skin colour of their own
         for q in _CLOTHED:
             own = _palette(lab[(labels == q) & ~zone])
             if own is not None and _colour_distance(own, skin).min() >= tolerance:
                 found |= skin_like & (labels == q)
+                covered |= labels == q
             elif own is not None and inside is not None:  # bare in places (a thigh below the shorts)
                 found |= skin_like & inside & (labels == q) & _clothed_around(lab, labels == q, hugging, skin,
                                                                             tolerance, scale)
-        out |= found
-        around = (cv2.dilate(found.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & zone
-        rim |= ((hugging & ~skin_like) | around) & ~found
+        around = (cv2.dilate(found.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & (zone | wide)
+        # on cloth with no skin colour the blurred edge of the fingers found (skin and its shadows mixed
+        # into the cloth) is painted too: left there it stayed on the jeans as dark and pale flecks
+        blurred = around & covered & ~found & (True if inside is None else inside)
+        out |= found | blurred
+        rim |= ((hugging & ~skin_like) | around) & ~found & ~blurred
     rim &= np.isin(labels, _CLOTHED)
     return out, rim

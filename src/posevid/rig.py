@@ -581,7 +581,8 @@ def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: n
     arm's blurred rim on the clothes is not copied). ``labels`` are the part labels of the person's
     ``box`` of the photo, where the fills are made; ``stray`` and ``rim`` (box-sized bool,
     ``layers.stray_skin``) mark skin of hands left on the body, painted over with the body's fill in the
-    photo's texture, and the rim around them: neither is copied into the fills. ``bare`` (box-sized bool,
+    photo's texture (on a thigh, the thigh's own fill along its bone: the body's by the hem was the top's
+    pink), and the rim around them: neither is copied into the fills. ``bare`` (box-sized bool,
     ``layers.beside_the_torso``): where an arm covered background beside the torso, the body's fill is
     transparent (the plate shows there when the arm moves away). ``xy`` (18, 2): the pose in the box (unseen
     joints at 0): a hidden limb's fill copies across the limb first (``layers.fill_from``'s ``bone``)."""
@@ -594,25 +595,39 @@ def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: n
     k = max(2, int(round(FILL_MARGIN * scale)))
     edge = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
     leg = {p: tuple(q for q in layers.LEGS if layers.CHAIN[q] == layers.CHAIN[p]) for p in layers.LEGS}
-    for parts, own in [((layers.TORSO, layers.LOOSE) + layers.THIGHS, None)] + [(leg.get(p, (p,)), p)
-                                                                                 for p in hidden_parts]:
-        fill = np.zeros_like(slices[0])
+
+    def filled(parts: tuple[int, ...], own: int | None) -> np.ndarray | None:
+        """The box's (h, w, 3) fill from the pixels of ``parts``, along ``own``'s bone for a limb."""
         known = np.isin(labels, parts) & (crop_inner >= 2) & ~stray & ~rim
         known &= cv2.erode(known.astype(np.uint8), edge) > 0  # not the mixed edge pixels
         if not known.any():
             known = np.isin(labels, parts) & crop_sil
-        if known.any():
-            bone = None
-            if own in layers.LIMBS:  # a hidden limb: its cloth at each place along it
-                a, b = (xy[j] for j in BODY_PARTS[PART_NAMES[own]])
-                bone = (a, b) if a.any() and b.any() and np.linalg.norm(b - a) > 1.0 else None
-            fill[box + (slice(0, 3),)] = layers.fill_from(crop_rgb, known, bone=bone)
+        if not known.any():
+            return None
+        bone = None
+        if own in layers.LIMBS:  # a limb: its cloth at each place along it
+            a, b = (xy[j] for j in BODY_PARTS[PART_NAMES[own]])
+            bone = (a, b) if a.any() and b.any() and np.linalg.norm(b - a) > 1.0 else None
+        return layers.fill_from(crop_rgb, known, bone=bone)
+
+    for parts, own in [((layers.TORSO, layers.LOOSE) + layers.THIGHS, None)] + [(leg.get(p, (p,)), p)
+                                                                                 for p in hidden_parts]:
+        fill = np.zeros_like(slices[0])
+        colour = filled(parts, own)
+        if colour is not None:
+            fill[box + (slice(0, 3),)] = colour
             fill[box + (3,)] = 1.0
         slices.append(fill)
     slices[1][box][bare] = 0.0
-    if stray.any():  # the tucked hands go: the torso shows its fill there
+    if stray.any():  # the tucked hands go: the torso shows its fill there, a thigh its own cloth's
         photo, body = slices[0][box], slices[1][box]
-        photo[stray, :3] = body[stray, :3] * photo[stray, 3:]
+        paint = body[..., :3].copy()
+        for q in layers.THIGHS:  # (the body's fill by a hem is the top's: pink over the jeans)
+            mine = stray & (labels == q)
+            colour = filled((q,), q) if mine.any() else None
+            if colour is not None:
+                paint[mine] = colour[mine]
+        photo[stray, :3] = paint[stray] * photo[stray, 3:]
     return np.concatenate(slices, 0)
 
 
