@@ -111,6 +111,21 @@ def test_photo_without_a_person_is_refused(tmp_path: Path, clip: Path) -> None:
     assert not list(tmp_path.glob("*.mp4"))
 
 
+def test_a_drawn_character_animates_with_its_pose_uploaded(shared_data: Path, clip: Path, tmp_path: Path) -> None:
+    """The illustrated creature, which the detector does not find: the page's message says where to give its
+    pose (not the command line's option); with the pose file, every frame of the clip is animated."""
+    photo = shared_data / "images" / "animatex_2.jpeg"
+    with pytest.raises(PosevidError) as err:
+        list(animate_request(photo, clip, tmp_path, size=96))
+    message = user_message(err.value, [photo])
+    assert "upload its pose under \"The photo's pose\"" in message and "--photo-pose" not in message
+    pose = Path(__file__).resolve().parents[1] / "docs" / "gallery" / "poses" / "animatex_2.json"
+    outcome = list(animate_request(photo, clip, tmp_path, size=96, photo_pose=pose))[-1]
+    assert (outcome.done, outcome.width, outcome.height) == (CLIP_FRAMES, 64, 96)
+    with open_video(outcome.video) as reader:
+        assert sum(1 for _ in reader) == CLIP_FRAMES
+
+
 def test_length_cap_holds_when_the_container_has_no_frame_count(shared_data: Path, clip: Path, tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     import posevid.app
@@ -214,6 +229,7 @@ def test_page_animates_in_chromium(shared_data: Path, clip: Path, psgan_run: Pat
             page.reload()  # the server still answers: a good request after the bad one
             page.locator("#photo input[type=file]").set_input_files(photo)
             page.locator("#driving input[type=file]").set_input_files(clip)
+            expect(page.get_by_text("The photo's pose (for a drawn character")).to_be_visible()
             page.locator("#size").get_by_text("128", exact=True).click()
             page.locator("#mode").get_by_text("absolute", exact=True).click()
             page.locator("#animate").click()
