@@ -154,8 +154,9 @@ def test_the_source_pose_reproduces_the_photo(which: str, request: pytest.Fixtur
     inner = cv2.erode((mask > 0.5).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     assert alpha[inner].min() > 0.99  # solid inside: no translucent limbs
     diff = np.abs(person - rgb.astype(np.float32) * alpha[..., None]).mean(-1)
-    # (the hands' skin left on the clothes and its blurred rim are painted over on purpose: ``Rig.painted``)
-    assert (inner & rig.painted).sum() < 0.03 * inner.sum()
+    # (the hands' skin left on the clothes and their edges are painted over on purpose: ``Rig.painted``; the
+    # catalog man's at 192 px: 4.6% of the person, his hands a few pixels wide)
+    assert (inner & rig.painted).sum() < 0.06 * inner.sum()
     kept = inner & ~rig.painted
     assert diff[kept].mean() < 1.0 and np.percentile(diff[kept], 99) < 8
     far = cv2.dilate((mask > 0.1).astype(np.uint8), np.ones((9, 9), np.uint8)) == 0
@@ -1309,9 +1310,9 @@ def test_no_fingers_left_on_the_jeans(shared_data: Path) -> None:
     the hand's zone sideways and stayed on the thigh, and the fingers' blurred edges (skin and shadow mixed
     into the denim) stayed too, pale and orange flecks on the jeans whenever the arm swung away.
     ``layers.stray_skin`` paints the fingers touching the hand within ``FINGER_REACH`` and their blurred
-    edge on cloth with no skin colour, with the thigh's own cloth (``rig._atlas``). Arm swung out 40
-    degrees: skin-coloured pixels on the thigh where the hand lay 20 -> 7 (the hand's own edge, which the
-    thigh's triangles take along the simplified cut), dark ones 3 -> 0."""
+    edge on cloth with no skin colour, with the thigh's own cloth (``rig._atlas``), and ``rig._hand_edges``
+    the hand's own edge that the thigh's triangles take along the simplified cut. Arm swung out 40 degrees:
+    skin-coloured pixels on the thigh where the hand lay 20 -> 7 -> 0, dark ones 3 -> 0."""
     rgb, pose, mask = _photo(shared_data, "tfexamples_image1.png", 384)
     rig = Rig.build(rgb, pose, mask)
     hand = _drawn_parts(rig, pose) == PART_NAMES.index("left_lower_arm")
@@ -1327,4 +1328,4 @@ def test_no_fingers_left_on_the_jeans(shared_data: Path) -> None:
     dark = thigh & (lab[..., 0] < 45)
     print(f"thigh where the hand lay {int(thigh.sum())} px: {int(warm.sum())} skin-coloured, {int(dark.sum())} dark")
     assert thigh.sum() > 300
-    assert warm.sum() <= 10 and dark.sum() <= 1
+    assert warm.sum() <= 2 and dark.sum() <= 1

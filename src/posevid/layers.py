@@ -1162,7 +1162,29 @@ def _hand_zone(xy: np.ndarray, conf: np.ndarray, p: int, radii: np.ndarray, scal
     return past & (_segment_distance(px, b, end) <= reach * wide)
 
 
-_CLOTHED = (TORSO, LOOSE) + THIGHS  # the body parts a hand may lie on
+def skin_coloured(rgb: np.ndarray, xy: np.ndarray, scale: float) -> np.ndarray:
+    """(H, W) bool: the pixels of ``rgb`` (H, W, 3) uint8 of the skin's colours, lit or in shadow (within
+    ``SKIN_TOLERANCE`` in Lab of ``_skin``'s, at the nose of the pose ``xy`` (18, 2), body scale ``scale``,
+    or ``_skin_or_shade``); none when the skin is not seen."""
+    lab, skin = _lab_and_skin(rgb, xy, scale)
+    if skin is None:
+        return np.zeros(rgb.shape[:2], bool)
+    near = (_colour_distance(lab.reshape(-1, 3), skin) < SKIN_TOLERANCE).reshape(rgb.shape[:2])
+    return near | _skin_or_shade(lab, skin)
+
+
+def hands_on(on: np.ndarray, xy: np.ndarray, conf: np.ndarray, radii: np.ndarray, scale: float) -> np.ndarray:
+    """(H, W) bool: the zones (``_hand_zone``) of the hands seen that hold a pixel of ``on`` (H, W) bool."""
+    px = _pixels(*on.shape)
+    out = np.zeros(on.shape, bool)
+    for p in FOREARMS:
+        zone = _hand_zone(xy, conf, p, radii, scale, px)
+        if zone is not None and (zone & on).any():
+            out |= zone
+    return out
+
+
+CLOTHED = (TORSO, LOOSE) + THIGHS  # the body parts a hand may lie on
 HAND_ISLAND = 0.8  # a piece of skin on the body is the hand's when at least this share of it lies by the hand
 FINGER_REACH = 3.0  # hand widths: skin on the body touching the hand within this reach of its axis is its fingers
 HIDDEN_HAND = 0.1  # a forearm with less skin than this share past its wrist has its hand hidden ...
@@ -1171,9 +1193,9 @@ CLOTHED_AROUND = 0.03  # body scales: how far around a hand's rim its part's col
 
 
 def _skin_on_clothes(lab: np.ndarray, labels: np.ndarray, zone: np.ndarray, skin: np.ndarray,
-                     tolerance: float, parts: tuple[int, ...] = _CLOTHED) -> np.ndarray:
+                     tolerance: float, parts: tuple[int, ...] = CLOTHED) -> np.ndarray:
     """(H, W) bool: pieces of skin (within ``tolerance`` in Lab of ``skin``) that the body parts
-    (``parts``, default ``_CLOTHED``) hold, lying by the hand: at least ``HAND_ISLAND`` of each piece's pixels
+    (``parts``, default ``CLOTHED``) hold, lying by the hand: at least ``HAND_ISLAND`` of each piece's pixels
     in ``zone`` (fingers on the jeans, a hand tucked under an arm; a bare thigh or midriff runs on far past
     the hand and keeps its pixels)."""
     body = np.isin(labels, parts)
@@ -1198,9 +1220,9 @@ def _skin_on_clothes(lab: np.ndarray, labels: np.ndarray, zone: np.ndarray, skin
 
 
 def _hand_rim(labels: np.ndarray, p: int, zone: np.ndarray, width: int = 2) -> np.ndarray:
-    """(H, W) bool: the body pixels (``_CLOTHED``) of ``zone`` within ``width`` pixels of forearm ``p``'s."""
+    """(H, W) bool: the body pixels (``CLOTHED``) of ``zone`` within ``width`` pixels of forearm ``p``'s."""
     hand = cv2.dilate((labels == p).astype(np.uint8), np.ones((2 * width + 1,) * 2, np.uint8)) > 0
-    return hand & zone & np.isin(labels, _CLOTHED)
+    return hand & zone & np.isin(labels, CLOTHED)
 
 
 def claim_hands(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.ndarray, radii: np.ndarray,
@@ -1323,7 +1345,7 @@ def hand_colour(rgb: np.ndarray, person: np.ndarray, xy: np.ndarray, scale: floa
 
 def _enclosed_by_hand(labels: np.ndarray, p: int, zone: np.ndarray, scale: float,
                       region: np.ndarray | None = None) -> None:
-    """In place: small pieces of the body's labels (``_CLOTHED``, under ``ISLAND`` square body scales) in
+    """In place: small pieces of the body's labels (``CLOTHED``, under ``ISLAND`` square body scales) in
     ``zone`` that forearm ``p`` borders on most of their rim (the shadows between fingers that colour gave
     to the thigh) join the forearm; with ``region``, not those that touch its outline (the dark corner of
     the shorts between a hanging hand and the background stays on the shorts)."""
@@ -1339,7 +1361,7 @@ def _enclosed_by_hand(labels: np.ndarray, p: int, zone: np.ndarray, scale: float
     person = np.ones(sub.shape, bool) if region is None else region[box]
     edge = np.ones(sub.shape, bool)
     edge[1:-1, 1:-1] = False
-    for q in _CLOTHED:
+    for q in CLOTHED:
         count, comp, stats, _ = cv2.connectedComponentsWithStats((sub == q).astype(np.uint8), connectivity=4)
         for c in np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] < ISLAND * scale**2) + 1:
             piece = comp == c
@@ -1412,7 +1434,7 @@ def stray_skin(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.nda
         skin_like = np.zeros_like(hugging)
         skin_like[hugging] = _colour_distance(lab[hugging], skin) < tolerance
         covered = np.zeros_like(found)  # the parts here with no skin colour of their own
-        for q in _CLOTHED:
+        for q in CLOTHED:
             own = _palette(lab[(labels == q) & ~zone])
             if own is not None and _colour_distance(own, skin).min() >= tolerance:
                 found |= skin_like & (labels == q)
@@ -1426,5 +1448,5 @@ def stray_skin(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.nda
         blurred = around & covered & ~found & (True if inside is None else inside)
         out |= found | blurred
         rim |= ((hugging & ~skin_like) | around) & ~found & ~blurred
-    rim &= np.isin(labels, _CLOTHED)
+    rim &= np.isin(labels, CLOTHED)
     return out, rim

@@ -53,8 +53,9 @@ class Rig:
     src_xy, src_conf: the source pose (18, 2), (18,); scale: its body scale in pixels (``render.body_scale``);
     source: the one-frame source pose itself (its hands let ``hands.bend`` turn the hands to target hand
     keypoints); painted: (H, W) bool, the photo's pixels that the atlas paints over (hands left on the
-    body, ``layers.stray_skin``), which ``draw``'s stay map never gives back; hand_texture: the texture
-    index of the hands drawn where the photo hides them (``_drawn_hands``; None: no such hand); beneath: (M,)
+    body, ``layers.stray_skin``, and their edges, ``_hand_edges``), which ``draw``'s stay map never gives
+    back; hand_texture: the texture index of the hands drawn where the photo hides them (``_drawn_hands``;
+    None: no such hand); beneath: (M,)
     the part a triangle is drawn just beneath (``layers.limbs_beneath``; -1: none); arm_texture: the
     texture index of the photo as the arms' triangles read it (``_arms_photo``; None: no arm).
     """
@@ -145,13 +146,18 @@ class Rig:
         stray, rim = (m & csil for m in layers.stray_skin(crgb, labels, cxy, conf, radii, scale, person=csil,
                                                           drawn=hidden))
         bare = layers.beside_the_torso(labels, distances, cregion, crgb, cxy, scale, over)
-        atlas = _atlas(rgb, alpha, silhouette, labels, box, hidden_parts, stray, rim, scale, bare, cxy)
+        edges = _hand_edges(labels, csil, ~layers.skin_coloured(crgb, cxy, scale),
+                            layers.hands_on(stray, cxy, conf, radii, scale))
+        atlas, paint = _atlas(rgb, alpha, silhouette, labels, box, hidden_parts, stray, rim, scale, bare, cxy, edges)
         arm_texture = None
         arms = (texture == 0) & np.isin(part, layers.ARMS)
         if arms.any():  # the arms read a photo of their own: no fringe of the parts beside them
             arm_texture = len(atlas) // height
             atlas = np.concatenate([atlas, _arms_photo(atlas[:height], labels, csil, box)])
             texture = np.where(arms, arm_texture, texture)
+        if edges.any():  # (after the arms' copy: the hands keep their edges)
+            photo = atlas[:height][box]
+            photo[edges, :3] = paint[edges] * photo[edges, 3:]
         hand_texture = None
         drawn = _drawn_hands(crgb, csil, cxy, conf, hidden, scale, area)
         if drawn is not None:  # the hands the photo hides, drawn: a mesh of their own on a texture of their own
@@ -170,7 +176,7 @@ class Rig:
             atlas = np.concatenate([atlas, slice_])
         cut = mesh.Mesh(cut.vertices + shift, cut.triangles)
         painted = np.zeros((height, width), bool)
-        painted[box] = stray
+        painted[box] = stray | edges
         return cls(cut, weights, part, texture, atlas, xy, conf.astype(np.float32), scale, height, width,
                    source=pose[:1], painted=painted, hand_texture=hand_texture, beneath=beneath,
                    arm_texture=arm_texture)
@@ -502,6 +508,27 @@ def _arms_photo(photo: np.ndarray, labels: np.ndarray, person: np.ndarray, box: 
     return out
 
 
+def _hand_edges(labels: np.ndarray, person: np.ndarray, cloth: np.ndarray, hands: np.ndarray) -> np.ndarray:
+    """(h, w) bool: where a hand that lay on the clothes meets them (within ``hands``, box-sized bool,
+    ``layers.hands_on``): the forearm's pixels of ``labels`` (box-sized) within ``ARM_FRINGE`` of the body's
+    (torso, loose cloth, thighs) and the body's within it of a forearm, of the person (``person``); the
+    body's only where not of skin colour (``cloth``: a hand beside a bare thigh shows no outline there, and
+    the thigh's fill drew a pale arc on the AnimateAnyone woman's skin under her fingertips). The
+    body's triangles along the simplified cut to the hand take a pixel-wide sliver of it
+    (``INNER_SIMPLIFY``) and the body's pixels there hold the hand's blurred edge: once the hand moved away
+    they drew its outline as orange dashes on the catalog woman's jeans and as a pale dotted outline on the
+    night street's coat. Painted over with the body's fill after the arms' copy of the photo is made, so
+    the hand keeps its edge; only by hands with skin painted on the clothes (``layers.stray_skin``): by a
+    hand beside the body (the squats woman's by her leggings) the ring took the soft edge away where it had
+    hardly moved (self-reconstruction ST-LPIPS 0.0001 worse)."""
+    body = np.isin(labels, layers.CLOTHED) & person & cloth
+    forearm = np.isin(labels, layers.FOREARMS) & person
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ARM_FRINGE + 1,) * 2)
+    near_body = cv2.dilate(body.astype(np.uint8), disc) > 0
+    near_forearm = cv2.dilate(forearm.astype(np.uint8), disc) > 0
+    return ((forearm & near_body) | (body & near_forearm)) & hands
+
+
 def _drawn_hands(rgb: np.ndarray, person: np.ndarray, xy: np.ndarray, conf: np.ndarray, forearms: tuple[int, ...],
                  scale: float, area: float) -> tuple[mesh.Mesh, np.ndarray, np.ndarray] | None:
     """Hands for the ``forearms`` whose hands the photo hides (``layers.hidden_hands``): without them a
@@ -571,7 +598,7 @@ def _skinning_weights(cut: mesh.Mesh, part: np.ndarray, radii: np.ndarray, scale
 
 def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: np.ndarray,
            box: tuple[slice, slice], hidden_parts: list[int], stray: np.ndarray, rim: np.ndarray, scale: float,
-           bare: np.ndarray, xy: np.ndarray) -> np.ndarray:
+           bare: np.ndarray, xy: np.ndarray, edges: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """((2 + K) H, W, 4) float32 textures: the photo premultiplied by its solid alpha (1 from 2 pixels inside
     the silhouette), the background's share taken out of its soft edge (``_unmix``); the body (torso,
     thighs, loose cloth) filled in from its pixels; each of the K hidden limbs filled in from its own pixels,
@@ -585,7 +612,9 @@ def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: n
     pink), and the rim around them: neither is copied into the fills. ``bare`` (box-sized bool,
     ``layers.beside_the_torso``): where an arm covered background beside the torso, the body's fill is
     transparent (the plate shows there when the arm moves away). ``xy`` (18, 2): the pose in the box (unseen
-    joints at 0): a hidden limb's fill copies across the limb first (``layers.fill_from``'s ``bone``)."""
+    joints at 0): a hidden limb's fill copies across the limb first (``layers.fill_from``'s ``bone``).
+    Also returns the box's (h, w, 3) paint of ``stray`` and of ``edges`` (box-sized bool, ``_hand_edges``),
+    which the caller paints over once the arms' copy of the photo is made."""
     inner = cv2.distanceTransform(silhouette.astype(np.uint8), cv2.DIST_L2, 3)
     solid = np.maximum(alpha, np.clip(inner - 1.0, 0.0, 1.0))
     slices = [np.concatenate([rgb.astype(np.float32) * solid[..., None], solid[..., None]], -1)]
@@ -619,16 +648,16 @@ def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: n
             fill[box + (3,)] = 1.0
         slices.append(fill)
     slices[1][box][bare] = 0.0
-    if stray.any():  # the tucked hands go: the torso shows its fill there, a thigh its own cloth's
-        photo, body = slices[0][box], slices[1][box]
-        paint = body[..., :3].copy()
-        for q in layers.THIGHS:  # (the body's fill by a hem is the top's: pink over the jeans)
-            mine = stray & (labels == q)
-            colour = filled((q,), q) if mine.any() else None
-            if colour is not None:
-                paint[mine] = colour[mine]
+    photo, paint = slices[0][box], slices[1][box][..., :3].copy()
+    over = stray if edges is None else stray | edges
+    for q in layers.THIGHS:  # a thigh its own cloth's (the body's fill by a hem is the top's: pink over the jeans)
+        mine = over & (labels == q)
+        colour = filled((q,), q) if mine.any() else None
+        if colour is not None:
+            paint[mine] = colour[mine]
+    if stray.any():  # the tucked hands go: the torso shows its fill there
         photo[stray, :3] = paint[stray] * photo[stray, 3:]
-    return np.concatenate(slices, 0)
+    return np.concatenate(slices, 0), paint
 
 
 def _unmix(rgb: np.ndarray, solid: np.ndarray, alpha: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
