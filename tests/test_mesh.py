@@ -1305,6 +1305,32 @@ def test_a_turned_torso_narrows_less_than_its_joints(catalog) -> None:
     assert np.allclose(torso_scales(1.0, 1.0), 1.0, atol=1e-6)
 
 
+def test_the_hand_carries_no_scrap_of_the_jeans(shared_data: Path) -> None:
+    """The 3D-rendered woman's left hand rests on her jeans; its forearm's shape runs on past the wrist
+    (``layers._LIMB_EXTEND``) and took the denim beyond her fingertips, a blue scrap that went with the hand
+    wherever it moved (``posevid animate`` at ``--size 512`` x animatex_dance_3: on her raised hand, on her
+    cheek). ``layers.cloth_off_hands`` gives that cloth to the thigh. The photo as ``--size 512`` makes it
+    (the pipeline's own source); the arm raised two ways: denim-blue pixels drawn by the forearm 160 / 143
+    -> 5 / 5, and the hand stays whole (1570 / 1725 forearm pixels drawn, the scrap's 156 / 138 fewer)."""
+    from posevid.pipeline import AnimateOptions, Pipeline
+
+    pipe = Pipeline(AnimateOptions(size=512, subject="body"))
+    source = pipe(shared_data / "images" / "tfexamples_image1.png",
+                  shared_data / "videos" / "animatex_dance_3.mp4").animation
+    pose = source.source_pose
+    rig = Rig.build(source.source, pose, source.source_mask)
+    for shoulder, elbow in ((-90.0, 90.0), (160.0, -40.0)):
+        moved = _turn(pose, JOINT["left_shoulder"], (JOINT["left_elbow"], JOINT["left_wrist"]), shoulder)
+        moved = _turn(moved, JOINT["left_elbow"], (JOINT["left_wrist"],), elbow)
+        colour, alpha, _ = rig.draw(moved)
+        out = np.clip(colour + (1 - alpha[..., None]) * 255, 0, 255).astype(np.uint8)
+        arm = (_drawn_parts(rig, moved) == PART_NAMES.index("left_lower_arm")) & (alpha > 0.5)
+        blue = arm & (cv2.cvtColor(out, cv2.COLOR_RGB2LAB)[..., 2] < 124)
+        print(f"arm turned {shoulder:+.0f} / {elbow:+.0f}: {int(arm.sum())} forearm px, {int(blue.sum())} blue")
+        assert blue.sum() <= 15
+        assert arm.sum() >= 1400
+
+
 def test_no_fingers_left_on_the_jeans(shared_data: Path) -> None:
     """The 3D-rendered woman's left hand rests on her jeans, its fingers spread: the index finger ran out of
     the hand's zone sideways and stayed on the thigh, and the fingers' blurred edges (skin and shadow mixed

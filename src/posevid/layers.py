@@ -1450,3 +1450,58 @@ def stray_skin(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.nda
         rim |= ((hugging & ~skin_like) | around) & ~found & ~blurred
     rim &= np.isin(labels, CLOTHED)
     return out, rim
+
+
+def cloth_off_hands(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: np.ndarray, radii: np.ndarray,
+                    scale: float, person: np.ndarray, region: np.ndarray, skip: tuple[int, ...] = ()
+                    ) -> np.ndarray:
+    """Labels (H, W) where the cloth that a seen hand's forearm took past its wrist goes to the body part
+    nearest it (``CLOTHED``). The forearm's shape runs ``_LIMB_EXTEND`` past the wrist, so a hand resting
+    on the clothes took the cloth beyond its fingertips: the catalog woman's left hand on her jeans carried
+    a blue scrap of them wherever it went (on her raised hand, on her cheek). Cloth here: pixels of the
+    ``person`` (H, W) bool past the wrist of the skin's colours neither lit nor in shadow (``skin_coloured``),
+    nearer the body's colours than the forearm's own before its wrist (a sleeve's cuff stays), in pieces
+    wider than ``SLIVER`` of the forearm's width (the hand's blurred edge and the shadows between its
+    fingers stay its own); the forearm's pixels of the ``region`` (H, W) bool outside the person beside them
+    go with them. Not for the forearms in ``skip``: a hand the photo hides (``hidden_hands``: its forearm
+    ends as a sleeve) or one placed by hand keypoints (``part_distances``: the keypoints say where it is)."""
+    setup = _hands_setup(rgb, labels, xy, scale)
+    if setup is None:
+        return labels
+    lab, skin, labels, px = setup
+    body = np.isin(labels, CLOTHED) & person
+    skin_like = (_colour_distance(lab.reshape(-1, 3), skin) < SKIN_TOLERANCE).reshape(labels.shape)
+    skin_like |= _skin_or_shade(lab, skin)
+    near_body = None
+    for p in FOREARMS:
+        axis = None if p in skip else _forearm_axis(xy, conf, p)
+        if axis is None:
+            continue
+        _, b, unit = axis
+        past = (labels == p) & (((px - b.astype(np.float32)) @ unit.astype(np.float32)) > 0)
+        cloth = past & person & ~skin_like
+        own = _palette(lab[(labels == p) & person & ~past])
+        if not cloth.any() or own is None:
+            continue
+        theirs = _palette(lab[body & ~past])
+        if theirs is None:
+            continue
+        cloth[cloth] = _colour_distance(lab[cloth], theirs) < _colour_distance(lab[cloth], own)
+        k = max(2, int(round(SLIVER * max(radii[p], _LIMB_RADIUS[_kind(p)] * scale))))
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2)
+        move = cv2.morphologyEx(cloth.astype(np.uint8), cv2.MORPH_OPEN, disc) > 0
+        if not move.any():
+            continue
+        move |= (cv2.dilate(move.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & past & region & ~person
+        # and the specks of cloth this cuts off the hand (its rim the opening left)
+        count, comp = cv2.connectedComponents(((labels == p) & region & ~move).astype(np.uint8), connectivity=8)
+        size = np.bincount(comp.ravel(), minlength=count)
+        size[0] = 0
+        bare = np.bincount(comp[skin_like & person], minlength=count)
+        speck = (np.arange(count) != size.argmax()) & (bare < 0.5 * size) & (size < ISLAND * scale**2)
+        speck[0] = False
+        move |= speck[comp] & past
+        if near_body is None:
+            near_body = nearest_known(body)
+        labels[move] = labels[near_body[0][move], near_body[1][move]]
+    return labels

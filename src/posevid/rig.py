@@ -120,6 +120,7 @@ class Rig:
         labels = layers.claim_hands(crgb, labels, cxy, conf, radii, scale, region=cregion)
         labels, distances, hidden = layers.hidden_hands(crgb, labels, csil, cxy, conf, distances, radii, scale,
                                                         seen)
+        labels = layers.cloth_off_hands(crgb, labels, cxy, conf, radii, scale, csil, cregion, hidden + seen)
         labels, over = layers.overlays_on_arms(labels, crgb, distances, cregion, cxy, scale)
         gap = layers.leg_gap_top(cxy, conf, csil)
 
