@@ -818,6 +818,17 @@ def _skin_or_shade(lab: np.ndarray, skin: np.ndarray) -> np.ndarray:
     return (np.linalg.norm(lab - lit, axis=-1) < SKIN_TOLERANCE) | (hue & (lab[..., 0] >= SHADE * lit[0]))
 
 
+def _near_skin(lab: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the Lab pixels (H, W, 3) within ``SKIN_TOLERANCE`` of one of the skin's colours ``skin`` (K, 3)."""
+    return (_colour_distance(lab.reshape(-1, 3), skin) < SKIN_TOLERANCE).reshape(lab.shape[:2])
+
+
+def _skin_like(lab: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the Lab pixels (H, W, 3) of the skin's colours ``skin`` (K, 3), lit or in shadow
+    (``_near_skin`` or ``_skin_or_shade``)."""
+    return _near_skin(lab, skin) | _skin_or_shade(lab, skin)
+
+
 def _wraps(piece: np.ndarray, arm: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
     """Whether ``piece`` (H, W) bool covers over ``SLEEVE_COVER`` of the ``arm``'s (H, W) bool pixels across
     it at every step (one pixel) of a stretch of the bone a-b (2,) at least ``SLEEVE_LENGTH`` of its length
@@ -863,7 +874,7 @@ def overlays_on_arms(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
     if skin is None:
         return out, under
     inner = cv2.erode(region.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    skin_near = (_colour_distance(lab.reshape(-1, 3), skin) < SKIN_TOLERANCE).reshape(labels.shape)
+    skin_near = _near_skin(lab, skin)
     shaded = _skin_or_shade(lab, skin)  # (not the nose's shadow's colours: dark hair and grey cloth are)
     d_lit = np.linalg.norm(lab - skin[skin[:, 0].argmax()], axis=-1)  # to the lit skin
     ring = np.ones((3, 3), np.uint8)
@@ -1167,10 +1178,7 @@ def skin_coloured(rgb: np.ndarray, xy: np.ndarray, scale: float) -> np.ndarray:
     ``SKIN_TOLERANCE`` in Lab of ``_skin``'s, at the nose of the pose ``xy`` (18, 2), body scale ``scale``,
     or ``_skin_or_shade``); none when the skin is not seen."""
     lab, skin = _lab_and_skin(rgb, xy, scale)
-    if skin is None:
-        return np.zeros(rgb.shape[:2], bool)
-    near = (_colour_distance(lab.reshape(-1, 3), skin) < SKIN_TOLERANCE).reshape(rgb.shape[:2])
-    return near | _skin_or_shade(lab, skin)
+    return np.zeros(rgb.shape[:2], bool) if skin is None else _skin_like(lab, skin)
 
 
 def hands_on(on: np.ndarray, xy: np.ndarray, conf: np.ndarray, radii: np.ndarray, scale: float) -> np.ndarray:
@@ -1470,8 +1478,7 @@ def cloth_off_hands(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, conf: n
         return labels
     lab, skin, labels, px = setup
     body = np.isin(labels, CLOTHED) & person
-    skin_like = (_colour_distance(lab.reshape(-1, 3), skin) < SKIN_TOLERANCE).reshape(labels.shape)
-    skin_like |= _skin_or_shade(lab, skin)
+    skin_like = _skin_like(lab, skin)
     near_body = None
     for p in FOREARMS:
         axis = None if p in skip else _forearm_axis(xy, conf, p)

@@ -16,6 +16,7 @@ feathered seam.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import cv2
@@ -137,9 +138,7 @@ def given_pose(path: str | Path, width: int, height: int) -> Poses:
         if (seen < -0.5).any() or (seen[:, 0] > width - 0.5).any() or (seen[:, 1] > height - 0.5).any():
             raise PosevidError(path, f"its canvas is {pose.width}x{pose.height} and its points do not fit the "
                                      f"{width}x{height} photo: give the pose in the photo's pixels")
-        pose = Poses(pose.xy, pose.conf, width, height, pose.fps, z=pose.z, hand_xy=pose.hand_xy,
-                     hand_conf=pose.hand_conf, face_xy=pose.face_xy, face_conf=pose.face_conf,
-                     foot_xy=pose.foot_xy, foot_conf=pose.foot_conf)
+        pose = dataclasses.replace(pose, width=width, height=height)
     return pose
 
 
