@@ -11,6 +11,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from conftest import one_thread
 from posevid.checkpoints import load_method
 from posevid.cli import app
 from posevid.config import load_config
@@ -57,12 +58,8 @@ def runs(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     cfg = _config("encoders")
     seed_everything(int(cfg["seed"]))
     untrained = build_method(cfg).eval()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # 64x64 convolutions: a second thread costs more than it brings (~3x here)
-    try:
+    with one_thread():
         train(load_config(CFG, STAGED), tiny_data, out, **quiet)
-    finally:
-        torch.set_num_threads(threads)
     return {"out": out, "s1": out / "1-encoders", "s2": out / "2-restore", "s3": out / "3-generator",
             "data": tiny_data, "untrained": untrained}
 

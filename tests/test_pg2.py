@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import Dataset, default_collate
 from typer.testing import CliRunner
 
+from conftest import one_thread
 from posevid.checkpoints import load_method
 from posevid.config import load_config
 from posevid.data import ClipDataset, build_dataset, register_dataset
@@ -82,7 +83,8 @@ def runs(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
                      "g2": {"train": {"steps": 60, "checkpoint_every": 60}}}
     fresh = build_method(cfg)
     before = masked_l1(fresh, batch, refined=False)
-    result = train(cfg, tiny_data, out, show_progress=False, log=lambda msg: None)
+    with one_thread():
+        result = train(cfg, tiny_data, out, show_progress=False, log=lambda msg: None)
     assert result["stage"] == "g2" and result["step"] == 60
     return {"g1": out / "1-g1", "g2": out / "2-g2", "run": out, "batch": batch, "before": before}
 

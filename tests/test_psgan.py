@@ -10,6 +10,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from conftest import one_thread
 from posevid.checkpoints import load_method
 from posevid.cli import app
 from posevid.config import load_config
@@ -45,9 +46,10 @@ def trained(motion_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     """The tiny config trained for 60 steps, in two halves (the second one resumed)."""
     run = tmp_path_factory.mktemp("psgan_run")
     cfg = _cfg(60)
-    first = train(cfg, motion_data, run, show_progress=False, until=30)
-    assert first["step"] == 30
-    second = train(cfg, motion_data, run, resume=True, show_progress=False)
+    with one_thread():
+        first = train(cfg, motion_data, run, show_progress=False, until=30)
+        assert first["step"] == 30
+        second = train(cfg, motion_data, run, resume=True, show_progress=False)
     assert second["step"] == 60
     return run
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import one_thread
 from posevid.checkpoints import load_method
 from posevid.config import load_config
 from posevid.data.datasets import ClipDataset
@@ -33,7 +34,8 @@ def scgan_run(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
                       ["train.lr=1e-3", *FAST, "stages.posenet.train.steps=40",
                        "stages.posenet.train.checkpoint_every=40", "stages.generator.train.steps=30",
                        "stages.generator.train.checkpoint_every=30"])
-    train(cfg, tiny_data, run, show_progress=False)
+    with one_thread():
+        train(cfg, tiny_data, run, show_progress=False)
     return run
 
 
