@@ -14,6 +14,14 @@ the segmentation's misses, by the kind of background around it:
   pixels (its cost grows fast with size), is scaled back up, and a membrane (the mismatch on the hole's
   rim, spread smoothly inside) hides its seam with the photo; its pasted pieces are shaded towards the
   Navier-Stokes fill (``SHADE``), so a paler piece pasted lower down does not stand out as a pale band;
+- a structured one (``STRUCTURED``: a kitchen, a promenade's railing and trees, a studio wall with a
+  scaffold, 3.1-4.5 against the beach's 2.2-2.7) takes Navier-Stokes too: there the shift map pasted whole
+  objects where they do not belong (the promenade's pavement into the sky beside animatex_dance_2's head,
+  the scaffold's lattice into the squats woman's place), and the smooth fill is nearer the background the
+  person uncovers (self-reconstruction L1 and ST-LPIPS both lower); but where the hole covers most of the
+  frame (``LARGE``: the painted and old portraits of ``faces/``, 0.67-0.69 of it, against 0.08-0.40 for the
+  clips' and photos' people) Navier-Stokes draws streaks across most of the frame, and the shift map's pasted
+  texture stands out less;
 - a busy one (``BUSY``: the night street of ``animatex_ty_woman.jpg``, 14-17 against the beach's
   2.2-2.7 and the studio walls' 0.3-0.5, at any size) takes Navier-Stokes again: the shift map pasted
   pieces of the street's passers-by and of her own reflection beside her, and BlazePose's segmenter
@@ -35,10 +43,13 @@ SHARPEN = 2.0  # the guided filter's matte is steepened this much about 0.5: onl
 GROW = 0.03  # the hole is the person dilated by this share of the person's height (hair, fringes, shoes)
 INPAINT_RADIUS = 5  # pixels around each filled pixel that the inpainting reads
 TEXTURED = 1.0  # mean |grey - its blur| (0-255) in the ring around the hole above which it is textured
+STRUCTURED = 3.0  # and above which it is structured (objects, not a texture): Navier-Stokes (docstring) ...
+LARGE = 0.5  # ... unless the grown hole covers over this share of the frame (a portrait): the shift map again
 BUSY = 8.0  # and above which it is busy (a night street with passers-by): Navier-Stokes again (docstring)
 RING = 0.08  # width of that ring, of the hole's height
 DETAIL_HEIGHT = 256  # pixels: the hole's height where the detail is measured
 SHIFTMAP_SIDE = 144  # pixels: the longer side the shift-map completion runs at
+NARROW = 2 / 3  # of ``grow``: the hole of a smooth or structured background's Navier-Stokes fill (``clean_plate``)
 EDGE = 0.004  # of the person's height (at least 1 pixel) beyond alpha above LOW: always in the hole (blur, halo)
 LIKE = 1.0  # a ring pixel is background when its colour distance to it is under this share of that to the person
 SHADOW = 10.0  # Lab lightness (0-255): a ring pixel by the feet this much darker than the background beyond ...
@@ -198,21 +209,29 @@ def _shift_map(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
 def clean_plate(rgb: np.ndarray, alpha: np.ndarray, grow: float = GROW) -> np.ndarray:
     """The background of the (H, W, 3) uint8 photo with the person (alpha (H, W) in [0, 1]) removed:
     (H, W, 3) uint8, ``rgb`` with ``person_hole(alpha, grow, rgb)`` filled: by the shift map where the
-    background around the grown hole is textured, by Navier-Stokes inpainting where it is smooth (module
-    docstring). The grown ring's pixels that are background stay the photo's own, and the fill continues
-    the background from them, the nearest it has: filled from the whole grown hole's rim, clear of them, the
-    fill lost what lies right beside the person (the dark oven by tfjs_pose_1's head came out as the white
-    wall further off) and was shifted onto them by a membrane (self-reconstruction ST-LPIPS 0.0688 -> 0.0644
-    there)."""
+    background around the grown hole is textured, by Navier-Stokes inpainting where it is smooth, structured
+    or busy (module docstring). A smooth or structured background's hole is grown by only ``NARROW`` of
+    ``grow``: what lies beside the person, but for her blur (``EDGE``), is more often the background itself
+    (tfjs_pose_1's laptop by her elbow, as dark as her jacket, was filled over) than her fringes; the shift
+    map keeps the wider ring, whose pieces it matches its pasted ones to (a narrower one on the painted
+    portrait ``faces/liveportrait_s3.jpg`` spread its black dress's rim into a dark blue block, on
+    animatex_dance_2 the sky between her arm and head into a pale ghost of them). The grown ring's pixels
+    that are background stay the photo's own, and the fill continues the background from them, the nearest
+    it has: filled from the whole grown hole's rim, clear of them, the fill lost what lies right beside the
+    person (the dark oven by tfjs_pose_1's head came out as the white wall further off) and was shifted onto
+    them by a membrane (self-reconstruction ST-LPIPS 0.0688 -> 0.0644 there)."""
     rgb = np.ascontiguousarray(rgb)
     grown = person_hole(alpha, grow)
     if not grown.any():
         return rgb.copy()
     if grown.all():  # nothing to continue from: the photo's mean colour
         return np.full_like(rgb, np.round(rgb.reshape(-1, 3).mean(0)).astype(np.uint8))
-    detail = _detail(rgb, grown)  # textured (the shift map) above TEXTURED, busy above BUSY
+    detail = _detail(rgb, grown)  # textured (the shift map) above TEXTURED, structured and busy above
+    textured = TEXTURED < detail <= BUSY and (detail <= STRUCTURED or grown.mean() > LARGE)
+    if grow > 0 and not textured and detail <= BUSY:  # the Navier-Stokes fill of a narrower hole (docstring)
+        grown = person_hole(alpha, NARROW * grow)
     hole = _without_background(rgb, alpha, grown, detail) if grow > 0 else grown  # = person_hole(alpha, grow, rgb)
     wide = min(np.ptp(np.flatnonzero(hole.any(0))), np.ptp(np.flatnonzero(hole.any(1)))) >= 8
-    if wide and TEXTURED < detail <= BUSY:
+    if wide and textured:
         return _shift_map(rgb, hole)
     return cv2.inpaint(rgb, hole.astype(np.uint8), INPAINT_RADIUS, cv2.INPAINT_NS)
