@@ -202,7 +202,7 @@ def test_what_has_not_moved_shows_the_photo_itself(catalog) -> None:
     forearm raised, the place it left and the ring around it show the plate, while the ring around the
     legs, which stayed, still shows the photo."""
     from posevid.methods.warp import WarpAnimator
-    from posevid.plate import person_hole, refine_alpha
+    from posevid.plate import plate_hole, refine_alpha
 
     rgb, pose, mask, _ = catalog
     animator = WarpAnimator()
@@ -213,7 +213,7 @@ def test_what_has_not_moved_shows_the_photo_itself(catalog) -> None:
     kept = cv2.dilate(animator._rig.painted.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0
     assert np.abs(same - rgb)[kept].max() <= 2 and np.abs(same - rgb)[kept].mean() < 0.05
     plate = animator._plate.astype(np.float32)
-    ring = person_hole(np.maximum(mask, refine_alpha(rgb, mask)), rgb=rgb) & (mask < 0.05)
+    ring = plate_hole(rgb, np.maximum(mask, refine_alpha(rgb, mask))) & (mask < 0.05)
     assert np.abs(plate - rgb)[ring].mean() > 2  # the plate is only a guess there (by the person's outline; 2.7)
     e, wr = JOINT["right_elbow"], JOINT["right_wrist"]
     out = animator.step(_turn(pose, e, (wr,), 120.0)).astype(np.float32)

@@ -208,7 +208,7 @@ def _shift_map(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
 
 def clean_plate(rgb: np.ndarray, alpha: np.ndarray, grow: float = GROW) -> np.ndarray:
     """The background of the (H, W, 3) uint8 photo with the person (alpha (H, W) in [0, 1]) removed:
-    (H, W, 3) uint8, ``rgb`` with ``person_hole(alpha, grow, rgb)`` filled: by the shift map where the
+    (H, W, 3) uint8, ``rgb`` with ``plate_hole(rgb, alpha, grow)`` filled: by the shift map where the
     background around the grown hole is textured, by Navier-Stokes inpainting where it is smooth, structured
     or busy (module docstring). A smooth or structured background's hole is grown by only ``NARROW`` of
     ``grow``: what lies beside the person, but for her blur (``EDGE``), is more often the background itself
@@ -221,17 +221,31 @@ def clean_plate(rgb: np.ndarray, alpha: np.ndarray, grow: float = GROW) -> np.nd
     person (the dark oven by tfjs_pose_1's head came out as the white wall further off) and was shifted onto
     them by a membrane (self-reconstruction ST-LPIPS 0.0688 -> 0.0644 there)."""
     rgb = np.ascontiguousarray(rgb)
-    grown = person_hole(alpha, grow)
-    if not grown.any():
+    hole, textured = _plan(rgb, alpha, grow)
+    if not hole.any():
         return rgb.copy()
-    if grown.all():  # nothing to continue from: the photo's mean colour
+    if hole.all():  # nothing to continue from: the photo's mean colour
         return np.full_like(rgb, np.round(rgb.reshape(-1, 3).mean(0)).astype(np.uint8))
+    wide = min(np.ptp(np.flatnonzero(hole.any(0))), np.ptp(np.flatnonzero(hole.any(1)))) >= 8
+    if wide and textured:
+        return _shift_map(rgb, hole)
+    return cv2.inpaint(rgb, hole.astype(np.uint8), INPAINT_RADIUS, cv2.INPAINT_NS)
+
+
+def plate_hole(rgb: np.ndarray, alpha: np.ndarray, grow: float = GROW) -> np.ndarray:
+    """(H, W) bool: the pixels ``clean_plate(rgb, alpha, grow)`` fills (elsewhere the plate is the photo)."""
+    return _plan(np.ascontiguousarray(rgb), alpha, grow)[0]
+
+
+def _plan(rgb: np.ndarray, alpha: np.ndarray, grow: float) -> tuple[np.ndarray, bool]:
+    """``clean_plate``'s hole (H, W) bool and whether the shift map fills it (a textured background, or a
+    structured one whose grown hole covers over ``LARGE`` of the frame); see its docstring."""
+    grown = person_hole(alpha, grow)
+    if not grown.any() or grown.all():
+        return grown, False
     detail = _detail(rgb, grown)  # textured (the shift map) above TEXTURED, structured and busy above
     textured = TEXTURED < detail <= BUSY and (detail <= STRUCTURED or grown.mean() > LARGE)
     if grow > 0 and not textured and detail <= BUSY:  # the Navier-Stokes fill of a narrower hole (docstring)
         grown = person_hole(alpha, NARROW * grow)
     hole = _without_background(rgb, alpha, grown, detail) if grow > 0 else grown  # = person_hole(alpha, grow, rgb)
-    wide = min(np.ptp(np.flatnonzero(hole.any(0))), np.ptp(np.flatnonzero(hole.any(1)))) >= 8
-    if wide and textured:
-        return _shift_map(rgb, hole)
-    return cv2.inpaint(rgb, hole.astype(np.uint8), INPAINT_RADIUS, cv2.INPAINT_NS)
+    return hole, textured
