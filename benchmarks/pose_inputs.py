@@ -23,8 +23,11 @@ decoded alone, from the frames and through an mp4. With ``--every N --duplicates
 hands as estimated with ``estimate.drop_duplicate_hand`` switched off (a hand Holistic found twice kept
 twice: the estimator before it), side by side: the frames where a hand was dropped, and ``hand_sample`` of
 both (a clip whose poses come out the same is decoded once); the body-only renders do not draw hands, so
-their PCK is the same by construction (the body poses are compared).
-Run: ``python -m benchmarks.pose_inputs [--clips N] [--frames N] [--every N [--duplicates]]
+their PCK is the same by construction (the body poses are compared). With ``--every N --body``, the body
+joints alone (PCK and per-joint misses) in the same renders (hands and face drawn), every Nth frame whether
+or not it has a hand, decoded without hands (which do not move the body's joints): ``--every 1 --body``
+reads whole clips in minutes.
+Run: ``python -m benchmarks.pose_inputs [--clips N] [--frames N] [--every N [--duplicates | --body]]
 [--renders animateanyone densepose]``.
 """
 
@@ -169,17 +172,13 @@ def round_trip(poses, folder: Path) -> dict:
     return out
 
 
-def hand_sample(poses, folder: Path, every: int) -> dict:
-    """Hands on whole clips: every ``every``-th frame that has a drawn hand, drawn in the DWPose look (with
-    hands and face), each frame decoded alone (``decode_skeleton``: every hand fitted from the template
-    starts), from the frames themselves and from an h264 mp4 of the whole clip's render. Hand PCK@0.05 of
-    the body height (a hand point not decoded misses), body PCK, hands read where none is drawn (which
-    the PCK does not see), seconds per frame."""
+def dwpose_renders(poses, folder: Path) -> tuple:
+    """The poses as drawn (joints under the renderer's confidence dropped), each frame drawn in the DWPose look
+    (hands and face) ((H, W, 3) uint8 RGB each), and those frames read back from an h264 mp4 of the whole
+    render written in ``folder``."""
     import dataclasses
 
-    from posevid.poses import Poses
     from posevid.render import MIN_CONF, pose_image
-    from posevid.render_decode import decode_skeleton
     from posevid.video import VideoWriter, open_video
 
     keep = poses.conf > MIN_CONF
@@ -191,6 +190,19 @@ def hand_sample(poses, folder: Path, every: int) -> dict:
             writer.write(f)
     with open_video(video) as reader:
         stored = list(reader)
+    return truth, frames, stored
+
+
+def hand_sample(poses, folder: Path, every: int) -> dict:
+    """Hands on whole clips: every ``every``-th frame that has a drawn hand, drawn in the DWPose look (with
+    hands and face), each frame decoded alone (``decode_skeleton``: every hand fitted from the template
+    starts), from the frames themselves and from an h264 mp4 of the whole clip's render. Hand PCK@0.05 of
+    the body height (a hand point not decoded misses), body PCK, hands read where none is drawn (which
+    the PCK does not see), seconds per frame."""
+    from posevid.poses import Poses
+    from posevid.render_decode import decode_skeleton
+
+    truth, frames, stored = dwpose_renders(poses, folder)
     sample = np.array([t for t in range(0, len(truth), every) if (truth.hand_conf[t] > 0).any()])
     out: dict = {"frames": [int(t) for t in sample]}
     for kind, images in (("png", frames), ("mp4", stored)):
@@ -201,6 +213,33 @@ def hand_sample(poses, folder: Path, every: int) -> dict:
         read = (decoded.hand_conf > 0).any(-1) if decoded.has_hands else np.zeros((len(sample), 2), bool)
         out[kind] = {"pck_hands": round(hands, 4), "pck_body": round(body, 4),
                      "hands_read_not_drawn": int((read & ~(truth[sample].hand_conf > 0).any(-1)).sum()),
+                     "decode_s_per_frame": round(seconds, 3)}
+    return out
+
+
+def body_sample(poses, folder: Path, every: int) -> dict:
+    """Body joints on whole clips drawn in the DWPose look (hands and face), every ``every``-th frame, each
+    decoded alone without hands (the hands' fit does not move body joints), from the frames and through an h264
+    mp4 of the whole render: body PCK@0.05 of the body height, the misses of each joint, seconds per frame."""
+    import collections
+
+    from posevid.poses import Poses, body_height
+    from posevid.render_decode import decode_skeleton
+    from posevid.skeleton import JOINT
+
+    truth, frames, stored = dwpose_renders(poses, folder)
+    sample = np.arange(0, len(truth), every)
+    names = {j: name for name, j in JOINT.items()}
+    out: dict = {"frames": len(sample)}
+    for kind, images in (("png", frames), ("mp4", stored)):
+        start = time.perf_counter()
+        decoded = Poses.concat([decode_skeleton(images[t], poses.fps) for t in sample])
+        seconds = (time.perf_counter() - start) / len(sample)
+        drawn = truth.conf[sample] > 0
+        err = np.linalg.norm(decoded.xy - truth.xy[sample], axis=-1)
+        hit = (err <= 0.05 * body_height(truth[sample])[:, None]) & (decoded.conf > 0)
+        misses = collections.Counter({names[j]: int(n) for j, n in enumerate((drawn & ~hit).sum(0)) if n})
+        out[kind] = {"pck_body": round(float(hit[drawn].mean()), 4), "misses": dict(misses.most_common()),
                      "decode_s_per_frame": round(seconds, 3)}
     return out
 
@@ -309,6 +348,8 @@ def main() -> None:
                         help="only hands on whole clips: every EVERY-th frame with a hand, each decoded alone")
     parser.add_argument("--duplicates", action="store_true",
                         help="with --every: also with duplicate hands kept (the estimator before they were dropped)")
+    parser.add_argument("--body", action="store_true",
+                        help="with --every: body joints only, every EVERY-th frame, decoded without hands")
     args = parser.parse_args()
     from posevid.render_decode import SkeletonDecoder, decode_densepose_parts
 
@@ -320,13 +361,18 @@ def main() -> None:
             for clip in CLIPS[:args.clips]:
                 path = DATA / clip
                 poses = estimate(path, "body+hands+face")[0]
+                if args.body:
+                    samples[path.name] = body_sample(poses, Path(tmp), args.every)
+                    print(json.dumps({path.name: samples[path.name]}), file=sys.stderr, flush=True)
+                    continue
                 samples[path.name] = hand_sample(poses, Path(tmp), args.every)
                 if args.duplicates:
                     samples[path.name] = beside_duplicates(path, poses, samples[path.name], Path(tmp), args.every)
                 print(json.dumps({path.name: samples[path.name]}), file=sys.stderr, flush=True)
         result["settings"]["every"] = args.every
         result["settings"]["duplicates"] = args.duplicates
-        result["hand_sample"] = samples
+        result["settings"]["body"] = args.body
+        result["body_sample" if args.body else "hand_sample"] = samples
         result["machine"]["load_average_1m_end"] = os.getloadavg()[0]
         print(json.dumps(result, indent=2))
         return

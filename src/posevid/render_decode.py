@@ -7,7 +7,7 @@ names the limb it belongs to; each limb's pixels give a segment whose two ends a
 joint's dot, where it can be told apart from the limbs (the DWPose look: dim limbs, bright dots), pins
 the joint down. Hands (DWPose: 20 bones in hues 18 degrees apart, bright and thin, near the wrists) are
 fitted to their bones and dots (``hand_fit``); the white face dots, which carry no identity, as one face
-(``face_fit``).
+(``face_fit``); the template face placed on them places the head joints they hide.
 """
 
 from __future__ import annotations
@@ -222,9 +222,11 @@ def decode_skeleton(rgb: np.ndarray, fps: float = 30.0, hands: bool = False, fac
     Body joints (COCO-18) from the limb colours and joint dots; with ``hands`` (off by default, as the
     CLI's ``--keypoints body``: fitting hands takes most of the time), both hands (21 points each) from
     the bone colours and dots near each wrist when the render has them; with ``face``, the 68 face
-    landmarks fitted to the white face dots (``face_fit``). Decoded points have
-    confidence 1, the rest 0. Works on full-brightness (posevid, thin OpenPose) and 60%-brightness
-    (ControlNet / DWPose) limbs. For the frames of a video, ``SkeletonDecoder`` is faster with hands.
+    landmarks fitted to the white face dots (``face_fit``). Head joints under the face dots are read near
+    their places on the template face placed there (``_head_from_face``, with or without ``face``). Decoded
+    points have confidence 1 (a head joint placed by the face where nothing of its dot shows 0.5), the
+    rest 0. Works on full-brightness (posevid, thin OpenPose) and 60%-brightness (ControlNet / DWPose)
+    limbs. For the frames of a video, ``SkeletonDecoder`` is faster with hands.
     """
     return SkeletonDecoder(hands, face)(rgb, fps)
 
@@ -286,15 +288,21 @@ class SkeletonDecoder:
         sizes = [area for found in dots.values() for _, area in found]  # the dot radius, for hands and face
         radius = float(np.sqrt(np.median(sizes) / np.pi)) if sizes else max(1.0, min(height, width) / 128)
         _joints_at_short_limbs(xy, conf, on_dot, dots, limb_mask, body_idx, radius)
-        _head_from_face(xy, conf, on_dot, coloured, sat[box] < 0.3, val[box], body_idx)
+        offset = np.array([x0, y0], np.float32)
+        face_radius = max(1.0, 0.75 * radius)
+        face_dots = _face_dots(sat < 0.3, val, np.where(conf[:, None] > 0, xy + offset, 0), conf, face_radius)
+        hidden = np.zeros(NUM_JOINTS, bool)  # head joints placed under the face's dots, nothing of them showing
+        if face_dots is not None:
+            hidden = _head_from_face(xy, conf, on_dot, coloured, body_idx, face_dots[3] - offset, radius,
+                                     ((sat < 0.3) & (val >= 180))[box])
         groups = {}
         if self.hands:
-            offset = np.array([x0, y0], np.float32)
             last = [None if f is None else _HandFit(f.points - offset, f.wrist - offset, f.loss, f.warm)
                     for f in self._last]
             centres = [centre for found in dots.values() for centre, area in found if area >= full]
             hand_radius = _dot_radius(val[box], centres, radius)
-            hand_xy, hand_conf, fits = _decode_hands(hue, sat[box], val[box], xy, conf, hand_radius, last)
+            hand_xy, hand_conf, fits = _decode_hands(hue, sat[box], val[box], xy, np.where(hidden, 0, conf),
+                                                     hand_radius, last)  # no dot of a hidden joint under a hand
             self._last = [None if f is None else _HandFit(f.points + offset, f.wrist + offset, f.loss, f.warm)
                           for f in fits]
             if (hand_conf > 0).any():
@@ -302,7 +310,7 @@ class SkeletonDecoder:
                 groups = {"hand_xy": hand_xy[None], "hand_conf": hand_conf[None]}
         xy[conf > 0] += [x0, y0]
         if self.face:
-            face_xy, face_conf = _decode_face(sat < 0.3, val, xy, conf, max(1.0, 0.75 * radius))
+            face_xy, face_conf = _decode_face(face_dots, face_radius)
             groups |= {"face_xy": face_xy[None], "face_conf": face_conf[None]}
         return Poses(xy[None], conf[None], width, height, fps, **groups)
 
@@ -369,85 +377,104 @@ def _gap(pixels: np.ndarray, point: np.ndarray) -> float:
     return float(np.linalg.norm(pixels - point, axis=1).min())
 
 
-EYE_OFFSET = (0.19, 0.17)  # eyes from the face dots' centre, across and up, in face-dot extents (measured)
 HEAD_JOINTS = (JOINT["nose"], JOINT["right_eye"], JOINT["left_eye"], JOINT["right_ear"], JOINT["left_ear"])
+# Where each head joint lies on the 68-point face (iBUG): the nose tip, the eyes' centres, the ears by the jaw's
+# upper ends (MediaPipe's own head joints against its face on the four real clips: within 5% of the body height).
+HEAD_ON_FACE = {JOINT["nose"]: (30,), JOINT["right_eye"]: tuple(range(36, 42)), JOINT["left_eye"]: tuple(range(42, 48)),
+                JOINT["right_ear"]: (0, 1), JOINT["left_ear"]: (15, 16)}
+HEAD_GATE = 0.25  # face sizes (plus a dot radius): a head joint's visible pixels lie this near its place on the face
 
 
-def _head_from_face(xy: np.ndarray, conf: np.ndarray, on_dot: np.ndarray, coloured: np.ndarray, grey: np.ndarray,
-                    val: np.ndarray, idx: np.ndarray) -> None:
-    """Head joints under DWPose's white face dots, in place: a head joint placed by limb ends (which the
-    face dots cover) or far from the face is dropped; a missing one takes the centre of the visible
-    fragments of its colour near the face; the nose, when nothing of it shows, the centre of the face
-    dots (the nose lies there within about 5% of the face size); the eyes, likewise, where they sit on
-    a face seen from the front (confidence 0.5)."""
-    white = grey & (val >= 180)
-    if white.sum() < 20:
-        return
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(white.astype(np.uint8), connectivity=8)
-    face = labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))  # the face dots touch: one blob
-    ys, xs = np.nonzero(face)
-    centre = np.array([xs.mean(), ys.mean()], np.float32)
-    size = float(max(np.ptp(xs), np.ptp(ys)) + 1)
-    pad = int(np.ceil(0.15 * size))
-    near = np.zeros_like(face)
-    near[max(ys.min() - pad, 0):ys.max() + pad + 1, max(xs.min() - pad, 0):xs.max() + pad + 1] = True
-    for j in HEAD_JOINTS:
-        if conf[j] > 0 and (not on_dot[j] or np.linalg.norm(xy[j] - centre) > size):
+def _head_from_face(xy: np.ndarray, conf: np.ndarray, on_dot: np.ndarray, coloured: np.ndarray, idx: np.ndarray,
+                    face: np.ndarray, radius: float, white: np.ndarray) -> np.ndarray:
+    """Head joints under DWPose's white face dots, in place, from the template face placed on them
+    (``face`` (68, 2), pixels: ``_face_dots``; ``radius``: the body's dot radius in pixels; ``white`` (H, W)
+    bool: the face dots' pixels; ``coloured`` and ``idx`` (H, W): the coloured pixels and their joint colour
+    index). Each head joint has its place on the face (``HEAD_ON_FACE``). One placed by limb ends (which the
+    face dots cover), or on a dot further than ``HEAD_GATE`` from every face point (a hand's pixel of its
+    hue), is dropped; a missing one takes the centre of the visible pixels of its colour within ``HEAD_GATE``
+    of its place (confidence 1) or, when none show, the point nearest its place where its whole dot would lie
+    under the white dots (confidence 0.5; a face turned away, for which the frontal template is a poor guess,
+    puts the far ear's place off the face). Returns (J,) bool: the joints placed so."""
+    size = float(np.ptp(face, 0).max())
+    gate = HEAD_GATE * size + radius
+    depth = cv2.distanceTransform(white.astype(np.uint8), cv2.DIST_L2, 5)
+    hidden = np.zeros(len(xy), bool)
+    for j, points in HEAD_ON_FACE.items():
+        place = face[list(points)].mean(0)
+        if conf[j] > 0 and (not on_dot[j] or np.linalg.norm(face - xy[j], axis=1).min() > gate):
             xy[j], conf[j] = 0, 0
         if conf[j] > 0:
             continue
-        fy, fx = np.nonzero(coloured & near & (idx == j))
-        if fx.size >= 3:
-            xy[j], conf[j] = (fx.mean(), fy.mean()), 1
-        elif j == JOINT["nose"]:
-            xy[j], conf[j] = centre, 1
-    # Eyes with nothing showing: where they sit on a face seen from the front, tilted with the head.
-    up = centre - xy[JOINT["neck"]] if conf[JOINT["neck"]] > 0 else np.array([0, -1], np.float32)
-    up = up / max(float(np.linalg.norm(up)), 1e-6)
-    shoulders = xy[JOINT["left_shoulder"]] - xy[JOINT["right_shoulder"]]
-    facing = -1.0 if conf[JOINT["left_shoulder"]] > 0 and conf[JOINT["right_shoulder"]] > 0 and shoulders[0] < 0 else 1
-    side = facing * np.array([-up[1], up[0]], np.float32) * (1 if up[1] <= 0 else -1)
-    for j, sign in ((JOINT["right_eye"], -1), (JOINT["left_eye"], 1)):
-        if conf[j] <= 0:
-            xy[j], conf[j] = centre + size * (EYE_OFFSET[1] * up + sign * EYE_OFFSET[0] * side), 0.5
+        fy, fx = np.nonzero(coloured & (idx == j))
+        near = np.hypot(fx - place[0], fy - place[1]) <= gate
+        if near.sum() >= 3:
+            xy[j], conf[j] = (fx[near].mean(), fy[near].mean()), 1
+        else:
+            xy[j], conf[j], hidden[j] = _hidden(place, depth, radius), 0.5, True
+    return hidden
+
+
+def _hidden(place: np.ndarray, depth: np.ndarray, radius: float) -> np.ndarray:
+    """The point (x, y) nearest ``place`` where a dot of ``radius`` pixels lies wholly under the white face
+    dots (``depth`` (H, W): each pixel's distance in pixels to the nearest one not white): a dot nothing of
+    which shows is hidden there. ``place`` itself when it is such a point or there is none."""
+    px, py = (int(np.clip(np.round(place[i]), 0, depth.shape[1 - i] - 1)) for i in (0, 1))
+    ys, xs = np.nonzero(depth >= radius)
+    if depth[py, px] >= radius or xs.size == 0:
+        return place
+    d = np.hypot(xs - place[0], ys - place[1])
+    k = int(np.argmin(d))
+    return np.array([xs[k], ys[k]], np.float32)
 
 
 FACE_POINTS = 68
 
 
-def _decode_face(grey: np.ndarray, val: np.ndarray, xy: np.ndarray, conf: np.ndarray,
+def _decode_face(dots: tuple[np.ndarray, int, int, np.ndarray] | None,
                  radius: float) -> tuple[np.ndarray, np.ndarray]:
-    """The face (68, 2), (68,) from DWPose's white face dots (``radius`` pixels), by ``face_fit``: the
-    largest white blob and the white pixels around it (within a third of its size), a template face
-    placed on them upright along neck -> face and fitted; none (confidence 0) without such a blob."""
-    from .face_fit import fit_face, place  # torch: skeleton renders with faces only
+    """The face (68, 2), (68,) fitted by ``face_fit`` to DWPose's white face dots (``radius`` pixels) as
+    ``_face_dots`` finds them, from the template placed there; none (confidence 0) without them. The fit reads
+    every other pixel row and column near the white and every fourth further out."""
+    from .face_fit import fit_face  # torch: skeleton renders with faces only
 
-    out_xy, out_conf = np.zeros((FACE_POINTS, 2), np.float32), np.zeros(FACE_POINTS, np.float32)
+    if dots is None:
+        return np.zeros((FACE_POINTS, 2), np.float32), np.zeros(FACE_POINTS, np.float32)
+    crop, x0, y0, start = dots
+    size = 2 * int(np.ceil(2 * radius)) + 1
+    near = cv2.dilate(crop, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))) > 0
+    near[::4, ::4] = True
+    sparse = np.zeros_like(near)
+    sparse[::2, ::2] = near[::2, ::2]
+    gy, gx = np.nonzero(sparse)
+    grid = np.stack([gx + x0, gy + y0], 1).astype(np.float32)
+    return fit_face(grid, crop[gy, gx] > 0, start, radius), np.ones(FACE_POINTS, np.float32)
+
+
+def _face_dots(grey: np.ndarray, val: np.ndarray, xy: np.ndarray, conf: np.ndarray,
+               radius: float) -> tuple[np.ndarray, int, int, np.ndarray] | None:
+    """DWPose's white face dots (``radius`` pixels) in a render (``grey`` (H, W) bool: unsaturated pixels,
+    ``val`` (H, W) 0..255; ``xy``, ``conf``: the body's joints, image pixels): the largest white blob and the
+    white pixels around it (within a third of its size): their crop (h, w) uint8 (1 white) and its corner
+    (x0, y0), and the template face (68, 2) placed on the white pixels of every other row and column upright
+    along neck -> face (``face_fit.place``, by their moments); None without such a blob."""
     white = (grey & (val >= 180)).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(white, connectivity=8)
     if count <= 1 or stats[1:, cv2.CC_STAT_AREA].max() < 4 * np.pi * radius**2:
-        return out_xy, out_conf
+        return None
+    from .face_fit import place  # torch: skeleton renders with faces only
+
     biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     x, y, w, h = stats[biggest, :4]
     pad = int(np.ceil(max(w, h) / 3)) + int(np.ceil(radius)) + 2
     height, width = white.shape
     y0, y1, x0, x1 = max(y - pad, 0), min(y + h + pad, height), max(x - pad, 0), min(x + w + pad, width)
     crop = white[y0:y1, x0:x1]
-    size = 2 * int(np.ceil(2 * radius)) + 1  # pixels the fit reads: every other row and column of the white
-    near = cv2.dilate(crop, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))) > 0  # and near them,
-    near[::4, ::4] = True  # every fourth further out
-    sparse = np.zeros_like(near)
-    sparse[::2, ::2] = near[::2, ::2]
-    near = sparse
-    gy, gx = np.nonzero(near)
-    grid = np.stack([gx + x0, gy + y0], 1).astype(np.float32)
-    is_white = crop[gy, gx] > 0
-    pts = grid[is_white]
+    gy, gx = np.nonzero(crop[::2, ::2])
+    pts = np.stack([2 * gx + x0, 2 * gy + y0], 1).astype(np.float32)
     neck = JOINT["neck"]
     up = pts.mean(0) - xy[neck] if conf[neck] > 0 else np.array([0, -1], np.float32)
-    out_xy[:] = fit_face(grid, is_white, place(pts, up, radius), radius)
-    out_conf[:] = 1
-    return out_xy, out_conf
+    return crop, int(x0), int(y0), place(pts, up, radius)
 
 
 def _segments(mask: np.ndarray, idx: np.ndarray, count: int) -> dict[int, _Segment]:
