@@ -499,3 +499,24 @@ def test_head_joints_under_the_face_dots_are_placed_by_the_face(dancer: Poses, t
         hits = (err <= 0.05 * body_height(drawn)[:, None]) & (decoded.conf[:, heads] > 0)
         assert hits[drawn.conf[:, heads] > 0].mean() >= 0.95, err.round(1)
         assert pck(decoded, drawn) >= 0.95
+
+
+def test_a_hand_read_far_from_its_wrist_is_not_taken() -> None:
+    # A left hand alone in pieces both wrists reach, its first fit (to its share of the pieces) too small, the
+    # body's right wrist 40 pixels past its fingers (animatex_dance_2 frame 140 through an mp4). A right hand
+    # fitted from the template over the left's drew what the left's fit left undrawn and was read there, its
+    # wrist 2 hand sizes from the body's right wrist (62 pixels); now only the left hand is read.
+    radius = 4
+    left, _ = _held_hands(radius)
+    canvas = np.zeros((130, 200, 3), np.uint8)
+    render._draw_hands(canvas, np.stack([left, left]), np.array([np.ones(21), np.zeros(21)]), 2, radius)
+    classes = hand_fit.hand_classes(*hue_saturation_value(canvas), HAND_HUE_STEP, HUE_TOLERANCE)
+    blob = classes >= hand_fit.DOT
+    xy, conf = np.zeros((18, 2), np.float32), np.ones(18, np.float32)
+    wrists = [JOINT["left_wrist"], JOINT["right_wrist"]]
+    xy[wrists[0]], xy[wrists[1]] = left[0], (left[:, 0].max() + 40, left[0, 1])
+    first = left[0] + 0.6 * (left - left[0])
+    hands = render_decode._one_or_both(classes, blob.astype(np.int32), blob, [np.zeros_like(blob)] * 2, [first, None],
+                                       [blob, None], xy, conf, radius, 1.0, wrists)
+    assert hands[1] is None
+    assert np.median(np.linalg.norm(hands[0] - left, axis=1)) < 2 * radius
