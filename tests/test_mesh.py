@@ -1355,3 +1355,30 @@ def test_no_fingers_left_on_the_jeans(shared_data: Path) -> None:
     print(f"thigh where the hand lay {int(thigh.sum())} px: {int(warm.sum())} skin-coloured, {int(dark.sum())} dark")
     assert thigh.sum() > 300
     assert warm.sum() <= 2 and dark.sum() <= 1
+
+
+def test_no_dark_patch_where_the_hand_lay(shared_data: Path) -> None:
+    """The 3D-rendered woman's left hand lies over her thigh's lit outer side; the jeans left showing beside
+    it are the thigh's shaded inner side (and the hand's shadow), and a hidden limb's fill, seeking its
+    source across the limb, drew that shade over the whole hole: a flat dark patch on her jeans wherever the
+    arm moved (``posevid animate`` x animatex_dance_3, every frame). The fill now takes the shade of the
+    same cloth along the limb (``layers.fill_from``, ``SAME_CLOTH``): arm swung out 40 degrees, pixels where
+    the hand lay over 25 L* (of 255) darker than the jeans below the hand 130 -> 4."""
+    rgb, pose, mask = _photo(shared_data, "tfexamples_image1.png", 384)
+    rig = Rig.build(rgb, pose, mask)
+    parts = _drawn_parts(rig, pose)
+    hand = (parts == PART_NAMES.index("left_lower_arm"))
+    hand &= np.arange(hand.shape[0])[:, None] > pose.xy[0, JOINT["left_wrist"], 1]
+    rows, cols = np.nonzero(hand.any(1))[0], np.nonzero(hand.any(0))[0]
+    below = np.zeros_like(hand)
+    below[rows[-1] + 3:rows[-1] + 3 + len(rows), cols[0]:cols[-1] + 1] = True
+    below &= np.isin(parts, [PART_NAMES.index("left_upper_leg"), PART_NAMES.index("left_lower_leg")]) & (mask > 0.99)
+    jeans = float(cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)[..., 0][below].mean())
+    moved = _turn(pose, JOINT["left_shoulder"], (JOINT["left_elbow"], JOINT["left_wrist"]), -40.0)
+    colour, alpha, _ = rig.draw(moved)
+    out = np.clip(colour + (1 - alpha[..., None]) * 255, 0, 255).astype(np.uint8)
+    where = hand & (alpha > 0.99) & (_drawn_parts(rig, moved) != PART_NAMES.index("left_lower_arm"))
+    dark = where & (cv2.cvtColor(out, cv2.COLOR_RGB2LAB)[..., 0] < jeans - 25)
+    print(f"where the hand lay {int(where.sum())} px (jeans below it L* {jeans:.0f}): {int(dark.sum())} dark")
+    assert below.sum() > 100 and where.sum() > 100
+    assert dark.sum() <= 15

@@ -1095,27 +1095,37 @@ def glue(label_a: np.ndarray, label_b: np.ndarray, points: np.ndarray, xy: np.nd
 
 ACROSS = 4.0  # a limb's fill seeks its source pixel this many times farther across the limb than along it
 ACROSS_FROM = 0.2  # ... from this far down the bone (of its length; nearer its root the body's cloth lies on it)
+SAME_CLOTH = 10.0  # Lab chroma: the known pixel along a limb is its cloth across it, shaded otherwise, within this
+CLOTH_WEIGHT = 1.0  # pixels of distance per unit of Lab chroma in the search along a limb
 
 
-def _nearest_across(known: np.ndarray, bone: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """``nearest_known`` with distances along the ``bone`` (a, b) (2,) (x, y) counted ``ACROSS`` times, for
-    the pixels ``ACROSS_FROM`` of its length or more past a: for each pixel of ``known`` (H, W) bool, the row
-    and column (H, W) int of the known pixel nearest it across the limb (nearest it, nearer the root)."""
+def _nearest_across(known: np.ndarray, bone: tuple[np.ndarray, np.ndarray], across: float = ACROSS,
+                    start: float = ACROSS_FROM, cloth: tuple[np.ndarray, np.ndarray] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """``nearest_known`` with distances along the ``bone`` (a, b) (2,) (x, y) counted ``across`` times, for
+    the pixels ``start`` of its length or more past a: for each pixel of ``known`` (H, W) bool, the row
+    and column (H, W) int of the known pixel nearest it across the limb (nearest it, nearer the root).
+    ``across`` under 1 seeks it along the limb instead. ``cloth``: (H, W, 2) Lab chroma of the known pixels
+    and (H, W, 2) the chroma sought at each pixel; each unit of difference counts ``CLOTH_WEIGHT`` pixels.
+    Pixels over the bone's length from every known pixel keep the nearest one."""
     from scipy.spatial import cKDTree
 
     h, w = known.shape
     a, b = (np.asarray(v, np.float64) for v in bone)
     u = (b - a) / max(float(np.linalg.norm(b - a)), 1e-9)
     ys, xs = np.nonzero(known)
-
-    def warped(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return np.stack([x * -u[1] + y * u[0], ACROSS * (x * u[0] + y * u[1])], 1)
-
     iy, ix = nearest_known(known)
     rows, cols = np.indices((h, w))
-    down = ((cols - a[0]) * u[0] + (rows - a[1]) * u[1]) >= ACROSS_FROM * float(np.linalg.norm(b - a))
-    down &= ~known
-    idx = cKDTree(warped(xs, ys)).query(warped(cols[down], rows[down]))[1]
+    length = float(np.linalg.norm(b - a))
+    down = ((cols - a[0]) * u[0] + (rows - a[1]) * u[1]) >= start * length
+    down &= ~known & ((rows - iy) ** 2 + (cols - ix) ** 2 <= length ** 2)  # (not the far background)
+
+    def warped(x: np.ndarray, y: np.ndarray, colour: np.ndarray | None) -> np.ndarray:
+        place = np.stack([x * -u[1] + y * u[0], across * (x * u[0] + y * u[1])], 1)
+        return place if colour is None else np.concatenate([place, CLOTH_WEIGHT * colour], 1)
+
+    have, want = (None, None) if cloth is None else (cloth[0][known], cloth[1][down])
+    idx = cKDTree(warped(xs, ys, have)).query(warped(cols[down], rows[down], want))[1]
     iy[down], ix[down] = ys[idx], xs[idx]
     return iy, ix
 
@@ -1131,9 +1141,30 @@ def fill_from(rgb: np.ndarray, known: np.ndarray, sigma: float = 2.5,
     first (``_nearest_across``): a pixel takes the cloth at its own place along the limb, so the hem of the
     AnimateAnyone woman's shorts under her hanging hand runs on across her thigh instead of the fill fading
     from the denim above it to the skin below (not by the limb's root, where the catalog man's jacket hem
-    lies on his thigh's label and was drawn across the fill as a pale smear)."""
+    lies on his thigh's label and was drawn across the fill as a pale smear). But a limb is lit across its
+    width and alike along it: where the known pixel nearest along the limb (from its root; distances across
+    counted ``ACROSS`` times) is of the same cloth as the one across it (an RGB ``rgb``'s Lab chroma within
+    ``SAME_CLOTH``), its shade is taken: the 3D-rendered woman's hand lay over her thigh's lit outer side,
+    and the shaded inner side beside it was drawn across the whole hole, a flat dark patch on her jeans."""
     rgb = np.asarray(rgb, np.float32)
-    iy, ix = nearest_known(known) if bone is None or not known.any() else _nearest_across(known, bone)
+    if bone is None or not known.any():
+        return _mirrored_fill(rgb, known, *nearest_known(known), sigma)
+    out = _mirrored_fill(rgb, known, *_nearest_across(known, bone), sigma)
+    if rgb.ndim != 3 or rgb.shape[-1] != 3:
+        return out
+    chroma = [cv2.cvtColor(np.clip(v, 0, 255).astype(np.uint8), cv2.COLOR_RGB2LAB)[..., 1:].astype(np.float32)
+              for v in (rgb, out)]
+    along = _mirrored_fill(rgb, known, *_nearest_across(known, bone, 1.0 / ACROSS, 0.0, (chroma[0], chroma[1])),
+                           sigma)
+    ab = cv2.cvtColor(np.clip(along, 0, 255).astype(np.uint8), cv2.COLOR_RGB2LAB)[..., 1:].astype(np.float32)
+    same = (np.linalg.norm(chroma[1] - ab, axis=-1) < SAME_CLOTH) & ~known
+    return np.where(same[..., None], along, out)
+
+
+def _mirrored_fill(rgb: np.ndarray, known: np.ndarray, iy: np.ndarray, ix: np.ndarray, sigma: float) -> np.ndarray:
+    """``fill_from``'s fill of ``rgb`` (H, W, C) float32 outside ``known`` (H, W) bool, given each pixel's
+    nearest known pixel (rows ``iy``, columns ``ix``, (H, W) int): the known pixel mirrored across it (or
+    it), blurred by ``sigma`` pixels."""
     h, w = known.shape
     ys, xs = np.mgrid[0:h, 0:w]
     my, mx = np.clip(2 * iy - ys, 0, h - 1), np.clip(2 * ix - xs, 0, w - 1)
