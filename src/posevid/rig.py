@@ -484,17 +484,23 @@ def _layered_mesh(tri_mesh: mesh.Mesh, part: np.ndarray, body_under: np.ndarray,
     return cut, label, texture, hidden_parts, layer, base
 
 
+ARM_BLEND = 0.15  # of the way from an arm's colour to the part's beside it: the arm's pixel along their cut is a blend
 ARM_FRINGE = 2  # pixels: how far beyond an arm's labels its own photo takes its colours
 
 
 def _arms_photo(photo: np.ndarray, labels: np.ndarray, person: np.ndarray, box: tuple[slice, slice]) -> np.ndarray:
     """(H, W, 4) float32: the photo's texture ``photo`` (premultiplied, as ``_atlas`` makes it) as the arms'
     triangles read it: the pixels of the person (``person``, box-sized bool) within ``ARM_FRINGE`` of an arm's
-    labels (``labels``, box-sized) but not an arm's take the nearest arm pixel's colour. The cuts between
-    parts are simplified (``INNER_SIMPLIFY``) and the atlas is read with bilinear sampling, so an arm's
-    triangles took the edge of what lay beside it along with it: the AnimateAnyone woman's raised left arm
-    carried the ruffle's grey edge as a dotted line under it, the demo man's right upper arm the fingertip of
-    his hidden hand as a pale sliver beside it."""
+    labels (``labels``, box-sized) but not an arm's, and the arm's own pixels touching another part's, take
+    the nearest colour of the arm's pixels inside those. The cuts between parts are simplified
+    (``INNER_SIMPLIFY``) and the atlas is read with bilinear sampling, so an arm's triangles took the edge of
+    what lay beside it along with it: the AnimateAnyone woman's raised left arm carried the ruffle's grey edge
+    as a dotted line under it, the demo man's right upper arm the fingertip of his hidden hand as a pale
+    sliver beside it. The arm's pixels along the cut hold the blend of the two (the photo's own soft edge
+    between her arm and her grey top): raised, her arm still drew a grey line along its inner edge. Those
+    at least ``ARM_BLEND`` of the way from the arm's colour (its nearest pixel inside) to the other part's
+    (the nearest pixel of the person beside the arm), and a third of ``UNMIX_CONTRAST`` from the arm's, are
+    blends; the others keep their own colour (a sleeve against a jacket of its cloth)."""
     out = photo.copy()
     arm = np.isin(labels, layers.ARMS) & person
     if not arm.any():
@@ -502,9 +508,18 @@ def _arms_photo(photo: np.ndarray, labels: np.ndarray, person: np.ndarray, box: 
     k = 2 * ARM_FRINGE + 1
     near = (cv2.dilate(arm.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0)
     near &= person & ~arm
+    sub = out[box]
+    rim = arm & (cv2.dilate((person & ~arm).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+    if (arm & ~rim).any() and (person & ~arm).any():  # the arm's own pixels along its cut from the body
+        colour = sub[..., :3]
+        (iy, ix), (oy, ox) = mesh.nearest_known(arm & ~rim), mesh.nearest_known(person & ~arm)
+        own = np.linalg.norm(colour - colour[iy, ix], axis=-1)
+        blend = rim & (own > ARM_BLEND * (own + np.linalg.norm(colour - colour[oy, ox], axis=-1)))
+        blend &= own > UNMIX_CONTRAST / 3  # (not the noise of one cloth on both sides)
+        near |= blend
+        arm &= ~blend
     if near.any():
         iy, ix = mesh.nearest_known(arm)
-        sub = out[box]
         sub[near] = sub[iy[near], ix[near]]
     return out
 
