@@ -1152,13 +1152,15 @@ def fill_from(rgb: np.ndarray, known: np.ndarray, sigma: float = 2.5,
     out = _mirrored_fill(rgb, known, *_nearest_across(known, bone), sigma)
     if rgb.ndim != 3 or rgb.shape[-1] != 3:
         return out
-    chroma = [cv2.cvtColor(np.clip(v, 0, 255).astype(np.uint8), cv2.COLOR_RGB2LAB)[..., 1:].astype(np.float32)
-              for v in (rgb, out)]
-    along = _mirrored_fill(rgb, known, *_nearest_across(known, bone, 1.0 / ACROSS, 0.0, (chroma[0], chroma[1])),
-                           sigma)
-    ab = cv2.cvtColor(np.clip(along, 0, 255).astype(np.uint8), cv2.COLOR_RGB2LAB)[..., 1:].astype(np.float32)
-    same = (np.linalg.norm(chroma[1] - ab, axis=-1) < SAME_CLOTH) & ~known
+    have, across = _chroma(rgb), _chroma(out)
+    along = _mirrored_fill(rgb, known, *_nearest_across(known, bone, 1.0 / ACROSS, 0.0, (have, across)), sigma)
+    same = (np.linalg.norm(across - _chroma(along), axis=-1) < SAME_CLOTH) & ~known
     return np.where(same[..., None], along, out)
+
+
+def _chroma(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 2) float32: the Lab chroma (a, b; 0-255, 128 grey) of ``rgb`` (H, W, 3) RGB, clipped to 0-255."""
+    return cv2.cvtColor(np.clip(rgb, 0, 255).astype(np.uint8), cv2.COLOR_RGB2LAB)[..., 1:].astype(np.float32)
 
 
 def _mirrored_fill(rgb: np.ndarray, known: np.ndarray, iy: np.ndarray, ix: np.ndarray, sigma: float) -> np.ndarray:
