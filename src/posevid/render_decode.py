@@ -290,11 +290,11 @@ class SkeletonDecoder:
         _joints_at_short_limbs(xy, conf, on_dot, dots, limb_mask, body_idx, radius)
         offset = np.array([x0, y0], np.float32)
         face_radius = max(1.0, 0.75 * radius)
-        face_dots = _face_dots(sat < 0.3, val, np.where(conf[:, None] > 0, xy + offset, 0), conf, face_radius)
+        white = (sat < 0.3) & (val >= FACE_WHITE)  # the face's dots
+        face_dots = _face_dots(white, np.where(conf[:, None] > 0, xy + offset, 0), conf, face_radius)
         hidden = np.zeros(NUM_JOINTS, bool)  # head joints placed under the face's dots, nothing of them showing
         if face_dots is not None:
-            hidden = _head_from_face(xy, conf, on_dot, coloured, body_idx, face_dots[3] - offset, radius,
-                                     ((sat < 0.3) & (val >= 180))[box])
+            hidden = _head_from_face(xy, conf, on_dot, coloured, body_idx, face_dots[3] - offset, radius, white[box])
         groups = {}
         if self.hands:
             last = [None if f is None else _HandFit(f.points - offset, f.wrist - offset, f.loss, f.warm)
@@ -429,6 +429,7 @@ def _hidden(place: np.ndarray, depth: np.ndarray, radius: float) -> np.ndarray:
 
 
 FACE_POINTS = 68
+FACE_WHITE = 180  # value (0-255) of an unsaturated pixel of DWPose's white face dots
 
 
 def _decode_face(dots: tuple[np.ndarray, int, int, np.ndarray] | None,
@@ -451,14 +452,14 @@ def _decode_face(dots: tuple[np.ndarray, int, int, np.ndarray] | None,
     return fit_face(grid, crop[gy, gx] > 0, start, radius), np.ones(FACE_POINTS, np.float32)
 
 
-def _face_dots(grey: np.ndarray, val: np.ndarray, xy: np.ndarray, conf: np.ndarray,
+def _face_dots(white: np.ndarray, xy: np.ndarray, conf: np.ndarray,
                radius: float) -> tuple[np.ndarray, int, int, np.ndarray] | None:
-    """DWPose's white face dots (``radius`` pixels) in a render (``grey`` (H, W) bool: unsaturated pixels,
-    ``val`` (H, W) 0..255; ``xy``, ``conf``: the body's joints, image pixels): the largest white blob and the
+    """DWPose's white face dots (``radius`` pixels) in a render (``white`` (H, W) bool: its unsaturated pixels
+    of value ``FACE_WHITE`` or more; ``xy``, ``conf``: the body's joints, image pixels): the largest white blob and the
     white pixels around it (within a third of its size): their crop (h, w) uint8 (1 white) and its corner
     (x0, y0), and the template face (68, 2) placed on the white pixels of every other row and column upright
     along neck -> face (``face_fit.place``, by their moments); None without such a blob."""
-    white = (grey & (val >= 180)).astype(np.uint8)
+    white = white.astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(white, connectivity=8)
     if count <= 1 or stats[1:, cv2.CC_STAT_AREA].max() < 4 * np.pi * radius**2:
         return None

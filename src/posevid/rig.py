@@ -614,7 +614,7 @@ def _skinning_weights(cut: mesh.Mesh, part: np.ndarray, radii: np.ndarray, scale
 
 def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: np.ndarray,
            box: tuple[slice, slice], hidden_parts: list[int], stray: np.ndarray, rim: np.ndarray, scale: float,
-           bare: np.ndarray, xy: np.ndarray, edges: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+           bare: np.ndarray, xy: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """((2 + K) H, W, 4) float32 textures: the photo premultiplied by its solid alpha (1 from 2 pixels inside
     the silhouette), the background's share taken out of its soft edge (``_unmix``); the body (torso,
     thighs, loose cloth) filled in from its pixels; each of the K hidden limbs filled in from its own pixels,
@@ -665,9 +665,8 @@ def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: n
         slices.append(fill)
     slices[1][box][bare] = 0.0
     photo, paint = slices[0][box], slices[1][box][..., :3].copy()
-    over = stray if edges is None else stray | edges
     for q in layers.THIGHS:  # a thigh its own cloth's (the body's fill by a hem is the top's: pink over the jeans)
-        mine = over & (labels == q)
+        mine = (stray | edges) & (labels == q)
         colour = filled((q,), q) if mine.any() else None
         if colour is not None:
             paint[mine] = colour[mine]
