@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from posevid.estimate import PoseEstimator
-from posevid.plate import clean_plate, person_hole, refine_alpha
+from posevid.plate import clean_plate, person_hole, plate_hole, refine_alpha
 from posevid.video import read_image
 
 SIDE = 320  # the photos are shrunk to this longer side: the tests stay fast
@@ -58,7 +58,8 @@ def test_clean_plate_leaves_no_person_and_keeps_the_background(beach) -> None:
     assert hole[alpha > 0.05].all()
     plate = clean_plate(rgb, alpha)
     assert plate.shape == rgb.shape and plate.dtype == np.uint8
-    assert (plate[~hole] == rgb[~hole]).all()
+    filled = plate_hole(rgb, alpha)  # the grown hole less its ring's background, with the strands of hair beyond
+    assert (plate[~filled] == rgb[~filled]).all()
     with PoseEstimator() as est:
         _, seen = est.image(plate)
     print(f"share of the hole the segmenter calls person on the plate: {(seen[hole] > 0.5).mean():.4f}")
@@ -299,3 +300,40 @@ def test_the_plate_is_nearer_the_background_the_person_uncovers(shared_data: Pat
             errors.append(float(np.abs(plate - frames[i]).mean(2)[uncovered].mean()))
     print(f"the plate's error where the dancer stood, frames 25, 57, 89: {errors}")
     assert np.mean(errors) < 9.8
+
+
+def test_the_beach_runs_on_where_the_yoga_man_stood(beach) -> None:
+    """The yoga man's beach (its structure runs across: horizon, surf, sand, his mat) is filled along its rows
+    (``plate._row_fill``). The shift map pasted pale pieces of surf over the sea and the sand between his legs,
+    broke the mat's end under his foot with pale sand, and left the tuft of hair the segmenter missed in the
+    sky, smeared. In the rows of his legs (0.3-0.9 of the hole's height) the fill's pixels paler (L*) than all
+    of the photo outside the hole in the same row: 4.2% -> 0.09%; where the mat runs on at both ends of a row's
+    run through the hole, the run's pixels paler than any of the mat: 38% -> 0; above his shoulders the most
+    Lab distance of the plate from the sky of its row: 68 -> 22."""
+    rgb, mask, _ = beach
+    alpha = np.maximum(mask, refine_alpha(rgb, mask))
+    plate = clean_plate(rgb, alpha)
+    hole = person_hole(alpha)  # the grown hole (the plate is the photo in the part of its ring given back)
+    lab, lab0 = (cv2.cvtColor(x, cv2.COLOR_RGB2Lab).astype(np.float32) for x in (plate, rgb))
+    rows, cols = np.flatnonzero(hole.any(1)), np.flatnonzero(hole.any(0))
+    tall, wide = rows[-1] - rows[0], cols[-1] - cols[0] + 1
+    outside = ~cv2.dilate(hole.astype(np.uint8), np.ones((1, 9), np.uint8)).astype(bool)
+    paler = np.concatenate([lab[y, hole[y], 0] > lab0[y, outside[y], 0].max()
+                            for y in rows if 0.3 * tall <= y - rows[0] <= 0.9 * tall])
+    beside = outside.copy()
+    beside[:, :max(0, cols[0] - wide // 2)] = beside[:, cols[-1] + wide // 2:] = False
+    mat = (lab0[..., 0] < 130) & (lab0[..., 2] < 118)  # the blue mat, darker than the sand and the sea
+    pale = []
+    for y in rows[rows - rows[0] > 0.85 * tall]:
+        known = np.flatnonzero(~hole[y])
+        for a, b in zip(known[:-1], known[1:]):
+            if b - a > 1 and mat[y, a - 3:a + 1].all() and mat[y, b:b + 4].all():  # mat runs on at both its ends
+                pale += list(lab[y, a + 1:b, 0] > lab0[y][mat[y]].max() + 10)
+    sky = np.zeros_like(hole)
+    sky[rows[0]:rows[0] + round(0.15 * tall)] = True
+    sky &= cv2.dilate(hole.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
+    off_sky = max(np.linalg.norm(lab[y, sky[y]] - np.median(lab0[y, beside[y]], 0), axis=1).max()
+                  for y in np.flatnonzero(sky.any(1)))
+    print(f"fill paler than its row: {paler.mean():.4f} of {paler.size}; mat runs: {len(pale)} pixels, pale "
+          f"{np.mean(pale):.3f}; above the shoulders, most Lab from the row's sky: {off_sky:.1f}")
+    assert paler.mean() < 0.005 and len(pale) > 20 and np.mean(pale) < 0.02 and off_sky < 30

@@ -7,10 +7,17 @@ the segmentation's misses, by the kind of background around it:
 
 - a smooth background (a studio wall: little fine detail in the ring around the hole, ``TEXTURED``) takes
   OpenCV's Navier-Stokes inpainting (Bertalmio et al. 2001), which continues its shading smoothly;
-- a textured one (a beach) takes xphoto's shift-map completion (He and Sun 2012, "Statistics of
-  patch offsets"): the hole is filled with whole pieces of the photo moved by its dominant offsets, so the
-  horizon, the waves and the sand run on through it as texture instead of the smeared streaks a
-  diffusion fill draws across a large hole. It runs on the hole's surroundings at ``SHIFTMAP_SIDE``
+- a textured one whose structure runs across (``ROWS``: a beach, its horizon, surf, sand and a mat's edges,
+  0.98 of its ring's gradient energy in horizontal edges) is filled along its rows (``_row_fill``): each
+  row's run through the hole takes the row's own pixels beyond its two ends, mirrored, so the sea stays the
+  sea's colour at its height and the mat runs on under the foot (the shift map pasted pale pieces of surf over
+  the sea and the sand between the yoga man's legs and broke his mat's end with sand); its hole gives back
+  only the ring pixels that are plain background, and takes the strands of hair beyond it that stand out
+  against a calm sky (``_strands``: his tuft was left in the sky, smeared);
+- another textured one takes xphoto's shift-map completion (He and Sun 2012, "Statistics of
+  patch offsets"): the hole is filled with whole pieces of the photo moved by its dominant offsets, so a
+  texture runs on through it as texture instead of the smeared streaks a diffusion fill draws across a
+  large hole. It runs on the hole's surroundings at ``SHIFTMAP_SIDE``
   pixels (its cost grows fast with size), is scaled back up, and a membrane (the mismatch on the hole's
   rim, spread smoothly inside) hides its seam with the photo; its pasted pieces are shaded towards the
   Navier-Stokes fill (``SHADE``), so a paler piece pasted lower down does not stand out as a pale band;
@@ -57,6 +64,14 @@ FEET = 0.1  # ... (in the lowest this share of the person's height, or below) st
 SHIFTMAP_MARGIN = 0.25  # of the hole's longer side: the photo around the hole the shift map copies from
 SHADE = 16.0  # grey levels: the most the shift map's pasted pieces are shaded towards the diffusion fill ...
 SHADE_BLUR = 2.0  # ... compared under a blur of this many pixels of the shift map's small image
+ROWS = 0.85  # share of the ring's gradient energy in horizontal edges above which a textured background ...
+CROSS = 0.5  # ... is filled along its rows (``_row_fill``); of a run: the middle stretch its two ends cross-fade over
+UNLIKE = 50.0  # Lab units: a mirrored piece this far from the colour between its run's ends weighs e^-1 as much
+PLAIN = 3.0  # Lab units: a ring pixel is background (``_background_ring``, ``plain``) only within this plus ...
+SPREAD = 1.5  # ... this many times the background's own variation (``_variation``) of the background beyond it,
+CALM = 1.0  # Lab units: where that variation is under this (the sky, a calm sea; not sand, a mat or a wall's grain)
+MEDIAN = 0.02  # of the person's height (odd, at least 3 pixels): the median filter a thin strand vanishes in
+STRANDS = 0.04  # of the person's height: how far beyond the hole strands of hair over a plain background are taken
 
 
 def _person_height(alpha: np.ndarray) -> float:
@@ -100,7 +115,7 @@ def person_hole(alpha: np.ndarray, grow: float = GROW, rgb: np.ndarray | None = 
     radius = max(2, round(grow * _person_height(alpha)))
     hole = cv2.dilate(person.astype(np.uint8), _disk(radius)).astype(bool)
     if rgb is not None and hole.any():
-        hole = _without_background(rgb, alpha, hole, _detail(rgb, hole))
+        hole = _without_background(rgb, alpha, hole, _detail(rgb, hole)[0])
     return hole
 
 
@@ -110,7 +125,7 @@ def _without_background(rgb: np.ndarray, alpha: np.ndarray, hole: np.ndarray, de
     return hole if detail > BUSY else hole & ~_background_ring(rgb, alpha, hole)
 
 
-def _background_ring(rgb: np.ndarray, alpha: np.ndarray, hole: np.ndarray) -> np.ndarray:
+def _background_ring(rgb: np.ndarray, alpha: np.ndarray, hole: np.ndarray, plain: bool = False) -> np.ndarray:
     """(H, W) bool: the pixels of the grown ring of ``hole`` (more than ``EDGE`` of the person's height,
     at least a pixel, from alpha above ``LOW``: the person's blur and halo, which shrink with the photo as it is
     scaled; 3 pixels at any size left the kitchen's table and chair edges right beside tfjs_pose_1's dancer,
@@ -119,7 +134,12 @@ def _background_ring(rgb: np.ndarray, alpha: np.ndarray, hole: np.ndarray) -> np
     (``FEET``) not darker than it by ``SHADOW`` (the contact shadow, which would stay on the floor when the feet
     move; higher up a darker pixel is the background's own: a chair's leg), and joined to the outside by such
     pixels (the background reaches in from outside and stops at the first pixel that looks like the
-    person: a strand of hair or a finger the segmenter missed stays in the hole)."""
+    person: a strand of hair or a finger the segmenter missed stays in the hole). ``plain``: a ring pixel is
+    background only where it also differs from the pixel beyond by under ``PLAIN`` plus ``SPREAD`` times the
+    background's own variation there (``_variation``), where that is ``CALM``: over the sky a strand of hair
+    thinner than a pixel or the person's tinted halo is nearer the sky's colour than the person's, but it
+    stands out against the sky (by a mat's edge the pixel beyond may be sand: the old rule alone); and what is
+    thinner than 3 pixels is not (the sunlit specks of a foot on a mat, as pale as the sand beyond)."""
     from .mesh import nearest_known
 
     solid = alpha > 0.9
@@ -139,25 +159,112 @@ def _background_ring(rgb: np.ndarray, alpha: np.ndarray, hole: np.ndarray) -> np
     feet = ys >= rows[-1] - FEET * (rows[-1] - rows[0])
     shadow = feet & (lab[by[ys, xs], bx[ys, xs], 0] - c[:, 0] >= SHADOW)
     like[ys, xs] = (to_bg < LIKE * to_person) & ~shadow
+    if plain:
+        spread = _variation(rgb, hole, _person_height(alpha))[1]
+        beyond = spread[by[ys, xs], bx[ys, xs]]
+        like[ys, xs] &= (to_bg < PLAIN + SPREAD * beyond) | (beyond >= CALM)
+        like &= cv2.morphologyEx((like | ~hole).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
     count, comp = cv2.connectedComponents((like | ~hole).astype(np.uint8), connectivity=4)
     outside = np.zeros(count, bool)
     outside[np.unique(comp[~hole])] = True
     return like & outside[comp]
 
 
-def _detail(rgb: np.ndarray, hole: np.ndarray) -> float:
+def _variation(rgb: np.ndarray, hole: np.ndarray, height: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """How far each pixel of ``rgb`` (H, W, 3) uint8 stands out from its surroundings, and how much the
+    background varies around ``hole`` (H, W) bool: ((H, W), (H, W)) float32 in Lab units, and the band beyond
+    the hole strands are looked for in ((H, W) bool: ``STRANDS`` of the person's ``height``, pixels). The first
+    is the Lab distance to the photo's median filter (``MEDIAN`` of the height: a thin strand or a speck
+    vanishes in it); the second its mean over the pixels beyond that band (what the strands stand against,
+    not the strands) in a box twice the band's width each way."""
+    size = max(3, round(MEDIAN * height)) | 1
+    reach = max(2, round(STRANDS * height))
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab)
+    out = np.linalg.norm(lab.astype(np.float32) - cv2.medianBlur(lab, size), axis=2)
+    band = cv2.dilate(hole.astype(np.uint8), _disk(reach)).astype(bool)
+    box, beyond = (4 * reach + 1, 4 * reach + 1), (~band).astype(np.float32)
+    weight = cv2.blur(beyond, box)
+    spread = np.where(weight > 0, cv2.blur(out * beyond, box) / np.maximum(weight, 1e-6), np.inf)
+    return out, spread.astype(np.float32), band & ~hole
+
+
+def _strands(rgb: np.ndarray, alpha: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """(H, W) bool: ``hole`` with the strands beyond it (hair the segmenter's alpha misses, over a plain
+    background: the yoga man's tuft over the sky): the pixels within ``STRANDS`` of the person's height of the
+    hole, joined to it by such pixels, that stand out from their surroundings by over ``PLAIN`` plus
+    ``SPREAD`` times the background's own variation (``_variation``) where that is ``CALM``, and a pixel
+    around them (their blend with the sky). Over sand, a mat or a wall's grain nothing is taken: their own
+    specks stand out as much."""
+    out, spread, near = _variation(rgb, hole, _person_height(alpha))
+    odd = (near & (spread < CALM) & (out > PLAIN + SPREAD * spread)) | hole
+    count, comp = cv2.connectedComponents(odd.astype(np.uint8), connectivity=8)
+    joined = np.zeros(count, bool)
+    joined[np.unique(comp[hole])] = True
+    strands = joined[comp] & odd & ~hole
+    return hole | cv2.dilate(strands.astype(np.uint8), _disk(1)).astype(bool)
+
+
+def _row_fill(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """``rgb`` (H, W, 3) uint8 with ``hole`` (H, W) bool filled along its rows, for a background whose
+    structure runs across (a beach: the horizon, the surf, the sand and a mat's edges). Each run of hole
+    pixels in a row takes the row's pixels beyond its two ends, mirrored about them (the pixel next to an end
+    continues it; the texture keeps its own height, so no paler piece from another height is pasted in),
+    cross-faded by a smoothstep over the middle ``CROSS`` of the run. A run at the frame's edge, or whose
+    mirrored pixel falls in the hole, takes the other end's; what neither end reaches, Navier-Stokes fills."""
+    rows = np.flatnonzero(hole.any(1))
+    y0, y1 = rows[0], rows[-1] + 1
+    image, inside = rgb[y0:y1].astype(np.float32), hole[y0:y1]
+    h, w = inside.shape
+    x = np.broadcast_to(np.arange(w), (h, w))
+    y = np.broadcast_to(np.arange(h)[:, None], (h, w))
+    known = ~inside
+    left = np.maximum.accumulate(np.where(known, x, -1), axis=1)  # the last known pixel at or left of x, or -1
+    right = w - 1 - np.maximum.accumulate(np.where(known, w - 1 - x, -1)[:, ::-1], axis=1)[:, ::-1]  # or w
+    from_left, from_right = 2 * left + 1 - x, 2 * right - 1 - x  # mirrored about the run's ends
+    ok_left = (left >= 0) & (from_left >= 0) & known[y, np.clip(from_left, 0, w - 1)]
+    ok_right = (right < w) & (from_right < w) & known[y, np.clip(from_right, 0, w - 1)]
+    xl, xr = np.clip(from_left, 0, w - 1), np.clip(from_right, 0, w - 1)
+    share = (x - left) / np.maximum(right - left, 1)
+    t = np.clip((share - 0.5) / CROSS + 0.5, 0.0, 1.0)
+    # each end's piece weighed by how near it is to the colour between the ends' (the mat's, where the mat
+    # runs on at both ends; a piece mirrored past the mat's tip is the sand's)
+    lab = cv2.GaussianBlur(cv2.cvtColor(rgb[y0:y1], cv2.COLOR_RGB2Lab).astype(np.float32), (0, 0), 1.0)
+    ends = lab[y, np.clip(left, 0, w - 1)], lab[y, np.clip(right, 0, w - 1)]
+    between = (1 - share[..., None]) * ends[0] + share[..., None] * ends[1]
+    fits = [np.exp(-(np.linalg.norm(lab[y, at] - between, axis=2) / UNLIKE) ** 2) + 1e-3 for at in (xl, xr)]
+    t = t * t * (3 - 2 * t)  # (both far from it: the plain cross-fade)
+    t = np.where(ok_left & ok_right, t * fits[1] / ((1 - t) * fits[0] + t * fits[1]), ok_right)[..., None]
+    fill = (1 - t) * image[y, xl] + t * image[y, xr]
+    filled = inside & (ok_left | ok_right)
+    image[filled] = fill[filled]
+    out = rgb.copy()
+    out[y0:y1] = np.clip(image + 0.5, 0, 255).astype(np.uint8)
+    missed = inside & ~filled
+    if missed.any():
+        out[y0:y1] = cv2.inpaint(out[y0:y1], missed.astype(np.uint8), INPAINT_RADIUS, cv2.INPAINT_NS)
+    return out
+
+
+def _detail(rgb: np.ndarray, hole: np.ndarray) -> tuple[float, float]:
     """The background's fine detail in a ring around ``hole`` (``RING`` of its height): mean |grey - its
     Gaussian blur| (0-255), measured with the photo scaled so that the hole is ``DETAIL_HEIGHT`` pixels
-    tall (the same scene gives the same answer at any size); 0 without a ring."""
+    tall (the same scene gives the same answer at any size); 0 without a ring. And the share of the ring's
+    gradient energy (Sobel, squared) in horizontal edges (1: it all runs across, as a beach's horizon, surf and
+    sand do; 0.5 without a ring)."""
     rows = np.flatnonzero(hole.any(1))
     factor = DETAIL_HEIGHT / (rows[-1] - rows[0] + 1)
     size = (max(1, round(hole.shape[1] * factor)), max(1, round(hole.shape[0] * factor)))
     grey = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA).astype(np.float32)
     small = cv2.resize(hole.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
-    detail = np.abs(grey - cv2.GaussianBlur(grey, (0, 0), 1.5))
+    blur = cv2.GaussianBlur(grey, (0, 0), 1.5)
+    detail = np.abs(grey - blur)
     radius = max(3, round(RING * DETAIL_HEIGHT))
     ring = cv2.dilate(small, _disk(radius)).astype(bool) & ~small.astype(bool)
-    return float(detail[ring].mean()) if ring.any() else 0.0
+    if not ring.any():
+        return 0.0, 0.5
+    across = float((cv2.Sobel(blur, cv2.CV_32F, 0, 1)[ring] ** 2).sum())
+    along = float((cv2.Sobel(blur, cv2.CV_32F, 1, 0)[ring] ** 2).sum())
+    return float(detail[ring].mean()), across / max(across + along, 1e-6)
 
 
 def _shift_map(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -207,27 +314,29 @@ def _shift_map(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
 
 
 def clean_plate(rgb: np.ndarray, alpha: np.ndarray, grow: float = GROW) -> np.ndarray:
-    """The background of the (H, W, 3) uint8 photo with the person (alpha (H, W) in [0, 1]) removed:
-    (H, W, 3) uint8, ``rgb`` with ``plate_hole(rgb, alpha, grow)`` filled: by the shift map where the
-    background around the grown hole is textured, by Navier-Stokes inpainting where it is smooth, structured
-    or busy (module docstring). A smooth or structured background's hole is grown by only ``NARROW`` of
-    ``grow``: what lies beside the person, but for her blur (``EDGE``), is more often the background itself
-    (tfjs_pose_1's laptop by her elbow, as dark as her jacket, was filled over) than her fringes; the shift
-    map keeps the wider ring, whose pieces it matches its pasted ones to (a narrower one on the painted
-    portrait ``faces/liveportrait_s3.jpg`` spread its black dress's rim into a dark blue block, on
-    animatex_dance_2 the sky between her arm and head into a pale ghost of them). The grown ring's pixels
-    that are background stay the photo's own, and the fill continues the background from them, the nearest
-    it has: filled from the whole grown hole's rim, clear of them, the fill lost what lies right beside the
-    person (the dark oven by tfjs_pose_1's head came out as the white wall further off) and was shifted onto
-    them by a membrane (self-reconstruction ST-LPIPS 0.0688 -> 0.0644 there)."""
+    """The background of the (H, W, 3) uint8 photo with the person (alpha (H, W) in [0, 1]) removed: (H, W, 3) uint8,
+    ``rgb`` with ``plate_hole(rgb, alpha, grow)`` filled: along its rows where the background around the grown hole
+    is textured and runs across, by the shift map where it is otherwise textured, by Navier-Stokes inpainting where
+    it is smooth, structured or busy (module docstring). A smooth or structured background's hole is grown by only
+    ``NARROW`` of ``grow``: what lies beside the person, but for her blur (``EDGE``), is more often the background
+    itself (tfjs_pose_1's laptop by her elbow, as dark as her jacket, was filled over) than her fringes; the shift
+    map keeps the wider ring, whose pieces it matches its pasted ones to (a narrower one on the painted portrait
+    ``faces/liveportrait_s3.jpg`` spread its black dress's rim into a dark blue block, on animatex_dance_2 the sky
+    between her arm and head into a pale ghost of them). The grown ring's pixels that are background stay the
+    photo's own, and the fill continues the background from them, the nearest it has: filled from the whole grown
+    hole's rim, clear of them, the fill lost what lies right beside the person (the dark oven by tfjs_pose_1's head
+    came out as the white wall further off) and was shifted onto them by a membrane (self-reconstruction ST-LPIPS
+    0.0688 -> 0.0644 there)."""
     rgb = np.ascontiguousarray(rgb)
-    hole, textured = _plan(rgb, alpha, grow)
+    hole, fill = _plan(rgb, alpha, grow)
     if not hole.any():
         return rgb.copy()
     if hole.all():  # nothing to continue from: the photo's mean colour
         return np.full_like(rgb, np.round(rgb.reshape(-1, 3).mean(0)).astype(np.uint8))
     wide = min(np.ptp(np.flatnonzero(hole.any(0))), np.ptp(np.flatnonzero(hole.any(1)))) >= 8
-    if wide and textured:
+    if wide and fill == "rows":
+        return _row_fill(rgb, hole)
+    if wide and fill == "shift":
         return _shift_map(rgb, hole)
     return cv2.inpaint(rgb, hole.astype(np.uint8), INPAINT_RADIUS, cv2.INPAINT_NS)
 
@@ -237,15 +346,22 @@ def plate_hole(rgb: np.ndarray, alpha: np.ndarray, grow: float = GROW) -> np.nda
     return _plan(np.ascontiguousarray(rgb), alpha, grow)[0]
 
 
-def _plan(rgb: np.ndarray, alpha: np.ndarray, grow: float) -> tuple[np.ndarray, bool]:
-    """``clean_plate``'s hole (H, W) bool and whether the shift map fills it (a textured background, or a
-    structured one whose grown hole covers over ``LARGE`` of the frame); see its docstring."""
+def _plan(rgb: np.ndarray, alpha: np.ndarray, grow: float) -> tuple[np.ndarray, str]:
+    """``clean_plate``'s hole (H, W) bool and what fills it: ``"rows"`` (``_row_fill``: a textured background
+    whose structure runs across, over ``ROWS``, with the hole's ring given back only where it is plain
+    background and the strands of hair beyond it taken), ``"shift"`` (the shift map: another textured
+    background, or a structured one whose grown hole covers over ``LARGE`` of the frame) or ``"smooth"``
+    (Navier-Stokes); see its docstring."""
     grown = person_hole(alpha, grow)
     if not grown.any() or grown.all():
-        return grown, False
-    detail = _detail(rgb, grown)  # textured (the shift map) above TEXTURED, structured and busy above
+        return grown, "smooth"
+    detail, across = _detail(rgb, grown)  # textured (the shift map) above TEXTURED, structured and busy above
     textured = TEXTURED < detail <= BUSY and (detail <= STRUCTURED or grown.mean() > LARGE)
+    if textured and detail <= STRUCTURED and across > ROWS:
+        if grow <= 0:
+            return grown, "rows"
+        return _strands(rgb, alpha, grown & ~_background_ring(rgb, alpha, grown, plain=True)), "rows"
     if grow > 0 and not textured and detail <= BUSY:  # the Navier-Stokes fill of a narrower hole (docstring)
         grown = person_hole(alpha, NARROW * grow)
     hole = _without_background(rgb, alpha, grown, detail) if grow > 0 else grown  # = person_hole(alpha, grow, rgb)
-    return hole, textured
+    return hole, "shift" if textured else "smooth"

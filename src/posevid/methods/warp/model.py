@@ -61,7 +61,8 @@ class WarpAnimator(Animator):
         self._plate, self._background = plate, plate.astype(np.float32)
         self._keys: np.ndarray | None = None  # the depth order of the last frame (it holds against flicker)
         # The plate's hole, each of its pixels with the person's pixel nearest to it (``step``'s stay).
-        hole = person_hole(soft)  # (grown: also where the plate fades from its fill to the photo)
+        # (grown: also where the plate fades from its fill to the photo; and the strands of hair it took beyond)
+        hole = person_hole(soft) | (plate != source).any(2)
         rows, cols = np.flatnonzero(hole.any(1)), np.flatnonzero(hole.any(0))
         self._hole_box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)) if rows.size else None
         if self._hole_box is not None:
