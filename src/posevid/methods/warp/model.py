@@ -4,7 +4,8 @@ The person is rigged once per source (``posevid.rig.Rig``: a triangle mesh of th
 layers, with harmonic skinning weights and the body filled in under limbs that covered it); each target
 pose deforms the mesh by linear blend skinning and rasterises it in depth order, and the drawn person is
 composited over the clean plate made once from the source (``posevid.plate``: the person's region, its
-alpha refined at the edges, inpainted from the background around it).
+alpha refined at the edges, inpainted from the background around it); a floor shadow the person casts
+in the photo is taken off the plate and drawn under the moved feet each frame (``posevid.shadow``).
 
 A face pose (the face landmarks with no body joints, as the pipeline gives for a face close-up: see
 ``posevid.face``) animates the portrait's face instead: ``facewarp.FaceRig``, a triangle mesh of the face
@@ -22,6 +23,7 @@ from ...mesh import nearest_known
 from ...plate import clean_plate, person_hole, refine_alpha
 from ...poses import Poses
 from ...rig import Rig
+from ...shadow import FloorShadow
 from ..registry import register
 from ..spec import Animator
 from ..weightless import WeightlessMethod
@@ -37,6 +39,7 @@ class WarpAnimator(Animator):
         self._face: FaceRig | None = None
         self._background: np.ndarray | None = None  # (H, W, 3) float32 in [0, 255]
         self._plate: np.ndarray | None = None  # the same, uint8
+        self._shadow: FloorShadow | None = None  # the person's floor shadow, moved with the feet
 
     def reset(self, source: np.ndarray, pose: Poses, mask: np.ndarray | None = None) -> None:
         """Take the source (H, W, 3) uint8, its one-frame pose in its pixels and the person mask (H, W) in
@@ -58,6 +61,9 @@ class WarpAnimator(Animator):
         self._rig = Rig.build(source, pose, mask)
         soft = np.maximum(mask, refine_alpha(source, mask))  # with the soft fringes
         plate = clean_plate(source, soft)
+        self._shadow = FloorShadow.find(source, soft, plate, pose)
+        if self._shadow is not None:  # the plate without the shadow; each frame draws it under the feet
+            plate = np.clip(self._shadow.lit + 0.5, 0, 255).astype(np.uint8)
         self._plate, self._background = plate, plate.astype(np.float32)
         self._keys: np.ndarray | None = None  # the depth order of the last frame (it holds against flicker)
         # The plate's hole, each of its pixels with the person's pixel nearest to it (``step``'s stay).
@@ -80,11 +86,16 @@ class WarpAnimator(Animator):
         self._keys = self._rig.depth(target, self._keys)
         person, alpha, stay = self._rig.draw(target, self._keys)
         self.alpha = alpha
-        out = self._plate.copy()  # where nothing is drawn (alpha 0) the plate shows as it is
+        background = self._background
+        if self._shadow is not None:
+            background = background * self._shadow.shade(target)[..., None]
+            out = np.clip(background + 0.5, 0, 255).astype(np.uint8)
+        else:
+            out = self._plate.copy()  # where nothing is drawn (alpha 0) the plate shows as it is
         rows, cols = np.flatnonzero(alpha.any(1)), np.flatnonzero(alpha.any(0))
         if rows.size:
             box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
-            mixed = person[box] + (1.0 - alpha[box][..., None]) * self._background[box]
+            mixed = person[box] + (1.0 - alpha[box][..., None]) * background[box]
             out[box] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
         if self._hole_box is not None and stay.any():
             # Where a piece of the person has not moved, the photo itself shows there and in the plate's
