@@ -249,8 +249,8 @@ def _detail(rgb: np.ndarray, hole: np.ndarray) -> tuple[float, float]:
     """The background's fine detail in a ring around ``hole`` (``RING`` of its height): mean |grey - its
     Gaussian blur| (0-255), measured with the photo scaled so that the hole is ``DETAIL_HEIGHT`` pixels
     tall (the same scene gives the same answer at any size); 0 without a ring. And the share of the ring's
-    gradient energy (Sobel, squared) in horizontal edges (1: it all runs across, as a beach's horizon, surf and
-    sand do; 0.5 without a ring)."""
+    gradient energy (Sobel, squared) in horizontal edges, clear of the person's own edge (1: it all runs
+    across, as a beach's horizon, surf and sand do; 0.5 without a ring)."""
     rows = np.flatnonzero(hole.any(1))
     factor = DETAIL_HEIGHT / (rows[-1] - rows[0] + 1)
     size = (max(1, round(hole.shape[1] * factor)), max(1, round(hole.shape[0] * factor)))
@@ -262,8 +262,11 @@ def _detail(rgb: np.ndarray, hole: np.ndarray) -> tuple[float, float]:
     ring = cv2.dilate(small, _disk(radius)).astype(bool) & ~small.astype(bool)
     if not ring.any():
         return 0.0, 0.5
-    across = float((cv2.Sobel(blur, cv2.CV_32F, 0, 1)[ring] ** 2).sum())
-    along = float((cv2.Sobel(blur, cv2.CV_32F, 1, 0)[ring] ** 2).sum())
+    clear = ring & ~cv2.dilate(small, _disk(4)).astype(bool)  # beyond the person's own edge under the blur
+    if not clear.any():
+        return float(detail[ring].mean()), 0.5
+    across = float((cv2.Sobel(blur, cv2.CV_32F, 0, 1)[clear] ** 2).sum())
+    along = float((cv2.Sobel(blur, cv2.CV_32F, 1, 0)[clear] ** 2).sum())
     return float(detail[ring].mean()), across / max(across + along, 1e-6)
 
 
@@ -357,7 +360,7 @@ def _plan(rgb: np.ndarray, alpha: np.ndarray, grow: float) -> tuple[np.ndarray, 
         return grown, "smooth"
     detail, across = _detail(rgb, grown)  # textured (the shift map) above TEXTURED, structured and busy above
     textured = TEXTURED < detail <= BUSY and (detail <= STRUCTURED or grown.mean() > LARGE)
-    if textured and detail <= STRUCTURED and across > ROWS:
+    if textured and detail <= STRUCTURED and across > ROWS and grown.mean() <= LARGE:
         if grow <= 0:
             return grown, "rows"
         return _strands(rgb, alpha, grown & ~_background_ring(rgb, alpha, grown, plain=True)), "rows"
