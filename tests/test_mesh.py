@@ -1416,3 +1416,56 @@ def test_a_raised_arm_draws_no_grey_line_of_the_top(shared_data: Path) -> None:
         print(f"arm turned {shoulder:+.0f} / {elbow:+.0f}: {int(arm.sum())} arm px, {int(grey.sum())} grey")
         assert arm.sum() > 600
         assert grey.sum() <= 5
+
+
+@pytest.fixture(scope="module")
+def pink_top(shared_data: Path) -> tuple[np.ndarray, Poses, np.ndarray, Rig]:
+    """The 3D-rendered (catalog) woman in a short-sleeved pink top at 384 px, her pose, mask and rig."""
+    rgb, pose, mask = _photo(shared_data, "tfexamples_image1.png", 384)
+    return rgb, pose, mask, Rig.build(rgb, pose, mask)
+
+
+def test_a_raised_arm_takes_no_strip_of_the_top(pink_top) -> None:
+    """The catalog woman's pink top is within ``SKIN_TOLERANCE`` of her skin in Lab; her arms' shapes took a
+    strip of it with her short sleeves, and her right arm, which hangs behind her top, the top's side with
+    its print: raised, the arm carried them as torn pink scraps along it (``posevid animate`` x
+    animatex_dance_3 at 512, frames 60 and 100). ``layers.top_off_arms`` gives the top's cloth beside the
+    sleeve and the bare arm back to the torso: right arm raised out 100 and 130 degrees, pixels of the top's
+    hue (Lab a* - b* over 18: the top 29, her skin 2) drawn by the forearm 11 / 12 -> 3 / 4."""
+    rgb, pose, mask, rig = pink_top
+    forearm = PART_NAMES.index("right_lower_arm")
+    arms, pinks = [], []
+    for degrees in (100.0, 130.0):
+        moved = _turn(pose, JOINT["right_shoulder"], (JOINT["right_elbow"], JOINT["right_wrist"]), degrees)
+        colour, alpha, _ = rig.draw(moved)
+        out = np.clip(colour + (1 - alpha[..., None]) * 255, 0, 255).astype(np.uint8)
+        lab = cv2.cvtColor(out, cv2.COLOR_RGB2LAB).astype(np.float32)
+        arm = (_drawn_parts(rig, moved) == forearm) & (alpha > 0.9)
+        arms.append(int(arm.sum()))
+        pinks.append(int((arm & (lab[..., 1] - lab[..., 2] > 18)).sum()))
+        print(f"arm raised {degrees:.0f}: {arms[-1]} forearm px, {pinks[-1]} of the top's hue")
+    assert min(arms) > 250
+    assert max(pinks) <= 6
+
+
+def test_no_fill_past_the_gap_beside_the_waist(pink_top) -> None:
+    """Between the catalog woman's left arm and her waist the photo's background shows; the torso's fill
+    under the arm ran on past that gap to the arm's outer edge, and stayed as a pink strip hanging at her side
+    once the arm rose (``posevid animate`` x animatex_dance_3 at 512, frame 60). The body's fill is clear
+    past such a gap (``layers.beside_the_torso``, ``_past_a_gap``): left arm raised 130 degrees, pixels drawn
+    where the photo's arm lay past the gap 137 -> 8."""
+    rgb, pose, mask, rig = pink_top
+    xy, person = pose.xy[0], mask > 0.5
+    spine = int(round((xy[JOINT["neck"], 0] + (xy[JOINT["right_hip"], 0] + xy[JOINT["left_hip"], 0]) / 2) / 2))
+    beyond = np.zeros_like(person)  # the person past the first background pixel out from the spine
+    for y in range(int(xy[JOINT["left_shoulder"], 1]), int(xy[JOINT["left_hip"], 1])):
+        row = person[y, spine:]
+        gap = np.flatnonzero(~row)
+        if gap.size:
+            beyond[y, spine + gap[0]:] = row[gap[0]:]
+    moved = _turn(pose, JOINT["left_shoulder"], (JOINT["left_elbow"], JOINT["left_wrist"]), -130.0)
+    _, alpha, _ = rig.draw(moved)
+    drawn = beyond & (alpha > 0.5)
+    print(f"{int(beyond.sum())} px past the gap, {int(drawn.sum())} drawn")
+    assert beyond.sum() > 300
+    assert drawn.sum() <= 20

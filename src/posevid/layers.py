@@ -771,7 +771,8 @@ BARE_ARM = 0.3  # an arm part with at least this share of its pixels of the skin
 
 
 def beside_the_torso(labels: np.ndarray, distances: np.ndarray, region: np.ndarray, rgb: np.ndarray,
-                     xy: np.ndarray, scale: float, over: np.ndarray | None = None) -> np.ndarray:
+                     xy: np.ndarray, scale: float, over: np.ndarray | None = None,
+                     person: np.ndarray | None = None) -> np.ndarray:
     """(H, W) bool: the pixels of bare arms (``BARE_ARM``; skin from ``_skin`` of ``rgb`` (H, W, 3) uint8 and
     the pose ``xy`` (18, 2)) that ``body_under_limbs`` puts over the torso (inside its padded shape,
     ``distances`` (10, H, W)) but that lie outside the torso's own outline, the convex hull of the torso's and
@@ -780,20 +781,53 @@ def beside_the_torso(labels: np.ndarray, distances: np.ndarray, region: np.ndarr
     beside the body covers a band of background there, which the torso's fill painted as a flat strip of
     cloth beside her torso once the arm rose; a sleeve may hide more of its own jacket there, and is left.
     The hair and cloth that lay over an arm (``over`` (H, W) int >= 0, ``overlays_on_arms``) are not the
-    torso's outline (her hair over her arm widened it, and the fill beside her waist showed as skin)."""
+    torso's outline (her hair over her arm widened it, and the fill beside her waist showed as skin). Given
+    the ``person`` (H, W) bool (the silhouette), any arm's pixels past a gap of background beside the torso
+    (``_past_a_gap``) are clear too."""
     lab, skin = _lab_and_skin(rgb, xy, scale)
     own = np.isin(labels, (TORSO, LOOSE)) & region
     if over is not None:
         own &= over < 0
     points = np.argwhere(own)[:, ::-1].astype(np.int32)
+    gap = np.zeros(labels.shape, bool) if person is None else _past_a_gap(labels, distances, region, person, xy)
     if skin is None or len(points) < 3:
-        return np.zeros(labels.shape, bool)
+        return gap
     bare = [p for p in ARMS if ((labels == p) & region).any()
             and (_colour_distance(lab[(labels == p) & region], skin) < SKIN_TOLERANCE).mean() >= BARE_ARM]
     hull = np.zeros(labels.shape, np.uint8)
     cv2.fillConvexPoly(hull, cv2.convexHull(points), 1)
     out = (np.isin(labels, bare) & region & (distances[TORSO] <= 0) & (hull == 0)).astype(np.uint8)
-    return (cv2.dilate(out, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0) & (hull == 0)
+    out = (cv2.dilate(out, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0) & (hull == 0)
+    return out | gap
+
+
+def _past_a_gap(labels: np.ndarray, distances: np.ndarray, region: np.ndarray, person: np.ndarray,
+                xy: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the arms' pixels over the torso's padded shape (``distances`` (10, H, W)) from which the
+    straight way to the spine (neck to the hips' midpoint of the pose ``xy`` (18, 2)) crosses the photo's
+    background (outside ``person`` (H, W) bool): beyond the gap between an arm and the waist the torso does
+    not reach, and its fill drew a pink strip where the catalog woman's bent arm had been once it rose.
+    Those pixels and the 2 pixels around them in the arm (its soft rim)."""
+    neck, hips = xy[JOINT["neck"]], (xy[JOINT["right_hip"]] + xy[JOINT["left_hip"]]) / 2
+    out = np.zeros(labels.shape, bool)
+    if not (neck.any() and xy[JOINT["right_hip"]].any() and xy[JOINT["left_hip"]].any()):
+        return out
+    ys, xs = np.nonzero(np.isin(labels, ARMS) & region & (distances[TORSO] <= 0))
+    if not len(ys):
+        return out
+    spine = hips - neck
+    t = np.clip(((xs - neck[0]) * spine[0] + (ys - neck[1]) * spine[1]) / max(float(spine @ spine), 1e-9), 0, 1)
+    tx, ty = neck[0] + t * spine[0] - xs, neck[1] + t * spine[1] - ys
+    far = int(np.ceil(np.hypot(tx, ty).max())) + 1
+    h, w = labels.shape
+    crossed = np.zeros(len(ys), bool)
+    for f in np.linspace(0.0, 1.0, far + 1)[1:]:
+        cx = np.clip(np.round(xs + f * tx).astype(int), 0, w - 1)
+        cy = np.clip(np.round(ys + f * ty).astype(int), 0, h - 1)
+        crossed |= ~person[cy, cx]
+    out[ys[crossed], xs[crossed]] = True
+    grown = cv2.dilate(out.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0
+    return grown & np.isin(labels, ARMS) & (distances[TORSO] <= 0)
 
 
 UPPER_ARMS = (PART_NAMES.index("right_upper_arm"), PART_NAMES.index("left_upper_arm"))
@@ -870,10 +904,9 @@ def overlays_on_arms(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
     draws it there, textured by the arm's own fill), else -1."""
     out = labels.copy()
     under = np.full(labels.shape, -1, np.int64)
-    lab, skin = _lab_and_skin(rgb, xy, scale)
+    lab, skin, inner = _lab_skin_inner(rgb, xy, scale, region)
     if skin is None:
         return out, under
-    inner = cv2.erode(region.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     skin_near = _near_skin(lab, skin)
     shaded = _skin_or_shade(lab, skin)  # (not the nose's shadow's colours: dark hair and grey cloth are)
     d_lit = np.linalg.norm(lab - skin[skin[:, 0].argmax()], axis=-1)  # to the lit skin
@@ -907,6 +940,110 @@ def overlays_on_arms(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray,
             if touched.size:
                 out[piece] = np.bincount(touched).argmax()
                 under[piece & (distances[p] <= 0)] = p
+    return out, under
+
+
+SLEEVE_CHROMA = 8.0  # Lab a*b*: a colour of the torso this far from the skin's tells cloth from skin on an arm
+HEM_WIDTH = 0.3  # of the upper arm's radius: the sleeve ends where the arm's skin shows this wide across it ...
+HEM_RUN = 0.05  # body scales: ... for at least this stretch along the arm
+SLEEVE_SLACK = 0.25  # of the upper arm's radius: a sleeve reaches this far past the bare arm's inner edge
+MARGIN_DEEP = 4.0  # pixels inside the person's region (2 outside the silhouette): no blend with the background
+HIDDEN_SLEEVE = 1.5  # a sleeve this many times longer (of its upper arm) than the other arm's ends where that one does
+
+
+def _arm_frame(xy: np.ndarray, upper: int, ys: np.ndarray, xs: np.ndarray, on_upper: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """For arm pixels (rows ``ys``, columns ``xs``, (N,) each; ``on_upper`` (N,) bool: the upper arm's, else
+    the forearm's) of the arm whose upper arm is ``upper`` in the pose ``xy`` (18, 2): how far along the arm
+    from the shoulder (through the elbow), across its bone (positive towards the torso: the side of the
+    midpoint of the neck and the hips) and along the forearm past the wrist, each (N,) float64 pixels; and
+    the upper arm's length."""
+    s, e = BODY_PARTS[PART_NAMES[upper]]
+    a, b, c = (xy[j].astype(np.float64) for j in (s, e, BODY_PARTS[PART_NAMES[upper + 1]][1]))
+    length, fore = float(np.linalg.norm(b - a)), max(float(np.linalg.norm(c - b)), 1e-6)
+    u1, u2 = (b - a) / max(length, 1e-6), (c - b) / fore
+    mid = (xy[JOINT["neck"]] + (xy[JOINT["right_hip"]] + xy[JOINT["left_hip"]]) / 2) / 2
+    n1, n2 = (np.array([-u[1], u[0]]) * (np.sign(float((mid - j) @ np.array([-u[1], u[0]]))) or 1.0)
+              for u, j in ((u1, a), (u2, b)))
+    rel = np.stack([xs, ys], 1) - np.where(on_upper[:, None], a, b)
+    along = np.where(on_upper, rel @ u1, length + rel @ u2)
+    return along, np.where(on_upper, rel @ n1, rel @ n2), np.where(on_upper, -np.inf, rel @ u2 - fore), length
+
+
+def top_off_arms(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray, xy: np.ndarray, conf: np.ndarray,
+                 radii: np.ndarray, scale: float, region: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labels (H, W) where the torso's cloth that a short-sleeved arm's shape took goes back to the torso, and
+    (H, W) int64: the upper arm that runs on beneath the torso there (-1: none). ``rgb`` (H, W, 3) uint8,
+    ``distances`` (10, H, W) the parts' signed distances, the pose ``xy`` (18, 2) and ``conf`` (18,),
+    ``radii`` (10,) the limbs' radii, ``scale`` the body scale (pixels), ``region`` (H, W) bool the person.
+
+    An arm pixel is cloth when its Lab chroma (a*, b*: lightness is shading) is nearer the colours of the
+    torso within ``NEAR_ARM`` of the upper arm that lie over ``SLEEVE_CHROMA`` from the skin's (``_skin``)
+    than the skin's, and within ``SKIN_TOLERANCE`` of them in Lab: the catalog woman's pink top is within
+    ``SKIN_TOLERANCE`` of her skin in Lab, but 20 units from it in chroma. Along the upper arm from the
+    shoulder, the sleeve's hem is where the arm's skin inside the outline first shows ``HEM_WIDTH`` of its
+    radius wide for ``HEM_RUN`` body scales (no hem, or the skin from the shoulder on: a long sleeve or none,
+    and the arm is left as it is). The cloth past the bare arm's inner edge (towards the torso; the upper
+    arm's below the hem, the forearm's before its wrist) goes to the torso, and on the sleeve the cloth over
+    ``SLEEVE_SLACK`` of the radius past it (a short sleeve wraps the arm; the top beside it is the torso's),
+    in pieces touching the body, ``MARGIN_DEEP`` pixels inside the region (a bare arm's rim along a gap is
+    a blend with the background). The arm's capsule took a strip of her top with her short sleeve and the
+    side of her top along her forearm: torn pink scraps along her raised arm. A sleeve over ``HIDDEN_SLEEVE``
+    times as long (in shares of the upper arm) as the other arm's ends where that one does: her right arm
+    hangs behind her top, its skin showing only near the elbow, and its label held the side of her top with
+    its print. Between there and its hem all its cloth goes, and the arm runs on beneath the torso within
+    its bare part's width below (the second array; ``limbs_beneath`` draws it with the arm's fill)."""
+    none = np.full(labels.shape, -1, np.int64)
+    lab, skin, inner = _lab_skin_inner(rgb, xy, scale, region)
+    if skin is None:
+        return labels, none
+    skin_like = _skin_like(lab, skin)
+    arms, share = {}, {}
+    for upper in UPPER_ARMS:
+        ys, xs = np.nonzero(np.isin(labels, (upper, upper + 1)) & region)
+        joints = list(BODY_PARTS[PART_NAMES[upper]] + BODY_PARTS[PART_NAMES[upper + 1]])
+        colours = _palette(lab[(labels == TORSO) & inner & (distances[upper] <= NEAR_ARM * scale)], k=4)
+        if not len(ys) or not (conf[joints] > MIN_CONF).all() or colours is None:
+            continue
+        colours = colours[_colour_distance(colours[:, 1:], skin[:, 1:]) > SLEEVE_CHROMA]
+        on_upper = labels[ys, xs] == upper
+        along, across, past, length = _arm_frame(xy, upper, ys, xs, on_upper)
+        if not len(colours) or length < 2:
+            continue
+        pix = lab[ys, xs]
+        cloth = _colour_distance(pix[:, 1:], colours[:, 1:]) < _colour_distance(pix[:, 1:], skin[:, 1:])
+        cloth &= _colour_distance(pix, colours) < SKIN_TOLERANCE
+        steps = np.floor(np.clip(along, 0, None)).astype(int)
+        bare = ~cloth & skin_like[ys, xs] & inner[ys, xs]  # the arm's skin inside its outline
+        shows = np.bincount(steps[bare & on_upper & (steps <= length)], minlength=int(length) + 2)
+        shows = shows >= max(2.0, HEM_WIDTH * radii[upper])
+        run = max(2, int(round(HEM_RUN * scale)))
+        hem = next((i for i in range(int(length) - run + 1) if shows[i:i + run].all()), None)
+        if hem is not None and hem >= run:
+            arms[upper] = (ys, xs, on_upper, along, across, past, cloth, bare, hem)
+            share[upper] = hem / length
+    out, under = labels.copy(), none.copy()
+    body = cv2.dilate(np.isin(labels, (TORSO, LOOSE)).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    deep = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 3) > MARGIN_DEEP
+    for upper, (ys, xs, on_upper, along, across, past, cloth, bare, hem) in arms.items():
+        other = min(share.values())
+        sleeve = hem * (other / share[upper] if share[upper] > HIDDEN_SLEEVE * other else 1.0)
+        below, fore = bare & on_upper & (along > hem), bare & ~on_upper & (past <= 0)
+        inside, edge = np.percentile(across[below], [10, 90]) if below.sum() >= 10 else (-np.inf, np.inf)
+        fore_edge = np.percentile(across[fore], 90) if fore.sum() >= 10 else np.inf
+        slack = np.where(along > sleeve, 1.0, SLEEVE_SLACK * radii[upper])
+        beyond = np.where(on_upper, across - edge - slack, across - fore_edge - 1.0) > 0
+        hidden = on_upper & (along > sleeve) & (along <= hem)  # the arm behind the top: all its cloth goes
+        take = cloth & (past <= 0) & (beyond | hidden) & deep[ys, xs]
+        moved = np.zeros(labels.shape, bool)
+        moved[ys[take], xs[take]] = True
+        _, comp = cv2.connectedComponents(moved.astype(np.uint8), connectivity=8)
+        touching = np.unique(comp[moved & body])
+        moved = np.isin(comp, touching[touching > 0])
+        out[moved] = TORSO
+        beneath = np.zeros(labels.shape, bool)  # the arm runs on there within its bare width below
+        beneath[ys, xs] = hidden & (across >= inside) & (across <= edge)
+        under[beneath & moved] = upper
     return out, under
 
 
@@ -1180,6 +1317,13 @@ def _lab_and_skin(rgb: np.ndarray, xy: np.ndarray, scale: float) -> tuple[np.nda
     """The photo (H, W, 3) uint8 in CIE Lab (float32) and the skin's colours (``_skin``; None unseen)."""
     lab = cv2.cvtColor(np.ascontiguousarray(rgb, np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
     return lab, _skin(lab, xy, scale)
+
+
+def _lab_skin_inner(rgb: np.ndarray, xy: np.ndarray, scale: float, region: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """``_lab_and_skin`` and (H, W) bool: the ``region``'s pixels 2 inside its outline (not its blended rim)."""
+    lab, skin = _lab_and_skin(rgb, xy, scale)
+    return lab, skin, cv2.erode(region.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
 
 
 def _hands_setup(rgb: np.ndarray, labels: np.ndarray, xy: np.ndarray, scale: float
