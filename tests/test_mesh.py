@@ -1431,7 +1431,7 @@ def test_a_raised_arm_takes_no_strip_of_the_top(pink_top) -> None:
     its print: raised, the arm carried them as torn pink scraps along it (``posevid animate`` x
     animatex_dance_3 at 512, frames 60 and 100). ``layers.top_off_arms`` gives the top's cloth beside the
     sleeve and the bare arm back to the torso: right arm raised out 100 and 130 degrees, pixels of the top's
-    hue (Lab a* - b* over 18: the top 29, her skin 2) drawn by the forearm 11 / 12 -> 3 / 4."""
+    hue (Lab a* - b* over 18: the top 29, her skin 2) drawn by the forearm 11 / 12 -> 2 / 4."""
     rgb, pose, mask, rig = pink_top
     forearm = PART_NAMES.index("right_lower_arm")
     arms, pinks = [], []

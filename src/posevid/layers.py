@@ -971,11 +971,11 @@ def _arm_frame(xy: np.ndarray, upper: int, ys: np.ndarray, xs: np.ndarray, on_up
 
 
 def top_off_arms(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray, xy: np.ndarray, conf: np.ndarray,
-                 radii: np.ndarray, scale: float, region: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Labels (H, W) where the torso's cloth that a short-sleeved arm's shape took goes back to the torso, and
-    (H, W) int64: the upper arm that runs on beneath the torso there (-1: none). ``rgb`` (H, W, 3) uint8,
-    ``distances`` (10, H, W) the parts' signed distances, the pose ``xy`` (18, 2) and ``conf`` (18,),
-    ``radii`` (10,) the limbs' radii, ``scale`` the body scale (pixels), ``region`` (H, W) bool the person.
+                 radii: np.ndarray, scale: float, region: np.ndarray) -> np.ndarray:
+    """Labels (H, W) where the torso's cloth that a short-sleeved arm's shape took goes back to the torso.
+    ``rgb`` (H, W, 3) uint8, ``distances`` (10, H, W) the parts' signed distances, the pose ``xy`` (18, 2)
+    and ``conf`` (18,), ``radii`` (10,) the limbs' radii, ``scale`` the body scale (pixels), ``region``
+    (H, W) bool the person.
 
     An arm pixel is cloth when its Lab chroma (a*, b*: lightness is shading) is nearer the colours of the
     torso within ``NEAR_ARM`` of the upper arm that lie over ``SLEEVE_CHROMA`` from the skin's (``_skin``)
@@ -991,12 +991,13 @@ def top_off_arms(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray, xy:
     side of her top along her forearm: torn pink scraps along her raised arm. A sleeve over ``HIDDEN_SLEEVE``
     times as long (in shares of the upper arm) as the other arm's ends where that one does: her right arm
     hangs behind her top, its skin showing only near the elbow, and its label held the side of her top with
-    its print. Between there and its hem all its cloth goes, and the arm runs on beneath the torso within
-    its bare part's width below (the second array; ``limbs_beneath`` draws it with the arm's fill)."""
-    none = np.full(labels.shape, -1, np.int64)
+    its print. Between there and its hem all but its skin goes (the print's specks left on the arm join the
+    body, ``_drop_limb_scraps``). An arm run on beneath the torso there, textured by the arm's fill, drew
+    a pink flap from the sleeve along the raised arm; without it a narrow gap may open between the sleeve and
+    the skin."""
     lab, skin, inner = _lab_skin_inner(rgb, xy, scale, region)
     if skin is None:
-        return labels, none
+        return labels
     skin_like = _skin_like(lab, skin)
     arms, share = {}, {}
     for upper in UPPER_ARMS:
@@ -1022,29 +1023,27 @@ def top_off_arms(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray, xy:
         if hem is not None and hem >= run:
             arms[upper] = (ys, xs, on_upper, along, across, past, cloth, bare, hem)
             share[upper] = hem / length
-    out, under = labels.copy(), none.copy()
+    out = labels.copy()
     body = cv2.dilate(np.isin(labels, (TORSO, LOOSE)).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     deep = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 3) > MARGIN_DEEP
     for upper, (ys, xs, on_upper, along, across, past, cloth, bare, hem) in arms.items():
         other = min(share.values())
         sleeve = hem * (other / share[upper] if share[upper] > HIDDEN_SLEEVE * other else 1.0)
         below, fore = bare & on_upper & (along > hem), bare & ~on_upper & (past <= 0)
-        inside, edge = np.percentile(across[below], [10, 90]) if below.sum() >= 10 else (-np.inf, np.inf)
+        edge = np.percentile(across[below], 90) if below.sum() >= 10 else np.inf
         fore_edge = np.percentile(across[fore], 90) if fore.sum() >= 10 else np.inf
         slack = np.where(along > sleeve, 1.0, SLEEVE_SLACK * radii[upper])
         beyond = np.where(on_upper, across - edge - slack, across - fore_edge - 1.0) > 0
-        hidden = on_upper & (along > sleeve) & (along <= hem)  # the arm behind the top: all its cloth goes
-        take = cloth & (past <= 0) & (beyond | hidden) & deep[ys, xs]
+        hidden = on_upper & (along > sleeve) & (along <= hem)  # the arm behind the top: all but skin goes
+        take = cloth & (past <= 0) & beyond & deep[ys, xs] | hidden & ~bare
         moved = np.zeros(labels.shape, bool)
         moved[ys[take], xs[take]] = True
         _, comp = cv2.connectedComponents(moved.astype(np.uint8), connectivity=8)
         touching = np.unique(comp[moved & body])
         moved = np.isin(comp, touching[touching > 0])
         out[moved] = TORSO
-        beneath = np.zeros(labels.shape, bool)  # the arm runs on there within its bare width below
-        beneath[ys, xs] = hidden & (across >= inside) & (across <= edge)
-        under[beneath & moved] = upper
-    return out, under
+    # the print's and the outline's specks left on the arm there join the body (``_drop_limb_scraps``)
+    return _drop_limb_scraps(out, region, scale, lab, skin) if (out != labels).any() else out
 
 
 def _beside(xy: np.ndarray, p: int) -> tuple[int, ...]:

@@ -121,7 +121,7 @@ class Rig:
         labels, distances, hidden = layers.hidden_hands(crgb, labels, csil, cxy, conf, distances, radii, scale,
                                                         seen)
         labels = layers.cloth_off_hands(crgb, labels, cxy, conf, radii, scale, csil, cregion, hidden + seen)
-        labels, sleeved = layers.top_off_arms(labels, crgb, distances, cxy, conf, radii, scale, cregion)
+        labels = layers.top_off_arms(labels, crgb, distances, cxy, conf, radii, scale, cregion)
         labels, over = layers.overlays_on_arms(labels, crgb, distances, cregion, cxy, scale)
         gap = layers.leg_gap_top(cxy, conf, csil)
 
@@ -131,7 +131,7 @@ class Rig:
         body_under = layers.body_under_limbs(labels, distances, cregion, cxy)
         limb_under = layers.limbs_under_limbs(labels, distances, keys, cregion, cxy)
         leg_under = layers.legs_under_legs(labels, distances, keys, cregion, cxy, radii, scale)
-        beneath = layers.limbs_beneath(labels, distances, keys, cregion, cxy, crgb, np.where(over >= 0, over, sleeved))
+        beneath = layers.limbs_beneath(labels, distances, keys, cregion, cxy, crgb, over)
         area = max(2.0, 0.5 * (scale / TRIANGLES_PER_SCALE) ** 2)
         n = layers.LOOSE + 1
         codes = (labels + n * (1 + body_under) + n ** 2 * (1 + limb_under) + n ** 3 * (1 + leg_under)
