@@ -25,10 +25,15 @@ the segmentation's misses, by the kind of background around it:
   scaffold, 3.1-4.5 against the beach's 2.2-2.7) takes Navier-Stokes too: there the shift map pasted whole
   objects where they do not belong (the promenade's pavement into the sky beside animatex_dance_2's head,
   the scaffold's lattice into the squats woman's place), and the smooth fill is nearer the background the
-  person uncovers (self-reconstruction L1 and ST-LPIPS both lower); but where the hole covers most of the
-  frame (``LARGE``: the painted and old portraits of ``faces/``, 0.67-0.69 of it, against 0.08-0.40 for the
-  clips' and photos' people) Navier-Stokes draws streaks across most of the frame, and the shift map's pasted
-  texture stands out less;
+  person uncovers (self-reconstruction L1 and ST-LPIPS both lower);
+- where the hole covers most of the frame (``LARGE``: the painted and old portraits of ``faces/``, 0.62-0.69
+  of it, against 0.08-0.40 for the clips' and photos' people), whatever the background, a push-pull fill
+  (``_pull_fill``: the known pixels averaged down a Gaussian pyramid until the hole is covered, then
+  blended back up) with the photo's own grain: Navier-Stokes drew streaks across most of the frame, and the
+  shift map, run at ``SHIFTMAP_SIDE`` pixels on a hole that large, pasted pieces whose straight edges came
+  out as staircase blocks (the brown and orange steps where liveportrait_s3's skirt was) and whose shading
+  drew a pale ghost of the head with a stepped outline (liveportrait_s12); the person covers most of such a
+  hole in every frame, and what shows beside it reads as a background out of focus;
 - a busy one (``BUSY``: the night street of ``animatex_ty_woman.jpg``, 14-17 against the beach's
   2.2-2.7 and the studio walls' 0.3-0.5, at any size) takes Navier-Stokes again: the shift map pasted
   pieces of the street's passers-by and of her own reflection beside her, and BlazePose's segmenter
@@ -50,8 +55,8 @@ SHARPEN = 2.0  # the guided filter's matte is steepened this much about 0.5: onl
 GROW = 0.03  # the hole is the person dilated by this share of the person's height (hair, fringes, shoes)
 INPAINT_RADIUS = 5  # pixels around each filled pixel that the inpainting reads
 TEXTURED = 1.0  # mean |grey - its blur| (0-255) in the ring around the hole above which it is textured
-STRUCTURED = 3.0  # and above which it is structured (objects, not a texture): Navier-Stokes (docstring) ...
-LARGE = 0.5  # ... unless the grown hole covers over this share of the frame (a portrait): the shift map again
+STRUCTURED = 3.0  # and above which it is structured (objects, not a texture): Navier-Stokes (docstring)
+LARGE = 0.5  # a grown hole over this share of the frame (a portrait) takes the push-pull fill (``_pull_fill``)
 BUSY = 8.0  # and above which it is busy (a night street with passers-by): Navier-Stokes again (docstring)
 RING = 0.08  # width of that ring, of the hole's height
 DETAIL_HEIGHT = 256  # pixels: the hole's height where the detail is measured
@@ -72,6 +77,8 @@ SPREAD = 1.5  # ... this many times the background's own variation (``_variation
 CALM = 1.0  # Lab units: where that variation is under this (the sky, a calm sea; not sand, a mat or a wall's grain)
 MEDIAN = 0.02  # of the person's height (odd, at least 3 pixels): the median filter a thin strand vanishes in
 STRANDS = 0.04  # of the person's height: how far beyond the hole strands of hair over a plain background are taken
+PULL = 4.0  # ``_pull_fill``: a coarser level's pixel counts as known by this many times its share of known pixels
+GRAIN_SIGMA = 1.5  # pixels: the grain ``_pull_fill`` adds is the photo's detail above a blur of this width
 
 
 def _person_height(alpha: np.ndarray) -> float:
@@ -245,6 +252,42 @@ def _row_fill(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
     return out
 
 
+def _pull_fill(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """``rgb`` (H, W, 3) uint8 with ``hole`` (H, W) bool filled by push-pull (Gortler et al. 1996's pull-push)
+    with grain: the known pixels, each weighed by how much of it is known, are averaged down a Gaussian
+    pyramid (``cv2.pyrDown``; a coarser pixel counts as known by ``PULL`` times its share of known pixels)
+    until the hole is covered, then each level is blended over the one below where that one is unknown
+    (``cv2.pyrUp``): a smooth fill with no straight edge anywhere, continuing the colours around the hole.
+    Over it, a fixed noise (seed 0, so a photo always gets the same plate) with the spread of the photo's
+    detail above a ``GRAIN_SIGMA`` blur in a ring around the hole (``RING`` of its height; per channel, one
+    noise for all three: the grain of an old photograph or a painting's canvas; the median absolute
+    deviation's, which the edges of a chair's flowers in the ring do not swell), so that the fill does not
+    stand out as a smooth region in the shape of the person."""
+    image, known = rgb.astype(np.float32), (~hole).astype(np.float32)
+    images, weights = [image], [known]
+    while min(images[-1].shape[:2]) > 4 and weights[-1].min() < 1:
+        summed, weight = cv2.pyrDown(images[-1] * weights[-1][..., None]), cv2.pyrDown(weights[-1])
+        images.append(summed / np.maximum(weight, 1e-6)[..., None])
+        weights.append(np.clip(PULL * weight, 0.0, 1.0))
+    fill, weight = images[-1], weights[-1]
+    mean = (fill * weight[..., None]).sum((0, 1)) / max(float(weight.sum()), 1e-6)  # (what no level reaches)
+    fill = np.where(weight[..., None] > 0, fill, mean)
+    for level, weight in zip(images[-2::-1], weights[-2::-1]):
+        fill = weight[..., None] * level + (1 - weight[..., None]) * cv2.pyrUp(fill, dstsize=level.shape[1::-1])
+    rows = np.flatnonzero(hole.any(1))
+    reach = max(3, round(RING * (rows[-1] - rows[0] + 1)))
+    ring = cv2.dilate(hole.astype(np.uint8), _disk(reach)).astype(bool) & ~hole
+    detail = image - cv2.GaussianBlur(image, (0, 0), GRAIN_SIGMA)
+    noise = np.random.default_rng(0).standard_normal(hole.shape).astype(np.float32)
+    noise -= cv2.GaussianBlur(noise, (0, 0), GRAIN_SIGMA)
+    noise *= 1.0 / max(float(noise.std()), 1e-6)
+    spread = 1.4826 * np.median(np.abs(detail[ring]), axis=0) if ring.any() else 0.0  # robust: not the edges'
+    fill += noise[..., None] * spread
+    out = rgb.copy()
+    out[hole] = np.clip(fill + 0.5, 0, 255).astype(np.uint8)[hole]
+    return out
+
+
 def _detail(rgb: np.ndarray, hole: np.ndarray) -> tuple[float, float]:
     """The background's fine detail in a ring around ``hole`` (``RING`` of its height): mean |grey - its
     Gaussian blur| (0-255), measured with the photo scaled so that the hole is ``DETAIL_HEIGHT`` pixels
@@ -318,7 +361,8 @@ def _shift_map(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
 
 def clean_plate(rgb: np.ndarray, alpha: np.ndarray, grow: float = GROW) -> np.ndarray:
     """The background of the (H, W, 3) uint8 photo with the person (alpha (H, W) in [0, 1]) removed: (H, W, 3) uint8,
-    ``rgb`` with ``plate_hole(rgb, alpha, grow)`` filled: along its rows where the background around the grown hole
+    ``rgb`` with ``plate_hole(rgb, alpha, grow)`` filled: by push-pull with the photo's grain where the grown hole
+    covers over ``LARGE`` of the frame, else along its rows where the background around the grown hole
     is textured and runs across, by the shift map where it is otherwise textured, by Navier-Stokes inpainting where
     it is smooth, structured or busy (module docstring). A smooth or structured background's hole is grown by only
     ``NARROW`` of ``grow``: what lies beside the person, but for her blur (``EDGE``), is more often the background
@@ -341,6 +385,8 @@ def clean_plate(rgb: np.ndarray, alpha: np.ndarray, grow: float = GROW) -> np.nd
         return _row_fill(rgb, hole)
     if wide and fill == "shift":
         return _shift_map(rgb, hole)
+    if fill == "pull":
+        return _pull_fill(rgb, hole)
     return cv2.inpaint(rgb, hole.astype(np.uint8), INPAINT_RADIUS, cv2.INPAINT_NS)
 
 
@@ -350,21 +396,22 @@ def plate_hole(rgb: np.ndarray, alpha: np.ndarray, grow: float = GROW) -> np.nda
 
 
 def _plan(rgb: np.ndarray, alpha: np.ndarray, grow: float) -> tuple[np.ndarray, str]:
-    """``clean_plate``'s hole (H, W) bool and what fills it: ``"rows"`` (``_row_fill``: a textured background
-    whose structure runs across, over ``ROWS``, with the hole's ring given back only where it is plain
-    background and the strands of hair beyond it taken), ``"shift"`` (the shift map: another textured
-    background, or a structured one whose grown hole covers over ``LARGE`` of the frame) or ``"smooth"``
-    (Navier-Stokes); see its docstring."""
+    """``clean_plate``'s hole (H, W) bool and what fills it: ``"pull"`` (``_pull_fill``: a grown hole over
+    ``LARGE`` of the frame, whatever the background), ``"rows"`` (``_row_fill``: a textured background whose
+    structure runs across, over ``ROWS``, with the hole's ring given back only where it is plain background
+    and the strands of hair beyond it taken), ``"shift"`` (the shift map: another textured background) or
+    ``"smooth"`` (Navier-Stokes); see its docstring."""
     grown = person_hole(alpha, grow)
     if not grown.any() or grown.all():
         return grown, "smooth"
     detail, across = _detail(rgb, grown)  # textured (the shift map) above TEXTURED, structured and busy above
-    textured = TEXTURED < detail <= BUSY and (detail <= STRUCTURED or grown.mean() > LARGE)
-    if textured and detail <= STRUCTURED and across > ROWS and grown.mean() <= LARGE:
+    textured = TEXTURED < detail <= STRUCTURED
+    large = grown.mean() > LARGE
+    if textured and across > ROWS and not large:
         if grow <= 0:
             return grown, "rows"
         return _strands(rgb, alpha, grown & ~_background_ring(rgb, alpha, grown, plain=True)), "rows"
-    if grow > 0 and not textured and detail <= BUSY:  # the Navier-Stokes fill of a narrower hole (docstring)
+    if grow > 0 and not textured and not large and detail <= BUSY:  # the Navier-Stokes fill of a narrower hole
         grown = person_hole(alpha, NARROW * grow)
     hole = _without_background(rgb, alpha, grown, detail) if grow > 0 else grown  # = person_hole(alpha, grow, rgb)
-    return hole, "shift" if textured else "smooth"
+    return hole, "pull" if large else "shift" if textured else "smooth"

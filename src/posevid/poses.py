@@ -327,7 +327,8 @@ def retarget(driving: Poses, source: Poses, mode: str = DEFAULT_RETARGET, still:
     driver take the driving pose scaled and shifted to match the other joints of their frame. In every
     mode the joints that the source does not show (``still``, (18,) bool; default ``outside_photo``:
     confidence 0 or outside the source image, as in a half-body photo) stay where the source has them,
-    with its confidence: nothing is invented below the photo's edge.
+    with its confidence: nothing is invented below the photo's edge; the knee of a leg whose ankle is
+    still moves with its hip (``_cut_legs_with_hips``: a seated lap, a thigh the frame cuts).
     Returns (T, 18) poses in the source image's pixels at the driving fps. Raises ``PosevidError`` when
     either sequence has no person in it.
     The driver's depth, hands, face and feet (when present) come along scaled by the ratio of body sizes:
@@ -363,11 +364,27 @@ def retarget(driving: Poses, source: Poses, mode: str = DEFAULT_RETARGET, still:
             head = head_offset(s_xy, s_c, d_xy[first], d_c[first])
             xy = _take_pose(xy, conf, d_xy, d_c, s_xy, s_c, foreshortening(d_xy, d_c, first), head)
             xy = _on_ground(xy, conf, s_xy, np.where(still, 0.0, s_c), first)
+    xy = _cut_legs_with_hips(xy, s_xy, s_c, still)
     xy = np.where(still[None, :, None], s_xy, xy)
     conf = np.where(still[None], s_c, conf)
     xy = np.where(conf[..., None] > 0, xy, 0.0)
     out = Poses(xy, conf, src.width, src.height, driving.fps)
     return _carry_extras(driving, out, scale, None if mode != "absolute" else (scale, offset))
+
+
+_LEGS = tuple((JOINT[f"{side}_hip"], JOINT[f"{side}_knee"], JOINT[f"{side}_ankle"]) for side in ("right", "left"))
+
+
+def _cut_legs_with_hips(xy: np.ndarray, s_xy: np.ndarray, s_c: np.ndarray, still: np.ndarray) -> np.ndarray:
+    """(T, 18, 2) ``xy`` with the knee of each leg the photo cuts below the knee (its ankle ``still``, (18,)
+    bool; hip and knee shown, ``s_xy`` (18, 2), ``s_c`` (18,)) moved with its hip: the photo's knee plus the
+    hip's displacement. A seated lap or a thigh cut by the frame keeps its shape instead of being turned
+    into a standing thigh (liveportrait_s0's lap became a dress stretched down with holes in it)."""
+    out = xy.copy()
+    for hip, knee, ankle in _LEGS:
+        if still[ankle] and not still[knee] and not still[hip] and s_c[hip] > 0 and s_c[knee] > 0:
+            out[:, knee] = s_xy[knee] + xy[:, hip] - s_xy[hip]
+    return out
 
 
 def _carry_extras(driving: Poses, out: Poses, scale: float, affine: tuple[float, np.ndarray] | None) -> Poses:
