@@ -92,3 +92,20 @@ def test_no_shadow_where_the_photo_has_none(shared_data: Path, name: str) -> Non
     soft = np.maximum(mask, refine_alpha(rgb, mask))
     found = FloorShadow.find(rgb, soft, clean_plate(rgb, soft), pose)
     assert found is None or np.exp(found.share.sum(0)).min() > 0.95
+
+
+def test_no_outline_of_her_old_stance(shared_data: Path) -> None:
+    """Her knees and ankles swung right while her torso stays: nothing faint is drawn apart from her (a
+    pixel over 2% covered, 3 pixels or more from any over half covered). The soft edges of her thighs were
+    the torso's by colour and stayed behind as thin dark marks (main: 9 and 13 such pixels)."""
+    from posevid.rig import Rig
+
+    rgb, pose, mask = _photo(shared_data, "tfexamples_image1.png", SIDE)
+    rig = Rig.build(rgb, pose, mask)
+    tall = float(np.ptp(pose.xy[0][pose.conf[0] > 0.1][:, 1]))
+    for swing in (0.05, 0.1):
+        xy = pose.xy.copy()
+        xy[0, [9, 10, 12, 13], 0] += swing * tall  # both knees and ankles
+        _, alpha = rig.render(dataclasses.replace(pose, xy=xy))
+        near = cv2.dilate((alpha > 0.5).astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+        assert ((alpha > 0.02) & ~near).sum() == 0, swing

@@ -679,10 +679,12 @@ def _attach_islands(label: np.ndarray, region: np.ndarray, scale: float) -> np.n
     """Labels where each small piece of the torso, loose cloth or head cut off from the rest of it (smaller
     than ``ISLAND`` square body scales: a scrap of the shorts between a hand and the hip; a fist raised by
     the head, which the head's shape and colours took, and which stayed floating beside the head when the
-    arm moved) takes the label that borders it most (unless that is a leg), so it moves with the arm around
-    it instead of floating beside the body. Limbs keep their pieces here (fingers parted from the forearm
-    by a gap still move with it; ``_drop_limb_scraps`` sees to the others), and the torso its pieces between
-    the thighs."""
+    arm moved) takes the label that borders it most, so it moves with the arm around it instead of floating
+    beside the body. Limbs keep their pieces here (fingers parted from the forearm by a gap still move with
+    it; ``_drop_limb_scraps`` sees to the others), and loose cloth its pieces by a leg, the torso its pieces
+    between the legs (bordered by both); a piece of the torso on one leg's rim goes to that leg (the catalog
+    woman's thighs' soft edges, pale blends of denim and white that ``refine_by_colour`` gave the torso,
+    stayed behind as thin dark marks beside the moved legs)."""
     label = label.copy()
     ring = np.ones((3, 3), np.uint8)
     for v in (TORSO, LOOSE, HEAD):
@@ -700,9 +702,15 @@ def _attach_islands(label: np.ndarray, region: np.ndarray, scale: float) -> np.n
             border = (cv2.dilate(piece.astype(np.uint8), ring) > 0) & ~piece & region[box]
             around = label[box][border]
             around = around[around != v]
-            if around.size and (best := np.bincount(around).argmax()) not in LEGS:  # a crotch stays torso
-                label[box][piece] = best
+            best = np.bincount(around).argmax() if around.size else -1
+            if best >= 0 and (best not in LEGS or (v == TORSO and not _both_legs(around))):
+                label[box][piece] = best  # (a crotch, between the two legs, stays torso)
     return label
+
+
+def _both_legs(labels: np.ndarray) -> bool:
+    """Whether ``labels`` (any shape) hold a part of each leg (thigh or shin)."""
+    return bool(np.isin(labels, (THIGHS[0], SHINS[0])).any() and np.isin(labels, (THIGHS[1], SHINS[1])).any())
 
 
 def _drop_limb_scraps(label: np.ndarray, region: np.ndarray, scale: float, lab: np.ndarray,
