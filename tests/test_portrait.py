@@ -63,18 +63,41 @@ def test_a_seated_lap_moves_with_the_hips(seated, shared_data: Path) -> None:
     assert np.ptp(hips, axis=0).max() > 0.05 * pose.height  # the hips did move
 
 
-def test_a_whole_leg_still_takes_the_driving_pose(shared_data: Path) -> None:
-    """A photo that shows the ankles keeps the driving pose for the knees (the clips, the full-body photos)."""
+def test_an_arm_cut_by_the_frame_moves_with_its_shoulder(shared_data: Path) -> None:
+    """A waist-up photo whose frame cuts the forearm (liveportrait_s12 as animate finds him at 512: arms crossed,
+    the right wrist below the frame's edge, the elbow in it): the elbow took the dancer's upper arm and swung
+    the arm away from the corner, whose pixels then showed the plate. Built from the man of
+    tfexamples_image2 (arms folded) with the photo's lower edge just above his left wrist: the elbow now
+    keeps the photo's offset from its shoulder."""
     import csv
 
     with open(shared_data / "images/tfexamples_pose_landmark_truth.csv") as f:
-        values = list(csv.reader(f))[1]
+        values = list(csv.reader(f))[2]
     xy, conf = to_coco18(np.array(values, np.float32).reshape(17, 2), np.ones(17), "coco17")
-    source = Poses(xy, conf, 384, 640)
+    shoulder, elbow, wrist = JOINT["left_shoulder"], JOINT["left_elbow"], JOINT["left_wrist"]
+    source = Poses(xy, conf, 399, int(xy[wrist, 1]) - 1)
+    still = unseen_joints(source)
+    assert still[wrist] and not still[elbow] and not still[shoulder]
+    out = retarget(dancer(shared_data), source, "pose", still)
+    offset = out.xy[:, elbow] - out.xy[:, shoulder]
+    np.testing.assert_allclose(offset, np.repeat(source.xy[:, elbow] - source.xy[:, shoulder], len(out), 0),
+                               atol=1e-3)
+    assert np.ptp(out.xy[:, shoulder], axis=0).max() > 0.05 * source.height  # the shoulder did move
+
+
+def test_a_whole_leg_still_takes_the_driving_pose(shared_data: Path) -> None:
+    """A photo that shows the ankles and wrists keeps the driving pose for the knees and elbows (the clips,
+    the full-body photos)."""
+    import csv
+
+    with open(shared_data / "images/tfexamples_pose_landmark_truth.csv") as f:
+        values = list(csv.reader(f))[2]
+    xy, conf = to_coco18(np.array(values, np.float32).reshape(17, 2), np.ones(17), "coco17")
+    source = Poses(xy, conf, 399, 640)
     out = retarget(dancer(shared_data), source)
-    for hip, knee in KNEES:
-        offset = out.xy[:, knee] - out.xy[:, hip]
-        assert np.ptp(offset, axis=0).max() > 5  # the knee lifts and swings with the dancer's
+    for root, middle in KNEES + [(JOINT["right_shoulder"], JOINT["right_elbow"])]:
+        offset = out.xy[:, middle] - out.xy[:, root]
+        assert np.ptp(offset, axis=0).max() > 5  # the knee lifts, the elbow swings with the dancer's
 
 
 def test_the_seated_lap_is_drawn_where_it_sat(seated, shared_data: Path) -> None:

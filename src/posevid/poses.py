@@ -328,7 +328,8 @@ def retarget(driving: Poses, source: Poses, mode: str = DEFAULT_RETARGET, still:
     mode the joints that the source does not show (``still``, (18,) bool; default ``outside_photo``:
     confidence 0 or outside the source image, as in a half-body photo) stay where the source has them,
     with its confidence: nothing is invented below the photo's edge; the knee of a leg whose ankle is
-    still moves with its hip (``_cut_legs_with_hips``: a seated lap, a thigh the frame cuts).
+    still moves with its hip, the elbow of an arm whose wrist is still with its shoulder
+    (``_cut_limbs_with_roots``: a seated lap, a thigh or an arm the frame cuts).
     Returns (T, 18) poses in the source image's pixels at the driving fps. Raises ``PosevidError`` when
     either sequence has no person in it.
     The driver's depth, hands, face and feet (when present) come along scaled by the ratio of body sizes:
@@ -364,7 +365,7 @@ def retarget(driving: Poses, source: Poses, mode: str = DEFAULT_RETARGET, still:
             head = head_offset(s_xy, s_c, d_xy[first], d_c[first])
             xy = _take_pose(xy, conf, d_xy, d_c, s_xy, s_c, foreshortening(d_xy, d_c, first), head)
             xy = _on_ground(xy, conf, s_xy, np.where(still, 0.0, s_c), first)
-    xy = _cut_legs_with_hips(xy, s_xy, s_c, still)
+    xy = _cut_limbs_with_roots(xy, s_xy, s_c, still)
     xy = np.where(still[None, :, None], s_xy, xy)
     conf = np.where(still[None], s_c, conf)
     xy = np.where(conf[..., None] > 0, xy, 0.0)
@@ -372,18 +373,22 @@ def retarget(driving: Poses, source: Poses, mode: str = DEFAULT_RETARGET, still:
     return _carry_extras(driving, out, scale, None if mode != "absolute" else (scale, offset))
 
 
-_LEGS = tuple((JOINT[f"{side}_hip"], JOINT[f"{side}_knee"], JOINT[f"{side}_ankle"]) for side in ("right", "left"))
+_LIMB_CHAINS = tuple((JOINT[f"{side}_{root}"], JOINT[f"{side}_{middle}"], JOINT[f"{side}_{end}"])
+                     for side in ("right", "left") for root, middle, end in (("hip", "knee", "ankle"),
+                                                                            ("shoulder", "elbow", "wrist")))
 
 
-def _cut_legs_with_hips(xy: np.ndarray, s_xy: np.ndarray, s_c: np.ndarray, still: np.ndarray) -> np.ndarray:
-    """(T, 18, 2) ``xy`` with the knee of each leg the photo cuts below the knee (its ankle ``still``, (18,)
-    bool; hip and knee shown, ``s_xy`` (18, 2), ``s_c`` (18,)) moved with its hip: the photo's knee plus the
-    hip's displacement. A seated lap or a thigh cut by the frame keeps its shape instead of being turned
-    into a standing thigh (liveportrait_s0's lap became a dress stretched down with holes in it)."""
+def _cut_limbs_with_roots(xy: np.ndarray, s_xy: np.ndarray, s_c: np.ndarray, still: np.ndarray) -> np.ndarray:
+    """(T, 18, 2) ``xy`` with the middle joint of each limb the photo cuts below it (a knee whose ankle is
+    ``still``, (18,) bool, an elbow whose wrist is; root and middle joint shown, ``s_xy`` (18, 2), ``s_c``
+    (18,)) moved with the limb's root (hip, shoulder): the photo's joint plus the root's displacement. A seated
+    lap, a thigh or an arm cut by the frame keeps its shape instead of being turned to the driver's bone
+    while its cut end stays (liveportrait_s0's lap became a dress stretched down with holes in it,
+    liveportrait_s12's arm, crossed and cut by the frame's lower edge, swung away from the corner)."""
     out = xy.copy()
-    for hip, knee, ankle in _LEGS:
-        if still[ankle] and not still[knee] and not still[hip] and s_c[hip] > 0 and s_c[knee] > 0:
-            out[:, knee] = s_xy[knee] + xy[:, hip] - s_xy[hip]
+    for root, middle, end in _LIMB_CHAINS:
+        if still[end] and not still[middle] and not still[root] and s_c[root] > 0 and s_c[middle] > 0:
+            out[:, middle] = s_xy[middle] + xy[:, root] - s_xy[root]
     return out
 
 
