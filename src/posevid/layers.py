@@ -444,7 +444,7 @@ def _side_by_side(xy: np.ndarray, p: int, q: int, folded: float = 45.0) -> bool:
 
 
 def _palette(lab: np.ndarray, k: int = 3, most: int = 3000) -> np.ndarray | None:
-    """(k, 3) k-means colour centres of Lab pixels (N, 3) (None for fewer than 30 pixels)."""
+    """(k, C) k-means colour centres of pixels (N, C) (Lab, or its chroma; None for fewer than 30 pixels)."""
     if len(lab) < 30:
         return None
     if len(lab) > most:
@@ -1241,6 +1241,7 @@ ACROSS = 4.0  # a limb's fill seeks its source pixel this many times farther acr
 ACROSS_FROM = 0.2  # ... from this far down the bone (of its length; nearer its root the body's cloth lies on it)
 SAME_CLOTH = 10.0  # Lab chroma: the known pixel along a limb is its cloth across it, shaded otherwise, within this
 CLOTH_WEIGHT = 1.0  # pixels of distance per unit of Lab chroma in the search along a limb
+CLOTH_APART = 20.0  # Lab chroma: a limb's known pixels whose two colour centres lie this far apart show two cloths
 
 
 def _nearest_across(known: np.ndarray, bone: tuple[np.ndarray, np.ndarray], across: float = ACROSS,
@@ -1289,17 +1290,32 @@ def fill_from(rgb: np.ndarray, known: np.ndarray, sigma: float = 2.5,
     width and alike along it: where the known pixel nearest along the limb (from its root; distances across
     counted ``ACROSS`` times) is of the same cloth as the one across it (an RGB ``rgb``'s Lab chroma within
     ``SAME_CLOTH``), its shade is taken: the 3D-rendered woman's hand lay over her thigh's lit outer side,
-    and the shaded inner side beside it was drawn across the whole hole, a flat dark patch on her jeans."""
+    and the shaded inner side beside it was drawn across the whole hole, a flat dark patch on her jeans.
+    The blur that softens the seams drew a hem as a fade from one cloth to the other (her shorts under her
+    hand, 10 pixels tall at 384): a limb's known pixels of two cloths (``_cloths``) are blurred each among
+    its own."""
     rgb = np.asarray(rgb, np.float32)
     if bone is None or not known.any():
         return _mirrored_fill(rgb, known, *nearest_known(known), sigma)
-    out = _mirrored_fill(rgb, known, *_nearest_across(known, bone), sigma)
     if rgb.ndim != 3 or rgb.shape[-1] != 3:
-        return out
-    have, across = _chroma(rgb), _chroma(out)
-    along = _mirrored_fill(rgb, known, *_nearest_across(known, bone, 1.0 / ACROSS, 0.0, (have, across)), sigma)
+        return _mirrored_fill(rgb, known, *_nearest_across(known, bone), sigma)
+    have = _chroma(rgb)
+    cloths = _cloths(have, known)
+    out = _mirrored_fill(rgb, known, *_nearest_across(known, bone), sigma, cloths)
+    across = _chroma(out)
+    along = _mirrored_fill(rgb, known, *_nearest_across(known, bone, 1.0 / ACROSS, 0.0, (have, across)), sigma,
+                           cloths)
     same = (np.linalg.norm(across - _chroma(along), axis=-1) < SAME_CLOTH) & ~known
     return np.where(same[..., None], along, out)
+
+
+def _cloths(chroma: np.ndarray, known: np.ndarray) -> np.ndarray | None:
+    """(H, W) int: which of two cloths each ``known`` (H, W) bool pixel shows, by its Lab ``chroma`` (H, W, 2)
+    (2-means); None when the two centres lie under ``CLOTH_APART`` apart (one cloth, shaded)."""
+    centres = _palette(chroma[known], k=2)
+    if centres is None or float(np.linalg.norm(centres[0] - centres[1])) < CLOTH_APART:
+        return None
+    return np.linalg.norm(chroma[..., None, :] - centres, axis=-1).argmin(-1)
 
 
 def _chroma(rgb: np.ndarray) -> np.ndarray:
@@ -1307,17 +1323,27 @@ def _chroma(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.clip(rgb, 0, 255).astype(np.uint8), cv2.COLOR_RGB2LAB)[..., 1:].astype(np.float32)
 
 
-def _mirrored_fill(rgb: np.ndarray, known: np.ndarray, iy: np.ndarray, ix: np.ndarray, sigma: float) -> np.ndarray:
+def _mirrored_fill(rgb: np.ndarray, known: np.ndarray, iy: np.ndarray, ix: np.ndarray, sigma: float,
+                   cloths: np.ndarray | None = None) -> np.ndarray:
     """``fill_from``'s fill of ``rgb`` (H, W, C) float32 outside ``known`` (H, W) bool, given each pixel's
     nearest known pixel (rows ``iy``, columns ``ix``, (H, W) int): the known pixel mirrored across it (or
-    it), blurred by ``sigma`` pixels."""
+    it), blurred by ``sigma`` pixels; with ``cloths`` (H, W) int (``_cloths``), each cloth's pixels blurred
+    among themselves only, so the line between two cloths (a hem across a thigh) stays a line."""
     h, w = known.shape
     ys, xs = np.mgrid[0:h, 0:w]
     my, mx = np.clip(2 * iy - ys, 0, h - 1), np.clip(2 * ix - xs, 0, w - 1)
     mirrored = known[my, mx]
     my, mx = np.where(mirrored, my, iy), np.where(mirrored, mx, ix)
-    soft = cv2.GaussianBlur(np.ascontiguousarray(rgb[my, mx]), (0, 0), sigma)
-    return np.where(known[..., None], rgb, soft.reshape(rgb.shape))
+    source = np.ascontiguousarray(rgb[my, mx])
+    soft = cv2.GaussianBlur(source, (0, 0), sigma).reshape(rgb.shape)
+    if cloths is not None:
+        which = cloths[my, mx]
+        for c in np.unique(which):
+            mine = (which == c).astype(np.float32)
+            weight = cv2.GaussianBlur(mine, (0, 0), sigma)
+            part = cv2.GaussianBlur(source * mine[..., None], (0, 0), sigma) / np.maximum(weight, 1e-6)[..., None]
+            soft = np.where((which == c)[..., None], part, soft)
+    return np.where(known[..., None], rgb, soft)
 
 
 def _lab_and_skin(rgb: np.ndarray, xy: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray | None]:
