@@ -160,3 +160,32 @@ def test_a_portraits_large_hole_has_no_staircase(shared_data: Path, name: str) -
     steps, shifted = _straight_steps(clean_plate(rgb, alpha), hole), _straight_steps(_shift_map(rgb, hole), hole)
     print(f"{name}: straight steps {steps}, the shift map's {shifted}")
     assert shifted > 100 and steps <= 5
+
+
+@pytest.mark.parametrize("name", ["liveportrait_s12.jpg", "liveportrait_s0.jpg"])
+def test_a_body_cut_by_the_frame_stays_on_its_edge(shared_data: Path, name: str) -> None:
+    """A half-body portrait whose body the frame's lower edge cuts, driven by the dancer rising by 8% of the
+    frame's height over the clip (every 10th frame): when the dancer rises or steps aside, the body rose off
+    the edge and the plate showed as a strip below it (s12: a pale patch in the lower left corner). The share
+    of the edge's pixels the photo's person covers that the drawn person covers (alpha over 0.5), the least
+    over the frames: main s12 0.23, s0 0 (her whole hem lifted off the edge); now 0.73 (a gap where his
+    crossed forearms were, at the last frames' rise) and 0.98."""
+    from posevid.methods.warp.model import WarpAnimator
+    from posevid.video import read_image
+
+    rgb = _shrink(read_image(shared_data / "faces" / name))
+    with PoseEstimator() as est:
+        pose, mask = find_person(est, rgb)
+    driving = dancer(shared_data)
+    rise = np.linspace(0.0, 0.08 * driving.height, len(driving))  # and rising on her toes, over the clip
+    driving.xy[..., 1] -= np.where(driving.conf > 0, rise[:, None], 0.0)
+    targets = retarget(driving, pose, "pose", unseen_joints(pose))
+    animator = WarpAnimator()
+    animator.reset(rgb, pose, mask)
+    edge = mask[-1] > 0.5
+    covered = []
+    for t in range(0, len(targets), 10):
+        animator.step(targets[t])
+        covered.append(float((animator.alpha[-1][edge] > 0.5).mean()))
+    print(f"{name}: share of the lower edge covered {np.round(covered, 2)}")
+    assert min(covered) >= 0.6

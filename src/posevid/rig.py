@@ -37,6 +37,7 @@ FILL_MARGIN = 0.035  # of the body scale: the fills copy their parts' pixels fro
 STICK = 0.2  # how strongly the previous frame's depth order holds (body scales of depth, over all ranks)
 STAY = (0.005, 0.02)  # of the body scale: a drawn pixel whose source is this near it has stayed (fully, not at all)
 HAND_SHOWN = 0.15  # of the body scale: a drawn hand shows once its wrist is this far from where the body takes it
+PIN = 0.25  # of the frame's height: how far up from the frame's lower edge a body the edge cuts is pulled back to it
 _UNDERLAY_KEY = -100.0
 UNMIX_CONTRAST = 60.0  # RGB distance between person and background over which an edge's coverage is read from colour
 UNMIX_BELOW = 0.9  # ... where the mask's coverage is under this (the segmenter's soft fringe)
@@ -207,7 +208,7 @@ class Rig:
         (H, W) in the depth order of ``keys`` (default ``depth(target)``): ``levels`` depth levels (see
         ``mesh.rasterize``)."""
         transforms = self.transforms(target)
-        moved = mesh.skin(self.mesh.vertices, self.weights, transforms)
+        moved = self._pinned(mesh.skin(self.mesh.vertices, self.weights, transforms))
         if self.source is not None:
             moved = hands.bend(moved, self.mesh.vertices, self.weights, self.source, target, transforms)
         if self.hand_texture is not None:
@@ -223,6 +224,61 @@ class Rig:
         tris = self.mesh.triangles
         return mesh.rasterize(moved[tris], self.mesh.vertices[tris], priority, self.height, self.width,
                               group=layers.LAYER[self.part], levels=levels)
+
+    @cached_property
+    def _cut_below(self) -> bool:
+        """Whether the frame's lower edge cuts the person: the photo shows only part of the body
+        (``photo.unseen_joints``: a half-body or seated portrait) and the person covers over ``PIN`` of that
+        edge's pixels."""
+        from .photo import unseen_joints
+
+        if self.source is None or not unseen_joints(self.source)[:14].any():
+            return False
+        return float((self.photo_alpha[-1] > 0.5).mean()) > PIN
+
+    @cached_property
+    def _pinned_parts(self) -> tuple[int, ...]:
+        """The parts ``_pinned`` pulls back to the frame's edge: all but an arm whose wrist the photo shows."""
+        from .photo import unseen_joints
+
+        unseen = unseen_joints(self.source)
+        return tuple(p for p, name in enumerate(PART_NAMES)
+                     if "arm" not in name or unseen[JOINT[name.split("_")[0] + "_wrist"]])
+
+    def _pinned(self, moved: np.ndarray) -> np.ndarray:
+        """The skinned vertices ``moved`` (N, 2) of a person the frame's lower edge cuts (``_cut_below``) with
+        that cut held on the edge: each vertex on the edge (within a pixel of it, or of the mesh's
+        ``MARGIN`` past it) that moved up is pulled back down to it, and so is each vertex on a side edge
+        that moved in from it, and the vertices within ``PIN`` of the frame's height above the lower edge
+        (and of its width in from the side) follow by a share falling linearly to 0 there, so the body
+        stretches a little to reach the edge (an arm whose wrist the photo shows does not: a hand on the lap is
+        the arm's own, ``_pinned_parts``). A half-body portrait driven by a dancer who rises or steps
+        aside showed a strip of plate below its body and in the lower corner (liveportrait_s12, s3, s0);
+        nothing is drawn below the photo's edge, as before."""
+        if not self._cut_below:
+            return moved
+        src, out = self.mesh.vertices, moved.copy()
+        bottom = self.height - 1 + MARGIN
+        up = bottom - src[:, 1]  # how far above the lower edge (source pixels)
+        body = self.weights[:, list(self._pinned_parts)].sum(1)
+        fall_up = np.clip(1.0 - up / (PIN * self.height), 0.0, 1.0) * np.clip(body, 0.0, 1.0)
+        on = up <= MARGIN + 1.0
+        if on.sum() >= 2:
+            order = np.argsort(src[on, 0])
+            short = np.interp(src[:, 0], src[on, 0][order], np.maximum(bottom - moved[on, 1], 0.0)[order] -
+                              np.maximum(bottom - src[on, 1], 0.0)[order])
+            out[:, 1] += np.maximum(short, 0.0) * fall_up
+        for side, edge in ((0, -MARGIN), (1, self.width - 1 + MARGIN)):
+            inward = np.abs(src[:, 0] - edge)
+            on = (inward <= MARGIN + 1.0) & (fall_up > 0)
+            if on.sum() < 2:
+                continue
+            order = np.argsort(src[on, 1])
+            moved_in = np.abs(moved[on, 0] - edge) - inward[on]
+            short = np.interp(src[:, 1], src[on, 1][order], np.maximum(moved_in, 0.0)[order], left=0.0)
+            fall = np.clip(1.0 - inward / (PIN * self.width), 0.0, 1.0) * fall_up
+            out[:, 0] += (1 if side == 1 else -1) * short * fall
+        return out
 
     def _hands_shown(self, moved: np.ndarray, target: Poses, transforms: np.ndarray) -> np.ndarray:
         """The skinned vertices ``moved`` (N, 2) with the drawn hands (``hand_texture``) whose wrist is within
