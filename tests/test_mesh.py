@@ -1469,6 +1469,30 @@ def test_a_raised_arm_takes_no_strip_of_the_top(pink_top) -> None:
     assert max(pinks) <= 6
 
 
+def test_an_arm_behind_the_top_stays_whole(pink_top) -> None:
+    """The catalog woman's right arm hangs behind her top, its skin showing only near the elbow: its stretch
+    there is the top's (``layers.top_off_arms``), and raised out, the upper arm was a torn shred between its
+    sleeve and its skin. The arm runs on beneath the top there, as wide as its skin below, its fill from its
+    skin and not its sleeve (``rig._atlas``'s ``sleeves``): turned out 40 and 100 degrees, pixels drawn by the
+    upper arm between 0.3 and 0.9 of its bone 22 / 17 -> 251 / 290 (before ``top_off_arms``, with the top's
+    side on the arm, 418 / 399)."""
+    rgb, pose, mask, rig = pink_top
+    sh, el, upper = JOINT["right_shoulder"], JOINT["right_elbow"], PART_NAMES.index("right_upper_arm")
+    ys, xs = np.mgrid[0:mask.shape[0], 0:mask.shape[1]]
+    counts = []
+    for degrees in (40.0, 100.0):
+        moved = _turn(pose, sh, (el, JOINT["right_wrist"]), degrees)
+        _, alpha, _ = rig.draw(moved)
+        a, b = moved.xy[0, sh].astype(np.float64), moved.xy[0, el].astype(np.float64)
+        u = b - a
+        t = ((xs - a[0]) * u[0] + (ys - a[1]) * u[1]) / float(u @ u)
+        across = np.abs((xs - a[0]) * u[1] - (ys - a[1]) * u[0]) / float(np.linalg.norm(u))
+        middle = (t > 0.3) & (t < 0.9) & (across < 12)
+        counts.append(int(((_drawn_parts(rig, moved) == upper) & (alpha > 0.9) & middle).sum()))
+    print(f"upper arm turned out 40 / 100 degrees: {counts[0]} / {counts[1]} pixels drawn in its middle")
+    assert min(counts) >= 150
+
+
 def test_no_fill_past_the_gap_beside_the_waist(pink_top) -> None:
     """Between the catalog woman's left arm and her waist the photo's background shows; the torso's fill
     under the arm ran on past that gap to the arm's outer edge, and stayed as a pink strip hanging at her side

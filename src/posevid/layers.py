@@ -956,6 +956,7 @@ HEM_WIDTH = 0.3  # of the upper arm's radius: the sleeve ends where the arm's sk
 HEM_RUN = 0.05  # body scales: ... for at least this stretch along the arm
 SLEEVE_SLACK = 0.25  # of the upper arm's radius: a sleeve reaches this far past the bare arm's inner edge
 MARGIN_DEEP = 4.0  # pixels inside the person's region (2 outside the silhouette): no blend with the background
+BENEATH_GROW = 0.2  # of its radius: an arm behind the top runs on beneath it this much wider than its skin's 10-90%
 HIDDEN_SLEEVE = 1.5  # a sleeve this many times longer (of its upper arm) than the other arm's ends where that one does
 
 
@@ -979,11 +980,12 @@ def _arm_frame(xy: np.ndarray, upper: int, ys: np.ndarray, xs: np.ndarray, on_up
 
 
 def top_off_arms(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray, xy: np.ndarray, conf: np.ndarray,
-                 radii: np.ndarray, scale: float, region: np.ndarray) -> np.ndarray:
-    """Labels (H, W) where the torso's cloth that a short-sleeved arm's shape took goes back to the torso.
-    ``rgb`` (H, W, 3) uint8, ``distances`` (10, H, W) the parts' signed distances, the pose ``xy`` (18, 2)
-    and ``conf`` (18,), ``radii`` (10,) the limbs' radii, ``scale`` the body scale (pixels), ``region``
-    (H, W) bool the person.
+                 radii: np.ndarray, scale: float, region: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Labels (H, W) where the torso's cloth that a short-sleeved arm's shape took goes back to the torso;
+    (H, W) int64, the upper arm that runs on beneath the torso there (-1: none), and (H, W) bool, that arm's
+    sleeve, which its fill does not copy. ``rgb`` (H, W, 3) uint8, ``distances`` (10, H, W) the parts'
+    signed distances, the pose ``xy`` (18, 2) and ``conf`` (18,), ``radii`` (10,) the limbs' radii, ``scale``
+    the body scale (pixels), ``region`` (H, W) bool the person.
 
     An arm pixel is cloth when its Lab chroma (a*, b*: lightness is shading) is nearer the colours of the
     torso within ``NEAR_ARM`` of the upper arm that lie over ``SLEEVE_CHROMA`` from the skin's (``_skin``)
@@ -1000,12 +1002,14 @@ def top_off_arms(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray, xy:
     times as long (in shares of the upper arm) as the other arm's ends where that one does: her right arm
     hangs behind her top, its skin showing only near the elbow, and its label held the side of her top with
     its print. Between there and its hem all but its skin goes (the print's specks left on the arm join the
-    body, ``_drop_limb_scraps``). An arm run on beneath the torso there, textured by the arm's fill, drew
-    a pink flap from the sleeve along the raised arm; without it a narrow gap may open between the sleeve and
-    the skin."""
+    body, ``_drop_limb_scraps``), and the arm runs on beneath the torso there (``limbs_beneath``), as wide as
+    its skin below (its 10-90% across, grown by ``BENEATH_GROW`` of the radius): without it the raised upper
+    arm was a torn shred between sleeve and skin. Its fill (``rig._atlas``) copies its skin, not its sleeve:
+    from the sleeve it drew a pink flap hanging along the raised arm."""
+    under, sleeves = np.full(labels.shape, -1, np.int64), np.zeros(labels.shape, bool)
     lab, skin, inner = _lab_skin_inner(rgb, xy, scale, region)
     if skin is None:
-        return labels
+        return labels, under, sleeves
     skin_like = _skin_like(lab, skin)
     arms, share = {}, {}
     for upper in UPPER_ARMS:
@@ -1038,7 +1042,7 @@ def top_off_arms(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray, xy:
         other = min(share.values())
         sleeve = hem * (other / share[upper] if share[upper] > HIDDEN_SLEEVE * other else 1.0)
         below, fore = bare & on_upper & (along > hem), bare & ~on_upper & (past <= 0)
-        edge = np.percentile(across[below], 90) if below.sum() >= 10 else np.inf
+        inside, edge = np.percentile(across[below], [10, 90]) if below.sum() >= 10 else (-np.inf, np.inf)
         fore_edge = np.percentile(across[fore], 90) if fore.sum() >= 10 else np.inf
         slack = np.where(along > sleeve, 1.0, SLEEVE_SLACK * radii[upper])
         beyond = np.where(on_upper, across - edge - slack, across - fore_edge - 1.0) > 0
@@ -1050,8 +1054,14 @@ def top_off_arms(labels: np.ndarray, rgb: np.ndarray, distances: np.ndarray, xy:
         touching = np.unique(comp[moved & body])
         moved = np.isin(comp, touching[touching > 0])
         out[moved] = TORSO
+        if sleeve < hem:  # the arm runs on beneath the top there, its skin from below (not its sleeve)
+            beneath = np.zeros(labels.shape, bool)
+            grow = BENEATH_GROW * radii[upper]  # (the percentiles of its skin's width: its edges too)
+            beneath[ys, xs] = hidden & (across >= inside - grow) & (across <= edge + grow)
+            under[beneath & (out == TORSO)] = upper
+            sleeves[ys, xs] = on_upper & (along <= sleeve) & (out[ys, xs] == upper)
     # the print's and the outline's specks left on the arm there join the body (``_drop_limb_scraps``)
-    return _drop_limb_scraps(out, region, scale, lab, skin) if (out != labels).any() else out
+    return (_drop_limb_scraps(out, region, scale, lab, skin) if (out != labels).any() else out), under, sleeves
 
 
 def _beside(xy: np.ndarray, p: int) -> tuple[int, ...]:

@@ -122,7 +122,7 @@ class Rig:
         labels, distances, hidden = layers.hidden_hands(crgb, labels, csil, cxy, conf, distances, radii, scale,
                                                         seen)
         labels = layers.cloth_off_hands(crgb, labels, cxy, conf, radii, scale, csil, cregion, hidden + seen)
-        labels = layers.top_off_arms(labels, crgb, distances, cxy, conf, radii, scale, cregion)
+        labels, sleeved, sleeves = layers.top_off_arms(labels, crgb, distances, cxy, conf, radii, scale, cregion)
         labels, over = layers.overlays_on_arms(labels, crgb, distances, cregion, cxy, scale)
         gap = layers.leg_gap_top(cxy, conf, csil)
 
@@ -132,7 +132,7 @@ class Rig:
         body_under = layers.body_under_limbs(labels, distances, cregion, cxy)
         limb_under = layers.limbs_under_limbs(labels, distances, keys, cregion, cxy)
         leg_under = layers.legs_under_legs(labels, distances, keys, cregion, cxy, radii, scale)
-        beneath = layers.limbs_beneath(labels, distances, keys, cregion, cxy, crgb, over)
+        beneath = layers.limbs_beneath(labels, distances, keys, cregion, cxy, crgb, np.where(over >= 0, over, sleeved))
         area = max(2.0, 0.5 * (scale / TRIANGLES_PER_SCALE) ** 2)
         n = layers.LOOSE + 1
         codes = (labels + n * (1 + body_under) + n ** 2 * (1 + limb_under) + n ** 3 * (1 + leg_under)
@@ -151,7 +151,8 @@ class Rig:
         bare = layers.beside_the_torso(labels, distances, cregion, crgb, cxy, scale, over, csil)
         edges = _hand_edges(labels, csil, ~layers.skin_coloured(crgb, cxy, scale),
                             layers.hands_on(stray, cxy, conf, radii, scale))
-        atlas, paint = _atlas(rgb, alpha, silhouette, labels, box, hidden_parts, stray, rim, scale, bare, cxy, edges)
+        atlas, paint = _atlas(rgb, alpha, silhouette, labels, box, hidden_parts, stray, rim, scale, bare, cxy, edges,
+                              sleeves)
         arm_texture = None
         arms = (texture == 0) & np.isin(part, layers.ARMS)
         if arms.any():  # the arms read a photo of their own: no fringe of the parts beside them
@@ -671,7 +672,8 @@ def _skinning_weights(cut: mesh.Mesh, part: np.ndarray, radii: np.ndarray, scale
 
 def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: np.ndarray,
            box: tuple[slice, slice], hidden_parts: list[int], stray: np.ndarray, rim: np.ndarray, scale: float,
-           bare: np.ndarray, xy: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+           bare: np.ndarray, xy: np.ndarray, edges: np.ndarray, sleeves: np.ndarray | None = None
+           ) -> tuple[np.ndarray, np.ndarray]:
     """((2 + K) H, W, 4) float32 textures: the photo premultiplied by its solid alpha (1 from 2 pixels inside
     the silhouette), the background's share taken out of its soft edge (``_unmix``); the body (torso,
     thighs, loose cloth) filled in from its pixels; each of the K hidden limbs filled in from its own pixels,
@@ -687,7 +689,9 @@ def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: n
     transparent (the plate shows there when the arm moves away). ``xy`` (18, 2): the pose in the box (unseen
     joints at 0): a hidden limb's fill copies across the limb first (``layers.fill_from``'s ``bone``).
     Also returns the box's (h, w, 3) paint of ``stray`` and of ``edges`` (box-sized bool, ``_hand_edges``),
-    which the caller paints over once the arms' copy of the photo is made."""
+    which the caller paints over once the arms' copy of the photo is made. ``sleeves`` (box-sized bool,
+    ``layers.top_off_arms``): pixels no fill copies (the sleeve of an arm that runs on beneath the top: its
+    fill is its skin)."""
     inner = cv2.distanceTransform(silhouette.astype(np.uint8), cv2.DIST_L2, 3)
     solid = np.maximum(alpha, np.clip(inner - 1.0, 0.0, 1.0))
     slices = [np.concatenate([rgb.astype(np.float32) * solid[..., None], solid[..., None]], -1)]
@@ -701,6 +705,8 @@ def _atlas(rgb: np.ndarray, alpha: np.ndarray, silhouette: np.ndarray, labels: n
     def filled(parts: tuple[int, ...], own: int | None) -> np.ndarray | None:
         """The box's (h, w, 3) fill from the pixels of ``parts``, along ``own``'s bone for a limb."""
         known = np.isin(labels, parts) & (crop_inner >= 2) & ~stray & ~rim
+        if sleeves is not None:
+            known &= ~sleeves
         known &= cv2.erode(known.astype(np.uint8), edge) > 0  # not the mixed edge pixels
         if not known.any():
             known = np.isin(labels, parts) & crop_sil
