@@ -85,6 +85,28 @@ def test_an_arm_cut_by_the_frame_moves_with_its_shoulder(shared_data: Path) -> N
     assert np.ptp(out.xy[:, shoulder], axis=0).max() > 0.05 * source.height  # the shoulder did move
 
 
+def test_a_bust_stays_in_the_frame_when_the_driver_squats(shared_data: Path) -> None:
+    """liveportrait_s12 shows neither hip: driven by the squats clip (BlazePose's reference keypoints), his
+    neck fell with hers, by up to 0.93 of the photo's height on main, and he sank below the frame's lower
+    edge at each squat. A bust now keeps its neck where the photo has it; its head still turns with the
+    driver's."""
+    from posevid.video import read_image
+
+    ref = np.array(json.loads((shared_data / "videos/tfjs_pose_squats.full.json").read_text()))[..., :2]
+    xy, conf = to_coco18(ref, np.ones(ref.shape[:2]), "blazepose33")
+    driving = Poses(xy, conf, 720, 1280, 5.0)
+    rgb = _shrink(read_image(shared_data / "faces" / "liveportrait_s12.jpg"))
+    with PoseEstimator() as est:
+        pose, _ = find_person(est, rgb)
+    still = unseen_joints(pose)
+    neck, nose = JOINT["neck"], JOINT["nose"]
+    assert still[[JOINT["right_hip"], JOINT["left_hip"]]].all()
+    out = retarget(driving, pose, "pose", still)
+    np.testing.assert_allclose(out.xy[:, neck], np.repeat(pose.xy[:, neck], len(out), 0), atol=1e-3)
+    head = out.xy[:, nose] - out.xy[:, neck]
+    assert np.ptp(np.arctan2(head[:, 0], -head[:, 1])) > 0.1  # radians: the head nods and tilts
+
+
 def test_a_whole_leg_still_takes_the_driving_pose(shared_data: Path) -> None:
     """A photo that shows the ankles and wrists keeps the driving pose for the knees and elbows (the clips,
     the full-body photos)."""

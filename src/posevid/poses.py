@@ -327,7 +327,8 @@ def retarget(driving: Poses, source: Poses, mode: str = DEFAULT_RETARGET, still:
     driver take the driving pose scaled and shifted to match the other joints of their frame. In every
     mode the joints that the source does not show (``still``, (18,) bool; default ``outside_photo``:
     confidence 0 or outside the source image, as in a half-body photo) stay where the source has them,
-    with its confidence: nothing is invented below the photo's edge; the knee of a leg whose ankle is
+    with its confidence: nothing is invented below the photo's edge; a photo that shows neither hip (a bust)
+    keeps its neck where it is (``_bust_on_its_hips``); the knee of a leg whose ankle is
     still moves with its hip, the elbow of an arm whose wrist is still with its shoulder
     (``_cut_limbs_with_roots``: a seated lap, a thigh or an arm the frame cuts).
     Returns (T, 18) poses in the source image's pixels at the driving fps. Raises ``PosevidError`` when
@@ -365,12 +366,26 @@ def retarget(driving: Poses, source: Poses, mode: str = DEFAULT_RETARGET, still:
             head = head_offset(s_xy, s_c, d_xy[first], d_c[first])
             xy = _take_pose(xy, conf, d_xy, d_c, s_xy, s_c, foreshortening(d_xy, d_c, first), head)
             xy = _on_ground(xy, conf, s_xy, np.where(still, 0.0, s_c), first)
+        xy = _bust_on_its_hips(xy, s_xy, s_c, still)
     xy = _cut_limbs_with_roots(xy, s_xy, s_c, still)
     xy = np.where(still[None, :, None], s_xy, xy)
     conf = np.where(still[None], s_c, conf)
     xy = np.where(conf[..., None] > 0, xy, 0.0)
     out = Poses(xy, conf, src.width, src.height, driving.fps)
     return _carry_extras(driving, out, scale, None if mode != "absolute" else (scale, offset))
+
+
+def _bust_on_its_hips(xy: np.ndarray, s_xy: np.ndarray, s_c: np.ndarray, still: np.ndarray) -> np.ndarray:
+    """(T, 18, 2) ``xy`` of a photo that shows neither hip (``still``, (18,) bool: a bust, its hips kept below
+    the frame) moved, each frame as a whole, so that its neck stays at the photo's (``s_xy`` (18, 2), ``s_c``
+    (18,)): the bust turns its head and shoulders and moves its arms with the driver, and a driver who squats,
+    jumps or walks across does not carry it out of the frame (liveportrait_s12 x tfjs_pose_squats sank below
+    the frame's lower edge at each squat; the driver's lean about its hips, times the ratio of body sizes a
+    bust gives, carried him out of its side). Unchanged for a photo that shows a hip."""
+    neck, hips = JOINT["neck"], [JOINT["right_hip"], JOINT["left_hip"]]
+    if not still[hips].all() or still[neck] or s_c[neck] <= 0:
+        return xy
+    return xy + (s_xy[neck] - xy[:, neck])[:, None]
 
 
 _LIMB_CHAINS = tuple((JOINT[f"{side}_{root}"], JOINT[f"{side}_{middle}"], JOINT[f"{side}_{end}"])
