@@ -37,6 +37,12 @@ AGAIN_BOX = 1.6  # the square a found person is looked for again in, over the pe
 AGAIN = 0.25  # of the body's height: how far the person found again may lie from the first, on average
 MASK_REACH = 0.2  # of the body's height: how far from a given pose's bones its mask reaches
 GRABCUT_ROUNDS = 4  # of OpenCV's GrabCut, cutting a given pose's mask by its colours
+LEG_CLEAR = 0.06  # of the body's height: how far from the lower legs the ground between them is background
+HELD_REACH = 0.5  # of the body's height: how far from a given pose's arm bones a thing it holds may reach
+HELD_CONTRAST = 30.0  # CIELAB distance (OpenCV's 8-bit scale) from the background around a held thing
+HELD_AROUND = 12.0  # pixels: the Gaussian sigma over which "the background around" is averaged
+_ARMS = ((2, 3), (3, 4), (5, 6), (6, 7))
+_LOWER = ((1, 8), (1, 11), (8, 9), (9, 10), (11, 12), (12, 13))  # the trunk and legs, which hold nothing
 FEATHER = 0.06  # of the crop's side: the width of the seam where a pasted crop fades into the frame
 _TORSO = (JOINT["right_shoulder"], JOINT["left_shoulder"])
 _BODY = tuple(range(14))  # the body joints whose absence makes a half-body photo (not eyes and ears)
@@ -149,7 +155,9 @@ def mask_for_pose(rgb: np.ndarray, pose: Poses, segmentation: np.ndarray) -> np.
     (``render.pose_mask``) and within ``MASK_REACH`` of the body's height of the figure's bones (a coarse
     segmentation also takes in the ground under the feet, a prop held out), then cut by its colours
     (OpenCV's GrabCut at half size, from that region as probably the person, the rest as background and the
-    bones as the person): the segmentation of a drawn character takes in the background between its limbs."""
+    bones as the person, the ground between its shins (``_between_legs``) as background): the segmentation of
+    a drawn character takes in the background between its limbs. What its arms hold out (``_held``: a torch
+    the segmentation misses) joins the mask, to move with its arms rather than stay in the background."""
     from .render import pose_mask
 
     h, w = rgb.shape[:2]
@@ -162,9 +170,10 @@ def mask_for_pose(rgb: np.ndarray, pose: Poses, segmentation: np.ndarray) -> np.
     for a, b in LIMBS:
         if conf[a] > 0 and conf[b] > 0:
             cv2.line(bones, tuple(np.round(xy[a]).astype(int)), tuple(np.round(xy[b]).astype(int)), 1, 3)
-    reach = MASK_REACH * max(float(body_height(pose)[0]), 1.0)
-    near = cv2.distanceTransform(1 - bones, cv2.DIST_L2, 5) <= reach
+    height = max(float(body_height(pose)[0]), 1.0)
+    near = cv2.distanceTransform(1 - bones, cv2.DIST_L2, 5) <= MASK_REACH * height
     labels = np.where(keep & near, cv2.GC_PR_FGD, cv2.GC_BGD).astype(np.uint8)
+    labels[_between_legs(xy, conf, h, w, LEG_CLEAR * height)] = cv2.GC_BGD
     labels[bones > 0] = cv2.GC_FGD
     half = (max(1, w // 2), max(1, h // 2))
     small = cv2.resize(labels, half, interpolation=cv2.INTER_NEAREST)
@@ -173,7 +182,58 @@ def mask_for_pose(rgb: np.ndarray, pose: Poses, segmentation: np.ndarray) -> np.
         cv2.grabCut(cv2.resize(rgb, half, interpolation=cv2.INTER_AREA), small, None, *models, GRABCUT_ROUNDS,
                     cv2.GC_INIT_WITH_MASK)
     person = cv2.resize(((small == cv2.GC_FGD) | (small == cv2.GC_PR_FGD)).astype(np.float32), (w, h))
+    person = np.maximum(person, _held(rgb, xy, conf, person > 0.5, height))
     return np.clip(cv2.GaussianBlur(person, (0, 0), 1.5), 0, 1).astype(np.float32)
+
+
+def _between_legs(xy: np.ndarray, conf: np.ndarray, h: int, w: int, clear: float) -> np.ndarray:
+    """(H, W) bool: the ground between a given pose's lower legs ((18, 2) pixels ``xy``, (18,) ``conf``), the
+    quadrilateral of its knees and ankles farther than ``clear`` pixels from its leg bones (a drawn
+    character's segmentation fills it; all False when a knee or ankle is not given)."""
+    legs = (JOINT["right_knee"], JOINT["right_ankle"]), (JOINT["left_knee"], JOINT["left_ankle"])
+    if not all(conf[j] > 0 for leg in legs for j in leg):
+        return np.zeros((h, w), bool)
+    quad = np.zeros((h, w), np.uint8)
+    corners = xy[[legs[0][0], legs[1][0], legs[1][1], legs[0][1]]]
+    cv2.fillPoly(quad, [np.round(corners).astype(np.int32)], 1)
+    shins = np.zeros((h, w), np.uint8)
+    for a, b in (*legs, (JOINT["right_hip"], legs[0][0]), (JOINT["left_hip"], legs[1][0])):
+        if conf[a] > 0 and conf[b] > 0:
+            cv2.line(shins, tuple(np.round(xy[a]).astype(int)), tuple(np.round(xy[b]).astype(int)), 1, 1)
+    return (quad > 0) & (cv2.distanceTransform(1 - shins, cv2.DIST_L2, 5) > clear)
+
+
+def _held(rgb: np.ndarray, xy: np.ndarray, conf: np.ndarray, person: np.ndarray, height: float) -> np.ndarray:
+    """(H, W) float32, 1 on what a given pose's arms hold (a torch, a staff): the connected regions outside
+    the ``person`` mask ((H, W) bool) whose colour lies over ``HELD_CONTRAST`` from the background around them
+    (CIELAB, the non-person pixels averaged over ``HELD_AROUND``) and that touch the person's mask near
+    its arm bones, nearer those than the trunk and legs, above the knees and within ``HELD_REACH``
+    of the body's ``height`` (pixels) of those bones."""
+    h, w = person.shape
+    arms = np.zeros((h, w), np.uint8)
+    for a, b in _ARMS:
+        if conf[a] > 0 and conf[b] > 0:
+            cv2.line(arms, tuple(np.round(xy[a]).astype(int)), tuple(np.round(xy[b]).astype(int)), 1, 1)
+    if not arms.any():
+        return np.zeros((h, w), np.float32)
+    near = cv2.distanceTransform(1 - arms, cv2.DIST_L2, 5)
+    body = np.zeros((h, w), np.uint8)
+    for a, b in _LOWER:
+        if conf[a] > 0 and conf[b] > 0:
+            cv2.line(body, tuple(np.round(xy[a]).astype(int)), tuple(np.round(xy[b]).astype(int)), 1, 1)
+    nearer = near < cv2.distanceTransform(1 - body, cv2.DIST_L2, 5) if body.any() else True
+    knees = [xy[j, 1] for j in (JOINT["right_knee"], JOINT["left_knee"]) if conf[j] > 0]
+    if knees:  # the ground about the feet is not held
+        nearer = nearer & (np.arange(h)[:, None] < min(knees))
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+    ground = (~person).astype(np.float32)
+    around = cv2.GaussianBlur(lab * ground[..., None], (0, 0), HELD_AROUND) / np.maximum(
+        cv2.GaussianBlur(ground, (0, 0), HELD_AROUND), 1e-3)[..., None]
+    unlike = (np.linalg.norm(lab - around, axis=2) > HELD_CONTRAST) & ~person & nearer & (near <= HELD_REACH * height)
+    _, regions = cv2.connectedComponents(unlike.astype(np.uint8), connectivity=8)
+    grip = cv2.dilate((person & (near <= MASK_REACH * height)).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    held = np.unique(regions[grip & (regions > 0)])
+    return (np.isin(regions, held) & (regions > 0)).astype(np.float32)
 
 
 def unseen_joints(pose: Poses) -> np.ndarray:
