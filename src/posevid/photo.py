@@ -41,6 +41,9 @@ LEG_CLEAR = 0.06  # of the body's height: how far from the lower legs the ground
 HELD_REACH = 0.8  # of the body's height: how far from a given pose's arm bones a thing it holds may reach
 HELD_CONTRAST = 30.0  # CIELAB distance (OpenCV's 8-bit scale) from the background around a held thing
 HELD_AROUND = 12.0  # pixels: the Gaussian sigma over which "the background around" is averaged
+FAINT = 15.0  # CIELAB distance from the background around: a held or worn thing's faint rim (an outline's curl)
+FAINT_REACH = 0.02  # of the body's height: how far beyond what stands out its faint rim is taken
+WORN_REACH = 0.7  # of the body's height: how far from a given pose's head joints a thing it wears may reach
 _ARMS = ((2, 3), (3, 4), (5, 6), (6, 7))
 _LOWER = ((1, 8), (1, 11), (8, 9), (9, 10), (11, 12), (12, 13))  # the trunk and legs, which hold nothing
 FEATHER = 0.06  # of the crop's side: the width of the seam where a pasted crop fades into the frame
@@ -183,6 +186,7 @@ def mask_for_pose(rgb: np.ndarray, pose: Poses, segmentation: np.ndarray) -> np.
                     cv2.GC_INIT_WITH_MASK)
     person = cv2.resize(((small == cv2.GC_FGD) | (small == cv2.GC_PR_FGD)).astype(np.float32), (w, h))
     person = np.maximum(person, _held(rgb, xy, conf, person > 0.5, height))
+    person = np.maximum(person, _worn(rgb, xy, conf, person > 0.5, height))
     return np.clip(cv2.GaussianBlur(person, (0, 0), 1.5), 0, 1).astype(np.float32)
 
 
@@ -204,11 +208,10 @@ def _between_legs(xy: np.ndarray, conf: np.ndarray, h: int, w: int, clear: float
 
 
 def _held(rgb: np.ndarray, xy: np.ndarray, conf: np.ndarray, person: np.ndarray, height: float) -> np.ndarray:
-    """(H, W) float32, 1 on what a given pose's arms hold (a torch, a staff): the connected regions outside
-    the ``person`` mask ((H, W) bool) whose colour lies over ``HELD_CONTRAST`` from the background around them
-    (CIELAB, the non-person pixels averaged over ``HELD_AROUND``) and that touch the person's mask near
-    its arm bones, nearer those than the trunk and legs, above the knees and within ``HELD_REACH``
-    of the body's ``height`` (pixels) of those bones."""
+    """(H, W) float32, 1 on what a given pose's arms hold (a torch, a staff): the regions that stand out
+    (``_stands_out``) beside the ``person`` mask ((H, W) bool) and touch it near its arm bones, nearer
+    those than the trunk and legs, above the knees and within ``HELD_REACH`` of the body's ``height``
+    (pixels) of those bones."""
     h, w = person.shape
     arms = np.zeros((h, w), np.uint8)
     for a, b in _ARMS:
@@ -225,15 +228,55 @@ def _held(rgb: np.ndarray, xy: np.ndarray, conf: np.ndarray, person: np.ndarray,
     knees = [xy[j, 1] for j in (JOINT["right_knee"], JOINT["left_knee"]) if conf[j] > 0]
     if knees:  # the ground about the feet is not held
         nearer = nearer & (np.arange(h)[:, None] < min(knees))
+    return _stands_out(rgb, person, nearer & (near <= HELD_REACH * height),
+                       person & (near <= MASK_REACH * height), height).astype(np.float32)
+
+
+def _worn(rgb: np.ndarray, xy: np.ndarray, conf: np.ndarray, person: np.ndarray, height: float) -> np.ndarray:
+    """(H, W) float32, 1 on what a given pose wears on its head (a hat's flame, a crest, a tall hat): the
+    regions that stand out (``_stands_out``) beside the ``person`` mask ((H, W) bool) and touch it within
+    ``MASK_REACH`` of the body's ``height`` (pixels) of its head joints (nose, eyes, ears, neck), above
+    the neck and within ``WORN_REACH`` of those joints, with the holes they close with the mask (the core
+    of a glow, as bright as its own surround and so not unlike it, inside its rim). All 0 without a
+    head joint."""
+    h, w = person.shape
+    head = [j for j in (0, 1, 14, 15, 16, 17) if conf[j] > 0]
+    if not head or conf[1] <= 0:
+        return np.zeros((h, w), np.float32)
+    points = np.ones((h, w), np.uint8)
+    for j in head:
+        cv2.circle(points, tuple(np.round(xy[j]).astype(int)), 0, 0, -1)
+    near = cv2.distanceTransform(points, cv2.DIST_L2, 5)
+    zone = (near <= WORN_REACH * height) & (np.arange(h)[:, None] < xy[1, 1])
+    worn = _stands_out(rgb, person, zone, person & (near <= MASK_REACH * height), height)
+    count, regions, stats, _ = cv2.connectedComponentsWithStats((~(worn | person)).astype(np.uint8), connectivity=4)
+    x0, y0, bw, bh = (stats[:, k] for k in range(4))
+    enclosed = (x0 > 0) & (y0 > 0) & (x0 + bw < w) & (y0 + bh < h)
+    inside = np.bincount(regions.ravel(), zone.ravel(), count) == stats[:, cv2.CC_STAT_AREA]
+    touching = np.zeros(count, bool)
+    touching[np.unique(regions[cv2.dilate(worn.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0])] = True
+    holes = enclosed & inside & touching
+    holes[0] = False
+    return (worn | (holes[regions] & ~person)).astype(np.float32)
+
+
+def _stands_out(rgb: np.ndarray, person: np.ndarray, zone: np.ndarray, grip: np.ndarray, height: float) -> np.ndarray:
+    """(H, W) bool: the 8-connected regions of the (H, W) bool ``zone`` outside the ``person`` mask whose
+    colour lies over ``HELD_CONTRAST`` from the background around them (CIELAB, the non-person pixels of
+    ``rgb`` averaged over ``HELD_AROUND``) and that touch the pixels ``grip`` ((H, W) bool), with their
+    faint rim: the zone's pixels over ``FAINT`` from that background within ``FAINT_REACH`` of the body's
+    ``height`` (pixels) of them (a torch's thin outline curls, lighter than the threshold over the lit mist)."""
     lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
     ground = (~person).astype(np.float32)
     around = cv2.GaussianBlur(lab * ground[..., None], (0, 0), HELD_AROUND) / np.maximum(
         cv2.GaussianBlur(ground, (0, 0), HELD_AROUND), 1e-3)[..., None]
-    unlike = (np.linalg.norm(lab - around, axis=2) > HELD_CONTRAST) & ~person & nearer & (near <= HELD_REACH * height)
-    _, regions = cv2.connectedComponents(unlike.astype(np.uint8), connectivity=8)
-    grip = cv2.dilate((person & (near <= MASK_REACH * height)).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    held = np.unique(regions[grip & (regions > 0)])
-    return (np.isin(regions, held) & (regions > 0)).astype(np.float32)
+    contrast = np.where(~person & zone, np.linalg.norm(lab - around, axis=2), 0)
+    _, regions = cv2.connectedComponents((contrast > HELD_CONTRAST).astype(np.uint8), connectivity=8)
+    touched = np.unique(regions[(cv2.dilate(grip.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & (regions > 0)])
+    strong = (np.isin(regions, touched) & (regions > 0)).astype(np.uint8)
+    reach = 2 * max(1, round(FAINT_REACH * height)) + 1
+    rim = cv2.dilate(strong, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach))) > 0
+    return (strong > 0) | (rim & (contrast > FAINT))
 
 
 def unseen_joints(pose: Poses) -> np.ndarray:
