@@ -211,3 +211,26 @@ def test_a_body_cut_by_the_frame_stays_on_its_edge(shared_data: Path, name: str)
         covered.append(float((animator.alpha[-1][edge] > 0.5).mean()))
     print(f"{name}: share of the lower edge covered {np.round(covered, 2)}")
     assert min(covered) >= 0.6
+
+
+def test_a_forearm_ends_with_its_hand(shared_data: Path) -> None:
+    """liveportrait_s0.jpg at 384 px: her left hand rests on the armchair, and the chair and dress below
+    it, down to the frame's edge, were a piece outside every part's shape touching only the forearm; it
+    went to the forearm and flew up with her raised arm as a dark brown parallelogram (dance 3). Now no
+    vertex of the forearm's triangles (its drawn hand aside) lies farther past the wrist, along the bone,
+    than its shape's reach (0.4 body scales and the hand's width: 0.50 here; main 0.68)."""
+    from posevid import layers
+    from posevid.rig import Rig
+    from posevid.video import read_image
+
+    rgb = _shrink(read_image(shared_data / "faces" / "liveportrait_s0.jpg"), 384)
+    with PoseEstimator() as est:
+        pose, mask = find_person(est, rgb)
+    rig = Rig.build(rgb, pose, mask)
+    elbow, wrist = pose.xy[0, JOINT["left_elbow"]], pose.xy[0, JOINT["left_wrist"]]
+    assert pose.conf[0, JOINT["left_wrist"]] > 0.5
+    unit = (wrist - elbow) / np.linalg.norm(wrist - elbow)
+    forearm = (rig.part == layers.FOREARMS[1]) & (rig.texture != rig.hand_texture)
+    past = (rig.mesh.vertices[np.unique(rig.mesh.triangles[forearm])] - wrist) @ unit
+    print(f"farthest forearm vertex past the wrist: {past.max() / rig.scale:.3f} body scales")
+    assert past.max() < 0.55 * rig.scale

@@ -373,6 +373,8 @@ def label_parts(distances: np.ndarray, region: np.ndarray, keys: np.ndarray, rad
         sub[piece] = best[piece]
     if rgb is not None and xy is not None:
         label = refine_by_colour(label, rgb, distances, xy, radii, scale, region, hands_seen=hands_seen)
+    if xy is not None:
+        label = _past_the_tips(label, distances, region, xy, radii, scale)
     label = _attach_islands(_majority(label, region), region, scale)
     if rgb is not None and xy is not None:
         label = _drop_limb_scraps(label, region, scale, *_lab_and_skin(rgb, xy, scale))
@@ -380,6 +382,42 @@ def label_parts(distances: np.ndarray, region: np.ndarray, keys: np.ndarray, rad
         iy, ix = nearest_known(region)
         label = label[iy, ix]
     return label.astype(np.int64)
+
+
+def _past_the_tips(label: np.ndarray, distances: np.ndarray, region: np.ndarray, xy: np.ndarray,
+                   radii: np.ndarray, scale: float) -> np.ndarray:
+    """Labels where a forearm's pixels of ``region`` (H, W) bool that lie farther past its wrist, along the
+    bone, than its own shape in ``distances`` (10, H, W) reaches (the hand's end: ``_LIMB_EXTEND``,
+    ``hand_reach``, the hand's keypoints) go to the body part nearest them
+    in units of its reach (``_reach``: torso, head, thighs), ``LOOSE`` beyond the torso's or a thigh's
+    reach, as ``label_parts``' pieces outside every shape do. A piece outside every shape that touches
+    only the forearm went to it however far it ran: the painted lady of liveportrait_s0.jpg rests her
+    hand on the armchair, and the chair and dress below it down to the frame's edge, 135 pixels past her
+    wrist (a hand is about 40 there), flew up with her raised forearm as a dark brown parallelogram.
+    Not the shins: past a foot's shape lie the shoe's tip and its sole, which must go with the foot.
+    ``xy`` (18, 2) the pose's joints in pixels."""
+    out = label.copy()
+    px = _pixels(*label.shape)
+    body = np.array((TORSO, HEAD) + THIGHS)
+    reach = _reach(radii, scale)
+    for p in FOREARMS:
+        if not np.isfinite(distances[p]).any():
+            continue
+        a, b = (xy[j].astype(np.float64) for j in BODY_PARTS[PART_NAMES[p]])
+        unit = (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
+        along = ((px - b) @ unit).astype(np.float32)
+        inside = distances[p] <= 0
+        if not inside.any():
+            continue
+        past = (label == p) & region & (along > along[inside].max())
+        if not past.any():
+            continue
+        d = distances[body][:, past]
+        pick = (d / reach[body, None]).argmin(0)
+        best = body[pick]
+        far = np.take_along_axis(d, pick[None], 0)[0] > reach[best]
+        out[past] = np.where(far & (best != HEAD), LOOSE, best)
+    return out
 
 
 def _limb_rims(best: np.ndarray, distances: np.ndarray, candidates: np.ndarray, radii: np.ndarray,
