@@ -368,6 +368,7 @@ def test_a_hand_whose_fingers_lie_nearer_the_body_wrist_is_fitted_from_its_own_w
     assert np.median(err) < 0.5 * radius and err.max() < 2 * radius, err.round(1)
 
 
+@pytest.mark.slow  # about 10 s: the default suite keeps the hand fit in test_dwpose_hands_are_fitted_under_their_dots
 def test_one_hand_that_both_wrists_reach_is_read_once() -> None:
     # The squats clip's frame 30 (shifted, legs left out): the right hand only, lying between the wrists, its
     # fingertips by the left wrist. Read from its index finger's base it was stretched across to the left
@@ -426,6 +427,7 @@ def test_hand_dots_keep_their_radius_through_an_mp4(tmp_path: Path, monkeypatch:
     assert abs(radii[0] - 4) < 0.4 and abs(radii[1] - radii[0]) < 0.3, radii
 
 
+@pytest.mark.slow  # about 10 s: the default suite keeps the hand fit in test_dwpose_hands_are_fitted_under_their_dots
 def test_a_long_thumb_and_curled_fingers_through_an_mp4(shared_data: Path, tmp_path: Path) -> None:
     # animatex_dance_3 frame 80 (pose_inputs --every 10): the left hand's thumb runs down a chain of five dots, its
     # fingers curl up under the face. Through the mp4 the hand's pixels lie 51 degrees off its fingers' direction,
