@@ -44,8 +44,12 @@ HELD_AROUND = 12.0  # pixels: the Gaussian sigma over which "the background arou
 FAINT = 15.0  # CIELAB distance from the background around: a held or worn thing's faint rim (an outline's curl)
 FAINT_REACH = 0.02  # of the body's height: how far beyond what stands out its faint rim is taken
 WORN_REACH = 0.7  # of the body's height: how far from a given pose's head joints a thing it wears may reach
-_ARMS = ((2, 3), (3, 4), (5, 6), (6, 7))
-_LOWER = ((1, 8), (1, 11), (8, 9), (9, 10), (11, 12), (12, 13))  # the trunk and legs, which hold nothing
+_ARMS = tuple((JOINT[f"{side}_{a}"], JOINT[f"{side}_{b}"]) for side in ("right", "left")
+              for a, b in (("shoulder", "elbow"), ("elbow", "wrist")))
+_LOWER = tuple((JOINT[a], JOINT[b]) for a, b in (  # the trunk and legs, which hold nothing
+    ("neck", "right_hip"), ("neck", "left_hip"), ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
+    ("left_hip", "left_knee"), ("left_knee", "left_ankle")))
+_HEAD = tuple(JOINT[n] for n in ("nose", "neck", "right_eye", "left_eye", "right_ear", "left_ear"))
 FEATHER = 0.06  # of the crop's side: the width of the seam where a pasted crop fades into the frame
 _TORSO = (JOINT["right_shoulder"], JOINT["left_shoulder"])
 _BODY = tuple(range(14))  # the body joints whose absence makes a half-body photo (not eyes and ears)
@@ -169,10 +173,7 @@ def mask_for_pose(rgb: np.ndarray, pose: Poses, segmentation: np.ndarray) -> np.
     _, regions = cv2.connectedComponents((segmentation > 0.5).astype(np.uint8), connectivity=8)
     touched = np.unique(regions[figure & (regions > 0)])
     keep = np.isin(regions, touched) & (regions > 0)
-    bones = np.zeros((h, w), np.uint8)
-    for a, b in LIMBS:
-        if conf[a] > 0 and conf[b] > 0:
-            cv2.line(bones, tuple(np.round(xy[a]).astype(int)), tuple(np.round(xy[b]).astype(int)), 1, 3)
+    bones = _bones(xy, conf, LIMBS, (h, w), 3)
     height = max(float(body_height(pose)[0]), 1.0)
     near = cv2.distanceTransform(1 - bones, cv2.DIST_L2, 5) <= MASK_REACH * height
     labels = np.where(keep & near, cv2.GC_PR_FGD, cv2.GC_BGD).astype(np.uint8)
@@ -190,6 +191,16 @@ def mask_for_pose(rgb: np.ndarray, pose: Poses, segmentation: np.ndarray) -> np.
     return np.clip(cv2.GaussianBlur(person, (0, 0), 1.5), 0, 1).astype(np.float32)
 
 
+def _bones(xy: np.ndarray, conf: np.ndarray, pairs, shape: tuple[int, int], thickness: int = 1) -> np.ndarray:
+    """(H, W) uint8 ``shape``, 1 on the lines between the joints of each pair in ``pairs`` (of the (18, 2)
+    pixels ``xy``) that both have ``conf`` (18,) above 0, ``thickness`` pixels wide; 0 elsewhere."""
+    out = np.zeros(shape, np.uint8)
+    for a, b in pairs:
+        if conf[a] > 0 and conf[b] > 0:
+            cv2.line(out, tuple(np.round(xy[a]).astype(int)), tuple(np.round(xy[b]).astype(int)), 1, thickness)
+    return out
+
+
 def _between_legs(xy: np.ndarray, conf: np.ndarray, h: int, w: int, clear: float) -> np.ndarray:
     """(H, W) bool: the ground between a given pose's lower legs ((18, 2) pixels ``xy``, (18,) ``conf``), the
     quadrilateral of its knees and ankles farther than ``clear`` pixels from its leg bones (a drawn
@@ -200,10 +211,7 @@ def _between_legs(xy: np.ndarray, conf: np.ndarray, h: int, w: int, clear: float
     quad = np.zeros((h, w), np.uint8)
     corners = xy[[legs[0][0], legs[1][0], legs[1][1], legs[0][1]]]
     cv2.fillPoly(quad, [np.round(corners).astype(np.int32)], 1)
-    shins = np.zeros((h, w), np.uint8)
-    for a, b in (*legs, (JOINT["right_hip"], legs[0][0]), (JOINT["left_hip"], legs[1][0])):
-        if conf[a] > 0 and conf[b] > 0:
-            cv2.line(shins, tuple(np.round(xy[a]).astype(int)), tuple(np.round(xy[b]).astype(int)), 1, 1)
+    shins = _bones(xy, conf, (*legs, (JOINT["right_hip"], legs[0][0]), (JOINT["left_hip"], legs[1][0])), (h, w))
     return (quad > 0) & (cv2.distanceTransform(1 - shins, cv2.DIST_L2, 5) > clear)
 
 
@@ -213,17 +221,11 @@ def _held(rgb: np.ndarray, xy: np.ndarray, conf: np.ndarray, person: np.ndarray,
     those than the trunk and legs, above the knees and within ``HELD_REACH`` of the body's ``height``
     (pixels) of those bones."""
     h, w = person.shape
-    arms = np.zeros((h, w), np.uint8)
-    for a, b in _ARMS:
-        if conf[a] > 0 and conf[b] > 0:
-            cv2.line(arms, tuple(np.round(xy[a]).astype(int)), tuple(np.round(xy[b]).astype(int)), 1, 1)
+    arms = _bones(xy, conf, _ARMS, (h, w))
     if not arms.any():
         return np.zeros((h, w), np.float32)
     near = cv2.distanceTransform(1 - arms, cv2.DIST_L2, 5)
-    body = np.zeros((h, w), np.uint8)
-    for a, b in _LOWER:
-        if conf[a] > 0 and conf[b] > 0:
-            cv2.line(body, tuple(np.round(xy[a]).astype(int)), tuple(np.round(xy[b]).astype(int)), 1, 1)
+    body = _bones(xy, conf, _LOWER, (h, w))
     nearer = near < cv2.distanceTransform(1 - body, cv2.DIST_L2, 5) if body.any() else True
     knees = [xy[j, 1] for j in (JOINT["right_knee"], JOINT["left_knee"]) if conf[j] > 0]
     if knees:  # the ground about the feet is not held
@@ -240,14 +242,15 @@ def _worn(rgb: np.ndarray, xy: np.ndarray, conf: np.ndarray, person: np.ndarray,
     of a glow, as bright as its own surround and so not unlike it, inside its rim). All 0 without a
     head joint."""
     h, w = person.shape
-    head = [j for j in (0, 1, 14, 15, 16, 17) if conf[j] > 0]
-    if not head or conf[1] <= 0:
+    neck = JOINT["neck"]
+    head = [j for j in _HEAD if conf[j] > 0]
+    if not head or conf[neck] <= 0:
         return np.zeros((h, w), np.float32)
     points = np.ones((h, w), np.uint8)
     for j in head:
         cv2.circle(points, tuple(np.round(xy[j]).astype(int)), 0, 0, -1)
     near = cv2.distanceTransform(points, cv2.DIST_L2, 5)
-    zone = (near <= WORN_REACH * height) & (np.arange(h)[:, None] < xy[1, 1])
+    zone = (near <= WORN_REACH * height) & (np.arange(h)[:, None] < xy[neck, 1])
     worn = _stands_out(rgb, person, zone, person & (near <= MASK_REACH * height), height)
     count, regions, stats, _ = cv2.connectedComponentsWithStats((~(worn | person)).astype(np.uint8), connectivity=4)
     x0, y0, bw, bh = (stats[:, k] for k in range(4))
